@@ -1,0 +1,2 @@
+//! The `hookgate` command.
+fn main() {}

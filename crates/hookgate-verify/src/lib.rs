@@ -1,0 +1,1 @@
+//! Framework-free webhook signature verification.

@@ -1,0 +1,1 @@
+//! Shared helpers for hookgate's cross-crate tests (servers, processes, free ports).
