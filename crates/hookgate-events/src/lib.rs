@@ -1,1 +1,5 @@
 //! Typed webhook events.
+
+mod handler;
+
+pub use handler::{BoxError, DeliveryInfo, Disposition, HandlerError};
