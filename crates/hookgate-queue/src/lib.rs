@@ -1,1 +1,67 @@
-//! Durable webhook queue.
+//! A durable queue for verified webhook deliveries, and the workers that
+//! process it with retries, dead letters and replay.
+//!
+//! A `2xx` tells the sender to forget the event, so hookgate answers `2xx`
+//! only once the delivery is in a [`Queue`]; from then on nothing is lost.
+//!
+//! # Semantics
+//!
+//! - **At-least-once.** An enqueued delivery is handed to a handler until the
+//!   handler succeeds, gives up, or runs out of attempts (dead letters). A
+//!   worker that crashes mid-delivery loses nothing: its lease expires and the
+//!   delivery runs again, so handlers must be idempotent.
+//! - **Deduplication** is by `(source, delivery id)`, for a window counted from
+//!   the first enqueue (24 h by default). A repeat within the window returns
+//!   [`EnqueueOutcome::Duplicate`] whatever happened to the first copy (still
+//!   waiting, handled, or dead). A handler can still see a delivery twice when
+//!   a lease expires while it runs: dedup is about the sender's retries.
+//! - **No ordering.** Retries, expired leases and concurrent workers reorder
+//!   deliveries; compare versions in the payload when order matters, or use
+//!   [`Coalescing`] to keep only the newest version of an object.
+//!
+//! # Back-ends
+//!
+//! - [`MemoryQueue`]: in process memory, for tests and for users who accept loss.
+//! - Other back-ends implement [`Queue`] and prove it with the [`conformance`]
+//!   suite (feature `conformance`).
+//!
+//! # Example
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use std::time::{Duration, SystemTime};
+//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Queue};
+//!
+//! let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+//! let delivery = NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..]);
+//! assert_eq!(queue.enqueue(delivery.clone()).await?, EnqueueOutcome::Enqueued);
+//! assert_eq!(queue.enqueue(delivery).await?, EnqueueOutcome::Duplicate);
+//!
+//! let leased = queue.lease(LeaseRequest::new(10, Duration::from_secs(30))).await?;
+//! assert_eq!(leased[0].delivery.attempt, 1);
+//! queue.ack(leased[0].lease.clone()).await?;
+//! assert_eq!(queue.stats().await?.depth(), 0);
+//! # Ok::<(), hookgate_queue::QueueError>(())
+//! # }).unwrap();
+//! ```
+
+mod clock;
+mod coalesce;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod delivery;
+mod error;
+mod memory;
+pub mod observe;
+mod queue;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use coalesce::{CoalesceKeyFn, Coalescing};
+pub use delivery::{
+    DeadLetter, Delivery, DeliveryKey, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
+    Replay, Stats,
+};
+pub use error::{BoxError, QueueError, QueueErrorKind};
+pub use memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW, MemoryQueue};
+pub use queue::{BoxFuture, Queue};

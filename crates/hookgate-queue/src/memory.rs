@@ -1,0 +1,467 @@
+//! The in-memory back-end: same contract, nothing survives the process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::observe;
+use crate::{
+    BoxFuture, Clock, DeadLetter, Delivery, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
+    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
+};
+
+/// The default number of deliveries a queue holds before refusing with `Full`.
+pub const DEFAULT_CAPACITY: u64 = 1_000_000;
+/// The default deduplication window.
+pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+/// The `Retry-After` hint given with `Full`.
+pub(crate) const FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// A queue in process memory, for tests and for users who accept losing
+/// queued deliveries when the process stops.
+///
+/// It honours the whole [`Queue`] contract (it passes the conformance suite);
+/// it is simply not durable.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::time::{Duration, SystemTime};
+/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Queue};
+///
+/// let queue = MemoryQueue::new();
+/// let delivery = NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..]);
+/// assert_eq!(queue.enqueue(delivery.clone()).await.unwrap(), EnqueueOutcome::Enqueued);
+/// assert_eq!(queue.enqueue(delivery).await.unwrap(), EnqueueOutcome::Duplicate);
+///
+/// let leased = queue.lease(LeaseRequest::new(10, Duration::from_secs(30))).await.unwrap();
+/// assert_eq!(leased.len(), 1);
+/// queue.ack(leased[0].lease.clone()).await.unwrap();
+/// assert_eq!(queue.stats().await.unwrap().depth(), 0);
+/// # });
+/// ```
+pub struct MemoryQueue {
+    clock: Arc<dyn Clock>,
+    capacity: u64,
+    dedup_window: Duration,
+    state: Mutex<State>,
+}
+
+impl MemoryQueue {
+    /// An empty queue on the system clock, with the default capacity and window.
+    pub fn new() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            capacity: DEFAULT_CAPACITY,
+            dedup_window: DEFAULT_DEDUP_WINDOW,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Reads time from `clock` (tests use a [`ManualClock`](crate::ManualClock)).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Refuses enqueues with `Full` once `capacity` deliveries wait or are leased.
+    #[must_use]
+    pub fn with_capacity(mut self, capacity: u64) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// Remembers delivery keys for `window` after their first enqueue.
+    #[must_use]
+    pub fn with_dedup_window(mut self, window: Duration) -> Self {
+        self.dedup_window = window;
+        self
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves the maps consistent (every
+        // mutation is a few infallible steps), so keep serving.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn enqueue_now(&self, new: NewDelivery) -> Result<EnqueueOutcome, QueueError> {
+        new.validate()?;
+        let now = self.clock.now();
+        let mut state = self.state();
+        state.prune_seen(now, self.dedup_window);
+        let key = (new.source.clone(), new.delivery_id.clone());
+        if let Some(seen_at) = state.seen.get(&key)
+            && within(now, *seen_at, self.dedup_window)
+        {
+            return Ok(EnqueueOutcome::Duplicate);
+        }
+        if state.live >= self.capacity {
+            return Err(QueueError::full(FULL_RETRY_AFTER));
+        }
+        state.seen.insert(key, now);
+        let id = state.next_id;
+        state.next_id += 1;
+        state.entries.insert(
+            id,
+            Entry {
+                new,
+                phase: Phase::Waiting { due: now },
+                attempts: 0,
+                last_error: None,
+                token: 0,
+            },
+        );
+        state.due.insert((now, id));
+        state.live += 1;
+        if state.place_waiting(id) {
+            Ok(EnqueueOutcome::Enqueued)
+        } else {
+            Ok(EnqueueOutcome::Superseded)
+        }
+    }
+
+    fn lease_now(&self, request: &LeaseRequest) -> Vec<Leased> {
+        let now = self.clock.now();
+        let until = now + request.visibility;
+        let mut state = self.state();
+        let picked: Vec<(SystemTime, u64)> = state
+            .due
+            .iter()
+            .take_while(|(due, _)| *due <= now)
+            .filter(|(_, id)| {
+                let source = &state.entries[id].new.source;
+                !request.skip_sources.iter().any(|skip| skip == source)
+            })
+            .take(request.max)
+            .copied()
+            .collect();
+        let mut leased = Vec::with_capacity(picked.len());
+        for (due, id) in picked {
+            state.due.remove(&(due, id));
+            state.due.insert((until, id));
+            state.next_token += 1;
+            let token = state.next_token;
+            let entry = state.entries.get_mut(&id).expect("indexed entries exist");
+            entry.phase = Phase::Leased { until };
+            entry.attempts += 1;
+            entry.token = token;
+            let delivery =
+                Delivery::new(entry.new.clone(), entry.attempts, entry.last_error.clone());
+            let coalesce = entry
+                .new
+                .coalesce_key
+                .clone()
+                .map(|k| (entry.new.source.clone(), k));
+            if let Some(slot) = coalesce
+                && state.coalesce.get(&slot) == Some(&id)
+            {
+                state.coalesce.remove(&slot);
+            }
+            leased.push(Leased::new(
+                delivery,
+                LeaseId::new(format!("{id}.{token}")),
+                until,
+            ));
+        }
+        leased
+    }
+
+    /// Applies `finish` to the entry held by `lease`, after checking the lease.
+    fn finish(
+        &self,
+        lease: &LeaseId,
+        finish: impl FnOnce(&mut State, u64, SystemTime),
+    ) -> Result<(), QueueError> {
+        let (id, token) = parse_lease(lease).ok_or_else(QueueError::lease_lost)?;
+        let now = self.clock.now();
+        let mut state = self.state();
+        let until = match state.entries.get(&id) {
+            Some(Entry {
+                phase: Phase::Leased { until },
+                token: held,
+                ..
+            }) if *held == token => *until,
+            _ => return Err(QueueError::lease_lost()),
+        };
+        state.due.remove(&(until, id));
+        finish(&mut state, id, now);
+        Ok(())
+    }
+}
+
+impl Default for MemoryQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for MemoryQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("MemoryQueue")
+            .field("clock", &self.clock)
+            .field("capacity", &self.capacity)
+            .field("dedup_window", &self.dedup_window)
+            .field("entries", &state.entries.len())
+            .finish()
+    }
+}
+
+fn within(now: SystemTime, then: SystemTime, window: Duration) -> bool {
+    now.duration_since(then).map_or(true, |age| age < window)
+}
+
+fn parse_lease(lease: &LeaseId) -> Option<(u64, u64)> {
+    let (id, token) = lease.as_str().split_once('.')?;
+    Some((id.parse().ok()?, token.parse().ok()?))
+}
+
+#[derive(Default)]
+struct State {
+    next_id: u64,
+    next_token: u64,
+    entries: HashMap<u64, Entry>,
+    /// Waiting entries by due time and leased ones by lease expiry: the
+    /// prefix up to "now" is exactly what may be leased.
+    due: BTreeSet<(SystemTime, u64)>,
+    seen: HashMap<(String, String), SystemTime>,
+    /// The waiting entry holding each `(source, coalescing key)`.
+    coalesce: HashMap<(String, String), u64>,
+    /// Entries not dead: what counts against the capacity.
+    live: u64,
+    last_prune: Option<SystemTime>,
+}
+
+struct Entry {
+    new: NewDelivery,
+    phase: Phase,
+    attempts: u32,
+    last_error: Option<String>,
+    token: u64,
+}
+
+enum Phase {
+    Waiting { due: SystemTime },
+    Leased { until: SystemTime },
+    Dead { error: String, at: SystemTime },
+}
+
+impl State {
+    fn prune_seen(&mut self, now: SystemTime, window: Duration) {
+        let every = (window / 24).max(Duration::from_secs(1));
+        if self.last_prune.is_some_and(|last| within(now, last, every)) {
+            return;
+        }
+        self.last_prune = Some(now);
+        self.seen.retain(|_, seen_at| within(now, *seen_at, window));
+    }
+
+    /// Registers waiting entry `id` under its coalescing key. Returns false
+    /// when a newer delivery with the same key already waits, in which case
+    /// `id` was dropped; an older one waiting is dropped in favour of `id`.
+    fn place_waiting(&mut self, id: u64) -> bool {
+        let entry = &self.entries[&id];
+        let Some(key) = entry.new.coalesce_key.clone() else {
+            return true;
+        };
+        let slot = (entry.new.source.clone(), key);
+        let received_at = entry.new.received_at;
+        let keep_new = match self.coalesce.get(&slot) {
+            Some(&other) => {
+                let other_received = self.entries[&other].new.received_at;
+                if other_received > received_at {
+                    self.drop_waiting(id);
+                    false
+                } else {
+                    self.drop_waiting(other);
+                    true
+                }
+            }
+            None => true,
+        };
+        if keep_new {
+            self.coalesce.insert(slot, id);
+        }
+        keep_new
+    }
+
+    fn drop_waiting(&mut self, id: u64) {
+        if let Some(entry) = self.entries.remove(&id) {
+            if let Phase::Waiting { due } = entry.phase {
+                self.due.remove(&(due, id));
+            }
+            self.live -= 1;
+            metrics::counter!(observe::COALESCED, "source" => entry.new.source).increment(1);
+        }
+    }
+
+    fn make_waiting(&mut self, id: u64, due: SystemTime) {
+        if let Some(entry) = self.entries.get_mut(&id) {
+            entry.phase = Phase::Waiting { due };
+            self.due.insert((due, id));
+            self.place_waiting(id);
+        }
+    }
+}
+
+impl Queue for MemoryQueue {
+    fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
+        let started = Instant::now();
+        let source = delivery.source.clone();
+        let result = self.enqueue_now(delivery);
+        observe::record_enqueue(&source, &result, started.elapsed());
+        Box::pin(async move { result })
+    }
+
+    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+        let leased = self.lease_now(&request);
+        Box::pin(async move { Ok(leased) })
+    }
+
+    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        let result = self.finish(&lease, |state, id, _| {
+            state.entries.remove(&id);
+            state.live -= 1;
+        });
+        Box::pin(async move { result })
+    }
+
+    fn retry_at(
+        &self,
+        lease: LeaseId,
+        at: SystemTime,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
+        let result = self.finish(&lease, |state, id, _| {
+            if let Some(entry) = state.entries.get_mut(&id) {
+                entry.last_error = Some(error);
+            }
+            state.make_waiting(id, at);
+        });
+        Box::pin(async move { result })
+    }
+
+    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
+        let result = self.finish(&lease, |state, id, now| {
+            if let Some(entry) = state.entries.get_mut(&id) {
+                entry.last_error = Some(error.clone());
+                entry.phase = Phase::Dead { error, at: now };
+                state.live -= 1;
+            }
+        });
+        Box::pin(async move { result })
+    }
+
+    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        let result = self.finish(&lease, |state, id, now| {
+            if let Some(entry) = state.entries.get_mut(&id) {
+                entry.attempts = entry.attempts.saturating_sub(1);
+            }
+            state.make_waiting(id, now);
+        });
+        Box::pin(async move { result })
+    }
+
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        let expired: Vec<(SystemTime, u64)> = state
+            .entries
+            .iter()
+            .filter_map(|(id, entry)| match entry.phase {
+                Phase::Leased { until } if until <= now => Some((until, *id)),
+                _ => None,
+            })
+            .collect();
+        for &(until, id) in &expired {
+            state.due.remove(&(until, id));
+            state.make_waiting(id, until);
+        }
+        let count = expired.len() as u64;
+        Box::pin(async move { Ok(count) })
+    }
+
+    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
+        let state = self.state();
+        let mut dead: Vec<DeadLetter> = state
+            .entries
+            .values()
+            .filter_map(|entry| match &entry.phase {
+                Phase::Dead { error, at } => Some(DeadLetter::new(
+                    Delivery::new(entry.new.clone(), entry.attempts, entry.last_error.clone()),
+                    error.clone(),
+                    *at,
+                )),
+                _ => None,
+            })
+            .collect();
+        dead.sort_by(|a, b| {
+            (
+                a.delivery.received_at,
+                &a.delivery.source,
+                &a.delivery.delivery_id,
+            )
+                .cmp(&(
+                    b.delivery.received_at,
+                    &b.delivery.source,
+                    &b.delivery.delivery_id,
+                ))
+        });
+        dead.truncate(limit);
+        Box::pin(async move { Ok(dead) })
+    }
+
+    fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+        let now = self.clock.now();
+        let mut state = self.state();
+        let chosen: Vec<u64> = state
+            .entries
+            .iter()
+            .filter(|(_, entry)| {
+                matches!(entry.phase, Phase::Dead { .. })
+                    && selection.matches(
+                        &entry.new.source,
+                        &entry.new.delivery_id,
+                        entry.new.received_at,
+                    )
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        for &id in &chosen {
+            if let Some(entry) = state.entries.get_mut(&id) {
+                entry.attempts = 0;
+            }
+            state.live += 1;
+            state.make_waiting(id, now);
+        }
+        let result = match selection {
+            Replay::One(key) if chosen.is_empty() => {
+                Err(QueueError::not_found(format!("no dead letter {key}")))
+            }
+            _ => Ok(chosen.len() as u64),
+        };
+        Box::pin(async move { result })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+        let now = self.clock.now();
+        let state = self.state();
+        let mut stats = Stats::default();
+        let mut oldest: Option<SystemTime> = None;
+        for entry in state.entries.values() {
+            match entry.phase {
+                Phase::Waiting { due } if due <= now => {
+                    stats.ready += 1;
+                    let received = entry.new.received_at;
+                    oldest = Some(oldest.map_or(received, |o| o.min(received)));
+                }
+                Phase::Waiting { .. } => stats.scheduled += 1,
+                Phase::Leased { .. } => stats.leased += 1,
+                Phase::Dead { .. } => stats.dead += 1,
+            }
+        }
+        stats.oldest_ready_age = oldest.map(|o| now.duration_since(o).unwrap_or_default());
+        Box::pin(async move { Ok(stats) })
+    }
+}

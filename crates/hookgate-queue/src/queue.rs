@@ -1,0 +1,133 @@
+//! The contract every back-end fulfils.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::{
+    DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, QueueError, Replay,
+    Stats,
+};
+
+/// A boxed, sendable future: what [`Queue`] methods return, so the trait
+/// stays dyn-compatible (`Arc<dyn Queue>` chosen at run time by configuration).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A durable queue of verified deliveries.
+///
+/// # Semantics every back-end guarantees
+///
+/// - **At-least-once.** Once [`enqueue`](Queue::enqueue) returned `Ok`, the
+///   delivery is handed to a worker until it is acknowledged, dead-lettered,
+///   or replaced by coalescing. A worker that dies holding a lease loses
+///   nothing: the lease expires and the delivery is leased again.
+/// - **Deduplication** by `(source, delivery id)`: a second enqueue of the same
+///   key within the back-end's deduplication window returns
+///   [`EnqueueOutcome::Duplicate`] and stores nothing, whether the first copy
+///   is still waiting, leased, acknowledged or dead.
+/// - **No ordering.** Deliveries are usually leased oldest-due first, but a
+///   retry, an expired lease or concurrent workers reorder them freely.
+///   Handlers must tolerate any order (compare versions or timestamps in the
+///   payload when it matters).
+/// - **Leases are exclusive.** A delivery is held by at most one unexpired
+///   lease; a stale lease (expired, then leased again) fails with
+///   [`QueueErrorKind::LeaseLost`](crate::QueueErrorKind::LeaseLost) and never
+///   touches the newer lease.
+///
+/// The conformance suite (feature `conformance`) checks all of this.
+pub trait Queue: Send + Sync + fmt::Debug + 'static {
+    /// Stores a delivery, or recognises a duplicate. Returns only once the
+    /// delivery is as durable as the back-end promises.
+    fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>>;
+
+    /// Leases up to `request.max` deliveries that are due, for `request.visibility`.
+    ///
+    /// Each leased delivery's attempt counter goes up by one. Deliveries whose
+    /// lease has expired are due again. Never returns deliveries of
+    /// `request.skip_sources`. An empty result means nothing is due.
+    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>>;
+
+    /// The delivery was handled: forget it (its key stays in the deduplication window).
+    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>>;
+
+    /// The attempt failed: make the delivery due again at `at`, keeping `error`.
+    fn retry_at(
+        &self,
+        lease: LeaseId,
+        at: SystemTime,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>>;
+
+    /// Give up: move the delivery to the dead letters with `error`.
+    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>>;
+
+    /// Hand the delivery back untouched (shutting down): due now, and this
+    /// lease does not count as an attempt.
+    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>>;
+
+    /// Makes deliveries whose lease no live worker can hold due again; returns
+    /// how many. Worker pools call it at start. A back-end used by a single
+    /// process (the embedded ones) recovers every lease; a shared back-end
+    /// recovers the expired ones only.
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>>;
+
+    /// Up to `limit` dead letters, oldest received first.
+    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>>;
+
+    /// Puts the selected dead letters back in the queue, due now with their
+    /// attempt counter reset; returns how many.
+    fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>>;
+
+    /// Counts by state, and the age of the oldest ready delivery.
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>>;
+}
+
+/// An `Arc` of a queue is a queue, so `Arc<dyn Queue>` can be wrapped and shared.
+impl<Q: Queue + ?Sized> Queue for Arc<Q> {
+    fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
+        (**self).enqueue(delivery)
+    }
+
+    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+        (**self).lease(request)
+    }
+
+    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        (**self).ack(lease)
+    }
+
+    fn retry_at(
+        &self,
+        lease: LeaseId,
+        at: SystemTime,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
+        (**self).retry_at(lease, at, error)
+    }
+
+    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
+        (**self).dead_letter(lease, error)
+    }
+
+    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        (**self).release(lease)
+    }
+
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        (**self).recover()
+    }
+
+    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
+        (**self).list_dead(limit)
+    }
+
+    fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+        (**self).replay(selection)
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+        (**self).stats()
+    }
+}
