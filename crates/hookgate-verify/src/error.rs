@@ -1,0 +1,278 @@
+//! Errors: [`ConfigError`] when building, [`VerifyError`] when a delivery is refused.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::{HeaderName, StatusCode};
+
+use crate::Scheme;
+
+/// A mistake in a verifier's configuration, found when building it.
+///
+/// Never contains a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A secret or token was empty.
+    #[error("secret is empty")]
+    EmptySecret,
+    /// A secret could not be decoded (for example a `whsec_` secret that is not base64).
+    #[error("secret is malformed: {reason}")]
+    MalformedSecret {
+        /// Why the secret was refused; never quotes the secret.
+        reason: &'static str,
+    },
+    /// `build` was called before any secret was given.
+    #[error("no secret configured")]
+    NoSecret,
+    /// A key id was empty or used twice.
+    #[error("key id {0:?} is empty or used twice")]
+    InvalidKeyId(String),
+    /// A header name is not a valid HTTP header name.
+    #[error("{0:?} is not a valid header name")]
+    InvalidHeaderName(String),
+    /// A token prefix or signature prefix contains bytes a header value cannot hold.
+    #[error("prefix {0:?} cannot appear in a header value")]
+    InvalidPrefix(String),
+    /// An option was set that the scheme does not use.
+    #[error("option `{option}` does not apply to the {scheme} scheme")]
+    NotApplicable {
+        /// The builder method that was called.
+        option: &'static str,
+        /// The scheme being built.
+        scheme: Scheme,
+    },
+    /// A custom HMAC scheme lacks a required option.
+    #[error("the custom scheme needs `{0}`")]
+    MissingOption(&'static str),
+    /// The signed-content template of a custom HMAC scheme is invalid.
+    #[error("signed-content template is invalid: {0}")]
+    InvalidTemplate(String),
+    /// The scheme needs a crate feature that is disabled.
+    #[error("the {scheme} scheme needs the `{feature}` feature of hookgate-verify")]
+    FeatureRequired {
+        /// The scheme being built.
+        scheme: Scheme,
+        /// The missing feature.
+        feature: &'static str,
+    },
+}
+
+/// Why a header was malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Malformed {
+    /// The value holds bytes other than visible ASCII and spaces.
+    NotText,
+    /// The value is empty.
+    Empty,
+    /// The timestamp is not a non-negative whole number of seconds.
+    InvalidTimestamp,
+    /// A `t=` timestamp is required in this header but absent.
+    MissingTimestamp,
+    /// Signatures of a supported version are present but none is validly encoded
+    /// with the right length (empty, truncated, odd-length, bad hex or base64).
+    InvalidSignature,
+    /// An entry of the header is not of the form the scheme defines.
+    InvalidSyntax,
+    /// The `Authorization` header is not `Bearer <token>`, or a token lacks its
+    /// configured prefix.
+    MissingPrefix,
+}
+
+impl Malformed {
+    fn as_str(self) -> &'static str {
+        match self {
+            Malformed::NotText => "not visible ASCII",
+            Malformed::Empty => "empty",
+            Malformed::InvalidTimestamp => "timestamp is not a whole number of seconds",
+            Malformed::MissingTimestamp => "no t= timestamp",
+            Malformed::InvalidSignature => {
+                "signature is not validly encoded or has the wrong length"
+            }
+            Malformed::InvalidSyntax => "entry is not of the expected form",
+            Malformed::MissingPrefix => "expected prefix is missing",
+        }
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Exactly what is wrong with a refused delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerifyErrorKind {
+    /// A header the scheme requires is absent.
+    MissingHeader {
+        /// The header.
+        header: HeaderName,
+    },
+    /// A header is present but unusable.
+    MalformedHeader {
+        /// The header.
+        header: HeaderName,
+        /// Why.
+        reason: Malformed,
+    },
+    /// The signed timestamp is older than the past tolerance.
+    TimestampTooOld {
+        /// How old it is.
+        age: Duration,
+        /// The tolerance it exceeds.
+        tolerance: Duration,
+    },
+    /// The signed timestamp is further in the future than the future tolerance.
+    TimestampInFuture {
+        /// How far ahead it is.
+        ahead: Duration,
+        /// The tolerance it exceeds.
+        tolerance: Duration,
+    },
+    /// The signature header holds no signature of a version this scheme supports
+    /// (for example only `v0=` for Stripe or `sha1=` for GitHub).
+    NoSupportedSignature {
+        /// The header.
+        header: HeaderName,
+    },
+    /// No signature matches any configured secret.
+    SignatureMismatch {
+        /// The header holding the signatures.
+        header: HeaderName,
+    },
+    /// The token in a header matches no configured token.
+    TokenMismatch {
+        /// The header holding the token.
+        header: HeaderName,
+    },
+    /// The scheme reads the JSON body but it is not a JSON object.
+    BodyNotJson,
+    /// The JSON body lacks the string field the scheme needs.
+    MissingBodyField {
+        /// The field.
+        field: &'static str,
+    },
+    /// The token in the body differs from the authenticated header token.
+    BodyTokenMismatch,
+}
+
+impl VerifyErrorKind {
+    /// The status a receiver should answer: 400 for a malformed request, 401 when
+    /// authentication failed.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            VerifyErrorKind::MissingHeader { .. }
+            | VerifyErrorKind::MalformedHeader { .. }
+            | VerifyErrorKind::NoSupportedSignature { .. }
+            | VerifyErrorKind::BodyNotJson
+            | VerifyErrorKind::MissingBodyField { .. } => StatusCode::BAD_REQUEST,
+            VerifyErrorKind::TimestampTooOld { .. }
+            | VerifyErrorKind::TimestampInFuture { .. }
+            | VerifyErrorKind::SignatureMismatch { .. }
+            | VerifyErrorKind::TokenMismatch { .. }
+            | VerifyErrorKind::BodyTokenMismatch => StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
+impl fmt::Display for VerifyErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyErrorKind::MissingHeader { header } => write!(f, "missing header {header}"),
+            VerifyErrorKind::MalformedHeader { header, reason } => {
+                write!(f, "malformed header {header}: {reason}")
+            }
+            VerifyErrorKind::TimestampTooOld { age, tolerance } => write!(
+                f,
+                "timestamp too old: signed {} s ago, tolerance is {} s",
+                age.as_secs(),
+                tolerance.as_secs()
+            ),
+            VerifyErrorKind::TimestampInFuture { ahead, tolerance } => write!(
+                f,
+                "timestamp in the future by {} s, tolerance is {} s",
+                ahead.as_secs(),
+                tolerance.as_secs()
+            ),
+            VerifyErrorKind::NoSupportedSignature { header } => {
+                write!(
+                    f,
+                    "header {header} holds no signature of a supported version"
+                )
+            }
+            VerifyErrorKind::SignatureMismatch { header } => {
+                write!(f, "no signature in header {header} matches")
+            }
+            VerifyErrorKind::TokenMismatch { header } => {
+                write!(f, "token in header {header} does not match")
+            }
+            VerifyErrorKind::BodyNotJson => f.write_str("body is not a JSON object"),
+            VerifyErrorKind::MissingBodyField { field } => {
+                write!(f, "body has no string field {field:?}")
+            }
+            VerifyErrorKind::BodyTokenMismatch => {
+                f.write_str("body token does not match the authorization header")
+            }
+        }
+    }
+}
+
+/// A refused delivery: what is wrong, the status to answer, and a message that
+/// is safe to send back (it never contains a secret or a computed signature).
+///
+/// ```
+/// use hookgate_verify::{Scheme, Verifier, VerifyErrorKind};
+///
+/// let verifier = Verifier::new(Scheme::Github, "It's a Secret to Everybody").unwrap();
+/// let err = verifier.verify(&http::HeaderMap::new(), b"{}").unwrap_err();
+/// assert!(matches!(err.kind(), VerifyErrorKind::MissingHeader { .. }));
+/// assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+/// assert_eq!(err.to_string(), "missing header x-hub-signature-256");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyError {
+    kind: VerifyErrorKind,
+}
+
+impl VerifyError {
+    pub(crate) fn new(kind: VerifyErrorKind) -> Self {
+        Self { kind }
+    }
+
+    /// What is wrong.
+    pub fn kind(&self) -> &VerifyErrorKind {
+        &self.kind
+    }
+
+    /// Consumes the error, returning what is wrong.
+    pub fn into_kind(self) -> VerifyErrorKind {
+        self.kind
+    }
+
+    /// The status a receiver should answer (400 or 401).
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The message to return to the sender; the same as `Display`.
+    pub fn body_text(&self) -> String {
+        self.kind.to_string()
+    }
+}
+
+impl From<VerifyErrorKind> for VerifyError {
+    fn from(kind: VerifyErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+impl std::error::Error for VerifyError {}

@@ -1,0 +1,42 @@
+//! The header names each scheme reads and the signer writes.
+
+use http::HeaderName;
+
+/// Standard Webhooks message id.
+pub const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+/// Standard Webhooks timestamp (Unix seconds).
+pub const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+/// Standard Webhooks signature list.
+pub const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+/// Svix message id.
+pub const SVIX_ID: HeaderName = HeaderName::from_static("svix-id");
+/// Svix timestamp (Unix seconds).
+pub const SVIX_TIMESTAMP: HeaderName = HeaderName::from_static("svix-timestamp");
+/// Svix signature list.
+pub const SVIX_SIGNATURE: HeaderName = HeaderName::from_static("svix-signature");
+/// clarife signature: `t=<unix>,v1=<hex>`.
+pub const CLARIFE_SIGNATURE: HeaderName = HeaderName::from_static("x-clarife-signature");
+/// Stripe signature: `t=<unix>,v1=<hex>…`.
+pub const STRIPE_SIGNATURE: HeaderName = HeaderName::from_static("stripe-signature");
+/// GitHub signature: `sha256=<hex>`.
+pub const GITHUB_SIGNATURE_256: HeaderName = HeaderName::from_static("x-hub-signature-256");
+/// GitHub delivery id.
+pub const GITHUB_DELIVERY: HeaderName = HeaderName::from_static("x-github-delivery");
+/// Slack signature: `v0=<hex>`.
+pub const SLACK_SIGNATURE: HeaderName = HeaderName::from_static("x-slack-signature");
+/// Slack timestamp (Unix seconds).
+pub const SLACK_REQUEST_TIMESTAMP: HeaderName =
+    HeaderName::from_static("x-slack-request-timestamp");
+/// Shopify signature (base64).
+pub const SHOPIFY_HMAC_SHA256: HeaderName = HeaderName::from_static("x-shopify-hmac-sha256");
+/// Shopify signature, newer spelling without `X-`.
+pub const SHOPIFY_HMAC_SHA256_UNPREFIXED: HeaderName =
+    HeaderName::from_static("shopify-hmac-sha256");
+/// Shopify delivery id.
+pub const SHOPIFY_WEBHOOK_ID: HeaderName = HeaderName::from_static("x-shopify-webhook-id");
+/// Shopify delivery id, newer spelling without `X-`.
+pub const SHOPIFY_WEBHOOK_ID_UNPREFIXED: HeaderName = HeaderName::from_static("shopify-webhook-id");
+/// Claravine's bearer token.
+pub const AUTHORIZATION: HeaderName = http::header::AUTHORIZATION;
+/// Clarity's per-route token, the default header of [`Scheme::HeaderToken`](crate::Scheme::HeaderToken).
+pub const CLARITY_WEBHOOK_TOKEN: HeaderName = HeaderName::from_static("x-clarity-webhook-token");

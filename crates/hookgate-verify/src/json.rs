@@ -1,0 +1,184 @@
+//! Reading one top-level string field of a JSON object body.
+//!
+//! The delivery id of clarife (and Stripe) lives in the body. Parsing a whole
+//! body to read it would cost more than the HMAC over it, so this scanner walks
+//! the object's top level and stops at the field: for clarife's envelope,
+//! where `id` comes first, that is a few bytes. Nested values are skipped by
+//! counting brackets (no recursion, so no stack to exhaust). The body is only
+//! read after its signature matched.
+
+use std::borrow::Cow;
+
+/// The string value of the top-level `field` of a JSON object, if the scan finds
+/// it before anything it does not understand. Escaped strings are decoded with
+/// `serde_json` when the `json` feature is on, else ignored.
+pub(crate) fn top_level_string<'a>(body: &'a [u8], field: &str) -> Option<Cow<'a, str>> {
+    let mut scan = Scanner {
+        bytes: body,
+        pos: 0,
+    };
+    scan.skip_whitespace();
+    scan.expect(b'{')?;
+    scan.skip_whitespace();
+    if scan.peek()? == b'}' {
+        return None;
+    }
+    loop {
+        let (key, key_escaped) = scan.string()?;
+        scan.skip_whitespace();
+        scan.expect(b':')?;
+        scan.skip_whitespace();
+        if !key_escaped && key == field.as_bytes() {
+            let (value, escaped) = scan.string()?;
+            return decode(value, escaped);
+        }
+        scan.skip_value()?;
+        scan.skip_whitespace();
+        match scan.next()? {
+            b',' => scan.skip_whitespace(),
+            _ => return None,
+        }
+    }
+}
+
+fn decode(raw: &[u8], escaped: bool) -> Option<Cow<'_, str>> {
+    if !escaped {
+        return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+    }
+    #[cfg(feature = "json")]
+    {
+        // `raw` excludes the quotes; serde_json needs the whole string token.
+        let mut quoted = Vec::with_capacity(raw.len() + 2);
+        quoted.push(b'"');
+        quoted.extend_from_slice(raw);
+        quoted.push(b'"');
+        serde_json::from_slice::<String>(&quoted)
+            .ok()
+            .map(Cow::Owned)
+    }
+    #[cfg(not(feature = "json"))]
+    {
+        None
+    }
+}
+
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let byte = self.peek()?;
+        self.pos += 1;
+        Some(byte)
+    }
+
+    fn expect(&mut self, wanted: u8) -> Option<()> {
+        (self.next()? == wanted).then_some(())
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.pos += 1;
+        }
+    }
+
+    /// A string token: returns its raw contents and whether it holds escapes.
+    fn string(&mut self) -> Option<(&'a [u8], bool)> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        let mut escaped = false;
+        loop {
+            match self.next()? {
+                b'"' => return Some((&self.bytes[start..self.pos - 1], escaped)),
+                b'\\' => {
+                    escaped = true;
+                    self.next()?;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek()? {
+                        b'"' => {
+                            self.string()?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.pos += 1;
+                                return Some(());
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.pos += 1;
+                }
+            }
+            _ => {
+                let start = self.pos;
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\r' | b'\n')
+                ) {
+                    self.pos += 1;
+                }
+                (self.pos > start).then_some(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_first_and_later_fields() {
+        let body = br#"{"id":"evt_1","type":"document.updated","data":{"id":"inner"}}"#;
+        assert_eq!(top_level_string(body, "id").as_deref(), Some("evt_1"));
+        assert_eq!(
+            top_level_string(body, "type").as_deref(),
+            Some("document.updated")
+        );
+        let nested_first =
+            br#" { "data" : {"id":"inner","x":[1,{"y":"}"}]}, "n": -1.5e3, "id" : "evt_2" } "#;
+        assert_eq!(
+            top_level_string(nested_first, "id").as_deref(),
+            Some("evt_2")
+        );
+    }
+
+    #[test]
+    fn missing_or_non_string_fields_are_none() {
+        assert_eq!(top_level_string(br#"{"id":5}"#, "id"), None);
+        assert_eq!(top_level_string(br#"{}"#, "id"), None);
+        assert_eq!(top_level_string(br#"[{"id":"x"}]"#, "id"), None);
+        assert_eq!(top_level_string(b"", "id"), None);
+        assert_eq!(top_level_string(br#"{"a":"#, "id"), None);
+        assert_eq!(top_level_string(br#"{"a":1 "id":"x"}"#, "id"), None);
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn escaped_values_are_decoded() {
+        assert_eq!(
+            top_level_string(br#"{"id":"a\"b\u00e9"}"#, "id").as_deref(),
+            Some("a\"b\u{e9}")
+        );
+    }
+}

@@ -1,0 +1,175 @@
+//! Key material: pre-keyed HMAC states and token digests, zeroized on drop.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use hmac::{Hmac, KeyInit as _};
+use sha2::{Digest as _, Sha256};
+use zeroize::Zeroizing;
+
+use crate::{ConfigError, Scheme};
+
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// Which configured secret authenticated a delivery: its position in the order
+/// the secrets were given, and the id given with it, if any.
+///
+/// `Display` prints the id when there is one, else the index.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId {
+    index: usize,
+    id: Option<Arc<str>>,
+}
+
+impl KeyId {
+    pub(crate) fn new(index: usize, id: Option<Arc<str>>) -> Self {
+        Self { index, id }
+    }
+
+    /// Position of the secret among the configured ones, from 0.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The id given with [`VerifierBuilder::secret_with_id`](crate::VerifierBuilder::secret_with_id), if any.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.id {
+            Some(id) => f.write_str(id),
+            None => write!(f, "{}", self.index),
+        }
+    }
+}
+
+/// What a configured secret became.
+///
+/// HMAC secrets are kept only as the HMAC state after absorbing the padded key
+/// (this saves two SHA-256 blocks per request); `hmac`/`sha2` are built with
+/// their `zeroize` feature so that state is wiped on drop. Tokens are compared
+/// through their SHA-256 digest so the comparison takes the same time whatever
+/// the presented token's length; the raw token is kept (zeroized) for signing.
+pub(crate) enum Material {
+    Hmac(Box<HmacSha256>),
+    Token {
+        digest: Zeroizing<[u8; 32]>,
+        raw: Zeroizing<Vec<u8>>,
+    },
+}
+
+pub(crate) struct Key {
+    pub(crate) id: KeyId,
+    pub(crate) material: Material,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("id", &self.id)
+            .field("secret", &format_args!("[redacted]"))
+            .finish()
+    }
+}
+
+pub(crate) fn token_digest(token: &[u8]) -> [u8; 32] {
+    Sha256::digest(token).into()
+}
+
+impl Key {
+    pub(crate) fn from_secret(
+        scheme: Scheme,
+        index: usize,
+        id: Option<Arc<str>>,
+        secret: &[u8],
+    ) -> Result<Self, ConfigError> {
+        if secret.is_empty() {
+            return Err(ConfigError::EmptySecret);
+        }
+        let id = KeyId::new(index, id);
+        if scheme.is_token() {
+            if secret.iter().any(|b| !(0x20..0x7f).contains(b)) || secret.trim_ascii() != secret {
+                return Err(ConfigError::MalformedSecret {
+                    reason: "a token must be visible ASCII without surrounding spaces",
+                });
+            }
+            return Ok(Key {
+                id,
+                material: Material::Token {
+                    digest: Zeroizing::new(token_digest(secret)),
+                    raw: Zeroizing::new(secret.to_vec()),
+                },
+            });
+        }
+        let decoded;
+        let key_bytes: &[u8] = match scheme {
+            Scheme::Standard | Scheme::Svix => {
+                decoded = decode_whsec(secret)?;
+                &decoded
+            }
+            _ => secret,
+        };
+        let mac =
+            HmacSha256::new_from_slice(key_bytes).map_err(|_| ConfigError::MalformedSecret {
+                reason: "HMAC refused the key length",
+            })?;
+        Ok(Key {
+            id,
+            material: Material::Hmac(Box::new(mac)),
+        })
+    }
+}
+
+/// Decodes a Standard Webhooks secret: `whsec_` (optional) followed by base64.
+fn decode_whsec(secret: &[u8]) -> Result<Zeroizing<Vec<u8>>, ConfigError> {
+    let encoded = secret.strip_prefix(b"whsec_").unwrap_or(secret);
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map(Zeroizing::new)
+        .map_err(|_| ConfigError::MalformedSecret {
+            reason: "a Standard Webhooks secret must be base64 after the whsec_ prefix",
+        })?;
+    if decoded.is_empty() {
+        return Err(ConfigError::EmptySecret);
+    }
+    Ok(decoded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_malformed_secrets_are_refused() {
+        for scheme in Scheme::ALL {
+            assert_eq!(
+                Key::from_secret(scheme, 0, None, b"").unwrap_err(),
+                ConfigError::EmptySecret
+            );
+        }
+        assert_eq!(
+            Key::from_secret(Scheme::Standard, 0, None, b"whsec_").unwrap_err(),
+            ConfigError::EmptySecret
+        );
+        assert!(matches!(
+            Key::from_secret(Scheme::Svix, 0, None, b"whsec_not base64!").unwrap_err(),
+            ConfigError::MalformedSecret { .. }
+        ));
+        assert!(matches!(
+            Key::from_secret(Scheme::HeaderToken, 0, None, b" spaced ").unwrap_err(),
+            ConfigError::MalformedSecret { .. }
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let key = Key::from_secret(Scheme::Clarife, 0, None, b"supersecret").unwrap();
+        let shown = format!("{key:?}");
+        assert!(shown.contains("[redacted]"));
+        assert!(!shown.contains("supersecret"));
+    }
+}

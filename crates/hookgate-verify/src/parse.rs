@@ -1,0 +1,288 @@
+//! Header parsing: pure functions over header bytes, fuzzed in `fuzz/`.
+
+use base64::Engine as _;
+use http::{HeaderMap, HeaderName};
+
+use crate::error::{Malformed, VerifyErrorKind};
+
+/// An HMAC-SHA256 tag.
+pub(crate) type Tag = [u8; 32];
+
+/// The value of `name` as text: absent, non-ASCII and blank values are errors.
+pub(crate) fn header_str<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<&'a str, VerifyErrorKind> {
+    let value = headers
+        .get(name)
+        .ok_or_else(|| VerifyErrorKind::MissingHeader {
+            header: name.clone(),
+        })?;
+    let text = value
+        .to_str()
+        .map_err(|_| malformed(name, Malformed::NotText))?
+        .trim();
+    if text.is_empty() {
+        return Err(malformed(name, Malformed::Empty));
+    }
+    Ok(text)
+}
+
+pub(crate) fn malformed(header: &HeaderName, reason: Malformed) -> VerifyErrorKind {
+    VerifyErrorKind::MalformedHeader {
+        header: header.clone(),
+        reason,
+    }
+}
+
+/// A Unix timestamp in whole seconds: ASCII digits only (no sign, no fraction),
+/// at most 20 of them, fitting in a `u64`.
+pub(crate) fn parse_timestamp(text: &str) -> Option<u64> {
+    if text.is_empty() || text.len() > 20 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// 64 hex digits (either case) into a tag; anything else is `None`.
+pub(crate) fn decode_hex_tag(text: &str) -> Option<Tag> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut tag = [0u8; 32];
+    for (out, pair) in tag.iter_mut().zip(bytes.chunks_exact(2)) {
+        *out = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+    }
+    Some(tag)
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Standard (padded) base64 of exactly 32 bytes into a tag.
+pub(crate) fn decode_base64_tag(text: &str) -> Option<Tag> {
+    // 32 bytes are 44 characters with padding; checking first keeps the decoder
+    // from ever writing past the buffer and refuses truncated values early.
+    if text.len() != 44 {
+        return None;
+    }
+    let mut buf = [0u8; 33];
+    match base64::engine::general_purpose::STANDARD.decode_slice(text, &mut buf) {
+        Ok(32) => {
+            let mut tag = [0u8; 32];
+            tag.copy_from_slice(&buf[..32]);
+            Some(tag)
+        }
+        _ => None,
+    }
+}
+
+/// Signatures found in a header, before any comparison.
+#[derive(Debug, Default)]
+pub(crate) struct Signatures {
+    /// Well-formed signatures of the supported version.
+    pub(crate) tags: Vec<Tag>,
+    /// Whether any entry claimed the supported version (even if badly encoded).
+    pub(crate) saw_supported: bool,
+}
+
+impl Signatures {
+    fn push(&mut self, decoded: Option<Tag>) {
+        self.saw_supported = true;
+        if let Some(tag) = decoded {
+            self.tags.push(tag);
+        }
+    }
+
+    /// The tags to compare, or the precise reason there are none.
+    pub(crate) fn into_tags(self, header: &HeaderName) -> Result<Vec<Tag>, VerifyErrorKind> {
+        if !self.tags.is_empty() {
+            Ok(self.tags)
+        } else if self.saw_supported {
+            Err(malformed(header, Malformed::InvalidSignature))
+        } else {
+            Err(VerifyErrorKind::NoSupportedSignature {
+                header: header.clone(),
+            })
+        }
+    }
+}
+
+/// A Standard Webhooks signature list: space-separated `v1,<base64>` entries.
+/// Entries of other versions (`v1a,` …) are skipped.
+pub(crate) fn standard_signatures(text: &str) -> Signatures {
+    let mut found = Signatures::default();
+    for entry in text.split(' ').filter(|e| !e.is_empty()) {
+        if let Some(("v1", signature)) = entry.split_once(',') {
+            found.push(decode_base64_tag(signature));
+        }
+    }
+    found
+}
+
+/// A `t=<unix>,v1=<hex>[,v1=<hex>]…` header (clarife, Stripe).
+#[derive(Debug)]
+pub(crate) struct TimestampedSignatures<'a> {
+    /// The `t=` value exactly as sent: Stripe signs this text.
+    pub(crate) timestamp_text: &'a str,
+    pub(crate) timestamp: u64,
+    pub(crate) signatures: Signatures,
+}
+
+/// Parses a `t=…,v1=…` header; the first `t=` counts, unknown keys (`v0=`) are skipped.
+pub(crate) fn timestamped_signatures<'a>(
+    header: &HeaderName,
+    text: &'a str,
+) -> Result<TimestampedSignatures<'a>, VerifyErrorKind> {
+    let mut timestamp = None;
+    let mut signatures = Signatures::default();
+    for item in text.split(',') {
+        let Some((key, value)) = item.trim().split_once('=') else {
+            continue;
+        };
+        match key {
+            "t" if timestamp.is_none() => {
+                let parsed = parse_timestamp(value)
+                    .ok_or_else(|| malformed(header, Malformed::InvalidTimestamp))?;
+                timestamp = Some((value, parsed));
+            }
+            "v1" => signatures.push(decode_hex_tag(value)),
+            _ => {}
+        }
+    }
+    let (timestamp_text, timestamp) =
+        timestamp.ok_or_else(|| malformed(header, Malformed::MissingTimestamp))?;
+    Ok(TimestampedSignatures {
+        timestamp_text,
+        timestamp,
+        signatures,
+    })
+}
+
+/// A single `<prefix><hex>` signature (GitHub `sha256=`, Slack `v0=`).
+pub(crate) fn prefixed_hex_signature(text: &str, prefix: &str) -> Signatures {
+    let mut found = Signatures::default();
+    if let Some(hex) = text.strip_prefix(prefix) {
+        found.push(decode_hex_tag(hex));
+    }
+    found
+}
+
+/// A single base64 signature (Shopify).
+pub(crate) fn base64_signature(text: &str) -> Signatures {
+    let mut found = Signatures::default();
+    found.push(decode_base64_tag(text));
+    found
+}
+
+/// `Authorization: Bearer <token>`: the scheme name is case-insensitive.
+pub(crate) fn bearer_token(text: &str) -> Option<&str> {
+    let (scheme, token) = text.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name() -> HeaderName {
+        HeaderName::from_static("x-test")
+    }
+
+    #[test]
+    fn timestamps_are_plain_digits() {
+        assert_eq!(parse_timestamp("1711612800"), Some(1_711_612_800));
+        assert_eq!(parse_timestamp("0"), Some(0));
+        for bad in [
+            "",
+            "+5",
+            "-5",
+            "1.5",
+            " 1",
+            "1e3",
+            "99999999999999999999999",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse_timestamp(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hex_tags_need_exactly_64_digits() {
+        let hex = "ab".repeat(32);
+        assert_eq!(decode_hex_tag(&hex), Some([0xab; 32]));
+        assert_eq!(decode_hex_tag(&hex.to_uppercase()), Some([0xab; 32]));
+        assert_eq!(decode_hex_tag(&hex[..63]), None);
+        assert_eq!(decode_hex_tag(&hex[..62]), None);
+        assert_eq!(decode_hex_tag(""), None);
+        assert_eq!(decode_hex_tag(&format!("{}zz", &hex[..62])), None);
+    }
+
+    #[test]
+    fn base64_tags_need_exactly_32_bytes() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert_eq!(decode_base64_tag(&b64), Some([7; 32]));
+        assert_eq!(decode_base64_tag(&b64[..43]), None);
+        assert_eq!(decode_base64_tag(""), None);
+        let short = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
+        assert_eq!(decode_base64_tag(&short), None);
+    }
+
+    #[test]
+    fn empty_v1_never_counts_as_a_signature() {
+        let found = standard_signatures("v1,");
+        assert!(found.saw_supported);
+        assert!(found.tags.is_empty());
+        assert!(matches!(
+            found.into_tags(&name()),
+            Err(VerifyErrorKind::MalformedHeader {
+                reason: Malformed::InvalidSignature,
+                ..
+            })
+        ));
+        assert!(matches!(
+            standard_signatures("v1a,abc v2,xyz").into_tags(&name()),
+            Err(VerifyErrorKind::NoSupportedSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn timestamped_header_takes_first_t_and_every_v1() {
+        let hex = "00".repeat(32);
+        let header = format!("t=5, v1={hex},v0=zz,v1={hex},t=9");
+        let parsed = timestamped_signatures(&name(), &header).unwrap();
+        assert_eq!(parsed.timestamp, 5);
+        assert_eq!(parsed.signatures.tags.len(), 2);
+        assert!(matches!(
+            timestamped_signatures(&name(), "v1=00"),
+            Err(VerifyErrorKind::MalformedHeader {
+                reason: Malformed::MissingTimestamp,
+                ..
+            })
+        ));
+        assert!(matches!(
+            timestamped_signatures(&name(), "t=abc,v1=00"),
+            Err(VerifyErrorKind::MalformedHeader {
+                reason: Malformed::InvalidTimestamp,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! # Security: what each scheme proves, and what it does not
+//!
+//! This page is documentation only.
+//!
+//! ## What is signed
+//!
+//! | scheme | signed content | timestamp signed? | delivery id |
+//! |---|---|---|---|
+//! | `standard`, `svix` | `{id}.{timestamp}.{body}` | yes | `webhook-id` / `svix-id`, signed |
+//! | `stripe` | `{t}.{body}` | yes | event `id` in the body (opt in with `delivery_id_from_body`), signed |
+//! | `slack` | `v0:{timestamp}:{body}` | yes | none |
+//! | `clarife` | `{body}` only | **no**: `t=` is sent beside the signature, not in it | envelope `id` in the body, signed |
+//! | `github` | `{body}` | no timestamp at all | `X-GitHub-Delivery`, **not** signed |
+//! | `shopify` | `{body}` | no timestamp at all | `X-Shopify-Webhook-Id`, **not** signed |
+//! | `claravine` | nothing: a bearer token in `Authorization` and in the body | no | none |
+//! | `clarity` (header token) | nothing: a per-route token in a header | no | none |
+//! | `custom` | the configured template | if the template has `{timestamp}` | the id header, signed if the template has `{id}` |
+//!
+//! No scheme signs the method, the path or any header other than those listed.
+//! Anyone who can see one delivery (a proxy log, for example) can replay it to
+//! the same endpoint; what stops the replay is below.
+//!
+//! ## Replay window and clock skew
+//!
+//! A timestamp is accepted when it is at most [`past_tolerance`] old and at
+//! most [`future_tolerance`] ahead of the receiver's clock; both default to
+//! [`DEFAULT_TOLERANCE`] (5 minutes, what clarife, Stripe, Slack and Standard
+//! Webhooks recommend). "Too old" and "in the future" are distinct errors. The
+//! arithmetic saturates, so absurd timestamps cannot overflow. The window is
+//! also the clock skew the receiver tolerates: a receiver whose clock is two
+//! minutes slow still accepts fresh deliveries with the default window, but a
+//! zero tolerance would refuse them.
+//!
+//! Inside the window, a captured delivery can be replayed. Deduplicate on
+//! [`Verified::delivery_id`] for at least the window's length (the hookgate
+//! queue does) to close it.
+//!
+//! - **clarife**: the timestamp is checked, but it is not signed, so an
+//!   attacker replaying a captured body can put a fresh `t=` beside the old
+//!   signature. The timestamp check only stops naive replays; dedup on the
+//!   envelope `id` (which *is* signed) is the real protection, and it must
+//!   remember ids for as long as a replay matters, not just 5 minutes.
+//! - **GitHub and Shopify** send no timestamp: every captured delivery can be
+//!   replayed forever. Replay protection comes only from deduplicating on the
+//!   delivery id (`X-GitHub-Delivery`, `X-Shopify-Webhook-Id`). These ids are
+//!   not signed either, so dedup only helps against verbatim replays; for
+//!   stronger guarantees, also dedup on a hash of the body.
+//! - **Claravine and header tokens** authenticate the caller, not the content:
+//!   whoever holds the token can send anything. Serve them over HTTPS only and
+//!   rotate tokens (several may be configured at once).
+//!
+//! ## Comparisons and secrets
+//!
+//! - Every comparison involving a secret is constant time (`subtle`). HMAC tags
+//!   are decoded to 32 bytes first; an empty, truncated or odd-length signature
+//!   is refused before any comparison and never matches. Tokens are compared
+//!   through their SHA-256 digests, so neither the position of the first
+//!   difference nor the token's length shows in the timing.
+//! - Several secrets may be configured for rotation; [`Verified::key`] tells
+//!   which one matched, so you know when the old one can be removed.
+//! - Secrets are refused when empty or malformed, stored only as the keyed
+//!   HMAC state or token (zeroized on drop), printed as `[redacted]` by `Debug`,
+//!   and never appear in an error message: a [`VerifyError`]'s `Display` is safe
+//!   to return to the sender.
+//! - Verification reads bytes, never requires UTF-8 bodies, and reads the body
+//!   (for clarife's id or Claravine's token) only after the signature or
+//!   header token matched.
+//!
+//! [`past_tolerance`]: crate::VerifierBuilder::past_tolerance
+//! [`future_tolerance`]: crate::VerifierBuilder::future_tolerance
+//! [`DEFAULT_TOLERANCE`]: crate::DEFAULT_TOLERANCE
+//! [`Verified::delivery_id`]: crate::Verified::delivery_id
+//! [`Verified::key`]: crate::Verified::key
+//! [`VerifyError`]: crate::VerifyError

@@ -1,0 +1,791 @@
+//! [`Verifier`], its builder, and the [`Verified`] result.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::Mac as _;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use subtle::ConstantTimeEq as _;
+
+use crate::error::{Malformed, VerifyErrorKind};
+use crate::headers as h;
+use crate::key::{Key, KeyId, Material, token_digest};
+use crate::parse::{self, Signatures, Tag, header_str, malformed};
+use crate::template::{Part, Template};
+use crate::{ConfigError, Scheme, VerifyError};
+
+/// The default tolerance, in both directions, between a signed timestamp and
+/// the receiver's clock: 5 minutes, as clarife, Stripe, Slack and Standard
+/// Webhooks recommend.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// How a custom scheme encodes its signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SignatureEncoding {
+    /// 64 hex digits, either case.
+    #[default]
+    Hex,
+    /// Standard base64 with padding (44 characters).
+    Base64,
+}
+
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Decides whether a delivery really came from its sender.
+///
+/// Cheap to clone (the configuration sits behind an `Arc`), `Send + Sync`, and
+/// its `Debug` output never shows a secret.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use hookgate_verify::{Scheme, Signer, Verifier, VerifyErrorKind};
+///
+/// let verifier = Verifier::builder(Scheme::Clarife)
+///     .secret("old-secret")?
+///     .secret_with_id("2026-03", "new-secret")?
+///     .tolerance(Duration::from_secs(120))
+///     .build()?;
+///
+/// // What clarife would send, signed with the new secret at 1711612800.
+/// let body = br#"{"id":"evt_1","type":"document.updated","created_at":"2024-03-28T08:00:00Z","data":{}}"#;
+/// let headers = Signer::new(Scheme::Clarife, "new-secret")?.sign("", 1_711_612_800, body)?;
+///
+/// let now = UNIX_EPOCH + Duration::from_secs(1_711_612_830);
+/// let verified = verifier.verify_at(&headers, body, now)?;
+/// assert_eq!(verified.key().id(), Some("2026-03"));
+/// assert_eq!(verified.delivery_id(), Some("evt_1"));
+///
+/// let later = now + Duration::from_secs(600);
+/// let refused = verifier.verify_at(&headers, body, later).unwrap_err();
+/// assert!(matches!(refused.kind(), VerifyErrorKind::TimestampTooOld { .. }));
+/// assert_eq!(refused.status(), 401);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) scheme: Scheme,
+    pub(crate) keys: Vec<Key>,
+    past_tolerance: Duration,
+    future_tolerance: Duration,
+    clock: Option<Clock>,
+    /// The header of a header-token or custom scheme.
+    pub(crate) header: Option<HeaderName>,
+    pub(crate) prefix: Option<Box<str>>,
+    pub(crate) encoding: SignatureEncoding,
+    pub(crate) template: Template,
+    pub(crate) timestamp_header: Option<HeaderName>,
+    pub(crate) id_header: Option<HeaderName>,
+    id_from_body: bool,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("Verifier")
+            .field("scheme", &inner.scheme)
+            .field(
+                "keys",
+                &inner.keys.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            )
+            .field("secrets", &format_args!("[redacted]"))
+            .field("past_tolerance", &inner.past_tolerance)
+            .field("future_tolerance", &inner.future_tolerance)
+            .field("header", &inner.header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Starts configuring a verifier for `scheme`.
+    pub fn builder(scheme: Scheme) -> VerifierBuilder {
+        VerifierBuilder {
+            scheme,
+            keys: Vec::new(),
+            past_tolerance: DEFAULT_TOLERANCE,
+            future_tolerance: DEFAULT_TOLERANCE,
+            clock: None,
+            header: None,
+            prefix: None,
+            encoding: None,
+            template: None,
+            timestamp_header: None,
+            id_header: None,
+            id_from_body: false,
+        }
+    }
+
+    /// A verifier for `scheme` with one secret and the defaults.
+    ///
+    /// # Errors
+    ///
+    /// When the secret is empty or malformed, or the scheme needs more options
+    /// (the custom HMAC scheme needs at least its header).
+    pub fn new(scheme: Scheme, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        Self::builder(scheme).secret(secret)?.build()
+    }
+
+    /// The scheme this verifier checks.
+    pub fn scheme(&self) -> Scheme {
+        self.inner.scheme
+    }
+
+    /// How old a signed timestamp may be.
+    pub fn past_tolerance(&self) -> Duration {
+        self.inner.past_tolerance
+    }
+
+    /// How far in the future a signed timestamp may be.
+    pub fn future_tolerance(&self) -> Duration {
+        self.inner.future_tolerance
+    }
+
+    /// Verifies a delivery against the configured clock (the system clock unless
+    /// [`VerifierBuilder::clock`] replaced it).
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying exactly why the delivery is refused.
+    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<Verified, VerifyError> {
+        let now = match &self.inner.clock {
+            Some(clock) => clock(),
+            None => SystemTime::now(),
+        };
+        self.verify_at(headers, body, now)
+    }
+
+    /// Verifies a delivery as if the time were `now`: for replaying recorded
+    /// deliveries and for tests.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] saying exactly why the delivery is refused.
+    pub fn verify_at(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
+        let check = Check {
+            inner: &self.inner,
+            headers,
+            body,
+            now,
+        };
+        let outcome = match self.inner.scheme {
+            Scheme::Standard | Scheme::Svix => check.standard(),
+            Scheme::Clarife | Scheme::Stripe => check.timestamped(),
+            Scheme::Github => check.github(),
+            Scheme::Slack => check.slack(),
+            Scheme::Shopify => check.shopify(),
+            Scheme::Claravine => check.claravine(),
+            Scheme::HeaderToken => check.header_token(),
+            Scheme::CustomHmac => check.custom(),
+        };
+        outcome.map_err(VerifyError::new)
+    }
+}
+
+/// One verification in progress.
+struct Check<'a> {
+    inner: &'a Inner,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+    now: SystemTime,
+}
+
+impl Check<'_> {
+    fn verified(&self, key: KeyId, timestamp: Option<u64>, header_id: Option<&str>) -> Verified {
+        let delivery_id = match header_id {
+            Some(id) => Some(id.into()),
+            None if self.inner.id_from_body || self.inner.scheme == Scheme::Clarife => {
+                crate::json::top_level_string(self.body, "id").map(|id| id.into())
+            }
+            None => None,
+        };
+        Verified {
+            scheme: self.inner.scheme,
+            delivery_id,
+            timestamp,
+            key,
+        }
+    }
+
+    /// Refuses timestamps outside the tolerance window, with saturating arithmetic.
+    fn check_time(&self, timestamp: u64) -> Result<(), VerifyErrorKind> {
+        let now = self
+            .now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        if timestamp <= now {
+            let age = Duration::from_secs(now.saturating_sub(timestamp));
+            if age > self.inner.past_tolerance {
+                return Err(VerifyErrorKind::TimestampTooOld {
+                    age,
+                    tolerance: self.inner.past_tolerance,
+                });
+            }
+        } else {
+            let ahead = Duration::from_secs(timestamp.saturating_sub(now));
+            if ahead > self.inner.future_tolerance {
+                return Err(VerifyErrorKind::TimestampInFuture {
+                    ahead,
+                    tolerance: self.inner.future_tolerance,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// A timestamp header: present, digits only, inside the window.
+    fn timestamp_header(&self, name: &HeaderName) -> Result<(&str, u64), VerifyErrorKind> {
+        let text = header_str(self.headers, name)?;
+        let timestamp = parse::parse_timestamp(text)
+            .ok_or_else(|| malformed(name, Malformed::InvalidTimestamp))?;
+        self.check_time(timestamp)?;
+        Ok((text, timestamp))
+    }
+
+    /// Computes the HMAC of `parts` under each key and compares it, in constant
+    /// time, with every candidate tag.
+    fn match_hmac(
+        &self,
+        parts: &[&[u8]],
+        tags: &[Tag],
+        header: &HeaderName,
+    ) -> Result<KeyId, VerifyErrorKind> {
+        for key in &self.inner.keys {
+            let Material::Hmac(keyed) = &key.material else {
+                continue;
+            };
+            let mut mac = (**keyed).clone();
+            for part in parts {
+                mac.update(part);
+            }
+            let expected = mac.finalize().into_bytes();
+            if tags
+                .iter()
+                .any(|tag| bool::from(expected.as_slice().ct_eq(tag)))
+            {
+                return Ok(key.id.clone());
+            }
+        }
+        Err(VerifyErrorKind::SignatureMismatch {
+            header: header.clone(),
+        })
+    }
+
+    /// Finds the configured token equal to `token`, comparing SHA-256 digests in
+    /// constant time so neither the position of the first difference nor the
+    /// length of the token shows in the timing.
+    fn match_token(&self, token: &[u8], header: &HeaderName) -> Result<&Key, VerifyErrorKind> {
+        let presented = token_digest(token);
+        self.inner
+            .keys
+            .iter()
+            .find(|key| match &key.material {
+                Material::Token { digest, .. } => bool::from(digest.ct_eq(&presented)),
+                Material::Hmac(_) => false,
+            })
+            .ok_or_else(|| VerifyErrorKind::TokenMismatch {
+                header: header.clone(),
+            })
+    }
+
+    fn standard(&self) -> Result<Verified, VerifyErrorKind> {
+        let svix_headers = self.inner.scheme == Scheme::Svix
+            && (self.headers.contains_key(h::SVIX_SIGNATURE)
+                || !self.headers.contains_key(h::WEBHOOK_SIGNATURE));
+        let (id_name, ts_name, sig_name) = if svix_headers {
+            (h::SVIX_ID, h::SVIX_TIMESTAMP, h::SVIX_SIGNATURE)
+        } else {
+            (h::WEBHOOK_ID, h::WEBHOOK_TIMESTAMP, h::WEBHOOK_SIGNATURE)
+        };
+        let id = header_str(self.headers, &id_name)?;
+        let (ts_text, timestamp) = self.timestamp_header(&ts_name)?;
+        let tags = parse::standard_signatures(header_str(self.headers, &sig_name)?)
+            .into_tags(&sig_name)?;
+        let key = self.match_hmac(
+            &[id.as_bytes(), b".", ts_text.as_bytes(), b".", self.body],
+            &tags,
+            &sig_name,
+        )?;
+        Ok(self.verified(key, Some(timestamp), Some(id)))
+    }
+
+    fn timestamped(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = if self.inner.scheme == Scheme::Stripe {
+            h::STRIPE_SIGNATURE
+        } else {
+            h::CLARIFE_SIGNATURE
+        };
+        let text = header_str(self.headers, &name)?;
+        let parsed = parse::timestamped_signatures(&name, text)?;
+        self.check_time(parsed.timestamp)?;
+        let tags = parsed.signatures.into_tags(&name)?;
+        let key = if self.inner.scheme == Scheme::Stripe {
+            self.match_hmac(
+                &[parsed.timestamp_text.as_bytes(), b".", self.body],
+                &tags,
+                &name,
+            )?
+        } else {
+            // clarife signs the body alone: its `t=` is not covered by the
+            // signature (see the security page).
+            self.match_hmac(&[self.body], &tags, &name)?
+        };
+        Ok(self.verified(key, Some(parsed.timestamp), None))
+    }
+
+    fn optional_header(&self, names: &[HeaderName]) -> Option<&str> {
+        names
+            .iter()
+            .find_map(|name| self.headers.get(name))
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+    }
+
+    fn github(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = h::GITHUB_SIGNATURE_256;
+        let tags = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "sha256=")
+            .into_tags(&name)?;
+        let key = self.match_hmac(&[self.body], &tags, &name)?;
+        let id = self.optional_header(&[h::GITHUB_DELIVERY]);
+        Ok(self.verified(key, None, id))
+    }
+
+    fn slack(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = h::SLACK_SIGNATURE;
+        let (ts_text, timestamp) = self.timestamp_header(&h::SLACK_REQUEST_TIMESTAMP)?;
+        let tags = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "v0=")
+            .into_tags(&name)?;
+        let key = self.match_hmac(&[b"v0:", ts_text.as_bytes(), b":", self.body], &tags, &name)?;
+        Ok(self.verified(key, Some(timestamp), None))
+    }
+
+    fn shopify(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = if !self.headers.contains_key(h::SHOPIFY_HMAC_SHA256)
+            && self.headers.contains_key(h::SHOPIFY_HMAC_SHA256_UNPREFIXED)
+        {
+            h::SHOPIFY_HMAC_SHA256_UNPREFIXED
+        } else {
+            h::SHOPIFY_HMAC_SHA256
+        };
+        let tags = parse::base64_signature(header_str(self.headers, &name)?).into_tags(&name)?;
+        let key = self.match_hmac(&[self.body], &tags, &name)?;
+        let id = self.optional_header(&[h::SHOPIFY_WEBHOOK_ID, h::SHOPIFY_WEBHOOK_ID_UNPREFIXED]);
+        Ok(self.verified(key, None, id))
+    }
+
+    fn claravine(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = h::AUTHORIZATION;
+        let token = parse::bearer_token(header_str(self.headers, &name)?)
+            .ok_or_else(|| malformed(&name, Malformed::MissingPrefix))?;
+        let key = self.match_token(token.as_bytes(), &name)?;
+        self.check_body_token(key)?;
+        Ok(self.verified(key.id.clone(), None, None))
+    }
+
+    #[cfg(feature = "json")]
+    fn check_body_token(&self, key: &Key) -> Result<(), VerifyErrorKind> {
+        let body: serde_json::Value =
+            serde_json::from_slice(self.body).map_err(|_| VerifyErrorKind::BodyNotJson)?;
+        let object = body.as_object().ok_or(VerifyErrorKind::BodyNotJson)?;
+        let token = object
+            .get("token")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(VerifyErrorKind::MissingBodyField { field: "token" })?;
+        let matches = match &key.material {
+            Material::Token { digest, .. } => {
+                bool::from(digest.ct_eq(&token_digest(token.as_bytes())))
+            }
+            Material::Hmac(_) => false,
+        };
+        if matches {
+            Ok(())
+        } else {
+            Err(VerifyErrorKind::BodyTokenMismatch)
+        }
+    }
+
+    #[cfg(not(feature = "json"))]
+    fn check_body_token(&self, _key: &Key) -> Result<(), VerifyErrorKind> {
+        // `VerifierBuilder::build` refuses Claravine without the `json` feature.
+        Err(VerifyErrorKind::BodyNotJson)
+    }
+
+    fn header_token(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = self
+            .inner
+            .header
+            .clone()
+            .unwrap_or(h::CLARITY_WEBHOOK_TOKEN);
+        let text = header_str(self.headers, &name)?;
+        let token = match &self.inner.prefix {
+            Some(prefix) => text
+                .strip_prefix(&**prefix)
+                .ok_or_else(|| malformed(&name, Malformed::MissingPrefix))?,
+            None => text,
+        };
+        let key = self.match_token(token.as_bytes(), &name)?;
+        Ok(self.verified(key.id.clone(), None, None))
+    }
+
+    fn custom(&self) -> Result<Verified, VerifyErrorKind> {
+        let inner = self.inner;
+        let Some(name) = &inner.header else {
+            // `VerifierBuilder::build` refuses a custom scheme without a header.
+            return Err(VerifyErrorKind::MissingHeader {
+                header: HeaderName::from_static("signature"),
+            });
+        };
+        let text = header_str(self.headers, name)?;
+        let encoded = match &inner.prefix {
+            Some(prefix) => text
+                .strip_prefix(&**prefix)
+                .ok_or_else(|| malformed(name, Malformed::MissingPrefix))?,
+            None => text,
+        };
+        let mut signatures = Signatures::default();
+        signatures.tags.extend(match inner.encoding {
+            SignatureEncoding::Hex => parse::decode_hex_tag(encoded),
+            SignatureEncoding::Base64 => parse::decode_base64_tag(encoded),
+        });
+        signatures.saw_supported = true;
+        let tags = signatures.into_tags(name)?;
+        let id = match &inner.id_header {
+            Some(id_name) => Some(header_str(self.headers, id_name)?),
+            None => None,
+        };
+        let timestamp = match &inner.timestamp_header {
+            Some(ts_name) => Some(self.timestamp_header(ts_name)?),
+            None => None,
+        };
+        let parts: Vec<&[u8]> = inner
+            .template
+            .parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(bytes) => &**bytes,
+                Part::Id => id.unwrap_or_default().as_bytes(),
+                Part::Timestamp => timestamp.map_or("", |(text, _)| text).as_bytes(),
+                Part::Body => self.body,
+            })
+            .collect();
+        let key = self.match_hmac(&parts, &tags, name)?;
+        Ok(self.verified(key, timestamp.map(|(_, ts)| ts), id))
+    }
+}
+
+/// A delivery whose signature (or token) matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    scheme: Scheme,
+    delivery_id: Option<Box<str>>,
+    timestamp: Option<u64>,
+    key: KeyId,
+}
+
+impl Verified {
+    /// The scheme that verified it.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The sender's id for this delivery, when the scheme has one: `webhook-id`
+    /// / `svix-id`, clarife's envelope `id`, `X-GitHub-Delivery`,
+    /// `X-Shopify-Webhook-Id`, a custom id header, or the body's top-level `id`
+    /// when [`VerifierBuilder::delivery_id_from_body`] asked for it (Stripe's
+    /// event id). Retries of one event carry the same id: deduplicate on it.
+    pub fn delivery_id(&self) -> Option<&str> {
+        self.delivery_id.as_deref()
+    }
+
+    /// The timestamp of the delivery in Unix seconds, for schemes that send one.
+    /// It is covered by the signature except for clarife (see the security page).
+    pub fn timestamp(&self) -> Option<u64> {
+        self.timestamp
+    }
+
+    /// [`Verified::timestamp`] as a `SystemTime`.
+    pub fn signed_at(&self) -> Option<SystemTime> {
+        self.timestamp
+            .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+    }
+
+    /// Which configured secret matched.
+    pub fn key(&self) -> &KeyId {
+        &self.key
+    }
+}
+
+/// Configures a [`Verifier`]; start with [`Verifier::builder`].
+///
+/// Options that only some schemes use return a [`ConfigError::NotApplicable`]
+/// when set on another scheme, so a typo in configuration fails at startup.
+///
+/// ```
+/// use hookgate_verify::{Scheme, SignatureEncoding, Verifier};
+///
+/// // A sender that publishes no scheme yet, described declaratively.
+/// let verifier = Verifier::builder(Scheme::CustomHmac)
+///     .header("X-Claimable-Signature")?
+///     .prefix("sha256=")?
+///     .encoding(SignatureEncoding::Hex)?
+///     .timestamp_header("X-Claimable-Timestamp")?
+///     .signed_content("{timestamp}.{body}")?
+///     .secret("s3cret")?
+///     .build()?;
+/// assert_eq!(verifier.scheme(), Scheme::CustomHmac);
+/// # Ok::<(), hookgate_verify::ConfigError>(())
+/// ```
+pub struct VerifierBuilder {
+    scheme: Scheme,
+    keys: Vec<Key>,
+    past_tolerance: Duration,
+    future_tolerance: Duration,
+    clock: Option<Clock>,
+    header: Option<HeaderName>,
+    prefix: Option<Box<str>>,
+    encoding: Option<SignatureEncoding>,
+    template: Option<Template>,
+    timestamp_header: Option<HeaderName>,
+    id_header: Option<HeaderName>,
+    id_from_body: bool,
+}
+
+impl fmt::Debug for VerifierBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierBuilder")
+            .field("scheme", &self.scheme)
+            .field("keys", &self.keys)
+            .field("past_tolerance", &self.past_tolerance)
+            .field("future_tolerance", &self.future_tolerance)
+            .field("header", &self.header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifierBuilder {
+    fn only_for(&self, option: &'static str, schemes: &[Scheme]) -> Result<(), ConfigError> {
+        if schemes.contains(&self.scheme) {
+            Ok(())
+        } else {
+            Err(ConfigError::NotApplicable {
+                option,
+                scheme: self.scheme,
+            })
+        }
+    }
+
+    fn push_secret(mut self, id: Option<String>, secret: &[u8]) -> Result<Self, ConfigError> {
+        if let Some(id) = &id
+            && (id.is_empty() || self.keys.iter().any(|k| k.id.id() == Some(id)))
+        {
+            return Err(ConfigError::InvalidKeyId(id.clone()));
+        }
+        let key = Key::from_secret(self.scheme, self.keys.len(), id.map(Arc::from), secret)?;
+        self.keys.push(key);
+        Ok(self)
+    }
+
+    /// Adds a secret (a token for Claravine and header tokens). Several secrets
+    /// may be configured during a rotation; any of them verifies.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::EmptySecret`] or [`ConfigError::MalformedSecret`]
+    /// (a Standard/Svix secret must be `whsec_` + base64).
+    pub fn secret(self, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        self.push_secret(None, secret.as_ref())
+    }
+
+    /// Adds a secret under an id that [`Verified::key`] reports when it matches.
+    ///
+    /// # Errors
+    ///
+    /// As [`VerifierBuilder::secret`], and [`ConfigError::InvalidKeyId`] when
+    /// the id is empty or already used.
+    pub fn secret_with_id(
+        self,
+        id: impl Into<String>,
+        secret: impl AsRef<[u8]>,
+    ) -> Result<Self, ConfigError> {
+        self.push_secret(Some(id.into()), secret.as_ref())
+    }
+
+    /// Sets both the past and the future tolerance (default 5 minutes).
+    #[must_use]
+    pub fn tolerance(mut self, tolerance: Duration) -> Self {
+        self.past_tolerance = tolerance;
+        self.future_tolerance = tolerance;
+        self
+    }
+
+    /// How old a signed timestamp may be (default 5 minutes).
+    #[must_use]
+    pub fn past_tolerance(mut self, tolerance: Duration) -> Self {
+        self.past_tolerance = tolerance;
+        self
+    }
+
+    /// How far ahead of the receiver's clock a signed timestamp may be
+    /// (default 5 minutes).
+    #[must_use]
+    pub fn future_tolerance(mut self, tolerance: Duration) -> Self {
+        self.future_tolerance = tolerance;
+        self
+    }
+
+    /// Replaces the system clock, so tests never sleep.
+    #[must_use]
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Reads the delivery id from the body's top-level `id` string when the
+    /// headers carry none (Stripe's event id; clarife always does this). The
+    /// body is read only after its signature matched.
+    #[must_use]
+    pub fn delivery_id_from_body(mut self) -> Self {
+        self.id_from_body = true;
+        self
+    }
+
+    /// The header carrying the token (header-token scheme) or the signature
+    /// (custom scheme).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
+    /// for other schemes.
+    pub fn header(mut self, name: &str) -> Result<Self, ConfigError> {
+        self.only_for("header", &[Scheme::HeaderToken, Scheme::CustomHmac])?;
+        self.header = Some(header_name(name)?);
+        Ok(self)
+    }
+
+    /// Text before the token or signature in its header (`Bearer `, `sha256=`).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidPrefix`], or [`ConfigError::NotApplicable`] for
+    /// other schemes.
+    pub fn prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
+        self.only_for("prefix", &[Scheme::HeaderToken, Scheme::CustomHmac])?;
+        if HeaderValue::from_str(prefix).is_err() {
+            return Err(ConfigError::InvalidPrefix(prefix.to_owned()));
+        }
+        self.prefix = Some(prefix.into());
+        Ok(self)
+    }
+
+    /// How the custom scheme encodes the signature (default hex).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NotApplicable`] for other schemes.
+    pub fn encoding(mut self, encoding: SignatureEncoding) -> Result<Self, ConfigError> {
+        self.only_for("encoding", &[Scheme::CustomHmac])?;
+        self.encoding = Some(encoding);
+        Ok(self)
+    }
+
+    /// What the custom scheme signs: a template over `{id}`, `{timestamp}` and
+    /// `{body}` (default `{body}`), e.g. `{id}.{timestamp}.{body}`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidTemplate`], or [`ConfigError::NotApplicable`] for
+    /// other schemes.
+    pub fn signed_content(mut self, template: &str) -> Result<Self, ConfigError> {
+        self.only_for("signed_content", &[Scheme::CustomHmac])?;
+        self.template = Some(Template::parse(template)?);
+        Ok(self)
+    }
+
+    /// The header carrying the custom scheme's Unix timestamp; once set, it is
+    /// required and checked against the tolerance.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
+    /// for other schemes.
+    pub fn timestamp_header(mut self, name: &str) -> Result<Self, ConfigError> {
+        self.only_for("timestamp_header", &[Scheme::CustomHmac])?;
+        self.timestamp_header = Some(header_name(name)?);
+        Ok(self)
+    }
+
+    /// The header carrying the custom scheme's delivery id; once set, it is required.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
+    /// for other schemes.
+    pub fn id_header(mut self, name: &str) -> Result<Self, ConfigError> {
+        self.only_for("id_header", &[Scheme::CustomHmac])?;
+        self.id_header = Some(header_name(name)?);
+        Ok(self)
+    }
+
+    /// Builds the verifier.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NoSecret`]; for the custom scheme
+    /// [`ConfigError::MissingOption`] when the header, or a header the template
+    /// uses, is missing; [`ConfigError::FeatureRequired`] for Claravine without
+    /// the `json` feature.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        if self.keys.is_empty() {
+            return Err(ConfigError::NoSecret);
+        }
+        if self.scheme == Scheme::Claravine && !cfg!(feature = "json") {
+            return Err(ConfigError::FeatureRequired {
+                scheme: self.scheme,
+                feature: "json",
+            });
+        }
+        let template = self.template.unwrap_or_else(Template::body_only);
+        if self.scheme == Scheme::CustomHmac {
+            if self.header.is_none() {
+                return Err(ConfigError::MissingOption("header"));
+            }
+            if template.uses(&Part::Timestamp) && self.timestamp_header.is_none() {
+                return Err(ConfigError::MissingOption("timestamp_header"));
+            }
+            if template.uses(&Part::Id) && self.id_header.is_none() {
+                return Err(ConfigError::MissingOption("id_header"));
+            }
+        }
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                scheme: self.scheme,
+                keys: self.keys,
+                past_tolerance: self.past_tolerance,
+                future_tolerance: self.future_tolerance,
+                clock: self.clock,
+                header: self.header,
+                prefix: self.prefix,
+                encoding: self.encoding.unwrap_or_default(),
+                template,
+                timestamp_header: self.timestamp_header,
+                id_header: self.id_header,
+                id_from_body: self.id_from_body,
+            }),
+        })
+    }
+}
+
+fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
+    HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| ConfigError::InvalidHeaderName(name.to_owned()))
+}
