@@ -55,6 +55,8 @@ mod error;
 mod memory;
 pub mod observe;
 mod queue;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalesce::{CoalesceKeyFn, Coalescing};
@@ -65,3 +67,5 @@ pub use delivery::{
 pub use error::{BoxError, QueueError, QueueErrorKind};
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW, MemoryQueue};
 pub use queue::{BoxFuture, Queue};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};

@@ -12,3 +12,22 @@ async fn memory_queue_conforms() {
     })
     .await;
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_queue_conforms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut n = 0;
+    conformance::run_all(|clock| {
+        n += 1;
+        let path = dir.path().join(format!("queue-{n}.db"));
+        async move {
+            let queue = hookgate_queue::SqliteQueue::builder(path)
+                .clock(clock)
+                .open()
+                .expect("open");
+            Arc::new(queue) as Arc<dyn Queue>
+        }
+    })
+    .await;
+}

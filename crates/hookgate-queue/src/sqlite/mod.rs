@@ -1,0 +1,630 @@
+//! The embedded durable back-end: one SQLite file in WAL mode, written by one
+//! thread that group-commits.
+//!
+//! # How writes work
+//!
+//! Every change (enqueue, lease, ack, retry, dead letter, replay) is sent to
+//! one dedicated writer thread. The thread takes everything that has arrived,
+//! up to [`SqliteQueueBuilder::max_batch`] commands, runs it in **one**
+//! transaction (each command in its own savepoint, so one failure does not
+//! sink the others), commits, and only then answers each caller. With
+//! [`Durability::Fsync`] the commit waits for `fsync`, so an `Ok` from
+//! [`enqueue`](crate::Queue::enqueue) means the delivery is on disk, and 64
+//! concurrent enqueues cost about one `fsync`, not 64.
+//!
+//! Leases and acks go through the writer too: they are writes, and a single
+//! writer never meets `SQLITE_BUSY`. Statistics and dead-letter listings read
+//! through a second connection: WAL lets them see the last commit without
+//! waiting for (or delaying) the writer's batch.
+//!
+//! # Schema
+//!
+//! Inspect a queue with `sqlite3 queue.db` (times are microseconds since the
+//! Unix epoch; `datetime(due_at / 1000000, 'unixepoch')` reads them):
+//!
+//! ```sql
+//! -- One row per delivery not yet handled, or dead.
+//! CREATE TABLE deliveries (
+//!     id           INTEGER PRIMARY KEY,  -- enqueue order
+//!     source       TEXT    NOT NULL,     -- e.g. 'clarife'
+//!     delivery_id  TEXT    NOT NULL,
+//!     received_at  INTEGER NOT NULL,
+//!     headers      BLOB    NOT NULL,     -- (u32 BE len, name, u32 BE len, value)*
+//!     body         BLOB    NOT NULL,     -- the verified raw body
+//!     coalesce_key TEXT,
+//!     state        TEXT    NOT NULL,     -- 'waiting' | 'leased' | 'dead'
+//!     due_at       INTEGER NOT NULL,     -- waiting: due; leased: lease expiry; dead: dead since
+//!     lease_token  INTEGER,              -- the current lease; a stale one does not match
+//!     attempts     INTEGER NOT NULL DEFAULT 0,
+//!     last_error   TEXT
+//! );
+//! -- Delivery keys seen within the deduplication window (pruned periodically).
+//! CREATE TABLE seen (
+//!     source      TEXT    NOT NULL,
+//!     delivery_id TEXT    NOT NULL,
+//!     seen_at     INTEGER NOT NULL,
+//!     PRIMARY KEY (source, delivery_id)
+//! ) WITHOUT ROWID;
+//! ```
+//!
+//! plus partial indexes on `deliveries(due_at)` for waiting and leased rows,
+//! `deliveries(received_at)` for dead ones, `deliveries(source, coalesce_key)`
+//! for waiting ones, and `seen(seen_at)`. Acknowledged deliveries are deleted;
+//! their key stays in `seen` for the window.
+//!
+//! A queue file belongs to one process at a time: on open, every lease in it
+//! is recovered (the process that held them is gone).
+
+mod codec;
+mod store;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::oneshot;
+
+use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
+use crate::observe;
+use crate::{
+    BoxFuture, Clock, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
+    Queue, QueueError, Replay, Stats, SystemClock,
+};
+use store::{Finish, Live, storage};
+
+/// How durable an acknowledged enqueue is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Durability {
+    /// `PRAGMA synchronous = FULL`: each commit is `fsync`ed before callers are
+    /// answered. Survives a power loss or kernel crash.
+    #[default]
+    Fsync,
+    /// `PRAGMA synchronous = NORMAL`: commits reach the OS but are `fsync`ed
+    /// only at checkpoints. Survives a process crash (`kill -9`), may lose the
+    /// last commits on power loss.
+    ProcessCrash,
+}
+
+/// The time after which a caller is told to retry when the writer is gone.
+const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How many expired dedup keys one batch deletes at most, so pruning a large
+/// backlog never stalls enqueues for long.
+const PRUNE_LIMIT: usize = 10_000;
+
+/// Configures and opens a [`SqliteQueue`].
+#[must_use]
+pub struct SqliteQueueBuilder {
+    path: PathBuf,
+    durability: Durability,
+    capacity: u64,
+    dedup_window: Duration,
+    prune_interval: Duration,
+    max_batch: usize,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteQueueBuilder {
+    /// Sets the durability (default: [`Durability::Fsync`]).
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Refuses enqueues with `Full` once this many deliveries wait or are
+    /// leased (dead letters do not count). Default one million.
+    pub fn capacity(mut self, capacity: u64) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// How long delivery keys are remembered for deduplication (default 24 h).
+    pub fn dedup_window(mut self, window: Duration) -> Self {
+        self.dedup_window = window;
+        self
+    }
+
+    /// How often expired dedup keys are pruned (default 1 minute).
+    pub fn prune_interval(mut self, interval: Duration) -> Self {
+        self.prune_interval = interval;
+        self
+    }
+
+    /// The most commands committed in one transaction (default 1024). `1`
+    /// commits every enqueue on its own: useful only to measure what group
+    /// commit saves.
+    pub fn max_batch(mut self, max_batch: usize) -> Self {
+        self.max_batch = max_batch.max(1);
+        self
+    }
+
+    /// Reads time from `clock` (tests use a [`ManualClock`](crate::ManualClock)).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Opens (creating if needed) the queue file, recovers its leases and
+    /// starts the writer thread. Blocks while the file is opened.
+    pub fn open(self) -> Result<SqliteQueue, QueueError> {
+        let mut conn = Connection::open(&self.path).map_err(storage)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(storage)?;
+        let synchronous = match self.durability {
+            Durability::Fsync => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", synchronous)
+            .map_err(storage)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(storage)?;
+        conn.set_prepared_statement_cache_capacity(32);
+        conn.execute_batch(store::SCHEMA).map_err(storage)?;
+
+        let now = self.clock.now();
+        let recovered = {
+            let tx = conn.transaction().map_err(storage)?;
+            let mut live = Live(0);
+            // No process can still hold a lease taken before this open.
+            let recovered = store::recover(&tx, far_future(), now, &mut live)?;
+            tx.commit().map_err(storage)?;
+            recovered
+        };
+        if recovered > 0 {
+            tracing::info!(recovered, path = %self.path.display(), "recovered leases of a previous process");
+        }
+        let live = store::count_live(&conn)?;
+
+        let reader = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(storage)?;
+        reader
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(storage)?;
+
+        let (commands, inbox) = mpsc::channel();
+        let writer = Writer {
+            conn,
+            inbox,
+            clock: Arc::clone(&self.clock),
+            capacity: self.capacity,
+            dedup_window: self.dedup_window,
+            prune_interval: self.prune_interval,
+            max_batch: self.max_batch,
+            live,
+            last_prune: None,
+        };
+        std::thread::Builder::new()
+            .name("hookgate-queue-writer".to_owned())
+            .spawn(move || writer.run())
+            .map_err(QueueError::unavailable)?;
+
+        Ok(SqliteQueue {
+            path: self.path,
+            durability: self.durability,
+            max_batch: self.max_batch,
+            clock: self.clock,
+            commands,
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+}
+
+fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40)
+}
+
+impl fmt::Debug for SqliteQueueBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteQueueBuilder")
+            .field("path", &self.path)
+            .field("durability", &self.durability)
+            .field("capacity", &self.capacity)
+            .field("dedup_window", &self.dedup_window)
+            .field("prune_interval", &self.prune_interval)
+            .field("max_batch", &self.max_batch)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+/// The embedded durable queue: one SQLite file (see the [module docs](self)).
+///
+/// ```
+/// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
+/// use std::time::{Duration, SystemTime};
+/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Queue, SqliteQueue};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let queue = SqliteQueue::open(dir.path().join("queue.db"))?;
+/// let delivery = NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..]);
+/// assert_eq!(queue.enqueue(delivery).await?, EnqueueOutcome::Enqueued);
+/// assert_eq!(queue.stats().await?.ready, 1);
+/// # Ok::<(), hookgate_queue::QueueError>(())
+/// # }).unwrap();
+/// ```
+pub struct SqliteQueue {
+    path: PathBuf,
+    durability: Durability,
+    max_batch: usize,
+    clock: Arc<dyn Clock>,
+    commands: mpsc::Sender<Command>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl SqliteQueue {
+    /// Opens the queue at `path` with the defaults (fsync before ack, 24 h
+    /// dedup window, group commit).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, QueueError> {
+        Self::builder(path).open()
+    }
+
+    /// Starts configuring a queue at `path`.
+    pub fn builder(path: impl AsRef<Path>) -> SqliteQueueBuilder {
+        SqliteQueueBuilder {
+            path: path.as_ref().to_owned(),
+            durability: Durability::default(),
+            capacity: DEFAULT_CAPACITY,
+            dedup_window: DEFAULT_DEDUP_WINDOW,
+            prune_interval: Duration::from_secs(60),
+            max_batch: 1024,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The queue file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn send<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, QueueError>>) -> Command,
+    ) -> BoxFuture<'_, Result<T, QueueError>> {
+        let (reply, answer) = oneshot::channel();
+        let sent = self.commands.send(make(reply));
+        Box::pin(async move {
+            sent.map_err(|_| writer_gone())?;
+            answer.await.map_err(|_| writer_gone())?
+        })
+    }
+
+    fn read<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&Connection, SystemTime) -> Result<T, QueueError> + Send + 'static,
+    ) -> BoxFuture<'_, Result<T, QueueError>> {
+        let reader = Arc::clone(&self.reader);
+        let now = self.clock.now();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || {
+                let conn = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                query(&conn, now)
+            })
+            .await
+            .map_err(QueueError::unavailable)?
+        })
+    }
+}
+
+fn writer_gone() -> QueueError {
+    QueueError::unavailable("the sqlite writer thread has stopped")
+        .retry_after_hint(UNAVAILABLE_RETRY_AFTER)
+}
+
+impl fmt::Debug for SqliteQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteQueue")
+            .field("path", &self.path)
+            .field("durability", &self.durability)
+            .field("max_batch", &self.max_batch)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Queue for SqliteQueue {
+    fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
+        let started = Instant::now();
+        let source = delivery.source.clone();
+        let invalid = delivery.validate().err();
+        let sent = match invalid {
+            Some(err) => Box::pin(std::future::ready(Err(err))),
+            None => self.send(|reply| Command::Enqueue { delivery, reply }),
+        };
+        Box::pin(async move {
+            let result = sent.await;
+            observe::record_enqueue(&source, &result, started.elapsed());
+            result
+        })
+    }
+
+    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+        self.send(|reply| Command::Lease { request, reply })
+    }
+
+    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.send(|reply| Command::Finish {
+            lease,
+            action: Finish::Ack,
+            reply,
+        })
+    }
+
+    fn retry_at(
+        &self,
+        lease: LeaseId,
+        at: SystemTime,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.send(|reply| Command::Finish {
+            lease,
+            action: Finish::Retry { at, error },
+            reply,
+        })
+    }
+
+    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.send(|reply| Command::Finish {
+            lease,
+            action: Finish::Dead { error },
+            reply,
+        })
+    }
+
+    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.send(|reply| Command::Finish {
+            lease,
+            action: Finish::Release,
+            reply,
+        })
+    }
+
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        self.send(|reply| Command::Recover { reply })
+    }
+
+    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
+        self.read(move |conn, _| store::list_dead(conn, limit))
+    }
+
+    fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+        self.send(|reply| Command::Replay { selection, reply })
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+        self.read(store::stats)
+    }
+}
+
+type Reply<T> = oneshot::Sender<Result<T, QueueError>>;
+
+enum Command {
+    Enqueue {
+        delivery: NewDelivery,
+        reply: Reply<EnqueueOutcome>,
+    },
+    Lease {
+        request: LeaseRequest,
+        reply: Reply<Vec<Leased>>,
+    },
+    Finish {
+        lease: LeaseId,
+        action: Finish,
+        reply: Reply<()>,
+    },
+    Recover {
+        reply: Reply<u64>,
+    },
+    Replay {
+        selection: Replay,
+        reply: Reply<u64>,
+    },
+}
+
+/// A command's result, held until the transaction commits.
+enum Answer {
+    Enqueue(Reply<EnqueueOutcome>, Result<EnqueueOutcome, QueueError>),
+    Lease(Reply<Vec<Leased>>, Result<Vec<Leased>, QueueError>),
+    Unit(Reply<()>, Result<(), QueueError>),
+    Count(Reply<u64>, Result<u64, QueueError>),
+}
+
+impl Answer {
+    fn send(self) {
+        // A caller that stopped waiting (deadline passed) is no error here:
+        // its delivery is committed and will be handled.
+        let _ = match self {
+            Self::Enqueue(reply, result) => reply.send(result).map_err(drop),
+            Self::Lease(reply, result) => reply.send(result).map_err(drop),
+            Self::Unit(reply, result) => reply.send(result).map_err(drop),
+            Self::Count(reply, result) => reply.send(result).map_err(drop),
+        };
+    }
+
+    /// Replaces a successful result by `err`: the transaction did not commit.
+    fn fail(self, err: &rusqlite::Error) -> Self {
+        let failed = || QueueError::storage(format!("commit failed: {err}"));
+        match self {
+            Self::Enqueue(reply, result) => Self::Enqueue(reply, result.and(Err(failed()))),
+            Self::Lease(reply, result) => Self::Lease(reply, result.and(Err(failed()))),
+            Self::Unit(reply, result) => Self::Unit(reply, result.and(Err(failed()))),
+            Self::Count(reply, result) => Self::Count(reply, result.and(Err(failed()))),
+        }
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    inbox: mpsc::Receiver<Command>,
+    clock: Arc<dyn Clock>,
+    capacity: u64,
+    dedup_window: Duration,
+    prune_interval: Duration,
+    max_batch: usize,
+    /// Deliveries not dead, kept in step with the file so `Full` costs no query.
+    live: u64,
+    last_prune: Option<SystemTime>,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        // Blocks until a command arrives; ends when every queue handle is dropped.
+        while let Ok(first) = self.inbox.recv() {
+            batch.push(first);
+            while batch.len() < self.max_batch {
+                match self.inbox.try_recv() {
+                    Ok(command) => batch.push(command),
+                    Err(_) => break,
+                }
+            }
+            let size = batch.len();
+            let span = tracing::trace_span!("sqlite_commit", size);
+            let _entered = span.enter();
+            self.commit(&mut batch);
+            metrics::histogram!("hookgate_queue_sqlite_batch_size").record(size as f64);
+        }
+    }
+
+    fn commit(&mut self, batch: &mut Vec<Command>) {
+        let now = self.clock.now();
+        let dedup_cutoff = now
+            .checked_sub(self.dedup_window)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut tx = match self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            Ok(tx) => tx,
+            Err(err) => {
+                tracing::error!(error = %err, "sqlite queue could not begin a transaction");
+                for command in batch.drain(..) {
+                    fail_command(command, &err);
+                }
+                return;
+            }
+        };
+        let mut live = self.live;
+        let mut answers = Vec::with_capacity(batch.len());
+        for command in batch.drain(..) {
+            let mut delta = Live(0);
+            let answer = match tx.savepoint() {
+                Ok(sp) => {
+                    let (answer, ok) = execute(
+                        &sp,
+                        command,
+                        now,
+                        dedup_cutoff,
+                        live < self.capacity,
+                        &mut delta,
+                    );
+                    // Dropping a savepoint without commit rolls it back.
+                    if ok && sp.commit().is_ok() {
+                        live = live.saturating_add_signed(delta.0);
+                    }
+                    answer
+                }
+                Err(err) => {
+                    fail_command(command, &err);
+                    continue;
+                }
+            };
+            answers.push(answer);
+        }
+        let pruned = if self
+            .last_prune
+            .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= self.prune_interval)
+        {
+            match store::prune_seen(&tx, dedup_cutoff, PRUNE_LIMIT) {
+                // A full page means more to prune: try again next batch.
+                Ok(n) if n < PRUNE_LIMIT => {
+                    self.last_prune = Some(now);
+                    n
+                }
+                Ok(n) => n,
+                Err(err) => {
+                    tracing::warn!(error = %err, "pruning dedup keys failed");
+                    0
+                }
+            }
+        } else {
+            0
+        };
+        match tx.commit() {
+            Ok(()) => {
+                self.live = live;
+                if pruned > 0 {
+                    tracing::debug!(pruned, "pruned expired dedup keys");
+                }
+                answers.into_iter().for_each(Answer::send);
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "sqlite queue commit failed");
+                answers
+                    .into_iter()
+                    .for_each(|answer| answer.fail(&err).send());
+                if let Ok(live) = store::count_live(&self.conn) {
+                    self.live = live;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one command; returns its answer and whether its changes should stay.
+fn execute(
+    conn: &Connection,
+    command: Command,
+    now: SystemTime,
+    dedup_cutoff: SystemTime,
+    room: bool,
+    live: &mut Live,
+) -> (Answer, bool) {
+    match command {
+        Command::Enqueue { delivery, reply } => {
+            let result = store::enqueue(conn, &delivery, now, dedup_cutoff, room, live);
+            let ok = result.is_ok();
+            (Answer::Enqueue(reply, result), ok)
+        }
+        Command::Lease { request, reply } => {
+            let result = store::lease(conn, &request, now);
+            let ok = result.is_ok();
+            (Answer::Lease(reply, result), ok)
+        }
+        Command::Finish {
+            lease,
+            action,
+            reply,
+        } => {
+            let result = store::finish(conn, &lease, action, now, live);
+            let ok = result.is_ok();
+            (Answer::Unit(reply, result), ok)
+        }
+        Command::Recover { reply } => {
+            let result = store::recover(conn, now, now, live);
+            let ok = result.is_ok();
+            (Answer::Count(reply, result), ok)
+        }
+        Command::Replay { selection, reply } => {
+            let result = store::replay(conn, &selection, now, live);
+            let ok = result.is_ok();
+            (Answer::Count(reply, result), ok)
+        }
+    }
+}
+
+fn fail_command(command: Command, err: &rusqlite::Error) {
+    let err = || QueueError::storage(err.to_string());
+    let _ = match command {
+        Command::Enqueue { reply, .. } => reply.send(Err(err())).map_err(drop),
+        Command::Lease { reply, .. } => reply.send(Err(err())).map_err(drop),
+        Command::Finish { reply, .. } => reply.send(Err(err())).map_err(drop),
+        Command::Recover { reply } | Command::Replay { reply, .. } => {
+            reply.send(Err(err())).map_err(drop)
+        }
+    };
+}
