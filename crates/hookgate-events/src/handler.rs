@@ -60,6 +60,14 @@ impl HandlerError {
         }
     }
 
+    /// A failure with the given disposition.
+    pub fn with_disposition(disposition: Disposition, error: impl Into<BoxError>) -> Self {
+        Self {
+            disposition,
+            error: error.into(),
+        }
+    }
+
     /// What the worker should do next.
     pub fn disposition(&self) -> Disposition {
         self.disposition

@@ -1,0 +1,354 @@
+//! The senders hookgate knows, and the event of any of them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use http::HeaderMap;
+use serde::{Serialize, Serializer};
+
+use crate::senders::{claimable, claravine, clarife, github, shopify, slack, standard, stripe};
+use crate::{
+    ClaimableEvent, ClaravineEvent, ClarifeEvent, Event, EventName, FromDelivery, GitHubEvent,
+    ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent,
+};
+
+/// A sender whose payloads this crate reads.
+///
+/// ```
+/// use hookgate_events::{Event, Sender};
+///
+/// let sender: Sender = "claimable".parse()?;
+/// let body = br#"{"event_name": "claim.created", "source": "ui", "claim": {"id": 1}}"#;
+/// let headers = http::HeaderMap::new();
+/// assert_eq!(sender.event_name(&headers, body)?, "claim.created");
+/// let event = sender.parse(&headers, body)?;
+/// assert_eq!(event.sender(), Sender::Claimable);
+/// assert!(event.is_known());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Sender {
+    /// Claravine (`claravine`): templates, lists and submissions.
+    Claravine,
+    /// clarife (`clarife`): `{id, type, created_at, data}`.
+    Clarife,
+    /// Claimable (`claimable`): `event_name`, `source`, `performed_by`.
+    Claimable,
+    /// Any sender following Standard Webhooks (`standard`).
+    Standard,
+    /// Any sender using Svix (`svix`), Clazar among them; same payload as `standard`.
+    Svix,
+    /// Stripe (`stripe`).
+    Stripe,
+    /// GitHub (`github`); needs the `X-GitHub-Event` header.
+    GitHub,
+    /// Slack's Events API (`slack`).
+    Slack,
+    /// Shopify (`shopify`); needs the `X-Shopify-Topic` header.
+    Shopify,
+}
+
+/// A sender name that is not one of [`Sender::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown sender `{0}` (expected one of: claravine, clarife, claimable, standard, svix, stripe, github, slack, shopify)"
+)]
+pub struct UnknownSender(String);
+
+impl UnknownSender {
+    /// The name given.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Sender {
+    /// Every sender, in the order of the documentation.
+    pub const ALL: [Sender; 9] = [
+        Self::Claravine,
+        Self::Clarife,
+        Self::Claimable,
+        Self::Standard,
+        Self::Svix,
+        Self::Stripe,
+        Self::GitHub,
+        Self::Slack,
+        Self::Shopify,
+    ];
+
+    /// The lowercase name, as in configuration files and `--sender`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Claravine => "claravine",
+            Self::Clarife => "clarife",
+            Self::Claimable => "claimable",
+            Self::Standard => "standard",
+            Self::Svix => "svix",
+            Self::Stripe => "stripe",
+            Self::GitHub => "github",
+            Self::Slack => "slack",
+            Self::Shopify => "shopify",
+        }
+    }
+
+    /// Parses a verified delivery into this sender's typed event.
+    ///
+    /// Call this only on bytes whose signature (or token) was verified: it
+    /// does not authenticate anything. Unknown event names and new fields are
+    /// kept, never an error; only bytes that are not this sender's payload at
+    /// all (or a missing `X-GitHub-Event` / `X-Shopify-Topic` header) fail.
+    pub fn parse(self, headers: &HeaderMap, body: &[u8]) -> Result<AnyEvent, ParseError> {
+        Ok(match self {
+            Self::Claravine => AnyEvent::Claravine(ClaravineEvent::from_delivery(headers, body)?),
+            Self::Clarife => AnyEvent::Clarife(ClarifeEvent::from_delivery(headers, body)?),
+            Self::Claimable => AnyEvent::Claimable(ClaimableEvent::from_delivery(headers, body)?),
+            Self::Standard => AnyEvent::Standard(standard::parse(self, headers, body)?),
+            Self::Svix => AnyEvent::Svix(standard::parse(self, headers, body)?),
+            Self::Stripe => AnyEvent::Stripe(StripeEvent::from_delivery(headers, body)?),
+            Self::GitHub => AnyEvent::GitHub(GitHubEvent::from_delivery(headers, body)?),
+            Self::Slack => AnyEvent::Slack(SlackEvent::from_delivery(headers, body)?),
+            Self::Shopify => AnyEvent::Shopify(ShopifyEvent::from_delivery(headers, body)?),
+        })
+    }
+
+    /// The event name of a delivery, reading only what names it.
+    ///
+    /// Cheaper than [`parse`](Self::parse): nothing but the name fields is
+    /// kept (Shopify's name is in a header; the body is not read at all).
+    /// Receivers use it with an [`EventFilter`](crate::EventFilter) to drop
+    /// unwanted events before enqueueing them. It gives the same name as
+    /// `parse(..)?.event_name()` whenever that succeeds.
+    pub fn event_name(self, headers: &HeaderMap, body: &[u8]) -> Result<EventName, ParseError> {
+        match self {
+            Self::Claravine => claravine::event_name(body),
+            Self::Clarife => clarife::event_name(body),
+            Self::Claimable => claimable::event_name(body),
+            Self::Standard | Self::Svix => standard::event_name(self, body),
+            Self::Stripe => stripe::event_name(body),
+            Self::GitHub => github::event_name(headers, body),
+            Self::Slack => slack::event_name(body),
+            Self::Shopify => shopify::event_name(headers),
+        }
+    }
+}
+
+impl fmt::Display for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Sender {
+    type Err = UnknownSender;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|sender| sender.as_str() == s)
+            .ok_or_else(|| UnknownSender(s.to_owned()))
+    }
+}
+
+impl Serialize for Sender {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Sender {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The typed event of any sender, as [`Sender::parse`] returns it.
+///
+/// Use `Router<AnyEvent>` when one worker handles several senders; match on
+/// the variant to get the sender's own type. It serializes as the inner
+/// event (secrets left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum AnyEvent {
+    /// A Claravine notification.
+    Claravine(ClaravineEvent),
+    /// A clarife event.
+    Clarife(ClarifeEvent),
+    /// A Claimable event.
+    Claimable(ClaimableEvent),
+    /// A Standard Webhooks event.
+    Standard(StandardEvent),
+    /// A Svix event (the Standard Webhooks payload).
+    Svix(StandardEvent),
+    /// A Stripe event.
+    Stripe(StripeEvent),
+    /// A GitHub delivery.
+    GitHub(GitHubEvent),
+    /// A Slack Events API request.
+    Slack(SlackEvent),
+    /// A Shopify delivery.
+    Shopify(ShopifyEvent),
+}
+
+impl AnyEvent {
+    /// The sender the event came from.
+    pub fn sender(&self) -> Sender {
+        match self {
+            Self::Claravine(_) => Sender::Claravine,
+            Self::Clarife(_) => Sender::Clarife,
+            Self::Claimable(_) => Sender::Claimable,
+            Self::Standard(_) => Sender::Standard,
+            Self::Svix(_) => Sender::Svix,
+            Self::Stripe(_) => Sender::Stripe,
+            Self::GitHub(_) => Sender::GitHub,
+            Self::Slack(_) => Sender::Slack,
+            Self::Shopify(_) => Sender::Shopify,
+        }
+    }
+
+    fn as_event(&self) -> &dyn Event {
+        match self {
+            Self::Claravine(e) => e,
+            Self::Clarife(e) => e,
+            Self::Claimable(e) => e,
+            Self::Standard(e) | Self::Svix(e) => e,
+            Self::Stripe(e) => e,
+            Self::GitHub(e) => e,
+            Self::Slack(e) => e,
+            Self::Shopify(e) => e,
+        }
+    }
+}
+
+impl Event for AnyEvent {
+    fn event_name(&self) -> EventName {
+        self.as_event().event_name()
+    }
+
+    fn event_id(&self) -> Option<&str> {
+        self.as_event().event_id()
+    }
+
+    fn is_known(&self) -> bool {
+        self.as_event().is_known()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for sender in Sender::ALL {
+            assert_eq!(sender.as_str().parse::<Sender>().unwrap(), sender);
+            assert_eq!(sender.to_string(), sender.as_str());
+            let json = serde_json::to_string(&sender).unwrap();
+            assert_eq!(serde_json::from_str::<Sender>(&json).unwrap(), sender);
+        }
+        let err = "GitHub".parse::<Sender>().unwrap_err();
+        assert_eq!(err.name(), "GitHub");
+        assert!(err.to_string().starts_with("unknown sender `GitHub`"));
+    }
+
+    /// One minimal delivery per sender, with the name it must give.
+    fn deliveries() -> Vec<(Sender, HeaderMap, &'static str, &'static str)> {
+        let mut github = HeaderMap::new();
+        github.insert("x-github-event", "issues".parse().unwrap());
+        let mut shopify = HeaderMap::new();
+        shopify.insert("x-shopify-topic", "app/uninstalled".parse().unwrap());
+        let none = HeaderMap::new;
+        vec![
+            (
+                Sender::Claravine,
+                none(),
+                r#"{"event": "submission", "event_time": 1770914863, "object_id": "26679e11-820c-407b-9c5a-17ed1181a81a", "href": "https://api.claravine.com/v1/x", "operation": "Completed", "version": 1, "token": "client-secret"}"#,
+                "submission.completed",
+            ),
+            (
+                Sender::Clarife,
+                none(),
+                r#"{"id": "evt_1", "type": "share.created", "created_at": "2026-03-28T12:00:00Z", "data": {}}"#,
+                "share.created",
+            ),
+            (
+                Sender::Claimable,
+                none(),
+                r#"{"event_name": "claim.assigned"}"#,
+                "claim.assigned",
+            ),
+            (
+                Sender::Standard,
+                none(),
+                r#"{"type": "invoice.paid", "timestamp": "2024-01-01T00:00:00Z", "data": {}}"#,
+                "invoice.paid",
+            ),
+            (
+                Sender::Svix,
+                none(),
+                r#"{"type": "contract.created", "data": {}}"#,
+                "contract.created",
+            ),
+            (
+                Sender::Stripe,
+                none(),
+                r#"{"id": "evt_1", "type": "charge.refunded", "created": 1, "data": {"object": {}}}"#,
+                "charge.refunded",
+            ),
+            (
+                Sender::GitHub,
+                github,
+                r#"{"action": "closed"}"#,
+                "issues.closed",
+            ),
+            (
+                Sender::Slack,
+                none(),
+                r#"{"type": "event_callback", "event": {"type": "message"}}"#,
+                "message",
+            ),
+            (Sender::Shopify, shopify, r#"{"id": 1}"#, "app.uninstalled"),
+        ]
+    }
+
+    #[test]
+    fn parse_and_event_name_agree_for_every_sender() {
+        let deliveries = deliveries();
+        assert_eq!(deliveries.len(), Sender::ALL.len());
+        for (sender, headers, body, name) in deliveries {
+            let event = sender.parse(&headers, body.as_bytes()).unwrap();
+            assert_eq!(event.sender(), sender);
+            assert_eq!(event.event_name(), name, "{sender}");
+            assert_eq!(sender.event_name(&headers, body.as_bytes()).unwrap(), name);
+            assert!(event.is_known(), "{sender}");
+            let json = serde_json::to_string(&event).unwrap();
+            assert!(!json.contains("client-secret"));
+        }
+    }
+
+    #[test]
+    fn garbage_is_refused_by_every_sender() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-github-event", "push".parse().unwrap());
+        headers.insert("x-shopify-topic", "orders/create".parse().unwrap());
+        for sender in Sender::ALL {
+            let err = sender.parse(&headers, b"not json").unwrap_err();
+            assert_eq!(err.sender(), sender);
+            assert_eq!(err.path(), Some("."), "{sender}");
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("not a {sender} payload")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn ids_come_through() {
+        let (sender, headers, body, _) = deliveries().swap_remove(1);
+        let event = sender.parse(&headers, body.as_bytes()).unwrap();
+        assert_eq!(event.event_id(), Some("evt_1"));
+    }
+}
