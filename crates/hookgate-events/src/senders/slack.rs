@@ -43,13 +43,11 @@ pub struct SlackEvent<D = Value> {
     /// The event id, unique across retries of this event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
-    /// When the event happened (Unix seconds on the wire).
-    #[serde(
-        default,
-        with = "time::serde::timestamp::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub event_time: Option<OffsetDateTime>,
+    /// When the event happened, in Unix seconds as sent. Kept as the raw
+    /// number because Slack's own examples put microseconds here; see
+    /// [`occurred_at`](Self::occurred_at).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<i64>,
     /// The inner event, for `event_callback`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<SlackInnerEvent<D>>,
@@ -74,6 +72,13 @@ pub struct SlackInnerEvent<D = Value> {
     /// Every other field of the event, as `D`.
     #[serde(flatten)]
     pub data: D,
+}
+
+impl<D> SlackEvent<D> {
+    /// `event_time` as a date, when present and a plausible number of seconds.
+    pub fn occurred_at(&self) -> Option<OffsetDateTime> {
+        OffsetDateTime::from_unix_timestamp(self.event_time?).ok()
+    }
 }
 
 fn name(kind: &EventName, inner: Option<&EventName>) -> EventName {
@@ -147,14 +152,16 @@ mod tests {
 
     #[test]
     fn sample_parses_and_round_trips() {
-        // Slack's own example puts microseconds in `event_time`, which is out
-        // of range as seconds; real deliveries send seconds.
+        let event = parse(SAMPLE).unwrap();
+        // Slack's own example puts microseconds in `event_time`: kept, not a date.
+        assert_eq!(event.event_time, Some(1515449522000016));
+        assert_eq!(event.occurred_at(), None);
         let body = SAMPLE.replace("1515449522000016,", "1515449522,");
         let event = parse(&body).unwrap();
         assert_eq!(event.event_name(), "app_mention");
         assert_eq!(event.event_id(), Some("Ev0LAN670R"));
         assert_eq!(event.team_id.as_deref(), Some("T061EG9R6"));
-        assert_eq!(event.event_time.unwrap().unix_timestamp(), 1515449522);
+        assert_eq!(event.occurred_at().unwrap().unix_timestamp(), 1515449522);
         let inner = event.event.as_ref().unwrap();
         assert_eq!(inner.data["user"], "U061F7AUR");
         assert!(inner.data.get("type").is_none());
