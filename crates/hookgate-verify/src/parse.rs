@@ -44,7 +44,10 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<u64> {
     text.parse().ok()
 }
 
-/// 64 hex digits (either case) into a tag; anything else is `None`.
+/// 64 lowercase hex digits into a tag; anything else is `None`.
+///
+/// Every sender emits lowercase; refusing uppercase keeps one spelling per
+/// signature, so any changed byte of a signature header is refused.
 pub(crate) fn decode_hex_tag(text: &str) -> Option<Tag> {
     let bytes = text.as_bytes();
     if bytes.len() != 64 {
@@ -61,7 +64,6 @@ fn hex_value(digit: u8) -> Option<u8> {
     match digit {
         b'0'..=b'9' => Some(digit - b'0'),
         b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
         _ => None,
     }
 }
@@ -219,7 +221,7 @@ mod tests {
     fn hex_tags_need_exactly_64_digits() {
         let hex = "ab".repeat(32);
         assert_eq!(decode_hex_tag(&hex), Some([0xab; 32]));
-        assert_eq!(decode_hex_tag(&hex.to_uppercase()), Some([0xab; 32]));
+        assert_eq!(decode_hex_tag(&hex.to_uppercase()), None);
         assert_eq!(decode_hex_tag(&hex[..63]), None);
         assert_eq!(decode_hex_tag(&hex[..62]), None);
         assert_eq!(decode_hex_tag(""), None);

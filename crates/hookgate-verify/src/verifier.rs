@@ -24,7 +24,7 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SignatureEncoding {
-    /// 64 hex digits, either case.
+    /// 64 lowercase hex digits.
     #[default]
     Hex,
     /// Standard base64 with padding (44 characters).

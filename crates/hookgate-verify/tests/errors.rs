@@ -1,0 +1,457 @@
+//! Every error kind, produced by at least one request.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookgate_verify::{
+    ConfigError, Malformed, Scheme, SignatureEncoding, Signer, Verifier, VerifyErrorKind,
+};
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+const NOW: u64 = 1_700_000_000;
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(NOW)
+}
+
+fn one(name: &'static str, value: &str) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    map.insert(name, HeaderValue::from_str(value).unwrap());
+    map
+}
+
+fn malformed_reason(kind: &VerifyErrorKind) -> Malformed {
+    match kind {
+        VerifyErrorKind::MalformedHeader { reason, .. } => *reason,
+        other => panic!("expected a malformed header, got {other:?}"),
+    }
+}
+
+#[test]
+fn missing_header() {
+    let verifier = Verifier::new(Scheme::Slack, "s").unwrap();
+    let err = verifier
+        .verify_at(&HeaderMap::new(), b"", now())
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &VerifyErrorKind::MissingHeader {
+            header: http::HeaderName::from_static("x-slack-request-timestamp")
+        }
+    );
+    assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(err.to_string(), "missing header x-slack-request-timestamp");
+}
+
+#[test]
+fn malformed_not_text_and_empty() {
+    let verifier = Verifier::new(Scheme::Github, "s").unwrap();
+    let mut map = HeaderMap::new();
+    map.insert(
+        "x-hub-signature-256",
+        HeaderValue::from_bytes(b"sha256=\xff").unwrap(),
+    );
+    let err = verifier.verify_at(&map, b"", now()).unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::NotText);
+    assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+
+    let err = verifier
+        .verify_at(&one("x-hub-signature-256", "  "), b"", now())
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::Empty);
+}
+
+#[test]
+fn malformed_timestamps() {
+    let verifier = Verifier::new(Scheme::Clarife, "s").unwrap();
+    let err = verifier
+        .verify_at(&one("x-clarife-signature", "t=-1,v1=00"), b"", now())
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::InvalidTimestamp);
+    assert_eq!(
+        err.to_string(),
+        "malformed header x-clarife-signature: timestamp is not a whole number of seconds"
+    );
+    let err = verifier
+        .verify_at(&one("x-clarife-signature", "v1=00"), b"", now())
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::MissingTimestamp);
+}
+
+#[test]
+fn malformed_signatures_never_pass() {
+    let verifier =
+        Verifier::new(Scheme::Standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    let good = Signer::new(Scheme::Standard, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        .unwrap()
+        .sign("msg_1", NOW, b"{}")
+        .unwrap();
+    let full = good["webhook-signature"].to_str().unwrap().to_owned();
+    // Empty (the svix `v1,` bug), truncated, and one character short.
+    for bad in [
+        "v1,".to_owned(),
+        full[..10].to_owned(),
+        full[..full.len() - 1].to_owned(),
+    ] {
+        let mut sent = good.clone();
+        sent.insert("webhook-signature", HeaderValue::from_str(&bad).unwrap());
+        let err = verifier.verify_at(&sent, b"{}", now()).unwrap_err();
+        assert_eq!(
+            malformed_reason(err.kind()),
+            Malformed::InvalidSignature,
+            "{bad:?}"
+        );
+    }
+    // Odd-length hex for GitHub.
+    let github = Verifier::new(Scheme::Github, "s").unwrap();
+    let odd = format!("sha256={}", "a".repeat(63));
+    let err = github
+        .verify_at(&one("x-hub-signature-256", &odd), b"", now())
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::InvalidSignature);
+}
+
+#[test]
+fn malformed_missing_prefix() {
+    let claravine = Verifier::new(Scheme::Claravine, "client-secret").unwrap();
+    let err = claravine
+        .verify_at(&one("authorization", "Basic client-secret"), b"{}", now())
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::MissingPrefix);
+
+    let custom = Verifier::builder(Scheme::CustomHmac)
+        .header("x-sig")
+        .unwrap()
+        .prefix("sha256=")
+        .unwrap()
+        .secret("s")
+        .unwrap()
+        .build()
+        .unwrap();
+    let err = custom
+        .verify_at(&one("x-sig", &"a".repeat(64)), b"", now())
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::MissingPrefix);
+}
+
+#[test]
+fn timestamp_too_old_and_in_the_future_are_distinct() {
+    let verifier = Verifier::builder(Scheme::Slack)
+        .secret("s")
+        .unwrap()
+        .past_tolerance(Duration::from_secs(60))
+        .future_tolerance(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let signer = verifier.signer();
+    let old = signer.sign("", NOW - 61, b"x").unwrap();
+    let err = verifier.verify_at(&old, b"x", now()).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &VerifyErrorKind::TimestampTooOld {
+            age: Duration::from_secs(61),
+            tolerance: Duration::from_secs(60)
+        }
+    );
+    assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        err.to_string(),
+        "timestamp too old: signed 61 s ago, tolerance is 60 s"
+    );
+    assert!(
+        verifier
+            .verify_at(&signer.sign("", NOW - 60, b"x").unwrap(), b"x", now())
+            .is_ok()
+    );
+
+    let ahead = signer.sign("", NOW + 11, b"x").unwrap();
+    let err = verifier.verify_at(&ahead, b"x", now()).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        &VerifyErrorKind::TimestampInFuture {
+            ahead: Duration::from_secs(11),
+            tolerance: Duration::from_secs(10)
+        }
+    );
+    assert!(
+        verifier
+            .verify_at(&signer.sign("", NOW + 10, b"x").unwrap(), b"x", now())
+            .is_ok()
+    );
+
+    // Extremes saturate instead of overflowing.
+    let far = signer.sign("", u64::MAX, b"x").unwrap();
+    assert!(matches!(
+        verifier
+            .verify_at(&far, b"x", UNIX_EPOCH)
+            .unwrap_err()
+            .kind(),
+        VerifyErrorKind::TimestampInFuture { .. }
+    ));
+    let epoch = signer.sign("", 0, b"x").unwrap();
+    assert!(matches!(
+        verifier.verify_at(&epoch, b"x", now()).unwrap_err().kind(),
+        VerifyErrorKind::TimestampTooOld { .. }
+    ));
+}
+
+#[test]
+fn injected_clock_is_used_by_verify() {
+    let verifier = Verifier::builder(Scheme::Slack)
+        .secret("s")
+        .unwrap()
+        .clock(now)
+        .build()
+        .unwrap();
+    let signed = verifier.signer().sign("", NOW, b"x").unwrap();
+    assert!(verifier.verify(&signed, b"x").is_ok());
+}
+
+#[test]
+fn no_supported_signature() {
+    let github = Verifier::new(Scheme::Github, "s").unwrap();
+    let err = github
+        .verify_at(
+            &one("x-hub-signature-256", &format!("sha1={}", "a".repeat(40))),
+            b"",
+            now(),
+        )
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        VerifyErrorKind::NoSupportedSignature { .. }
+    ));
+    assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+
+    let stripe = Verifier::new(Scheme::Stripe, "whsec_x").unwrap();
+    let only_v0 = format!("t={NOW},v0={}", "a".repeat(64));
+    let err = stripe
+        .verify_at(&one("stripe-signature", &only_v0), b"", now())
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        VerifyErrorKind::NoSupportedSignature { .. }
+    ));
+}
+
+#[test]
+fn signature_mismatch_with_wrong_secret() {
+    let signed = Signer::new(Scheme::Github, "right")
+        .unwrap()
+        .sign("", 0, b"{}")
+        .unwrap();
+    let err = Verifier::new(Scheme::Github, "wrong")
+        .unwrap()
+        .verify_at(&signed, b"{}", now())
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        VerifyErrorKind::SignatureMismatch { .. }
+    ));
+    assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        err.to_string(),
+        "no signature in header x-hub-signature-256 matches"
+    );
+}
+
+#[test]
+fn token_mismatch() {
+    let verifier = Verifier::new(Scheme::Claravine, "client-secret").unwrap();
+    let err = verifier
+        .verify_at(
+            &one("authorization", "Bearer client-secreT"),
+            br#"{"token":"client-secreT"}"#,
+            now(),
+        )
+        .unwrap_err();
+    assert!(matches!(err.kind(), VerifyErrorKind::TokenMismatch { .. }));
+    assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+    // The message never echoes either token.
+    assert!(!err.to_string().contains("client-secre"));
+}
+
+#[test]
+fn body_not_json_and_missing_body_field() {
+    let verifier = Verifier::new(Scheme::Claravine, "client-secret").unwrap();
+    let auth = one("authorization", "Bearer client-secret");
+    for body in [&b"token=client-secret"[..], b"[\"client-secret\"]"] {
+        let err = verifier.verify_at(&auth, body, now()).unwrap_err();
+        assert_eq!(err.kind(), &VerifyErrorKind::BodyNotJson);
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+    for body in [&br#"{"event":"list"}"#[..], br#"{"token":5}"#] {
+        let err = verifier.verify_at(&auth, body, now()).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &VerifyErrorKind::MissingBodyField { field: "token" }
+        );
+    }
+}
+
+#[test]
+fn body_token_mismatch() {
+    let verifier = Verifier::new(Scheme::Claravine, "client-secret").unwrap();
+    let err = verifier
+        .verify_at(
+            &one("authorization", "Bearer client-secret"),
+            br#"{"token":"client-secret-2"}"#,
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), &VerifyErrorKind::BodyTokenMismatch);
+    assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn config_errors() {
+    assert_eq!(
+        Verifier::new(Scheme::Stripe, "").unwrap_err(),
+        ConfigError::EmptySecret
+    );
+    assert!(matches!(
+        Verifier::new(Scheme::Standard, "whsec_%%%").unwrap_err(),
+        ConfigError::MalformedSecret { .. }
+    ));
+    assert_eq!(
+        Verifier::builder(Scheme::Github).build().unwrap_err(),
+        ConfigError::NoSecret
+    );
+    assert_eq!(
+        Verifier::builder(Scheme::Github)
+            .secret_with_id("k", "a")
+            .unwrap()
+            .secret_with_id("k", "b")
+            .unwrap_err(),
+        ConfigError::InvalidKeyId("k".to_owned())
+    );
+    assert_eq!(
+        Verifier::builder(Scheme::Github)
+            .header("x-sig")
+            .unwrap_err(),
+        ConfigError::NotApplicable {
+            option: "header",
+            scheme: Scheme::Github
+        }
+    );
+    assert_eq!(
+        Verifier::builder(Scheme::HeaderToken)
+            .header("bad header")
+            .unwrap_err(),
+        ConfigError::InvalidHeaderName("bad header".to_owned())
+    );
+    assert!(matches!(
+        Verifier::builder(Scheme::HeaderToken)
+            .prefix("line\nbreak")
+            .unwrap_err(),
+        ConfigError::InvalidPrefix(_)
+    ));
+    assert_eq!(
+        Verifier::new(Scheme::CustomHmac, "s").unwrap_err(),
+        ConfigError::MissingOption("header")
+    );
+    assert_eq!(
+        Verifier::builder(Scheme::CustomHmac)
+            .header("x-sig")
+            .unwrap()
+            .signed_content("{id}.{body}")
+            .unwrap()
+            .secret("s")
+            .unwrap()
+            .build()
+            .unwrap_err(),
+        ConfigError::MissingOption("id_header")
+    );
+    assert!(matches!(
+        Verifier::builder(Scheme::CustomHmac)
+            .signed_content("{ts}.{body}")
+            .unwrap_err(),
+        ConfigError::InvalidTemplate(_)
+    ));
+    // No secret ever appears in a configuration error.
+    let err = Verifier::new(Scheme::Svix, "whsec_sup3r-s3cret!").unwrap_err();
+    assert!(!err.to_string().contains("sup3r"));
+}
+
+#[test]
+fn rotation_reports_the_matching_key() {
+    let verifier = Verifier::builder(Scheme::Github)
+        .secret("old")
+        .unwrap()
+        .secret_with_id("2026", "new")
+        .unwrap()
+        .build()
+        .unwrap();
+    let by_old = Signer::new(Scheme::Github, "old")
+        .unwrap()
+        .sign("", 0, b"b")
+        .unwrap();
+    let by_new = Signer::new(Scheme::Github, "new")
+        .unwrap()
+        .sign("", 0, b"b")
+        .unwrap();
+    let old = verifier.verify_at(&by_old, b"b", now()).unwrap();
+    assert_eq!((old.key().index(), old.key().id()), (0, None));
+    assert_eq!(old.key().to_string(), "0");
+    let new = verifier.verify_at(&by_new, b"b", now()).unwrap();
+    assert_eq!((new.key().index(), new.key().id()), (1, Some("2026")));
+    assert_eq!(new.key().to_string(), "2026");
+}
+
+#[test]
+fn debug_output_is_redacted() {
+    let verifier = Verifier::builder(Scheme::HeaderToken)
+        .secret_with_id("route-1", "t0ken-value")
+        .unwrap()
+        .build()
+        .unwrap();
+    let shown = format!("{verifier:?} {:?}", verifier.signer());
+    assert!(shown.contains("[redacted]"), "{shown}");
+    assert!(!shown.contains("t0ken-value"), "{shown}");
+    assert!(shown.contains("route-1"));
+}
+
+#[test]
+fn custom_scheme_round_trips_with_all_options() {
+    let verifier = Verifier::builder(Scheme::CustomHmac)
+        .header("X-Claimable-Signature")
+        .unwrap()
+        .prefix("sha256=")
+        .unwrap()
+        .encoding(SignatureEncoding::Base64)
+        .unwrap()
+        .timestamp_header("X-Claimable-Timestamp")
+        .unwrap()
+        .id_header("X-Claimable-Id")
+        .unwrap()
+        .signed_content("{id}:{timestamp}:{body}")
+        .unwrap()
+        .secret("claimable")
+        .unwrap()
+        .build()
+        .unwrap();
+    let signed = verifier
+        .signer()
+        .sign("evt_9", NOW, b"{\"event_name\":\"claim.created\"}")
+        .unwrap();
+    assert!(
+        signed["x-claimable-signature"]
+            .to_str()
+            .unwrap()
+            .starts_with("sha256=")
+    );
+    let verified = verifier
+        .verify_at(&signed, b"{\"event_name\":\"claim.created\"}", now())
+        .unwrap();
+    assert_eq!(verified.delivery_id(), Some("evt_9"));
+    assert_eq!(verified.timestamp(), Some(NOW));
+    // The id is signed: changing it breaks the signature.
+    let mut changed = signed.clone();
+    changed.insert("x-claimable-id", HeaderValue::from_static("evt_8"));
+    assert!(matches!(
+        verifier
+            .verify_at(&changed, b"{\"event_name\":\"claim.created\"}", now())
+            .unwrap_err()
+            .kind(),
+        VerifyErrorKind::SignatureMismatch { .. }
+    ));
+}
