@@ -55,8 +55,10 @@ mod error;
 mod memory;
 pub mod observe;
 mod queue;
+mod retry;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalesce::{CoalesceKeyFn, Coalescing};
@@ -67,5 +69,7 @@ pub use delivery::{
 pub use error::{BoxError, QueueError, QueueErrorKind};
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW, MemoryQueue};
 pub use queue::{BoxFuture, Queue};
+pub use retry::{RetryPolicy, RetrySchedule};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};
+pub use worker::{Handler, RouterHandler, WorkerPool, WorkerPoolBuilder, WorkerReport};
