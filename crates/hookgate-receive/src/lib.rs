@@ -1,0 +1,104 @@
+//! The receiving decisions of hookgate, independent of any web framework.
+//!
+//! `hookgate-tower` (axum, hyper, any tower server) and `hookgate-actix` both
+//! drive this crate, so every decision is written once: routing by path, the
+//! method check (405), the `Content-Length` precheck and the body cap (413),
+//! the read deadline (408), verification (400/401), required context fields
+//! (422), the event filter (200, not queued), the delivery id, and the enqueue
+//! under the ACK budget (2xx only once the queue confirmed; 503 with
+//! `Retry-After` when it did not in time or refused; 200 for a duplicate).
+//!
+//! Refusals are [`Rejection`]s with an `application/problem+json` body
+//! (RFC 9457: `type`, `title`, `status`, `detail`); how they are turned into
+//! a response is swappable through [`RespondToRejection`], which closures
+//! implement.
+//!
+//! # Delivery ids
+//!
+//! The queue deduplicates on `(source, delivery id)`. The id is the sender's
+//! own when its scheme has one (Standard Webhooks / Svix `webhook-id`, the
+//! clarife envelope `id`, GitHub's `X-GitHub-Delivery` ...); otherwise it is
+//! derived from the body: `sha256:<hex of SHA-256 of the raw body>` (see
+//! [`derived_delivery_id`]), stable across a sender's retries.
+//!
+//! # ACK budget
+//!
+//! The budget bounds the enqueue, the only step whose duration hookgate does
+//! not control (the body's arrival is bounded by the read timeout). Its
+//! default, 400 ms, stays below Claravine's 500 ms deadline.
+//!
+//! # What is written to the queue
+//!
+//! The raw body and the request headers except credentials (`Authorization`,
+//! `Proxy-Authorization`, `Cookie`, `x-clarity-webhook-token`) and hop-by-hop
+//! headers. Note that Claravine also repeats its token inside the body, which
+//! is stored as received.
+//!
+//! # Observability
+//!
+//! Each request gets a `webhook` span with `source`, `delivery_id` and
+//! `outcome`; metrics are listed in [`metrics`].
+//!
+//! # Example
+//!
+//! What an integration does for each request, here by hand:
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use hookgate_queue::MemoryQueue;
+//! use hookgate_receive::{Outcome, Receiver, RequestHead, Source};
+//! use hookgate_verify::{Scheme, Verifier};
+//! use http::{HeaderMap, Method};
+//!
+//! let receiver = Receiver::builder()
+//!     .queue(Arc::new(MemoryQueue::new()))
+//!     .source(
+//!         Source::builder("claravine", "/hooks/claravine", Verifier::new(Scheme::Claravine, "client-secret")?)
+//!             .build()?,
+//!     )
+//!     .build()?;
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("authorization", "Bearer client-secret".parse()?);
+//! let body = Bytes::from_static(br#"{"event":"list","operation":"updated","token":"client-secret"}"#);
+//!
+//! let reception = receiver.start("/hooks/claravine").expect("a webhook route");
+//! reception.check_head(&Method::POST, &headers)?;
+//! let head = RequestHead { method: &Method::POST, query: None, headers: &headers };
+//! let accepted = reception.complete(head, body).await?;
+//! assert_eq!(accepted.outcome(), Outcome::Queued);
+//! assert_eq!(accepted.status(), 200);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod body;
+mod context;
+mod id;
+pub mod metrics;
+mod receiver;
+mod rejection;
+mod source;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+#[cfg(feature = "actix")]
+mod actix;
+#[cfg(feature = "axum")]
+mod axum;
+
+#[cfg(feature = "actix")]
+pub use actix::actix_response;
+pub use body::{BodyCollector, check_content_length};
+pub use id::derived_delivery_id;
+pub use receiver::{
+    Accepted, Outcome, Receiver, ReceiverBuilder, Reception, RequestHead, VerifiedDelivery,
+    parse_event,
+};
+pub use rejection::{PROBLEM_JSON, ProblemJson, Rejection, RejectionKind, RespondToRejection};
+pub use source::{
+    ConfigError, DEFAULT_ACK_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_AFTER,
+    Mode, Source, SourceBuilder,
+};

@@ -1,0 +1,644 @@
+//! The receiver: routing, per-request decisions and the enqueue under the ACK budget.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hookgate_queue::{EnqueueOutcome, NewDelivery, Queue};
+use http::{HeaderMap, HeaderName, Method, Response, StatusCode, header};
+use tokio::time::Instant;
+use tracing::{Span, field};
+
+use crate::body::{BodyCollector, check_content_length};
+use crate::context::missing_fields;
+use crate::id::derived_delivery_id;
+use crate::metrics as m;
+use crate::{ConfigError, Mode, Rejection, RejectionKind, Source};
+
+/// The webhook routes of one server and the queue behind them.
+///
+/// Cheap to clone (the configuration is shared). Both the tower layer and
+/// the actix middleware drive it the same way, one [`Reception`] per request:
+///
+/// 1. [`Receiver::start`] routes by path (`None`: not a webhook route, pass it on);
+/// 2. [`Reception::check_head`] refuses a wrong method (405) or an announced
+///    `Content-Length` over the limit (413) before a byte is read;
+/// 3. the integration reads the body into [`Reception::body_collector`]
+///    (413 past the limit) before [`Reception::read_deadline`] (408);
+/// 4. [`Reception::complete`] verifies (400/401), checks context fields (422),
+///    filters (200, not queued), and enqueues under the ACK budget (2xx,
+///    duplicate 200, or 503 with `Retry-After`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use hookgate_queue::MemoryQueue;
+/// use hookgate_receive::{Receiver, Source};
+/// use hookgate_verify::{Scheme, Verifier};
+///
+/// let receiver = Receiver::builder()
+///     .queue(Arc::new(MemoryQueue::new()))
+///     .source(Source::builder("github", "/hooks/github", Verifier::new(Scheme::Github, "s3cret")?).build()?)
+///     .build()?;
+/// assert!(receiver.start("/hooks/github").is_some());
+/// assert!(receiver.start("/health").is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Receiver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sources: Vec<Arc<Source>>,
+    by_path: HashMap<String, usize>,
+    queue: Option<Arc<dyn Queue>>,
+}
+
+impl fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("sources", &self.inner.sources)
+            .field("queue", &self.inner.queue.as_ref().map(|_| "dyn Queue"))
+            .finish()
+    }
+}
+
+impl Receiver {
+    /// Starts an empty configuration.
+    pub fn builder() -> ReceiverBuilder {
+        ReceiverBuilder::default()
+    }
+
+    /// The configured sources.
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        self.inner.sources.iter().map(|s| &**s)
+    }
+
+    /// Begins handling a request for `path`, or `None` when no source is
+    /// routed there (the request is not a webhook; pass it on untouched).
+    pub fn start(&self, path: &str) -> Option<Reception> {
+        let index = *self.inner.by_path.get(path)?;
+        let source = Arc::clone(&self.inner.sources[index]);
+        let span = tracing::info_span!(
+            "webhook",
+            source = %source.name,
+            delivery_id = field::Empty,
+            outcome = field::Empty,
+        );
+        m::received(&source.name);
+        Some(Reception {
+            source,
+            queue: self.inner.queue.clone(),
+            started: Instant::now(),
+            span,
+        })
+    }
+}
+
+/// Builds a [`Receiver`].
+#[derive(Default)]
+#[must_use]
+pub struct ReceiverBuilder {
+    sources: Vec<Source>,
+    queue: Option<Arc<dyn Queue>>,
+}
+
+impl fmt::Debug for ReceiverBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReceiverBuilder")
+            .field("sources", &self.sources)
+            .field("queue", &self.queue.as_ref().map(|_| "dyn Queue"))
+            .finish()
+    }
+}
+
+impl ReceiverBuilder {
+    /// The queue that sources in queue mode enqueue into.
+    pub fn queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.queue = Some(queue);
+        self
+    }
+
+    /// Adds a source.
+    pub fn source(mut self, source: Source) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// Checks that paths and names are unique and that queue-mode sources have a queue.
+    pub fn build(self) -> Result<Receiver, ConfigError> {
+        let mut by_path = HashMap::new();
+        let mut names = std::collections::HashSet::new();
+        for (index, source) in self.sources.iter().enumerate() {
+            if by_path.insert(source.path.clone(), index).is_some() {
+                return Err(ConfigError::DuplicatePath(source.path.clone()));
+            }
+            if !names.insert(source.name.clone()) {
+                return Err(ConfigError::DuplicateName(source.name.to_string()));
+            }
+            if source.mode == Mode::Queue && self.queue.is_none() {
+                return Err(ConfigError::NoQueue(source.name.to_string()));
+            }
+        }
+        Ok(Receiver {
+            inner: Arc::new(Inner {
+                sources: self.sources.into_iter().map(Arc::new).collect(),
+                by_path,
+                queue: self.queue,
+            }),
+        })
+    }
+}
+
+/// The parts of a request that the decisions read, whatever the framework.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+}
+
+/// One webhook request in progress; see [`Receiver`] for the order of calls.
+///
+/// Every refusal goes through [`refuse`](Self::refuse) (or is returned by
+/// [`complete`](Self::complete)), so each request is counted once.
+pub struct Reception {
+    source: Arc<Source>,
+    queue: Option<Arc<dyn Queue>>,
+    started: Instant,
+    span: Span,
+}
+
+impl fmt::Debug for Reception {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reception")
+            .field("source", &self.source.name)
+            .field("started", &self.started)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of an acknowledged delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Durably queued (queue mode).
+    Queued,
+    /// Already queued before: acknowledged with 200, not queued twice.
+    Duplicate,
+    /// Recorded, but a newer delivery with the same coalescing key already
+    /// waits, so this one will not be handled: 200.
+    Superseded,
+    /// Verified but excluded by the source's event filter: 200, not queued.
+    FilteredOut,
+    /// Verified, to be passed on to the application (inline mode).
+    Verified,
+}
+
+impl Outcome {
+    /// A stable snake_case name, used in logs and the `outcome` span field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Duplicate => "duplicate",
+            Self::Superseded => "superseded",
+            Self::FilteredOut => "filtered_out",
+            Self::Verified => "verified",
+        }
+    }
+}
+
+/// An accepted delivery: its outcome, the status to answer with, and the
+/// verified delivery (for inline mode).
+#[derive(Debug)]
+pub struct Accepted {
+    outcome: Outcome,
+    status: StatusCode,
+    delivery: VerifiedDelivery,
+}
+
+impl Accepted {
+    /// What became of the delivery.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The status to answer with (irrelevant for [`Outcome::Verified`], where the application answers).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The verified delivery.
+    pub fn delivery(&self) -> &VerifiedDelivery {
+        &self.delivery
+    }
+
+    /// Consumes `self`, returning the verified delivery.
+    pub fn into_delivery(self) -> VerifiedDelivery {
+        self.delivery
+    }
+
+    /// The acknowledgement: the status with an empty body.
+    pub fn to_response(&self) -> Response<Bytes> {
+        let mut res = Response::new(Bytes::new());
+        *res.status_mut() = self.status;
+        res
+    }
+}
+
+/// A delivery that passed verification: the request extension of inline mode.
+///
+/// Only this crate creates one, after the verifier accepted the request, so an
+/// extractor built on it cannot exist without verification.
+#[derive(Clone)]
+pub struct VerifiedDelivery {
+    source: Arc<str>,
+    delivery_id: String,
+    event_name: Option<hookgate_events::EventName>,
+    verified: Arc<hookgate_verify::Verified>,
+    headers: HeaderMap,
+    body: Bytes,
+    received_at: SystemTime,
+}
+
+impl fmt::Debug for VerifiedDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedDelivery")
+            .field("source", &self.source)
+            .field("delivery_id", &self.delivery_id)
+            .field("event_name", &self.event_name)
+            .field("verified", &self.verified)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedDelivery {
+    /// The name of the source the delivery arrived on.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The sender's delivery id, or the derived one (see [`derived_delivery_id`](crate::derived_delivery_id)).
+    pub fn delivery_id(&self) -> &str {
+        &self.delivery_id
+    }
+
+    /// The event name, when the source has a sender that names it.
+    pub fn event_name(&self) -> Option<&hookgate_events::EventName> {
+        self.event_name.as_ref()
+    }
+
+    /// What the verifier established: scheme, signed timestamp, matched key.
+    pub fn verified(&self) -> &hookgate_verify::Verified {
+        &self.verified
+    }
+
+    /// The request headers, without credentials and hop-by-hop headers (the
+    /// ones written to the queue).
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The raw body that was verified.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// When the delivery was received.
+    pub fn received_at(&self) -> SystemTime {
+        self.received_at
+    }
+}
+
+/// Headers never written to the queue: credentials (Claravine's bearer
+/// token, Clarity's route token) and hop-by-hop headers.
+fn kept_headers(headers: &HeaderMap) -> HeaderMap {
+    const CLARITY_TOKEN: HeaderName = HeaderName::from_static("x-clarity-webhook-token");
+    let mut kept = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let dropped = *name == header::AUTHORIZATION
+            || *name == header::PROXY_AUTHORIZATION
+            || *name == header::COOKIE
+            || *name == CLARITY_TOKEN
+            || *name == header::CONNECTION
+            || *name == header::TRANSFER_ENCODING
+            || *name == header::TE
+            || *name == header::UPGRADE
+            || *name == header::CONTENT_LENGTH
+            || name.as_str() == "keep-alive";
+        if !dropped {
+            kept.append(name.clone(), value.clone());
+        }
+    }
+    kept
+}
+
+impl Reception {
+    /// The source the request was routed to.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// The span of this request (fields `source`, `delivery_id`, `outcome`);
+    /// instrument the body read with it.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// Refuses a wrong method (405) or an announced body over the limit (413).
+    pub fn check_head(&self, method: &Method, headers: &HeaderMap) -> Result<(), Rejection> {
+        if !self.source.methods.contains(method) {
+            return Err(Rejection::method_not_allowed(method, &self.source.methods));
+        }
+        check_content_length(headers, self.source.body_limit)
+    }
+
+    /// A collector enforcing the source's body limit.
+    pub fn body_collector(&self) -> BodyCollector {
+        BodyCollector::new(self.source.body_limit)
+    }
+
+    /// When the whole body must have arrived: the request start plus the read timeout.
+    pub fn read_deadline(&self) -> Instant {
+        self.started + self.source.read_timeout
+    }
+
+    /// The 408 to answer when the body missed [`read_deadline`](Self::read_deadline).
+    pub fn read_timed_out(&self) -> Rejection {
+        Rejection::read_timeout(self.source.read_timeout)
+    }
+
+    /// Records a refusal (metrics, span, log) and returns it for the response.
+    pub fn refuse(self, rejection: Rejection) -> Rejection {
+        self.record_refusal(&rejection);
+        rejection
+    }
+
+    fn record_refusal(&self, rejection: &Rejection) {
+        let reason = rejection.kind().as_str();
+        self.span.record("outcome", reason);
+        m::refused(&self.source.name, reason);
+        m::ack_latency(&self.source.name, reason, self.started.elapsed());
+        self.span.in_scope(|| {
+            tracing::info!(
+                status = rejection.status().as_u16(),
+                detail = rejection.body_text(),
+                "webhook refused"
+            );
+        });
+    }
+
+    fn record_acceptance(&self, outcome: Outcome) {
+        self.span.record("outcome", outcome.as_str());
+        if outcome == Outcome::Duplicate {
+            m::duplicate(&self.source.name);
+        }
+        m::ack_latency(&self.source.name, outcome.as_str(), self.started.elapsed());
+        self.span.in_scope(|| tracing::debug!("webhook accepted"));
+    }
+
+    /// Verifies, checks context fields, filters and (in queue mode) enqueues
+    /// under the ACK budget.
+    pub async fn complete(self, head: RequestHead<'_>, body: Bytes) -> Result<Accepted, Rejection> {
+        match self.decide(head, body).await {
+            Ok(accepted) => {
+                self.record_acceptance(accepted.outcome);
+                Ok(accepted)
+            }
+            Err(rejection) => Err(self.refuse(rejection)),
+        }
+    }
+
+    async fn decide(&self, head: RequestHead<'_>, body: Bytes) -> Result<Accepted, Rejection> {
+        let source = &*self.source;
+        let verified = source
+            .verifier
+            .verify(head.headers, &body)
+            .map_err(|e| Rejection::verification(&e))?;
+
+        let missing = missing_fields(
+            &source.required_context,
+            *head.method == Method::GET,
+            head.query,
+            &body,
+        );
+        if !missing.is_empty() {
+            return Err(Rejection::missing_context(missing));
+        }
+
+        let delivery_id = match verified.delivery_id() {
+            Some(id) => id.to_owned(),
+            None => derived_delivery_id(&body),
+        };
+        self.span.record("delivery_id", delivery_id.as_str());
+
+        let event_name = source
+            .sender
+            .as_ref()
+            .and_then(|sender| sender.event_name(head.headers, &body).ok());
+        let delivery = VerifiedDelivery {
+            source: Arc::clone(&source.name),
+            delivery_id,
+            event_name,
+            verified: Arc::new(verified),
+            headers: kept_headers(head.headers),
+            body,
+            received_at: SystemTime::now(),
+        };
+
+        // An event whose name cannot be read is kept: dropping what we cannot
+        // classify would lose data silently.
+        if let (Some(filter), Some(name)) = (&source.filter, &delivery.event_name)
+            && !filter.allows(name)
+        {
+            return Ok(Accepted {
+                outcome: Outcome::FilteredOut,
+                status: StatusCode::OK,
+                delivery,
+            });
+        }
+
+        if source.mode == Mode::Inline {
+            return Ok(Accepted {
+                outcome: Outcome::Verified,
+                status: source.success_status,
+                delivery,
+            });
+        }
+
+        let Some(queue) = &self.queue else {
+            // ReceiverBuilder::build refuses a queue-mode source without a queue.
+            return Err(Rejection::unavailable(
+                RejectionKind::QueueUnavailable,
+                "no queue is configured".to_owned(),
+                source.retry_after,
+            ));
+        };
+        let new = NewDelivery::new(
+            &*source.name,
+            delivery.delivery_id.as_str(),
+            delivery.received_at,
+            delivery.body.clone(),
+        )
+        .with_headers(delivery.headers.clone());
+        match tokio::time::timeout(source.ack_budget, queue.enqueue(new)).await {
+            Ok(Ok(EnqueueOutcome::Enqueued)) => Ok(Accepted {
+                outcome: Outcome::Queued,
+                status: source.success_status,
+                delivery,
+            }),
+            Ok(Ok(EnqueueOutcome::Duplicate)) => Ok(Accepted {
+                outcome: Outcome::Duplicate,
+                status: StatusCode::OK,
+                delivery,
+            }),
+            Ok(Ok(EnqueueOutcome::Superseded)) => Ok(Accepted {
+                outcome: Outcome::Superseded,
+                status: StatusCode::OK,
+                delivery,
+            }),
+            // The queue's contract: every outcome means the delivery is safe
+            // to acknowledge.
+            Ok(Ok(_)) => Ok(Accepted {
+                outcome: Outcome::Queued,
+                status: source.success_status,
+                delivery,
+            }),
+            Ok(Err(error)) => {
+                // The error's cause may name files or hosts: log it, and tell
+                // the sender only the kind.
+                tracing::warn!(%error, "queue refused a webhook delivery");
+                Err(Rejection::unavailable(
+                    RejectionKind::QueueUnavailable,
+                    format!("the delivery could not be queued: {}", error.kind()),
+                    error.retry_after().unwrap_or(source.retry_after),
+                ))
+            }
+            Err(_elapsed) => Err(Rejection::unavailable(
+                RejectionKind::AckBudgetExceeded,
+                format!(
+                    "the delivery could not be queued within {} ms",
+                    source.ack_budget.as_millis()
+                ),
+                source.retry_after,
+            )),
+        }
+    }
+}
+
+/// Parses a verified delivery into a typed event (`hookgate-events`), for the
+/// extractors of both integrations; a payload that does not parse is a 422.
+pub fn parse_event<T: hookgate_events::FromDelivery>(
+    delivery: &VerifiedDelivery,
+) -> Result<T, Rejection> {
+    T::from_delivery(&delivery.headers, &delivery.body).map_err(|e| {
+        Rejection::new(
+            RejectionKind::InvalidPayload,
+            format!("payload does not match the expected event type: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookgate_verify::{Scheme, Verifier};
+
+    fn source(name: &str, path: &str, mode: Mode) -> Source {
+        Source::builder(
+            name,
+            path,
+            Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+        )
+        .mode(mode)
+        .body_limit(10)
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn paths_and_names_are_unique_and_queue_mode_needs_a_queue() {
+        let dup_path = Receiver::builder()
+            .source(source("a", "/x", Mode::Inline))
+            .source(source("b", "/x", Mode::Inline))
+            .build()
+            .unwrap_err();
+        assert_eq!(dup_path, ConfigError::DuplicatePath("/x".into()));
+        let dup_name = Receiver::builder()
+            .source(source("a", "/x", Mode::Inline))
+            .source(source("a", "/y", Mode::Inline))
+            .build()
+            .unwrap_err();
+        assert_eq!(dup_name, ConfigError::DuplicateName("a".into()));
+        let no_queue = Receiver::builder()
+            .source(source("a", "/x", Mode::Queue))
+            .build()
+            .unwrap_err();
+        assert_eq!(no_queue, ConfigError::NoQueue("a".into()));
+    }
+
+    #[test]
+    fn routing_is_by_exact_path_and_the_head_is_checked_before_the_body() {
+        let receiver = Receiver::builder()
+            .source(source("a", "/hooks/a", Mode::Inline))
+            .build()
+            .unwrap();
+        assert!(receiver.start("/hooks/a/").is_none());
+        let reception = receiver.start("/hooks/a").unwrap();
+        assert_eq!(reception.source().name(), "a");
+        let mut headers = HeaderMap::new();
+        let refused = reception.check_head(&Method::GET, &headers).unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::MethodNotAllowed);
+        headers.insert(header::CONTENT_LENGTH, http::HeaderValue::from_static("11"));
+        let refused = reception.check_head(&Method::POST, &headers).unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::PayloadTooLarge);
+        assert_eq!(
+            reception.refuse(refused).status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+    }
+
+    #[test]
+    fn credentials_and_hop_by_hop_headers_are_not_kept() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, "Bearer t".parse().unwrap());
+        headers.insert("x-clarity-webhook-token", "t".parse().unwrap());
+        headers.insert(header::CONNECTION, "keep-alive".parse().unwrap());
+        headers.insert("x-github-delivery", "d-1".parse().unwrap());
+        let kept = kept_headers(&headers);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept["x-github-delivery"], "d-1");
+    }
+
+    #[tokio::test]
+    async fn inline_mode_verifies_without_a_queue() {
+        let receiver = Receiver::builder()
+            .source(source("a", "/hooks/a", Mode::Inline))
+            .build()
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+        };
+        let accepted = receiver
+            .start("/hooks/a")
+            .unwrap()
+            .complete(head, Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert_eq!(accepted.outcome(), Outcome::Verified);
+        let delivery = accepted.into_delivery();
+        assert_eq!(delivery.source(), "a");
+        assert_eq!(delivery.delivery_id(), crate::derived_delivery_id(b"{}"));
+        assert!(delivery.headers().get("x-clarity-webhook-token").is_none());
+    }
+}

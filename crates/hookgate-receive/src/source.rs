@@ -1,0 +1,381 @@
+//! Sources: one sender on one route, and everything the receiver needs to know about it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookgate_events::{EventFilter, Sender};
+use hookgate_verify::Verifier;
+use http::{Method, StatusCode};
+
+/// The default ACK budget: 400 ms, below Claravine's 500 ms deadline.
+pub const DEFAULT_ACK_BUDGET: Duration = Duration::from_millis(400);
+/// The default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// The default read timeout for the whole body: 5 s.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default `Retry-After` when the queue gives no hint: 1 s.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// A mistake in the configuration, found when building it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A source name must not be empty.
+    #[error("source name is empty")]
+    EmptyName,
+    /// A route path must start with `/`.
+    #[error("path {path:?} of source {source_name:?} does not start with '/'")]
+    InvalidPath {
+        /// The source at fault.
+        source_name: String,
+        /// The path given.
+        path: String,
+    },
+    /// A source must accept at least one method.
+    #[error("source {0:?} accepts no method")]
+    NoMethod(String),
+    /// The success status must be 200, 202 or 204.
+    #[error("success status {0} is not one of 200, 202, 204")]
+    SuccessStatus(u16),
+    /// A limit or duration must be greater than zero.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    /// An event filter needs a sender to name the events.
+    #[error("source {0:?} has an event filter but no sender to name its events")]
+    FilterWithoutSender(String),
+    /// Two sources have the same path.
+    #[error("path {0:?} is used by two sources")]
+    DuplicatePath(String),
+    /// Two sources have the same name.
+    #[error("source name {0:?} is used twice")]
+    DuplicateName(String),
+    /// A source in queue mode needs a queue.
+    #[error("source {0:?} is in queue mode but the receiver has no queue")]
+    NoQueue(String),
+}
+
+/// What happens to a verified delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Enqueue it durably, then acknowledge; the application's own handler is
+    /// not called (the queue's workers process it later).
+    #[default]
+    Queue,
+    /// Pass it on to the application with the raw body restored and the
+    /// verification result attached; the application's handler answers.
+    Inline,
+}
+
+/// One sender on one route: the path, methods, verifier, optional event filter,
+/// limits and deadlines.
+///
+/// ```
+/// use std::time::Duration;
+/// use hookgate_receive::Source;
+/// use hookgate_verify::{Scheme, Verifier};
+///
+/// let source = Source::builder("clarife", "/hooks/clarife", Verifier::new(Scheme::Clarife, "whsec")?)
+///     .ack_budget(Duration::from_millis(300))
+///     .build()?;
+/// assert_eq!(source.name(), "clarife");
+/// assert_eq!(source.body_limit(), 1024 * 1024);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Source {
+    pub(crate) name: Arc<str>,
+    pub(crate) path: String,
+    pub(crate) methods: Vec<Method>,
+    pub(crate) verifier: Verifier,
+    pub(crate) sender: Option<Sender>,
+    pub(crate) filter: Option<EventFilter>,
+    pub(crate) ack_budget: Duration,
+    pub(crate) body_limit: usize,
+    pub(crate) read_timeout: Duration,
+    pub(crate) retry_after: Duration,
+    pub(crate) success_status: StatusCode,
+    pub(crate) required_context: Vec<String>,
+    pub(crate) mode: Mode,
+}
+
+impl Source {
+    /// Starts a source named `name` (used in the queue, logs and metrics) on
+    /// `path`, verified by `verifier`; by default it accepts `POST` only.
+    pub fn builder(
+        name: impl Into<String>,
+        path: impl Into<String>,
+        verifier: Verifier,
+    ) -> SourceBuilder {
+        SourceBuilder {
+            name: name.into(),
+            path: path.into(),
+            methods: vec![Method::POST],
+            verifier,
+            sender: None,
+            filter: None,
+            ack_budget: DEFAULT_ACK_BUDGET,
+            body_limit: DEFAULT_BODY_LIMIT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            retry_after: DEFAULT_RETRY_AFTER,
+            success_status: StatusCode::OK,
+            required_context: Vec::new(),
+            mode: Mode::Queue,
+        }
+    }
+
+    /// The source's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The route path, matched exactly.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The accepted methods.
+    pub fn methods(&self) -> &[Method] {
+        &self.methods
+    }
+
+    /// The deadline for the enqueue.
+    pub fn ack_budget(&self) -> Duration {
+        self.ack_budget
+    }
+
+    /// The largest accepted body, in bytes.
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
+    }
+
+    /// The deadline for receiving the whole body.
+    pub fn read_timeout(&self) -> Duration {
+        self.read_timeout
+    }
+
+    /// The status of an acknowledged, newly queued delivery.
+    pub fn success_status(&self) -> StatusCode {
+        self.success_status
+    }
+
+    /// The required context fields, in declared order.
+    pub fn required_context(&self) -> &[String] {
+        &self.required_context
+    }
+
+    /// Queue or inline mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Source")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("methods", &self.methods)
+            .field("verifier", &self.verifier)
+            .field("sender", &self.sender)
+            .field("filter", &self.filter)
+            .field("ack_budget", &self.ack_budget)
+            .field("body_limit", &self.body_limit)
+            .field("read_timeout", &self.read_timeout)
+            .field("success_status", &self.success_status)
+            .field("required_context", &self.required_context)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Source`]; see [`Source::builder`].
+#[derive(Debug)]
+#[must_use]
+pub struct SourceBuilder {
+    name: String,
+    path: String,
+    methods: Vec<Method>,
+    verifier: Verifier,
+    sender: Option<Sender>,
+    filter: Option<EventFilter>,
+    ack_budget: Duration,
+    body_limit: usize,
+    read_timeout: Duration,
+    retry_after: Duration,
+    success_status: StatusCode,
+    required_context: Vec<String>,
+    mode: Mode,
+}
+
+impl SourceBuilder {
+    /// Accepts exactly `methods` (Clarity routes may be `GET` or `POST`); others get 405.
+    pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
+        self.methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Names the sender, so events can be named and filtered.
+    pub fn sender(mut self, sender: Sender) -> Self {
+        self.sender = Some(sender);
+        self
+    }
+
+    /// Acknowledges events that do not match `filter` with 200 without queueing them.
+    /// Needs a [`sender`](Self::sender).
+    pub fn filter(mut self, filter: EventFilter) -> Self {
+        self.filter = Some(filter);
+        self
+    }
+
+    /// The deadline for the enqueue (default 400 ms); past it the answer is 503.
+    pub fn ack_budget(mut self, budget: Duration) -> Self {
+        self.ack_budget = budget;
+        self
+    }
+
+    /// The largest accepted body (default 1 MiB); larger ones get 413.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// The deadline for receiving the whole body (default 5 s); slower senders get 408.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The `Retry-After` of a 503 when the queue gives no hint (default 1 s).
+    pub fn retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = delay;
+        self
+    }
+
+    /// The status of an acknowledged, newly queued delivery: 200 (default), 202 or 204.
+    pub fn success_status(mut self, status: StatusCode) -> Result<Self, ConfigError> {
+        if !matches!(status.as_u16(), 200 | 202 | 204) {
+            return Err(ConfigError::SuccessStatus(status.as_u16()));
+        }
+        self.success_status = status;
+        Ok(self)
+    }
+
+    /// Requires these context fields (JSON body members for `POST`, query
+    /// parameters for `GET`); a delivery missing any gets 422 listing them in
+    /// this order.
+    pub fn require_context<I, F>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator<Item = F>,
+        F: Into<String>,
+    {
+        self.required_context = fields.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Queue mode (default) or inline mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<Source, ConfigError> {
+        if self.name.is_empty() {
+            return Err(ConfigError::EmptyName);
+        }
+        if !self.path.starts_with('/') {
+            return Err(ConfigError::InvalidPath {
+                source_name: self.name,
+                path: self.path,
+            });
+        }
+        if self.methods.is_empty() {
+            return Err(ConfigError::NoMethod(self.name));
+        }
+        if self.filter.is_some() && self.sender.is_none() {
+            return Err(ConfigError::FilterWithoutSender(self.name));
+        }
+        for (what, zero) in [
+            ("ack budget", self.ack_budget.is_zero()),
+            ("body limit", self.body_limit == 0),
+            ("read timeout", self.read_timeout.is_zero()),
+        ] {
+            if zero {
+                return Err(ConfigError::Zero(what));
+            }
+        }
+        Ok(Source {
+            name: self.name.into(),
+            path: self.path,
+            methods: self.methods,
+            verifier: self.verifier,
+            sender: self.sender,
+            filter: self.filter,
+            ack_budget: self.ack_budget,
+            body_limit: self.body_limit,
+            read_timeout: self.read_timeout,
+            retry_after: self.retry_after,
+            success_status: self.success_status,
+            required_context: self.required_context,
+            mode: self.mode,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookgate_verify::Scheme;
+
+    fn verifier() -> Verifier {
+        Verifier::new(Scheme::HeaderToken, "route-token").unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_the_senders_deadlines() {
+        let source = Source::builder("clarity", "/hooks/clarity", verifier())
+            .build()
+            .unwrap();
+        assert_eq!(source.ack_budget(), Duration::from_millis(400));
+        assert_eq!(source.body_limit(), 1 << 20);
+        assert_eq!(source.methods(), [Method::POST]);
+        assert_eq!(source.success_status(), StatusCode::OK);
+        assert_eq!(source.mode(), Mode::Queue);
+    }
+
+    #[test]
+    fn mistakes_are_found_at_build_time() {
+        let err = |b: SourceBuilder| b.build().unwrap_err();
+        assert_eq!(
+            err(Source::builder("", "/x", verifier())),
+            ConfigError::EmptyName
+        );
+        assert!(matches!(
+            err(Source::builder("a", "x", verifier())),
+            ConfigError::InvalidPath { .. }
+        ));
+        assert_eq!(
+            err(Source::builder("a", "/x", verifier()).methods([])),
+            ConfigError::NoMethod("a".into())
+        );
+        assert_eq!(
+            err(Source::builder("a", "/x", verifier()).body_limit(0)),
+            ConfigError::Zero("body limit")
+        );
+        assert_eq!(
+            err(Source::builder("a", "/x", verifier()).ack_budget(Duration::ZERO)),
+            ConfigError::Zero("ack budget")
+        );
+        assert_eq!(
+            Source::builder("a", "/x", verifier())
+                .success_status(StatusCode::CREATED)
+                .unwrap_err(),
+            ConfigError::SuccessStatus(201)
+        );
+        assert_eq!(
+            ConfigError::SuccessStatus(201).to_string(),
+            "success status 201 is not one of 200, 202, 204"
+        );
+    }
+}
