@@ -1,2 +1,51 @@
-//! The `hookgate` command.
-fn main() {}
+//! The `hookgate` command: sign and verify webhook deliveries from the shell.
+//!
+//! `main` only parses the command line and dispatches; each subcommand lives
+//! in its own module under `cmd/`, and exit codes are decided in one place
+//! ([`cmd::Failure`]): 0 success, 1 refused delivery, 2 usage error.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod input;
+
+/// Receive webhooks safely: sign and verify deliveries.
+#[derive(Debug, Parser)]
+#[command(
+    name = "hookgate",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Examples:\n  \
+        hookgate sign --scheme github --secret s3cret --body payload.json\n  \
+        hookgate verify --scheme clarife --secret whsec_sample \\\n    \
+        -H 'X-Clarife-Signature: t=1774699200,v1=9c710756f7069d313542208bc0003147b1b1b7a6aa18bca44d4a4f3b585b2a74' \\\n    \
+        --now 1774699230 --body samples/clarife.json\n\n\
+        Exit codes: 0 verified, 1 delivery refused, 2 usage error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the headers a sender would set for a body.
+    Sign(cmd::sign::SignArgs),
+    /// Check a delivery's signature; prints one JSON line on success.
+    Verify(cmd::verify::VerifyArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Sign(args) => cmd::sign::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}

@@ -64,6 +64,10 @@ pub mod sign;
 mod template;
 mod verifier;
 
+/// The `http` crate whose types this API uses, re-exported so users need not
+/// keep its version in step.
+pub use http;
+
 pub use error::{ConfigError, Malformed, VerifyError, VerifyErrorKind};
 pub use key::KeyId;
 pub use scheme::{Scheme, UnknownScheme};

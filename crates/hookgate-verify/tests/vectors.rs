@@ -264,6 +264,7 @@ const CLARAVINE_SAMPLE: &str = r#"{
   "token": "client-secret"
 }"#;
 
+#[cfg(feature = "json")] // Claravine reads the JSON body.
 #[test]
 fn claravine_sample_verifies_with_both_tokens() {
     let verifier = Verifier::new(Scheme::Claravine, "client-secret").unwrap();

@@ -1,0 +1,157 @@
+//! One module per subcommand, and what they share: the scheme options and the
+//! way a failure becomes a message and an exit code.
+
+use std::fmt;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
+
+pub(crate) mod sign;
+pub(crate) mod verify;
+
+/// Why a subcommand did not succeed; decides the exit code.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The delivery was refused (exit 1).
+    Refused(String),
+    /// The command line or its inputs were unusable (exit 2, like clap's own errors).
+    Usage(String),
+}
+
+impl Failure {
+    pub(crate) fn usage(message: impl fmt::Display) -> Self {
+        Failure::Usage(message.to_string())
+    }
+
+    /// Prints the one-line reason on stderr and returns the exit code.
+    pub(crate) fn report(self) -> ExitCode {
+        match self {
+            Failure::Refused(reason) => {
+                eprintln!("refused: {reason}");
+                ExitCode::from(1)
+            }
+            Failure::Usage(reason) => {
+                eprintln!("error: {reason}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+/// The scheme and its secrets and options, shared by `sign` and `verify`.
+#[derive(Debug, Args)]
+pub(crate) struct SchemeArgs {
+    /// Signature scheme: standard, svix, clarife, stripe, github, slack,
+    /// shopify, claravine, clarity or custom.
+    #[arg(long, value_name = "NAME", value_parser = parse_scheme)]
+    pub(crate) scheme: Scheme,
+
+    /// Signing secret or token; repeat `verify --secret` to accept several
+    /// during a rotation (`sign` uses the first).
+    #[arg(long = "secret", value_name = "S", required = true)]
+    pub(crate) secrets: Vec<String>,
+
+    /// Header carrying the token (clarity) or the signature (custom).
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "Header-token and custom schemes"
+    )]
+    pub(crate) signature_header: Option<String>,
+
+    /// Text before the token or signature, e.g. `sha256=` or `Bearer `.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        help_heading = "Header-token and custom schemes"
+    )]
+    pub(crate) prefix: Option<String>,
+
+    /// Signature encoding of the custom scheme: hex or base64.
+    #[arg(long, value_name = "ENC", value_parser = parse_encoding, help_heading = "Header-token and custom schemes")]
+    pub(crate) encoding: Option<SignatureEncoding>,
+
+    /// What the custom scheme signs, e.g. `{id}.{timestamp}.{body}`.
+    #[arg(
+        long,
+        value_name = "TEMPLATE",
+        help_heading = "Header-token and custom schemes"
+    )]
+    pub(crate) signed_content: Option<String>,
+
+    /// Header carrying the custom scheme's Unix timestamp.
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "Header-token and custom schemes"
+    )]
+    pub(crate) timestamp_header: Option<String>,
+
+    /// Header carrying the custom scheme's delivery id.
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "Header-token and custom schemes"
+    )]
+    pub(crate) id_header: Option<String>,
+}
+
+impl SchemeArgs {
+    /// Builds the verifier these options describe; `tolerance` applies to both
+    /// directions when given.
+    pub(crate) fn verifier(&self, tolerance: Option<Duration>) -> Result<Verifier, Failure> {
+        let mut builder = Verifier::builder(self.scheme);
+        for secret in &self.secrets {
+            builder = builder.secret(secret).map_err(Failure::usage)?;
+        }
+        builder = self.options(builder).map_err(Failure::usage)?;
+        if let Some(tolerance) = tolerance {
+            builder = builder.tolerance(tolerance);
+        }
+        builder.build().map_err(Failure::usage)
+    }
+
+    fn options(
+        &self,
+        mut builder: VerifierBuilder,
+    ) -> Result<VerifierBuilder, hookgate_verify::ConfigError> {
+        if let Some(name) = &self.signature_header {
+            builder = builder.header(name)?;
+        }
+        if let Some(prefix) = &self.prefix {
+            builder = builder.prefix(prefix)?;
+        }
+        if let Some(encoding) = self.encoding {
+            builder = builder.encoding(encoding)?;
+        }
+        if let Some(template) = &self.signed_content {
+            builder = builder.signed_content(template)?;
+        }
+        if let Some(name) = &self.timestamp_header {
+            builder = builder.timestamp_header(name)?;
+        }
+        if let Some(name) = &self.id_header {
+            builder = builder.id_header(name)?;
+        }
+        if self.scheme == Scheme::Stripe {
+            builder = builder.delivery_id_from_body();
+        }
+        Ok(builder)
+    }
+}
+
+fn parse_scheme(text: &str) -> Result<Scheme, String> {
+    text.parse::<Scheme>().map_err(|err| err.to_string())
+}
+
+fn parse_encoding(text: &str) -> Result<SignatureEncoding, String> {
+    match text {
+        "hex" => Ok(SignatureEncoding::Hex),
+        "base64" => Ok(SignatureEncoding::Base64),
+        other => Err(format!(
+            "unknown encoding {other:?}; expected hex or base64"
+        )),
+    }
+}

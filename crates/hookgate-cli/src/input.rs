@@ -1,0 +1,60 @@
+//! Reading the command's inputs: a body from a file or stdin, `Name: value`
+//! header lines, Unix times.
+
+use std::io::Read as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hookgate_verify::http::{HeaderName, HeaderValue};
+
+/// Reads the body from `path`, or from stdin when `path` is `-`.
+pub(crate) fn read_body(path: &str) -> Result<Vec<u8>, String> {
+    if path == "-" {
+        let mut body = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut body)
+            .map_err(|err| format!("cannot read the body from stdin: {err}"))?;
+        Ok(body)
+    } else {
+        std::fs::read(path).map_err(|err| format!("cannot read the body from {path}: {err}"))
+    }
+}
+
+/// Parses `Name: value` (as curl's `-H`); the value is trimmed.
+pub(crate) fn parse_header(line: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = line
+        .split_once(':')
+        .ok_or_else(|| format!("header {line:?} is not of the form 'Name: value'"))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| format!("{:?} is not a valid header name", name.trim()))?;
+    let value = HeaderValue::from_str(value.trim())
+        .map_err(|_| format!("the value of header {name} cannot be sent in a header"))?;
+    Ok((name, value))
+}
+
+/// The current Unix time in seconds.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lines_parse_like_curl() {
+        let (name, value) = parse_header("X-Clarife-Signature:  t=1,v1=ab ").unwrap();
+        assert_eq!(name, "x-clarife-signature");
+        assert_eq!(value, "t=1,v1=ab");
+        assert!(parse_header("no colon").is_err());
+        assert!(parse_header("bad name: x").is_err());
+        assert!(parse_header("X-Empty:").is_ok());
+    }
+
+    #[test]
+    fn missing_body_file_is_reported_with_its_path() {
+        let err = read_body("/nonexistent/body.json").unwrap_err();
+        assert!(err.contains("/nonexistent/body.json"));
+    }
+}

@@ -1,0 +1,281 @@
+//! End-to-end tests of the `hookgate` binary: exit codes, output lines, help.
+
+use std::io::Write as _;
+use std::process::{Command, Output, Stdio};
+
+const SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/clarife.json");
+const SAMPLE_HEADER: &str = "X-Clarife-Signature: t=1774699200,v1=9c710756f7069d313542208bc0003147b1b1b7a6aa18bca44d4a4f3b585b2a74";
+
+fn hookgate(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    // A command that fails before reading stdin closes it: a broken pipe here
+    // is expected, the exit code tells the outcome.
+    let _ = pipe.write_all(stdin.unwrap_or_default());
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn verify_the_readme_sample_prints_one_json_line() {
+    let out = hookgate(
+        &[
+            "verify",
+            "--scheme",
+            "clarife",
+            "--secret",
+            "whsec_sample",
+            "-H",
+            SAMPLE_HEADER,
+            "--now",
+            "1774699230",
+            "--body",
+            SAMPLE,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"scheme\":\"clarife\",\"id\":\"evt_a1b2c3d4-5678-90ab-cdef-1234567890ab\",\"timestamp\":1774699200,\"key\":0}\n"
+    );
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn refused_delivery_exits_1_with_one_line_on_stderr() {
+    let body = std::fs::read(SAMPLE).unwrap();
+    let mut tampered = body.clone();
+    tampered[12] ^= 1;
+    let out = hookgate(
+        &[
+            "verify",
+            "--scheme",
+            "clarife",
+            "--secret",
+            "whsec_sample",
+            "-H",
+            SAMPLE_HEADER,
+            "--now",
+            "1774699230",
+        ],
+        Some(&tampered),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("no signature in header x-clarife-signature matches"),
+        "{err}"
+    );
+    assert!(!err.contains("whsec_sample"));
+
+    // Too old without --now or with a late one, reported with its status.
+    let out = hookgate(
+        &[
+            "verify",
+            "--scheme",
+            "clarife",
+            "--secret",
+            "whsec_sample",
+            "-H",
+            SAMPLE_HEADER,
+            "--now",
+            "1774700000",
+            "--body",
+            SAMPLE,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("timestamp too old"));
+    assert!(text(&out.stderr).contains("401"));
+
+    // A wider tolerance accepts it.
+    let out = hookgate(
+        &[
+            "verify",
+            "--scheme",
+            "clarife",
+            "--secret",
+            "whsec_sample",
+            "-H",
+            SAMPLE_HEADER,
+            "--now",
+            "1774700000",
+            "--tolerance",
+            "1000",
+            "--body",
+            SAMPLE,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        &["verify", "--scheme", "md5", "--secret", "x"][..],
+        &["verify", "--scheme", "github"],
+        &[
+            "verify", "--scheme", "github", "--secret", "x", "-H", "no colon",
+        ],
+        &[
+            "verify",
+            "--scheme",
+            "github",
+            "--secret",
+            "x",
+            "--body",
+            "/nonexistent/file",
+        ],
+        &["verify", "--scheme", "standard", "--secret", "whsec_%%%"],
+        &["sign", "--scheme", "custom", "--secret", "x"],
+        &["frobnicate"],
+    ] {
+        let out = hookgate(args, Some(b"{}"));
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!out.stderr.is_empty());
+    }
+}
+
+#[test]
+fn sign_output_feeds_verify_for_every_scheme() {
+    let body = br#"{"id":"evt_1","token":"tok-1"}"#;
+    for (scheme, secret) in [
+        ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("svix", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+        ("clarife", "whsec_sample"),
+        ("stripe", "whsec_test"),
+        ("github", "gh"),
+        ("slack", "sl"),
+        ("shopify", "sh"),
+        ("claravine", "tok-1"),
+        ("clarity", "tok-1"),
+    ] {
+        let signed = hookgate(
+            &[
+                "sign",
+                "--scheme",
+                scheme,
+                "--secret",
+                secret,
+                "--id",
+                "msg_7",
+                "--timestamp",
+                "1700000000",
+            ],
+            Some(body),
+        );
+        assert_eq!(
+            signed.status.code(),
+            Some(0),
+            "{scheme}: {}",
+            text(&signed.stderr)
+        );
+        let lines = text(&signed.stdout);
+        // A second, older secret first: the key reported must be the second.
+        let other = if scheme == "standard" || scheme == "svix" {
+            "whsec_b3RoZXI="
+        } else {
+            "other"
+        };
+        let mut args = vec![
+            "verify",
+            "--scheme",
+            scheme,
+            "--secret",
+            other,
+            "--secret",
+            secret,
+            "--now",
+            "1700000001",
+        ];
+        for line in lines.lines() {
+            assert!(line.contains(": "), "{scheme}: {line}");
+            args.push("-H");
+            args.push(line);
+        }
+        let out = hookgate(&args, Some(body));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{scheme}: {}",
+            text(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["scheme"], scheme);
+        assert_eq!(json["key"], 1, "{scheme}");
+    }
+}
+
+#[test]
+fn custom_scheme_options_round_trip() {
+    let options = [
+        "--scheme",
+        "custom",
+        "--secret",
+        "c",
+        "--signature-header",
+        "X-Sig",
+        "--prefix",
+        "sha256=",
+        "--encoding",
+        "base64",
+        "--timestamp-header",
+        "X-Ts",
+        "--id-header",
+        "X-Id",
+        "--signed-content",
+        "{id}.{timestamp}.{body}",
+    ];
+    let mut sign = vec!["sign"];
+    sign.extend(options);
+    sign.extend(["--id", "evt_3", "--timestamp", "1700000000"]);
+    let signed = hookgate(&sign, Some(b"payload"));
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed.stderr));
+    let mut verify = vec!["verify"];
+    verify.extend(options);
+    verify.extend(["--now", "1700000000"]);
+    let lines = text(&signed.stdout);
+    for line in lines.lines() {
+        verify.push("-H");
+        verify.push(line);
+    }
+    let out = hookgate(&verify, Some(b"payload"));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"scheme\":\"custom\",\"id\":\"evt_3\",\"timestamp\":1700000000,\"key\":0}\n"
+    );
+}
+
+#[test]
+fn help_shows_an_example() {
+    for args in [&["--help"][..], &["verify", "--help"], &["sign", "--help"]] {
+        let out = hookgate(args, None);
+        assert_eq!(out.status.code(), Some(0));
+        let help = text(&out.stdout);
+        assert!(help.contains("Example"), "{args:?}");
+        assert!(
+            help.contains("--scheme") || help.contains("verify"),
+            "{args:?}"
+        );
+    }
+}
