@@ -67,6 +67,8 @@ pub use delivery::{
     Replay, Stats,
 };
 pub use error::{BoxError, QueueError, QueueErrorKind};
+/// Re-exported from `hookgate-events`: what handlers return and are told.
+pub use hookgate_events::{DeliveryInfo, Disposition, HandlerError};
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW, MemoryQueue};
 pub use queue::{BoxFuture, Queue};
 pub use retry::{RetryPolicy, RetrySchedule};

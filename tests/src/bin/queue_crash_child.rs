@@ -1,0 +1,131 @@
+//! The child process of the queue crash test (`tests/tests/queue_crash.rs`).
+//!
+//! `queue-crash-child produce <db> <handled-log> <n> <producers>`: enqueues
+//! deliveries `d-0..d-n` from concurrent producers into the SQLite queue
+//! (fsync before ack), printing `ACK <id>` once each enqueue returned, while
+//! a worker pool handles them, appending each handled id to the log. Runs
+//! until killed.
+//!
+//! `queue-crash-child drain <db> <handled-log> <n> <producers>`: reopens the
+//! queue, sends every delivery again from concurrent producers (as senders
+//! retrying would), handles everything
+//! left, prints `RESENT <enqueued> <duplicates>` and `DRAINED <handled>`, and
+//! exits.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use hookgate_queue::{Delivery, EnqueueOutcome, NewDelivery, Queue, SqliteQueue, WorkerPool};
+
+fn delivery(i: usize) -> NewDelivery {
+    NewDelivery::new(
+        "crash",
+        format!("d-{i}"),
+        SystemTime::now(),
+        vec![b'x'; 1024],
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let usage = "usage: queue-crash-child produce|drain <db> <handled-log> <n> [producers]";
+    let mode = args.get(1).expect(usage).clone();
+    let db = args.get(2).expect(usage).clone();
+    let log = args.get(3).expect(usage).clone();
+    let n: usize = args.get(4).and_then(|n| n.parse().ok()).expect(usage);
+    let producers: usize = args.get(5).and_then(|p| p.parse().ok()).unwrap_or(64);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&db).expect("open queue"));
+        let log = Arc::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .expect("open handled log"),
+        );
+        let pool = WorkerPool::builder(queue.clone(), record_to(log))
+            .concurrency(16)
+            .poll_interval(Duration::from_millis(5))
+            .build();
+        match mode.as_str() {
+            "produce" => produce(queue, pool, n, producers).await,
+            "drain" => drain(queue, pool, n, producers).await,
+            _ => panic!("{usage}"),
+        }
+    });
+}
+
+/// A handler that appends the delivery id to the log: one `write` per line,
+/// so a SIGKILL never leaves half a line.
+fn record_to(
+    log: Arc<File>,
+) -> impl Fn(Delivery) -> std::future::Ready<Result<(), hookgate_queue::HandlerError>>
++ Send
++ Sync
++ 'static {
+    move |delivery: Delivery| {
+        let line = format!("{}\n", delivery.delivery_id);
+        let result = (&*log)
+            .write_all(line.as_bytes())
+            .map_err(hookgate_queue::HandlerError::from);
+        std::future::ready(result)
+    }
+}
+
+async fn produce(queue: Arc<dyn Queue>, pool: WorkerPool, n: usize, producers: usize) {
+    let workers = tokio::spawn(async move {
+        pool.run(std::future::pending(), Duration::from_secs(1))
+            .await;
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in 0..producers {
+        let queue = queue.clone();
+        tasks.spawn(async move {
+            for i in (p..n).step_by(producers) {
+                let outcome = queue.enqueue(delivery(i)).await.expect("enqueue");
+                assert_eq!(outcome, EnqueueOutcome::Enqueued);
+                // Line-buffered stdout: the parent sees each ack as it happens.
+                println!("ACK d-{i}");
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    println!("PRODUCED");
+    workers.await.expect("worker pool");
+}
+
+async fn drain(queue: Arc<dyn Queue>, pool: WorkerPool, n: usize, producers: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for p in 0..producers {
+        let queue = queue.clone();
+        tasks.spawn(async move {
+            let (mut enqueued, mut duplicates) = (0, 0);
+            for i in (p..n).step_by(producers) {
+                match queue.enqueue(delivery(i)).await.expect("enqueue") {
+                    EnqueueOutcome::Enqueued => enqueued += 1,
+                    EnqueueOutcome::Duplicate => duplicates += 1,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            (enqueued, duplicates)
+        });
+    }
+    let (mut enqueued, mut duplicates) = (0, 0);
+    while let Some(counts) = tasks.join_next().await {
+        let (e, d) = counts.expect("producer");
+        enqueued += e;
+        duplicates += d;
+    }
+    println!("RESENT {enqueued} {duplicates}");
+    let report = pool.process_ready().await.expect("drain");
+    println!("DRAINED {}", report.handled);
+    let stats = queue.stats().await.expect("stats");
+    assert_eq!(stats.depth() + stats.dead, 0, "everything handled");
+}
