@@ -1,0 +1,269 @@
+//! Load run for the receiving middleware (not part of CI).
+//!
+//! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS]`
+//!
+//! Four servers on 127.0.0.1, one after the other, each driven by the same
+//! built-in load generator: 64 keep-alive HTTP/1.1 connections sending 1 KiB
+//! bodies signed GitHub-style (`X-Hub-Signature-256`, unique
+//! `X-GitHub-Delivery`), for SECONDS (default 5) after a 1 s warm-up.
+//!
+//! - (a) bare axum answering 200;
+//! - (b) axum + `WebhookLayer`, in-memory queue;
+//! - (c) axum + `WebhookLayer`, SQLite queue with fsync before the ACK;
+//! - (d) a hand-written axum handler: read the body, HMAC-SHA256 it, compare
+//!   in constant time, push the bytes into a bounded tokio mpsc.
+//!
+//! Prints requests/s and p50/p99 latency side by side, as a Markdown table.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hmac::{Hmac, KeyInit, Mac};
+use hookgate_queue::{MemoryQueue, Queue};
+use hookgate_receive::{Receiver, Source};
+use hookgate_tower::WebhookLayer;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use tokio::net::{TcpListener, TcpStream};
+
+const SECRET: &[u8] = b"load-test-secret";
+const CONNECTIONS: usize = 64;
+const BODY_SIZE: usize = 1024;
+const PATH: &str = "/hooks/github";
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+    mac.update(body);
+    let tag = mac.finalize().into_bytes();
+    let mut hex = String::with_capacity(7 + 64);
+    hex.push_str("sha256=");
+    for b in tag {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+fn body_for(n: u64) -> Vec<u8> {
+    let mut body = format!("{{\"action\":\"opened\",\"n\":{n},\"pad\":\"").into_bytes();
+    body.resize(BODY_SIZE - 2, b'x');
+    body.extend_from_slice(b"\"}");
+    body
+}
+
+fn from_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// (d): the least work that does the job.
+async fn hand_written(
+    axum::extract::State(tx): axum::extract::State<tokio::sync::mpsc::Sender<Bytes>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Some(given) = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+        .and_then(from_hex)
+    else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+    mac.update(&body);
+    let expected = mac.finalize().into_bytes();
+    if !bool::from(expected.as_slice().ct_eq(&given)) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    match tx.try_send(body) {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn layered(queue: Arc<dyn Queue>) -> Router {
+    let verifier = hookgate_verify::Verifier::new(hookgate_verify::Scheme::Github, SECRET)
+        .expect("valid secret");
+    let receiver = Receiver::builder()
+        .queue(queue)
+        .source(
+            Source::builder("github", PATH, verifier)
+                .build()
+                .expect("valid source"),
+        )
+        .build()
+        .expect("valid receiver");
+    Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .layer(WebhookLayer::new(receiver))
+}
+
+async fn serve(app: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("local addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    addr
+}
+
+#[derive(Default)]
+struct Run {
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+async fn connection(
+    addr: SocketAddr,
+    counter: Arc<AtomicU64>,
+    measuring: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> Run {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let mut run = Run::default();
+    while !stop.load(Ordering::Relaxed) {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let body = body_for(n);
+        let req = http::Request::post(PATH)
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json")
+            .header("x-github-event", "issues")
+            .header("x-github-delivery", format!("delivery-{n}"))
+            .header("x-hub-signature-256", sign(&body))
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        let started = Instant::now();
+        let ok = match sender.send_request(req).await {
+            Ok(res) => {
+                let ok = res.status() == StatusCode::OK;
+                let _ = res.into_body().collect().await;
+                ok
+            }
+            Err(_) => false,
+        };
+        if measuring.load(Ordering::Relaxed) {
+            run.latencies.push(started.elapsed());
+            run.errors += u64::from(!ok);
+        }
+    }
+    run
+}
+
+struct Figures {
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+async fn load(addr: SocketAddr, seconds: u64) -> Figures {
+    let counter = Arc::new(AtomicU64::new(0));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            tokio::spawn(connection(
+                addr,
+                Arc::clone(&counter),
+                Arc::clone(&measuring),
+                Arc::clone(&stop),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let run = task.await.expect("load task");
+        all.extend(run.latencies);
+        errors += run.errors;
+    }
+    all.sort_unstable();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+    Figures {
+        rps: all.len() as f64 / elapsed.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        errors,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse::<u64>().ok())
+        .unwrap_or(5);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let mut rows = Vec::new();
+
+    let bare = Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK }));
+    rows.push(("(a) bare axum, 200", load(serve(bare).await, seconds).await));
+
+    let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+    rows.push((
+        "(b) axum + WebhookLayer, in-memory queue",
+        load(serve(layered(memory)).await, seconds).await,
+    ));
+
+    let sqlite: Arc<dyn Queue> = Arc::new(
+        hookgate_queue::SqliteQueue::open(dir.path().join("load.db")).expect("sqlite queue"),
+    );
+    rows.push((
+        "(c) axum + WebhookLayer, SQLite queue (fsync)",
+        load(serve(layered(sqlite)).await, seconds).await,
+    ));
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+    tokio::spawn(async move { while rx.recv().await.is_some() {} });
+    let hand = Router::new().route(PATH, post(hand_written)).with_state(tx);
+    rows.push((
+        "(d) hand-written: body, HMAC, ct-compare, bounded mpsc",
+        load(serve(hand).await, seconds).await,
+    ));
+
+    println!(
+        "\n{CONNECTIONS} connections, {BODY_SIZE} B signed bodies, {seconds} s per scenario after 1 s warm-up\n"
+    );
+    println!("| scenario | req/s | p50 | p99 | non-200 |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, f) in &rows {
+        println!(
+            "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+            f.rps,
+            f.p50.as_secs_f64() * 1e3,
+            f.p99.as_secs_f64() * 1e3,
+            f.errors
+        );
+    }
+    let rps = |i: usize| rows[i].1.rps;
+    println!(
+        "\n(b)/(d) = {:.2} (target >= 0.95); (c)/(b) = {:.2} (target >= 0.5); (d)/(a) = {:.2}",
+        rps(1) / rps(3),
+        rps(2) / rps(1),
+        rps(3) / rps(0)
+    );
+}

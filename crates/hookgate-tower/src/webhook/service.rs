@@ -1,0 +1,135 @@
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hookgate_receive::{Mode, ProblemJson, Receiver, Reception, RequestHead, RespondToRejection};
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use super::future::{ResponseFuture, Step};
+use crate::body::RequestBody;
+use crate::read::read_body;
+
+/// Receives webhooks in front of an inner service; see the [module docs](crate::webhook).
+#[derive(Debug)]
+pub struct Webhook<S, R = ProblemJson> {
+    inner: S,
+    receiver: Receiver,
+    respond: Arc<R>,
+}
+
+impl<S: Clone, R> Clone for Webhook<S, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            receiver: self.receiver.clone(),
+            respond: Arc::clone(&self.respond),
+        }
+    }
+}
+
+impl<S> Webhook<S> {
+    /// Wraps `inner`, receiving the sources of `receiver`.
+    pub fn new(inner: S, receiver: Receiver) -> Self {
+        Self::from_parts(inner, receiver, Arc::new(ProblemJson))
+    }
+
+    /// A [`WebhookLayer`](super::WebhookLayer) for `receiver`.
+    pub fn layer(receiver: Receiver) -> super::WebhookLayer {
+        super::WebhookLayer::new(receiver)
+    }
+}
+
+impl<S, R> Webhook<S, R> {
+    pub(crate) fn from_parts(inner: S, receiver: Receiver, respond: Arc<R>) -> Self {
+        Self {
+            inner,
+            receiver,
+            respond,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, R, ReqBody, ResBody> Service<Request<ReqBody>> for Webhook<S, R>
+where
+    S: Service<Request<RequestBody<ReqBody>>, Response = Response<ResBody>>
+        + Clone
+        + Send
+        + 'static,
+    R: RespondToRejection,
+    ReqBody: Body<Data = Bytes> + Send + 'static,
+{
+    type Response = Response<crate::ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let Some(reception) = self.receiver.start(req.uri().path()) else {
+            return ResponseFuture::inner(self.inner.call(req.map(RequestBody::inner)));
+        };
+        if let Err(rejection) = reception.check_head(req.method(), req.headers()) {
+            let rejection = reception.refuse(rejection);
+            return ResponseFuture::respond(self.respond.respond(&rejection));
+        }
+        // Inline mode hands the request on later: keep the instance that
+        // `poll_ready` prepared and leave a fresh clone in its place.
+        let inner = match reception.source().mode() {
+            Mode::Inline => {
+                let clone = self.inner.clone();
+                Some(std::mem::replace(&mut self.inner, clone))
+            }
+            _ => None,
+        };
+        let respond = Arc::clone(&self.respond);
+        let span = reception.span().clone();
+        let step = async move { receive(reception, req, &*respond).await };
+        ResponseFuture::receiving(Box::pin(tracing::Instrument::instrument(step, span)), inner)
+    }
+}
+
+async fn receive<B, R>(reception: Reception, req: Request<B>, respond: &R) -> Step<B>
+where
+    B: Body<Data = Bytes> + Send + 'static,
+    R: RespondToRejection,
+{
+    let (mut parts, body) = req.into_parts();
+    let bytes = match read_body(&reception, body).await {
+        Ok(bytes) => bytes,
+        Err(rejection) => return Step::Respond(respond.respond(&reception.refuse(rejection))),
+    };
+    let head = RequestHead {
+        method: &parts.method,
+        query: parts.uri.query(),
+        headers: &parts.headers,
+    };
+    match reception.complete(head, bytes).await {
+        Err(rejection) => Step::Respond(respond.respond(&rejection)),
+        Ok(accepted) if accepted.outcome() == hookgate_receive::Outcome::Verified => {
+            let delivery = accepted.into_delivery();
+            let body = RequestBody::buffered(delivery.body().clone());
+            parts.extensions.insert(delivery);
+            Step::Forward(Request::from_parts(parts, body))
+        }
+        Ok(accepted) => Step::Respond(accepted.to_response()),
+    }
+}
