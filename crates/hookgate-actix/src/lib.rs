@@ -1,0 +1,51 @@
+//! hookgate for actix-web: a middleware that verifies webhooks, enqueues them
+//! durably and acknowledges within the sender's deadline, and extractors for
+//! inline mode.
+//!
+//! Every decision (routing, limits, verification, context fields, filter,
+//! enqueue under the ACK budget, the problem+json refusals) comes from
+//! [`hookgate_receive`], shared with `hookgate-tower`; this crate reads the
+//! actix payload and speaks actix. Order of work and modes are described in
+//! [`hookgate_receive::Receiver`] and [`Webhook`].
+//!
+//! ```
+//! # actix_web::rt::System::new().block_on(async {
+//! use std::sync::Arc;
+//! use actix_web::{App, HttpResponse, test, web};
+//! use hookgate_actix::{Receiver, Source, Verified, Webhook};
+//! use hookgate_events::{ClaravineEvent, Event};
+//! use hookgate_queue::MemoryQueue;
+//! use hookgate_verify::{Scheme, Verifier};
+//!
+//! let receiver = Receiver::builder()
+//!     .queue(Arc::new(MemoryQueue::new()))
+//!     .source(Source::builder("claravine", "/hooks/claravine", Verifier::new(Scheme::Claravine, "client-secret")?).build()?)
+//!     .build()?;
+//! let app = test::init_service(
+//!     App::new()
+//!         .wrap(Webhook::new(receiver))
+//!         .route("/health", web::get().to(HttpResponse::Ok)),
+//! )
+//! .await;
+//!
+//! let forged = test::TestRequest::post()
+//!     .uri("/hooks/claravine")
+//!     .insert_header(("authorization", "Bearer guessed"))
+//!     .set_payload(r#"{"token":"guessed"}"#)
+//!     .to_request();
+//! assert_eq!(test::call_service(&app, forged).await.status(), 401);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+mod extract;
+mod middleware;
+#[cfg(test)]
+mod tests;
+
+pub use extract::{Verified, VerifiedBytes};
+pub use hookgate_receive::{
+    Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
+    VerifiedDelivery,
+};
+pub use middleware::{Webhook, WebhookMiddleware};
