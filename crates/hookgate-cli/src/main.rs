@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod config;
+mod duration;
 mod input;
 
 /// Receive webhooks safely: sign and verify deliveries.
@@ -36,6 +38,10 @@ enum Command {
     Sign(cmd::sign::SignArgs),
     /// Check a delivery's signature; prints one JSON line on success.
     Verify(cmd::verify::VerifyArgs),
+    /// Read a verified body as its sender's typed event; prints one JSON line.
+    Inspect(cmd::inspect::InspectArgs),
+    /// Write a commented sample hookgate.toml.
+    Init(cmd::init::InitArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +49,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Init(args) => cmd::init::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
