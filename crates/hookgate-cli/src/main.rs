@@ -9,8 +9,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
-mod config;
-mod duration;
 mod input;
 
 /// Receive webhooks safely: sign and verify deliveries.
@@ -40,8 +38,6 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Read a verified body as its sender's typed event; prints one JSON line.
     Inspect(cmd::inspect::InspectArgs),
-    /// Write a commented sample hookgate.toml.
-    Init(cmd::init::InitArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,7 +46,6 @@ fn main() -> ExitCode {
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
-        Command::Init(args) => cmd::init::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
