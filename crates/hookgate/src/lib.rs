@@ -1,6 +1,12 @@
 //! hookgate: receive webhooks safely.
-pub use hookgate_verify as verify;
+#[cfg(feature = "actix")]
+pub use hookgate_actix as actix;
 #[cfg(feature = "events")]
 pub use hookgate_events as events;
 #[cfg(feature = "queue")]
 pub use hookgate_queue as queue;
+#[cfg(feature = "receive")]
+pub use hookgate_receive as receive;
+#[cfg(feature = "tower")]
+pub use hookgate_tower as tower;
+pub use hookgate_verify as verify;
