@@ -8,7 +8,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod action;
+mod backend;
 mod cmd;
+mod config;
+mod duration;
 mod input;
 
 /// Receive webhooks safely: sign and verify deliveries.
@@ -38,6 +42,10 @@ enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Read a verified body as its sender's typed event; prints one JSON line.
     Inspect(cmd::inspect::InspectArgs),
+    /// Write a commented sample hookgate.toml.
+    Init(cmd::init::InitArgs),
+    /// Run a receiver from hookgate.toml: verify, queue durably, forward or run a command.
+    Serve(cmd::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +54,8 @@ fn main() -> ExitCode {
         Command::Sign(args) => cmd::sign::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Init(args) => cmd::init::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

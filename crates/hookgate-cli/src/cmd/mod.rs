@@ -8,7 +8,9 @@ use std::time::Duration;
 use clap::Args;
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
+pub(crate) mod init;
 pub(crate) mod inspect;
+pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod verify;
 
