@@ -46,6 +46,10 @@ enum Command {
     Init(cmd::init::InitArgs),
     /// Run a receiver from hookgate.toml: verify, queue durably, forward or run a command.
     Serve(cmd::serve::ServeArgs),
+    /// Send a signed sample delivery (the senders' "send test event") and print the answer.
+    Send(cmd::send::SendArgs),
+    /// Inspect the queue of `hookgate serve` and replay dead letters.
+    Queue(cmd::queue::QueueArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Init(args) => cmd::init::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Send(args) => cmd::send::run(args),
+        Command::Queue(args) => cmd::queue::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

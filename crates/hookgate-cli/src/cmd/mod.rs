@@ -10,6 +10,8 @@ use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
 pub(crate) mod init;
 pub(crate) mod inspect;
+pub(crate) mod queue;
+pub(crate) mod send;
 pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod verify;

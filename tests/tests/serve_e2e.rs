@@ -1,0 +1,440 @@
+//! End to end through the `hookgate` binary: `hookgate serve` with a config,
+//! a local HTTP sink standing in for the user's service, `hookgate send` for
+//! signed deliveries of every scheme, and `hookgate queue` for dead letters.
+//!
+//! # Finding the binary
+//!
+//! `CARGO_BIN_EXE_hookgate` exists only for the tests of `hookgate-cli`
+//! itself, and cargo has no stable way to depend on another package's binary.
+//! `cargo test --workspace` builds `target/<profile>/hookgate` anyway (the CLI
+//! has integration tests of its own), next to this test's
+//! `target/<profile>/deps/` folder, so the binary is looked up there. When
+//! this package is tested alone (`cargo test -p hookgate-tests`), build the
+//! binary first: `cargo build -p hookgate-cli`. Set `HOOKGATE_BIN` to test
+//! another build.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hookgate_verify::{Scheme, Verifier};
+
+/// Every scheme `hookgate send` has a sample for, with the secret used here.
+const SCHEMES: [(&str, &str); 9] = [
+    ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+    ("svix", "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"),
+    ("clarife", "whsec_clarife_e2e"),
+    ("stripe", "whsec_stripe_e2e"),
+    ("github", "github-e2e-secret"),
+    ("slack", "slack-e2e-signing-secret"),
+    ("shopify", "shopify-e2e-secret"),
+    ("claravine", "claravine-e2e-token"),
+    ("clarity", "clarity-e2e-token"),
+];
+
+/// How long to wait for something that normally takes milliseconds, before
+/// declaring the test failed (not a performance assertion: a hang guard).
+const PATIENCE: Duration = Duration::from_secs(60);
+
+fn hookgate_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("HOOKGATE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test's own path");
+    // target/<profile>/deps/serve_e2e-<hash> -> target/<profile>/hookgate
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("the test runs from target/<profile>/deps");
+    let bin = profile_dir.join(format!("hookgate{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} not found: run `cargo build -p hookgate-cli` first, or set HOOKGATE_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// What the sink received.
+#[derive(Debug, Clone)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+    answered: StatusCode,
+}
+
+/// A local HTTP service standing in for the user's: records every request,
+/// and fails the first `fail_first` of them (all of them while `fail_all`).
+#[derive(Clone, Default)]
+struct Sink {
+    received: Arc<Mutex<Vec<Received>>>,
+    fail_first: Arc<AtomicUsize>,
+    fail_all: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Sink {
+    async fn start(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route("/sink", post(record))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    fn accepted(&self) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.answered.is_success())
+            .collect()
+    }
+}
+
+async fn record(State(sink): State<Sink>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let fail = sink.fail_all.load(Ordering::SeqCst)
+        || sink
+            .fail_first
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    let answered = if fail {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    };
+    sink.received.lock().unwrap().push(Received {
+        headers,
+        body,
+        answered,
+    });
+    answered
+}
+
+/// A running `hookgate serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    config: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Starts `hookgate serve` with every scheme as a source forwarding to
+    /// `sink`, and `retry` as the `[retry]` table.
+    fn start(sink: SocketAddr, retry: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n[queue]\nsqlite = \"queue.db\"\n\n[retry]\n{retry}\n\n\
+             [workers]\npoll_interval = \"20ms\"\n\n[action]\nforward = \"http://{sink}/sink\"\ntimeout = \"5s\"\n"
+        );
+        for (scheme, _) in SCHEMES {
+            config.push_str(&format!(
+                "\n[sources.{scheme}]\nscheme = \"{scheme}\"\nsecret_env = \"E2E_SECRET_{}\"\n",
+                scheme.to_uppercase()
+            ));
+        }
+        let path = dir.path().join("hookgate.toml");
+        std::fs::write(&path, config).unwrap();
+
+        let mut command = Command::new(hookgate_bin());
+        command
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("HOOKGATE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (scheme, secret) in SCHEMES {
+            command.env(format!("E2E_SECRET_{}", scheme.to_uppercase()), secret);
+        }
+        let mut child = command.spawn().expect("hookgate serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line from hookgate serve: {line:?}"))
+            .parse()
+            .unwrap();
+        Server {
+            child,
+            addr,
+            config: path,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, scheme: &str) -> String {
+        format!("http://{}/hooks/{scheme}", self.addr)
+    }
+
+    /// Runs `hookgate queue ARGS --config <this server's config> --json`.
+    fn queue(&self, args: &[&str]) -> Output {
+        Command::new(hookgate_bin())
+            .arg("queue")
+            .args(args)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--json")
+            .output()
+            .unwrap()
+    }
+
+    async fn health(&self) -> serde_json::Value {
+        reqwest::get(format!("http://{}/healthz", self.addr))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+fn send(server: &Server, scheme: &str, secret: &str, extra: &[&str]) -> Output {
+    Command::new(hookgate_bin())
+        .args(["send", "--scheme", scheme, "--secret", secret, "--url"])
+        .arg(server.url(scheme))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn assert_success(output: &Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what}: {:?}\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Waits until `done` holds, polling; panics after [`PATIENCE`].
+async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !done().await {
+        assert!(start.elapsed() < PATIENCE, "gave up waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_scheme_arrives_at_the_sink_exactly_once_with_its_body_intact() {
+    let sink = Sink::default();
+    let server = Server::start(
+        sink.start().await,
+        "schedule = [\"50ms\"]\nmax_attempts = 5",
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut sent_bodies = HashMap::new();
+    for (scheme, secret) in SCHEMES {
+        // The scheme's own sample, as a sender's "send test event" would.
+        let sample = send(&server, scheme, secret, &[]);
+        assert_success(&sample, &format!("send the {scheme} sample"));
+        assert!(String::from_utf8_lossy(&sample.stdout).starts_with("200"));
+
+        // And a body of ours, to compare byte for byte (Claravine's token
+        // must be in it; the odd spacing must survive).
+        let body = format!(
+            "{{\"type\": \"e2e.{scheme}\",  \"id\": \"body-{scheme}\", \"token\": \"{secret}\", \"n\": [1,2 ,3]}}\n"
+        );
+        let file = dir.path().join(format!("{scheme}.json"));
+        std::fs::write(&file, &body).unwrap();
+        let id = format!("own-{scheme}");
+        let own = send(
+            &server,
+            scheme,
+            secret,
+            &["--body", file.to_str().unwrap(), "--id", &id],
+        );
+        assert_success(&own, &format!("send a body to {scheme}"));
+        sent_bodies.insert(scheme, body);
+    }
+
+    let expected = SCHEMES.len() * 2;
+    eventually("every delivery reaches the sink", async || {
+        sink.accepted().len() >= expected
+    })
+    .await;
+    eventually("the queue is drained", async || {
+        server.health().await["queue"]["depth"] == 0
+    })
+    .await;
+
+    let received = sink.received();
+    assert_eq!(
+        received.len(),
+        expected,
+        "nothing arrives twice, nothing fails"
+    );
+    let mut per_source: HashMap<String, Vec<&Received>> = HashMap::new();
+    let mut delivery_ids = std::collections::HashSet::new();
+    for r in &received {
+        let source = r.headers["hookgate-source"].to_str().unwrap().to_owned();
+        let id = r.headers["hookgate-delivery-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            delivery_ids.insert((source.clone(), id)),
+            "a delivery arrived twice"
+        );
+        assert_eq!(r.headers["hookgate-attempt"], "1");
+        per_source.entry(source).or_default().push(r);
+    }
+    for (scheme, secret) in SCHEMES {
+        let got = &per_source[scheme];
+        assert_eq!(got.len(), 2, "{scheme}: the sample and our body");
+        assert!(
+            got.iter().any(|r| r.body == sent_bodies[scheme].as_bytes()),
+            "{scheme}: our body arrived byte for byte"
+        );
+        let scheme: Scheme = scheme.parse().unwrap();
+        if !scheme.is_token() {
+            // The sender's signature headers are forwarded: the sink can
+            // verify again, which also proves every byte is intact.
+            let verifier = Verifier::new(scheme, secret).unwrap();
+            for r in got {
+                verifier
+                    .verify(&r.headers, &r.body)
+                    .unwrap_or_else(|e| panic!("{scheme}: {e}"));
+            }
+        } else {
+            // Credentials are not forwarded.
+            assert!(got.iter().all(|r| !r.headers.contains_key("authorization")
+                && !r.headers.contains_key("x-clarity-webhook-token")));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_sink_gets_retries_then_the_delivery() {
+    let sink = Sink::default();
+    sink.fail_first.store(3, Ordering::SeqCst);
+    let server = Server::start(
+        sink.start().await,
+        "schedule = [\"50ms\", \"50ms\", \"50ms\", \"50ms\"]\nmax_attempts = 5",
+    );
+    let (scheme, secret) = SCHEMES[2];
+    assert_success(&send(&server, scheme, secret, &[]), "send");
+
+    eventually("the delivery gets through", async || {
+        !sink.accepted().is_empty()
+    })
+    .await;
+    eventually("the queue is drained", async || {
+        server.health().await["queue"]["depth"] == 0
+    })
+    .await;
+    let received = sink.received();
+    let attempts: Vec<_> = received
+        .iter()
+        .map(|r| r.headers["hookgate-attempt"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(attempts, ["1", "2", "3", "4"]);
+    assert_eq!(sink.accepted().len(), 1);
+    let ids: std::collections::HashSet<_> = received
+        .iter()
+        .map(|r| r.headers["hookgate-delivery-id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 1, "the same delivery each time");
+    assert!(received.iter().all(|r| r.body == received[0].body));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sink_that_keeps_failing_leads_to_dead_letters_that_replay_delivers() {
+    let sink = Sink::default();
+    sink.fail_all.store(true, Ordering::SeqCst);
+    let server = Server::start(
+        sink.start().await,
+        "schedule = [\"50ms\"]\nmax_attempts = 2",
+    );
+    for (scheme, secret) in &SCHEMES[..2] {
+        assert_success(&send(&server, scheme, secret, &[]), "send");
+    }
+
+    eventually("both deliveries are dead letters", async || {
+        server.health().await["queue"]["dead"] == 2
+    })
+    .await;
+    assert_eq!(sink.received().len(), 4, "two attempts each");
+    assert!(sink.accepted().is_empty());
+
+    let listed = server.queue(&["list", "--dead"]);
+    assert_success(&listed, "queue list --dead");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["attempts"] == 2 && l["error"].as_str().unwrap().contains("500"))
+    );
+
+    let stats = server.queue(&["stats"]);
+    assert_success(&stats, "queue stats");
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(stats["dead"], 2);
+
+    // The service is fixed: replay one by id, then the rest by age.
+    sink.fail_all.store(false, Ordering::SeqCst);
+    let first = lines[0]["id"].as_str().unwrap();
+    let one = server.queue(&["replay", first]);
+    assert_success(&one, "queue replay ID");
+    assert_eq!(
+        String::from_utf8_lossy(&one.stdout).trim(),
+        r#"{"replayed":1}"#
+    );
+    eventually("the replayed delivery arrives", async || {
+        sink.accepted().len() == 1
+    })
+    .await;
+
+    let rest = server.queue(&["replay", "--dead", "--since", "1h"]);
+    assert_success(&rest, "queue replay --dead --since 1h");
+    assert_eq!(
+        String::from_utf8_lossy(&rest.stdout).trim(),
+        r#"{"replayed":1}"#
+    );
+    eventually("every replayed delivery arrives", async || {
+        sink.accepted().len() == 2
+    })
+    .await;
+    eventually("nothing is left", async || {
+        let health = server.health().await;
+        health["queue"]["depth"] == 0 && health["queue"]["dead"] == 0
+    })
+    .await;
+
+    let sources: std::collections::HashSet<_> = sink
+        .accepted()
+        .iter()
+        .map(|r| r.headers["hookgate-source"].to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(sources.len(), 2, "each dead letter delivered once");
+
+    let missing = server.queue(&["replay", "standard/no-such-id"]);
+    assert_eq!(missing.status.code(), Some(1));
+}
