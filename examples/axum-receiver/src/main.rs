@@ -1,0 +1,186 @@
+//! Run with: cargo run -p example-axum-receiver
+//!
+//! A complete receiver: axum with hookgate's `WebhookLayer` in queue mode.
+//! Each delivery is verified, written to the embedded SQLite queue, and only
+//! then answered 200; a worker pool reads the queue and hands each event, typed,
+//! to a `Router` of handlers, retrying failures with backoff.
+//!
+//! It serves `POST /hooks/<scheme>` for every scheme of `hookgate verify`:
+//! `standard`, `svix`, `clarife`, `stripe`, `github`, `slack`, `shopify`,
+//! `claravine` and `clarity` (header `x-clarity-webhook-token`).
+//!
+//! | variable | default |
+//! |---|---|
+//! | `HOOKGATE_ADDR` | `127.0.0.1:3000` |
+//! | `HOOKGATE_QUEUE` | `hookgate-example.db` (in the current folder) |
+//! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
+//!
+//! Development secrets, used when `HOOKGATE_SECRET_<SCHEME>` is unset (never
+//! in production; a warning is logged for each):
+//!
+//! | scheme | development secret |
+//! |---|---|
+//! | `standard`, `svix` | `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` (the Standard Webhooks spec's example) |
+//! | `clarife` | `whsec_sample` (the secret of `samples/clarife.json`) |
+//! | any other | `dev-<scheme>-secret`, e.g. `dev-github-secret` |
+//!
+//! Try it from another terminal:
+//!
+//! ```text
+//! cargo run -p hookgate-cli -- send --scheme clarife --secret whsec_sample \
+//!     --url http://127.0.0.1:3000/hooks/clarife --event document.created
+//! ```
+//!
+//! and the receiver logs one line per processed event:
+//!
+//! ```text
+//! INFO processed source=clarife event=document.created delivery_id=evt_msg_… attempt=1
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router};
+use hookgate_queue::{Delivery, Handler, Queue, RouterHandler, SqliteQueue, WorkerPool};
+use hookgate_tower::{Receiver, Source, WebhookLayer};
+use hookgate_verify::{Scheme, Verifier};
+
+/// The schemes served, each on `/hooks/<name>`.
+const SCHEMES: [Scheme; 9] = [
+    Scheme::Standard,
+    Scheme::Svix,
+    Scheme::Clarife,
+    Scheme::Stripe,
+    Scheme::Github,
+    Scheme::Slack,
+    Scheme::Shopify,
+    Scheme::Claravine,
+    Scheme::HeaderToken,
+];
+
+/// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development default.
+fn secret(scheme: Scheme) -> String {
+    let variable = format!("HOOKGATE_SECRET_{}", scheme.as_str().to_uppercase());
+    if let Ok(secret) = std::env::var(&variable)
+        && !secret.is_empty()
+    {
+        return secret;
+    }
+    tracing::warn!("{variable} is not set: using the development secret for {scheme}");
+    match scheme {
+        Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        Scheme::Clarife => "whsec_sample".to_owned(),
+        other => format!("dev-{other}-secret"),
+    }
+}
+
+/// Every event of every sender ends up here; a real receiver adds its own
+/// `.on("claim.*", ...)` handlers next to it.
+async fn log_event(event: AnyEvent, info: DeliveryInfo) -> Result<(), HandlerError> {
+    tracing::info!(
+        source = %info.source,
+        event = %event.event_name(),
+        delivery_id = %info.delivery_id,
+        attempt = info.attempt,
+        "processed"
+    );
+    Ok(())
+}
+
+/// Claravine's completed submissions, as an example of a specific handler.
+async fn on_submission_completed(event: AnyEvent, _info: DeliveryInfo) -> Result<(), HandlerError> {
+    if let AnyEvent::Claravine(submission) = event {
+        tracing::info!(object_id = %submission.object_id, "a Claravine submission completed");
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    let addr: SocketAddr = std::env::var("HOOKGATE_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+        .parse()?;
+    let queue_path =
+        std::env::var("HOOKGATE_QUEUE").unwrap_or_else(|_| "hookgate-example.db".to_owned());
+    let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&queue_path)?);
+
+    // Receiving: one source per scheme, verified, queued, then 200.
+    let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
+    for scheme in SCHEMES {
+        let name = scheme.as_str();
+        let mut source = Source::builder(
+            name,
+            format!("/hooks/{name}"),
+            Verifier::new(scheme, secret(scheme))?,
+        );
+        if let Ok(sender) = name.parse() {
+            // Names the events (logs, filters); Clarity routes have no event names.
+            source = source.sender(sender);
+        }
+        receiver = receiver.source(source.build()?);
+    }
+    let app = axum::Router::new()
+        .route(
+            "/",
+            get(|| async { "hookgate example receiver: POST /hooks/<scheme>\n" }),
+        )
+        .layer(WebhookLayer::new(receiver.build()?));
+
+    // Processing: typed events through a Router; Clarity deliveries (custom
+    // routes carry no event name) are handled on their own.
+    let router = Router::new()
+        .on("submission.completed", on_submission_completed)
+        .on_any(log_event);
+    let events = Arc::new(RouterHandler::new(router));
+    let handler = move |delivery: Delivery| {
+        let events = Arc::clone(&events);
+        async move {
+            if delivery.source == Scheme::HeaderToken.as_str() {
+                tracing::info!(
+                    source = %delivery.source,
+                    delivery_id = %delivery.delivery_id,
+                    bytes = delivery.body.len(),
+                    "processed a Clarity workflow trigger"
+                );
+                return Ok(());
+            }
+            events.handle(delivery).await
+        }
+    };
+    let workers = WorkerPool::builder(Arc::clone(&queue), handler).build();
+
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(queue = %queue_path, "listening on http://{}", listener.local_addr()?);
+    // For scripts and tests that start the example on port 0.
+    println!("listening on http://{}", listener.local_addr()?);
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut worker_stop = stopped.clone();
+    let worker_task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = worker_stop.wait_for(|stop| *stop).await;
+        };
+        workers.run(shutdown, Duration::from_secs(10)).await
+    });
+    let mut server_stop = stopped;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = server_stop.wait_for(|stop| *stop) => {}
+            }
+        })
+        .await?;
+    let _ = stop.send(true);
+    worker_task.await?;
+    Ok(())
+}
