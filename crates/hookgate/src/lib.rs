@@ -5,6 +5,12 @@ pub use hookgate_actix as actix;
 pub use hookgate_events as events;
 #[cfg(feature = "queue")]
 pub use hookgate_queue as queue;
+/// The NATS JetStream queue back-end.
+#[cfg(feature = "nats")]
+pub use hookgate_queue_nats as queue_nats;
+/// The Redis Streams queue back-end.
+#[cfg(feature = "redis")]
+pub use hookgate_queue_redis as queue_redis;
 #[cfg(feature = "receive")]
 pub use hookgate_receive as receive;
 #[cfg(feature = "tower")]
