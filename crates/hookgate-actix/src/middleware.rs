@@ -12,8 +12,8 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use hookgate_receive::{
-    Outcome, ProblemJson, Receiver, Reception, Rejection, RejectionKind, RequestHead,
-    RespondToRejection, actix_response,
+    ProblemJson, Receiver, Reception, Rejection, RejectionKind, RequestHead, RespondToRejection,
+    actix_response,
 };
 
 /// Receives webhooks in front of an actix-web app or scope: wrap it with
@@ -189,15 +189,18 @@ where
                 Err(rejection) => Ok(req
                     .into_response(actix_response(respond.respond(&rejection)))
                     .map_into_right_body()),
-                Ok(accepted) if accepted.outcome() == Outcome::Verified => {
-                    let delivery = accepted.into_delivery();
-                    req.set_payload(Payload::from(delivery.body().clone()));
-                    req.extensions_mut().insert(delivery);
-                    Ok(service.call(req).await?.map_into_left_body())
+                Ok(accepted) => {
+                    let ack = accepted.to_response();
+                    match accepted.into_delivery() {
+                        // Inline mode: the application answers.
+                        Some(delivery) => {
+                            req.set_payload(Payload::from(delivery.body().clone()));
+                            req.extensions_mut().insert(delivery);
+                            Ok(service.call(req).await?.map_into_left_body())
+                        }
+                        None => Ok(req.into_response(actix_response(ack)).map_into_right_body()),
+                    }
                 }
-                Ok(accepted) => Ok(req
-                    .into_response(actix_response(accepted.to_response()))
-                    .map_into_right_body()),
             }
         };
         Box::pin(tracing::Instrument::instrument(work, span))

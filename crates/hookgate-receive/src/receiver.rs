@@ -1,6 +1,6 @@
 //! The receiver: routing, per-request decisions and the enqueue under the ACK budget.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -52,7 +52,6 @@ pub struct Receiver {
 
 struct Inner {
     sources: Vec<Arc<Source>>,
-    by_path: HashMap<String, usize>,
     queue: Option<Arc<dyn Queue>>,
 }
 
@@ -79,8 +78,8 @@ impl Receiver {
     /// Begins handling a request for `path`, or `None` when no source is
     /// routed there (the request is not a webhook; pass it on untouched).
     pub fn start(&self, path: &str) -> Option<Reception> {
-        let index = *self.inner.by_path.get(path)?;
-        let source = Arc::clone(&self.inner.sources[index]);
+        // A handful of routes: a scan beats hashing the path.
+        let source = Arc::clone(self.inner.sources.iter().find(|s| s.path == path)?);
         let span = tracing::info_span!(
             "webhook",
             source = %source.name,
@@ -129,10 +128,10 @@ impl ReceiverBuilder {
 
     /// Checks that paths and names are unique and that queue-mode sources have a queue.
     pub fn build(self) -> Result<Receiver, ConfigError> {
-        let mut by_path = HashMap::new();
-        let mut names = std::collections::HashSet::new();
-        for (index, source) in self.sources.iter().enumerate() {
-            if by_path.insert(source.path.clone(), index).is_some() {
+        let mut paths = HashSet::new();
+        let mut names = HashSet::new();
+        for source in &self.sources {
+            if !paths.insert(source.path.as_str()) {
                 return Err(ConfigError::DuplicatePath(source.path.clone()));
             }
             if !names.insert(source.name.clone()) {
@@ -145,7 +144,6 @@ impl ReceiverBuilder {
         Ok(Receiver {
             inner: Arc::new(Inner {
                 sources: self.sources.into_iter().map(Arc::new).collect(),
-                by_path,
                 queue: self.queue,
             }),
         })
@@ -213,13 +211,14 @@ impl Outcome {
     }
 }
 
-/// An accepted delivery: its outcome, the status to answer with, and the
-/// verified delivery (for inline mode).
+/// An accepted delivery: its outcome, the status to answer with, and, in
+/// inline mode, the verified delivery to hand on.
 #[derive(Debug)]
 pub struct Accepted {
     outcome: Outcome,
     status: StatusCode,
-    delivery: VerifiedDelivery,
+    delivery_id: String,
+    delivery: Option<VerifiedDelivery>,
 }
 
 impl Accepted {
@@ -233,13 +232,18 @@ impl Accepted {
         self.status
     }
 
-    /// The verified delivery.
-    pub fn delivery(&self) -> &VerifiedDelivery {
-        &self.delivery
+    /// The delivery id (the sender's, or derived from the body).
+    pub fn delivery_id(&self) -> &str {
+        &self.delivery_id
     }
 
-    /// Consumes `self`, returning the verified delivery.
-    pub fn into_delivery(self) -> VerifiedDelivery {
+    /// The verified delivery to hand on: present exactly for [`Outcome::Verified`].
+    pub fn delivery(&self) -> Option<&VerifiedDelivery> {
+        self.delivery.as_ref()
+    }
+
+    /// Consumes `self`, returning the verified delivery to hand on (inline mode).
+    pub fn into_delivery(self) -> Option<VerifiedDelivery> {
         self.delivery
     }
 
@@ -254,13 +258,17 @@ impl Accepted {
 /// A delivery that passed verification: the request extension of inline mode.
 ///
 /// Only this crate creates one, after the verifier accepted the request, so an
-/// extractor built on it cannot exist without verification.
+/// extractor built on it cannot exist without verification. Cloning is cheap.
 #[derive(Clone)]
 pub struct VerifiedDelivery {
+    inner: Arc<DeliveryInner>,
+}
+
+struct DeliveryInner {
     source: Arc<str>,
     delivery_id: String,
     event_name: Option<hookgate_events::EventName>,
-    verified: Arc<hookgate_verify::Verified>,
+    verified: hookgate_verify::Verified,
     headers: HeaderMap,
     body: Bytes,
     received_at: SystemTime,
@@ -268,12 +276,13 @@ pub struct VerifiedDelivery {
 
 impl fmt::Debug for VerifiedDelivery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
         f.debug_struct("VerifiedDelivery")
-            .field("source", &self.source)
-            .field("delivery_id", &self.delivery_id)
-            .field("event_name", &self.event_name)
-            .field("verified", &self.verified)
-            .field("body_len", &self.body.len())
+            .field("source", &inner.source)
+            .field("delivery_id", &inner.delivery_id)
+            .field("event_name", &inner.event_name)
+            .field("verified", &inner.verified)
+            .field("body_len", &inner.body.len())
             .finish_non_exhaustive()
     }
 }
@@ -281,38 +290,38 @@ impl fmt::Debug for VerifiedDelivery {
 impl VerifiedDelivery {
     /// The name of the source the delivery arrived on.
     pub fn source(&self) -> &str {
-        &self.source
+        &self.inner.source
     }
 
     /// The sender's delivery id, or the derived one (see [`derived_delivery_id`](crate::derived_delivery_id)).
     pub fn delivery_id(&self) -> &str {
-        &self.delivery_id
+        &self.inner.delivery_id
     }
 
     /// The event name, when the source has a sender that names it.
     pub fn event_name(&self) -> Option<&hookgate_events::EventName> {
-        self.event_name.as_ref()
+        self.inner.event_name.as_ref()
     }
 
     /// What the verifier established: scheme, signed timestamp, matched key.
     pub fn verified(&self) -> &hookgate_verify::Verified {
-        &self.verified
+        &self.inner.verified
     }
 
     /// The request headers, without credentials and hop-by-hop headers (the
-    /// ones written to the queue).
+    /// ones a queue would store).
     pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+        &self.inner.headers
     }
 
     /// The raw body that was verified.
     pub fn body(&self) -> &Bytes {
-        &self.body
+        &self.inner.body
     }
 
     /// When the delivery was received.
     pub fn received_at(&self) -> SystemTime {
-        self.received_at
+        self.inner.received_at
     }
 }
 
@@ -437,39 +446,44 @@ impl Reception {
             None => derived_delivery_id(&body),
         };
         self.span.record("delivery_id", delivery_id.as_str());
+        let accepted = |outcome, status, delivery| Accepted {
+            outcome,
+            status,
+            delivery_id: delivery_id.clone(),
+            delivery,
+        };
 
         let event_name = source
             .sender
             .as_ref()
             .and_then(|sender| sender.event_name(head.headers, &body).ok());
-        let delivery = VerifiedDelivery {
-            source: Arc::clone(&source.name),
-            delivery_id,
-            event_name,
-            verified: Arc::new(verified),
-            headers: kept_headers(head.headers),
-            body,
-            received_at: SystemTime::now(),
-        };
-
         // An event whose name cannot be read is kept: dropping what we cannot
         // classify would lose data silently.
-        if let (Some(filter), Some(name)) = (&source.filter, &delivery.event_name)
+        if let (Some(filter), Some(name)) = (&source.filter, &event_name)
             && !filter.allows(name)
         {
-            return Ok(Accepted {
-                outcome: Outcome::FilteredOut,
-                status: StatusCode::OK,
-                delivery,
-            });
+            return Ok(accepted(Outcome::FilteredOut, StatusCode::OK, None));
         }
 
+        let received_at = SystemTime::now();
+        let headers = kept_headers(head.headers);
         if source.mode == Mode::Inline {
-            return Ok(Accepted {
-                outcome: Outcome::Verified,
-                status: source.success_status,
-                delivery,
-            });
+            let delivery = VerifiedDelivery {
+                inner: Arc::new(DeliveryInner {
+                    source: Arc::clone(&source.name),
+                    delivery_id: delivery_id.clone(),
+                    event_name,
+                    verified,
+                    headers,
+                    body,
+                    received_at,
+                }),
+            };
+            return Ok(accepted(
+                Outcome::Verified,
+                source.success_status,
+                Some(delivery),
+            ));
         }
 
         let Some(queue) = &self.queue else {
@@ -480,36 +494,18 @@ impl Reception {
                 source.retry_after,
             ));
         };
-        let new = NewDelivery::new(
-            &*source.name,
-            delivery.delivery_id.as_str(),
-            delivery.received_at,
-            delivery.body.clone(),
-        )
-        .with_headers(delivery.headers.clone());
+        let new = NewDelivery::new(&*source.name, delivery_id.as_str(), received_at, body)
+            .with_headers(headers);
         match tokio::time::timeout(source.ack_budget, queue.enqueue(new)).await {
-            Ok(Ok(EnqueueOutcome::Enqueued)) => Ok(Accepted {
-                outcome: Outcome::Queued,
-                status: source.success_status,
-                delivery,
-            }),
-            Ok(Ok(EnqueueOutcome::Duplicate)) => Ok(Accepted {
-                outcome: Outcome::Duplicate,
-                status: StatusCode::OK,
-                delivery,
-            }),
-            Ok(Ok(EnqueueOutcome::Superseded)) => Ok(Accepted {
-                outcome: Outcome::Superseded,
-                status: StatusCode::OK,
-                delivery,
-            }),
-            // The queue's contract: every outcome means the delivery is safe
-            // to acknowledge.
-            Ok(Ok(_)) => Ok(Accepted {
-                outcome: Outcome::Queued,
-                status: source.success_status,
-                delivery,
-            }),
+            Ok(Ok(EnqueueOutcome::Duplicate)) => {
+                Ok(accepted(Outcome::Duplicate, StatusCode::OK, None))
+            }
+            Ok(Ok(EnqueueOutcome::Superseded)) => {
+                Ok(accepted(Outcome::Superseded, StatusCode::OK, None))
+            }
+            // `Enqueued`, and by the queue's contract any other outcome: the
+            // delivery is safe to acknowledge.
+            Ok(Ok(_)) => Ok(accepted(Outcome::Queued, source.success_status, None)),
             Ok(Err(error)) => {
                 // The error's cause may name files or hosts: log it, and tell
                 // the sender only the kind.
@@ -537,7 +533,7 @@ impl Reception {
 pub fn parse_event<T: hookgate_events::FromDelivery>(
     delivery: &VerifiedDelivery,
 ) -> Result<T, Rejection> {
-    T::from_delivery(&delivery.headers, &delivery.body).map_err(|e| {
+    T::from_delivery(delivery.headers(), delivery.body()).map_err(|e| {
         Rejection::new(
             RejectionKind::InvalidPayload,
             format!("payload does not match the expected event type: {e}"),
@@ -636,7 +632,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(accepted.outcome(), Outcome::Verified);
-        let delivery = accepted.into_delivery();
+        let delivery = accepted.into_delivery().unwrap();
         assert_eq!(delivery.source(), "a");
         assert_eq!(delivery.delivery_id(), crate::derived_delivery_id(b"{}"));
         assert!(delivery.headers().get("x-clarity-webhook-token").is_none());

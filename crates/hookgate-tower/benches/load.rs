@@ -1,6 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
-//! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS]`
+//! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [SCENARIOS]`
+//! (SCENARIOS: letters among `abcd`, all by default).
 //!
 //! Four servers on 127.0.0.1, one after the other, each driven by the same
 //! built-in load generator: 64 keep-alive HTTP/1.1 connections sending 1 KiB
@@ -212,45 +213,61 @@ async fn load(addr: SocketAddr, seconds: u64) -> Figures {
 
 #[tokio::main]
 async fn main() {
-    let seconds = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse::<u64>().ok())
-        .unwrap_or(5);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seconds = args.iter().find_map(|a| a.parse::<u64>().ok()).unwrap_or(5);
+    // Letters of the scenarios to run (e.g. `bd`); all by default.
+    let only = args
+        .iter()
+        .find(|a| !a.is_empty() && a.chars().all(|c| "abcd".contains(c)))
+        .cloned()
+        .unwrap_or_else(|| "abcd".to_owned());
     let dir = tempfile::tempdir().expect("tempdir");
 
-    let mut rows = Vec::new();
+    let mut rows: Vec<(char, &str, Figures)> = Vec::new();
 
-    let bare = Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK }));
-    rows.push(("(a) bare axum, 200", load(serve(bare).await, seconds).await));
-
-    let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
-    rows.push((
-        "(b) axum + WebhookLayer, in-memory queue",
-        load(serve(layered(memory)).await, seconds).await,
-    ));
-
-    let sqlite: Arc<dyn Queue> = Arc::new(
-        hookgate_queue::SqliteQueue::open(dir.path().join("load.db")).expect("sqlite queue"),
-    );
-    rows.push((
-        "(c) axum + WebhookLayer, SQLite queue (fsync)",
-        load(serve(layered(sqlite)).await, seconds).await,
-    ));
-
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
-    tokio::spawn(async move { while rx.recv().await.is_some() {} });
-    let hand = Router::new().route(PATH, post(hand_written)).with_state(tx);
-    rows.push((
-        "(d) hand-written: body, HMAC, ct-compare, bounded mpsc",
-        load(serve(hand).await, seconds).await,
-    ));
+    if only.contains('a') {
+        let bare = Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK }));
+        rows.push((
+            'a',
+            "(a) bare axum, 200",
+            load(serve(bare).await, seconds).await,
+        ));
+    }
+    if only.contains('b') {
+        let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+        rows.push((
+            'b',
+            "(b) axum + WebhookLayer, in-memory queue",
+            load(serve(layered(memory)).await, seconds).await,
+        ));
+    }
+    if only.contains('c') {
+        let sqlite: Arc<dyn Queue> = Arc::new(
+            hookgate_queue::SqliteQueue::open(dir.path().join("load.db")).expect("sqlite queue"),
+        );
+        rows.push((
+            'c',
+            "(c) axum + WebhookLayer, SQLite queue (fsync)",
+            load(serve(layered(sqlite)).await, seconds).await,
+        ));
+    }
+    if only.contains('d') {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let hand = Router::new().route(PATH, post(hand_written)).with_state(tx);
+        rows.push((
+            'd',
+            "(d) hand-written: body, HMAC, ct-compare, bounded mpsc",
+            load(serve(hand).await, seconds).await,
+        ));
+    }
 
     println!(
         "\n{CONNECTIONS} connections, {BODY_SIZE} B signed bodies, {seconds} s per scenario after 1 s warm-up\n"
     );
     println!("| scenario | req/s | p50 | p99 | non-200 |");
     println!("|---|---:|---:|---:|---:|");
-    for (name, f) in &rows {
+    for (_, name, f) in &rows {
         println!(
             "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
             f.rps,
@@ -259,11 +276,13 @@ async fn main() {
             f.errors
         );
     }
-    let rps = |i: usize| rows[i].1.rps;
-    println!(
-        "\n(b)/(d) = {:.2} (target >= 0.95); (c)/(b) = {:.2} (target >= 0.5); (d)/(a) = {:.2}",
-        rps(1) / rps(3),
-        rps(2) / rps(1),
-        rps(3) / rps(0)
-    );
+    let rps = |letter: char| rows.iter().find(|r| r.0 == letter).map(|r| r.2.rps);
+    if let (Some(a), Some(b), Some(c), Some(d)) = (rps('a'), rps('b'), rps('c'), rps('d')) {
+        println!(
+            "\n(b)/(d) = {:.2} (target >= 0.95); (c)/(b) = {:.2} (target >= 0.5); (d)/(a) = {:.2}",
+            b / d,
+            c / b,
+            d / a
+        );
+    }
 }

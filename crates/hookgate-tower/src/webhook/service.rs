@@ -124,12 +124,17 @@ where
     };
     match reception.complete(head, bytes).await {
         Err(rejection) => Step::Respond(respond.respond(&rejection)),
-        Ok(accepted) if accepted.outcome() == hookgate_receive::Outcome::Verified => {
-            let delivery = accepted.into_delivery();
-            let body = RequestBody::buffered(delivery.body().clone());
-            parts.extensions.insert(delivery);
-            Step::Forward(Request::from_parts(parts, body))
+        Ok(accepted) => {
+            let ack = accepted.to_response();
+            match accepted.into_delivery() {
+                // Inline mode: the application answers.
+                Some(delivery) => {
+                    let body = RequestBody::buffered(delivery.body().clone());
+                    parts.extensions.insert(delivery);
+                    Step::Forward(Request::from_parts(parts, body))
+                }
+                None => Step::Respond(ack),
+            }
         }
-        Ok(accepted) => Step::Respond(accepted.to_response()),
     }
 }

@@ -1,0 +1,193 @@
+//! In-process CPU cost of one webhook request (no sockets): axum router with
+//! `WebhookLayer` and the in-memory queue, against the hand-written handler
+//! (read body, HMAC, constant-time compare, bounded mpsc) and bare axum.
+//!
+//! Run with: `cargo bench -p hookgate-tower --bench layer -- --warm-up-time 1 --measurement-time 3`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::routing::post;
+use criterion::{Criterion, criterion_group, criterion_main};
+use hmac::{Hmac, KeyInit, Mac};
+use hookgate_queue::{
+    BoxFuture, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, MemoryQueue, NewDelivery,
+    Queue, QueueError, Replay, Stats,
+};
+use hookgate_receive::{Receiver, Source};
+use hookgate_tower::WebhookLayer;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use tower::ServiceExt;
+
+const SECRET: &[u8] = b"load-test-secret";
+const PATH: &str = "/hooks/github";
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn signed(n: u64) -> Request<Body> {
+    let mut body = format!("{{\"action\":\"opened\",\"n\":{n},\"pad\":\"").into_bytes();
+    body.resize(1022, b'x');
+    body.extend_from_slice(b"\"}");
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+    mac.update(&body);
+    Request::post(PATH)
+        .header("content-type", "application/json")
+        .header("content-length", body.len())
+        .header("x-github-event", "issues")
+        .header("x-github-delivery", format!("delivery-{n}"))
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", hex(&mac.finalize().into_bytes())),
+        )
+        .body(Body::from(body))
+        .expect("request")
+}
+
+async fn hand_written(
+    axum::extract::State(tx): axum::extract::State<tokio::sync::mpsc::Sender<Bytes>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let Some(given) = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("sha256="))
+    else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
+    mac.update(&body);
+    let expected = hex(&mac.finalize().into_bytes());
+    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
+        return StatusCode::UNAUTHORIZED;
+    }
+    match tx.try_send(body) {
+        Ok(()) => StatusCode::OK,
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The least a queue can do: hand the body to a bounded channel. Isolates
+/// the layer's own cost from the in-memory queue's bookkeeping (dedup map,
+/// due-time index).
+#[derive(Debug)]
+struct ChannelQueue(tokio::sync::mpsc::Sender<Bytes>);
+
+fn unsupported<T: Send + 'static>() -> BoxFuture<'static, Result<T, QueueError>> {
+    Box::pin(async { Err(QueueError::unavailable("enqueue only")) })
+}
+
+impl Queue for ChannelQueue {
+    fn enqueue(&self, d: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
+        let result = match self.0.try_send(d.body) {
+            Ok(()) => Ok(EnqueueOutcome::Enqueued),
+            Err(_) => Err(QueueError::full(std::time::Duration::from_secs(1))),
+        };
+        Box::pin(async move { result })
+    }
+    fn lease(&self, _: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+        unsupported()
+    }
+    fn ack(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn retry_at(
+        &self,
+        _: LeaseId,
+        _: std::time::SystemTime,
+        _: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn dead_letter(&self, _: LeaseId, _: String) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn release(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        unsupported()
+    }
+    fn list_dead(&self, _: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
+        unsupported()
+    }
+    fn replay(&self, _: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+        unsupported()
+    }
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+        unsupported()
+    }
+}
+
+fn layered(queue: Arc<dyn Queue>) -> Router {
+    let receiver = Receiver::builder()
+        .queue(queue)
+        .source(
+            Source::builder(
+                "github",
+                PATH,
+                hookgate_verify::Verifier::new(hookgate_verify::Scheme::Github, SECRET)
+                    .expect("secret"),
+            )
+            .build()
+            .expect("source"),
+        )
+        .build()
+        .expect("receiver");
+    Router::new().layer(WebhookLayer::new(receiver))
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("one request, 1 KiB signed body");
+    let counter = Arc::new(AtomicU64::new(0));
+
+    let bare = Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK }));
+    group.bench_function("bare axum", |b| {
+        b.to_async(&rt).iter(|| {
+            let req = signed(counter.fetch_add(1, Ordering::Relaxed));
+            bare.clone().oneshot(req)
+        })
+    });
+
+    let layered_memory = layered(Arc::new(MemoryQueue::new()));
+    group.bench_function("WebhookLayer, in-memory queue", |b| {
+        b.to_async(&rt).iter(|| {
+            let req = signed(counter.fetch_add(1, Ordering::Relaxed));
+            layered_memory.clone().oneshot(req)
+        })
+    });
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+    rt.spawn(async move { while rx.recv().await.is_some() {} });
+    let layered_channel = layered(Arc::new(ChannelQueue(tx)));
+    group.bench_function("WebhookLayer, channel queue", |b| {
+        b.to_async(&rt).iter(|| {
+            let req = signed(counter.fetch_add(1, Ordering::Relaxed));
+            layered_channel.clone().oneshot(req)
+        })
+    });
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+    rt.spawn(async move { while rx.recv().await.is_some() {} });
+    let hand = Router::new().route(PATH, post(hand_written)).with_state(tx);
+    group.bench_function("hand-written handler", |b| {
+        b.to_async(&rt).iter(|| {
+            let req = signed(counter.fetch_add(1, Ordering::Relaxed));
+            hand.clone().oneshot(req)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
