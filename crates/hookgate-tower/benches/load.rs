@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcd`, all by default).
+//! (SCENARIOS: letters among `abcdef`; `abcd` by default).
 //!
 //! Four servers on 127.0.0.1, one after the other, each driven by the same
 //! built-in load generator: 64 keep-alive HTTP/1.1 connections sending 1 KiB
@@ -11,6 +11,10 @@
 //! - (a) bare axum answering 200;
 //! - (b) axum + `WebhookLayer`, in-memory queue;
 //! - (c) axum + `WebhookLayer`, SQLite queue with fsync before the ACK;
+//! - (f), on request only: (b) with a task that leases and acknowledges
+//!   what is queued, as (d) has a consumer draining its channel;
+//! - (e), on request only: (c) with `Durability::ProcessCrash` (no fsync before
+//!   the ACK), to separate the cost of the fsync from the rest;
 //! - (d) a hand-written axum handler: read the body, HMAC-SHA256 it, compare
 //!   in constant time, push the bytes into a bounded tokio mpsc.
 //!
@@ -218,7 +222,7 @@ async fn main() {
     // Letters of the scenarios to run (e.g. `bd`); all by default.
     let only = args
         .iter()
-        .find(|a| !a.is_empty() && a.chars().all(|c| "abcd".contains(c)))
+        .find(|a| !a.is_empty() && a.chars().all(|c| "abcdef".contains(c)))
         .cloned()
         .unwrap_or_else(|| "abcd".to_owned());
     let dir = tempfile::tempdir().expect("tempdir");
@@ -241,6 +245,27 @@ async fn main() {
             load(serve(layered(memory)).await, seconds).await,
         ));
     }
+    if only.contains('f') {
+        let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+        let drained = Arc::clone(&memory);
+        tokio::spawn(async move {
+            let request = || hookgate_queue::LeaseRequest::new(1024, Duration::from_secs(30));
+            loop {
+                let leased = drained.lease(request()).await.expect("lease");
+                if leased.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                for l in leased {
+                    drained.ack(l.lease).await.expect("ack");
+                }
+            }
+        });
+        rows.push((
+            'f',
+            "(f) = (b) with a consumer draining the queue",
+            load(serve(layered(memory)).await, seconds).await,
+        ));
+    }
     if only.contains('c') {
         let sqlite: Arc<dyn Queue> = Arc::new(
             hookgate_queue::SqliteQueue::open(dir.path().join("load.db")).expect("sqlite queue"),
@@ -248,6 +273,19 @@ async fn main() {
         rows.push((
             'c',
             "(c) axum + WebhookLayer, SQLite queue (fsync)",
+            load(serve(layered(sqlite)).await, seconds).await,
+        ));
+    }
+    if only.contains('e') {
+        let sqlite: Arc<dyn Queue> = Arc::new(
+            hookgate_queue::SqliteQueue::builder(dir.path().join("load-normal.db"))
+                .durability(hookgate_queue::Durability::ProcessCrash)
+                .open()
+                .expect("sqlite queue"),
+        );
+        rows.push((
+            'e',
+            "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
             load(serve(layered(sqlite)).await, seconds).await,
         ));
     }
