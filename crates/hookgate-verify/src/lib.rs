@@ -48,6 +48,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Performance
+//!
+//! Secrets are absorbed into the HMAC state once, when the verifier is built,
+//! so a verification costs the SHA-256 of the signed content plus parsing a few
+//! header bytes: about the cost of a bare HMAC-SHA256 of the body (see
+//! `BENCHMARKS.md`). `sha2` 0.11 detects the CPU's SHA extensions (x86 SHA-NI,
+//! ARMv8 SHA2) at run time through `cpufeatures` and uses them when present;
+//! nothing needs configuring (`--cfg sha2_backend="soft"` would force the
+//! portable code).
+//!
 //! # Features
 //!
 //! - `json` (default): Claravine's body token check, and decoding of escaped

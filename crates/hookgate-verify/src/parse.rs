@@ -86,27 +86,43 @@ pub(crate) fn decode_base64_tag(text: &str) -> Option<Tag> {
     }
 }
 
+/// How many tags are kept without allocating; senders send one, or two
+/// during a rotation.
+const INLINE_TAGS: usize = 4;
+
 /// Signatures found in a header, before any comparison.
 #[derive(Debug, Default)]
 pub(crate) struct Signatures {
-    /// Well-formed signatures of the supported version.
-    pub(crate) tags: Vec<Tag>,
+    inline: [Tag; INLINE_TAGS],
+    inline_len: usize,
+    /// Tags beyond the inline ones (rare; never dropped: any valid one passes).
+    spilled: Vec<Tag>,
     /// Whether any entry claimed the supported version (even if badly encoded).
     pub(crate) saw_supported: bool,
 }
 
 impl Signatures {
-    fn push(&mut self, decoded: Option<Tag>) {
+    pub(crate) fn push(&mut self, decoded: Option<Tag>) {
         self.saw_supported = true;
         if let Some(tag) = decoded {
-            self.tags.push(tag);
+            if self.inline_len < INLINE_TAGS {
+                self.inline[self.inline_len] = tag;
+                self.inline_len += 1;
+            } else {
+                self.spilled.push(tag);
+            }
         }
     }
 
-    /// The tags to compare, or the precise reason there are none.
-    pub(crate) fn into_tags(self, header: &HeaderName) -> Result<Vec<Tag>, VerifyErrorKind> {
-        if !self.tags.is_empty() {
-            Ok(self.tags)
+    fn tags(&self) -> impl Iterator<Item = &Tag> {
+        self.inline[..self.inline_len].iter().chain(&self.spilled)
+    }
+
+    /// Well-formed signatures of the supported version, or the precise reason
+    /// there are none.
+    pub(crate) fn into_tags(self, header: &HeaderName) -> Result<Tags, VerifyErrorKind> {
+        if self.inline_len > 0 {
+            Ok(Tags(self))
         } else if self.saw_supported {
             Err(malformed(header, Malformed::InvalidSignature))
         } else {
@@ -114,6 +130,21 @@ impl Signatures {
                 header: header.clone(),
             })
         }
+    }
+}
+
+/// At least one well-formed signature.
+#[derive(Debug)]
+pub(crate) struct Tags(Signatures);
+
+impl Tags {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Tag> {
+        self.0.tags()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.0.inline_len + self.0.spilled.len()
     }
 }
 
@@ -242,7 +273,7 @@ mod tests {
     fn empty_v1_never_counts_as_a_signature() {
         let found = standard_signatures("v1,");
         assert!(found.saw_supported);
-        assert!(found.tags.is_empty());
+        assert_eq!(found.inline_len, 0);
         assert!(matches!(
             found.into_tags(&name()),
             Err(VerifyErrorKind::MalformedHeader {
@@ -262,7 +293,7 @@ mod tests {
         let header = format!("t=5, v1={hex},v0=zz,v1={hex},t=9");
         let parsed = timestamped_signatures(&name(), &header).unwrap();
         assert_eq!(parsed.timestamp, 5);
-        assert_eq!(parsed.signatures.tags.len(), 2);
+        assert_eq!(parsed.signatures.into_tags(&name()).unwrap().len(), 2);
         assert!(matches!(
             timestamped_signatures(&name(), "v1=00"),
             Err(VerifyErrorKind::MalformedHeader {
@@ -277,6 +308,23 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn every_signature_is_kept_beyond_the_inline_ones() {
+        let list: Vec<String> = (0u8..7)
+            .map(|i| {
+                format!(
+                    "v1,{}",
+                    base64::engine::general_purpose::STANDARD.encode([i; 32])
+                )
+            })
+            .collect();
+        let tags = standard_signatures(&list.join(" "))
+            .into_tags(&name())
+            .unwrap();
+        assert_eq!(tags.len(), 7);
+        assert_eq!(tags.iter().last(), Some(&[6u8; 32]));
     }
 
     #[test]
