@@ -1,12 +1,13 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
-//! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdef`; `abcd` by default).
+//! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
+//! (SCENARIOS: letters among `abcdef`, `abcd` by default; N rounds, default
+//! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
-//! Four servers on 127.0.0.1, one after the other, each driven by the same
+//! Up to six servers on 127.0.0.1, visited in turn by the same
 //! built-in load generator: 64 keep-alive HTTP/1.1 connections sending 1 KiB
 //! bodies signed GitHub-style (`X-Hub-Signature-256`, unique
-//! `X-GitHub-Delivery`), for SECONDS (default 5) after a 1 s warm-up.
+//! `X-GitHub-Delivery`).
 //!
 //! - (a) bare axum answering 200;
 //! - (b) axum + `WebhookLayer`, in-memory queue;
@@ -170,6 +171,13 @@ async fn connection(
     run
 }
 
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    measured: Duration,
+    errors: u64,
+}
+
 struct Figures {
     rps: f64,
     p50: Duration,
@@ -177,49 +185,58 @@ struct Figures {
     errors: u64,
 }
 
-async fn load(addr: SocketAddr, seconds: u64) -> Figures {
-    let counter = Arc::new(AtomicU64::new(0));
+impl Samples {
+    fn figures(mut self) -> Figures {
+        self.latencies.sort_unstable();
+        let all = &self.latencies;
+        let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
+        Figures {
+            rps: all.len() as f64 / self.measured.as_secs_f64(),
+            p50: pct(0.50),
+            p99: pct(0.99),
+            errors: self.errors,
+        }
+    }
+}
+
+/// One round against `addr`: 0.5 s of warm-up, then `seconds` measured.
+/// `counter` numbers the deliveries across rounds, so none is a duplicate.
+async fn load(addr: SocketAddr, seconds: u64, counter: &Arc<AtomicU64>, into: &mut Samples) {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..CONNECTIONS)
         .map(|_| {
             tokio::spawn(connection(
                 addr,
-                Arc::clone(&counter),
+                Arc::clone(counter),
                 Arc::clone(&measuring),
                 Arc::clone(&stop),
             ))
         })
         .collect();
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     measuring.store(false, Ordering::Relaxed);
-    let elapsed = started.elapsed();
+    into.measured += started.elapsed();
     stop.store(true, Ordering::Relaxed);
-    let mut all = Vec::new();
-    let mut errors = 0;
     for task in tasks {
         let run = task.await.expect("load task");
-        all.extend(run.latencies);
-        errors += run.errors;
-    }
-    all.sort_unstable();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
-    Figures {
-        rps: all.len() as f64 / elapsed.as_secs_f64(),
-        p50: pct(0.50),
-        p99: pct(0.99),
-        errors,
+        into.latencies.extend(run.latencies);
+        into.errors += run.errors;
     }
 }
 
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let seconds = args.iter().find_map(|a| a.parse::<u64>().ok()).unwrap_or(5);
-    // Letters of the scenarios to run (e.g. `bd`); all by default.
+    let seconds = args.iter().find_map(|a| a.parse::<u64>().ok()).unwrap_or(2);
+    let rounds = args
+        .iter()
+        .find_map(|a| a.strip_prefix("rounds=")?.parse::<usize>().ok())
+        .unwrap_or(3);
+    // Letters of the scenarios to run (e.g. `bd`); `abcd` by default.
     let only = args
         .iter()
         .find(|a| !a.is_empty() && a.chars().all(|c| "abcdef".contains(c)))
@@ -227,85 +244,84 @@ async fn main() {
         .unwrap_or_else(|| "abcd".to_owned());
     let dir = tempfile::tempdir().expect("tempdir");
 
-    let mut rows: Vec<(char, &str, Figures)> = Vec::new();
-
-    if only.contains('a') {
-        let bare = Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK }));
-        rows.push((
-            'a',
-            "(a) bare axum, 200",
-            load(serve(bare).await, seconds).await,
-        ));
-    }
-    if only.contains('b') {
-        let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
-        rows.push((
-            'b',
-            "(b) axum + WebhookLayer, in-memory queue",
-            load(serve(layered(memory)).await, seconds).await,
-        ));
-    }
-    if only.contains('f') {
-        let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
-        let drained = Arc::clone(&memory);
-        tokio::spawn(async move {
-            let request = || hookgate_queue::LeaseRequest::new(1024, Duration::from_secs(30));
-            loop {
-                let leased = drained.lease(request()).await.expect("lease");
-                if leased.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-                for l in leased {
-                    drained.ack(l.lease).await.expect("ack");
-                }
+    // Every server first; then rounds that visit each in turn, so a change in
+    // the machine's load during the run affects all scenarios alike.
+    let mut servers: Vec<(char, &str, SocketAddr)> = Vec::new();
+    for letter in only.chars() {
+        let (name, app) = match letter {
+            'a' => (
+                "(a) bare axum, 200",
+                Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK })),
+            ),
+            'b' => (
+                "(b) axum + WebhookLayer, in-memory queue",
+                layered(Arc::new(MemoryQueue::new())),
+            ),
+            'f' => {
+                let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+                let drained = Arc::clone(&memory);
+                tokio::spawn(async move {
+                    let request =
+                        || hookgate_queue::LeaseRequest::new(1024, Duration::from_secs(30));
+                    loop {
+                        let leased = drained.lease(request()).await.expect("lease");
+                        if leased.is_empty() {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                        for l in leased {
+                            drained.ack(l.lease).await.expect("ack");
+                        }
+                    }
+                });
+                (
+                    "(f) = (b) with a consumer draining the queue",
+                    layered(memory),
+                )
             }
-        });
-        rows.push((
-            'f',
-            "(f) = (b) with a consumer draining the queue",
-            load(serve(layered(memory)).await, seconds).await,
-        ));
+            'c' => (
+                "(c) axum + WebhookLayer, SQLite queue (fsync)",
+                layered(Arc::new(
+                    hookgate_queue::SqliteQueue::open(dir.path().join("load.db"))
+                        .expect("sqlite queue"),
+                )),
+            ),
+            'e' => (
+                "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
+                layered(Arc::new(
+                    hookgate_queue::SqliteQueue::builder(dir.path().join("load-nosync.db"))
+                        .durability(hookgate_queue::Durability::ProcessCrash)
+                        .open()
+                        .expect("sqlite queue"),
+                )),
+            ),
+            _ => {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+                tokio::spawn(async move { while rx.recv().await.is_some() {} });
+                (
+                    "(d) hand-written: body, HMAC, ct-compare, bounded mpsc",
+                    Router::new().route(PATH, post(hand_written)).with_state(tx),
+                )
+            }
+        };
+        servers.push((letter, name, serve(app).await));
     }
-    if only.contains('c') {
-        let sqlite: Arc<dyn Queue> = Arc::new(
-            hookgate_queue::SqliteQueue::open(dir.path().join("load.db")).expect("sqlite queue"),
-        );
-        rows.push((
-            'c',
-            "(c) axum + WebhookLayer, SQLite queue (fsync)",
-            load(serve(layered(sqlite)).await, seconds).await,
-        ));
-    }
-    if only.contains('e') {
-        let sqlite: Arc<dyn Queue> = Arc::new(
-            hookgate_queue::SqliteQueue::builder(dir.path().join("load-normal.db"))
-                .durability(hookgate_queue::Durability::ProcessCrash)
-                .open()
-                .expect("sqlite queue"),
-        );
-        rows.push((
-            'e',
-            "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
-            load(serve(layered(sqlite)).await, seconds).await,
-        ));
-    }
-    if only.contains('d') {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
-        tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let hand = Router::new().route(PATH, post(hand_written)).with_state(tx);
-        rows.push((
-            'd',
-            "(d) hand-written: body, HMAC, ct-compare, bounded mpsc",
-            load(serve(hand).await, seconds).await,
-        ));
+
+    let counter = Arc::new(AtomicU64::new(0));
+    let mut samples: Vec<Samples> = servers.iter().map(|_| Samples::default()).collect();
+    for _ in 0..rounds {
+        for (i, (_, _, addr)) in servers.iter().enumerate() {
+            load(*addr, seconds, &counter, &mut samples[i]).await;
+        }
     }
 
     println!(
-        "\n{CONNECTIONS} connections, {BODY_SIZE} B signed bodies, {seconds} s per scenario after 1 s warm-up\n"
+        "\n{CONNECTIONS} connections, {BODY_SIZE} B signed bodies, {rounds} rounds of {seconds} s per scenario (after 0.5 s of warm-up each)\n"
     );
     println!("| scenario | req/s | p50 | p99 | non-200 |");
     println!("|---|---:|---:|---:|---:|");
-    for (_, name, f) in &rows {
+    let mut rows = Vec::new();
+    for ((letter, name, _), samples) in servers.iter().zip(samples) {
+        let f = samples.figures();
         println!(
             "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
             f.rps,
@@ -313,8 +329,9 @@ async fn main() {
             f.p99.as_secs_f64() * 1e3,
             f.errors
         );
+        rows.push((*letter, f.rps));
     }
-    let rps = |letter: char| rows.iter().find(|r| r.0 == letter).map(|r| r.2.rps);
+    let rps = |letter: char| rows.iter().find(|r| r.0 == letter).map(|r| r.1);
     if let (Some(a), Some(b), Some(c), Some(d)) = (rps('a'), rps('b'), rps('c'), rps('d')) {
         println!(
             "\n(b)/(d) = {:.2} (target >= 0.95); (c)/(b) = {:.2} (target >= 0.5); (d)/(a) = {:.2}",
