@@ -19,7 +19,10 @@
 //! own when its scheme has one (Standard Webhooks / Svix `webhook-id`, the
 //! clarife envelope `id`, GitHub's `X-GitHub-Delivery` ...); otherwise it is
 //! derived from the body: `sha256:<hex of SHA-256 of the raw body>` (see
-//! [`derived_delivery_id`]), stable across a sender's retries.
+//! [`derived_delivery_id`]), stable across a sender's retries. A `GET`
+//! delivery (Clarity's GET routes) has its payload in the query string: the id
+//! is derived from the query string, and the query string is what is queued
+//! as the body, with `Content-Type: application/x-www-form-urlencoded`.
 //!
 //! # ACK budget
 //!

@@ -454,9 +454,13 @@ impl Reception {
             return Err(Rejection::missing_context(missing));
         }
 
+        // A GET carries its payload in the query string (Clarity's GET
+        // routes): that is what identifies and what is queued.
+        let query_payload = (*head.method == Method::GET && body.is_empty())
+            .then(|| Bytes::copy_from_slice(head.query.unwrap_or_default().as_bytes()));
         let delivery_id = match verified.delivery_id() {
             Some(id) => id.to_owned(),
-            None => derived_delivery_id(&body),
+            None => derived_delivery_id(query_payload.as_deref().unwrap_or(&body)),
         };
         self.span.record("delivery_id", delivery_id.as_str());
         let accepted = |outcome, status, delivery| Accepted {
@@ -507,8 +511,18 @@ impl Reception {
                 source.retry_after,
             ));
         };
-        // See `compact`: the queue may keep the body in memory.
-        let body = Bytes::copy_from_slice(&body);
+        let mut headers = headers;
+        let body = match query_payload {
+            Some(query) => {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                query
+            }
+            // See `compact`: the queue may keep the body in memory.
+            None => Bytes::copy_from_slice(&body),
+        };
         let new = NewDelivery::new(&*source.name, delivery_id.as_str(), received_at, body)
             .with_headers(headers);
         match tokio::time::timeout(source.ack_budget, queue.enqueue(new)).await {
@@ -670,6 +684,56 @@ mod tests {
         let event = &queued.headers["x-github-event"];
         assert_eq!(event, "route-token");
         assert_ne!(event.as_bytes().as_ptr(), buffer.as_ptr());
+    }
+
+    #[tokio::test]
+    async fn a_get_delivery_is_its_query_string() {
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "clarity",
+                    "/hooks/clarity",
+                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                )
+                .methods([Method::GET])
+                .require_context(["identity_id"])
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        for query in ["identity_id=1", "identity_id=2", "identity_id=1"] {
+            let head = RequestHead {
+                method: &Method::GET,
+                query: Some(query),
+                headers: &headers,
+            };
+            let reception = receiver.start("/hooks/clarity").unwrap();
+            reception.complete(head, Bytes::new()).await.unwrap();
+        }
+        // Two distinct deliveries; the repeated query is a duplicate.
+        let leased = queue
+            .lease(hookgate_queue::LeaseRequest::new(
+                10,
+                std::time::Duration::from_secs(1),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 2);
+        let first = &leased[0].delivery;
+        assert_eq!(first.body, Bytes::from_static(b"identity_id=1"));
+        assert_eq!(
+            first.delivery_id,
+            crate::derived_delivery_id(b"identity_id=1")
+        );
+        assert_eq!(
+            first.headers[header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
     }
 
     #[tokio::test]
