@@ -736,6 +736,88 @@ mod tests {
         );
     }
 
+    /// Collects the fields of `webhook` spans as they are set.
+    #[derive(Clone, Default)]
+    struct SpanFields(Arc<std::sync::Mutex<Vec<(String, String)>>>);
+
+    impl tracing::field::Visit for SpanFields {
+        fn record_debug(&mut self, field: &field::Field, value: &dyn fmt::Debug) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((field.name().to_owned(), format!("{value:?}")));
+        }
+        fn record_str(&mut self, field: &field::Field, value: &str) {
+            self.0
+                .lock()
+                .unwrap()
+                .push((field.name().to_owned(), value.to_owned()));
+        }
+    }
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SpanFields {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            attrs.record(&mut self.clone());
+        }
+        fn on_record(
+            &self,
+            _: &tracing::span::Id,
+            values: &tracing::span::Record<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            values.record(&mut self.clone());
+        }
+    }
+
+    #[test]
+    fn the_span_carries_source_delivery_id_and_outcome() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let fields = SpanFields::default();
+        let subscriber = tracing_subscriber::registry().with(fields.clone());
+        let receiver = Receiver::builder()
+            .source(source("a", "/hooks/a", Mode::Inline))
+            .build()
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        tracing::subscriber::with_default(subscriber, || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let head = RequestHead {
+                    method: &Method::POST,
+                    query: None,
+                    headers: &headers,
+                };
+                let reception = receiver.start("/hooks/a").unwrap();
+                reception
+                    .complete(head, Bytes::from_static(b"{}"))
+                    .await
+                    .unwrap();
+            });
+        });
+        let fields = fields.0.lock().unwrap().clone();
+        let id = crate::derived_delivery_id(b"{}");
+        assert!(
+            fields.contains(&("source".to_owned(), "a".to_owned())),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("delivery_id".to_owned(), id)),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("outcome".to_owned(), "verified".to_owned())),
+            "{fields:?}"
+        );
+    }
+
     #[tokio::test]
     async fn inline_mode_verifies_without_a_queue() {
         let receiver = Receiver::builder()
