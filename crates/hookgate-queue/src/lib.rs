@@ -21,9 +21,28 @@
 //!
 //! # Back-ends
 //!
+//! - [`SqliteQueue`] (feature `sqlite`, default): one SQLite file in WAL mode;
+//!   concurrent enqueues are group-committed by a single writer thread, and
+//!   with [`Durability::Fsync`] (default) `Ok` means `fsync`ed. The schema is
+//!   documented in the [`sqlite`] module and inspectable with `sqlite3`.
 //! - [`MemoryQueue`]: in process memory, for tests and for users who accept loss.
-//! - Other back-ends implement [`Queue`] and prove it with the [`conformance`]
+//! - Other back-ends implement [`Queue`] and prove it with the `conformance`
 //!   suite (feature `conformance`).
+//!
+//! Wrap any of them in [`Coalescing`] to let a newer version of an object
+//! replace an older one still waiting.
+//!
+//! # Workers
+//!
+//! A [`WorkerPool`] leases deliveries and runs a [`Handler`]: any
+//! `async fn(Delivery) -> Result<(), HandlerError>`, or a
+//! `hookgate_events::Router` through [`RouterHandler`]. Failures are retried
+//! per a [`RetryPolicy`] (exponential backoff with full jitter by default, or
+//! a sender's own schedule such as [`RetrySchedule::clarife`] and
+//! [`RetrySchedule::svix`]), then dead-lettered with the last error; dead
+//! letters can be listed and replayed ([`Replay`]). Time is read through a
+//! [`Clock`], so tests use a [`ManualClock`] and never sleep. Metrics names
+//! are in [`observe`].
 //!
 //! # Example
 //!

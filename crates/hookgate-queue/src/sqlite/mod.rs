@@ -162,6 +162,10 @@ impl SqliteQueueBuilder {
         conn.busy_timeout(Duration::from_secs(5)).map_err(storage)?;
         conn.set_prepared_statement_cache_capacity(32);
         conn.execute_batch(store::SCHEMA).map_err(storage)?;
+        // Checkpoints run on their own thread (below), never inside a commit
+        // that callers are waiting for.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(storage)?;
 
         let now = self.clock.now();
         let recovered = {
@@ -186,8 +190,19 @@ impl SqliteQueueBuilder {
             .busy_timeout(Duration::from_secs(5))
             .map_err(storage)?;
 
+        let checkpointer = Connection::open(&self.path).map_err(storage)?;
+        checkpointer
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(storage)?;
+        let (checkpoint, checkpoint_requests) = mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("hookgate-queue-checkpoint".to_owned())
+            .spawn(move || run_checkpoints(&checkpointer, &checkpoint_requests))
+            .map_err(QueueError::unavailable)?;
+
         let (commands, inbox) = mpsc::channel();
         let writer = Writer {
+            checkpoint,
             conn,
             inbox,
             clock: Arc::clone(&self.clock),
@@ -459,6 +474,8 @@ impl Answer {
 
 struct Writer {
     conn: Connection,
+    /// Asks the checkpoint thread to copy the WAL into the database file.
+    checkpoint: mpsc::SyncSender<()>,
     inbox: mpsc::Receiver<Command>,
     clock: Arc<dyn Clock>,
     capacity: u64,
@@ -557,6 +574,8 @@ impl Writer {
         match tx.commit() {
             Ok(()) => {
                 self.live = live;
+                // A full channel means a checkpoint is already pending.
+                let _ = self.checkpoint.try_send(());
                 if pruned > 0 {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
@@ -572,6 +591,18 @@ impl Writer {
                 }
             }
         }
+    }
+}
+
+/// Checkpoints the WAL after commits, at most every 50 ms, until the writer
+/// is gone. `PASSIVE` never blocks the writer: the `fsync` of the database
+/// file that a checkpoint needs happens here, off the enqueue path.
+fn run_checkpoints(conn: &Connection, requests: &mpsc::Receiver<()>) {
+    while requests.recv().is_ok() {
+        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %err, "sqlite checkpoint failed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
