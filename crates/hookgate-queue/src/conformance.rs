@@ -16,7 +16,7 @@
 //!
 //! The factory is called once per case and must return an **empty** queue
 //! with the default 24 h deduplication window and room for a few hundred
-//! deliveries. Back-ends that read the time through a [`Clock`](crate::Clock)
+//! deliveries. Back-ends that read the time through a [`Clock`]
 //! use [`run_all`] and the [`ManualClock`] they are given: the suite then
 //! never sleeps. Back-ends whose server keeps the time (Redis, NATS) use
 //! [`run_all_real_time`], which waits real seconds where the suite needs time
