@@ -2,20 +2,12 @@
 //! a local HTTP sink standing in for the user's service, `hookgate send` for
 //! signed deliveries of every scheme, and `hookgate queue` for dead letters.
 //!
-//! # Finding the binary
-//!
-//! `CARGO_BIN_EXE_hookgate` exists only for the tests of `hookgate-cli`
-//! itself, and cargo has no stable way to depend on another package's binary.
-//! `cargo test --workspace` builds `target/<profile>/hookgate` anyway (the CLI
-//! has integration tests of its own), next to this test's
-//! `target/<profile>/deps/` folder, so the binary is looked up there. When
-//! this package is tested alone (`cargo test -p hookgate-tests`), build the
-//! binary first: `cargo build -p hookgate-cli`. Set `HOOKGATE_BIN` to test
-//! another build.
+//! The binary is the one `cargo test --workspace` built: see
+//! [`hookgate_tests::hookgate_bin`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +17,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
+use hookgate_tests::hookgate_bin;
 use hookgate_verify::{Scheme, Verifier};
 
 /// Every scheme `hookgate send` has a sample for, with the secret used here.
@@ -43,25 +36,6 @@ const SCHEMES: [(&str, &str); 9] = [
 /// How long to wait for something that normally takes milliseconds, before
 /// declaring the test failed (not a performance assertion: a hang guard).
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn hookgate_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("HOOKGATE_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("the test's own path");
-    // target/<profile>/deps/serve_e2e-<hash> -> target/<profile>/hookgate
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test runs from target/<profile>/deps");
-    let bin = profile_dir.join(format!("hookgate{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} not found: run `cargo build -p hookgate-cli` first, or set HOOKGATE_BIN",
-        bin.display()
-    );
-    bin
-}
 
 /// What the sink received.
 #[derive(Debug, Clone)]

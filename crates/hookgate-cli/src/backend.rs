@@ -1,15 +1,29 @@
 //! Opening the queue a configuration names, for `serve` and `queue`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hookgate_queue::{Durability, MemoryQueue, Queue, RetryPolicy, RetrySchedule, SqliteQueue};
 
-use crate::config::{DurabilityName, QueueBackend, QueueConfig, RetryConfig, ScheduleConfig};
+use crate::config::{
+    Config, DurabilityName, QueueBackend, QueueConfig, RetryConfig, ScheduleConfig,
+};
 
-/// Opens the configured queue. Blocking (SQLite opens the file): call it
-/// before serving, or from `spawn_blocking`.
-pub(crate) fn open(config: &QueueConfig) -> Result<Arc<dyn Queue>, String> {
-    match &config.backend {
+// The back-ends' defaults, spelled here too so that `describe` needs neither
+// crate (they are optional); a test checks they agree.
+const REDIS_DEFAULT_PREFIX: &str = "hookgate";
+const NATS_DEFAULT_STREAM: &str = "HOOKGATE";
+
+/// Opens the configured queue; `env` reads the environment (a distributed
+/// queue's URL may be kept there). SQLite opens its file synchronously, which
+/// is fine here: this runs once, in `block_on` on the main thread, before
+/// anything is served.
+pub(crate) async fn open(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn Queue>, String> {
+    let queue = &config.queue;
+    match &queue.backend {
         QueueBackend::Sqlite { path, durability } => {
             if let Some(parent) = path.parent()
                 && !parent.as_os_str().is_empty()
@@ -22,35 +36,122 @@ pub(crate) fn open(config: &QueueConfig) -> Result<Arc<dyn Queue>, String> {
                 DurabilityName::Fsync => Durability::Fsync,
                 DurabilityName::ProcessCrash => Durability::ProcessCrash,
             });
-            if let Some(window) = config.dedup_window {
+            if let Some(window) = queue.dedup_window {
                 builder = builder.dedup_window(window);
             }
-            if let Some(capacity) = config.capacity {
+            if let Some(capacity) = queue.capacity {
                 builder = builder.capacity(capacity);
             }
-            let queue = builder
+            let opened = builder
                 .open()
                 .map_err(|e| format!("cannot open the queue {}: {e}", path.display()))?;
-            Ok(Arc::new(queue))
+            Ok(Arc::new(opened))
         }
         QueueBackend::Memory => {
-            let mut queue = MemoryQueue::new();
-            if let Some(window) = config.dedup_window {
-                queue = queue.with_dedup_window(window);
+            let mut opened = MemoryQueue::new();
+            if let Some(window) = queue.dedup_window {
+                opened = opened.with_dedup_window(window);
             }
-            if let Some(capacity) = config.capacity {
-                queue = queue.with_capacity(capacity);
+            if let Some(capacity) = queue.capacity {
+                opened = opened.with_capacity(capacity);
             }
-            Ok(Arc::new(queue))
+            Ok(Arc::new(opened))
+        }
+        QueueBackend::Redis { endpoint, prefix } => open_redis(
+            &endpoint.resolve(env)?,
+            prefix.as_deref(),
+            queue.dedup_window,
+        ),
+        QueueBackend::Nats { endpoint, stream } => {
+            open_nats(
+                &endpoint.resolve(env)?,
+                stream.as_deref(),
+                queue.dedup_window,
+                config.workers.visibility_timeout,
+            )
+            .await
         }
     }
 }
 
-/// A short description of the queue for logs and messages.
+#[cfg(feature = "redis")]
+fn open_redis(
+    url: &str,
+    prefix: Option<&str>,
+    dedup_window: Option<Duration>,
+) -> Result<Arc<dyn Queue>, String> {
+    let mut builder = hookgate_queue_redis::RedisQueue::builder(url);
+    if let Some(prefix) = prefix {
+        builder = builder.prefix(prefix);
+    }
+    if let Some(window) = dedup_window {
+        builder = builder.dedup_window(window);
+    }
+    // Building does not connect: a receiver starts while Redis is down and
+    // answers 503 until it is back.
+    let opened = builder
+        .build()
+        .map_err(|e| format!("cannot open the redis queue: {e}"))?;
+    Ok(Arc::new(opened))
+}
+
+#[cfg(not(feature = "redis"))]
+fn open_redis(_: &str, _: Option<&str>, _: Option<Duration>) -> Result<Arc<dyn Queue>, String> {
+    Err(not_built("redis"))
+}
+
+#[cfg(feature = "nats")]
+async fn open_nats(
+    url: &str,
+    stream: Option<&str>,
+    dedup_window: Option<Duration>,
+    visibility: Duration,
+) -> Result<Arc<dyn Queue>, String> {
+    // JetStream keeps one lease duration per consumer (`ack_wait`): it is the
+    // workers' visibility timeout, as the other back-ends take it per lease.
+    let mut builder = hookgate_queue_nats::NatsQueue::builder(url).ack_wait(visibility);
+    if let Some(stream) = stream {
+        builder = builder.stream(stream);
+    }
+    if let Some(window) = dedup_window {
+        builder = builder.dedup_window(window);
+    }
+    let opened = builder
+        .connect()
+        .await
+        .map_err(|e| format!("cannot open the nats queue: {e}"))?;
+    Ok(Arc::new(opened))
+}
+
+#[cfg(not(feature = "nats"))]
+async fn open_nats(
+    _: &str,
+    _: Option<&str>,
+    _: Option<Duration>,
+    _: Duration,
+) -> Result<Arc<dyn Queue>, String> {
+    Err(not_built("nats"))
+}
+
+#[cfg(not(all(feature = "redis", feature = "nats")))]
+fn not_built(feature: &str) -> String {
+    format!("this hookgate was built without the `{feature}` queue (cargo feature `{feature}`)")
+}
+
+/// A short description of the queue for logs and messages (never a URL,
+/// which may hold a password).
 pub(crate) fn describe(config: &QueueConfig) -> String {
     match &config.backend {
         QueueBackend::Sqlite { path, .. } => format!("sqlite {}", path.display()),
         QueueBackend::Memory => "memory".to_owned(),
+        QueueBackend::Redis { prefix, .. } => format!(
+            "redis prefix {}",
+            prefix.as_deref().unwrap_or(REDIS_DEFAULT_PREFIX)
+        ),
+        QueueBackend::Nats { stream, .. } => format!(
+            "nats stream {}",
+            stream.as_deref().unwrap_or(NATS_DEFAULT_STREAM)
+        ),
     }
 }
 
@@ -75,4 +176,19 @@ pub(crate) fn retry_policy(config: &RetryConfig) -> RetryPolicy {
         policy = policy.max_age(age);
     }
     policy
+}
+
+#[cfg(all(test, feature = "redis", feature = "nats"))]
+mod tests {
+    #[test]
+    fn described_defaults_are_the_back_ends_own() {
+        assert_eq!(
+            super::REDIS_DEFAULT_PREFIX,
+            hookgate_queue_redis::DEFAULT_PREFIX
+        );
+        assert_eq!(
+            super::NATS_DEFAULT_STREAM,
+            hookgate_queue_nats::DEFAULT_STREAM
+        );
+    }
 }

@@ -117,8 +117,7 @@ pub(crate) enum DurabilityName {
     ProcessCrash,
 }
 
-/// Which queue back-end to use. Back-ends in their own crates (Redis, NATS)
-/// add a variant here and a key in the `[queue]` table.
+/// Which queue back-end to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub(crate) enum QueueBackend {
@@ -131,6 +130,44 @@ pub(crate) enum QueueBackend {
     },
     /// In process memory: lost on restart.
     Memory,
+    /// Redis Streams, shared by every receiver configured with the same
+    /// server and prefix.
+    Redis {
+        /// Where the server is.
+        endpoint: Endpoint,
+        /// The key prefix (the back-end's default when absent).
+        prefix: Option<String>,
+    },
+    /// NATS JetStream, shared by every receiver configured with the same
+    /// server and stream.
+    Nats {
+        /// Where the server is.
+        endpoint: Endpoint,
+        /// The stream name (the back-end's default when absent).
+        stream: Option<String>,
+    },
+}
+
+/// A distributed queue's server URL: written in the file, or (since a URL
+/// may hold a password) read from an environment variable when serving.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `redis = "redis://…"`, `nats = "nats://…"`.
+    Url(String),
+    /// `redis_env = "NAME"`, `nats_env = "NAME"`.
+    Env(String),
+}
+
+impl Endpoint {
+    /// The URL, reading the environment for [`Endpoint::Env`].
+    pub(crate) fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+        match self {
+            Endpoint::Url(url) => Ok(url.clone()),
+            Endpoint::Env(name) => env(name)
+                .filter(|url| !url.is_empty())
+                .ok_or_else(|| format!("queue: environment variable {name} is not set")),
+        }
+    }
 }
 
 /// The `[queue]` table.
@@ -466,6 +503,12 @@ struct RawQueue(RawQueueTable);
 struct RawQueueTable {
     sqlite: Option<Spanned<PathBuf>>,
     memory: Option<Spanned<bool>>,
+    redis: Option<Spanned<String>>,
+    redis_env: Option<Spanned<String>>,
+    nats: Option<Spanned<String>>,
+    nats_env: Option<Spanned<String>>,
+    prefix: Option<Spanned<String>>,
+    stream: Option<Spanned<String>>,
     durability: Option<Spanned<DurabilityName>>,
     dedup_window: Option<HumanDuration>,
     capacity: Option<Spanned<u64>>,
@@ -480,7 +523,8 @@ impl<'de> Deserialize<'de> for RawQueue {
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "\"memory\", \"sqlite\" or a table such as { sqlite = \"hookgate-queue.db\" }",
+                    "\"memory\", \"sqlite\" or a table such as { sqlite = \"hookgate-queue.db\" } \
+                     or { redis = \"redis://127.0.0.1:6379\" }",
                 )
             }
 
@@ -709,26 +753,98 @@ fn check_queue(
     };
     let span = raw.span();
     let RawQueue(table) = raw.into_inner();
-    let memory = table.memory.as_ref().is_some_and(|m| *m.get_ref());
-    let backend = match (table.sqlite, memory) {
-        (Some(path), true) => {
-            return Err(ctx.at(
-                path.span(),
-                "queue: choose one back-end, `sqlite` or `memory`, not both",
-            ));
+    let memory = table.memory.as_ref().filter(|m| *m.get_ref());
+    // Every key that names a back-end, with where it is written.
+    let named: Vec<(&str, Range<usize>)> = [
+        ("sqlite", table.sqlite.as_ref().map(Spanned::span)),
+        ("memory", memory.map(Spanned::span)),
+        ("redis", table.redis.as_ref().map(Spanned::span)),
+        ("redis_env", table.redis_env.as_ref().map(Spanned::span)),
+        ("nats", table.nats.as_ref().map(Spanned::span)),
+        ("nats_env", table.nats_env.as_ref().map(Spanned::span)),
+    ]
+    .into_iter()
+    .filter_map(|(key, span)| span.map(|span| (key, span)))
+    .collect();
+    if let [_, (second, at), ..] = named.as_slice() {
+        return Err(ctx.at(
+            at.clone(),
+            format!(
+                "queue: choose one back-end, not both `{}` and `{second}`",
+                named[0].0
+            ),
+        ));
+    }
+    let chosen = named.first().map_or("sqlite", |(key, _)| *key);
+    // Keys that belong to some back-ends only.
+    let only = |key: &str, at: Option<Range<usize>>, owners: &[&str], which: &str| match at {
+        Some(at) if !owners.contains(&chosen) => {
+            Err(ctx.at(at, format!("queue: `{key}` applies to the {which} only")))
         }
-        (None, true) => {
-            if let Some(durability) = table.durability {
-                return Err(ctx.at(
-                    durability.span(),
-                    "queue: `durability` applies to the sqlite queue only",
-                ));
-            }
-            QueueBackend::Memory
+        _ => Ok(()),
+    };
+    fn span_of<T>(value: &Option<Spanned<T>>) -> Option<Range<usize>> {
+        value.as_ref().map(Spanned::span)
+    }
+    only(
+        "durability",
+        span_of(&table.durability),
+        &["sqlite"],
+        "sqlite queue",
+    )?;
+    only(
+        "capacity",
+        span_of(&table.capacity),
+        &["sqlite", "memory"],
+        "sqlite and memory queues",
+    )?;
+    only(
+        "prefix",
+        span_of(&table.prefix),
+        &["redis", "redis_env"],
+        "redis queue",
+    )?;
+    only(
+        "stream",
+        span_of(&table.stream),
+        &["nats", "nats_env"],
+        "nats queue",
+    )?;
+    // `redis = URL` or `redis_env = NAME` (likewise nats): at most one is
+    // present, as checked above, and the chosen back-end has one.
+    let endpoint = |url: Option<Spanned<String>>, env: Option<Spanned<String>>| {
+        let (value, is_url) = match (url, env) {
+            (Some(url), _) => (url, true),
+            (None, Some(env)) => (env, false),
+            (None, None) => return Err(ctx.at(span.clone(), "queue: no server address")),
+        };
+        let at = value.span();
+        let value = value.into_inner();
+        if value.is_empty() {
+            return Err(ctx.at(at, "queue: empty server address"));
         }
-        (sqlite, false) => {
-            let path =
-                sqlite.map_or_else(|| PathBuf::from(DEFAULT_QUEUE_FILE), Spanned::into_inner);
+        if !is_url {
+            return Ok(Endpoint::Env(value));
+        }
+        // The back-end checks its own schemes when it starts; here, that it is a URL at all.
+        url::Url::parse(&value)
+            .map_err(|e| ctx.at(at, format!("queue: invalid server URL: {e}")))?;
+        Ok(Endpoint::Url(value))
+    };
+    let backend = match chosen {
+        "memory" => QueueBackend::Memory,
+        "redis" | "redis_env" => QueueBackend::Redis {
+            endpoint: endpoint(table.redis, table.redis_env)?,
+            prefix: table.prefix.map(Spanned::into_inner),
+        },
+        "nats" | "nats_env" => QueueBackend::Nats {
+            endpoint: endpoint(table.nats, table.nats_env)?,
+            stream: table.stream.map(Spanned::into_inner),
+        },
+        _ => {
+            let path = table
+                .sqlite
+                .map_or_else(|| PathBuf::from(DEFAULT_QUEUE_FILE), Spanned::into_inner);
             if path.as_os_str().is_empty() {
                 return Err(ctx.at(span, "queue: `sqlite` needs a file path"));
             }
@@ -1161,6 +1277,86 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
         ))
         .unwrap_err();
         assert!(both.to_string().contains("not both"), "{both}");
+    }
+
+    #[test]
+    fn distributed_queue_spellings() {
+        let redis = parse(&format!(
+            "{MINIMAL}\n[queue]\nredis = \"redis://127.0.0.1:6379\"\nprefix = \"{{orders}}\"\ndedup_window = \"2h\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            redis.queue.backend,
+            QueueBackend::Redis {
+                endpoint: Endpoint::Url("redis://127.0.0.1:6379".to_owned()),
+                prefix: Some("{orders}".to_owned()),
+            }
+        );
+        assert_eq!(redis.queue.dedup_window, Some(Duration::from_secs(7200)));
+        let inline = parse(&format!(
+            "queue = {{ nats = \"nats://127.0.0.1:4222\", stream = \"ORDERS\" }}\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(
+            inline.queue.backend,
+            QueueBackend::Nats {
+                endpoint: Endpoint::Url("nats://127.0.0.1:4222".to_owned()),
+                stream: Some("ORDERS".to_owned()),
+            }
+        );
+        let from_env = parse(&format!("{MINIMAL}\n[queue]\nredis_env = \"REDIS_URL\"\n")).unwrap();
+        let QueueBackend::Redis { endpoint, prefix } = &from_env.queue.backend else {
+            panic!("{:?}", from_env.queue.backend);
+        };
+        assert_eq!(prefix, &None);
+        let env = |name: &str| (name == "REDIS_URL").then(|| "redis://10.0.0.1".to_owned());
+        assert_eq!(endpoint.resolve(&env).unwrap(), "redis://10.0.0.1");
+        let unset = endpoint.resolve(&|_: &str| None).unwrap_err();
+        assert!(unset.contains("REDIS_URL is not set"), "{unset}");
+    }
+
+    #[test]
+    fn distributed_queue_mistakes_name_the_key() {
+        let cases = [
+            (
+                "[queue]\nredis = \"redis://h\"\nnats = \"nats://h\"\n",
+                "not both `redis` and `nats`",
+            ),
+            (
+                "[queue]\nsqlite = \"q.db\"\nredis_env = \"URL\"\n",
+                "not both `sqlite` and `redis_env`",
+            ),
+            (
+                "[queue]\nredis = \"redis://h\"\ndurability = \"fsync\"\n",
+                "`durability` applies to the sqlite queue only",
+            ),
+            (
+                "[queue]\nnats = \"nats://h\"\ncapacity = 10\n",
+                "`capacity` applies to the sqlite and memory queues only",
+            ),
+            (
+                "[queue]\nnats = \"nats://h\"\nprefix = \"p\"\n",
+                "`prefix` applies to the redis queue only",
+            ),
+            (
+                "[queue]\nredis = \"redis://h\"\nstream = \"S\"\n",
+                "`stream` applies to the nats queue only",
+            ),
+            ("[queue]\nredis = \"localhost\"\n", "invalid server URL"),
+            ("[queue]\nnats_env = \"\"\n", "empty server address"),
+        ];
+        for (queue, expected) in cases {
+            let err = parse(&format!("{MINIMAL}\n{queue}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(expected), "{queue:?}: {err}");
+            // The error names the line of the second key of the [queue] table or later.
+            let line = MINIMAL.lines().count() + 3;
+            assert!(
+                err.contains(&format!(":{line}:")) || err.contains(&format!(":{}:", line + 1)),
+                "{queue:?}: {err}"
+            );
+        }
     }
 
     #[test]

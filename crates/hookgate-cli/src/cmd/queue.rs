@@ -99,8 +99,11 @@ pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
-    let queue = backend::open(&config.queue).map_err(Failure::Usage)?;
-    runtime.block_on(execute(queue, args.command, args.json))
+    runtime.block_on(async {
+        let env = |name: &str| std::env::var(name).ok();
+        let queue = backend::open(&config, &env).await.map_err(Failure::Usage)?;
+        execute(queue, args.command, args.json).await
+    })
 }
 
 async fn execute(queue: Arc<dyn Queue>, command: QueueCommand, json: bool) -> Result<(), Failure> {

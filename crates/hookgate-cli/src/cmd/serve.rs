@@ -85,12 +85,6 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| Failure::usage(format!("cannot install the metrics recorder: {e}")))?;
-    let queue = backend::open(&config.queue).map_err(Failure::Usage)?;
-    let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
-    for source in sources {
-        receiver = receiver.source(source);
-    }
-    let receiver = receiver.build().map_err(Failure::usage)?;
     let actions = Actions::new(&config.sources).map_err(Failure::Usage)?;
     let listen = args.listen.unwrap_or(config.server.listen);
 
@@ -98,7 +92,16 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
-    runtime.block_on(serve(config, listen, queue, receiver, actions, metrics))
+    runtime.block_on(async {
+        // Inside the runtime: the distributed back-ends need it to connect.
+        let queue = backend::open(&config, &env).await.map_err(Failure::Usage)?;
+        let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
+        for source in sources {
+            receiver = receiver.source(source);
+        }
+        let receiver = receiver.build().map_err(Failure::usage)?;
+        serve(config, listen, queue, receiver, actions, metrics).await
+    })
 }
 
 fn build_source(
