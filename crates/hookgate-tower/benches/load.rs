@@ -1,10 +1,10 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdef`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefgh`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
-//! Up to six servers on 127.0.0.1, visited in turn by the same
+//! Up to eight servers on 127.0.0.1, visited in turn by the same
 //! built-in load generator: 64 keep-alive HTTP/1.1 connections sending 1 KiB
 //! bodies signed GitHub-style (`X-Hub-Signature-256`, unique
 //! `X-GitHub-Delivery`).
@@ -17,7 +17,11 @@
 //! - (e), on request only: (c) with `Durability::ProcessCrash` (no fsync before
 //!   the ACK), to separate the cost of the fsync from the rest;
 //! - (d) a hand-written axum handler: read the body, HMAC-SHA256 it, compare
-//!   in constant time, push the bytes into a bounded tokio mpsc.
+//!   in constant time, push the bytes into a bounded tokio mpsc;
+//! - (g), (h), on request only: (c) with the Redis Streams (127.0.0.1:6379)
+//!   or NATS JetStream (127.0.0.1:4222) queue instead of SQLite, each under a
+//!   key prefix or stream of its own, deleted at the end (`cgh` puts the three
+//!   durable back-ends side by side).
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table.
 
@@ -122,6 +126,41 @@ async fn serve(app: Router) -> SocketAddr {
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
     addr
+}
+
+const REDIS_URL: &str = "redis://127.0.0.1:6379";
+const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Deletes what scenario (g) left under `prefix`, in batches.
+async fn delete_redis_keys(prefix: &str) {
+    let client = redis::Client::open(REDIS_URL).expect("redis url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let mut cursor = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}:*"))
+            .arg("COUNT")
+            .arg(10_000)
+            .query_async(&mut conn)
+            .await
+            .expect("scan");
+        if !keys.is_empty() {
+            let _: () = redis::cmd("UNLINK")
+                .arg(keys)
+                .query_async(&mut conn)
+                .await
+                .expect("unlink");
+        }
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
 }
 
 #[derive(Default)]
@@ -239,10 +278,11 @@ async fn main() {
     // Letters of the scenarios to run (e.g. `bd`); `abcd` by default.
     let only = args
         .iter()
-        .find(|a| !a.is_empty() && a.chars().all(|c| "abcdef".contains(c)))
+        .find(|a| !a.is_empty() && a.chars().all(|c| "abcdefgh".contains(c)))
         .cloned()
         .unwrap_or_else(|| "abcd".to_owned());
     let dir = tempfile::tempdir().expect("tempdir");
+    let distributed_name = format!("HGLOAD_{}", std::process::id());
 
     // Every server first; then rounds that visit each in turn, so a change in
     // the machine's load during the run affects all scenarios alike.
@@ -294,6 +334,25 @@ async fn main() {
                         .expect("sqlite queue"),
                 )),
             ),
+            'g' => (
+                "(g) axum + WebhookLayer, Redis Streams queue",
+                layered(Arc::new(
+                    hookgate_queue_redis::RedisQueue::builder(REDIS_URL)
+                        .prefix(distributed_name.as_str())
+                        .build()
+                        .expect("redis queue"),
+                )),
+            ),
+            'h' => (
+                "(h) axum + WebhookLayer, NATS JetStream queue",
+                layered(Arc::new(
+                    hookgate_queue_nats::NatsQueue::builder(NATS_URL)
+                        .stream(distributed_name.as_str())
+                        .connect()
+                        .await
+                        .expect("nats queue (is nats-server -js running on 127.0.0.1:4222?)"),
+                )),
+            ),
             _ => {
                 let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
                 tokio::spawn(async move { while rx.recv().await.is_some() {} });
@@ -330,6 +389,20 @@ async fn main() {
             f.errors
         );
         rows.push((*letter, f.rps));
+    }
+    if only.contains('g') {
+        delete_redis_keys(&distributed_name).await;
+    }
+    if only.contains('h') {
+        let client = async_nats::connect(NATS_URL).await.expect("nats");
+        let js = async_nats::jetstream::new(client);
+        for stream in [
+            distributed_name.clone(),
+            format!("{distributed_name}_DEAD"),
+            format!("KV_{distributed_name}_STATE"),
+        ] {
+            let _ = js.delete_stream(&stream).await;
+        }
     }
     let rps = |letter: char| rows.iter().find(|r| r.0 == letter).map(|r| r.1);
     if let (Some(a), Some(b), Some(c), Some(d)) = (rps('a'), rps('b'), rps('c'), rps('d')) {
