@@ -194,10 +194,24 @@ fn sample_body(
                 object.insert("event".to_owned(), Value::from(kind));
                 object.insert("operation".to_owned(), Value::from(operation));
             }
-            // Claravine carries no delivery id: a fresh time keeps two test
-            // sends from being one delivery to the receiver's deduplication.
+            // Claravine carries no delivery id, so receivers tell deliveries
+            // apart by their bytes. Each send is about an object of its own
+            // (derived from the delivery id: `--id X` twice is one delivery,
+            // as a sender's retry would be), at the time of sending.
+            let object_id = uuid_from(id);
+            if let Some(Value::String(old)) = object.get("object_id").cloned()
+                && let Some(Value::String(href)) = object.get_mut("href")
+            {
+                *href = href.replace(&old, &object_id);
+            }
+            object.insert("object_id".to_owned(), Value::from(object_id));
             object.insert("event_time".to_owned(), Value::from(now));
             object.insert("token".to_owned(), Value::from(secret));
+        }
+        Scheme::HeaderToken => {
+            // Clarity's context fields say nothing unique either: tag the
+            // body with the delivery id, for the same reason as Claravine's.
+            object.insert("hookgate_send_id".to_owned(), Value::from(id));
         }
         Scheme::Github => {
             if let Some((_, action)) = event.split_once('.') {
@@ -240,6 +254,27 @@ fn event_headers(scheme: Scheme, event: &str, headers: &mut HeaderMap) -> Result
         .map_err(|_| Failure::usage(format!("--event {event:?} cannot be sent in a header")))?;
     headers.insert(HeaderName::from_static(name), value);
     Ok(())
+}
+
+/// A UUID (version 4 layout, variant 1) that is a function of `id`: FNV-1a
+/// over the id, spread over 128 bits. Not random, and not meant to be: the
+/// same `--id` gives the same object.
+fn uuid_from(id: &str) -> String {
+    let mut hash: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+    for byte in id.bytes() {
+        hash ^= u128::from(byte);
+        hash = hash.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+    }
+    let bytes = ((hash & !(0xf << 76) & !(0x3 << 62)) | (0x4 << 76) | (0x2 << 62)).to_be_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
 }
 
 /// A delivery id unique across quick successive runs: time in nanoseconds
@@ -334,6 +369,40 @@ mod tests {
         assert_eq!(
             value["type"], "document.updated",
             "the sample's own event by default"
+        );
+    }
+
+    #[test]
+    fn bodies_without_an_id_field_differ_per_delivery_id_within_one_second() {
+        for scheme in [Scheme::Claravine, Scheme::HeaderToken] {
+            let body = |id| sample_body(scheme, sample(scheme).unwrap(), id, "", "s", 7).unwrap();
+            assert_ne!(body("a"), body("b"), "{scheme}");
+            assert_eq!(
+                body("a"),
+                body("a"),
+                "{scheme}: the same --id is the same delivery"
+            );
+        }
+        let value: Value = serde_json::from_slice(
+            &sample_body(
+                Scheme::Claravine,
+                sample(Scheme::Claravine).unwrap(),
+                "a",
+                "",
+                "s",
+                7,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let object_id = value["object_id"].as_str().unwrap();
+        let parsed = uuid::Uuid::parse_str(object_id).unwrap();
+        assert_eq!(parsed.get_version_num(), 4);
+        assert!(
+            value["href"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/{object_id}/data"))
         );
     }
 
