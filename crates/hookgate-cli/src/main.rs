@@ -15,7 +15,8 @@ mod config;
 mod duration;
 mod input;
 
-/// Receive webhooks safely: sign and verify deliveries.
+/// Receive webhooks safely: sign and verify deliveries, run a receiver,
+/// inspect and replay its queue.
 #[derive(Debug, Parser)]
 #[command(
     name = "hookgate",
@@ -26,8 +27,12 @@ mod input;
         hookgate sign --scheme github --secret s3cret --body payload.json\n  \
         hookgate verify --scheme clarife --secret whsec_sample \\\n    \
         -H 'X-Clarife-Signature: t=1774699200,v1=9c710756f7069d313542208bc0003147b1b1b7a6aa18bca44d4a4f3b585b2a74' \\\n    \
-        --now 1774699230 --body samples/clarife.json\n\n\
-        Exit codes: 0 verified, 1 delivery refused, 2 usage error."
+        --now 1774699230 --body samples/clarife.json\n  \
+        hookgate init && hookgate serve --config hookgate.toml\n  \
+        hookgate send --scheme clarife --secret whsec_sample --url http://127.0.0.1:8080/hooks/clarife\n  \
+        hookgate queue stats\n\n\
+        `hookgate COMMAND --help` shows each command's own example.\n\
+        Exit codes: 0 success, 1 delivery refused (or not that sender's payload), 2 usage error."
 )]
 struct Cli {
     #[command(subcommand)]

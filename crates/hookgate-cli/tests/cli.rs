@@ -267,15 +267,29 @@ fn custom_scheme_options_round_trip() {
 }
 
 #[test]
-fn help_shows_an_example() {
-    for args in [&["--help"][..], &["verify", "--help"], &["sign", "--help"]] {
-        let out = hookgate(args, None);
-        assert_eq!(out.status.code(), Some(0));
+fn help_of_every_command_shows_an_example() {
+    let commands: [&[&str]; 11] = [
+        &[],
+        &["sign"],
+        &["verify"],
+        &["inspect"],
+        &["init"],
+        &["serve"],
+        &["send"],
+        &["queue"],
+        &["queue", "stats"],
+        &["queue", "list"],
+        &["queue", "replay"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = hookgate(&args, None);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
         let help = text(&out.stdout);
-        assert!(help.contains("Example"), "{args:?}");
-        assert!(
-            help.contains("--scheme") || help.contains("verify"),
-            "{args:?}"
-        );
+        assert!(help.contains("Example"), "{args:?}: {help}");
+        // The example is of the command itself.
+        let invocation = format!("hookgate {}", command.join(" "));
+        assert!(help.contains(invocation.trim_end()), "{args:?}: {help}");
     }
 }

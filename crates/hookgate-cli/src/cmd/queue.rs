@@ -60,8 +60,16 @@ pub(crate) struct QueueArgs {
 #[derive(Debug, Subcommand)]
 enum QueueCommand {
     /// Deliveries by state, and the age of the oldest ready one.
+    #[command(after_help = "Example:\n  \
+        hookgate queue stats --config hookgate.toml --json\n\n\
+        Prints ready, scheduled (waiting for a retry), leased (being handled), dead, depth\n\
+        and the age of the oldest ready delivery.")]
     Stats,
     /// List dead letters (deliveries that will not be retried), oldest first.
+    #[command(after_help = "Example:\n  \
+        hookgate queue list --dead --limit 20\n\n\
+        Each line names the dead letter as SOURCE/DELIVERY_ID, which `hookgate queue replay`\n\
+        takes, with its attempts and last error.")]
     List {
         /// List the dead letters (the only listing the queue offers; may be omitted).
         #[arg(long)]
@@ -71,6 +79,11 @@ enum QueueCommand {
         limit: usize,
     },
     /// Put dead letters back in the queue, due now, their attempts reset.
+    #[command(after_help = "Examples:\n  \
+        hookgate queue replay clarife/evt_a1b2c3d4    # one dead letter\n  \
+        hookgate queue replay --dead --since 8h       # those received in the last 8 hours\n  \
+        hookgate queue replay --dead                  # all of them\n\n\
+        Exit 1 when the named dead letter does not exist.")]
     Replay {
         /// One dead letter, as SOURCE/DELIVERY_ID (as `list` prints it).
         #[arg(
