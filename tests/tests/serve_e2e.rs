@@ -299,6 +299,57 @@ async fn every_scheme_arrives_at_the_sink_exactly_once_with_its_body_intact() {
                 && !r.headers.contains_key("x-clarity-webhook-token")));
         }
     }
+
+    // A sender's retry of one delivery (same id: in the body for clarife,
+    // derived from the bytes for Claravine and Clarity) is answered 2xx and
+    // arrives once.
+    let retried = ["clarife", "claravine", "clarity"];
+    for scheme in retried {
+        let secret = SCHEMES.iter().find(|(s, _)| *s == scheme).unwrap().1;
+        for attempt in ["first", "retry"] {
+            let out = send(&server, scheme, secret, &["--id", "sent-twice"]);
+            assert_success(&out, &format!("{scheme}: {attempt} send"));
+            assert!(String::from_utf8_lossy(&out.stdout).starts_with("200"));
+        }
+    }
+    let expected = expected + retried.len();
+    eventually("each retried delivery reaches the sink", async || {
+        sink.accepted().len() >= expected
+    })
+    .await;
+    // A duplicate never enters the queue: once it is empty, nothing more comes.
+    eventually("the queue is drained", async || {
+        server.health().await["queue"]["depth"] == 0
+    })
+    .await;
+    assert_eq!(sink.received().len(), expected, "a retry arrives once");
+
+    // Prometheus metrics count what happened.
+    let metrics = reqwest::get(format!("http://{}/metrics", server.addr))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let content_type = metrics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/plain"), "{content_type}");
+    let metrics = metrics.text().await.unwrap();
+    for scheme in retried {
+        for line in [
+            format!("hookgate_receive_duplicates_total{{source=\"{scheme}\"}} 1"),
+            format!("hookgate_queue_handled_total{{source=\"{scheme}\"}} 3"),
+        ] {
+            assert!(
+                metrics.lines().any(|l| l == line),
+                "no `{line}` in:\n{metrics}"
+            );
+        }
+    }
+    assert!(
+        metrics.contains("hookgate_receive_ack_seconds"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
