@@ -33,8 +33,10 @@
 //! # What is written to the queue
 //!
 //! The raw body and the request headers except credentials (`Authorization`,
-//! `Proxy-Authorization`, `Cookie`, `x-clarity-webhook-token`) and hop-by-hop
-//! headers. Note that Claravine also repeats its token inside the body, which
+//! `Proxy-Authorization`, `Cookie`, `x-clarity-webhook-token`, and the header
+//! a header-token source is configured to read its token from) and hop-by-hop
+//! headers. Signature headers (GitHub's, Slack's ...) are kept: they do not
+//! reveal the secret. Note that Claravine also repeats its token inside the body, which
 //! is stored as received. Body and header values are handed over as compact
 //! copies: servers give them out as slices of their read buffers, and an
 //! in-memory queue holding slices would pin a whole buffer per delivery (the

@@ -339,8 +339,9 @@ fn compact(value: &HeaderValue) -> HeaderValue {
 }
 
 /// Headers never written to the queue: credentials (Claravine's bearer
-/// token, Clarity's route token) and hop-by-hop headers.
-fn kept_headers(headers: &HeaderMap) -> HeaderMap {
+/// token, Clarity's route token, and `secret`, the header that carries the
+/// source's own token whatever it is named) and hop-by-hop headers.
+fn kept_headers(headers: &HeaderMap, secret: Option<&HeaderName>) -> HeaderMap {
     const CLARITY_TOKEN: HeaderName = HeaderName::from_static("x-clarity-webhook-token");
     let mut kept = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
@@ -348,6 +349,7 @@ fn kept_headers(headers: &HeaderMap) -> HeaderMap {
             || *name == header::PROXY_AUTHORIZATION
             || *name == header::COOKIE
             || *name == CLARITY_TOKEN
+            || Some(name) == secret
             || *name == header::CONNECTION
             || *name == header::TRANSFER_ENCODING
             || *name == header::TE
@@ -483,7 +485,7 @@ impl Reception {
         }
 
         let received_at = SystemTime::now();
-        let headers = kept_headers(head.headers);
+        let headers = kept_headers(head.headers, source.secret_header.as_ref());
         if source.mode == Mode::Inline {
             let delivery = VerifiedDelivery {
                 inner: Arc::new(DeliveryInner {
@@ -636,9 +638,69 @@ mod tests {
         headers.insert("x-clarity-webhook-token", "t".parse().unwrap());
         headers.insert(header::CONNECTION, "keep-alive".parse().unwrap());
         headers.insert("x-github-delivery", "d-1".parse().unwrap());
-        let kept = kept_headers(&headers);
+        let kept = kept_headers(&headers, None);
         assert_eq!(kept.len(), 1);
         assert_eq!(kept["x-github-delivery"], "d-1");
+    }
+
+    /// A header-token source with a header of its own: the token must not
+    /// reach the queue (whose deliveries `hookgate serve` forwards) nor the
+    /// inline delivery's headers.
+    #[tokio::test]
+    async fn a_token_in_a_custom_header_is_neither_queued_nor_handed_on() {
+        let custom = || {
+            Verifier::builder(Scheme::HeaderToken)
+                .secret("route-token")
+                .unwrap()
+                .header("x-route-key")
+                .unwrap()
+                .build()
+                .unwrap()
+        };
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(Source::builder("q", "/q", custom()).build().unwrap())
+            .source(
+                Source::builder("i", "/i", custom())
+                    .mode(Mode::Inline)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-route-key", "route-token".parse().unwrap());
+        headers.insert("x-request-id", "r-1".parse().unwrap());
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+        };
+        let body = Bytes::from_static(b"{}");
+        let queued = receiver.start("/q").unwrap();
+        let accepted = queued.complete(head, body.clone()).await.unwrap();
+        assert_eq!(accepted.outcome(), Outcome::Queued);
+        let leased = queue
+            .lease(hookgate_queue::LeaseRequest::new(
+                1,
+                std::time::Duration::from_secs(1),
+            ))
+            .await
+            .unwrap();
+        let stored = &leased[0].delivery.headers;
+        assert!(stored.get("x-route-key").is_none(), "{stored:?}");
+        assert_eq!(stored["x-request-id"], "r-1");
+
+        let inline = receiver.start("/i").unwrap();
+        let delivery = inline
+            .complete(head, body)
+            .await
+            .unwrap()
+            .into_delivery()
+            .unwrap();
+        assert!(delivery.headers().get("x-route-key").is_none());
+        assert_eq!(delivery.headers()["x-request-id"], "r-1");
     }
 
     #[tokio::test]

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate_events::{EventFilter, Sender};
-use hookgate_verify::Verifier;
-use http::{Method, StatusCode};
+use hookgate_verify::{Scheme, Verifier, VerifyErrorKind};
+use http::{HeaderMap, HeaderName, Method, StatusCode};
 
 /// The default ACK budget: 400 ms, below Claravine's 500 ms deadline.
 pub const DEFAULT_ACK_BUDGET: Duration = Duration::from_millis(400);
@@ -88,6 +88,8 @@ pub struct Source {
     pub(crate) path: String,
     pub(crate) methods: Vec<Method>,
     pub(crate) verifier: Verifier,
+    /// The header that carries the source's secret itself; never kept.
+    pub(crate) secret_header: Option<HeaderName>,
     pub(crate) sender: Option<Sender>,
     pub(crate) filter: Option<EventFilter>,
     pub(crate) ack_budget: Duration,
@@ -309,6 +311,7 @@ impl SourceBuilder {
             name: self.name.into(),
             path: self.path,
             methods: self.methods,
+            secret_header: secret_header(&self.verifier),
             verifier: self.verifier,
             sender: self.sender,
             filter: self.filter,
@@ -320,6 +323,25 @@ impl SourceBuilder {
             required_context: self.required_context,
             mode: self.mode,
         })
+    }
+}
+
+/// The header in which the sender sends the shared secret itself, rather
+/// than a signature made with it: the (configurable) header of
+/// [`Scheme::HeaderToken`]. Claravine's bearer token is always in
+/// `Authorization`, which is never kept anyway; signature headers (GitHub,
+/// Slack, custom HMAC ...) reveal nothing about the secret and are kept.
+fn secret_header(verifier: &Verifier) -> Option<HeaderName> {
+    if verifier.scheme() != Scheme::HeaderToken {
+        return None;
+    }
+    // hookgate-verify does not expose the configured header name, but the
+    // first thing a header-token check does is read that header, and its
+    // absence is reported by name. `verify_at`: the clock is not consulted.
+    let probe = verifier.verify_at(&HeaderMap::new(), b"", std::time::UNIX_EPOCH);
+    match probe.map_err(hookgate_verify::VerifyError::into_kind) {
+        Err(VerifyErrorKind::MissingHeader { header }) => Some(header),
+        _ => Some(hookgate_verify::headers::CLARITY_WEBHOOK_TOKEN),
     }
 }
 
@@ -342,6 +364,25 @@ mod tests {
         assert_eq!(source.methods(), [Method::POST]);
         assert_eq!(source.success_status(), StatusCode::OK);
         assert_eq!(source.mode(), Mode::Queue);
+    }
+
+    #[test]
+    fn the_header_carrying_a_token_is_known_whatever_its_name() {
+        let custom = Verifier::builder(Scheme::HeaderToken)
+            .secret("route-token")
+            .unwrap()
+            .header("x-route-key")
+            .unwrap()
+            .build()
+            .unwrap();
+        let source = Source::builder("a", "/a", custom).build().unwrap();
+        assert_eq!(source.secret_header.unwrap(), "x-route-key");
+        let default = Source::builder("b", "/b", verifier()).build().unwrap();
+        assert_eq!(default.secret_header.unwrap(), "x-clarity-webhook-token");
+        // A signature is not the secret: GitHub's header is kept.
+        let github = Verifier::new(Scheme::Github, "s").unwrap();
+        let source = Source::builder("c", "/c", github).build().unwrap();
+        assert!(source.secret_header.is_none());
     }
 
     #[test]
