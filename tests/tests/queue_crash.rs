@@ -1,5 +1,8 @@
 //! Crash test: SIGKILL a process that is enqueueing and handling deliveries,
-//! restart it, and check that every acknowledged delivery is handled.
+//! restart it, and check that every acknowledged delivery is handled by the
+//! restarted process before anything is sent again; then resend everything
+//! (as senders retry what was not acknowledged) and check that each delivery
+//! is handled once after deduplication.
 //!
 //! Until the receiving middleware exists this goes through the queue API;
 //! an `ACK` line stands for the `2xx` a sender would get.
@@ -56,33 +59,66 @@ fn every_acknowledged_delivery_survives_sigkill() {
     assert!(!status.success(), "the producer was killed, not finished");
     let handled_before_kill = count_lines(log).values().sum::<usize>();
 
-    let drained = child(&["drain", db, log, &n, &producers])
+    // Restart and drain, sending nothing: whatever was acknowledged must be
+    // in the queue (or already handled), not come back with a resend.
+    let restarted = child(&["drain", db, log, &n, &producers])
         .output()
         .expect("run drain");
-    assert!(drained.status.success(), "drain failed: {drained:?}");
-    let stdout = String::from_utf8(drained.stdout).expect("utf-8");
-    let resent: Vec<usize> = stdout
+    assert!(restarted.status.success(), "drain failed: {restarted:?}");
+    let drained_on_restart = drained(&restarted.stdout);
+    let handled_on_restart = count_lines(log);
+    let mut lost: Vec<&String> = acked
+        .iter()
+        .filter(|id| !handled_on_restart.contains_key(*id))
+        .collect();
+    lost.sort();
+    println!(
+        "crash test: killed after {kill_after} acks (seed {seed}); acked {}, handled before kill \
+         {handled_before_kill}; restart without resending: {drained_on_restart} handled, {} \
+         acknowledged deliveries never handled",
+        acked.len(),
+        lost.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "acknowledged before the kill, but not in the queue after the restart: {lost:?}"
+    );
+
+    // Now the senders retry everything (the unacknowledged ones for real).
+    let resent = child(&["resend", db, log, &n, &producers])
+        .output()
+        .expect("run resend");
+    assert!(resent.status.success(), "resend failed: {resent:?}");
+    let stdout = String::from_utf8(resent.stdout.clone()).expect("utf-8");
+    let counts: Vec<usize> = stdout
         .lines()
         .find_map(|l| l.strip_prefix("RESENT "))
         .expect("RESENT line")
         .split(' ')
         .map(|n| n.parse().expect("count"))
         .collect();
-    let (resent_enqueued, resent_duplicates) = (resent[0], resent[1]);
+    let (resent_enqueued, resent_duplicates) = (counts[0], counts[1]);
+    let new: HashSet<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("NEW "))
+        .collect();
+    let drained_after_resend = drained(&resent.stdout);
 
     let handled = count_lines(log);
     let missing: Vec<&String> = acked
         .iter()
         .filter(|id| !handled.contains_key(*id))
         .collect();
+    let acked_but_new: Vec<&String> = acked
+        .iter()
+        .filter(|id| new.contains(id.as_str()))
+        .collect();
     let handled_twice = handled.values().filter(|&&count| count > 1).count();
     let raw_handled: usize = handled.values().sum();
     println!(
-        "crash test: killed after {kill_after} acks (seed {seed}); acked {}, handled before kill \
-         {handled_before_kill}; on restart resent {DELIVERIES}: {resent_enqueued} new, \
-         {resent_duplicates} duplicates; handled {raw_handled} times, {} distinct, \
+        "crash test: then resent {DELIVERIES}: {resent_enqueued} new, {resent_duplicates} \
+         duplicates, {drained_after_resend} handled; handled {raw_handled} times, {} distinct, \
          {handled_twice} handled twice (in flight at the kill), missing {}",
-        acked.len(),
         handled.len(),
         missing.len()
     );
@@ -92,10 +128,15 @@ fn every_acknowledged_delivery_survives_sigkill() {
         "acknowledged but never handled: {missing:?}"
     );
     assert!(
+        acked_but_new.is_empty(),
+        "acknowledged, yet the queue had forgotten them: {acked_but_new:?}"
+    );
+    assert!(
         resent_duplicates >= acked.len(),
         "every acknowledged delivery is a duplicate when sent again"
     );
     assert_eq!(resent_enqueued + resent_duplicates, DELIVERIES);
+    assert_eq!(new.len(), resent_enqueued, "one NEW line per new delivery");
     assert_eq!(
         handled.len(),
         DELIVERIES,
@@ -105,6 +146,16 @@ fn every_acknowledged_delivery_survives_sigkill() {
         handled_twice <= 16,
         "only deliveries in flight at the kill (at most the pool's concurrency) run twice"
     );
+}
+
+/// The count of the child's `DRAINED <n>` line.
+fn drained(stdout: &[u8]) -> usize {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("DRAINED "))
+        .expect("DRAINED line")
+        .parse()
+        .expect("count")
 }
 
 fn count_lines(path: &str) -> HashMap<String, usize> {

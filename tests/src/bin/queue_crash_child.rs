@@ -7,10 +7,15 @@
 //! until killed.
 //!
 //! `queue-crash-child drain <db> <handled-log> <n> <producers>`: reopens the
-//! queue, sends every delivery again from concurrent producers (as senders
-//! retrying would), handles everything
-//! left, prints `RESENT <enqueued> <duplicates>` and `DRAINED <handled>`, and
-//! exits.
+//! queue after the crash and handles everything in it without enqueueing
+//! anything, prints `DRAINED <handled>`, and exits (non-zero if anything is
+//! left). Whatever was acknowledged must be handled by now.
+//!
+//! `queue-crash-child resend <db> <handled-log> <n> <producers>`: sends
+//! every delivery again from concurrent producers (as senders retrying what
+//! was not acknowledged would), printing `NEW <id>` for each one the queue
+//! had not seen, then `RESENT <enqueued> <duplicates>`; handles everything
+//! left, prints `DRAINED <handled>` and exits.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -30,7 +35,7 @@ fn delivery(i: usize) -> NewDelivery {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: queue-crash-child produce|drain <db> <handled-log> <n> [producers]";
+    let usage = "usage: queue-crash-child produce|drain|resend <db> <handled-log> <n> [producers]";
     let mode = args.get(1).expect(usage).clone();
     let db = args.get(2).expect(usage).clone();
     let log = args.get(3).expect(usage).clone();
@@ -56,7 +61,11 @@ fn main() {
             .build();
         match mode.as_str() {
             "produce" => produce(queue, pool, n, producers).await,
-            "drain" => drain(queue, pool, n, producers).await,
+            "drain" => drain(&queue, &pool).await,
+            "resend" => {
+                resend(&queue, n, producers).await;
+                drain(&queue, &pool).await;
+            }
             _ => panic!("{usage}"),
         }
     });
@@ -101,7 +110,15 @@ async fn produce(queue: Arc<dyn Queue>, pool: WorkerPool, n: usize, producers: u
     workers.await.expect("worker pool");
 }
 
-async fn drain(queue: Arc<dyn Queue>, pool: WorkerPool, n: usize, producers: usize) {
+/// Handles everything the queue holds, then checks that nothing is left.
+async fn drain(queue: &Arc<dyn Queue>, pool: &WorkerPool) {
+    let report = pool.process_ready().await.expect("drain");
+    println!("DRAINED {}", report.handled);
+    let stats = queue.stats().await.expect("stats");
+    assert_eq!(stats.depth() + stats.dead, 0, "everything handled");
+}
+
+async fn resend(queue: &Arc<dyn Queue>, n: usize, producers: usize) {
     let mut tasks = tokio::task::JoinSet::new();
     for p in 0..producers {
         let queue = queue.clone();
@@ -109,7 +126,10 @@ async fn drain(queue: Arc<dyn Queue>, pool: WorkerPool, n: usize, producers: usi
             let (mut enqueued, mut duplicates) = (0, 0);
             for i in (p..n).step_by(producers) {
                 match queue.enqueue(delivery(i)).await.expect("enqueue") {
-                    EnqueueOutcome::Enqueued => enqueued += 1,
+                    EnqueueOutcome::Enqueued => {
+                        println!("NEW d-{i}");
+                        enqueued += 1;
+                    }
                     EnqueueOutcome::Duplicate => duplicates += 1,
                     other => panic!("unexpected {other:?}"),
                 }
@@ -124,8 +144,4 @@ async fn drain(queue: Arc<dyn Queue>, pool: WorkerPool, n: usize, producers: usi
         duplicates += d;
     }
     println!("RESENT {enqueued} {duplicates}");
-    let report = pool.process_ready().await.expect("drain");
-    println!("DRAINED {}", report.handled);
-    let stats = queue.stats().await.expect("stats");
-    assert_eq!(stats.depth() + stats.dead, 0, "everything handled");
 }
