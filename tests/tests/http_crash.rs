@@ -1,9 +1,11 @@
 //! Crash test through the real HTTP path: concurrent senders post signed
 //! deliveries to a child process (axum + `WebhookLayer` + SQLite queue +
-//! workers), which is SIGKILLed at a random point, restarted, sent every
-//! delivery again (as senders retry what was not acknowledged), and drained.
-//! Every delivery that got a 2xx must be handled, and after deduplication
-//! each delivery is handled once.
+//! workers), which is SIGKILLed at a random point and restarted. The
+//! restarted receiver first drains what the killed one left, with nothing
+//! sent again: every delivery that got a 2xx must be handled by then. Only
+//! then are all deliveries sent again (as senders retry what was not
+//! acknowledged, honouring 503 + `Retry-After`), and after deduplication each
+//! delivery is handled once.
 
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
@@ -130,29 +132,67 @@ async fn every_delivery_acknowledged_over_http_survives_sigkill() {
     let acked = acked.lock().unwrap().clone();
     let handled_before_kill = count_lines(log).values().sum::<usize>();
 
-    // Phase 2: restart; the senders retry everything; then drain.
+    // Phase 2: restart. The child drains the queue before it listens, so
+    // nothing acknowledged can be "saved" by a resend.
     let mut child = spawn("drain", db, log);
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let recovered = loop {
+        let line = stdout
+            .next_line()
+            .await
+            .expect("read child")
+            .expect("child printed RECOVERED");
+        if let Some(n) = line.strip_prefix("RECOVERED ") {
+            break n.parse::<usize>().expect("count");
+        }
+    };
+    let handled_on_restart = count_lines(log);
+    let mut lost: Vec<&String> = acked
+        .iter()
+        .filter(|id| !handled_on_restart.contains_key(*id))
+        .collect();
+    lost.sort();
+    println!(
+        "http crash test: {DELIVERIES} deliveries from {SENDERS} senders; killed after {} 2xx \
+         (target {kill_after}, seed {seed}), {} not acknowledged before the kill; handled before \
+         kill {handled_before_kill}; restart without resending: {recovered} handled, {} \
+         acknowledged deliveries never handled",
+        acked.len(),
+        refused.load(Ordering::Relaxed),
+        lost.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "got a 2xx before the kill, but not in the queue after the restart: {lost:?}"
+    );
+
+    // Phase 3: the senders retry everything, as real senders do: a 503 or a
+    // 408 waits for `Retry-After`, a connection error for a short backoff.
     let url = Arc::new(listening(&mut stdout).await);
     let mut retries = tokio::task::JoinSet::new();
     for s in 0..SENDERS {
         let (client, url) = (client.clone(), Arc::clone(&url));
         retries.spawn(async move {
-            let mut not_ok = Vec::new();
+            let (mut refused, mut extra_attempts) = (Vec::new(), 0);
             for i in (s..DELIVERIES).step_by(SENDERS) {
-                let res = request(&client, &url, i).send().await.expect("retry");
-                if !res.status().is_success() {
-                    not_ok.push((i, res.status()));
+                match send_until_acknowledged(&client, &url, i).await {
+                    Ok(attempts) => extra_attempts += attempts - 1,
+                    Err(last) => refused.push((i, last)),
                 }
             }
-            not_ok
+            (refused, extra_attempts)
         });
     }
-    let mut not_ok = Vec::new();
+    let (mut refused_resends, mut extra_attempts) = (Vec::new(), 0);
     while let Some(done) = retries.join_next().await {
-        not_ok.extend(done.expect("retry sender"));
+        let (refused, extra) = done.expect("retry sender");
+        refused_resends.extend(refused);
+        extra_attempts += extra;
     }
-    assert!(not_ok.is_empty(), "retries refused: {not_ok:?}");
+    assert!(
+        refused_resends.is_empty(),
+        "resends never acknowledged after {MAX_ATTEMPTS} attempts: {refused_resends:?}"
+    );
     drop(child.stdin.take());
     let mut drained = None;
     while let Some(line) = stdout.next_line().await.expect("read child") {
@@ -172,13 +212,10 @@ async fn every_delivery_acknowledged_over_http_survives_sigkill() {
     let handled_twice = handled.values().filter(|&&n| n > 1).count();
     let raw_handled: usize = handled.values().sum();
     println!(
-        "http crash test: {DELIVERIES} deliveries from {SENDERS} senders; killed after {} 2xx \
-         (target {kill_after}, seed {seed}), {} not acknowledged before the kill; handled before \
-         kill {handled_before_kill}; after restart every delivery resent and 2xx'd, {drained} \
-         handled while draining; handled {raw_handled} times, {} distinct, {handled_twice} twice \
-         (in flight at the kill), {} acknowledged but missing",
-        acked.len(),
-        refused.load(Ordering::Relaxed),
+        "http crash test: then every delivery resent and eventually 2xx'd ({extra_attempts} \
+         retried sends after a 503/408/connection error), {drained} handled while draining; \
+         handled {raw_handled} times, {} distinct, {handled_twice} twice (in flight at the \
+         kill), {} acknowledged but missing",
         handled.len(),
         missing.len()
     );
@@ -195,6 +232,46 @@ async fn every_delivery_acknowledged_over_http_survives_sigkill() {
         handled_twice <= 16,
         "only deliveries in flight at the kill (at most the pool's concurrency) run twice"
     );
+}
+
+/// How many times a resending sender tries one delivery before giving up.
+const MAX_ATTEMPTS: usize = 20;
+/// The wait after a connection error, or a 503 without `Retry-After`.
+const BACKOFF: Duration = Duration::from_millis(200);
+/// The longest `Retry-After` honoured (a guard against a test that hangs).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// Sends delivery `i` until it gets a 2xx, like a real sender: waits for
+/// `Retry-After` after a 503 or 408, and for a short backoff after a
+/// connection error. Returns the attempts it took, or the last answer after
+/// [`MAX_ATTEMPTS`]; any other status is not retried.
+async fn send_until_acknowledged(
+    client: &reqwest::Client,
+    url: &str,
+    i: usize,
+) -> Result<usize, String> {
+    let mut last = String::new();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let wait = match request(client, url, i).send().await {
+            Ok(res) if res.status().is_success() => return Ok(attempt),
+            Ok(res) if matches!(res.status().as_u16(), 503 | 408) => {
+                last = res.status().to_string();
+                res.headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map_or(BACKOFF, Duration::from_secs)
+                    .min(MAX_RETRY_AFTER)
+            }
+            Ok(res) => return Err(format!("{} (not retried)", res.status())),
+            Err(err) => {
+                last = err.to_string();
+                BACKOFF
+            }
+        };
+        tokio::time::sleep(wait).await;
+    }
+    Err(last)
 }
 
 fn count_lines(path: &str) -> HashMap<String, usize> {

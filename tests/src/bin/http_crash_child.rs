@@ -5,9 +5,12 @@
 //! 127.0.0.1, and a worker pool that appends each handled delivery id to the
 //! log. Prints `LISTENING <addr>`, then runs until killed.
 //!
-//! `http-crash-child drain <db> <handled-log>`: the same server without
-//! workers, for the senders' retries; once stdin closes, handles everything
-//! left, prints `DRAINED <handled>` and exits (non-zero if anything is left).
+//! `http-crash-child drain <db> <handled-log>`: the restart after the kill.
+//! First handles everything the queue holds before accepting any request,
+//! and prints `RECOVERED <handled>`: whatever got a 2xx must be handled by
+//! then. Then serves (without workers) for the senders' retries, printing
+//! `LISTENING <addr>`; once stdin closes, handles everything left, prints
+//! `DRAINED <handled>` and exits (non-zero if anything is left).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -46,6 +49,13 @@ fn main() {
             .concurrency(16)
             .poll_interval(Duration::from_millis(5))
             .build();
+
+        if mode == "drain" {
+            // Nothing is sent before this: acknowledged deliveries must all
+            // come out of the queue the killed process left behind.
+            let report = pool.process_ready().await.expect("drain after restart");
+            println!("RECOVERED {}", report.handled);
+        }
 
         let receiver = Receiver::builder()
             .queue(queue.clone())
