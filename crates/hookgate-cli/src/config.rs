@@ -554,8 +554,8 @@ impl<'de> Deserialize<'de> for RawQueue {
 #[serde(deny_unknown_fields)]
 struct RawRetry {
     schedule: Option<Spanned<RawSchedule>>,
-    base: Option<HumanDuration>,
-    cap: Option<HumanDuration>,
+    base: Option<Spanned<HumanDuration>>,
+    cap: Option<Spanned<HumanDuration>>,
     jitter: Option<bool>,
     max_attempts: Option<Spanned<u32>>,
     max_age: Option<HumanDuration>,
@@ -717,12 +717,21 @@ impl RawConfig {
         let mut sources = Vec::with_capacity(raw_sources.len());
         let mut paths = BTreeSet::new();
         for (name, raw) in raw_sources {
+            // The path as written, or the table's name that gives the default path.
+            let path_span = raw
+                .get_ref()
+                .path
+                .as_ref()
+                .map_or_else(|| name.span(), Spanned::span);
             let source = check_source(ctx, name, raw, default_action.as_ref())?;
             if !paths.insert(source.path.clone()) {
-                return Err(ctx.file_error(format!(
-                    "sources.{}: path {} is already used by another source",
-                    source.name, source.path
-                )));
+                return Err(ctx.at(
+                    path_span,
+                    format!(
+                        "sources.{}: path {} is already used by another source",
+                        source.name, source.path
+                    ),
+                ));
             }
             sources.push(source);
         }
@@ -870,8 +879,14 @@ fn check_queue(
 }
 
 fn check_retry(ctx: &Ctx<'_>, raw: RawRetry) -> Result<RetryConfig, ConfigError> {
-    let base = raw.base.map_or(Duration::from_secs(1), |d| d.0);
-    let cap = raw.cap.map_or(Duration::from_secs(600), |d| d.0);
+    let base = raw
+        .base
+        .as_ref()
+        .map_or(Duration::from_secs(1), |d| d.get_ref().0);
+    let cap = raw
+        .cap
+        .as_ref()
+        .map_or(Duration::from_secs(600), |d| d.get_ref().0);
     let exponential = ScheduleConfig::Exponential {
         base,
         cap,
@@ -916,7 +931,18 @@ fn check_retry(ctx: &Ctx<'_>, raw: RawRetry) -> Result<RetryConfig, ConfigError>
         ));
     }
     if base.is_zero() || cap < base {
-        return Err(ctx.file_error("retry: `base` must be above zero and `cap` at least `base`"));
+        // Point at what is written: `base` when it is zero, else `cap`.
+        let span = match (&raw.base, &raw.cap) {
+            (Some(written), _) if base.is_zero() => Some(written.span()),
+            (_, Some(written)) => Some(written.span()),
+            (Some(written), None) => Some(written.span()),
+            (None, None) => None,
+        };
+        let message = "retry: `base` must be above zero and `cap` at least `base`";
+        return Err(match span {
+            Some(span) => ctx.at(span, message),
+            None => ctx.file_error(message),
+        });
     }
     if let Some(attempts) = &raw.max_attempts
         && *attempts.get_ref() == 0
@@ -1540,11 +1566,24 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
         let text = format!(
             "{MINIMAL}\n[sources.other]\nscheme = \"github\"\nsecret_env = \"GH\"\npath = \"/hooks/clarife\"\n"
         );
+        let err = parse(&text).unwrap_err();
+        assert!(err.to_string().contains("already used"), "{err}");
+        // The line of the second `path`.
+        assert!(matches!(err, ConfigError::At { line: 12, .. }), "{err}");
+    }
+
+    #[test]
+    fn retry_base_and_cap_errors_name_their_line() {
+        let zero = parse(&format!("{MINIMAL}\n[retry]\nbase = \"0s\"\n")).unwrap_err();
+        assert!(matches!(zero, ConfigError::At { line: 10, .. }), "{zero}");
+        let below = parse(&format!(
+            "{MINIMAL}\n[retry]\nbase = \"10s\"\ncap = \"1s\"\n"
+        ))
+        .unwrap_err();
+        assert!(matches!(below, ConfigError::At { line: 11, .. }), "{below}");
         assert!(
-            parse(&text)
-                .unwrap_err()
-                .to_string()
-                .contains("already used")
+            below.to_string().contains("`cap` at least `base`"),
+            "{below}"
         );
     }
 }
