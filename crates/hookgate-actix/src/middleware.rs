@@ -108,10 +108,10 @@ impl<S, R> fmt::Debug for WebhookMiddleware<S, R> {
     }
 }
 
-/// actix-web 4 uses `http` 0.2; the shared decisions take `http` 1.x.
-fn http_head(req: &ServiceRequest) -> (http::Method, http::HeaderMap) {
-    let method =
-        http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or(http::Method::GET);
+/// actix-web 4 uses `http` 0.2; the shared decisions take `http` 1.x headers.
+/// (The method is converted by [`Reception::check_raw_head`], which refuses
+/// one that does not convert.)
+fn http_headers(req: &ServiceRequest) -> http::HeaderMap {
     let mut headers = http::HeaderMap::with_capacity(req.headers().len());
     for (name, value) in req.headers() {
         if let (Ok(name), Ok(value)) = (
@@ -121,7 +121,7 @@ fn http_head(req: &ServiceRequest) -> (http::Method, http::HeaderMap) {
             headers.append(name, value);
         }
     }
-    (method, headers)
+    headers
 }
 
 async fn read_payload(reception: &Reception, payload: &mut Payload) -> Result<Bytes, Rejection> {
@@ -171,10 +171,12 @@ where
                 req.into_response(actix_response(respond.respond(&rejection)))
                     .map_into_right_body()
             };
-            let (method, headers) = http_head(&req);
-            if let Err(rejection) = reception.check_head(&method, &headers) {
-                return Ok(refuse(req, reception, rejection));
-            }
+            let headers = http_headers(&req);
+            let method = match reception.check_raw_head(req.method().as_str().as_bytes(), &headers)
+            {
+                Ok(method) => method,
+                Err(rejection) => return Ok(refuse(req, reception, rejection)),
+            };
             let mut payload = req.take_payload();
             let body = match read_payload(&reception, &mut payload).await {
                 Ok(body) => body,

@@ -218,6 +218,26 @@ async fn a_wrong_method_gets_405_with_allow() {
 }
 
 #[actix_web::test]
+async fn an_extension_method_is_refused_on_a_get_route_not_taken_for_get() {
+    let queue = Arc::new(MemoryQueue::new());
+    let app = app!(queue.clone());
+    let req = TestRequest::default()
+        .method(Method::from_bytes(b"PURGE").unwrap())
+        .uri("/hooks/clarity/provision?entitlement_id=e&identity_id=i&app_identifier=a")
+        .insert_header(("x-clarity-webhook-token", CLARITY_TOKEN))
+        .to_request();
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers().get(header::ALLOW).unwrap(), "GET, POST");
+    let doc = problem(&test::read_body(res).await);
+    assert_eq!(
+        doc["detail"],
+        "method PURGE is not accepted on this webhook route"
+    );
+    assert_eq!(depth(&queue).await, 0);
+}
+
+#[actix_web::test]
 async fn an_oversize_body_gets_413() {
     let queue = Arc::new(MemoryQueue::new());
     let app = app!(queue.clone());

@@ -383,6 +383,22 @@ impl Reception {
         check_content_length(headers, self.source.body_limit)
     }
 
+    /// [`check_head`](Self::check_head) for a framework whose method type is
+    /// not `http` 1.x's (actix-web 4 uses `http` 0.2): the method is given as
+    /// its bytes and returned parsed. Bytes that are no valid method are
+    /// refused like any method the source does not accept (405 with `Allow`),
+    /// so a failed conversion can never stand in for an accepted method.
+    pub fn check_raw_head(&self, method: &[u8], headers: &HeaderMap) -> Result<Method, Rejection> {
+        let Ok(parsed) = Method::from_bytes(method) else {
+            return Err(Rejection::method_not_allowed(
+                String::from_utf8_lossy(method),
+                &self.source.methods,
+            ));
+        };
+        self.check_head(&parsed, headers)?;
+        Ok(parsed)
+    }
+
     /// A collector enforcing the source's body limit.
     pub fn body_collector(&self) -> BodyCollector {
         BodyCollector::new(self.source.body_limit)
@@ -629,6 +645,41 @@ mod tests {
             reception.refuse(refused).status(),
             StatusCode::PAYLOAD_TOO_LARGE
         );
+    }
+
+    #[test]
+    fn a_method_that_does_not_convert_is_refused_not_guessed() {
+        let receiver = Receiver::builder()
+            .source(
+                Source::builder(
+                    "a",
+                    "/hooks/a",
+                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                )
+                .methods([Method::GET, Method::POST])
+                .mode(Mode::Inline)
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let reception = receiver.start("/hooks/a").unwrap();
+        let headers = HeaderMap::new();
+        for invalid in [&b""[..], b"GE T", b"G\x00T"] {
+            let refused = reception.check_raw_head(invalid, &headers).unwrap_err();
+            assert_eq!(
+                refused.kind(),
+                RejectionKind::MethodNotAllowed,
+                "{invalid:?}"
+            );
+            assert_eq!(refused.allow(), [Method::GET, Method::POST]);
+        }
+        assert_eq!(
+            reception.check_raw_head(b"GET", &headers).unwrap(),
+            Method::GET
+        );
+        let refused = reception.check_raw_head(b"PURGE", &headers).unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::MethodNotAllowed);
     }
 
     #[test]

@@ -136,7 +136,7 @@ impl Rejection {
         }
     }
 
-    pub(crate) fn method_not_allowed(method: &Method, allow: &[Method]) -> Self {
+    pub(crate) fn method_not_allowed(method: impl fmt::Display, allow: &[Method]) -> Self {
         let mut r = Self::new(
             RejectionKind::MethodNotAllowed,
             format!("method {method} is not accepted on this webhook route"),
@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn method_not_allowed_lists_allowed_methods() {
-        let r = Rejection::method_not_allowed(&Method::PUT, &[Method::GET, Method::POST]);
+        let r = Rejection::method_not_allowed(Method::PUT, &[Method::GET, Method::POST]);
         let res = r.to_response();
         assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(res.headers()[header::ALLOW], "GET, POST");
