@@ -15,8 +15,8 @@
 //! | `HOOKGATE_QUEUE` | `hookgate-example.db` (in the current folder) |
 //! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
 //!
-//! Development secrets, used when `HOOKGATE_SECRET_<SCHEME>` is unset (never
-//! in production; a warning is logged for each):
+//! Development secrets, used when `HOOKGATE_SECRET_<SCHEME>` is unset or
+//! empty (never in production; a warning is logged for each):
 //!
 //! | scheme | development secret |
 //! |---|---|
@@ -31,12 +31,16 @@
 //!     --url http://127.0.0.1:3000/hooks/clarife --event document.created
 //! ```
 //!
-//! and the receiver logs one line per processed event:
+//! It prints `listening on http://<addr>` on stdout once bound (so port 0
+//! works), and logs to stderr one line per processed event, inside the
+//! worker's `delivery` span:
 //!
 //! ```text
-//! INFO processed source=clarife event=document.created delivery_id=evt_msg_… attempt=1
+//! 2026-03-28T12:00:00.000000Z  INFO delivery{source=clarife delivery_id=evt_msg_… attempt=1}: processed event=document.created
+//! 2026-03-28T12:00:00.000000Z  INFO delivery{source=clarity delivery_id=sha256:… attempt=1}: processed bytes=…
 //! ```
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +64,9 @@ const SCHEMES: [Scheme; 9] = [
     Scheme::HeaderToken,
 ];
 
-/// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development default.
+/// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development
+/// default when it is unset or empty (an empty secret cannot verify anything,
+/// and `VAR=` is how shells and compose files "unset" a variable).
 fn secret(scheme: Scheme) -> String {
     let variable = format!("HOOKGATE_SECRET_{}", scheme.as_str().to_uppercase());
     if let Ok(secret) = std::env::var(&variable)
@@ -68,7 +74,7 @@ fn secret(scheme: Scheme) -> String {
     {
         return secret;
     }
-    tracing::warn!("{variable} is not set: using the development secret for {scheme}");
+    tracing::warn!("{variable} is unset or empty: using the development secret for {scheme}");
     match scheme {
         Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
         Scheme::Clarife => "whsec_sample".to_owned(),
@@ -77,15 +83,10 @@ fn secret(scheme: Scheme) -> String {
 }
 
 /// Every event of every sender ends up here; a real receiver adds its own
-/// `.on("claim.*", ...)` handlers next to it.
-async fn log_event(event: AnyEvent, info: DeliveryInfo) -> Result<(), HandlerError> {
-    tracing::info!(
-        source = %info.source,
-        event = %event.event_name(),
-        delivery_id = %info.delivery_id,
-        attempt = info.attempt,
-        "processed"
-    );
+/// `.on("claim.*", ...)` handlers next to it. The worker's `delivery` span
+/// already names the source, delivery id and attempt (also in `_info`).
+async fn log_event(event: AnyEvent, _info: DeliveryInfo) -> Result<(), HandlerError> {
+    tracing::info!(event = %event.event_name(), "processed");
     Ok(())
 }
 
@@ -104,6 +105,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        // Plain lines when piped to a file or another program.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
         .init();
 
     let addr: SocketAddr = std::env::var("HOOKGATE_ADDR")
@@ -145,12 +149,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let events = Arc::clone(&events);
         async move {
             if delivery.source == Scheme::HeaderToken.as_str() {
-                tracing::info!(
-                    source = %delivery.source,
-                    delivery_id = %delivery.delivery_id,
-                    bytes = delivery.body.len(),
-                    "processed a Clarity workflow trigger"
-                );
+                tracing::info!(bytes = delivery.body.len(), "processed");
                 return Ok(());
             }
             events.handle(delivery).await
