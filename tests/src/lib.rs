@@ -30,3 +30,9 @@ pub fn hookgate_bin() -> PathBuf {
     );
     bin
 }
+
+/// The README's Rust code blocks, compiled (and, where not `no_run`, run)
+/// as doc tests, so the quick starts stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeQuickStarts;
