@@ -11,7 +11,10 @@ use crate::sender::Sender;
 /// Only bytes that are not that sender's payload at all produce this error: an
 /// event name or a field the sender adds later is kept, not refused. The
 /// message names the sender, the field at fault (`data.title`) and, when
-/// known, the line and column in the body.
+/// known, the line and column in the body. It never quotes the value of a
+/// field that holds a secret (Claravine's and Slack's `token`). Other values
+/// may be quoted, and not always escaped (serde's messages vary), so a tool
+/// printing the message on one line should replace control characters.
 ///
 /// ```
 /// use hookgate_events::{ParseErrorKind, Sender};
@@ -88,8 +91,12 @@ impl ParseError {
         let inner = err.into_inner();
         let position = (inner.line() != 0).then(|| (inner.line(), inner.column()));
         let mut message = inner.to_string();
-        // serde_json appends the position to its message; we report it apart.
-        if let Some((line, column)) = position {
+        if holds_secret(sender, &path) {
+            // serde quotes the offending value ("invalid type: integer `123`"):
+            // for a token sent with the wrong type, that value is the secret.
+            message = "invalid value, not shown: the field holds a secret".to_owned();
+        } else if let Some((line, column)) = position {
+            // serde_json appends the position to its message; we report it apart.
             let suffix = format!(" at line {line} column {column}");
             if let Some(stripped) = message.strip_suffix(&suffix) {
                 message.truncate(stripped.len());
@@ -168,6 +175,12 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// Whether the body field at `path` holds a secret the sender repeats there
+/// (Claravine's and Slack's `token`), whose value an error must never quote.
+fn holds_secret(sender: Sender, path: &str) -> bool {
+    matches!((sender, path), (Sender::Claravine | Sender::Slack, "token"))
+}
 
 /// Deserializes `body` as `T`, reporting the path and position of any error.
 pub(crate) fn from_body<T: DeserializeOwned>(sender: Sender, body: &[u8]) -> Result<T, ParseError> {

@@ -1,7 +1,7 @@
 //! Dotted event names: `claim.created`, `customer.subscription.deleted`, `push`.
 
 use std::borrow::{Borrow, Cow};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -37,8 +37,11 @@ pub const MAX_EVENT_NAME_LEN: usize = 255;
 pub struct EventName(Cow<'static, str>);
 
 /// Why a string is not an [`EventName`].
+///
+/// `Display` quotes the name with Rust's escapes (`"claim\ncreated"`), so the
+/// message stays on one line whatever the string holds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid event name `{name}`: {reason}")]
+#[error("invalid event name {name:?}: {reason}")]
 pub struct InvalidEventName {
     name: String,
     reason: NameProblem,
@@ -122,6 +125,16 @@ pub(crate) const fn check(s: &str, allow_star: bool) -> Result<(), NameProblem> 
     Ok(())
 }
 
+/// What an `Unknown` variant keeps: any string a sender sends as a name,
+/// exactly as sent, except the empty string, which names nothing.
+pub(crate) fn raw_name(raw: &str) -> Result<String, InvalidEventName> {
+    if raw.is_empty() {
+        Err(InvalidEventName::new(raw, NameProblem::Empty))
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
 impl EventName {
     /// Validates `name`.
     pub fn new(name: impl Into<String>) -> Result<Self, InvalidEventName> {
@@ -130,6 +143,66 @@ impl EventName {
             Ok(()) => Ok(Self(Cow::Owned(name))),
             Err(reason) => Err(InvalidEventName::new(&name, reason)),
         }
+    }
+
+    /// The routing name of any non-empty string a sender puts where an event
+    /// name belongs, so that a name no one foresaw still routes (under `*`,
+    /// `list.*` or its own pattern) instead of failing.
+    ///
+    /// A valid name comes back unchanged. Otherwise each byte a name cannot
+    /// hold (space, control, non-ASCII, `*`) is written `%XX` with its
+    /// uppercase hex value, as in a URL, and so is each `.` that would leave
+    /// a segment empty; the result is cut, between escapes, to
+    /// [`MAX_EVENT_NAME_LEN`] bytes. The mapping is deterministic, so one raw
+    /// name always routes the same way. The empty string, which no sender
+    /// uses as a name (the payload types refuse it), becomes `_`.
+    ///
+    /// The payload types keep the raw string beside this name (their
+    /// `Unknown` variants), so nothing of what was sent is lost.
+    ///
+    /// ```
+    /// use hookgate_events::EventName;
+    ///
+    /// assert_eq!(EventName::new_lossy("list.updated"), "list.updated");
+    /// assert_eq!(EventName::new_lossy("list.up dated"), "list.up%20dated");
+    /// assert_eq!(EventName::new_lossy("claim.créé"), "claim.cr%C3%A9%C3%A9");
+    /// assert_eq!(EventName::new_lossy("a..b*"), "a%2E%2Eb%2A");
+    /// ```
+    pub fn new_lossy(raw: &str) -> Self {
+        if check(raw, false).is_ok() {
+            return Self(Cow::Owned(raw.to_owned()));
+        }
+        if raw.is_empty() {
+            return Self::from_static("_");
+        }
+        let bytes = raw.as_bytes();
+        let mut out = String::with_capacity(bytes.len().min(MAX_EVENT_NAME_LEN));
+        for (i, &byte) in bytes.iter().enumerate() {
+            // A dot is kept only between two bytes that are not dots, each of
+            // which writes at least one character that is not a dot: so no
+            // segment of the result is empty.
+            let keep = if byte == b'.' {
+                i > 0 && i + 1 < bytes.len() && bytes[i - 1] != b'.' && bytes[i + 1] != b'.'
+            } else {
+                byte.is_ascii_graphic() && byte != b'*'
+            };
+            let width = if keep { 1 } else { 3 };
+            if out.len() + width > MAX_EVENT_NAME_LEN {
+                break;
+            }
+            if keep {
+                out.push(char::from(byte));
+            } else {
+                let _ = write!(out, "%{byte:02X}");
+            }
+        }
+        // The cut may have stopped right after a kept dot. The first byte
+        // written is never a dot, so the name stays non-empty.
+        while out.ends_with('.') {
+            out.pop();
+        }
+        debug_assert!(check(&out, false).is_ok(), "{out:?}");
+        Self(Cow::Owned(out))
     }
 
     /// A name known at compile time; no allocation.
@@ -151,11 +224,6 @@ impl EventName {
     pub(crate) fn join(resource: &str, action: &str) -> Self {
         debug_assert!(check(resource, false).is_ok() && check(action, false).is_ok());
         Self(Cow::Owned(format!("{resource}.{action}")))
-    }
-
-    /// The same name in ASCII lowercase (still a valid name).
-    pub(crate) fn to_ascii_lowercase(&self) -> Self {
-        Self(Cow::Owned(self.0.to_ascii_lowercase()))
     }
 
     /// The name as a string.
@@ -314,8 +382,60 @@ mod tests {
         let err = "claim..x".parse::<EventName>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid event name `claim..x`: it has an empty segment"
+            r#"invalid event name "claim..x": it has an empty segment"#
         );
+        // Escaped, so a name never breaks a log line or a terminal.
+        let err = "claim\n\u{1b}[2Jx".parse::<EventName>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            r#"invalid event name "claim\n\u{1b}[2Jx": it contains a character not allowed there"#
+        );
+    }
+
+    #[test]
+    fn lossy_names_are_valid_deterministic_and_keep_valid_names() {
+        for good in ["claim.label_added", "push", "app-mention", "a%20b"] {
+            assert_eq!(EventName::new_lossy(good), good);
+        }
+        for (raw, lossy) in [
+            ("up dated", "up%20dated"),
+            ("claim created", "claim%20created"),
+            ("claim.créé", "claim.cr%C3%A9%C3%A9"),
+            ("claim.*", "claim.%2A"),
+            (".", "%2E"),
+            ("..", "%2E%2E"),
+            (".claim", "%2Eclaim"),
+            ("claim.", "claim%2E"),
+            ("claim..created", "claim%2E%2Ecreated"),
+            ("a.b c.d", "a.b%20c.d"),
+            ("tab\there", "tab%09here"),
+            ("", "_"),
+        ] {
+            let name = EventName::new_lossy(raw);
+            assert_eq!(name, lossy, "{raw:?}");
+            assert!(EventName::new(name.as_str()).is_ok(), "{raw:?}");
+            assert_eq!(EventName::new_lossy(raw), name, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn lossy_names_are_cut_between_escapes() {
+        // 254 valid bytes then a space: the escape does not fit, so it is dropped whole.
+        let raw = format!("{} x", "a".repeat(MAX_EVENT_NAME_LEN - 1));
+        let name = EventName::new_lossy(&raw);
+        assert_eq!(name.as_str(), "a".repeat(MAX_EVENT_NAME_LEN - 1));
+        // Non-ASCII all the way: whole `%XX` escapes only.
+        let name = EventName::new_lossy(&"é".repeat(200));
+        assert_eq!(name.as_str().len(), MAX_EVENT_NAME_LEN);
+        assert!(name.as_str().starts_with("%C3%A9"));
+        assert!(EventName::new(name.as_str()).is_ok());
+        // A cut right after a dot leaves no empty last segment.
+        let raw = format!("{}.b c", "a".repeat(MAX_EVENT_NAME_LEN - 1));
+        let name = EventName::new_lossy(&raw);
+        assert_eq!(name.as_str(), "a".repeat(MAX_EVENT_NAME_LEN - 1));
+        // Too long but otherwise valid.
+        let name = EventName::new_lossy(&"b".repeat(MAX_EVENT_NAME_LEN + 10));
+        assert_eq!(name.as_str(), "b".repeat(MAX_EVENT_NAME_LEN));
     }
 
     #[test]

@@ -46,7 +46,7 @@ enum Segment {
 
 /// Why a string is not a [`Pattern`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid event pattern `{pattern}`: {problem}")]
+#[error("invalid event pattern {pattern:?}: {problem}")]
 pub struct InvalidPattern {
     pattern: String,
     problem: NameProblem,
@@ -349,7 +349,7 @@ mod tests {
         }
         assert_eq!(
             Pattern::new("claim.x*").unwrap_err().to_string(),
-            "invalid event pattern `claim.x*`: it contains a character not allowed there"
+            r#"invalid event pattern "claim.x*": it contains a character not allowed there"#
         );
     }
 

@@ -57,8 +57,10 @@ impl ClaimableEvent {
     /// The target object: the field named after the event's resource
     /// (`claim` for `claim.created`), when present.
     pub fn target(&self) -> Option<&Value> {
-        let name = self.event_name.name();
-        match name.resource() {
+        // From the raw name, so an unusual resource still finds its field.
+        let raw = self.event_name.as_str();
+        let resource = raw.rsplit_once('.').map_or(raw, |(resource, _)| resource);
+        match resource {
             "claim" => self.claim.as_ref(),
             "contact" => self.contact.as_ref(),
             other => self.extra.get(other),
@@ -221,7 +223,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             event.event_name,
-            ClaimableEventName::Unknown(EventName::from_static("invoice.paid"))
+            ClaimableEventName::Unknown("invoice.paid".to_owned())
         );
         assert!(!event.is_known());
         assert_eq!(
@@ -249,7 +251,43 @@ mod tests {
             err.to_string().contains("missing field `event_name`"),
             "{err}"
         );
-        let err = parse(r#"{"event_name": "claim created"}"#).unwrap_err();
+        let err = parse(r#"{"event_name": ""}"#).unwrap_err();
         assert_eq!(err.path(), Some("event_name"));
+    }
+
+    #[test]
+    fn unusual_event_names_are_kept_raw_and_still_route() {
+        let body = r#"{"event_name": "claim created", "claim created": {"id": 1}}"#;
+        let event = parse(body).unwrap();
+        assert_eq!(
+            event.event_name,
+            ClaimableEventName::Unknown("claim created".to_owned())
+        );
+        assert_eq!(event.event_name.as_str(), "claim created");
+        assert!(!event.is_known());
+        assert_eq!(event.event_name(), "claim%20created");
+        assert_eq!(
+            super::event_name(body.as_bytes()).unwrap(),
+            "claim%20created"
+        );
+        assert_eq!(event.target(), Some(&json!({"id": 1})));
+        assert_eq!(
+            serde_json::to_value(&event).unwrap()["event_name"],
+            "claim created"
+        );
+        assert!(crate::Pattern::any().matches(&event.event_name()));
+
+        let event = parse(r#"{"event_name": "claim.étiqueté"}"#).unwrap();
+        assert_eq!(event.event_name.as_str(), "claim.étiqueté");
+        assert_eq!(event.event_name(), "claim.%C3%A9tiquet%C3%A9");
+        assert!(
+            crate::Pattern::new("claim.*")
+                .unwrap()
+                .matches(&event.event_name())
+        );
+        assert_eq!(
+            "claim created".parse::<ClaimableEventName>().unwrap(),
+            ClaimableEventName::Unknown("claim created".to_owned())
+        );
     }
 }

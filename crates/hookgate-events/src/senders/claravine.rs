@@ -95,9 +95,15 @@ impl FromDelivery for ClaravineEvent {
     }
 }
 
-/// `template.created`: Claravine's event name from its two fields.
+/// `template.created`: Claravine's event name from its two fields, in
+/// lowercase; an unfamiliar value routes under its
+/// [`EventName::new_lossy`] (`list.up%20dated` for `"up dated"`).
 fn name(object: &ClaravineObject, operation: &ClaravineOperation) -> EventName {
-    EventName::join(object.as_str(), operation.as_str()).to_ascii_lowercase()
+    let part = |raw: &str| EventName::new_lossy(&raw.to_ascii_lowercase());
+    EventName::join(
+        part(object.as_str()).as_str(),
+        part(operation.as_str()).as_str(),
+    )
 }
 
 /// Reads just enough of a Claravine body to name the event.
@@ -123,8 +129,9 @@ pub enum ClaravineObject {
     List,
     /// A submission (transaction).
     Submission,
-    /// An object type this crate does not know yet, kept as sent.
-    Unknown(EventName),
+    /// An object type this crate does not know yet, kept exactly as sent
+    /// (any non-empty string).
+    Unknown(String),
 }
 
 impl ClaravineObject {
@@ -134,7 +141,7 @@ impl ClaravineObject {
             Self::Template => "template",
             Self::List => "list",
             Self::Submission => "submission",
-            Self::Unknown(raw) => raw.as_str(),
+            Self::Unknown(raw) => raw,
         }
     }
 
@@ -148,7 +155,7 @@ impl ClaravineObject {
             s if s.eq_ignore_ascii_case("template") => Self::Template,
             s if s.eq_ignore_ascii_case("list") => Self::List,
             s if s.eq_ignore_ascii_case("submission") => Self::Submission,
-            s => Self::Unknown(EventName::new(s)?),
+            s => Self::Unknown(crate::name::raw_name(s)?),
         })
     }
 }
@@ -169,8 +176,9 @@ pub enum ClaravineOperation {
     Deleted,
     /// A submission was completed.
     Completed,
-    /// An operation this crate does not know yet, kept as sent.
-    Unknown(EventName),
+    /// An operation this crate does not know yet, kept exactly as sent
+    /// (any non-empty string).
+    Unknown(String),
 }
 
 impl ClaravineOperation {
@@ -181,7 +189,7 @@ impl ClaravineOperation {
             Self::Updated => "updated",
             Self::Deleted => "deleted",
             Self::Completed => "completed",
-            Self::Unknown(raw) => raw.as_str(),
+            Self::Unknown(raw) => raw,
         }
     }
 
@@ -198,7 +206,7 @@ impl ClaravineOperation {
             s if s.eq_ignore_ascii_case("updated") => Self::Updated,
             s if s.eq_ignore_ascii_case("deleted") => Self::Deleted,
             s if s.eq_ignore_ascii_case("completed") => Self::Completed,
-            s => Self::Unknown(EventName::new(s)?),
+            s => Self::Unknown(crate::name::raw_name(s)?),
         })
     }
 }
@@ -389,6 +397,36 @@ mod tests {
     }
 
     #[test]
+    fn errors_never_quote_the_token() {
+        let head = r#"{"event": "list", "event_time": 1770914863, "object_id": "26679e11-820c-407b-9c5a-17ed1181a81a", "href": "https://x.y/", "operation": "created", "token": "#;
+        for token in [
+            "1234567890",
+            "[\"client-secret\"]",
+            "{\"client-secret\": 1}",
+            "true",
+        ] {
+            let body = format!("{head}{token}}}");
+            let err =
+                ClaravineEvent::from_delivery(&HeaderMap::new(), body.as_bytes()).unwrap_err();
+            assert_eq!(err.path(), Some("token"), "{err}");
+            let ParseErrorKind::Body {
+                position, message, ..
+            } = err.kind()
+            else {
+                panic!("{err:?}")
+            };
+            assert!(position.is_some());
+            assert!(!message.contains("1234567890") && !message.contains("client-secret"));
+            let shown = err.to_string();
+            assert!(
+                !shown.contains("1234567890") && !shown.contains("client-secret"),
+                "{shown}"
+            );
+            assert!(shown.contains("not shown"), "{shown}");
+        }
+    }
+
+    #[test]
     fn token_is_redacted_in_debug() {
         let (body, ..) = &samples()[0];
         let event: ClaravineEvent = serde_json::from_str(body).unwrap();
@@ -404,13 +442,10 @@ mod tests {
             "href": "https://api.claravine.com/v1/x", "operation": "Archived",
             "new_field": [1, 2]}"#;
         let event = ClaravineEvent::from_delivery(&HeaderMap::new(), body).unwrap();
-        assert_eq!(
-            event.event,
-            ClaravineObject::Unknown(EventName::from_static("Dataset"))
-        );
+        assert_eq!(event.event, ClaravineObject::Unknown("Dataset".to_owned()));
         assert_eq!(
             event.operation,
-            ClaravineOperation::Unknown(EventName::from_static("Archived"))
+            ClaravineOperation::Unknown("Archived".to_owned())
         );
         assert_eq!(event.event_name(), "dataset.archived");
         assert!(!event.is_known());
@@ -445,7 +480,55 @@ mod tests {
         assert!(err.to_string().contains("missing field"), "{err}");
         let err = ClaravineEvent::from_delivery(&HeaderMap::new(), b"<html>").unwrap_err();
         assert_eq!(err.path(), Some("."));
-        let err = super::event_name(br#"{"event": "list", "operation": "up dated"}"#).unwrap_err();
+        let err = super::event_name(br#"{"event": "list", "operation": ""}"#).unwrap_err();
         assert_eq!(err.path(), Some("operation"));
+    }
+
+    #[test]
+    fn unusual_names_are_kept_raw_and_still_route() {
+        // Spaces, non-ASCII, a wildcard and 300 bytes: none is a valid event
+        // name, all are values Claravine could send tomorrow.
+        let long = "X".repeat(300);
+        for (object, operation, routed) in [
+            ("list", "up dated", "list.up%20dated".to_owned()),
+            ("Liste", "Créée", "liste.cr%C3%A9%C3%A9e".to_owned()),
+            ("list", "*", "list.%2A".to_owned()),
+            ("list", long.as_str(), format!("list.{}", "x".repeat(255))),
+        ] {
+            let body = serde_json::json!({
+                "event": object, "event_time": 1770914863,
+                "object_id": "26679e11-820c-407b-9c5a-17ed1181a81a",
+                "href": LIST_HREF, "operation": operation,
+            })
+            .to_string();
+            let event = ClaravineEvent::from_delivery(&HeaderMap::new(), body.as_bytes())
+                .unwrap_or_else(|err| panic!("{operation:?}: {err}"));
+            assert_eq!(event.event.as_str(), object);
+            assert_eq!(event.operation.as_str(), operation);
+            assert!(!event.is_known());
+            assert_eq!(event.event_name(), routed.as_str());
+            assert_eq!(super::event_name(body.as_bytes()).unwrap(), routed.as_str());
+            let json = serde_json::to_value(&event).unwrap();
+            assert_eq!(json["operation"], operation);
+            assert_eq!(json["event"], object);
+            let filter = crate::EventFilter::new(["*"]).unwrap();
+            assert!(filter.allows(&event.event_name()));
+        }
+        let event = ClaravineEvent::from_delivery(
+            &HeaderMap::new(),
+            serde_json::json!({
+                "event": "list", "event_time": 1, "object_id": "26679e11-820c-407b-9c5a-17ed1181a81a",
+                "href": LIST_HREF, "operation": "up dated",
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            event.operation,
+            ClaravineOperation::Unknown("up dated".to_owned())
+        );
+        let filter = crate::EventFilter::new(["list.*"]).unwrap();
+        assert!(filter.allows(&event.event_name()));
     }
 }

@@ -260,7 +260,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             event.kind,
-            ClarifeEventType::Unknown(EventName::from_static("comment.created"))
+            ClarifeEventType::Unknown("comment.created".to_owned())
         );
         assert!(!event.is_known());
         assert_eq!(event.data, ClarifeData::Other(Value::Null));

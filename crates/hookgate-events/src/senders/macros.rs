@@ -1,7 +1,9 @@
 //! Boilerplate for the catalogues of dotted event names.
 
-/// An enum of a sender's documented event names plus `Unknown(EventName)`,
-/// (de)serialized as the dotted string, so a new event never fails to parse.
+/// An enum of a sender's documented event names plus `Unknown(String)`,
+/// (de)serialized as the dotted string, so a new event never fails to parse:
+/// whatever non-empty string arrives is kept exactly, and routes under its
+/// [`EventName::new_lossy`](crate::EventName::new_lossy).
 macro_rules! event_catalogue {
     (
         $(#[$meta:meta])*
@@ -14,8 +16,11 @@ macro_rules! event_catalogue {
         #[non_exhaustive]
         pub enum $name {
             $( $(#[$vmeta])* $variant, )*
-            /// An event this crate does not know yet, kept as sent.
-            Unknown($crate::EventName),
+            /// An event this crate does not know yet, kept exactly as sent
+            /// (any non-empty string, even one that is not a valid
+            /// [`EventName`]($crate::EventName)); it routes under
+            /// [`EventName::new_lossy`]($crate::EventName::new_lossy) of it.
+            Unknown(String),
         }
 
         impl $name {
@@ -26,23 +31,26 @@ macro_rules! event_catalogue {
             pub fn from_name(name: $crate::EventName) -> Self {
                 match name.as_str() {
                     $( $s => Self::$variant, )*
-                    _ => Self::Unknown(name),
+                    _ => Self::Unknown(name.as_str().to_owned()),
                 }
             }
 
-            /// The dotted name, e.g. `claim.created`.
+            /// The dotted name as sent, e.g. `claim.created` (for `Unknown`,
+            /// the raw string, which may not be a valid event name).
             pub fn as_str(&self) -> &str {
                 match self {
                     $( Self::$variant => $s, )*
-                    Self::Unknown(name) => name.as_str(),
+                    Self::Unknown(raw) => raw,
                 }
             }
 
-            /// The dotted name as an [`EventName`]($crate::EventName).
+            /// The name the event routes under: the dotted name, or for
+            /// `Unknown` the [`EventName::new_lossy`]($crate::EventName::new_lossy)
+            /// of the raw string.
             pub fn name(&self) -> $crate::EventName {
                 match self {
                     $( Self::$variant => $crate::EventName::from_static($s), )*
-                    Self::Unknown(name) => name.clone(),
+                    Self::Unknown(raw) => $crate::EventName::new_lossy(raw),
                 }
             }
 
@@ -58,13 +66,14 @@ macro_rules! event_catalogue {
             }
         }
 
+        /// Never fails on an unfamiliar name; only the empty string is refused.
         impl ::std::str::FromStr for $name {
             type Err = $crate::InvalidEventName;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $( $s => Ok(Self::$variant), )*
-                    _ => $crate::EventName::new(s).map(Self::Unknown),
+                    _ => $crate::name::raw_name(s).map(Self::Unknown),
                 }
             }
         }

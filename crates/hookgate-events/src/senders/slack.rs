@@ -198,5 +198,10 @@ mod tests {
 
         let err = parse(r#"{"type": "event_callback", "event": {"text": "no type"}}"#).unwrap_err();
         assert_eq!(err.path(), Some("event"));
+
+        // A legacy token of the wrong type is not quoted back.
+        let err = parse(r#"{"type": "url_verification", "token": 9876543210}"#).unwrap_err();
+        assert_eq!(err.path(), Some("token"));
+        assert!(!err.to_string().contains("9876543210"), "{err}");
     }
 }
