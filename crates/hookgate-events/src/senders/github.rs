@@ -74,8 +74,20 @@ fn event_header(headers: &HeaderMap) -> Result<EventName, ParseError> {
 impl<D: DeserializeOwned> FromDelivery for GitHubEvent<D> {
     fn from_delivery(headers: &HeaderMap, body: &[u8]) -> Result<Self, ParseError> {
         let event = event_header(headers)?;
-        let Action { action } = from_body(Sender::GitHub, body)?;
-        let payload = from_body(Sender::GitHub, body)?;
+        // The bytes are parsed once, into a tree that gives both the action
+        // and the payload (moved, not copied, when `D` is the JSON value).
+        // Only when that fails are the bytes read again as `D` directly:
+        // for an error that knows its line and column, or for the rare
+        // type a JSON tree cannot carry (an integer beyond 64 bits).
+        let tree: Value = from_body(Sender::GitHub, body)?;
+        let action = match Action::deserialize(&tree) {
+            Ok(Action { action }) => action,
+            Err(_) => from_body::<Action>(Sender::GitHub, body)?.action,
+        };
+        let payload = match D::deserialize(tree) {
+            Ok(payload) => payload,
+            Err(_) => from_body(Sender::GitHub, body)?,
+        };
         let delivery = header(Sender::GitHub, headers, "x-github-delivery")?.map(str::to_owned);
         Ok(Self {
             event,
@@ -131,6 +143,54 @@ mod tests {
 
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(serde_json::from_str::<GitHubEvent>(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn the_body_is_deserialized_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+        /// Counts its deserializations and reads the whole value.
+        #[derive(Debug)]
+        struct Counted(Value);
+        impl<'de> Deserialize<'de> for Counted {
+            fn deserialize<De: serde::Deserializer<'de>>(de: De) -> Result<Self, De::Error> {
+                CALLS.fetch_add(1, Ordering::SeqCst);
+                Value::deserialize(de).map(Counted)
+            }
+        }
+
+        let body = br#"{"action": "opened", "number": 2}"#;
+        let event = GitHubEvent::<Counted>::from_delivery(&headers("issues"), body).unwrap();
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        assert_eq!(event.action.as_ref().map(EventName::as_str), Some("opened"));
+        assert_eq!(event.payload.0["action"], "opened");
+        assert_eq!(event.payload.0["number"], 2);
+    }
+
+    #[test]
+    fn payload_errors_keep_path_and_position() {
+        #[derive(Debug, Deserialize)]
+        struct Issue {
+            #[allow(dead_code)]
+            number: u64,
+        }
+        let body = b"{\"action\": \"opened\",\n \"number\": \"two\"}";
+        let err = GitHubEvent::<Issue>::from_delivery(&headers("issues"), body).unwrap_err();
+        assert_eq!(err.path(), Some("number"));
+        let ParseErrorKind::Body { position, .. } = err.kind() else {
+            panic!("{err:?}")
+        };
+        assert_eq!(position.map(|(line, _)| line), Some(2));
+
+        // A number a JSON tree cannot hold still reaches a type that can.
+        #[derive(Debug, Deserialize)]
+        struct Big {
+            id: u128,
+        }
+        let body = br#"{"id": 340282366920938463463374607431768211455}"#;
+        let event = GitHubEvent::<Big>::from_delivery(&headers("push"), body).unwrap();
+        assert_eq!(event.payload.id, u128::MAX);
     }
 
     #[test]
