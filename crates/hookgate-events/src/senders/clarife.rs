@@ -85,13 +85,20 @@ event_catalogue! {
 }
 
 /// The `data` of a clarife event: the resource, typed where documented.
+///
+/// A `document.*` event whose `data` is an object with an `id` is a
+/// [`Document`](Self::Document); its documented fields must then have their
+/// documented types. Anything else (`data` absent or `null`, or without the
+/// document's `id`) is kept as [`Other`](Self::Other) rather than refused:
+/// the envelope is clarife's, and what its `data` holds may change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum ClarifeData {
     /// The document of a `document.*` event.
     Document(ClarifeDocument),
-    /// Any other resource, as sent (`null` when `data` is absent).
+    /// Any other resource, as sent (`null` when `data` is absent); also the
+    /// `data` of a `document.*` event that is not a document with an `id`.
     Other(Value),
 }
 
@@ -132,9 +139,12 @@ struct Wire {
 
 impl Wire {
     fn into_event(self) -> Result<ClarifeEvent, ParseError> {
-        let data = match self.kind.name().resource() {
-            "document" => ClarifeData::Document(from_value(Sender::Clarife, &self.data, "data")?),
-            _ => ClarifeData::Other(self.data),
+        let is_document = self.kind.name().resource() == "document"
+            && self.data.get("id").is_some_and(|id| !id.is_null());
+        let data = if is_document {
+            ClarifeData::Document(from_value(Sender::Clarife, &self.data, "data")?)
+        } else {
+            ClarifeData::Other(self.data)
         };
         Ok(ClarifeEvent {
             id: self.id,
@@ -160,7 +170,8 @@ impl Event for ClarifeEvent {
     }
 
     fn event_id(&self) -> Option<&str> {
-        Some(&self.id)
+        // An empty id identifies nothing (hookgate-verify ignores it too).
+        Some(self.id.as_str()).filter(|id| !id.is_empty())
     }
 
     fn is_known(&self) -> bool {
@@ -289,6 +300,40 @@ mod tests {
         assert_eq!(document.extra["folder_id"], "f1");
         let json = serde_json::to_string(&event).unwrap();
         assert_eq!(parse(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn document_events_without_a_document_are_kept_untyped() {
+        for (data, expected) in [
+            ("", Value::Null),
+            (r#", "data": null"#, Value::Null),
+            (r#", "data": {}"#, json!({})),
+            (r#", "data": {"title": "No id"}"#, json!({"title": "No id"})),
+            (
+                r#", "data": {"id": null, "x": 1}"#,
+                json!({"id": null, "x": 1}),
+            ),
+            (r#", "data": ["d1"]"#, json!(["d1"])),
+        ] {
+            let body = format!(
+                r#"{{"id": "evt_5", "type": "document.deleted", "created_at": "2026-03-28T12:00:00Z"{data}}}"#
+            );
+            let event = parse(&body).unwrap_or_else(|err| panic!("{data}: {err}"));
+            assert_eq!(event.kind, ClarifeEventType::DocumentDeleted);
+            assert!(event.is_known());
+            assert_eq!(event.data, ClarifeData::Other(expected), "{data}");
+            let json = serde_json::to_string(&event).unwrap();
+            assert_eq!(parse(&json).unwrap(), event);
+        }
+    }
+
+    #[test]
+    fn an_empty_id_is_no_event_id() {
+        let event =
+            parse(r#"{"id": "", "type": "share.created", "created_at": "2026-03-28T12:00:00Z"}"#)
+                .unwrap();
+        assert_eq!(event.id, "");
+        assert_eq!(event.event_id(), None);
     }
 
     #[test]
