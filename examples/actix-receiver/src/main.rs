@@ -1,73 +1,172 @@
 //! Run with: cargo run -p example-actix-receiver
 //!
-//! The `axum-receiver` example for actix-web users: the `Webhook` middleware
-//! verifies each delivery, writes it to the embedded SQLite queue, and only
-//! then answers 200; a worker pool hands each event, typed, to a `Router`.
-//! Routes: `/hooks/clarife`, `/hooks/claravine` and `/hooks/github`.
+//! The `axum-receiver` example for actix-web users, and it behaves the same:
+//! the `Webhook` middleware verifies each delivery, writes it to the embedded
+//! SQLite queue, and only then answers 200; a worker pool reads the queue and
+//! hands each event, typed, to a `Router` of handlers, retrying failures with
+//! backoff.
+//!
+//! It serves `POST /hooks/<scheme>` for every scheme of `hookgate verify`:
+//! `standard`, `svix`, `clarife`, `stripe`, `github`, `slack`, `shopify`,
+//! `claravine` and `clarity` (header `x-clarity-webhook-token`).
 //!
 //! | variable | default |
 //! |---|---|
 //! | `HOOKGATE_ADDR` | `127.0.0.1:3000` |
-//! | `HOOKGATE_QUEUE` | `hookgate-actix-example.db` |
-//! | `HOOKGATE_SECRET_<SCHEME>` | `whsec_sample` for clarife, `dev-<scheme>-secret` otherwise (development only) |
+//! | `HOOKGATE_QUEUE` | `hookgate-actix-example.db` (in the current folder; not `axum-receiver`'s, so both can run side by side) |
+//! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
 //!
-//! Try: `cargo run -p hookgate-cli -- send --scheme clarife --secret whsec_sample --url http://127.0.0.1:3000/hooks/clarife`
+//! Development secrets, used when `HOOKGATE_SECRET_<SCHEME>` is unset or
+//! empty (never in production; a warning is logged for each):
+//!
+//! | scheme | development secret |
+//! |---|---|
+//! | `standard`, `svix` | `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` (the Standard Webhooks spec's example) |
+//! | `clarife` | `whsec_sample` (the secret of `samples/clarife.json`) |
+//! | any other | `dev-<scheme>-secret`, e.g. `dev-github-secret` |
+//!
+//! Try it from another terminal:
+//!
+//! ```text
+//! cargo run -p hookgate-cli -- send --scheme clarife --secret whsec_sample \
+//!     --url http://127.0.0.1:3000/hooks/clarife --event document.created
+//! ```
+//!
+//! It prints `listening on http://<addr>` on stdout once bound (so port 0
+//! works), and logs to stderr one line per processed event, inside the
+//! worker's `delivery` span:
+//!
+//! ```text
+//! 2026-03-28T12:00:00.000000Z  INFO delivery{source=clarife delivery_id=evt_msg_… attempt=1}: processed event=document.created
+//! 2026-03-28T12:00:00.000000Z  INFO delivery{source=clarity delivery_id=sha256:… attempt=1}: processed bytes=…
+//! ```
 
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpServer, web};
 use hookgate_actix::{Receiver, Source, Webhook};
 use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router};
-use hookgate_queue::{Queue, RouterHandler, SqliteQueue, WorkerPool};
+use hookgate_queue::{Delivery, Handler, Queue, RouterHandler, SqliteQueue, WorkerPool};
 use hookgate_verify::{Scheme, Verifier};
 
+/// The schemes served, each on `/hooks/<name>`.
+const SCHEMES: [Scheme; 9] = [
+    Scheme::Standard,
+    Scheme::Svix,
+    Scheme::Clarife,
+    Scheme::Stripe,
+    Scheme::Github,
+    Scheme::Slack,
+    Scheme::Shopify,
+    Scheme::Claravine,
+    Scheme::HeaderToken,
+];
+
+/// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development
+/// default when it is unset or empty (an empty secret cannot verify anything,
+/// and `VAR=` is how shells and compose files "unset" a variable).
 fn secret(scheme: Scheme) -> String {
     let variable = format!("HOOKGATE_SECRET_{}", scheme.as_str().to_uppercase());
-    std::env::var(&variable).unwrap_or_else(|_| match scheme {
+    if let Ok(secret) = std::env::var(&variable)
+        && !secret.is_empty()
+    {
+        return secret;
+    }
+    tracing::warn!("{variable} is unset or empty: using the development secret for {scheme}");
+    match scheme {
+        Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
         Scheme::Clarife => "whsec_sample".to_owned(),
         other => format!("dev-{other}-secret"),
-    })
+    }
 }
 
-async fn log_event(event: AnyEvent, info: DeliveryInfo) -> Result<(), HandlerError> {
-    println!(
-        "processed source={} event={} delivery_id={} attempt={}",
-        info.source,
-        event.event_name(),
-        info.delivery_id,
-        info.attempt
-    );
+/// Every event of every sender ends up here; a real receiver adds its own
+/// `.on("claim.*", ...)` handlers next to it. The worker's `delivery` span
+/// already names the source, delivery id and attempt (also in `_info`).
+async fn log_event(event: AnyEvent, _info: DeliveryInfo) -> Result<(), HandlerError> {
+    tracing::info!(event = %event.event_name(), "processed");
+    Ok(())
+}
+
+/// Claravine's completed submissions, as an example of a specific handler.
+async fn on_submission_completed(event: AnyEvent, _info: DeliveryInfo) -> Result<(), HandlerError> {
+    if let AnyEvent::Claravine(submission) = event {
+        tracing::info!(object_id = %submission.object_id, "a Claravine submission completed");
+    }
     Ok(())
 }
 
 #[actix_web::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        // Plain lines when piped to a file or another program.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+
+    let addr: SocketAddr = std::env::var("HOOKGATE_ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".to_owned())
+        .parse()?;
     let queue_path =
         std::env::var("HOOKGATE_QUEUE").unwrap_or_else(|_| "hookgate-actix-example.db".to_owned());
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&queue_path)?);
 
+    // Receiving: one source per scheme, verified, queued, then 200.
     let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
-    for scheme in [Scheme::Clarife, Scheme::Claravine, Scheme::Github] {
+    for scheme in SCHEMES {
         let name = scheme.as_str();
-        receiver = receiver.source(
-            Source::builder(
-                name,
-                format!("/hooks/{name}"),
-                Verifier::new(scheme, secret(scheme))?,
-            )
-            .sender(name.parse()?)
-            .build()?,
+        let mut source = Source::builder(
+            name,
+            format!("/hooks/{name}"),
+            Verifier::new(scheme, secret(scheme))?,
         );
+        if let Ok(sender) = name.parse() {
+            // Names the events (logs, filters); Clarity routes have no event names.
+            source = source.sender(sender);
+        }
+        receiver = receiver.source(source.build()?);
     }
     let receiver = receiver.build()?;
 
-    let workers = WorkerPool::builder(
-        Arc::clone(&queue),
-        RouterHandler::new(Router::new().on_any(log_event)),
-    )
-    .build();
+    // Processing: typed events through a Router; Clarity deliveries (custom
+    // routes carry no event name) are handled on their own.
+    let router = Router::new()
+        .on("submission.completed", on_submission_completed)
+        .on_any(log_event);
+    let events = Arc::new(RouterHandler::new(router));
+    let handler = move |delivery: Delivery| {
+        let events = Arc::clone(&events);
+        async move {
+            if delivery.source == Scheme::HeaderToken.as_str() {
+                tracing::info!(bytes = delivery.body.len(), "processed");
+                return Ok(());
+            }
+            events.handle(delivery).await
+        }
+    };
+    let workers = WorkerPool::builder(Arc::clone(&queue), handler).build();
+
+    // actix-web runs the factory once per worker thread: each gets a clone.
+    let server = HttpServer::new(move || {
+        App::new().wrap(Webhook::new(receiver.clone())).route(
+            "/",
+            web::get().to(|| async { "hookgate example receiver: POST /hooks/<scheme>\n" }),
+        )
+    })
+    .bind(addr)?;
+    for bound in server.addrs() {
+        tracing::info!(queue = %queue_path, "listening on http://{bound}");
+        // For scripts and tests that start the example on port 0.
+        println!("listening on http://{bound}");
+    }
+
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker_task = tokio::spawn(async move {
         let mut stopped = stopped;
@@ -76,16 +175,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         workers.run(shutdown, Duration::from_secs(10)).await
     });
-
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap(Webhook::new(receiver.clone()))
-            .route("/", web::get().to(HttpResponse::Ok))
-    })
-    .bind(&addr)?;
-    for bound in server.addrs() {
-        println!("listening on http://{bound}");
-    }
     // actix-web stops on Ctrl-C / SIGTERM by itself; then the workers stop.
     server.run().await?;
     let _ = stop.send(true);
