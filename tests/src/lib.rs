@@ -1,6 +1,17 @@
 //! Shared helpers for hookgate's cross-crate tests (servers, processes, free ports).
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use hookgate_verify::{Scheme, Signer};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The `hookgate` binary that `cargo test --workspace` built.
 ///
@@ -29,6 +40,130 @@ pub fn hookgate_bin() -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// Whether a service the test needs answers at `addr`. When it does not, the
+/// test skips with a printed reason, unless `HOOKGATE_REQUIRE_SERVICES=1`
+/// (set by CI), where it fails.
+pub fn service_available(what: &str, addr: &str) -> bool {
+    let addr: SocketAddr = addr.parse().expect("a socket address");
+    if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_ok() {
+        return true;
+    }
+    let reason = format!("{what} is not reachable at {addr}");
+    if std::env::var("HOOKGATE_REQUIRE_SERVICES").as_deref() == Ok("1") {
+        panic!("{reason}, and HOOKGATE_REQUIRE_SERVICES=1");
+    }
+    eprintln!("skipped: {reason} (set HOOKGATE_REQUIRE_SERVICES=1 to fail instead)");
+    false
+}
+
+/// The user's service behind `hookgate serve`: records which route
+/// (`/<name>`) was forwarded which `hookgate-delivery-id`, and accepts all.
+#[derive(Debug, Clone, Default)]
+pub struct Sink {
+    handled: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl Sink {
+    /// Serves on a free port of 127.0.0.1; forward to `http://ADDR/<name>`.
+    pub async fn start(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the sink");
+        let addr = listener.local_addr().expect("the sink's address");
+        let app = axum::Router::new()
+            .route("/{route}", post(record))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    /// How many times each delivery id was handled, and how many handlings
+    /// came through each route.
+    pub fn counts(&self) -> (HashMap<String, usize>, HashMap<String, usize>) {
+        let handled = self.handled.lock().expect("sink lock");
+        let (mut by_id, mut by_route) = (HashMap::new(), HashMap::new());
+        for (route, id) in handled.iter() {
+            *by_id.entry(id.clone()).or_insert(0) += 1;
+            *by_route.entry(route.clone()).or_insert(0) += 1;
+        }
+        (by_id, by_route)
+    }
+}
+
+async fn record(
+    State(sink): State<Sink>,
+    axum::extract::Path(route): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> StatusCode {
+    let Some(id) = headers
+        .get("hookgate-delivery-id")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return StatusCode::BAD_REQUEST;
+    };
+    sink.handled
+        .lock()
+        .expect("sink lock")
+        .push((route, id.to_owned()));
+    StatusCode::OK
+}
+
+/// Starts `hookgate serve` with `config` (written to `dir/<name>.toml`) and
+/// the environment `env`; returns the child (killed on drop) and the address
+/// it listens on, read from its first line of output.
+pub async fn spawn_serve(
+    dir: &Path,
+    name: &str,
+    config: &str,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, SocketAddr) {
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config).expect("write the config");
+    let mut child = tokio::process::Command::new(hookgate_bin())
+        .args(["serve", "--config"])
+        .arg(&path)
+        .envs(env.iter().copied())
+        .env("HOOKGATE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hookgate serve starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = stdout
+        .next_line()
+        .await
+        .expect("read hookgate serve")
+        .expect("hookgate serve printed its address");
+    let addr = line
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line from hookgate serve: {line:?}"))
+        .parse()
+        .expect("an address");
+    // Keep reading, so the pipe stays open for whatever it prints later.
+    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    (child, addr)
+}
+
+/// Delivery `d-<n>`: a 1 KiB body signed GitHub-style with `secret`, now,
+/// with the headers a GitHub `issues` delivery carries.
+pub fn signed_github_delivery(n: usize, secret: &str) -> (HeaderMap, Vec<u8>) {
+    let id = format!("d-{n}");
+    let mut body = format!("{{\"action\":\"opened\",\"n\":{n},\"pad\":\"").into_bytes();
+    body.resize(1022, b'x');
+    body.extend_from_slice(b"\"}");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let mut headers = Signer::new(Scheme::Github, secret)
+        .expect("a valid secret")
+        .sign(&id, now, &body)
+        .expect("signed");
+    headers.insert("x-github-event", "issues".parse().expect("a header value"));
+    (headers, body)
 }
 
 /// The README's Rust code blocks, compiled (and, where not `no_run`, run)

@@ -6,20 +6,14 @@
 //! Needs the local Redis (127.0.0.1:6379) and NATS (127.0.0.1:4222): skipped
 //! with a printed reason when absent, failed when `HOOKGATE_REQUIRE_SERVICES=1`.
 
-use std::collections::{HashMap, HashSet};
-use std::net::{SocketAddr, TcpStream};
-use std::process::Stdio;
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use hookgate_tests::hookgate_bin;
-use hookgate_verify::{Scheme, Signer};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use hookgate_tests::{Sink, service_available, signed_github_delivery, spawn_serve};
+use tokio::process::Child;
 
 const DELIVERIES: usize = 1200;
 const SENDERS: usize = 32;
@@ -29,64 +23,6 @@ const SECRET: &str = "shared-queue-secret";
 const CONCURRENCY: usize = 16;
 /// Only a hang reaches this: the survivor takes over 2 s leases.
 const DRAIN_GUARD: Duration = Duration::from_secs(120);
-
-fn reachable(what: &str, addr: &str) -> bool {
-    if TcpStream::connect_timeout(&addr.parse().expect("addr"), Duration::from_secs(1)).is_ok() {
-        return true;
-    }
-    let reason = format!("{what} is not reachable at {addr}");
-    if std::env::var("HOOKGATE_REQUIRE_SERVICES").as_deref() == Ok("1") {
-        panic!("{reason}, and HOOKGATE_REQUIRE_SERVICES=1");
-    }
-    eprintln!("skipped: {reason} (set HOOKGATE_REQUIRE_SERVICES=1 to fail instead)");
-    false
-}
-
-/// The user's service: records which receiver (`/a` or `/b`) forwarded
-/// which delivery id, and accepts everything.
-#[derive(Clone, Default)]
-struct Sink {
-    handled: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-impl Sink {
-    async fn start(&self) -> SocketAddr {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = axum::Router::new()
-            .route("/{receiver}", post(record))
-            .with_state(self.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        addr
-    }
-
-    /// Times each delivery id was handled, and how many handlings each receiver made.
-    fn counts(&self) -> (HashMap<String, usize>, usize, usize) {
-        let handled = self.handled.lock().unwrap();
-        let mut by_id = HashMap::new();
-        let mut by_a = 0;
-        for (receiver, id) in handled.iter() {
-            *by_id.entry(id.clone()).or_insert(0) += 1;
-            by_a += usize::from(receiver == "a");
-        }
-        (by_id, by_a, handled.len() - by_a)
-    }
-}
-
-async fn record(
-    State(sink): State<Sink>,
-    Path(receiver): Path<String>,
-    headers: HeaderMap,
-) -> StatusCode {
-    let Some(id) = headers
-        .get("hookgate-delivery-id")
-        .and_then(|v| v.to_str().ok())
-    else {
-        return StatusCode::BAD_REQUEST;
-    };
-    sink.handled.lock().unwrap().push((receiver, id.to_owned()));
-    StatusCode::OK
-}
 
 /// Starts `hookgate serve` on the shared queue, forwarding to `sink/<name>`.
 /// Returns the child and its webhook URL.
@@ -106,51 +42,13 @@ async fn serve(
          [action]\nforward = \"http://{sink}/{name}\"\ntimeout = \"1s\"\n\n\
          [sources.shared]\nscheme = \"github\"\nsecret_env = \"SHARED_QUEUE_SECRET\"\n"
     );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(hookgate_bin())
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("SHARED_QUEUE_SECRET", SECRET)
-        .env("HOOKGATE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("hookgate serve starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = stdout
-        .next_line()
-        .await
-        .expect("read hookgate serve")
-        .expect("hookgate serve printed its address");
-    let addr = line
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line from hookgate serve: {line:?}"))
-        .to_owned();
-    // Keep reading, so the pipe stays open for whatever it prints later.
-    tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+    let (child, addr) = spawn_serve(dir, name, &config, &[("SHARED_QUEUE_SECRET", SECRET)]).await;
     (child, format!("http://{addr}/hooks/shared"))
 }
 
 fn request(client: &reqwest::Client, url: &str, i: usize) -> reqwest::RequestBuilder {
-    let id = format!("d-{i}");
-    let mut body = format!("{{\"action\":\"opened\",\"n\":{i},\"pad\":\"").into_bytes();
-    body.resize(1022, b'x');
-    body.extend_from_slice(b"\"}");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let headers = Signer::new(Scheme::Github, SECRET)
-        .unwrap()
-        .sign(&id, now, &body)
-        .unwrap();
-    client
-        .post(url)
-        .headers(headers)
-        .header("x-github-event", "issues")
-        .body(body)
+    let (headers, body) = signed_github_delivery(i, SECRET);
+    client.post(url).headers(headers).body(body)
 }
 
 /// `queue` is the `[queue]` table's body, naming the shared queue.
@@ -216,7 +114,7 @@ async fn two_receivers_one_killed(kind: &str, queue: &str) {
     // would hide a lost delivery by queueing it anew.
     let started = Instant::now();
     let unhandled = |sink: &Sink| {
-        let (handled, _, _) = sink.counts();
+        let (handled, _) = sink.counts();
         acked.iter().filter(|id| !handled.contains_key(*id)).count()
     };
     while unhandled(&sink) > 0 && started.elapsed() < DRAIN_GUARD {
@@ -255,7 +153,9 @@ async fn two_receivers_one_killed(kind: &str, queue: &str) {
     b.start_kill().expect("stop receiver B");
     b.wait().await.expect("wait");
 
-    let (handled, by_a, by_b) = sink.counts();
+    let (handled, by_route) = sink.counts();
+    let by_a = by_route.get("a").copied().unwrap_or_default();
+    let by_b = by_route.get("b").copied().unwrap_or_default();
     let missing: Vec<&String> = acked
         .iter()
         .filter(|id| !handled.contains_key(*id))
@@ -298,7 +198,7 @@ fn unique(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_two_serve_processes_one_sigkilled() {
-    if !reachable("redis", "127.0.0.1:6379") {
+    if !service_available("redis", "127.0.0.1:6379") {
         return;
     }
     let url = "redis://127.0.0.1:6379";
@@ -330,7 +230,7 @@ async fn redis_two_serve_processes_one_sigkilled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_two_serve_processes_one_sigkilled() {
-    if !reachable("nats", "127.0.0.1:4222") {
+    if !service_available("nats", "127.0.0.1:4222") {
         return;
     }
     let url = "nats://127.0.0.1:4222";
