@@ -9,7 +9,10 @@
 //!
 //! Listens on `HOOKGATE_ADDR` (default `127.0.0.1:3000`). Tokens:
 //! `HOOKGATE_TOKEN_PROVISION` (default `dev-provision-token`) and
-//! `HOOKGATE_TOKEN_REVOKE` (default `dev-revoke-token`). Try:
+//! `HOOKGATE_TOKEN_REVOKE` (default `dev-revoke-token`); an empty variable
+//! counts as unset. It prints `listening on http://<addr>` once bound, then
+//! `<source> trigger <delivery id>: <body or query string>` for each accepted
+//! delivery (`clarity-provision` or `clarity-revoke`). Try:
 //!
 //! ```text
 //! curl -i -X POST http://127.0.0.1:3000/clarity/provision \
@@ -27,8 +30,12 @@ use hookgate_tower::{Receiver, Source, WebhookLayer};
 use hookgate_verify::{Scheme, Verifier};
 use http::Method;
 
+/// `variable`, or the development `default` when it is unset or empty.
 fn token(variable: &str, default: &str) -> String {
-    std::env::var(variable).unwrap_or_else(|_| default.to_owned())
+    std::env::var(variable)
+        .ok()
+        .filter(|token| !token.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 #[tokio::main]
