@@ -8,7 +8,9 @@
 //! mode of the `axum-receiver` example).
 //!
 //! Listens on `HOOKGATE_ADDR` (default `127.0.0.1:3000`); the clarife secret is
-//! `HOOKGATE_SECRET_CLARIFE` (development default `whsec_sample`). Try:
+//! `HOOKGATE_SECRET_CLARIFE` (development default `whsec_sample`, used when it
+//! is unset or empty). It prints `listening on http://<addr>` once bound, then
+//! one line per event handled. Try:
 //!
 //! ```text
 //! cargo run -p hookgate-cli -- send --scheme clarife --secret whsec_sample \
@@ -33,8 +35,11 @@ async fn on_clarife(hook: Verified<ClarifeEvent>) -> StatusCode {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secret =
-        std::env::var("HOOKGATE_SECRET_CLARIFE").unwrap_or_else(|_| "whsec_sample".to_owned());
+    // Unset or empty means the development secret, as in `axum-receiver`.
+    let secret = std::env::var("HOOKGATE_SECRET_CLARIFE")
+        .ok()
+        .filter(|secret| !secret.is_empty())
+        .unwrap_or_else(|| "whsec_sample".to_owned());
     let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
 
     let receiver = Receiver::builder()
