@@ -38,14 +38,18 @@
 //! # }).unwrap();
 //! ```
 
-mod extract;
 mod middleware;
 #[cfg(test)]
 mod tests;
 
-pub use extract::{Verified, VerifiedBytes};
 pub use hookgate_receive::{
     Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
     VerifiedDelivery,
 };
+/// The actix-web extractors of inline mode (defined in `hookgate-receive`,
+/// shared with `hookgate-tower`). Both read the delivery that only
+/// [`Webhook`] attaches, after verification; without the middleware in front
+/// they refuse with 500. `Verified<T>` refuses a payload that does not parse
+/// into `T` with 422.
+pub use hookgate_receive::{Verified, VerifiedBytes};
 pub use middleware::{Webhook, WebhookMiddleware};

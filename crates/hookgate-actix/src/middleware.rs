@@ -8,12 +8,9 @@ use std::sync::Arc;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
-use bytes::Bytes;
-use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use hookgate_receive::{
-    ProblemJson, Receiver, Reception, Rejection, RejectionKind, RequestHead, RespondToRejection,
-    actix_response,
+    Decision, ProblemJson, Receiver, RequestHead, RespondToRejection, actix_response,
 };
 
 /// Receives webhooks in front of an actix-web app or scope: wrap it with
@@ -124,27 +121,6 @@ fn http_headers(req: &ServiceRequest) -> http::HeaderMap {
     headers
 }
 
-async fn read_payload(reception: &Reception, payload: &mut Payload) -> Result<Bytes, Rejection> {
-    let mut collector = reception.body_collector();
-    let read = async {
-        while let Some(chunk) = payload.next().await {
-            let chunk = chunk.map_err(|_| {
-                Rejection::new(
-                    RejectionKind::BodyUnreadable,
-                    "the request body could not be read",
-                )
-            })?;
-            collector.push(chunk)?;
-        }
-        Ok(())
-    };
-    match tokio::time::timeout_at(reception.read_deadline(), read).await {
-        Ok(Ok(())) => Ok(collector.finish()),
-        Ok(Err(rejection)) => Err(rejection),
-        Err(_elapsed) => Err(reception.read_timed_out()),
-    }
-}
-
 impl<S, B, R> Service<ServiceRequest> for WebhookMiddleware<S, R>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -166,42 +142,30 @@ where
         let respond = Arc::clone(&self.respond);
         let span = reception.span().clone();
         let work = async move {
-            let refuse = |req: ServiceRequest, reception: Reception, rejection: Rejection| {
-                let rejection = reception.refuse(rejection);
-                req.into_response(actix_response(respond.respond(&rejection)))
-                    .map_into_right_body()
-            };
             let headers = http_headers(&req);
             let method = match reception.check_raw_head(req.method().as_str().as_bytes(), &headers)
             {
                 Ok(method) => method,
-                Err(rejection) => return Ok(refuse(req, reception, rejection)),
+                Err(rejection) => {
+                    let res = respond.respond(&reception.refuse(rejection));
+                    return Ok(req.into_response(actix_response(res)).map_into_right_body());
+                }
             };
-            let mut payload = req.take_payload();
-            let body = match read_payload(&reception, &mut payload).await {
-                Ok(body) => body,
-                Err(rejection) => return Ok(refuse(req, reception, rejection)),
-            };
+            let payload = req.take_payload();
             let head = RequestHead {
                 method: &method,
                 query: Some(req.query_string()).filter(|q| !q.is_empty()),
                 headers: &headers,
             };
-            match reception.complete(head, body).await {
-                Err(rejection) => Ok(req
-                    .into_response(actix_response(respond.respond(&rejection)))
-                    .map_into_right_body()),
-                Ok(accepted) => {
-                    let ack = accepted.to_response();
-                    match accepted.into_delivery() {
-                        // Inline mode: the application answers.
-                        Some(delivery) => {
-                            req.set_payload(Payload::from(delivery.body().clone()));
-                            req.extensions_mut().insert(delivery);
-                            Ok(service.call(req).await?.map_into_left_body())
-                        }
-                        None => Ok(req.into_response(actix_response(ack)).map_into_right_body()),
-                    }
+            match reception.receive(head, payload, &*respond).await {
+                Decision::Respond(res) => {
+                    Ok(req.into_response(actix_response(res)).map_into_right_body())
+                }
+                // Inline mode: the application answers.
+                Decision::PassOn { delivery, body } => {
+                    req.set_payload(Payload::from(body));
+                    req.extensions_mut().insert(delivery);
+                    Ok(service.call(req).await?.map_into_left_body())
                 }
             }
         };

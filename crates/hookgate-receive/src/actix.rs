@@ -1,12 +1,18 @@
-//! actix-web support: [`Rejection`] is a `ResponseError`, and the shared
-//! `http` 1.x responses convert to actix-web's own types (which use `http` 0.2).
+//! actix-web support: [`Rejection`] is a `ResponseError`, the shared
+//! `http` 1.x responses convert to actix-web's own types (which use `http`
+//! 0.2), and the inline-mode extractors [`VerifiedBytes`] and [`Verified`]
+//! (re-exported by `hookgate-actix`).
 
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode as ActixStatus;
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use bytes::Bytes;
+use hookgate_events::FromDelivery;
 
-use crate::{ProblemJson, Rejection, RespondToRejection};
+use crate::{ProblemJson, Rejection, RespondToRejection, Verified, VerifiedBytes};
 
 /// Converts a response built by this crate (or by a [`RespondToRejection`])
 /// into an actix-web response, keeping status, headers and body.
@@ -34,6 +40,24 @@ impl ResponseError for Rejection {
 
     fn error_response(&self) -> HttpResponse {
         actix_response(ProblemJson.respond(self))
+    }
+}
+
+impl FromRequest for VerifiedBytes {
+    type Error = Rejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Self::from_attached(req.extensions().get()))
+    }
+}
+
+impl<T: FromDelivery> FromRequest for Verified<T> {
+    type Error = Rejection;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(Self::from_attached(req.extensions().get()))
     }
 }
 

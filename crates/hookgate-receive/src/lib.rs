@@ -13,6 +13,14 @@
 //! a response is swappable through [`RespondToRejection`], which closures
 //! implement.
 //!
+//! What is left to an integration is what differs between frameworks: turning
+//! its request into a [`RequestHead`] and a stream of body chunks, and acting
+//! on the [`Decision`] of [`Reception::receive`] (answer, or call the
+//! application with the delivery attached). The body read under the cap and
+//! the deadline ([`Reception::read_body`]) and the inline-mode extractors
+//! [`VerifiedBytes`] and [`Verified`] live here too, with their axum
+//! (feature `axum`) and actix-web (feature `actix`) impls.
+//!
 //! # Delivery ids
 //!
 //! The queue deduplicates on `(source, delivery id)`. The id is the sender's
@@ -85,6 +93,7 @@
 
 mod body;
 mod context;
+mod extract;
 mod id;
 pub mod metrics;
 mod receiver;
@@ -101,10 +110,11 @@ mod axum;
 #[cfg(feature = "actix")]
 pub use actix::actix_response;
 pub use body::{BodyCollector, check_content_length};
+pub use extract::{Verified, VerifiedBytes};
 pub use id::derived_delivery_id;
 pub use receiver::{
-    Accepted, Outcome, Receiver, ReceiverBuilder, Reception, RequestHead, VerifiedDelivery,
-    parse_event,
+    Accepted, Decision, Outcome, Receiver, ReceiverBuilder, Reception, RequestHead,
+    VerifiedDelivery, parse_event,
 };
 pub use rejection::{PROBLEM_JSON, ProblemJson, Rejection, RejectionKind, RespondToRejection};
 pub use source::{

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
 use hookgate_queue::{EnqueueOutcome, NewDelivery, Queue};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use tokio::time::Instant;
@@ -15,7 +16,7 @@ use crate::body::{BodyCollector, check_content_length};
 use crate::context::missing_fields;
 use crate::id::derived_delivery_id;
 use crate::metrics as m;
-use crate::{ConfigError, Mode, Rejection, RejectionKind, Source};
+use crate::{ConfigError, Mode, Rejection, RejectionKind, RespondToRejection, Source};
 
 /// The webhook routes of one server and the queue behind them.
 ///
@@ -23,13 +24,16 @@ use crate::{ConfigError, Mode, Rejection, RejectionKind, Source};
 /// the actix middleware drive it the same way, one [`Reception`] per request:
 ///
 /// 1. [`Receiver::start`] routes by path (`None`: not a webhook route, pass it on);
-/// 2. [`Reception::check_head`] refuses a wrong method (405) or an announced
-///    `Content-Length` over the limit (413) before a byte is read;
-/// 3. the integration reads the body into [`Reception::body_collector`]
-///    (413 past the limit) before [`Reception::read_deadline`] (408);
-/// 4. [`Reception::complete`] verifies (400/401), checks context fields (422),
-///    filters (200, not queued), and enqueues under the ACK budget (2xx,
-///    duplicate 200, or 503 with `Retry-After`).
+/// 2. [`Reception::check_head`] (or [`check_raw_head`](Reception::check_raw_head))
+///    refuses a wrong method (405) or an announced `Content-Length` over the
+///    limit (413) before a byte is read;
+/// 3. [`Reception::receive`] does the rest and says what to answer, as a
+///    [`Decision`]: it reads the body ([`Reception::read_body`]: 413 past the
+///    limit, 408 past [`Reception::read_deadline`]), then
+///    [`Reception::complete`] verifies (400/401), checks context fields
+///    (422), filters (200, not queued), and enqueues under the ACK budget
+///    (2xx, duplicate 200, or 503 with `Retry-After`); in inline mode the
+///    decision is to pass the verified delivery on to the application.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -255,6 +259,30 @@ impl Accepted {
     }
 }
 
+/// What an integration does with a webhook request once
+/// [`Reception::receive`] has decided.
+///
+/// Unlike the crate's other enums this one is not `#[non_exhaustive]`: it is
+/// the contract between the receiver and each integration, and a new variant
+/// must break their build rather than fall into a catch-all arm.
+#[derive(Debug)]
+pub enum Decision {
+    /// Answer with this response, the acknowledgement (queued, duplicate,
+    /// superseded, filtered out) or the refusal, already recorded; the
+    /// application is not called.
+    Respond(Response<Bytes>),
+    /// Inline mode: call the application, with `body` restored as the request
+    /// body and `delivery` attached as a request extension (which the
+    /// [`VerifiedBytes`](crate::VerifiedBytes) and
+    /// [`Verified`](crate::Verified) extractors read).
+    PassOn {
+        /// The verified delivery, for the request's extensions.
+        delivery: VerifiedDelivery,
+        /// The request body as it was received.
+        body: Bytes,
+    },
+}
+
 /// A delivery that passed verification: the request extension of inline mode.
 ///
 /// Only this crate creates one, after the verifier accepted the request, so an
@@ -397,6 +425,91 @@ impl Reception {
         };
         self.check_head(&parsed, headers)?;
         Ok(parsed)
+    }
+
+    /// Reads the whole body, a stream of chunks (actix-web's `Payload`, or an
+    /// `http_body::Body` through `http_body_util::BodyExt::into_data_stream`),
+    /// under the source's limit (413, refused once passed, never buffered
+    /// whole) and before the [read deadline](Self::read_deadline) (408); a
+    /// chunk that fails (the connection broke mid-body) is a 400.
+    ///
+    /// Like [`check_head`](Self::check_head), a refusal is returned, not yet
+    /// recorded: pass it to [`refuse`](Self::refuse). [`receive`](Self::receive)
+    /// does both.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// use bytes::Bytes;
+    /// use hookgate_receive::{Receiver, RejectionKind, Source};
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let receiver = Receiver::builder()
+    ///     .source(
+    ///         Source::builder("github", "/hooks/github", Verifier::new(Scheme::Github, "s3cret")?)
+    ///             .mode(hookgate_receive::Mode::Inline)
+    ///             .body_limit(8)
+    ///             .build()?,
+    ///     )
+    ///     .build()?;
+    /// let chunks = |parts: &[&'static [u8]]| {
+    ///     futures_util::stream::iter(parts.iter().map(|p| Ok::<_, std::io::Error>(Bytes::from_static(p))).collect::<Vec<_>>())
+    /// };
+    /// let reception = receiver.start("/hooks/github").expect("a webhook route");
+    /// assert_eq!(reception.read_body(chunks(&[b"{}", b""])).await?, "{}");
+    /// let refused = reception.read_body(chunks(&[b"12345", b"6789"])).await.unwrap_err();
+    /// assert_eq!(refused.kind(), RejectionKind::PayloadTooLarge);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn read_body<S, E>(&self, body: S) -> Result<Bytes, Rejection>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+    {
+        let mut collector = self.body_collector();
+        let read = async {
+            let mut body = std::pin::pin!(body);
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|_| {
+                    Rejection::new(
+                        RejectionKind::BodyUnreadable,
+                        "the request body could not be read",
+                    )
+                })?;
+                collector.push(chunk)?;
+            }
+            Ok(())
+        };
+        match tokio::time::timeout_at(self.read_deadline(), read).await {
+            Ok(Ok(())) => Ok(collector.finish()),
+            Ok(Err(rejection)) => Err(rejection),
+            Err(_elapsed) => Err(self.read_timed_out()),
+        }
+    }
+
+    /// Everything after [`check_head`](Self::check_head): reads the body
+    /// ([`read_body`](Self::read_body)), [`complete`](Self::complete)s the
+    /// delivery, and says what the integration does next. Refusals are
+    /// recorded and turned into responses by `respond`; acknowledgements are
+    /// [`Accepted::to_response`].
+    pub async fn receive<S, E, R>(self, head: RequestHead<'_>, body: S, respond: &R) -> Decision
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        R: RespondToRejection + ?Sized,
+    {
+        let body = match self.read_body(body).await {
+            Ok(body) => body,
+            Err(rejection) => return Decision::Respond(respond.respond(&self.refuse(rejection))),
+        };
+        match self.complete(head, body.clone()).await {
+            Err(rejection) => Decision::Respond(respond.respond(&rejection)),
+            Ok(accepted) => {
+                let ack = accepted.to_response();
+                match accepted.into_delivery() {
+                    Some(delivery) => Decision::PassOn { delivery, body },
+                    None => Decision::Respond(ack),
+                }
+            }
+        }
     }
 
     /// A collector enforcing the source's body limit.

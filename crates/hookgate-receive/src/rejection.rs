@@ -184,6 +184,17 @@ impl Rejection {
         r
     }
 
+    /// An extractor found no verified delivery: the route is not behind the
+    /// middleware in inline mode.
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    pub(crate) fn not_verified() -> Self {
+        Self::new(
+            RejectionKind::NotVerified,
+            "no verified webhook delivery: the route is not behind the webhook middleware \
+             (hookgate-tower's WebhookLayer, hookgate-actix's Webhook) in inline mode",
+        )
+    }
+
     pub(crate) fn unavailable(kind: RejectionKind, detail: String, retry_after: Duration) -> Self {
         let mut r = Self::new(kind, detail);
         r.retry_after = Some(retry_after);

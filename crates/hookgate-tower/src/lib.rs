@@ -40,16 +40,26 @@
 //! ```
 
 mod body;
-#[cfg(feature = "axum")]
-mod extract;
-mod read;
+#[cfg(all(test, feature = "axum"))]
+mod extract_tests;
 pub mod webhook;
 
 pub use body::{RequestBody, ResponseBody};
-#[cfg(feature = "axum")]
-pub use extract::{Verified, VerifiedBytes};
 pub use hookgate_receive::{
     Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
     VerifiedDelivery,
 };
+/// The axum extractors of inline mode (defined in `hookgate-receive`, shared
+/// with `hookgate-actix`; feature `axum`).
+///
+/// ```
+/// use hookgate_tower::VerifiedBytes;
+///
+/// async fn handler(hook: VerifiedBytes) -> String {
+///     format!("{} bytes from {}", hook.bytes().len(), hook.delivery().source())
+/// }
+/// # let _ = axum::Router::<()>::new().route("/hooks/github", axum::routing::post(handler));
+/// ```
+#[cfg(feature = "axum")]
+pub use hookgate_receive::{Verified, VerifiedBytes};
 pub use webhook::{ResponseFuture, Webhook, WebhookLayer};

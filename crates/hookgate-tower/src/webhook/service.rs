@@ -2,14 +2,16 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use hookgate_receive::{Mode, ProblemJson, Receiver, Reception, RequestHead, RespondToRejection};
+use hookgate_receive::{
+    Decision, Mode, ProblemJson, Receiver, Reception, RequestHead, RespondToRejection,
+};
 use http::{Request, Response};
 use http_body::Body;
+use http_body_util::BodyExt;
 use tower_service::Service;
 
 use super::future::{ResponseFuture, Step};
 use crate::body::RequestBody;
-use crate::read::read_body;
 
 /// Receives webhooks in front of an inner service; see the [module docs](crate::webhook).
 #[derive(Debug)]
@@ -113,28 +115,20 @@ where
     R: RespondToRejection,
 {
     let (mut parts, body) = req.into_parts();
-    let bytes = match read_body(&reception, body).await {
-        Ok(bytes) => bytes,
-        Err(rejection) => return Step::Respond(respond.respond(&reception.refuse(rejection))),
-    };
     let head = RequestHead {
         method: &parts.method,
         query: parts.uri.query(),
         headers: &parts.headers,
     };
-    match reception.complete(head, bytes).await {
-        Err(rejection) => Step::Respond(respond.respond(&rejection)),
-        Ok(accepted) => {
-            let ack = accepted.to_response();
-            match accepted.into_delivery() {
-                // Inline mode: the application answers.
-                Some(delivery) => {
-                    let body = RequestBody::buffered(delivery.body().clone());
-                    parts.extensions.insert(delivery);
-                    Step::Forward(Request::from_parts(parts, body))
-                }
-                None => Step::Respond(ack),
-            }
+    match reception
+        .receive(head, body.into_data_stream(), respond)
+        .await
+    {
+        Decision::Respond(res) => Step::Respond(res),
+        // Inline mode: the application answers.
+        Decision::PassOn { delivery, body } => {
+            parts.extensions.insert(delivery);
+            Step::Forward(Request::from_parts(parts, RequestBody::buffered(body)))
         }
     }
 }
