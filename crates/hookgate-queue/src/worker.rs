@@ -5,10 +5,10 @@ use std::fmt;
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use hookgate_events::{AnyEvent, Disposition, Event, HandlerError, Router, Sender};
-use tokio::sync::Semaphore;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
@@ -200,6 +200,11 @@ impl WorkerPoolBuilder {
     }
 
     /// At most `n` deliveries of `source` handled at once.
+    ///
+    /// The pool never leases more of a source than it may run: while a
+    /// limited source has room for fewer deliveries than the pool has free
+    /// slots, it leases in batches of that size, and once the source is at
+    /// its limit, it leases around it.
     pub fn source_concurrency(mut self, source: impl Into<String>, n: usize) -> Self {
         self.source_limits.insert(source.into(), n.max(1));
         self
@@ -256,7 +261,7 @@ impl WorkerPoolBuilder {
                 poll_interval: self.poll_interval,
                 stats_interval: self.stats_interval,
                 retry: self.retry,
-                source_permits: Mutex::new(HashMap::new()),
+                source_running: Arc::new(Mutex::new(HashMap::new())),
             }),
         }
     }
@@ -318,7 +323,9 @@ struct Inner {
     poll_interval: Duration,
     stats_interval: Duration,
     retry: RetryPolicy,
-    source_permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Deliveries of each limited source this pool holds a lease on (running
+    /// or about to): never more than the source's limit.
+    source_running: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl fmt::Debug for WorkerPool {
@@ -342,6 +349,34 @@ impl<T> Drop for AbortOnDrop<T> {
     }
 }
 
+/// One unit of a source's concurrency limit, held while this pool holds the
+/// lease of one of its deliveries; given back on drop (finished or aborted).
+struct SourceSlot {
+    /// `None` for a source without a limit.
+    running: Option<Arc<Mutex<HashMap<String, usize>>>>,
+    source: String,
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        let Some(running) = &self.running else {
+            return;
+        };
+        let mut running = running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = running.get_mut(&self.source) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                running.remove(&self.source);
+            }
+        }
+    }
+}
+
+/// Whether `future` has completed, polling it once (it stays usable).
+async fn is_ready<F: Future<Output = ()> + ?Sized>(mut future: std::pin::Pin<&mut F>) -> bool {
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_ready())).await
+}
+
 impl WorkerPool {
     /// Starts configuring a pool over `queue` running `handler`.
     pub fn builder(queue: Arc<dyn Queue>, handler: impl Handler) -> WorkerPoolBuilder {
@@ -362,26 +397,33 @@ impl WorkerPool {
     /// Handles every delivery due now, then returns (deliveries that become
     /// due meanwhile, like immediate retries, are handled too). Honours the
     /// concurrency limits. Useful in tests and for one-shot draining.
+    ///
+    /// A queue error while leasing is returned once the deliveries already
+    /// leased are finished.
     pub async fn process_ready(&self) -> Result<WorkerReport, QueueError> {
+        let inner = &self.inner;
         let mut report = WorkerReport::default();
+        let mut tasks: JoinSet<Outcome> = JoinSet::new();
+        let mut failed = None;
         loop {
-            let leased = self
-                .inner
-                .queue
-                .lease(LeaseRequest::new(
-                    self.inner.concurrency,
-                    self.inner.visibility,
-                ))
-                .await?;
-            if leased.is_empty() {
-                return Ok(report);
+            let free = inner.concurrency.saturating_sub(tasks.len());
+            let mut started = 0;
+            if free > 0 && failed.is_none() {
+                match inner.queue.lease(inner.next_request(free)).await {
+                    Ok(leased) => started = inner.start(leased, &mut tasks).await,
+                    Err(err) => failed = Some(err),
+                }
             }
-            let mut tasks = JoinSet::new();
-            for leased in leased {
-                let inner = Arc::clone(&self.inner);
-                tasks.spawn(async move { inner.process(leased).await });
+            if started > 0 {
+                continue;
             }
-            while let Some(outcome) = tasks.join_next().await {
+            // Nothing more to start now: wait for a running delivery (its
+            // source may have been the one at its limit), or stop.
+            match tasks.join_next().await {
+                Some(outcome) => report.add(outcome.map_err(QueueError::unavailable)?),
+                None => return failed.map_or(Ok(report), Err),
+            }
+            while let Some(outcome) = tasks.try_join_next() {
                 report.add(outcome.map_err(QueueError::unavailable)?);
             }
         }
@@ -417,20 +459,37 @@ impl WorkerPool {
                 settle(done, &mut in_flight, &mut report);
             }
             let free = inner.concurrency.saturating_sub(tasks.len());
-            let mut leased = Vec::new();
+            let mut started = 0;
             if free > 0 {
-                let request = LeaseRequest::new(free, inner.visibility)
-                    .skip_sources(inner.saturated_sources());
-                tokio::select! {
-                    biased;
-                    () = &mut shutdown => break,
-                    result = inner.queue.lease(request) => match result {
-                        Ok(batch) => leased = batch,
-                        Err(err) => tracing::warn!(error = %err, "leasing failed; will retry"),
-                    },
+                // Shutdown is checked before leasing, never raced against a
+                // lease in flight: dropping that call would not undo it (the
+                // SQLite writer commits it anyway), and nobody would release
+                // the leases until they expire.
+                if is_ready(shutdown.as_mut()).await {
+                    break;
+                }
+                match inner.queue.lease(inner.next_request(free)).await {
+                    Ok(leased) if is_ready(shutdown.as_mut()).await => {
+                        // Shut down while leasing: hand them back untouched.
+                        for leased in leased {
+                            match inner.queue.release(leased.lease).await {
+                                Ok(()) => report.released += 1,
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "could not release a lease at shutdown")
+                                }
+                            }
+                        }
+                        break;
+                    }
+                    Ok(leased) => {
+                        started = inner
+                            .start_tracked(leased, &mut tasks, &mut in_flight)
+                            .await;
+                    }
+                    Err(err) => tracing::warn!(error = %err, "leasing failed; will retry"),
                 }
             }
-            if leased.is_empty() {
+            if started == 0 {
                 tokio::select! {
                     biased;
                     () = &mut shutdown => break,
@@ -440,13 +499,6 @@ impl WorkerPool {
                     _ = stats_tick.tick() => inner.publish_stats().await,
                     () = tokio::time::sleep(inner.poll_interval), if free > 0 => {}
                 }
-                continue;
-            }
-            for leased in leased {
-                let lease = leased.lease.clone();
-                let task_inner = Arc::clone(inner);
-                let handle = tasks.spawn(async move { task_inner.process(leased).await });
-                in_flight.insert(handle.id(), lease);
             }
         }
 
@@ -502,31 +554,99 @@ impl Inner {
             .or(self.default_source_limit)
     }
 
-    fn source_semaphore(&self, source: &str) -> Option<Arc<Semaphore>> {
-        let limit = self.source_limit(source)?;
-        let mut permits = self
-            .source_permits
+    /// The next lease request for `free` slots: sources at their limit are
+    /// skipped, and no more is asked for than the limited source with the
+    /// least room can run, so the pool never holds a lease it cannot start
+    /// at once (one that would wait while its visibility timeout runs down,
+    /// taking a slot from other sources). A limited source with nothing due
+    /// can make batches smaller, never wrong.
+    fn next_request(&self, free: usize) -> LeaseRequest {
+        let running = self
+            .source_running
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        Some(Arc::clone(
-            permits
-                .entry(source.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(limit))),
-        ))
+        let mut max = free;
+        let mut skip = Vec::new();
+        let mut consider = |source: &String, limit: usize, held: usize| {
+            if held >= limit {
+                skip.push(source.clone());
+            } else {
+                max = max.min(limit - held);
+            }
+        };
+        for (source, &limit) in &self.source_limits {
+            consider(source, limit, running.get(source).copied().unwrap_or(0));
+        }
+        if let Some(limit) = self.default_source_limit {
+            for (source, &held) in running.iter() {
+                if !self.source_limits.contains_key(source) {
+                    consider(source, limit, held);
+                }
+            }
+            // A source not seen yet may fill the whole batch.
+            max = max.min(limit);
+        }
+        LeaseRequest::new(max.max(1), self.visibility).skip_sources(skip)
     }
 
-    /// Sources whose limit is reached: leasing more of them would only make
-    /// deliveries wait on a worker while their lease runs down.
-    fn saturated_sources(&self) -> Vec<String> {
-        let permits = self
-            .source_permits
+    /// Takes a slot of `source`'s limit, or `None` when it has no room (a
+    /// back-end returned more than asked, or another clone of the pool took
+    /// the room meanwhile). A source without a limit always gets one.
+    fn reserve(&self, source: &str) -> Option<SourceSlot> {
+        let Some(limit) = self.source_limit(source) else {
+            return Some(SourceSlot {
+                running: None,
+                source: String::new(),
+            });
+        };
+        let mut running = self
+            .source_running
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        permits
-            .iter()
-            .filter(|(_, semaphore)| semaphore.available_permits() == 0)
-            .map(|(source, _)| source.clone())
-            .collect()
+        let held = running.entry(source.to_owned()).or_insert(0);
+        if *held >= limit {
+            return None;
+        }
+        *held += 1;
+        Some(SourceSlot {
+            running: Some(Arc::clone(&self.source_running)),
+            source: source.to_owned(),
+        })
+    }
+
+    /// Starts a task for each leased delivery whose source has room, and
+    /// hands the others back at once (not counted as an attempt). Returns
+    /// how many started.
+    async fn start(self: &Arc<Self>, leased: Vec<Leased>, tasks: &mut JoinSet<Outcome>) -> usize {
+        self.start_tracked(leased, tasks, &mut HashMap::new()).await
+    }
+
+    /// [`start`](Self::start), remembering each task's lease in `in_flight`.
+    async fn start_tracked(
+        self: &Arc<Self>,
+        leased: Vec<Leased>,
+        tasks: &mut JoinSet<Outcome>,
+        in_flight: &mut HashMap<tokio::task::Id, LeaseId>,
+    ) -> usize {
+        let mut started = 0;
+        for leased in leased {
+            let Some(slot) = self.reserve(&leased.delivery.source) else {
+                tracing::debug!(
+                    source = %leased.delivery.source,
+                    "source at its concurrency limit; lease handed back"
+                );
+                if let Err(err) = self.queue.release(leased.lease).await {
+                    tracing::warn!(error = %err, "could not hand back a surplus lease; it will expire");
+                }
+                continue;
+            };
+            let lease = leased.lease.clone();
+            let inner = Arc::clone(self);
+            let handle = tasks.spawn(async move { inner.process(leased, slot).await });
+            in_flight.insert(handle.id(), lease);
+            started += 1;
+        }
+        started
     }
 
     async fn publish_stats(&self) {
@@ -536,7 +656,7 @@ impl Inner {
         }
     }
 
-    async fn process(self: Arc<Self>, leased: Leased) -> Outcome {
+    async fn process(self: Arc<Self>, leased: Leased, _slot: SourceSlot) -> Outcome {
         let Leased {
             delivery, lease, ..
         } = leased;
@@ -553,10 +673,6 @@ impl Inner {
     }
 
     async fn attempt(self: &Arc<Self>, delivery: Delivery, lease: LeaseId) -> Outcome {
-        let _source_permit = match self.source_semaphore(&delivery.source) {
-            Some(semaphore) => semaphore.acquire_owned().await.ok(),
-            None => None,
-        };
         let source = delivery.source.clone();
         let attempt = delivery.attempt;
         let age = delivery.age(self.clock.now());
@@ -592,7 +708,7 @@ impl Inner {
                     Some(delay) => {
                         tracing::warn!(error = %err, retry_in = ?delay, "attempt failed; will retry");
                         metrics::counter!(observe::RETRIES, "source" => source).increment(1);
-                        let at = self.clock.now() + delay;
+                        let at = crate::clock::later(self.clock.now(), delay);
                         self.queue
                             .retry_at(lease, at, err.to_string())
                             .await
@@ -892,5 +1008,299 @@ mod tests {
             dead[0].delivery.delivery_id, "d-2",
             "unparseable bodies are given up"
         );
+    }
+
+    /// A queue in front of a [`MemoryQueue`] that watches what workers do
+    /// with their leases: how many each source has outstanding (and the most
+    /// it ever had), and when each lease runs out. Leasing can be slowed down
+    /// (after the lease is taken, like a back-end whose reply is on its way).
+    #[derive(Debug)]
+    struct Watched {
+        queue: Arc<MemoryQueue>,
+        /// Outstanding leases: source and expiry.
+        held: Mutex<HashMap<LeaseId, (String, std::time::SystemTime)>>,
+        /// Each delivery id's current lease expiry.
+        expiry: Mutex<HashMap<String, std::time::SystemTime>>,
+        peak: Mutex<HashMap<String, usize>>,
+        lease_delay: Duration,
+        leased: tokio::sync::Notify,
+    }
+
+    impl Watched {
+        fn new(queue: Arc<MemoryQueue>) -> Self {
+            Self {
+                queue,
+                held: Mutex::new(HashMap::new()),
+                expiry: Mutex::new(HashMap::new()),
+                peak: Mutex::new(HashMap::new()),
+                lease_delay: Duration::ZERO,
+                leased: tokio::sync::Notify::new(),
+            }
+        }
+
+        fn peak(&self, source: &str) -> usize {
+            self.peak.lock().unwrap().get(source).copied().unwrap_or(0)
+        }
+
+        fn expires_at(&self, delivery_id: &str) -> std::time::SystemTime {
+            self.expiry.lock().unwrap()[delivery_id]
+        }
+
+        fn forget(&self, lease: &LeaseId) {
+            self.held.lock().unwrap().remove(lease);
+        }
+    }
+
+    impl Queue for Watched {
+        fn enqueue(
+            &self,
+            delivery: NewDelivery,
+        ) -> BoxFuture<'_, Result<crate::EnqueueOutcome, QueueError>> {
+            self.queue.enqueue(delivery)
+        }
+
+        fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+            let taken = self.queue.lease(request);
+            Box::pin(async move {
+                let leased = taken.await?;
+                {
+                    let mut held = self.held.lock().unwrap();
+                    for l in &leased {
+                        let source = l.delivery.source.clone();
+                        held.insert(l.lease.clone(), (source.clone(), l.expires_at));
+                        self.expiry
+                            .lock()
+                            .unwrap()
+                            .insert(l.delivery.delivery_id.clone(), l.expires_at);
+                        let now = held.values().filter(|(s, _)| *s == source).count();
+                        let mut peak = self.peak.lock().unwrap();
+                        let peak = peak.entry(source).or_insert(0);
+                        *peak = (*peak).max(now);
+                    }
+                }
+                if !leased.is_empty() {
+                    self.leased.notify_one();
+                }
+                tokio::time::sleep(self.lease_delay).await;
+                Ok(leased)
+            })
+        }
+
+        fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+            self.forget(&lease);
+            self.queue.ack(lease)
+        }
+
+        fn retry_at(
+            &self,
+            lease: LeaseId,
+            at: std::time::SystemTime,
+            error: String,
+        ) -> BoxFuture<'_, Result<(), QueueError>> {
+            self.forget(&lease);
+            self.queue.retry_at(lease, at, error)
+        }
+
+        fn dead_letter(
+            &self,
+            lease: LeaseId,
+            error: String,
+        ) -> BoxFuture<'_, Result<(), QueueError>> {
+            self.forget(&lease);
+            self.queue.dead_letter(lease, error)
+        }
+
+        fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+            self.forget(&lease);
+            self.queue.release(lease)
+        }
+
+        fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+            self.queue.recover()
+        }
+
+        fn list_dead(
+            &self,
+            limit: usize,
+        ) -> BoxFuture<'_, Result<Vec<crate::DeadLetter>, QueueError>> {
+            self.queue.list_dead(limit)
+        }
+
+        fn replay(&self, selection: crate::Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+            self.queue.replay(selection)
+        }
+
+        fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+            self.queue.stats()
+        }
+    }
+
+    /// 20 deliveries of a source limited to 1 wait ahead of 5 of another
+    /// source; each slow one takes 20 s of a 30 s lease. Holding surplus
+    /// slow leases would let them run out while they wait for the one
+    /// running (another worker could then take and handle them too), and
+    /// when `slow_waits_for_fast`, would block the fast ones for good
+    /// (caught by the guard).
+    async fn limited_source_scenario(
+        slow_waits_for_fast: bool,
+        drive: fn(WorkerPool, Arc<tokio::sync::Notify>) -> BoxFuture<'static, WorkerReport>,
+    ) {
+        let (clock, memory) = setup();
+        for i in 0..20 {
+            enqueue(&memory, &clock, "slow", &format!("s{i}"), "{}").await;
+        }
+        for i in 0..5 {
+            enqueue(&memory, &clock, "fast", &format!("f{i}"), "{}").await;
+        }
+        let queue = Arc::new(Watched::new(memory.clone()));
+        let handled = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
+        let late = Arc::new(Mutex::new(Vec::new()));
+        let (fast_done, fast_rx) = tokio::sync::watch::channel(0usize);
+        let fast_done = Arc::new(fast_done);
+        let all_done = Arc::new(tokio::sync::Notify::new());
+        let handler = {
+            let (queue, clock, handled, late, all_done) = (
+                queue.clone(),
+                clock.clone(),
+                handled.clone(),
+                late.clone(),
+                all_done.clone(),
+            );
+            move |d: Delivery| {
+                let (queue, clock, handled, late, all_done, fast_done) = (
+                    queue.clone(),
+                    clock.clone(),
+                    handled.clone(),
+                    late.clone(),
+                    all_done.clone(),
+                    fast_done.clone(),
+                );
+                let mut fast_rx = fast_rx.clone();
+                async move {
+                    if clock.now() >= queue.expires_at(&d.delivery_id) {
+                        late.lock().unwrap().push(d.delivery_id.clone());
+                    }
+                    if d.source == "slow" {
+                        if slow_waits_for_fast {
+                            fast_rx.wait_for(|&n| n == 5).await.expect("sender alive");
+                        }
+                        clock.advance(Duration::from_secs(20));
+                    } else {
+                        fast_done.send_modify(|n| *n += 1);
+                    }
+                    let total = {
+                        let mut handled = handled.lock().unwrap();
+                        *handled.entry(d.delivery_id).or_insert(0) += 1;
+                        handled.values().sum::<usize>()
+                    };
+                    if total == 25 {
+                        all_done.notify_one();
+                    }
+                    Ok(())
+                }
+            }
+        };
+        let pool = WorkerPool::builder(queue.clone(), handler)
+            .concurrency(4)
+            .source_concurrency("slow", 1)
+            .visibility_timeout(Duration::from_secs(30))
+            .poll_interval(Duration::from_millis(5))
+            .clock(clock.clone())
+            .build();
+        let report = tokio::time::timeout(Duration::from_secs(3600), drive(pool, all_done))
+            .await
+            .expect("the slow source's leases starved the fast one");
+        assert_eq!(report.handled, 25);
+        let handled = handled.lock().unwrap().clone();
+        assert_eq!(handled.len(), 25);
+        assert!(
+            handled.values().all(|&n| n == 1),
+            "handled twice: {handled:?}"
+        );
+        assert_eq!(
+            *late.lock().unwrap(),
+            Vec::<String>::new(),
+            "handlers that started after their lease ran out"
+        );
+        assert_eq!(
+            queue.peak("slow"),
+            1,
+            "never more slow leases than it may run"
+        );
+        if slow_waits_for_fast {
+            assert!(queue.peak("fast") >= 3, "fast used the other slots");
+        }
+        assert_eq!(stats(&memory).await.depth(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn run_holds_no_surplus_lease_of_a_limited_source() {
+        for slow_waits_for_fast in [true, false] {
+            limited_source_scenario(slow_waits_for_fast, |pool, done| {
+                Box::pin(async move {
+                    pool.run(async move { done.notified().await }, Duration::from_secs(1))
+                        .await
+                })
+            })
+            .await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn process_ready_holds_no_surplus_lease_of_a_limited_source() {
+        for slow_waits_for_fast in [true, false] {
+            limited_source_scenario(slow_waits_for_fast, |pool, _done| {
+                Box::pin(async move { pool.process_ready().await.expect("process") })
+            })
+            .await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_during_a_lease_call_releases_what_it_returned() {
+        let (clock, memory) = setup();
+        enqueue(&memory, &clock, "clarife", "evt-1", "{}").await;
+        let mut watched = Watched::new(memory.clone());
+        // The lease is taken at once; its answer arrives a second later.
+        watched.lease_delay = Duration::from_secs(1);
+        let queue = Arc::new(watched);
+        let pool = WorkerPool::builder(queue.clone(), |_d: Delivery| async {
+            panic!("nothing is handled after shutdown")
+        })
+        .clock(clock.clone())
+        .build();
+        let leased = queue.clone();
+        let report = tokio::time::timeout(
+            Duration::from_secs(3600),
+            pool.run(
+                async move { leased.leased.notified().await },
+                Duration::from_secs(1),
+            ),
+        )
+        .await
+        .expect("run returned");
+        assert_eq!(report.released, 1, "the lease in flight was handed back");
+        assert_eq!(report.handled + report.retried, 0);
+        let stats = stats(&memory).await;
+        assert_eq!((stats.ready, stats.leased), (1, 0), "no lease stranded");
+        let again = memory
+            .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+            .await
+            .unwrap();
+        assert_eq!(again[0].delivery.attempt, 1, "the release did not count");
+    }
+
+    #[tokio::test]
+    async fn a_huge_retry_delay_schedules_far_ahead_instead_of_panicking() {
+        let (clock, queue) = setup();
+        enqueue(&queue, &clock, "clarife", "evt-1", "{}").await;
+        let pool = WorkerPool::builder(queue.clone(), |_d: Delivery| async {
+            Err(HandlerError::retry_after(Duration::MAX, "come back never"))
+        })
+        .retry(RetryPolicy::new(RetrySchedule::clarife()))
+        .clock(clock.clone())
+        .build();
+        assert_eq!(pool.process_ready().await.unwrap().retried, 1);
+        assert_eq!(stats(&queue).await.scheduled, 1);
     }
 }
