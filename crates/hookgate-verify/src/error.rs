@@ -73,7 +73,10 @@ pub enum Malformed {
     /// Signatures of a supported version are present but none is validly encoded
     /// with the right length (empty, truncated, odd-length, bad hex or base64).
     InvalidSignature,
-    /// An entry of the header is not of the form the scheme defines.
+    /// An entry of the header is not of the form the scheme defines: a
+    /// `t=…,v1=…` entry (clarife, Stripe) that is not `key=value`, or a
+    /// Standard Webhooks entry that is not `version,signature`. Entries of
+    /// the right form with an unknown key or version are skipped, not this.
     InvalidSyntax,
     /// The `Authorization` header is not `Bearer <token>`, or a token lacks its
     /// configured prefix.

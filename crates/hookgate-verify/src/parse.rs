@@ -60,6 +60,22 @@ pub(crate) fn decode_hex_tag(text: &str) -> Option<Tag> {
     Some(tag)
 }
 
+/// 64 hex digits in either case into a tag, for the custom scheme: senders
+/// without a published scheme differ in the case they write. The tag is
+/// still compared on its decoded bytes, in constant time.
+pub(crate) fn decode_hex_tag_any_case(text: &str) -> Option<Tag> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut tag = [0u8; 32];
+    for (out, pair) in tag.iter_mut().zip(bytes.chunks_exact(2)) {
+        let digit = |d: u8| hex_value(d.to_ascii_lowercase());
+        *out = (digit(pair[0])? << 4) | digit(pair[1])?;
+    }
+    Some(tag)
+}
+
 fn hex_value(digit: u8) -> Option<u8> {
     match digit {
         b'0'..=b'9' => Some(digit - b'0'),
@@ -148,16 +164,22 @@ impl Tags {
     }
 }
 
-/// A Standard Webhooks signature list: space-separated `v1,<base64>` entries.
-/// Entries of other versions (`v1a,` …) are skipped.
-pub(crate) fn standard_signatures(text: &str) -> Signatures {
+/// A Standard Webhooks signature list: space-separated `<version>,<signature>`
+/// entries. Entries of other versions (`v1a,` …) are skipped; an entry that
+/// is not `<version>,…` at all is [`Malformed::InvalidSyntax`].
+pub(crate) fn standard_signatures(
+    header: &HeaderName,
+    text: &str,
+) -> Result<Signatures, VerifyErrorKind> {
     let mut found = Signatures::default();
     for entry in text.split(' ').filter(|e| !e.is_empty()) {
-        if let Some(("v1", signature)) = entry.split_once(',') {
-            found.push(decode_base64_tag(signature));
+        match entry.split_once(',') {
+            Some(("v1", signature)) => found.push(decode_base64_tag(signature)),
+            Some((version, _)) if !version.is_empty() => {}
+            _ => return Err(malformed(header, Malformed::InvalidSyntax)),
         }
     }
-    found
+    Ok(found)
 }
 
 /// A `t=<unix>,v1=<hex>[,v1=<hex>]…` header (clarife, Stripe).
@@ -169,7 +191,10 @@ pub(crate) struct TimestampedSignatures<'a> {
     pub(crate) signatures: Signatures,
 }
 
-/// Parses a `t=…,v1=…` header; the first `t=` counts, unknown keys (`v0=`) are skipped.
+/// Parses a `t=…,v1=…` header; the first `t=` counts, entries with other
+/// keys (`v0=`, or any `k=v` a sender adds) are skipped. An entry that is not
+/// `key=value` at all (no `=`, an empty key, an empty entry) is
+/// [`Malformed::InvalidSyntax`]: neither Stripe nor clarife sends one.
 pub(crate) fn timestamped_signatures<'a>(
     header: &HeaderName,
     text: &'a str,
@@ -177,8 +202,9 @@ pub(crate) fn timestamped_signatures<'a>(
     let mut timestamp = None;
     let mut signatures = Signatures::default();
     for item in text.split(',') {
-        let Some((key, value)) = item.trim().split_once('=') else {
-            continue;
+        let (key, value) = match item.trim().split_once('=') {
+            Some((key, value)) if !key.is_empty() => (key, value),
+            _ => return Err(malformed(header, Malformed::InvalidSyntax)),
         };
         match key {
             "t" if timestamp.is_none() => {
@@ -271,7 +297,7 @@ mod tests {
 
     #[test]
     fn empty_v1_never_counts_as_a_signature() {
-        let found = standard_signatures("v1,");
+        let found = standard_signatures(&name(), "v1,").unwrap();
         assert!(found.saw_supported);
         assert_eq!(found.inline_len, 0);
         assert!(matches!(
@@ -282,9 +308,67 @@ mod tests {
             })
         ));
         assert!(matches!(
-            standard_signatures("v1a,abc v2,xyz").into_tags(&name()),
+            standard_signatures(&name(), "v1a,abc v2,xyz")
+                .unwrap()
+                .into_tags(&name()),
             Err(VerifyErrorKind::NoSupportedSignature { .. })
         ));
+    }
+
+    #[test]
+    fn entries_that_are_not_of_the_scheme_form_are_invalid_syntax() {
+        let hex = "00".repeat(32);
+        for bad in [
+            format!("t=5,v1={hex},garbage"),
+            format!("t=5,{hex}"),
+            format!("t=5,,v1={hex}"),
+            format!("t=5,v1={hex},"),
+            format!("t=5,={hex}"),
+            "sha256".to_owned(),
+        ] {
+            assert!(
+                matches!(
+                    timestamped_signatures(&name(), &bad),
+                    Err(VerifyErrorKind::MalformedHeader {
+                        reason: Malformed::InvalidSyntax,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        // Unknown `k=v` entries (and values holding `=`) are fine.
+        let header = format!("t=5,v1={hex},scheme=x=y,v0=1");
+        let parsed = timestamped_signatures(&name(), &header).unwrap();
+        assert_eq!(parsed.signatures.into_tags(&name()).unwrap().len(), 1);
+
+        let b64 = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
+        for bad in [format!("v1,{b64} garbage"), format!(",{b64}"), b64.clone()] {
+            assert!(
+                matches!(
+                    standard_signatures(&name(), &bad),
+                    Err(VerifyErrorKind::MalformedHeader {
+                        reason: Malformed::InvalidSyntax,
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        // Double spaces and unknown versions are fine.
+        let found = standard_signatures(&name(), &format!("v1a,xyz  v1,{b64} ")).unwrap();
+        assert_eq!(found.into_tags(&name()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_custom_decoder_takes_either_case() {
+        let hex = "ab09".repeat(16);
+        let tag = decode_hex_tag(&hex).unwrap();
+        assert_eq!(decode_hex_tag_any_case(&hex), Some(tag));
+        assert_eq!(decode_hex_tag_any_case(&hex.to_uppercase()), Some(tag));
+        assert_eq!(decode_hex_tag_any_case(&"aB09".repeat(16)), Some(tag));
+        assert_eq!(decode_hex_tag_any_case(&hex[..62]), None);
+        assert_eq!(decode_hex_tag_any_case(&format!("{}gg", &hex[..62])), None);
     }
 
     #[test]
@@ -320,7 +404,8 @@ mod tests {
                 )
             })
             .collect();
-        let tags = standard_signatures(&list.join(" "))
+        let tags = standard_signatures(&name(), &list.join(" "))
+            .unwrap()
             .into_tags(&name())
             .unwrap();
         assert_eq!(tags.len(), 7);

@@ -24,7 +24,8 @@ pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SignatureEncoding {
-    /// 64 lowercase hex digits.
+    /// 64 hex digits; the verifier accepts either case, the signer writes
+    /// lowercase.
     #[default]
     Hex,
     /// Standard base64 with padding (44 characters).
@@ -306,7 +307,7 @@ impl Check<'_> {
         };
         let id = header_str(self.headers, &id_name)?;
         let (ts_text, timestamp) = self.timestamp_header(&ts_name)?;
-        let tags = parse::standard_signatures(header_str(self.headers, &sig_name)?)
+        let tags = parse::standard_signatures(&sig_name, header_str(self.headers, &sig_name)?)?
             .into_tags(&sig_name)?;
         let key = self.match_hmac(
             &[id.as_bytes(), b".", ts_text.as_bytes(), b".", self.body],
@@ -452,7 +453,7 @@ impl Check<'_> {
         };
         let mut signatures = Signatures::default();
         signatures.push(match inner.encoding {
-            SignatureEncoding::Hex => parse::decode_hex_tag(encoded),
+            SignatureEncoding::Hex => parse::decode_hex_tag_any_case(encoded),
             SignatureEncoding::Base64 => parse::decode_base64_tag(encoded),
         });
         let tags = signatures.into_tags(name)?;

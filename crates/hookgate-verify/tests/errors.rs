@@ -137,6 +137,68 @@ fn malformed_missing_prefix() {
 }
 
 #[test]
+fn malformed_syntax() {
+    let hex = "a".repeat(64);
+    // A `t=`/`v1=` list entry that is not `key=value`.
+    let stripe = Verifier::new(Scheme::Stripe, "whsec_x").unwrap();
+    for bad in [format!("t={NOW},{hex}"), format!("t={NOW},v1={hex},")] {
+        let err = stripe
+            .verify_at(&one("stripe-signature", &bad), b"", now())
+            .unwrap_err();
+        assert_eq!(
+            malformed_reason(err.kind()),
+            Malformed::InvalidSyntax,
+            "{bad}"
+        );
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.to_string(),
+            "malformed header stripe-signature: entry is not of the expected form"
+        );
+    }
+    let clarife = Verifier::new(Scheme::Clarife, "s").unwrap();
+    let err = clarife
+        .verify_at(
+            &one("x-clarife-signature", &format!("v1={hex},t{NOW}")),
+            b"",
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::InvalidSyntax);
+
+    // A Standard Webhooks entry that is not `version,signature`.
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let standard = Verifier::new(Scheme::Standard, secret).unwrap();
+    let mut signed = Signer::new(Scheme::Standard, secret)
+        .unwrap()
+        .sign("msg_1", NOW, b"{}")
+        .unwrap();
+    let list = signed["webhook-signature"]
+        .to_str()
+        .unwrap()
+        .replace(',', "=");
+    signed.insert("webhook-signature", HeaderValue::from_str(&list).unwrap());
+    let err = standard.verify_at(&signed, b"{}", now()).unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::InvalidSyntax);
+}
+
+#[test]
+fn unknown_entries_of_the_right_form_are_still_accepted() {
+    for scheme in [Scheme::Stripe, Scheme::Clarife] {
+        let verifier = Verifier::new(scheme, "whsec_x").unwrap();
+        let signed = verifier.signer().sign("", NOW, b"{}").unwrap();
+        let name = signed.keys().next().unwrap().clone();
+        let value = format!(
+            "{}, v0=zz,scheme=hmac-sha256",
+            signed[&name].to_str().unwrap()
+        );
+        let mut sent = HeaderMap::new();
+        sent.insert(name, HeaderValue::from_str(&value).unwrap());
+        assert!(verifier.verify_at(&sent, b"{}", now()).is_ok(), "{scheme}");
+    }
+}
+
+#[test]
 fn timestamp_too_old_and_in_the_future_are_distinct() {
     let verifier = Verifier::builder(Scheme::Slack)
         .secret("s")
@@ -426,6 +488,60 @@ fn debug_output_is_redacted() {
     assert!(shown.contains("[redacted]"), "{shown}");
     assert!(!shown.contains("t0ken-value"), "{shown}");
     assert!(shown.contains("route-1"));
+}
+
+#[test]
+fn custom_hex_signatures_verify_in_either_case() {
+    let verifier = Verifier::builder(Scheme::CustomHmac)
+        .header("x-sig")
+        .unwrap()
+        .prefix("sha256=")
+        .unwrap()
+        .secret("s")
+        .unwrap()
+        .build()
+        .unwrap();
+    let signed = verifier.signer().sign("", NOW, b"{}").unwrap();
+    let lower = signed["x-sig"].to_str().unwrap().to_owned();
+    assert!(
+        lower.bytes().skip(7).any(|b| b.is_ascii_lowercase()),
+        "{lower}"
+    );
+    let upper = format!("sha256={}", lower["sha256=".len()..].to_ascii_uppercase());
+    for sent in [&lower, &upper] {
+        assert!(
+            verifier
+                .verify_at(&one("x-sig", sent), b"{}", now())
+                .is_ok(),
+            "{sent}"
+        );
+    }
+    // Still the same signature only: another body, or another digit, is refused.
+    let err = verifier
+        .verify_at(&one("x-sig", &upper), b"{ }", now())
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        VerifyErrorKind::SignatureMismatch { .. }
+    ));
+    let last = if upper.ends_with('0') { "1" } else { "0" };
+    let other = format!("{}{last}", &upper[..upper.len() - 1]);
+    let err = verifier
+        .verify_at(&one("x-sig", &other), b"{}", now())
+        .unwrap_err();
+    assert!(matches!(
+        err.kind(),
+        VerifyErrorKind::SignatureMismatch { .. }
+    ));
+    // The prefix keeps its case.
+    let err = verifier
+        .verify_at(
+            &one("x-sig", &upper.replace("sha256=", "SHA256=")),
+            b"{}",
+            now(),
+        )
+        .unwrap_err();
+    assert_eq!(malformed_reason(err.kind()), Malformed::MissingPrefix);
 }
 
 #[test]

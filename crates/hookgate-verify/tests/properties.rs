@@ -160,6 +160,20 @@ proptest! {
         };
         let mut changed = signed.clone();
         changed.insert(name.clone(), value);
+        // The custom scheme reads hex in either case (senders differ): a
+        // digit whose case alone changed is the same signature, and must
+        // still verify. Every other change is refused.
+        let original = signed[name].as_bytes()[at_index];
+        let same_digit = scheme == Scheme::CustomHmac
+            && *name == "x-sig"
+            && at_index >= "sha256=".len()
+            && original.is_ascii_hexdigit()
+            && original.is_ascii_alphabetic()
+            && mask == 0x20;
+        if same_digit {
+            prop_assert!(verifier.verify_at(&changed, &body, at(NOW)).is_ok());
+            return Ok(());
+        }
         prop_assert!(
             verifier.verify_at(&changed, &body, at(NOW)).is_err(),
             "{:?} accepted a change of {}", scheme, name
