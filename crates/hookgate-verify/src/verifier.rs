@@ -204,8 +204,11 @@ impl Check<'_> {
     fn verified(&self, key: KeyId, timestamp: Option<u64>, header_id: Option<&str>) -> Verified {
         let delivery_id = match header_id {
             Some(id) => Some(id.into()),
+            // An empty `"id":""` identifies nothing: absent, like an empty header.
             None if self.inner.id_from_body || self.inner.scheme == Scheme::Clarife => {
-                crate::json::top_level_string(self.body, "id").map(|id| id.into())
+                crate::json::top_level_string(self.body, "id")
+                    .filter(|id| !id.is_empty())
+                    .map(|id| id.into())
             }
             None => None,
         };
@@ -414,6 +417,7 @@ impl Check<'_> {
     }
 
     #[cfg(not(feature = "json"))]
+    #[expect(clippy::unused_self, reason = "the same signature as with `json`")]
     fn check_body_token(&self, _key: &Key) -> Result<(), VerifyErrorKind> {
         // `VerifierBuilder::build` refuses Claravine without the `json` feature.
         Err(VerifyErrorKind::BodyNotJson)

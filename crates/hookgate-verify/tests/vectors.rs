@@ -254,6 +254,7 @@ fn clarife_documented_header_shape_with_several_v1() {
 
 // Claravine's documented sample payload ("Submission Payloads, Completed"),
 // token "client-secret" in the body and in `Authorization: Bearer`.
+#[cfg(feature = "json")]
 const CLARAVINE_SAMPLE: &str = r#"{
   "event": "submission",
   "event_time": 1770914863,
@@ -315,4 +316,30 @@ fn shopify_accepts_both_header_spellings() {
             .delivery_id(),
         Some("w1")
     );
+}
+
+#[test]
+fn an_empty_body_id_is_no_delivery_id() {
+    // `"id":""` would otherwise be an empty delivery id, which a queue
+    // refuses: absent, like an empty id header.
+    let clarife = Verifier::new(Scheme::Clarife, "s").unwrap();
+    let stripe = Verifier::builder(Scheme::Stripe)
+        .secret("whsec_x")
+        .unwrap()
+        .delivery_id_from_body()
+        .build()
+        .unwrap();
+    for verifier in [clarife, stripe] {
+        for body in [&br#"{"id":"","type":"x.y"}"#[..], br#"{ "id" : "" }"#] {
+            let signed = verifier.signer().sign("", 1_700_000_000, body).unwrap();
+            let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            let verified = verifier.verify_at(&signed, body, now).unwrap();
+            assert_eq!(verified.delivery_id(), None, "{:?}", verifier.scheme());
+        }
+        let body = br#"{"id":"evt_1"}"#;
+        let signed = verifier.signer().sign("", 1_700_000_000, body).unwrap();
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let verified = verifier.verify_at(&signed, body, now).unwrap();
+        assert_eq!(verified.delivery_id(), Some("evt_1"));
+    }
 }
