@@ -41,6 +41,45 @@ pub(crate) fn top_level_string<'a>(body: &'a [u8], field: &str) -> Option<Cow<'a
     }
 }
 
+/// Where the value of the top-level `field` (its key written without escapes)
+/// sits in a JSON object body: `Some(Ok(range))` when found, `Some(Err(at))`
+/// when the object has no such key, `at` being just after its `{`, and `None`
+/// when the scan stops on something it does not understand.
+#[cfg(feature = "json")]
+pub(crate) fn top_level_value(
+    body: &[u8],
+    field: &str,
+) -> Option<Result<std::ops::Range<usize>, usize>> {
+    let mut scan = Scanner {
+        bytes: body,
+        pos: 0,
+    };
+    scan.skip_whitespace();
+    scan.expect(b'{')?;
+    let open = scan.pos;
+    scan.skip_whitespace();
+    if scan.peek()? == b'}' {
+        return Some(Err(open));
+    }
+    loop {
+        let (key, key_escaped) = scan.string()?;
+        scan.skip_whitespace();
+        scan.expect(b':')?;
+        scan.skip_whitespace();
+        let start = scan.pos;
+        scan.skip_value()?;
+        if !key_escaped && key == field.as_bytes() {
+            return Some(Ok(start..scan.pos));
+        }
+        scan.skip_whitespace();
+        match scan.next()? {
+            b',' => scan.skip_whitespace(),
+            b'}' => return Some(Err(open)),
+            _ => return None,
+        }
+    }
+}
+
 fn decode(raw: &[u8], escaped: bool) -> Option<Cow<'_, str>> {
     if !escaped {
         return std::str::from_utf8(raw).ok().map(Cow::Borrowed);
@@ -171,6 +210,24 @@ mod tests {
         assert_eq!(top_level_string(b"", "id"), None);
         assert_eq!(top_level_string(br#"{"a":"#, "id"), None);
         assert_eq!(top_level_string(br#"{"a":1 "id":"x"}"#, "id"), None);
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn value_ranges() {
+        let body = br#" { "a" : [1, {"token": 2}], "token" : {"x": "}"} , "b": 3 }"#;
+        let Some(Ok(range)) = top_level_value(body, "token") else {
+            panic!()
+        };
+        assert_eq!(&body[range], br#"{"x": "}"}"#);
+        let Some(Ok(range)) = top_level_value(body, "b") else {
+            panic!()
+        };
+        assert_eq!(&body[range], b"3");
+        assert_eq!(top_level_value(body, "c"), Some(Err(2)));
+        assert_eq!(top_level_value(b"{}", "c"), Some(Err(1)));
+        assert_eq!(top_level_value(b"[]", "c"), None);
+        assert_eq!(top_level_value(br#"{"a":1 "#, "c"), None);
     }
 
     #[cfg(feature = "json")]

@@ -64,8 +64,9 @@ impl Signer {
     /// seconds). Schemes without a timestamp or an id ignore them (GitHub and
     /// Shopify set their id header when `id` is not empty).
     ///
-    /// Claravine's token must also be in the body's `token` field: that is
-    /// the caller's part.
+    /// Claravine's token must also be in the body's `token` field, which
+    /// headers cannot do: [`Signer::request`] puts it there, or
+    /// [`Signer::prepare_body`] for a body sent some other way.
     ///
     /// # Errors
     ///
@@ -162,7 +163,22 @@ impl Signer {
     }
 
     /// A complete `POST /` request of `body` (as `application/json`) with the
-    /// headers of [`Signer::sign`]: the test helper for receivers.
+    /// headers of [`Signer::sign`]: the test helper for receivers. The body
+    /// goes through [`Signer::prepare_body`] first, so for every scheme the
+    /// request verifies (Claravine's carries the token in its body too).
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// use hookgate_verify::{Scheme, Signer, Verifier};
+    ///
+    /// let signer = Signer::new(Scheme::Claravine, "client-secret")?;
+    /// let request = signer.request("", 0, br#"{"event": "list", "operation": "updated"}"#.to_vec())?;
+    /// assert!(std::str::from_utf8(request.body())?.contains(r#""token":"client-secret""#));
+    /// let verifier = Verifier::new(Scheme::Claravine, "client-secret")?;
+    /// assert!(verifier.verify(request.headers(), request.body()).is_ok());
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     ///
@@ -173,7 +189,7 @@ impl Signer {
         timestamp: u64,
         body: impl Into<Vec<u8>>,
     ) -> Result<http::Request<Vec<u8>>, SignError> {
-        let body = body.into();
+        let body = self.prepare_body(body);
         let headers = self.sign(id, timestamp, &body)?;
         let mut request = http::Request::new(body);
         *request.method_mut() = http::Method::POST;
@@ -183,6 +199,35 @@ impl Signer {
         );
         request.headers_mut().extend(headers);
         Ok(request)
+    }
+
+    /// The body as the scheme's sender would send it. For Claravine, whose
+    /// body repeats the bearer token, a JSON object body gets its top-level
+    /// `token` set to this signer's token: added as the first member when
+    /// absent, its value replaced when it differs, every other byte kept as
+    /// given. Any other body, and every other scheme's, comes back unchanged
+    /// (a Claravine body that is not a JSON object cannot verify).
+    ///
+    /// ```
+    /// # #[cfg(feature = "json")] {
+    /// use hookgate_verify::{Scheme, Signer};
+    ///
+    /// let signer = Signer::new(Scheme::Claravine, "client-secret")?;
+    /// assert_eq!(
+    ///     signer.prepare_body(r#"{"event": "list", "token": "old"}"#),
+    ///     br#"{"event": "list", "token": "client-secret"}"#
+    /// );
+    /// assert_eq!(signer.prepare_body("{}"), br#"{"token":"client-secret"}"#);
+    /// # }
+    /// # Ok::<(), hookgate_verify::ConfigError>(())
+    /// ```
+    pub fn prepare_body(&self, body: impl Into<Vec<u8>>) -> Vec<u8> {
+        let body = body.into();
+        #[cfg(feature = "json")]
+        if self.scheme() == Scheme::Claravine {
+            return with_body_token(body, self.token());
+        }
+        body
     }
 
     fn hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
@@ -217,6 +262,48 @@ impl Verifier {
         Signer {
             verifier: self.clone(),
         }
+    }
+}
+
+/// `body` with its top-level `token` set to `token`, when it is a JSON object.
+#[cfg(feature = "json")]
+fn with_body_token(body: Vec<u8>, token: &str) -> Vec<u8> {
+    use serde_json::Value;
+
+    let carries = |bytes: &[u8]| match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(object)) => {
+            Some(object.get("token").and_then(Value::as_str) == Some(token))
+        }
+        _ => None,
+    };
+    match carries(&body) {
+        None | Some(true) => return body,
+        Some(false) => {}
+    }
+    let encoded = Value::from(token).to_string();
+    let mut edited = body.clone();
+    match crate::json::top_level_value(&body, "token") {
+        Some(Ok(range)) => {
+            edited.splice(range, encoded.into_bytes());
+        }
+        Some(Err(at)) => {
+            let empty = body[at..].trim_ascii_start().starts_with(b"}");
+            let member = format!("\"token\":{encoded}{}", if empty { "" } else { "," });
+            edited.splice(at..at, member.into_bytes());
+        }
+        None => {}
+    }
+    if carries(&edited) == Some(true) {
+        return edited;
+    }
+    // A body the byte edit cannot handle (a duplicate or escaped `token`
+    // key): rewrite the object, which keeps its members but not its layout.
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(mut object)) => {
+            object.insert("token".to_owned(), Value::from(token));
+            serde_json::to_vec(&object).unwrap_or(body)
+        }
+        _ => body,
     }
 }
 
