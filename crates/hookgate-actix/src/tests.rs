@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpResponse, web};
@@ -18,6 +20,7 @@ use crate::{VerifiedBytes, Webhook};
 const CLARAVINE_TOKEN: &str = "client-secret";
 const CLARITY_TOKEN: &str = "route-token";
 const GITHUB_SECRET: &str = "github-secret";
+const CLARIFE_SECRET: &str = "clarife-signing-secret";
 
 fn claravine_body(object_id: &str) -> String {
     format!(
@@ -50,9 +53,57 @@ fn github(delivery: &str, body: &'static str) -> TestRequest {
         .set_payload(body)
 }
 
+fn clarife(id: &str, kind: &str) -> TestRequest {
+    let body = format!(
+        r#"{{"id":"{id}","type":"{kind}","created_at":"2026-03-28T12:00:00Z","data":{{"id":"d1"}}}}"#
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let signed = hookgate_verify::Signer::new(Scheme::Clarife, CLARIFE_SECRET)
+        .unwrap()
+        .sign(id, now, body.as_bytes())
+        .unwrap();
+    let mut req = TestRequest::post().uri("/hooks/clarife");
+    for (name, value) in &signed {
+        req = req.insert_header((name.as_str(), value.to_str().unwrap()));
+    }
+    req.set_payload(body)
+}
+
+/// An actix payload that yields `chunks` and then never ends (nor fails).
+fn stalling(chunks: Vec<Bytes>) -> Payload {
+    use futures_util::StreamExt;
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, PayloadError>))
+        .chain(futures_util::stream::pending());
+    let boxed: std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, PayloadError>>>> =
+        Box::pin(stream);
+    Payload::from(boxed)
+}
+
+/// The request of `$req` with `$payload` as its body, and no `Content-Length`
+/// unless `$req` set one. (A macro: actix-web does not re-export the type.)
+macro_rules! with_payload {
+    ($req:expr, $payload:expr) => {
+        $req.to_request().replace_payload($payload).0
+    };
+}
+
 fn receiver(queue: Arc<dyn Queue>) -> Receiver {
     Receiver::builder()
         .queue(queue)
+        .source(
+            Source::builder(
+                "clarife",
+                "/hooks/clarife",
+                Verifier::new(Scheme::Clarife, CLARIFE_SECRET).unwrap(),
+            )
+            .sender(hookgate_events::Sender::Clarife)
+            .filter(hookgate_events::EventFilter::new(["document.*"]).unwrap())
+            .build()
+            .unwrap(),
+        )
         .source(
             Source::builder(
                 "claravine",
@@ -256,6 +307,66 @@ async fn an_oversize_body_gets_413() {
 }
 
 #[actix_web::test]
+async fn an_announced_oversize_body_gets_413_before_it_is_read() {
+    // Paused clock: were the never-ending body read, the read timeout would
+    // answer 408 at once instead of the test hanging.
+    tokio::time::pause();
+    let queue = Arc::new(MemoryQueue::new());
+    let app = app!(queue.clone());
+    let req = TestRequest::post()
+        .uri("/hooks/claravine")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {CLARAVINE_TOKEN}")))
+        .insert_header((header::CONTENT_LENGTH, "513"));
+    let res = test::call_service(&app, with_payload!(req, stalling(Vec::new()))).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let doc = problem(&test::read_body(res).await);
+    assert_eq!(doc["detail"], "body exceeds the limit of 512 bytes");
+    assert_eq!(depth(&queue).await, 0);
+}
+
+#[actix_web::test]
+async fn an_oversize_body_without_length_gets_413_once_past_the_limit() {
+    // The body goes on (never ends) after passing the limit: a reader that
+    // wanted all of it first would get the 408 of the paused clock instead.
+    tokio::time::pause();
+    let queue = Arc::new(MemoryQueue::new());
+    let app = app!(queue.clone());
+    let req = TestRequest::post()
+        .uri("/hooks/claravine")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {CLARAVINE_TOKEN}")));
+    let chunks = vec![Bytes::from(vec![b'x'; 200]); 3];
+    let req = with_payload!(req, stalling(chunks));
+    assert!(
+        actix_web::HttpMessage::headers(&req)
+            .get(header::CONTENT_LENGTH)
+            .is_none()
+    );
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let doc = problem(&test::read_body(res).await);
+    assert_eq!(doc["title"], "payload too large");
+    assert_eq!(depth(&queue).await, 0);
+}
+
+#[actix_web::test]
+async fn a_body_slower_than_the_read_timeout_gets_408() {
+    tokio::time::pause();
+    let queue = Arc::new(MemoryQueue::new());
+    let app = app!(queue.clone());
+    // One byte, then nothing: the sender stalls mid-body.
+    let req = TestRequest::post()
+        .uri("/hooks/claravine")
+        .insert_header((header::AUTHORIZATION, format!("Bearer {CLARAVINE_TOKEN}")))
+        .insert_header((header::CONTENT_LENGTH, "100"));
+    let req = with_payload!(req, stalling(vec![Bytes::from_static(b"{")]));
+    let res = test::call_service(&app, req).await;
+    assert_eq!(res.status(), StatusCode::REQUEST_TIMEOUT);
+    let doc = problem(&test::read_body(res).await);
+    assert_eq!(doc["detail"], "body was not received within 5000 ms");
+    assert_eq!(depth(&queue).await, 0);
+}
+
+#[actix_web::test]
 async fn a_missing_signature_gets_400_and_a_bad_one_401() {
     let queue = Arc::new(MemoryQueue::new());
     let app = app!(queue.clone());
@@ -330,6 +441,42 @@ async fn a_full_queue_gets_503_with_its_retry_hint() {
     let res = test::call_service(&app, claravine("/hooks/claravine", "obj-1").to_request()).await;
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "7");
+}
+
+#[actix_web::test]
+async fn a_queue_that_cannot_write_gets_503_with_retry_after_and_no_internals() {
+    let broken = Arc::new(MisbehavingQueue::new(Misbehaviour::StorageError));
+    let app = app!(broken.clone());
+    let res = test::call_service(&app, claravine("/hooks/claravine", "obj-1").to_request()).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    let body = test::read_body(res).await;
+    let doc = problem(&body);
+    assert_eq!(doc["type"], "urn:hookgate:problem:queue_unavailable");
+    assert!(
+        !String::from_utf8_lossy(&body).contains("/var/lib"),
+        "{doc}"
+    );
+    assert_eq!(broken.attempts(), 1);
+}
+
+#[actix_web::test]
+async fn filtered_out_events_get_200_and_are_not_queued() {
+    let queue = Arc::new(MemoryQueue::new());
+    let app = app!(queue.clone());
+    let res = test::call_service(&app, clarife("evt_1", "project.created").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(depth(&queue).await, 0);
+
+    let res = test::call_service(&app, clarife("evt_2", "document.updated").to_request()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let leased = queue
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    // clarife's envelope id is the delivery id.
+    assert_eq!(leased[0].delivery.delivery_id, "evt_2");
 }
 
 #[actix_web::test]

@@ -760,6 +760,41 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn a_body_that_fails_mid_read_is_a_400_and_one_past_the_limit_a_413() {
+        let receiver = Receiver::builder()
+            .source(source("a", "/hooks/a", Mode::Inline))
+            .build()
+            .unwrap();
+        let reception = receiver.start("/hooks/a").unwrap();
+        let broken = futures_util::stream::iter([
+            Ok(Bytes::from_static(b"{")),
+            Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+        ]);
+        let refused = reception.read_body(broken).await.unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::BodyUnreadable);
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+        // The limit is 10: the second chunk passes it, the third is never asked for.
+        let long = futures_util::stream::iter([
+            Ok::<_, std::io::Error>(Bytes::from_static(b"123456")),
+            Ok(Bytes::from_static(b"7890a")),
+        ])
+        .chain(futures_util::stream::once(async {
+            panic!("read past the limit")
+        }));
+        let refused = reception.read_body(long).await.unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::PayloadTooLarge);
+        let chunks = [
+            Ok::<_, std::io::Error>(Bytes::from_static(b"12345")),
+            Ok(Bytes::from_static(b"67890")),
+        ];
+        let whole = reception
+            .read_body(futures_util::stream::iter(chunks))
+            .await
+            .unwrap();
+        assert_eq!(whole, "1234567890");
+    }
+
     #[test]
     fn a_method_that_does_not_convert_is_refused_not_guessed() {
         let receiver = Receiver::builder()
