@@ -16,7 +16,15 @@ fuzz_target!(|data: &[u8]| {
     let claravine = Verifier::new(Scheme::Claravine, "fuzz-token").unwrap();
     let headers = common::headers(&["authorization"], &values);
     if claravine.verify_at(&headers, body, common::now()).is_ok() {
-        assert!(values[0].ends_with(b"fuzz-token"));
+        // `Bearer <token>`, compared as the verifier reads it: the header
+        // trimmed, the scheme name in any case, the token trimmed.
+        let value = values[0].trim_ascii();
+        let space = value.iter().position(|&b| b == b' ').unwrap();
+        assert!(value[..space].eq_ignore_ascii_case(b"bearer"));
+        assert_eq!(value[space..].trim_ascii(), b"fuzz-token");
+        // And the body repeats it.
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(json["token"], "fuzz-token");
     }
     let clarity = Verifier::new(Scheme::HeaderToken, "fuzz-token").unwrap();
     let headers = common::headers(&["x-clarity-webhook-token"], &values);
