@@ -70,8 +70,33 @@ pub fn receiver(queue: Arc<dyn Queue>) -> Receiver {
                 .build()
                 .unwrap(),
         )
+        .source(
+            Source::builder("typed", "/hooks/typed", claravine())
+                .mode(Mode::Inline)
+                .build()
+                .unwrap(),
+        )
+        .source(
+            Source::builder("accepted", "/hooks/accepted", claravine())
+                .success_status(http::StatusCode::ACCEPTED)
+                .unwrap()
+                .build()
+                .unwrap(),
+        )
+        .source(
+            Source::builder("no-content", "/hooks/no-content", claravine())
+                .success_status(http::StatusCode::NO_CONTENT)
+                .unwrap()
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap()
+}
+
+/// What the `/hooks/typed` handler of every server answers for a parsed event.
+pub fn typed_answer(event_name: &str, source: &str) -> String {
+    format!("typed {event_name} from {source}")
 }
 
 /// What a server answered.
@@ -193,8 +218,10 @@ fn parse_response(buf: &[u8]) -> Option<Answer> {
 }
 
 /// Every response path, against a server at `addr` whose queue is `queue`
-/// and which routes `/health` (answering `ok`) and `/hooks/inline` (answering
-/// `verified <source> <delivery id> <body length>`) to the application.
+/// and which routes `/health` (answering `ok`), `/hooks/inline` (answering
+/// `verified <source> <delivery id> <body length>`) and `/hooks/typed` (a
+/// `Verified<ClaravineEvent>` handler answering [`typed_answer`]) to the
+/// application.
 pub async fn check_every_path(addr: SocketAddr, queue: &MemoryQueue) {
     let client = reqwest::Client::new();
     let base = format!("http://{addr}");
@@ -347,6 +374,58 @@ pub async fn check_every_path(addr: SocketAddr, queue: &MemoryQueue) {
         format!("verified inline {id} {}", claravine_body("obj-9").len())
     );
     assert_eq!(depth().await, 3);
+
+    // The typed extractor: the parsed event, or 422 for a verified payload
+    // that does not parse; inline mode queues neither.
+    let typed = format!("{base}/hooks/typed");
+    let uuid = "26679e11-820c-407b-9c5a-17ed1181a81a";
+    let a = send(&client, claravine_request(&client, typed.clone(), uuid)).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    assert_eq!(a.body, typed_answer("submission.completed", "typed"));
+    let a = send(
+        &client,
+        claravine_request(&client, typed, uuid).body(format!(r#"{{"token":"{CLARAVINE_TOKEN}"}}"#)),
+    )
+    .await;
+    assert_eq!(a.status, 422, "{a:?}");
+    assert_eq!(a.problem()["type"], "urn:hookgate:problem:invalid_payload");
+    assert_eq!(depth().await, 3);
+
+    // The configured success statuses, once the delivery is queued.
+    let a = send(
+        &client,
+        claravine_request(&client, format!("{base}/hooks/accepted"), "obj-10"),
+    )
+    .await;
+    assert_eq!((a.status, a.body.as_str()), (202, ""), "{a:?}");
+    assert_eq!(depth().await, 4);
+    let a = send(
+        &client,
+        claravine_request(&client, format!("{base}/hooks/no-content"), "obj-11"),
+    )
+    .await;
+    assert_eq!((a.status, a.body.as_str()), (204, ""), "{a:?}");
+    assert_eq!(depth().await, 5);
+}
+
+/// A server whose queue is full must say 503 with the queue's own
+/// `Retry-After` hint (`retry_after`), and one whose queue cannot write (a
+/// disk error) 503 with the source's default of 1 s, naming nothing of the
+/// queue's internals.
+pub async fn check_refusing_queue(addr: SocketAddr, retry_after: &str) {
+    let client = reqwest::Client::new();
+    let a = send(
+        &client,
+        claravine_request(&client, format!("http://{addr}/hooks/claravine"), "obj-1"),
+    )
+    .await;
+    assert_eq!(a.status, 503, "{a:?}");
+    assert_eq!(a.headers["retry-after"], retry_after);
+    assert_eq!(
+        a.problem()["type"],
+        "urn:hookgate:problem:queue_unavailable"
+    );
+    assert!(!a.body.contains("/var/lib"), "{a:?}");
 }
 
 /// A server whose queue never answers must say 503 with `Retry-After`, not
