@@ -114,6 +114,82 @@ fn bytes_of_another_sender_exit_1_with_one_line() {
     assert!(stderr.contains("not a claravine payload"), "{stderr}");
 }
 
+/// A Claravine body built from the documented sample with `field` replaced.
+fn claravine_with(field: &str, value: serde_json::Value) -> Vec<u8> {
+    let mut body: serde_json::Value = serde_json::from_str(CLARAVINE).unwrap();
+    body[field] = value;
+    body.to_string().into_bytes()
+}
+
+/// Exit 1, nothing on stdout, and one line on stderr without control characters.
+fn one_line_refusal(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    let line = stderr.strip_suffix('\n').unwrap_or(&stderr);
+    assert!(!line.chars().any(char::is_control), "{stderr:?}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    line.to_owned()
+}
+
+#[test]
+fn refusals_stay_on_one_line_whatever_the_body_holds() {
+    // The uuid parser quotes the offending character as it is.
+    for bad in ["\n", "\u{1b}[2J", "\r\n\t", "\u{2028}"] {
+        let body = claravine_with("object_id", serde_json::Value::from(bad));
+        let out = hookgate(&["inspect", "--sender", "claravine"], &body);
+        let line = one_line_refusal(&out);
+        assert!(
+            line.contains("not a claravine payload at `object_id`"),
+            "{line}"
+        );
+        assert!(!line.contains('\u{2028}'), "{line}");
+    }
+}
+
+#[test]
+fn a_mistyped_token_is_never_echoed() {
+    for token in [
+        serde_json::json!(918273645),
+        serde_json::json!(["918273645"]),
+        serde_json::json!({"918273645": true}),
+    ] {
+        let body = claravine_with("token", token);
+        let out = hookgate(&["inspect", "--sender", "claravine"], &body);
+        let line = one_line_refusal(&out);
+        assert!(line.contains("at `token`"), "{line}");
+        assert!(!line.contains("918273645"), "{line}");
+    }
+}
+
+#[test]
+fn an_unusable_event_name_is_quoted_with_escapes() {
+    let out = hookgate(
+        &[
+            "inspect",
+            "--sender",
+            "github",
+            "-H",
+            "X-GitHub-Event: pull\trequest",
+        ],
+        b"{}",
+    );
+    let line = one_line_refusal(&out);
+    assert!(
+        line.contains(r#"invalid event name "pull\trequest""#),
+        "{line}"
+    );
+}
+
+#[test]
+fn unusual_event_names_are_printed_raw_and_routed() {
+    let body = claravine_with("operation", serde_json::Value::from("Up Dated"));
+    let value = json_line(&hookgate(&["inspect", "--sender", "claravine"], &body));
+    assert_eq!(value["event"], "submission.up%20dated");
+    assert_eq!(value["known"], false);
+    assert_eq!(value["payload"]["operation"], "Up Dated");
+}
+
 #[test]
 fn unknown_sender_is_a_usage_error() {
     let out = hookgate(&["inspect", "--sender", "mailchimp"], b"{}");

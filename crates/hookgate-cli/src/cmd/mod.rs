@@ -34,15 +34,35 @@ impl Failure {
     pub(crate) fn report(self) -> ExitCode {
         match self {
             Failure::Refused(reason) => {
-                eprintln!("refused: {reason}");
+                eprintln!("refused: {}", one_line(&reason));
                 ExitCode::from(1)
             }
             Failure::Usage(reason) => {
-                eprintln!("error: {reason}");
+                eprintln!("error: {}", one_line(&reason));
                 ExitCode::from(2)
             }
         }
     }
+}
+
+/// `reason` on one line: each run of control characters (newline, tab,
+/// escape ...) or Unicode line separators becomes one space, so a reason that
+/// quotes a sender's bytes can neither split the line nor drive the terminal.
+fn one_line(reason: &str) -> String {
+    let mut line = String::with_capacity(reason.len());
+    let mut in_run = false;
+    for c in reason.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            if !in_run {
+                line.push(' ');
+            }
+            in_run = true;
+        } else {
+            line.push(c);
+            in_run = false;
+        }
+    }
+    line
 }
 
 /// The scheme and its secrets and options, shared by `sign` and `verify`.
