@@ -127,6 +127,8 @@ pub const DEFAULT_STREAM: &str = "HOOKGATE";
 pub const DEFAULT_CONSUMER: &str = "workers";
 /// The `Retry-After` hint given when NATS cannot be reached.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The longest redelivery delay JetStream can be asked for.
+const MAX_NAK_DELAY: Duration = Duration::from_nanos(i64::MAX as u64);
 const ATTEMPTS_HEADER: &str = "Hookgate-Attempts";
 const DEAD_AT_HEADER: &str = "Hookgate-Dead-At";
 
@@ -673,9 +675,13 @@ impl NatsQueue {
                 state.error = Some(error);
                 state.due = Some(envelope::micros(at) / 1000);
                 self.save_state(sequence, &state).await?;
+                // The server reads the delay as i64 nanoseconds (292 years):
+                // a retry further ahead waits that long, instead of a delay
+                // the server cannot parse.
                 let delay = at
                     .duration_since(SystemTime::now())
-                    .unwrap_or(Duration::ZERO);
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_NAK_DELAY);
                 AckKind::Nak(Some(delay))
             }
             Finish::Dead { error } => {

@@ -14,8 +14,22 @@ pub(crate) fn from_micros(micros: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(micros)
 }
 
+/// The latest time, and the longest duration, sent to Redis in
+/// milliseconds (about 35,000 years): Lua numbers are doubles, exact up to
+/// 2^53, and `PX` refuses what overflows the server's clock.
+pub(crate) const MAX_MILLIS: u64 = 1 << 50;
+
+/// Milliseconds since the Unix epoch, at most [`MAX_MILLIS`].
 pub(crate) fn millis(time: SystemTime) -> u64 {
-    micros(time) / 1000
+    (micros(time) / 1000).min(MAX_MILLIS)
+}
+
+/// A duration in milliseconds for a script argument: at least 1, at most
+/// [`MAX_MILLIS`], so a huge one means "for ever" instead of failing.
+pub(crate) fn duration_millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_MILLIS)
 }
 
 pub(crate) fn from_millis(millis: u64) -> SystemTime {

@@ -304,7 +304,7 @@ impl RedisQueue {
         }
         let received = codec::micros(new.received_at).to_string();
         let headers = codec::encode_headers(&new.headers);
-        let window = self.inner.dedup_window.as_millis().max(1).to_string();
+        let window = codec::duration_millis(self.inner.dedup_window).to_string();
         let (has_key, key) = match &new.coalesce_key {
             Some(key) => ("1", key.as_str()),
             None => ("0", ""),
@@ -337,7 +337,7 @@ impl RedisQueue {
             return Ok(Vec::new());
         }
         let max = request.max.to_string();
-        let visibility = request.visibility.as_millis().max(1).to_string();
+        let visibility = codec::duration_millis(request.visibility).to_string();
         let skipped = request.skip_sources.len().to_string();
         let mut args: Vec<&[u8]> = vec![
             self.inner.consumer.as_bytes(),

@@ -162,6 +162,7 @@ const CASES: &[(&str, Case)] = &[
         "recover_frees_expired_leases_only",
         recover_frees_expired_leases_only,
     ),
+    ("huge_durations_mean_for_ever", huge_durations_mean_for_ever),
     ("dedup_window_expires", dedup_window_expires),
     (
         "concurrent_enqueues_are_all_kept_once",
@@ -730,6 +731,36 @@ fn recover_frees_expired_leases_only(h: &Harness) -> BoxFuture<'_, ()> {
             .await
             .expect("ack the recovered delivery");
         assert_eq!(h.queue.stats().await.expect("stats").depth(), 0);
+    })
+}
+
+fn huge_durations_mean_for_ever(h: &Harness) -> BoxFuture<'_, ()> {
+    Box::pin(async move {
+        h.enqueue(h.delivery("clarife", "a")).await;
+        h.enqueue(h.delivery("clarife", "b")).await;
+        let forever = h
+            .queue
+            .lease(LeaseRequest::new(1, Duration::MAX))
+            .await
+            .expect("a lease for ever is a long lease, not an error")
+            .pop()
+            .expect("leased");
+        assert!(forever.expires_at > h.now());
+        let other = h.lease(10).await.pop().expect("the other one");
+        // What a worker asks for when a handler says "retry after Duration::MAX".
+        let never = crate::clock::later(h.now(), Duration::MAX);
+        h.queue
+            .retry_at(other.lease, never, "come back never".to_owned())
+            .await
+            .expect("a retry far ahead");
+        assert_eq!(
+            h.enqueue(h.delivery("clarife", "c")).await,
+            EnqueueOutcome::Enqueued,
+            "the queue still works"
+        );
+        let stats = h.queue.stats().await.expect("stats");
+        assert_eq!((stats.ready, stats.scheduled, stats.leased), (1, 1, 1));
+        h.queue.ack(forever.lease).await.expect("ack");
     })
 }
 

@@ -123,7 +123,7 @@ impl MemoryQueue {
 
     fn lease_now(&self, request: &LeaseRequest) -> Vec<Leased> {
         let now = self.clock.now();
-        let until = now + request.visibility;
+        let until = crate::clock::later(now, request.visibility);
         let mut state = self.state();
         let picked: Vec<(SystemTime, u64)> = state
             .due

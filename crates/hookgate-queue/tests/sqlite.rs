@@ -1,12 +1,15 @@
 //! Behaviour specific to the SQLite back-end: persistence across reopen,
-//! lease recovery at open, capacity, durability settings.
+//! lease recovery at open, capacity, durability settings, and a writer that
+//! outlives a bad batch.
 #![cfg(feature = "sqlite")]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
-    Durability, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue, QueueErrorKind,
-    SqliteQueue,
+    Clock, Durability, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue,
+    QueueErrorKind, SqliteQueue,
 };
 
 fn delivery(id: &str) -> NewDelivery {
@@ -129,4 +132,89 @@ async fn expired_dedup_keys_are_pruned() {
         )
         .unwrap();
     assert_eq!(waiting, 4, "pruning forgets keys, never deliveries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_sources_are_filtered_without_reading_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let queue = SqliteQueue::open(&path).unwrap();
+    for i in 0..50 {
+        let busy = NewDelivery::new("busy", format!("b{i}"), SystemTime::now(), &b"{}"[..]);
+        queue.enqueue(busy).await.unwrap();
+    }
+    queue.enqueue(delivery("idle")).await.unwrap();
+    // The busy source's backlog sits at the head of the due index, with
+    // headers no one can decode: a lease that skips it must not read them.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "UPDATE deliveries SET headers = x'ffffffff' WHERE source = 'busy'",
+            [],
+        )
+        .unwrap();
+    let leased = queue
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)).skip_sources(["busy", "other"]))
+        .await
+        .expect("skipped rows are not decoded");
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].delivery.delivery_id, "idle");
+    let stats = queue.stats().await.unwrap();
+    assert_eq!((stats.ready, stats.leased), (50, 1));
+}
+
+/// A clock that panics once when told to, as a bug deep in a batch would.
+#[derive(Debug, Clone, Default)]
+struct PanickingClock {
+    clock: ManualClock,
+    panic_next: Arc<AtomicBool>,
+}
+
+impl Clock for PanickingClock {
+    fn now(&self) -> SystemTime {
+        assert!(
+            !self.panic_next.swap(false, Ordering::SeqCst),
+            "clock panicked (on purpose)"
+        );
+        self.clock.now()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_survives_a_panicking_batch_and_answers_it_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = PanickingClock::default();
+    let queue = SqliteQueue::builder(dir.path().join("queue.db"))
+        .clock(clock.clone())
+        .open()
+        .unwrap();
+    clock.panic_next.store(true, Ordering::SeqCst);
+    let err = queue
+        .enqueue(delivery("a"))
+        .await
+        .expect_err("the batch failed");
+    assert_eq!(err.kind(), QueueErrorKind::Unavailable);
+    assert!(err.retry_after().is_some());
+    assert_eq!(
+        queue.enqueue(delivery("a")).await.unwrap(),
+        EnqueueOutcome::Enqueued,
+        "the failed batch stored nothing, and the writer still runs"
+    );
+    assert_eq!(queue.stats().await.unwrap().ready, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_durations_saturate_instead_of_killing_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = SqliteQueue::open(dir.path().join("queue.db")).unwrap();
+    queue.enqueue(delivery("a")).await.unwrap();
+    let leased = queue
+        .lease(LeaseRequest::new(1, Duration::MAX))
+        .await
+        .expect("a lease for ever");
+    assert!(leased[0].expires_at > SystemTime::now() + Duration::from_secs(1000 * 365 * 86400));
+    queue.enqueue(delivery("b")).await.unwrap();
+    let stats = queue.stats().await.unwrap();
+    assert_eq!((stats.ready, stats.leased), (1, 1));
+    queue.ack(leased[0].lease.clone()).await.unwrap();
 }

@@ -172,7 +172,7 @@ impl SqliteQueueBuilder {
             let tx = conn.transaction().map_err(storage)?;
             let mut live = Live(0);
             // No process can still hold a lease taken before this open.
-            let recovered = store::recover(&tx, far_future(), now, &mut live)?;
+            let recovered = store::recover(&tx, crate::clock::far_future(), now, &mut live)?;
             tx.commit().map_err(storage)?;
             recovered
         };
@@ -227,10 +227,6 @@ impl SqliteQueueBuilder {
             reader: Arc::new(Mutex::new(reader)),
         })
     }
-}
-
-fn far_future() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 40)
 }
 
 impl fmt::Debug for SqliteQueueBuilder {
@@ -326,7 +322,7 @@ impl SqliteQueue {
 }
 
 fn writer_gone() -> QueueError {
-    QueueError::unavailable("the sqlite writer thread has stopped")
+    QueueError::unavailable("the sqlite writer dropped the request (stopped, or failed its batch)")
         .retry_after_hint(UNAVAILABLE_RETRY_AFTER)
 }
 
@@ -502,7 +498,25 @@ impl Writer {
             let size = batch.len();
             let span = tracing::trace_span!("sqlite_commit", size);
             let _entered = span.enter();
-            self.commit(&mut batch);
+            // A panic in one batch must not stop the queue for good: the
+            // transaction rolls back as it unwinds, the batch's callers get
+            // `Unavailable` (their replies are dropped), and the next batch
+            // runs as usual.
+            let committed =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit(&mut batch)));
+            if committed.is_err() {
+                batch.clear();
+                tracing::error!(
+                    size,
+                    "sqlite queue batch panicked; its callers were told to retry"
+                );
+                if !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                if let Ok(live) = store::count_live(&self.conn) {
+                    self.live = live;
+                }
+            }
             metrics::histogram!("hookgate_queue_sqlite_batch_size").record(size as f64);
         }
     }
