@@ -554,7 +554,9 @@ impl Writer {
                         &mut delta,
                     );
                     // Dropping a savepoint without commit rolls it back.
-                    if ok && sp.commit().is_ok() {
+                    let released = if ok { Some(sp.commit()) } else { None };
+                    let (answer, kept) = kept(answer, released);
+                    if kept {
                         live = live.saturating_add_signed(delta.0);
                     }
                     answer
@@ -620,6 +622,22 @@ fn run_checkpoints(conn: &Connection, requests: &mpsc::Receiver<()>) {
     }
 }
 
+/// A command's answer once its savepoint was released (`Some`) or rolled
+/// back (`None`), and whether its changes stay. A savepoint that could not
+/// be released was rolled back, so a success must not be answered: an
+/// `Enqueued` for a delivery that is not stored would be acknowledged, then
+/// lost.
+fn kept(answer: Answer, released: Option<rusqlite::Result<()>>) -> (Answer, bool) {
+    match released {
+        Some(Ok(())) => (answer, true),
+        Some(Err(err)) => {
+            tracing::error!(error = %err, "sqlite queue could not release a savepoint");
+            (answer.fail(&err), false)
+        }
+        None => (answer, false),
+    }
+}
+
 /// Runs one command; returns its answer and whether its changes should stay.
 fn execute(
     conn: &Connection,
@@ -672,4 +690,58 @@ fn fail_command(command: Command, err: &rusqlite::Error) {
             reply.send(Err(err())).map_err(drop)
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::QueueErrorKind;
+
+    fn io_error() -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR),
+            Some("disk I/O error".to_owned()),
+        )
+    }
+
+    #[test]
+    fn a_savepoint_that_was_not_released_is_never_answered_enqueued() {
+        let (reply, mut answer) = oneshot::channel();
+        let (failed, stays) = kept(
+            Answer::Enqueue(reply, Ok(EnqueueOutcome::Enqueued)),
+            Some(Err(io_error())),
+        );
+        assert!(!stays, "its changes were rolled back");
+        failed.send();
+        let err = answer
+            .try_recv()
+            .expect("answered")
+            .expect_err("not Enqueued");
+        assert_eq!(err.kind(), QueueErrorKind::Storage);
+
+        let (reply, mut answer) = oneshot::channel();
+        let (released, stays) = kept(
+            Answer::Enqueue(reply, Ok(EnqueueOutcome::Enqueued)),
+            Some(Ok(())),
+        );
+        assert!(stays);
+        released.send();
+        assert_eq!(
+            answer.try_recv().expect("answered").expect("stored"),
+            EnqueueOutcome::Enqueued
+        );
+
+        let (reply, mut answer) = oneshot::channel::<Result<u64, QueueError>>();
+        let (refused, stays) = kept(
+            Answer::Count(reply, Err(QueueError::not_found("no dead letter"))),
+            None,
+        );
+        assert!(!stays);
+        refused.send();
+        assert_eq!(
+            answer.try_recv().expect("answered").unwrap_err().kind(),
+            QueueErrorKind::NotFound,
+            "a command's own error is kept"
+        );
+    }
 }
