@@ -1,6 +1,6 @@
 //! Behaviour specific to the SQLite back-end: persistence across reopen,
-//! lease recovery at open, capacity, durability settings, and a writer that
-//! outlives a bad batch.
+//! lease recovery at open (and a second opener that leaves leases alone),
+//! capacity, durability settings, and a writer that outlives a bad batch.
 #![cfg(feature = "sqlite")]
 
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
     Clock, Durability, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue,
-    QueueErrorKind, SqliteQueue,
+    QueueErrorKind, Replay, SqliteQueue,
 };
 
 fn delivery(id: &str) -> NewDelivery {
@@ -217,4 +217,85 @@ async fn huge_durations_saturate_instead_of_killing_the_writer() {
     let stats = queue.stats().await.unwrap();
     assert_eq!((stats.ready, stats.leased), (1, 1));
     queue.ack(leased[0].lease.clone()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_opener_can_leave_the_servers_leases_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let server = SqliteQueue::open(&path).unwrap();
+    server.enqueue(delivery("in-flight")).await.unwrap();
+    let held = server
+        .lease(LeaseRequest::new(1, Duration::from_secs(3600)))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+
+    // `hookgate queue stats` while the server runs.
+    let inspector = SqliteQueue::builder(&path)
+        .recover_leases_on_open(false)
+        .open()
+        .unwrap();
+    let stats = inspector.stats().await.unwrap();
+    assert_eq!((stats.ready, stats.leased), (0, 1), "the lease still holds");
+    assert!(
+        inspector
+            .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .is_empty(),
+        "nobody else can take the delivery in flight"
+    );
+    assert_eq!(inspector.recover().await.unwrap(), 0, "it has not expired");
+    drop(inspector);
+    server.ack(held.lease.clone()).await.expect("still held");
+
+    // A plain open takes the file over: the lease of the process before is
+    // recovered (the documented default, for a restart after a crash).
+    server.enqueue(delivery("next")).await.unwrap();
+    let held = server
+        .lease(LeaseRequest::new(1, Duration::from_secs(3600)))
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    let takeover = SqliteQueue::open(&path).unwrap();
+    assert_eq!(takeover.stats().await.unwrap().ready, 1);
+    assert_eq!(
+        server.ack(held.lease).await.unwrap_err().kind(),
+        QueueErrorKind::LeaseLost
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_counts_what_another_process_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let server = SqliteQueue::builder(&path).capacity(2).open().unwrap();
+    for id in ["a", "b"] {
+        server.enqueue(delivery(id)).await.unwrap();
+    }
+    for leased in server
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap()
+    {
+        server
+            .dead_letter(leased.lease, "down".to_owned())
+            .await
+            .unwrap();
+    }
+    // `hookgate queue replay --all` from another process.
+    let operator = SqliteQueue::builder(&path)
+        .recover_leases_on_open(false)
+        .open()
+        .unwrap();
+    assert_eq!(operator.replay(Replay::All).await.unwrap(), 2);
+    drop(operator);
+    let err = server
+        .enqueue(delivery("c"))
+        .await
+        .expect_err("two live deliveries fill a capacity of 2");
+    assert_eq!(err.kind(), QueueErrorKind::Full);
 }

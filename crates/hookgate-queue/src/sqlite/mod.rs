@@ -52,8 +52,14 @@
 //! for waiting ones, and `seen(seen_at)`. Acknowledged deliveries are deleted;
 //! their key stays in `seen` for the window.
 //!
-//! A queue file belongs to one process at a time: on open, every lease in it
-//! is recovered (the process that held them is gone).
+//! A queue file is served by one process at a time: on open, every lease in
+//! it is recovered (the process that held them is gone). A second process
+//! that only inspects or repairs the file while the server runs (`hookgate
+//! queue stats`, `list`, `replay`) opens it with
+//! [`recover_leases_on_open(false)`](SqliteQueueBuilder::recover_leases_on_open),
+//! so the server's deliveries in flight are not made leasable again. Changes
+//! another process commits (a replay) are noticed at the writer's next batch
+//! (`PRAGMA data_version`), which then recounts what the capacity limits.
 
 mod codec;
 mod store;
@@ -105,6 +111,7 @@ pub struct SqliteQueueBuilder {
     prune_interval: Duration,
     max_batch: usize,
     clock: Arc<dyn Clock>,
+    recover_leases_on_open: bool,
 }
 
 impl SqliteQueueBuilder {
@@ -147,8 +154,23 @@ impl SqliteQueueBuilder {
         self
     }
 
-    /// Opens (creating if needed) the queue file, recovers its leases and
-    /// starts the writer thread. Blocks while the file is opened.
+    /// Whether [`open`](Self::open) makes every lease in the file due again
+    /// (default `true`): right for the process that serves the queue, since
+    /// no one can still hold a lease taken before it opened the file.
+    ///
+    /// Set `false` to open a file that another process may be serving right
+    /// now, to inspect it (stats, dead letters) or replay dead letters: that
+    /// process's deliveries in flight keep their leases, instead of being
+    /// handed to a worker a second time. Expired leases are still recovered
+    /// by [`Queue::recover`] (worker pools call it at start), as always.
+    pub fn recover_leases_on_open(mut self, recover: bool) -> Self {
+        self.recover_leases_on_open = recover;
+        self
+    }
+
+    /// Opens (creating if needed) the queue file, recovers its leases (see
+    /// [`recover_leases_on_open`](Self::recover_leases_on_open)) and starts
+    /// the writer thread. Blocks while the file is opened.
     pub fn open(self) -> Result<SqliteQueue, QueueError> {
         let mut conn = Connection::open(&self.path).map_err(storage)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -167,19 +189,19 @@ impl SqliteQueueBuilder {
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(storage)?;
 
-        let now = self.clock.now();
-        let recovered = {
+        if self.recover_leases_on_open {
+            let now = self.clock.now();
             let tx = conn.transaction().map_err(storage)?;
             let mut live = Live(0);
             // No process can still hold a lease taken before this open.
             let recovered = store::recover(&tx, crate::clock::far_future(), now, &mut live)?;
             tx.commit().map_err(storage)?;
-            recovered
-        };
-        if recovered > 0 {
-            tracing::info!(recovered, path = %self.path.display(), "recovered leases of a previous process");
+            if recovered > 0 {
+                tracing::info!(recovered, path = %self.path.display(), "recovered leases of a previous process");
+            }
         }
         let live = store::count_live(&conn)?;
+        let data_version = store::data_version(&conn)?;
 
         let reader = Connection::open_with_flags(
             &self.path,
@@ -211,6 +233,7 @@ impl SqliteQueueBuilder {
             prune_interval: self.prune_interval,
             max_batch: self.max_batch,
             live,
+            data_version,
             last_prune: None,
         };
         std::thread::Builder::new()
@@ -239,6 +262,7 @@ impl fmt::Debug for SqliteQueueBuilder {
             .field("prune_interval", &self.prune_interval)
             .field("max_batch", &self.max_batch)
             .field("clock", &self.clock)
+            .field("recover_leases_on_open", &self.recover_leases_on_open)
             .finish()
     }
 }
@@ -284,6 +308,7 @@ impl SqliteQueue {
             prune_interval: Duration::from_secs(60),
             max_batch: 1024,
             clock: Arc::new(SystemClock),
+            recover_leases_on_open: true,
         }
     }
 
@@ -480,6 +505,9 @@ struct Writer {
     max_batch: usize,
     /// Deliveries not dead, kept in step with the file so `Full` costs no query.
     live: u64,
+    /// The file's `PRAGMA data_version` when `live` was last right: it
+    /// changes when another connection (another process) commits.
+    data_version: i64,
     last_prune: Option<SystemTime>,
 }
 
@@ -539,6 +567,21 @@ impl Writer {
                 return;
             }
         };
+        // Inside the transaction, so no one else writes until it ends.
+        match store::data_version(&tx) {
+            Ok(version) if version != self.data_version => {
+                // Another process committed (a replay, say): recount.
+                match store::count_live(&tx) {
+                    Ok(live) => {
+                        self.live = live;
+                        self.data_version = version;
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not recount the queue"),
+                }
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "could not read the data version"),
+        }
         let mut live = self.live;
         let mut answers = Vec::with_capacity(batch.len());
         for command in batch.drain(..) {

@@ -53,12 +53,19 @@ pub(super) fn storage(err: rusqlite::Error) -> QueueError {
 /// Counts deliveries that are not dead: what the capacity limits.
 pub(super) fn count_live(conn: &Connection) -> Result<u64, QueueError> {
     conn.query_row(
-        "SELECT count(*) FROM deliveries WHERE state != 'dead'",
+        // Waiting and leased rows: the partial due index counts them.
+        "SELECT count(*) FROM deliveries WHERE state IN ('waiting', 'leased')",
         [],
         |row| row.get::<_, i64>(0),
     )
     .map(|n| n.unsigned_abs())
     .map_err(storage)
+}
+
+/// A number that changes whenever another connection commits to the file.
+pub(super) fn data_version(conn: &Connection) -> Result<i64, QueueError> {
+    conn.query_row("PRAGMA data_version", [], |row| row.get(0))
+        .map_err(storage)
 }
 
 /// What a command changed, beyond its answer: the number of live deliveries.
