@@ -1,0 +1,284 @@
+//! The checks of a complete example receiver, written once and run against
+//! both `example-axum-receiver` and `example-actix-receiver` (each test file
+//! sets `EXAMPLE` to its binary and includes this module): the two examples
+//! promise the same behaviour.
+//!
+//! Each starts the example as the README's first command does, sends it a
+//! delivery of every scheme signed with the documented development secret,
+//! and waits for the worker's "processed" line for each.
+
+use std::process::Stdio;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hookgate_verify::{Scheme, Signer};
+use reqwest::header::{HeaderMap, HeaderValue};
+use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, Command};
+
+use super::EXAMPLE;
+
+/// A hang guard, not a performance expectation.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+const SCHEMES: [Scheme; 9] = [
+    Scheme::Standard,
+    Scheme::Svix,
+    Scheme::Clarife,
+    Scheme::Stripe,
+    Scheme::Github,
+    Scheme::Slack,
+    Scheme::Shopify,
+    Scheme::Claravine,
+    Scheme::HeaderToken,
+];
+
+/// The development secrets documented in the example's `main.rs`.
+fn documented_secret(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        Scheme::Clarife => "whsec_sample",
+        Scheme::Stripe => "dev-stripe-secret",
+        Scheme::Github => "dev-github-secret",
+        Scheme::Slack => "dev-slack-secret",
+        Scheme::Shopify => "dev-shopify-secret",
+        Scheme::Claravine => "dev-claravine-secret",
+        Scheme::HeaderToken => "dev-clarity-secret",
+        other => panic!("the example does not serve {other}"),
+    }
+}
+
+/// A secret of the right shape that is not the one configured.
+fn wrong_secret(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Standard | Scheme::Svix => "whsec_d3Jvbmcta2V5",
+        _ => "wrong-secret",
+    }
+}
+
+fn sample(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Standard => include_str!("../../../../samples/standard.json"),
+        Scheme::Svix => include_str!("../../../../samples/svix.json"),
+        Scheme::Clarife => include_str!("../../../../samples/clarife.json"),
+        Scheme::Stripe => include_str!("../../../../samples/stripe.json"),
+        Scheme::Github => include_str!("../../../../samples/github.json"),
+        Scheme::Slack => include_str!("../../../../samples/slack.json"),
+        Scheme::Shopify => include_str!("../../../../samples/shopify.json"),
+        Scheme::Claravine => include_str!("../../../../samples/claravine.json"),
+        Scheme::HeaderToken => include_str!("../../../../samples/clarity.json"),
+        other => panic!("no sample for {other}"),
+    }
+}
+
+/// One delivery as its sender would send it, and what the worker must log.
+struct Delivery {
+    headers: HeaderMap,
+    body: Vec<u8>,
+    delivery_id: String,
+    /// `None` for Clarity, whose custom routes name no event.
+    event: Option<&'static str>,
+}
+
+fn delivery(scheme: Scheme, secret: &str) -> Delivery {
+    let mut body = sample(scheme).to_owned();
+    if scheme == Scheme::Claravine {
+        // Claravine sends its token twice: as a bearer token and in the body.
+        body = body.replace("\"client-secret\"", &format!("{secret:?}"));
+        assert!(body.contains(secret), "the Claravine sample has no token");
+    }
+    let body = body.into_bytes();
+    let sent_id = format!("test-{scheme}-1");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut headers = Signer::new(scheme, secret)
+        .unwrap()
+        .sign(&sent_id, now, &body)
+        .unwrap();
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let (delivery_id, event) = match scheme {
+        Scheme::Standard => (sent_id, Some("contact.created")),
+        Scheme::Svix => (sent_id, Some("listing.subscription.created")),
+        // clarife's id is the body's `id`.
+        Scheme::Clarife => (
+            "evt_a1b2c3d4-5678-90ab-cdef-1234567890ab".to_owned(),
+            Some("document.updated"),
+        ),
+        Scheme::Github => {
+            headers.insert("x-github-event", HeaderValue::from_static("ping"));
+            (sent_id, Some("ping"))
+        }
+        Scheme::Shopify => {
+            headers.insert("x-shopify-topic", HeaderValue::from_static("orders/create"));
+            (sent_id, Some("orders.create"))
+        }
+        // These carry no delivery id: the receiver derives one from the bytes.
+        Scheme::Stripe => (derived(&body), Some("invoice.paid")),
+        Scheme::Slack => (derived(&body), Some("app_mention")),
+        Scheme::Claravine => (derived(&body), Some("submission.completed")),
+        Scheme::HeaderToken => (derived(&body), None),
+        other => panic!("the example does not serve {other}"),
+    };
+    Delivery {
+        headers,
+        body,
+        delivery_id,
+        event,
+    }
+}
+
+fn derived(body: &[u8]) -> String {
+    hookgate_receive::derived_delivery_id(body)
+}
+
+/// The running example; killed when dropped, its queue file removed.
+struct Example {
+    _child: Child,
+    base: String,
+    stderr: Lines<BufReader<ChildStderr>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Example {
+    async fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(EXAMPLE);
+        command
+            .env("HOOKGATE_ADDR", "127.0.0.1:0")
+            .env("HOOKGATE_QUEUE", dir.path().join("queue.db"))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // The documented defaults, whatever the developer's shell exports.
+        for scheme in SCHEMES {
+            command.env_remove(format!(
+                "HOOKGATE_SECRET_{}",
+                scheme.as_str().to_uppercase()
+            ));
+        }
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let base = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = stdout.next_line().await.unwrap() {
+                if let Some(base) = line.strip_prefix("listening on ") {
+                    return base.to_owned();
+                }
+            }
+            panic!("the example exited before listening");
+        })
+        .await
+        .expect("the example did not start listening");
+        let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        Self {
+            _child: child,
+            base,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    async fn post(&self, scheme: Scheme, delivery: &Delivery) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/hooks/{scheme}", self.base))
+            .headers(delivery.headers.clone())
+            .body(delivery.body.clone())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Reads the log until the worker's line for `delivery` from `scheme`.
+    async fn processed(&mut self, scheme: Scheme, delivery: &Delivery) -> String {
+        let wanted = format!(
+            " INFO delivery{{source={scheme} delivery_id={} attempt=1}}: processed ",
+            delivery.delivery_id
+        );
+        let mut seen = Vec::new();
+        let found = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = self.stderr.next_line().await.unwrap() {
+                if line.contains(&wanted) {
+                    return Some(line);
+                }
+                seen.push(line);
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!(
+                "no processed line for {scheme} {}; the log:\n{}",
+                delivery.delivery_id,
+                seen.join("\n")
+            ),
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_scheme_is_verified_queued_and_processed_with_the_development_secrets() {
+    let mut example = Example::start(&[]).await;
+    for scheme in SCHEMES {
+        let signed = delivery(scheme, documented_secret(scheme));
+        let answer = example.post(scheme, &signed).await;
+        assert!(
+            answer.status().is_success(),
+            "{scheme}: a signed delivery got {}",
+            answer.status()
+        );
+
+        let forged = delivery(scheme, wrong_secret(scheme));
+        let answer = example.post(scheme, &forged).await;
+        assert_eq!(answer.status(), 401, "{scheme}: a forged delivery");
+        assert_eq!(
+            answer.headers()["content-type"],
+            "application/problem+json",
+            "{scheme}"
+        );
+
+        let line = example.processed(scheme, &signed).await;
+        let logged = match signed.event {
+            Some(event) => format!("processed event={event}"),
+            None => format!("processed bytes={}", signed.body.len()),
+        };
+        assert!(line.ends_with(&logged), "{scheme}: {line}");
+    }
+}
+
+#[tokio::test]
+async fn a_secret_from_the_environment_replaces_the_default_and_an_empty_one_does_not() {
+    let mut example = Example::start(&[
+        ("HOOKGATE_SECRET_CLARIFE", "whsec_from_the_environment"),
+        ("HOOKGATE_SECRET_GITHUB", ""),
+    ])
+    .await;
+
+    let default = delivery(Scheme::Clarife, documented_secret(Scheme::Clarife));
+    assert_eq!(example.post(Scheme::Clarife, &default).await.status(), 401);
+    let configured = delivery(Scheme::Clarife, "whsec_from_the_environment");
+    assert!(
+        example
+            .post(Scheme::Clarife, &configured)
+            .await
+            .status()
+            .is_success()
+    );
+    example.processed(Scheme::Clarife, &configured).await;
+
+    // `HOOKGATE_SECRET_GITHUB=` counts as unset: the development secret applies.
+    let github = delivery(Scheme::Github, documented_secret(Scheme::Github));
+    assert!(
+        example
+            .post(Scheme::Github, &github)
+            .await
+            .status()
+            .is_success()
+    );
+    example.processed(Scheme::Github, &github).await;
+}
