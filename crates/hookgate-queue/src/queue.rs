@@ -67,10 +67,17 @@ pub trait Queue: Send + Sync + fmt::Debug + 'static {
     /// lease does not count as an attempt.
     fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>>;
 
-    /// Makes deliveries whose lease no live worker can hold due again; returns
-    /// how many. Worker pools call it at start. A back-end used by a single
-    /// process (the embedded ones) recovers every lease; a shared back-end
-    /// recovers the expired ones only.
+    /// Makes deliveries whose lease has expired due again; returns how many.
+    /// A lease that has not expired is never touched: its worker may still be
+    /// running it. Worker pools call it at start.
+    ///
+    /// Every back-end recovers expired leases this way (an expired lease is
+    /// also due for [`lease`](Queue::lease) without it). A back-end whose
+    /// server redelivers expired leases by itself (NATS JetStream) has
+    /// nothing to do and returns 0. [`SqliteQueue`](crate::SqliteQueue)
+    /// also recovers *every* lease when it opens its file, since the process
+    /// that held them is gone (unless opened with
+    /// [`recover_leases_on_open(false)`](crate::SqliteQueueBuilder::recover_leases_on_open)).
     fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>>;
 
     /// Up to `limit` dead letters, oldest received first.
