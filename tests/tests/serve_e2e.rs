@@ -47,11 +47,16 @@ struct Received {
 
 /// A local HTTP service standing in for the user's: records every request,
 /// and fails the first `fail_first` of them (all of them while `fail_all`).
+/// While `hold` is set, a request waits for `release` before it is answered
+/// (an attempt in progress); `arrived` counts requests as they come in.
 #[derive(Clone, Default)]
 struct Sink {
     received: Arc<Mutex<Vec<Received>>>,
     fail_first: Arc<AtomicUsize>,
     fail_all: Arc<std::sync::atomic::AtomicBool>,
+    hold: Arc<std::sync::atomic::AtomicBool>,
+    release: Arc<tokio::sync::Notify>,
+    arrived: Arc<AtomicUsize>,
 }
 
 impl Sink {
@@ -78,6 +83,10 @@ impl Sink {
 }
 
 async fn record(State(sink): State<Sink>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    sink.arrived.fetch_add(1, Ordering::SeqCst);
+    if sink.hold.load(Ordering::SeqCst) {
+        sink.release.notified().await;
+    }
     let fail = sink.fail_all.load(Ordering::SeqCst)
         || sink
             .fail_first
@@ -350,6 +359,42 @@ async fn every_scheme_arrives_at_the_sink_exactly_once_with_its_body_intact() {
         metrics.contains("hookgate_receive_ack_seconds"),
         "{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inspecting_the_queue_while_serve_runs_leaves_attempts_in_progress_alone() {
+    let sink = Sink::default();
+    sink.hold.store(true, Ordering::SeqCst);
+    let server = Server::start(sink.start().await, "schedule = [\"50ms\"]");
+    let (scheme, secret) = SCHEMES[2];
+    assert_success(&send(&server, scheme, secret, &[]), "send");
+    eventually("the attempt is in progress", async || {
+        sink.arrived.load(Ordering::SeqCst) == 1
+    })
+    .await;
+
+    // Opening the SQLite file from another process must not hand the
+    // delivery that `serve` is handling to another of its workers.
+    for _ in 0..2 {
+        let stats = server.queue(&["stats"]);
+        assert_success(&stats, "queue stats");
+        let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+        assert_eq!(stats["leased"], 1, "{stats}");
+        assert_eq!(stats["ready"], 0, "{stats}");
+    }
+    // Long enough for a worker to lease a delivery made ready again (the
+    // poll interval is 20 ms): none is.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.arrived.load(Ordering::SeqCst), 1, "handled twice");
+
+    sink.hold.store(false, Ordering::SeqCst);
+    sink.release.notify_waiters();
+    eventually("the queue is drained", async || {
+        server.health().await["queue"]["depth"] == 0
+    })
+    .await;
+    assert_eq!(sink.arrived.load(Ordering::SeqCst), 1, "handled once");
+    assert_eq!(sink.accepted().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -14,6 +14,17 @@ use crate::config::{
 const REDIS_DEFAULT_PREFIX: &str = "hookgate";
 const NATS_DEFAULT_STREAM: &str = "HOOKGATE";
 
+/// Who opens the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opener {
+    /// `hookgate serve`: the queue's owner. Opening the SQLite file recovers
+    /// the leases a previous, dead process left.
+    Receiver,
+    /// `hookgate queue …`, perhaps while `serve` runs: must leave the live
+    /// leases of the running receiver alone.
+    Inspector,
+}
+
 /// Opens the configured queue; `env` reads the environment (a distributed
 /// queue's URL may be kept there). SQLite opens its file synchronously, which
 /// is fine here: this runs once, in `block_on` on the main thread, before
@@ -21,6 +32,7 @@ const NATS_DEFAULT_STREAM: &str = "HOOKGATE";
 pub(crate) async fn open(
     config: &Config,
     env: &dyn Fn(&str) -> Option<String>,
+    opener: Opener,
 ) -> Result<Arc<dyn Queue>, String> {
     let queue = &config.queue;
     match &queue.backend {
@@ -32,10 +44,12 @@ pub(crate) async fn open(
                     format!("cannot create the queue's folder {}: {e}", parent.display())
                 })?;
             }
-            let mut builder = SqliteQueue::builder(path).durability(match durability {
-                DurabilityName::Fsync => Durability::Fsync,
-                DurabilityName::ProcessCrash => Durability::ProcessCrash,
-            });
+            let mut builder = SqliteQueue::builder(path)
+                .durability(match durability {
+                    DurabilityName::Fsync => Durability::Fsync,
+                    DurabilityName::ProcessCrash => Durability::ProcessCrash,
+                })
+                .recover_leases_on_open(opener == Opener::Receiver);
             if let Some(window) = queue.dedup_window {
                 builder = builder.dedup_window(window);
             }

@@ -9,12 +9,11 @@
 //!   (Unix seconds), "attempts", "dead_at" (Unix seconds), "error", "body_bytes"}`.
 //! - `replay`: one object `{"replayed": N}`.
 //!
-//! The commands open the queue the way `hookgate serve` does, so they work
-//! with the SQLite file while `serve` runs (each change is one transaction).
-//! One caveat: opening the file recovers its leases, so a delivery being
-//! handled at that very moment may be handled once more (delivery is
-//! at-least-once in any case). The in-memory queue lives inside `serve`
-//! and cannot be reached from another process.
+//! The commands open the queue `hookgate serve` uses, and work while it runs:
+//! each change is one transaction, and opening the SQLite file from here
+//! leaves the leases of the running receiver alone (only `serve` recovers
+//! those of a dead process). The in-memory queue lives inside `serve` and
+//! cannot be reached from another process.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,7 +113,9 @@ pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         let env = |name: &str| std::env::var(name).ok();
-        let queue = backend::open(&config, &env).await.map_err(Failure::Usage)?;
+        let queue = backend::open(&config, &env, backend::Opener::Inspector)
+            .await
+            .map_err(Failure::Usage)?;
         execute(queue, args.command, args.json).await
     })
 }

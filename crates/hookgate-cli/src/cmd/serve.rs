@@ -94,7 +94,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         // Inside the runtime: the distributed back-ends need it to connect.
-        let queue = backend::open(&config, &env).await.map_err(Failure::Usage)?;
+        let queue = backend::open(&config, &env, backend::Opener::Receiver)
+            .await
+            .map_err(Failure::Usage)?;
         let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
         for source in sources {
             receiver = receiver.source(source);
