@@ -1,6 +1,7 @@
 //! In-process CPU cost of one webhook request (no sockets): axum router with
 //! `WebhookLayer` and the in-memory queue, against the hand-written handler
-//! (read body, HMAC, constant-time compare, bounded mpsc) and bare axum.
+//! (read body, decode the given signature, HMAC, constant-time compare,
+//! bounded mpsc; the same (d) as the load run's) and bare axum.
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench layer -- --warm-up-time 1 --measurement-time 3`
 
@@ -9,68 +10,35 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use axum::routing::post;
+use common::{SECRET, hand_written, sign};
 use criterion::{Criterion, criterion_group, criterion_main};
-use hmac::{Hmac, KeyInit, Mac};
 use hookgate_queue::{
     BoxFuture, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, MemoryQueue, NewDelivery,
     Queue, QueueError, Replay, Stats,
 };
 use hookgate_receive::{Receiver, Source};
 use hookgate_tower::WebhookLayer;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use tower::ServiceExt;
 
-const SECRET: &[u8] = b"load-test-secret";
-const PATH: &str = "/hooks/github";
+mod common;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+const PATH: &str = "/hooks/github";
 
 fn signed(n: u64) -> Request<Body> {
     let mut body = format!("{{\"action\":\"opened\",\"n\":{n},\"pad\":\"").into_bytes();
     body.resize(1022, b'x');
     body.extend_from_slice(b"\"}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
-    mac.update(&body);
+    let signature = sign(&body);
     Request::post(PATH)
         .header("content-type", "application/json")
         .header("content-length", body.len())
         .header("x-github-event", "issues")
         .header("x-github-delivery", format!("delivery-{n}"))
-        .header(
-            "x-hub-signature-256",
-            format!("sha256={}", hex(&mac.finalize().into_bytes())),
-        )
+        .header("x-hub-signature-256", signature)
         .body(Body::from(body))
         .expect("request")
-}
-
-async fn hand_written(
-    axum::extract::State(tx): axum::extract::State<tokio::sync::mpsc::Sender<Bytes>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
-    let Some(given) = headers
-        .get("x-hub-signature-256")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("sha256="))
-    else {
-        return StatusCode::BAD_REQUEST;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("any key length");
-    mac.update(&body);
-    let expected = hex(&mac.finalize().into_bytes());
-    if !bool::from(expected.as_bytes().ct_eq(given.as_bytes())) {
-        return StatusCode::UNAUTHORIZED;
-    }
-    match tx.try_send(body) {
-        Ok(()) => StatusCode::OK,
-        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
-    }
 }
 
 /// The least a queue can do: hand the body to a bounded channel. Isolates
@@ -150,8 +118,26 @@ fn bench(c: &mut Criterion) {
         .expect("runtime");
     let mut group = c.benchmark_group("one request, 1 KiB signed body");
     let counter = Arc::new(AtomicU64::new(0));
+    // Before timing a scenario: it accepts a signed delivery and, unless it
+    // does not verify (bare axum), refuses one whose body was changed. A
+    // baseline that refused everything would look fast for nothing.
+    let status = |app: &Router, req: Request<Body>| {
+        rt.block_on(app.clone().oneshot(req))
+            .expect("infallible")
+            .status()
+    };
+    let check = |app: &Router, verifies: bool| {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(status(app, signed(n)), StatusCode::OK);
+        if verifies {
+            let (parts, _) = signed(n + 1_000_000_000).into_parts();
+            let forged = Request::from_parts(parts, Body::from(vec![b'x'; 1024]));
+            assert_eq!(status(app, forged), StatusCode::UNAUTHORIZED);
+        }
+    };
 
     let bare = Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK }));
+    check(&bare, false);
     group.bench_function("bare axum", |b| {
         b.to_async(&rt).iter(|| {
             let req = signed(counter.fetch_add(1, Ordering::Relaxed));
@@ -160,6 +146,7 @@ fn bench(c: &mut Criterion) {
     });
 
     let layered_memory = layered(Arc::new(MemoryQueue::new()));
+    check(&layered_memory, true);
     group.bench_function("WebhookLayer, in-memory queue", |b| {
         b.to_async(&rt).iter(|| {
             let req = signed(counter.fetch_add(1, Ordering::Relaxed));
@@ -170,6 +157,7 @@ fn bench(c: &mut Criterion) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
     rt.spawn(async move { while rx.recv().await.is_some() {} });
     let layered_channel = layered(Arc::new(ChannelQueue(tx)));
+    check(&layered_channel, true);
     group.bench_function("WebhookLayer, channel queue", |b| {
         b.to_async(&rt).iter(|| {
             let req = signed(counter.fetch_add(1, Ordering::Relaxed));
@@ -180,6 +168,7 @@ fn bench(c: &mut Criterion) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
     rt.spawn(async move { while rx.recv().await.is_some() {} });
     let hand = Router::new().route(PATH, post(hand_written)).with_state(tx);
+    check(&hand, true);
     group.bench_function("hand-written handler", |b| {
         b.to_async(&rt).iter(|| {
             let req = signed(counter.fetch_add(1, Ordering::Relaxed));
