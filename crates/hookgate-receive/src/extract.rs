@@ -71,7 +71,8 @@ impl VerifiedBytes {
         &self.delivery
     }
 
-    /// The verified raw body.
+    /// The verified raw body (for a `GET`, the query string; see
+    /// [`VerifiedDelivery::body`]).
     pub fn bytes(&self) -> &Bytes {
         self.delivery.body()
     }

@@ -29,8 +29,10 @@
 //! derived from the body: `sha256:<hex of SHA-256 of the raw body>` (see
 //! [`derived_delivery_id`]), stable across a sender's retries. A `GET`
 //! delivery (Clarity's GET routes) has its payload in the query string: the id
-//! is derived from the query string, and the query string is what is queued
-//! as the body, with `Content-Type: application/x-www-form-urlencoded`.
+//! is derived from the query string, and the query string is the delivery's
+//! body, with `Content-Type: application/x-www-form-urlencoded`, in both
+//! modes: what is queued, and [`VerifiedDelivery::body`] in inline mode (the
+//! request handed on to the application keeps its own, empty, body).
 //!
 //! # ACK budget
 //!

@@ -342,7 +342,11 @@ impl VerifiedDelivery {
         &self.inner.headers
     }
 
-    /// The raw body that was verified.
+    /// The payload: the raw body that was verified or, for a `GET` without a
+    /// body (Clarity's GET routes), the query string, as a queue would store
+    /// it (with `Content-Type: application/x-www-form-urlencoded` in
+    /// [`headers`](Self::headers)). The request handed on to the application
+    /// keeps its own body.
     pub fn body(&self) -> &Bytes {
         &self.inner.body
     }
@@ -586,7 +590,8 @@ impl Reception {
         }
 
         // A GET carries its payload in the query string (Clarity's GET
-        // routes): that is what identifies and what is queued.
+        // routes): that is the delivery, in both modes. It identifies it, it
+        // is what is queued, and what the inline delivery holds.
         let query_payload = (*head.method == Method::GET && body.is_empty())
             .then(|| Bytes::copy_from_slice(head.query.unwrap_or_default().as_bytes()));
         let delivery_id = match verified.delivery_id() {
@@ -614,7 +619,18 @@ impl Reception {
         }
 
         let received_at = SystemTime::now();
-        let headers = kept_headers(head.headers, source.secret_header.as_ref());
+        let mut headers = kept_headers(head.headers, source.secret_header.as_ref());
+        let from_query = query_payload.is_some();
+        let payload = match query_payload {
+            Some(query) => {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                query
+            }
+            None => body,
+        };
         if source.mode == Mode::Inline {
             let delivery = VerifiedDelivery {
                 inner: Arc::new(DeliveryInner {
@@ -623,7 +639,7 @@ impl Reception {
                     event_name,
                     verified,
                     headers,
-                    body,
+                    body: payload,
                     received_at,
                 }),
             };
@@ -642,17 +658,12 @@ impl Reception {
                 source.retry_after,
             ));
         };
-        let mut headers = headers;
-        let body = match query_payload {
-            Some(query) => {
-                headers.insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/x-www-form-urlencoded"),
-                );
-                query
-            }
-            // See `compact`: the queue may keep the body in memory.
-            None => Bytes::copy_from_slice(&body),
+        // See `compact`: the queue may keep the body in memory. A query
+        // payload is a fresh copy already.
+        let body = if from_query {
+            payload
+        } else {
+            Bytes::copy_from_slice(&payload)
         };
         let new = NewDelivery::new(&*source.name, delivery_id.as_str(), received_at, body)
             .with_headers(headers);
@@ -995,6 +1006,51 @@ mod tests {
             first.headers[header::CONTENT_TYPE],
             "application/x-www-form-urlencoded"
         );
+    }
+
+    /// Inline mode holds the same delivery as queue mode for a GET: the
+    /// query string, which its id is derived from; the application's request
+    /// keeps its own (empty) body.
+    #[tokio::test]
+    async fn an_inline_get_delivery_is_its_query_string_too() {
+        let receiver = Receiver::builder()
+            .source(
+                Source::builder(
+                    "clarity",
+                    "/hooks/clarity",
+                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                )
+                .methods([Method::GET])
+                .mode(Mode::Inline)
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        let head = RequestHead {
+            method: &Method::GET,
+            query: Some("identity_id=1"),
+            headers: &headers,
+        };
+        let empty = futures_util::stream::empty::<Result<Bytes, std::io::Error>>();
+        let reception = receiver.start("/hooks/clarity").unwrap();
+        let Decision::PassOn { delivery, body } =
+            reception.receive(head, empty, &crate::ProblemJson).await
+        else {
+            panic!("inline mode passes the delivery on");
+        };
+        assert_eq!(delivery.body(), "identity_id=1");
+        assert_eq!(
+            delivery.delivery_id(),
+            crate::derived_delivery_id(b"identity_id=1")
+        );
+        assert_eq!(
+            delivery.headers()[header::CONTENT_TYPE],
+            "application/x-www-form-urlencoded"
+        );
+        assert!(body.is_empty());
     }
 
     /// Collects the fields of `webhook` spans as they are set.
