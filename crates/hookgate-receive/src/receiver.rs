@@ -729,6 +729,13 @@ mod tests {
         .unwrap()
     }
 
+    /// The headers of a request that carries the test sources' route token.
+    fn token_headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        headers
+    }
+
     #[test]
     fn paths_and_names_are_unique_and_queue_mode_needs_a_queue() {
         let dup_path = Receiver::builder()
@@ -976,8 +983,7 @@ mod tests {
             )
             .build()
             .unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        let headers = token_headers();
         for query in ["identity_id=1", "identity_id=2", "identity_id=1"] {
             let head = RequestHead {
                 method: &Method::GET,
@@ -1027,8 +1033,7 @@ mod tests {
             )
             .build()
             .unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        let headers = token_headers();
         let head = RequestHead {
             method: &Method::GET,
             query: Some("identity_id=1"),
@@ -1100,8 +1105,7 @@ mod tests {
             .source(source("a", "/hooks/a", Mode::Inline))
             .build()
             .unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        let headers = token_headers();
         tracing::subscriber::with_default(subscriber, || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
@@ -1141,8 +1145,7 @@ mod tests {
             .source(source("a", "/hooks/a", Mode::Inline))
             .build()
             .unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert("x-clarity-webhook-token", "route-token".parse().unwrap());
+        let headers = token_headers();
         let head = RequestHead {
             method: &Method::POST,
             query: None,

@@ -392,20 +392,12 @@ pub async fn check_every_path(addr: SocketAddr, queue: &MemoryQueue) {
     assert_eq!(depth().await, 3);
 
     // The configured success statuses, once the delivery is queued.
-    let a = send(
-        &client,
-        claravine_request(&client, format!("{base}/hooks/accepted"), "obj-10"),
-    )
-    .await;
-    assert_eq!((a.status, a.body.as_str()), (202, ""), "{a:?}");
-    assert_eq!(depth().await, 4);
-    let a = send(
-        &client,
-        claravine_request(&client, format!("{base}/hooks/no-content"), "obj-11"),
-    )
-    .await;
-    assert_eq!((a.status, a.body.as_str()), (204, ""), "{a:?}");
-    assert_eq!(depth().await, 5);
+    for (path, status, queued) in [("accepted", 202, 4), ("no-content", 204, 5)] {
+        let url = format!("{base}/hooks/{path}");
+        let a = send(&client, claravine_request(&client, url, "obj-10")).await;
+        assert_eq!((a.status, a.body.as_str()), (status, ""), "{a:?}");
+        assert_eq!(depth().await, queued);
+    }
 }
 
 /// A server whose queue is full must say 503 with the queue's own
