@@ -1,7 +1,6 @@
 //! Header parsing: pure functions over header bytes, fuzzed in `fuzz/`.
 
-use base64::Engine as _;
-use http::{HeaderMap, HeaderName};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::{Malformed, VerifyErrorKind};
 
@@ -13,15 +12,23 @@ pub(crate) fn header_str<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,
 ) -> Result<&'a str, VerifyErrorKind> {
-    let value = headers
-        .get(name)
-        .ok_or_else(|| VerifyErrorKind::MissingHeader {
-            header: name.clone(),
-        })?;
+    header_text(name, headers.get(name))
+}
+
+/// [`header_str`] for a value already looked up (one hash of the name, not two).
+pub(crate) fn header_text<'a>(
+    name: &HeaderName,
+    value: Option<&'a HeaderValue>,
+) -> Result<&'a str, VerifyErrorKind> {
+    let value = value.ok_or_else(|| VerifyErrorKind::MissingHeader {
+        header: name.clone(),
+    })?;
+    // `to_str` lets only visible ASCII, space and tab through: trimming ASCII
+    // whitespace is trimming all of it.
     let text = value
         .to_str()
         .map_err(|_| malformed(name, Malformed::NotText))?
-        .trim();
+        .trim_ascii();
     if text.is_empty() {
         return Err(malformed(name, Malformed::Empty));
     }
@@ -54,11 +61,26 @@ pub(crate) fn decode_hex_tag(text: &str) -> Option<Tag> {
         return None;
     }
     let mut tag = [0u8; 32];
+    let mut invalid = 0;
     for (out, pair) in tag.iter_mut().zip(bytes.chunks_exact(2)) {
-        *out = (hex_value(pair[0])? << 4) | hex_value(pair[1])?;
+        let (high, low) = (HEX[usize::from(pair[0])], HEX[usize::from(pair[1])]);
+        invalid |= high | low;
+        *out = (high << 4) | (low & 0x0f);
     }
-    Some(tag)
+    // Any digit outside `0-9a-f` set the high bit: refused once, at the end.
+    (invalid & 0x80 == 0).then_some(tag)
 }
+
+/// The value of each lowercase hex digit, 0x80 for every other byte.
+const HEX: [u8; 256] = {
+    let mut table = [0x80u8; 256];
+    let mut i = 0;
+    while i < 16 {
+        table[b"0123456789abcdef"[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
 
 /// 64 hex digits in either case into a tag, for the custom scheme: senders
 /// without a published scheme differ in the case they write. The tag is
@@ -68,39 +90,57 @@ pub(crate) fn decode_hex_tag_any_case(text: &str) -> Option<Tag> {
     if bytes.len() != 64 {
         return None;
     }
-    let mut tag = [0u8; 32];
-    for (out, pair) in tag.iter_mut().zip(bytes.chunks_exact(2)) {
-        let digit = |d: u8| hex_value(d.to_ascii_lowercase());
-        *out = (digit(pair[0])? << 4) | digit(pair[1])?;
+    let mut lower = [0u8; 64];
+    for (out, digit) in lower.iter_mut().zip(bytes) {
+        *out = digit.to_ascii_lowercase();
     }
+    // Lowercased ASCII stays ASCII, so this is still text.
+    std::str::from_utf8(&lower).ok().and_then(decode_hex_tag)
+}
+
+/// Standard (padded) base64 of exactly 32 bytes into a tag: 43 characters of
+/// the standard alphabet then one `=`, in the canonical spelling only (the two
+/// bits past the 32nd byte are zero), exactly what the `base64` crate's
+/// standard engine accepts for a 32-byte value. Written out for that one
+/// length, it costs a fraction of the general decoder.
+pub(crate) fn decode_base64_tag(text: &str) -> Option<Tag> {
+    let bytes = text.as_bytes();
+    if bytes.len() != 44 || bytes[43] != b'=' {
+        return None;
+    }
+    let mut tag = [0u8; 32];
+    let mut invalid = 0;
+    // Ten groups of four characters make 30 bytes.
+    for (out, group) in tag.chunks_exact_mut(3).zip(bytes.chunks_exact(4)) {
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| BASE64[usize::from(group[i])]);
+        invalid |= a | b | c | d;
+        let word = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        out.copy_from_slice(&word.to_be_bytes()[1..]);
+    }
+    // Then three characters for the last 2 bytes (18 bits, 2 of them spare).
+    let [a, b, c] = [40, 41, 42].map(|i| BASE64[usize::from(bytes[i])]);
+    invalid |= a | b | c;
+    let word = (u32::from(a) << 12) | (u32::from(b) << 6) | u32::from(c);
+    if invalid & 0x80 != 0 || word & 0b11 != 0 {
+        return None;
+    }
+    tag[30] = (word >> 10) as u8;
+    tag[31] = (word >> 2) as u8;
     Some(tag)
 }
 
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        _ => None,
+/// The value of each character of the standard base64 alphabet, 0x80 for
+/// every other byte (the padding `=` among them).
+const BASE64: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut table = [0x80u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[alphabet[i] as usize] = i as u8;
+        i += 1;
     }
-}
-
-/// Standard (padded) base64 of exactly 32 bytes into a tag.
-pub(crate) fn decode_base64_tag(text: &str) -> Option<Tag> {
-    // 32 bytes are 44 characters with padding; checking first keeps the decoder
-    // from ever writing past the buffer and refuses truncated values early.
-    if text.len() != 44 {
-        return None;
-    }
-    let mut buf = [0u8; 33];
-    match base64::engine::general_purpose::STANDARD.decode_slice(text, &mut buf) {
-        Ok(32) => {
-            let mut tag = [0u8; 32];
-            tag.copy_from_slice(&buf[..32]);
-            Some(tag)
-        }
-        _ => None,
-    }
-}
+    table
+};
 
 /// How many tags are kept without allocating; senders send one, or two
 /// during a rotation.
@@ -130,13 +170,13 @@ impl Signatures {
         }
     }
 
-    fn tags(&self) -> impl Iterator<Item = &Tag> {
+    fn all(&self) -> impl Iterator<Item = &Tag> {
         self.inline[..self.inline_len].iter().chain(&self.spilled)
     }
 
     /// Well-formed signatures of the supported version, or the precise reason
-    /// there are none.
-    pub(crate) fn into_tags(self, header: &HeaderName) -> Result<Tags, VerifyErrorKind> {
+    /// there are none. Borrowed, so the tags are never copied.
+    pub(crate) fn tags(&self, header: &HeaderName) -> Result<Tags<'_>, VerifyErrorKind> {
         if self.inline_len > 0 {
             Ok(Tags(self))
         } else if self.saw_supported {
@@ -151,11 +191,11 @@ impl Signatures {
 
 /// At least one well-formed signature.
 #[derive(Debug)]
-pub(crate) struct Tags(Signatures);
+pub(crate) struct Tags<'a>(&'a Signatures);
 
-impl Tags {
+impl Tags<'_> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Tag> {
-        self.0.tags()
+        self.0.all()
     }
 
     #[cfg(test)]
@@ -202,7 +242,7 @@ pub(crate) fn timestamped_signatures<'a>(
     let mut timestamp = None;
     let mut signatures = Signatures::default();
     for item in text.split(',') {
-        let (key, value) = match item.trim().split_once('=') {
+        let (key, value) = match item.trim_ascii().split_once('=') {
             Some((key, value)) if !key.is_empty() => (key, value),
             _ => return Err(malformed(header, Malformed::InvalidSyntax)),
         };
@@ -251,6 +291,7 @@ pub(crate) fn bearer_token(text: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     fn name() -> HeaderName {
         HeaderName::from_static("x-test")
@@ -285,6 +326,63 @@ mod tests {
         assert_eq!(decode_hex_tag(&format!("{}zz", &hex[..62])), None);
     }
 
+    /// What the `base64` crate's standard engine makes of `text` as a tag.
+    fn reference_base64(text: &str) -> Option<Tag> {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?;
+        decoded.try_into().ok()
+    }
+
+    /// Lowercase hex of exactly 64 digits, digit by digit.
+    fn reference_hex(text: &str) -> Option<Tag> {
+        let lowercase = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+        if text.len() != 64 || !text.bytes().all(lowercase) {
+            return None;
+        }
+        let mut tag = [0u8; 32];
+        for (out, i) in tag.iter_mut().zip((0..64).step_by(2)) {
+            *out = u8::from_str_radix(&text[i..i + 2], 16).ok()?;
+        }
+        Some(tag)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn base64_decoder_agrees_with_the_base64_crate(
+            bytes in proptest::prelude::any::<[u8; 32]>(),
+            at in 0usize..44,
+            with in proptest::prelude::any::<u8>(),
+            noise in "[A-Za-z0-9+/=]{44}",
+        ) {
+            let good = base64::engine::general_purpose::STANDARD.encode(bytes);
+            proptest::prop_assert_eq!(decode_base64_tag(&good), Some(bytes));
+            let mut changed = good.into_bytes();
+            changed[at] = with;
+            if let Ok(text) = std::str::from_utf8(&changed) {
+                proptest::prop_assert_eq!(decode_base64_tag(text), reference_base64(text));
+            }
+            proptest::prop_assert_eq!(decode_base64_tag(&noise), reference_base64(&noise));
+        }
+
+        #[test]
+        fn hex_decoder_agrees_with_a_digit_by_digit_one(
+            bytes in proptest::prelude::any::<[u8; 32]>(),
+            at in 0usize..64,
+            with in proptest::prelude::any::<u8>(),
+        ) {
+            let good: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            proptest::prop_assert_eq!(decode_hex_tag(&good), Some(bytes));
+            let mut changed = good.into_bytes();
+            changed[at] = with;
+            if let Ok(text) = std::str::from_utf8(&changed) {
+                proptest::prop_assert_eq!(decode_hex_tag(text), reference_hex(text));
+                let any_case = reference_hex(&text.to_ascii_lowercase());
+                proptest::prop_assert_eq!(decode_hex_tag_any_case(text), any_case);
+            }
+        }
+    }
+
     #[test]
     fn base64_tags_need_exactly_32_bytes() {
         let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
@@ -293,6 +391,15 @@ mod tests {
         assert_eq!(decode_base64_tag(""), None);
         let short = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
         assert_eq!(decode_base64_tag(&short), None);
+        // Non-canonical: the two spare bits of the last character set.
+        let mut spare = b64.clone().into_bytes();
+        spare[42] = b'Z';
+        let spare = String::from_utf8(spare).unwrap();
+        assert_eq!(reference_base64(&spare), None);
+        assert_eq!(decode_base64_tag(&spare), None);
+        // Padding in the middle, or missing.
+        assert_eq!(decode_base64_tag(&format!("{}==", &b64[..42])), None);
+        assert_eq!(decode_base64_tag(&format!("{}A", &b64[..43])), None);
     }
 
     #[test]
@@ -301,7 +408,7 @@ mod tests {
         assert!(found.saw_supported);
         assert_eq!(found.inline_len, 0);
         assert!(matches!(
-            found.into_tags(&name()),
+            found.tags(&name()),
             Err(VerifyErrorKind::MalformedHeader {
                 reason: Malformed::InvalidSignature,
                 ..
@@ -310,7 +417,7 @@ mod tests {
         assert!(matches!(
             standard_signatures(&name(), "v1a,abc v2,xyz")
                 .unwrap()
-                .into_tags(&name()),
+                .tags(&name()),
             Err(VerifyErrorKind::NoSupportedSignature { .. })
         ));
     }
@@ -340,7 +447,7 @@ mod tests {
         // Unknown `k=v` entries (and values holding `=`) are fine.
         let header = format!("t=5,v1={hex},scheme=x=y,v0=1");
         let parsed = timestamped_signatures(&name(), &header).unwrap();
-        assert_eq!(parsed.signatures.into_tags(&name()).unwrap().len(), 1);
+        assert_eq!(parsed.signatures.tags(&name()).unwrap().len(), 1);
 
         let b64 = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
         for bad in [format!("v1,{b64} garbage"), format!(",{b64}"), b64.clone()] {
@@ -357,7 +464,7 @@ mod tests {
         }
         // Double spaces and unknown versions are fine.
         let found = standard_signatures(&name(), &format!("v1a,xyz  v1,{b64} ")).unwrap();
-        assert_eq!(found.into_tags(&name()).unwrap().len(), 1);
+        assert_eq!(found.tags(&name()).unwrap().len(), 1);
     }
 
     #[test]
@@ -377,7 +484,7 @@ mod tests {
         let header = format!("t=5, v1={hex},v0=zz,v1={hex},t=9");
         let parsed = timestamped_signatures(&name(), &header).unwrap();
         assert_eq!(parsed.timestamp, 5);
-        assert_eq!(parsed.signatures.into_tags(&name()).unwrap().len(), 2);
+        assert_eq!(parsed.signatures.tags(&name()).unwrap().len(), 2);
         assert!(matches!(
             timestamped_signatures(&name(), "v1=00"),
             Err(VerifyErrorKind::MalformedHeader {
@@ -404,10 +511,8 @@ mod tests {
                 )
             })
             .collect();
-        let tags = standard_signatures(&name(), &list.join(" "))
-            .unwrap()
-            .into_tags(&name())
-            .unwrap();
+        let signatures = standard_signatures(&name(), &list.join(" ")).unwrap();
+        let tags = signatures.tags(&name()).unwrap();
         assert_eq!(tags.len(), 7);
         assert_eq!(tags.iter().last(), Some(&[6u8; 32]));
     }

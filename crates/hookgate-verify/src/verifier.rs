@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq as _;
 use crate::error::{Malformed, VerifyErrorKind};
 use crate::headers as h;
 use crate::key::{Key, KeyId, Material, token_digest};
-use crate::parse::{self, Signatures, Tag, Tags, header_str, malformed};
+use crate::parse::{self, Signatures, Tag, Tags, header_str, header_text, malformed};
 use crate::template::{Part, Template};
 use crate::{ConfigError, Scheme, VerifyError};
 
@@ -260,7 +260,7 @@ impl Check<'_> {
     fn match_hmac(
         &self,
         parts: &[&[u8]],
-        tags: &Tags,
+        tags: &Tags<'_>,
         header: &HeaderName,
     ) -> Result<KeyId, VerifyErrorKind> {
         for key in &self.inner.keys {
@@ -300,18 +300,36 @@ impl Check<'_> {
 
     fn standard(&self) -> Result<Verified, VerifyErrorKind> {
         // Svix reads `svix-*` unless only the `webhook-*` signature is present.
-        let svix_headers = self.inner.scheme == Scheme::Svix
-            && (self.headers.contains_key(h::SVIX_SIGNATURE)
-                || !self.headers.contains_key(h::WEBHOOK_SIGNATURE));
-        let (id_name, ts_name, sig_name) = if svix_headers {
-            (h::SVIX_ID, h::SVIX_TIMESTAMP, h::SVIX_SIGNATURE)
+        // Each signature header is looked up once, its value kept.
+        let svix_signature = match self.inner.scheme {
+            Scheme::Svix => self.headers.get(h::SVIX_SIGNATURE),
+            _ => None,
+        };
+        let webhook_signature = match svix_signature {
+            Some(_) => None,
+            None => self.headers.get(h::WEBHOOK_SIGNATURE),
+        };
+        let svix_headers = svix_signature.is_some()
+            || (self.inner.scheme == Scheme::Svix && webhook_signature.is_none());
+        let (id_name, ts_name, sig_name, sig_value) = if svix_headers {
+            (
+                h::SVIX_ID,
+                h::SVIX_TIMESTAMP,
+                h::SVIX_SIGNATURE,
+                svix_signature,
+            )
         } else {
-            (h::WEBHOOK_ID, h::WEBHOOK_TIMESTAMP, h::WEBHOOK_SIGNATURE)
+            (
+                h::WEBHOOK_ID,
+                h::WEBHOOK_TIMESTAMP,
+                h::WEBHOOK_SIGNATURE,
+                webhook_signature,
+            )
         };
         let id = header_str(self.headers, &id_name)?;
         let (ts_text, timestamp) = self.timestamp_header(&ts_name)?;
-        let tags = parse::standard_signatures(&sig_name, header_str(self.headers, &sig_name)?)?
-            .into_tags(&sig_name)?;
+        let signatures = parse::standard_signatures(&sig_name, header_text(&sig_name, sig_value)?)?;
+        let tags = signatures.tags(&sig_name)?;
         let key = self.match_hmac(
             &[id.as_bytes(), b".", ts_text.as_bytes(), b".", self.body],
             &tags,
@@ -329,7 +347,7 @@ impl Check<'_> {
         let text = header_str(self.headers, &name)?;
         let parsed = parse::timestamped_signatures(&name, text)?;
         self.check_time(parsed.timestamp)?;
-        let tags = parsed.signatures.into_tags(&name)?;
+        let tags = parsed.signatures.tags(&name)?;
         let key = if self.inner.scheme == Scheme::Stripe {
             self.match_hmac(
                 &[parsed.timestamp_text.as_bytes(), b".", self.body],
@@ -349,15 +367,14 @@ impl Check<'_> {
             .iter()
             .find_map(|name| self.headers.get(name))
             .and_then(|value| value.to_str().ok())
-            .map(str::trim)
+            .map(str::trim_ascii)
             .filter(|id| !id.is_empty())
     }
 
     fn github(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::GITHUB_SIGNATURE_256;
-        let tags = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "sha256=")
-            .into_tags(&name)?;
-        let key = self.match_hmac(&[self.body], &tags, &name)?;
+        let signatures = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "sha256=");
+        let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
         let id = self.optional_header(&[h::GITHUB_DELIVERY]);
         Ok(self.verified(key, None, id))
     }
@@ -365,22 +382,26 @@ impl Check<'_> {
     fn slack(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::SLACK_SIGNATURE;
         let (ts_text, timestamp) = self.timestamp_header(&h::SLACK_REQUEST_TIMESTAMP)?;
-        let tags = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "v0=")
-            .into_tags(&name)?;
-        let key = self.match_hmac(&[b"v0:", ts_text.as_bytes(), b":", self.body], &tags, &name)?;
+        let signatures = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "v0=");
+        let key = self.match_hmac(
+            &[b"v0:", ts_text.as_bytes(), b":", self.body],
+            &signatures.tags(&name)?,
+            &name,
+        )?;
         Ok(self.verified(key, Some(timestamp), None))
     }
 
     fn shopify(&self) -> Result<Verified, VerifyErrorKind> {
-        let name = if !self.headers.contains_key(h::SHOPIFY_HMAC_SHA256)
-            && self.headers.contains_key(h::SHOPIFY_HMAC_SHA256_UNPREFIXED)
-        {
-            h::SHOPIFY_HMAC_SHA256_UNPREFIXED
-        } else {
-            h::SHOPIFY_HMAC_SHA256
+        // `X-Shopify-Hmac-Sha256`, else the newer spelling; each looked up once.
+        let (name, value) = match self.headers.get(h::SHOPIFY_HMAC_SHA256) {
+            Some(value) => (h::SHOPIFY_HMAC_SHA256, Some(value)),
+            None => match self.headers.get(h::SHOPIFY_HMAC_SHA256_UNPREFIXED) {
+                Some(value) => (h::SHOPIFY_HMAC_SHA256_UNPREFIXED, Some(value)),
+                None => (h::SHOPIFY_HMAC_SHA256, None),
+            },
         };
-        let tags = parse::base64_signature(header_str(self.headers, &name)?).into_tags(&name)?;
-        let key = self.match_hmac(&[self.body], &tags, &name)?;
+        let signatures = parse::base64_signature(header_text(&name, value)?);
+        let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
         let id = self.optional_header(&[h::SHOPIFY_WEBHOOK_ID, h::SHOPIFY_WEBHOOK_ID_UNPREFIXED]);
         Ok(self.verified(key, None, id))
     }
@@ -460,7 +481,7 @@ impl Check<'_> {
             SignatureEncoding::Hex => parse::decode_hex_tag_any_case(encoded),
             SignatureEncoding::Base64 => parse::decode_base64_tag(encoded),
         });
-        let tags = signatures.into_tags(name)?;
+        let tags = signatures.tags(name)?;
         let id = match &inner.id_header {
             Some(id_name) => Some(header_str(self.headers, id_name)?),
             None => None,
