@@ -232,8 +232,8 @@ pub(crate) struct TimestampedSignatures<'a> {
 }
 
 /// Parses a `t=…,v1=…` header; the first `t=` counts, entries with other
-/// keys (`v0=`, or any `k=v` a sender adds) are skipped. An entry that is not
-/// `key=value` at all (no `=`, an empty key, an empty entry) is
+/// keys (`v0=`, or any `k=v` a sender adds) and empty entries are skipped. An
+/// entry that is not `key=value` at all (no `=`, an empty key) is
 /// [`Malformed::InvalidSyntax`]: neither Stripe nor clarife sends one.
 pub(crate) fn timestamped_signatures<'a>(
     header: &HeaderName,
@@ -241,7 +241,9 @@ pub(crate) fn timestamped_signatures<'a>(
 ) -> Result<TimestampedSignatures<'a>, VerifyErrorKind> {
     let mut timestamp = None;
     let mut signatures = Signatures::default();
-    for item in text.split(',') {
+    // Empty entries (a trailing comma, `,,`) are skipped, as the senders' own
+    // libraries do: refusing them would refuse genuine deliveries.
+    for item in text.split(',').filter(|item| !item.trim_ascii().is_empty()) {
         let (key, value) = match item.trim_ascii().split_once('=') {
             Some((key, value)) if !key.is_empty() => (key, value),
             _ => return Err(malformed(header, Malformed::InvalidSyntax)),
@@ -428,8 +430,6 @@ mod tests {
         for bad in [
             format!("t=5,v1={hex},garbage"),
             format!("t=5,{hex}"),
-            format!("t=5,,v1={hex}"),
-            format!("t=5,v1={hex},"),
             format!("t=5,={hex}"),
             "sha256".to_owned(),
         ] {
@@ -444,10 +444,20 @@ mod tests {
                 "{bad:?}"
             );
         }
-        // Unknown `k=v` entries (and values holding `=`) are fine.
-        let header = format!("t=5,v1={hex},scheme=x=y,v0=1");
-        let parsed = timestamped_signatures(&name(), &header).unwrap();
-        assert_eq!(parsed.signatures.tags(&name()).unwrap().len(), 1);
+        // Unknown `k=v` entries (and values holding `=`), and empty entries
+        // (`,,`, a trailing comma), are fine.
+        for header in [
+            format!("t=5,v1={hex},scheme=x=y,v0=1"),
+            format!("t=5,,v1={hex}"),
+            format!("t=5,v1={hex},"),
+        ] {
+            let parsed = timestamped_signatures(&name(), &header).unwrap();
+            assert_eq!(
+                parsed.signatures.tags(&name()).unwrap().len(),
+                1,
+                "{header}"
+            );
+        }
 
         let b64 = base64::engine::general_purpose::STANDARD.encode([0u8; 32]);
         for bad in [format!("v1,{b64} garbage"), format!(",{b64}"), b64.clone()] {
