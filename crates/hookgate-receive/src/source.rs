@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate_events::{EventFilter, Sender};
-use hookgate_verify::{Scheme, Verifier, VerifyErrorKind};
-use http::{HeaderMap, HeaderName, Method, StatusCode};
+use hookgate_verify::Verifier;
+use http::{HeaderName, Method, StatusCode};
 
 /// The default ACK budget: 400 ms, below Claravine's 500 ms deadline.
 pub const DEFAULT_ACK_BUDGET: Duration = Duration::from_millis(400);
@@ -311,7 +311,7 @@ impl SourceBuilder {
             name: self.name.into(),
             path: self.path,
             methods: self.methods,
-            secret_header: secret_header(&self.verifier),
+            secret_header: self.verifier.secret_header(),
             verifier: self.verifier,
             sender: self.sender,
             filter: self.filter,
@@ -323,25 +323,6 @@ impl SourceBuilder {
             required_context: self.required_context,
             mode: self.mode,
         })
-    }
-}
-
-/// The header in which the sender sends the shared secret itself, rather
-/// than a signature made with it: the (configurable) header of
-/// [`Scheme::HeaderToken`]. Claravine's bearer token is always in
-/// `Authorization`, which is never kept anyway; signature headers (GitHub,
-/// Slack, custom HMAC ...) reveal nothing about the secret and are kept.
-fn secret_header(verifier: &Verifier) -> Option<HeaderName> {
-    if verifier.scheme() != Scheme::HeaderToken {
-        return None;
-    }
-    // hookgate-verify does not expose the configured header name, but the
-    // first thing a header-token check does is read that header, and its
-    // absence is reported by name. `verify_at`: the clock is not consulted.
-    let probe = verifier.verify_at(&HeaderMap::new(), b"", std::time::UNIX_EPOCH);
-    match probe.map_err(hookgate_verify::VerifyError::into_kind) {
-        Err(VerifyErrorKind::MissingHeader { header }) => Some(header),
-        _ => Some(hookgate_verify::headers::CLARITY_WEBHOOK_TOKEN),
     }
 }
 

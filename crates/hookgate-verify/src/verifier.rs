@@ -136,6 +136,36 @@ impl Verifier {
         self.inner.scheme
     }
 
+    /// The header in which the sender sends the shared secret itself, for
+    /// the schemes that send it in clear: the (configurable) token header of
+    /// [`Scheme::HeaderToken`], and `Authorization` for [`Scheme::Claravine`].
+    /// A receiver must never store, log or forward it. Signature schemes send
+    /// only a MAC, which reveals nothing of the secret: `None`.
+    ///
+    /// ```
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let route = Verifier::builder(Scheme::HeaderToken)
+    ///     .secret("route-token")?
+    ///     .header("x-route-key")?
+    ///     .build()?;
+    /// assert_eq!(route.secret_header().unwrap(), "x-route-key");
+    /// assert!(Verifier::new(Scheme::Github, "s")?.secret_header().is_none());
+    /// # Ok::<(), hookgate_verify::ConfigError>(())
+    /// ```
+    pub fn secret_header(&self) -> Option<HeaderName> {
+        match self.inner.scheme {
+            Scheme::HeaderToken => Some(
+                self.inner
+                    .header
+                    .clone()
+                    .unwrap_or(h::CLARITY_WEBHOOK_TOKEN),
+            ),
+            Scheme::Claravine => Some(http::header::AUTHORIZATION),
+            _ => None,
+        }
+    }
+
     /// How old a signed timestamp may be.
     pub fn past_tolerance(&self) -> Duration {
         self.inner.past_tolerance
