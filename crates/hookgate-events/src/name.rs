@@ -316,6 +316,31 @@ impl Serialize for EventName {
     }
 }
 
+/// Deserializes the name a sender put in a field, for `#[serde(deserialize_with)]`:
+/// any non-empty string, through [`EventName::new_lossy`], so that a name no one
+/// foresaw (a space, non-ASCII) routes instead of failing the payload. The
+/// escaping is reversible, so nothing of what was sent is lost (but for names
+/// past [`MAX_EVENT_NAME_LEN`] bytes). An empty string names nothing: an error.
+pub(crate) fn lossy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<EventName, D::Error> {
+    let s = Cow::<'de, str>::deserialize(deserializer)?;
+    if s.is_empty() {
+        return Err(serde::de::Error::custom(InvalidEventName::new(
+            "",
+            NameProblem::Empty,
+        )));
+    }
+    Ok(EventName::new_lossy(&s))
+}
+
+/// [`lossy`] for an optional field.
+pub(crate) fn lossy_opt<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<EventName>, D::Error> {
+    #[derive(Deserialize)]
+    struct Lossy(#[serde(deserialize_with = "lossy")] EventName);
+    Ok(Option::<Lossy>::deserialize(deserializer)?.map(|Lossy(name)| name))
+}
+
 impl<'de> Deserialize<'de> for EventName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let s = Cow::<'de, str>::deserialize(deserializer)?;

@@ -31,10 +31,15 @@ use crate::{Event, EventName, FromDelivery, ParseError, Sender};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GitHubEvent<D = Value> {
-    /// The `X-GitHub-Event` header, e.g. `pull_request`.
+    /// The `X-GitHub-Event` header, e.g. `pull_request` (an unforeseen
+    /// spelling is kept escaped, see [`EventName::new_lossy`]).
     pub event: EventName,
     /// The payload's `action`, e.g. `opened`, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::name::lossy_opt"
+    )]
     pub action: Option<EventName>,
     /// The `X-GitHub-Delivery` header: the id of this delivery, the same on redelivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,13 +67,18 @@ fn name(event: &EventName, action: Option<&EventName>) -> EventName {
 
 #[derive(Deserialize)]
 struct Action {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::name::lossy_opt")]
     action: Option<EventName>,
 }
 
 fn event_header(headers: &HeaderMap) -> Result<EventName, ParseError> {
     let raw = required_header(Sender::GitHub, headers, "x-github-event")?;
-    EventName::new(raw).map_err(|e| ParseError::invalid_header(Sender::GitHub, "x-github-event", e))
+    // Never refused for its spelling (see `EventName::new_lossy`); empty names nothing.
+    if raw.is_empty() {
+        return EventName::new(raw)
+            .map_err(|e| ParseError::invalid_header(Sender::GitHub, "x-github-event", e));
+    }
+    Ok(EventName::new_lossy(raw))
 }
 
 impl<D: DeserializeOwned> FromDelivery for GitHubEvent<D> {
@@ -206,7 +216,12 @@ mod tests {
             err.to_string(),
             "not a github delivery: missing header `x-github-event`"
         );
-        let err = GitHubEvent::<Value>::from_delivery(&headers("pull request"), b"{}").unwrap_err();
+        // An event name no one foresaw is kept, escaped, never refused ...
+        let unforeseen =
+            GitHubEvent::<Value>::from_delivery(&headers("pull request"), b"{}").unwrap();
+        assert_eq!(unforeseen.event, "pull%20request");
+        // ... but an empty one names nothing.
+        let err = GitHubEvent::<Value>::from_delivery(&headers(""), b"{}").unwrap_err();
         assert!(
             matches!(err.kind(), ParseErrorKind::InvalidHeader { .. }),
             "{err:?}"

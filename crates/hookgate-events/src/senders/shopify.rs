@@ -54,8 +54,13 @@ impl<D> Event for ShopifyEvent<D> {
 
 fn topic(headers: &HeaderMap) -> Result<EventName, ParseError> {
     let raw = required_header(Sender::Shopify, headers, "x-shopify-topic")?;
-    EventName::new(raw.replace('/', "."))
-        .map_err(|e| ParseError::invalid_header(Sender::Shopify, "x-shopify-topic", e))
+    // `orders/create` routes as `orders.create`; a topic no one foresaw is
+    // never refused for its spelling (see `EventName::new_lossy`).
+    if raw.is_empty() {
+        return EventName::new(raw)
+            .map_err(|e| ParseError::invalid_header(Sender::Shopify, "x-shopify-topic", e));
+    }
+    Ok(EventName::new_lossy(&raw.replace('/', ".")))
 }
 
 impl<D: DeserializeOwned> FromDelivery for ShopifyEvent<D> {
@@ -131,8 +136,13 @@ mod tests {
                 header: "x-shopify-topic"
             }
         );
+        // A topic no one foresaw is kept, escaped, never refused ...
         let mut headers = HeaderMap::new();
         headers.insert("x-shopify-topic", "orders//create".parse().unwrap());
+        let unforeseen = ShopifyEvent::<Value>::from_delivery(&headers, b"{}").unwrap();
+        assert_eq!(unforeseen.topic, "orders%2E%2Ecreate");
+        // ... but an empty one names nothing.
+        headers.insert("x-shopify-topic", "".parse().unwrap());
         let err = ShopifyEvent::<Value>::from_delivery(&headers, b"{}").unwrap_err();
         assert!(matches!(err.kind(), ParseErrorKind::InvalidHeader { .. }));
     }

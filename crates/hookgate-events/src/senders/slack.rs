@@ -32,7 +32,7 @@ use crate::{Event, EventName, FromDelivery, ParseError, Sender, Token};
 #[non_exhaustive]
 pub struct SlackEvent<D = Value> {
     /// The outer type: `event_callback`, `url_verification`, `app_rate_limited` ...
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
     pub kind: EventName,
     /// The workspace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,7 +67,7 @@ pub struct SlackEvent<D = Value> {
 #[non_exhaustive]
 pub struct SlackInnerEvent<D = Value> {
     /// The event type, e.g. `message`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
     pub kind: EventName,
     /// Every other field of the event, as `D`.
     #[serde(flatten)]
@@ -108,12 +108,12 @@ impl<D: DeserializeOwned> FromDelivery for SlackEvent<D> {
 pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Inner {
-        #[serde(rename = "type")]
+        #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
         kind: EventName,
     }
     #[derive(Deserialize)]
     struct Outer {
-        #[serde(rename = "type")]
+        #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
         kind: EventName,
         #[serde(default)]
         event: Option<Inner>,

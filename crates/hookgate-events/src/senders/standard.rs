@@ -33,8 +33,9 @@ use crate::{Event, EventName, FromDelivery, ParseError, Sender};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct StandardEvent<D = Value> {
-    /// The event type, e.g. `invoice.paid`.
-    #[serde(rename = "type")]
+    /// The event type, e.g. `invoice.paid` (an unforeseen spelling is kept
+    /// escaped, see [`EventName::new_lossy`]).
+    #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
     pub kind: EventName,
     /// When the event happened.
     #[serde(
@@ -89,7 +90,7 @@ pub(crate) fn parse<D: DeserializeOwned>(
 pub(crate) fn event_name(sender: Sender, body: &[u8]) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Name {
-        #[serde(rename = "type")]
+        #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
         kind: EventName,
     }
     Ok(from_body::<Name>(sender, body)?.kind)

@@ -31,7 +31,7 @@ pub struct StripeEvent<D = Value> {
     /// The event id, `evt_...`.
     pub id: String,
     /// The event type, e.g. `customer.subscription.deleted`.
-    #[serde(rename = "type")]
+    #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
     pub kind: EventName,
     /// When the event was created (Unix seconds on the wire).
     #[serde(with = "time::serde::timestamp")]
@@ -84,7 +84,7 @@ impl<D: DeserializeOwned> FromDelivery for StripeEvent<D> {
 pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Name {
-        #[serde(rename = "type")]
+        #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
         kind: EventName,
     }
     Ok(from_body::<Name>(Sender::Stripe, body)?.kind)
