@@ -374,13 +374,12 @@ fn compact(value: &HeaderValue) -> HeaderValue {
 /// token, Clarity's route token, and `secret`, the header that carries the
 /// source's own token whatever it is named) and hop-by-hop headers.
 fn kept_headers(headers: &HeaderMap, secret: Option<&HeaderName>) -> HeaderMap {
-    const CLARITY_TOKEN: HeaderName = HeaderName::from_static("x-clarity-webhook-token");
     let mut kept = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let dropped = *name == header::AUTHORIZATION
             || *name == header::PROXY_AUTHORIZATION
             || *name == header::COOKIE
-            || *name == CLARITY_TOKEN
+            || *name == hookgate_verify::headers::CLARITY_WEBHOOK_TOKEN
             || Some(name) == secret
             || *name == header::CONNECTION
             || *name == header::TRANSFER_ENCODING
