@@ -303,7 +303,7 @@ impl RedisQueue {
             return Err(QueueError::invalid("empty delivery id"));
         }
         let received = codec::micros(new.received_at).to_string();
-        let headers = codec::encode_headers(&new.headers);
+        let headers = hookgate_queue::wire::encode_headers(&new.headers);
         let window = codec::duration_millis(self.inner.dedup_window).to_string();
         let (has_key, key) = match &new.coalesce_key {
             Some(key) => ("1", key.as_str()),
@@ -597,7 +597,7 @@ fn new_delivery(fields: &[Value]) -> Option<(NewDelivery, Option<String>)> {
         received_at,
         Bytes::copy_from_slice(bytes_of(body)?),
     )
-    .with_headers(codec::decode_headers(bytes_of(hdr)?)?);
+    .with_headers(hookgate_queue::wire::decode_headers(bytes_of(hdr)?)?);
     if let Some(key) = optional_text(ck).ok()? {
         new = new.with_coalesce_key(key);
     }

@@ -77,6 +77,7 @@ mod queue;
 mod retry;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+pub mod wire;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};

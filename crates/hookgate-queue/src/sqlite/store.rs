@@ -6,7 +6,8 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec::{decode_headers, encode_headers, from_micros, micros};
+use super::codec::{from_micros, micros};
+use crate::wire::{decode_headers, encode_headers};
 use crate::{
     DeadLetter, Delivery, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, QueueError,
     Replay, Stats,
