@@ -1,15 +1,18 @@
 //! The in-memory back-end: same contract, nothing survives the process.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, hash_map};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::observe;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+
 use crate::{
     BoxFuture, Clock, DeadLetter, Delivery, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
     NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
 };
+use crate::{observe, wire};
 
 /// The default number of deliveries a queue holds before refusing with `Full`.
 pub const DEFAULT_CAPACITY: u64 = 1_000_000;
@@ -22,7 +25,9 @@ pub(crate) const FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// queued deliveries when the process stops.
 ///
 /// It honours the whole [`Queue`] contract (it passes the conformance suite);
-/// it is simply not durable.
+/// it is simply not durable. Each delivery is kept as a copy of its headers
+/// and body in one allocation, so a body handed over as a slice of a server's
+/// read buffer does not keep that buffer alive.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
@@ -87,25 +92,43 @@ impl MemoryQueue {
 
     fn enqueue_now(&self, new: NewDelivery) -> Result<EnqueueOutcome, QueueError> {
         new.validate()?;
+        // Copying and packing happen before taking the lock.
+        let packed = Packed::new(&new.headers, &new.body);
+        let delivery_id: Arc<str> = Arc::from(new.delivery_id);
+        let coalesce_key = new.coalesce_key.map(Arc::from);
         let now = self.clock.now();
         let mut state = self.state();
         state.prune_seen(now, self.dedup_window);
-        let key = (new.source.clone(), new.delivery_id.clone());
-        if let Some(seen_at) = state.seen.get(&key)
-            && within(now, *seen_at, self.dedup_window)
-        {
-            return Ok(EnqueueOutcome::Duplicate);
+        let full = state.live >= self.capacity;
+        let seen = state.seen_of(&new.source);
+        let source = Arc::clone(&seen.name);
+        // One lookup answers both questions. A duplicate is answered as such
+        // even when full: it is safe already.
+        match seen.ids.entry(Arc::clone(&delivery_id)) {
+            hash_map::Entry::Occupied(first) if within(now, *first.get(), self.dedup_window) => {
+                return Ok(EnqueueOutcome::Duplicate);
+            }
+            _ if full => return Err(QueueError::full(FULL_RETRY_AFTER)),
+            hash_map::Entry::Occupied(mut expired) => {
+                expired.insert(now);
+            }
+            hash_map::Entry::Vacant(first) => {
+                first.insert(now);
+            }
         }
-        if state.live >= self.capacity {
-            return Err(QueueError::full(FULL_RETRY_AFTER));
-        }
-        state.seen.insert(key, now);
         let id = state.next_id;
         state.next_id += 1;
+        let has_coalesce_key = coalesce_key.is_some();
         state.entries.insert(
             id,
             Entry {
-                new,
+                stored: Stored {
+                    source,
+                    delivery_id,
+                    received_at: new.received_at,
+                    coalesce_key,
+                    packed,
+                },
                 phase: Phase::Waiting { due: now },
                 attempts: 0,
                 last_error: None,
@@ -114,7 +137,7 @@ impl MemoryQueue {
         );
         state.due.insert((now, id));
         state.live += 1;
-        if state.place_waiting(id) {
+        if !has_coalesce_key || state.place_waiting(id) {
             Ok(EnqueueOutcome::Enqueued)
         } else {
             Ok(EnqueueOutcome::Superseded)
@@ -130,7 +153,7 @@ impl MemoryQueue {
             .iter()
             .take_while(|(due, _)| *due <= now)
             .filter(|(_, id)| {
-                let source = &state.entries[id].new.source;
+                let source = &*state.entries[id].stored.source;
                 !request.skip_sources.iter().any(|skip| skip == source)
             })
             .take(request.max)
@@ -146,13 +169,16 @@ impl MemoryQueue {
             entry.phase = Phase::Leased { until };
             entry.attempts += 1;
             entry.token = token;
-            let delivery =
-                Delivery::new(entry.new.clone(), entry.attempts, entry.last_error.clone());
+            let delivery = Delivery::new(
+                entry.stored.unpack(),
+                entry.attempts,
+                entry.last_error.clone(),
+            );
             let coalesce = entry
-                .new
+                .stored
                 .coalesce_key
                 .clone()
-                .map(|k| (entry.new.source.clone(), k));
+                .map(|k| (Arc::clone(&entry.stored.source), k));
             if let Some(slot) = coalesce
                 && state.coalesce.get(&slot) == Some(&id)
             {
@@ -221,24 +247,123 @@ fn parse_lease(lease: &LeaseId) -> Option<(u64, u64)> {
 struct State {
     next_id: u64,
     next_token: u64,
-    entries: HashMap<u64, Entry>,
+    /// By id, which grows with every enqueue: new entries go to the right
+    /// edge, and growing never rehashes (moves) the entries under the lock.
+    entries: BTreeMap<u64, Entry>,
     /// Waiting entries by due time and leased ones by lease expiry: the
     /// prefix up to "now" is exactly what may be leased.
     due: BTreeSet<(SystemTime, u64)>,
-    seen: HashMap<(String, String), SystemTime>,
+    /// First enqueue of each delivery id, by source name.
+    seen: HashMap<Arc<str>, Seen>,
     /// The waiting entry holding each `(source, coalescing key)`.
-    coalesce: HashMap<(String, String), u64>,
+    coalesce: HashMap<(Arc<str>, Arc<str>), u64>,
     /// Entries not dead: what counts against the capacity.
     live: u64,
     last_prune: Option<SystemTime>,
 }
 
+/// The deliveries seen from one source.
+struct Seen {
+    /// The one copy of the source's name, which its entries share.
+    name: Arc<str>,
+    /// When each delivery id was first enqueued.
+    ids: HashMap<Arc<str>, SystemTime>,
+}
+
 struct Entry {
-    new: NewDelivery,
+    stored: Stored,
     phase: Phase,
     attempts: u32,
     last_error: Option<String>,
     token: u64,
+}
+
+/// A delivery as this queue keeps it: names shared with the indexes, headers
+/// and body in one allocation of its own.
+struct Stored {
+    source: Arc<str>,
+    delivery_id: Arc<str>,
+    received_at: SystemTime,
+    coalesce_key: Option<Arc<str>>,
+    packed: Packed,
+}
+
+impl Stored {
+    fn unpack(&self) -> NewDelivery {
+        let (headers, body) = self.packed.unpack();
+        let mut new = NewDelivery::new(&*self.source, &*self.delivery_id, self.received_at, body)
+            .with_headers(headers);
+        if let Some(key) = &self.coalesce_key {
+            new = new.with_coalesce_key(&**key);
+        }
+        new
+    }
+}
+
+/// Headers and body copied out of whatever buffers they came in.
+///
+/// Servers (hyper) hand out header values and bodies as slices of their read
+/// buffer: kept as given for as long as a delivery waits, they would pin a
+/// whole buffer each (8 KiB per 1 KiB delivery, measured) and make the server
+/// allocate a new one for every request. Packed, a waiting delivery costs one
+/// allocation the size of what it holds, instead of one per header; leased
+/// copies share it.
+struct Packed {
+    /// [`wire`]-encoded headers, then the body.
+    bytes: Bytes,
+    body_at: usize,
+    /// Headers kept as a map instead, when a value is not visible ASCII
+    /// (rare): only what `http` itself wrote is sure to be read back by
+    /// [`wire::decode_headers_shared`], so nothing is re-parsed.
+    unusual_headers: Option<HeaderMap>,
+}
+
+impl Packed {
+    fn new(headers: &HeaderMap, body: &[u8]) -> Self {
+        let ascii = headers.values().all(|value| value.to_str().is_ok());
+        let mut bytes =
+            Vec::with_capacity(if ascii { wire::encoded_len(headers) } else { 0 } + body.len());
+        let unusual_headers = if ascii {
+            wire::encode_headers_into(headers, &mut bytes);
+            None
+        } else {
+            let mut copy = HeaderMap::with_capacity(headers.len());
+            for (name, value) in headers {
+                copy.append(name.clone(), copied(value));
+            }
+            Some(copy)
+        };
+        let body_at = bytes.len();
+        bytes.extend_from_slice(body);
+        Self {
+            bytes: Bytes::from(bytes),
+            body_at,
+            unusual_headers,
+        }
+    }
+
+    fn unpack(&self) -> (HeaderMap, Bytes) {
+        let headers = match &self.unusual_headers {
+            Some(headers) => headers.clone(),
+            None => {
+                wire::decode_headers_shared(&self.bytes, 0..self.body_at).unwrap_or_else(|| {
+                    unreachable!("visible ASCII values written by `wire` read back")
+                })
+            }
+        };
+        (headers, self.bytes.slice(self.body_at..))
+    }
+}
+
+/// `value` in an allocation of its own.
+fn copied(value: &HeaderValue) -> HeaderValue {
+    match HeaderValue::from_bytes(value.as_bytes()) {
+        Ok(mut copy) => {
+            copy.set_sensitive(value.is_sensitive());
+            copy
+        }
+        Err(_) => value.clone(),
+    }
 }
 
 enum Phase {
@@ -254,7 +379,23 @@ impl State {
             return;
         }
         self.last_prune = Some(now);
-        self.seen.retain(|_, seen_at| within(now, *seen_at, window));
+        for seen in self.seen.values_mut() {
+            seen.ids.retain(|_, seen_at| within(now, *seen_at, window));
+        }
+    }
+
+    /// What was seen from `source` (created on its first delivery).
+    fn seen_of(&mut self, source: &str) -> &mut Seen {
+        // Sources are few and known (routes): the miss happens once each.
+        if !self.seen.contains_key(source) {
+            let name: Arc<str> = Arc::from(source);
+            let seen = Seen {
+                name: Arc::clone(&name),
+                ids: HashMap::new(),
+            };
+            self.seen.insert(name, seen);
+        }
+        self.seen.get_mut(source).expect("inserted above")
     }
 
     /// Registers waiting entry `id` under its coalescing key. Returns false
@@ -262,14 +403,14 @@ impl State {
     /// `id` was dropped; an older one waiting is dropped in favour of `id`.
     fn place_waiting(&mut self, id: u64) -> bool {
         let entry = &self.entries[&id];
-        let Some(key) = entry.new.coalesce_key.clone() else {
+        let Some(key) = entry.stored.coalesce_key.clone() else {
             return true;
         };
-        let slot = (entry.new.source.clone(), key);
-        let received_at = entry.new.received_at;
+        let slot = (Arc::clone(&entry.stored.source), key);
+        let received_at = entry.stored.received_at;
         let keep_new = match self.coalesce.get(&slot) {
             Some(&other) => {
-                let other_received = self.entries[&other].new.received_at;
+                let other_received = self.entries[&other].stored.received_at;
                 if other_received > received_at {
                     self.drop_waiting(id);
                     false
@@ -292,7 +433,8 @@ impl State {
                 self.due.remove(&(due, id));
             }
             self.live -= 1;
-            metrics::counter!(observe::COALESCED, "source" => entry.new.source).increment(1);
+            let source = entry.stored.source.to_string();
+            metrics::counter!(observe::COALESCED, "source" => source).increment(1);
         }
     }
 
@@ -389,7 +531,11 @@ impl Queue for MemoryQueue {
             .values()
             .filter_map(|entry| match &entry.phase {
                 Phase::Dead { error, at } => Some(DeadLetter::new(
-                    Delivery::new(entry.new.clone(), entry.attempts, entry.last_error.clone()),
+                    Delivery::new(
+                        entry.stored.unpack(),
+                        entry.attempts,
+                        entry.last_error.clone(),
+                    ),
                     error.clone(),
                     *at,
                 )),
@@ -421,9 +567,9 @@ impl Queue for MemoryQueue {
             .filter(|(_, entry)| {
                 matches!(entry.phase, Phase::Dead { .. })
                     && selection.matches(
-                        &entry.new.source,
-                        &entry.new.delivery_id,
-                        entry.new.received_at,
+                        &entry.stored.source,
+                        &entry.stored.delivery_id,
+                        entry.stored.received_at,
                     )
             })
             .map(|(id, _)| *id)
@@ -453,7 +599,7 @@ impl Queue for MemoryQueue {
             match entry.phase {
                 Phase::Waiting { due } if due <= now => {
                     stats.ready += 1;
-                    let received = entry.new.received_at;
+                    let received = entry.stored.received_at;
                     oldest = Some(oldest.map_or(received, |o| o.min(received)));
                 }
                 Phase::Waiting { .. } => stats.scheduled += 1,
@@ -463,5 +609,74 @@ impl Queue for MemoryQueue {
         }
         stats.oldest_ready_age = oldest.map(|o| now.duration_since(o).unwrap_or_default());
         Box::pin(async move { Ok(stats) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn points_into(value: &[u8], buffer: &Bytes) -> bool {
+        let start = buffer.as_ptr() as usize;
+        (start..start + buffer.len()).contains(&(value.as_ptr() as usize))
+    }
+
+    async fn round_trip(headers: HeaderMap, buffer: &Bytes, body: Bytes) -> Delivery {
+        let queue = MemoryQueue::new();
+        let new = NewDelivery::new("github", "d-1", SystemTime::UNIX_EPOCH, body)
+            .with_headers(headers.clone())
+            .with_coalesce_key("issue-7");
+        assert_eq!(
+            queue.enqueue(new.clone()).await.unwrap(),
+            EnqueueOutcome::Enqueued
+        );
+        let leased = queue
+            .lease(LeaseRequest::new(1, Duration::from_secs(1)))
+            .await
+            .unwrap();
+        let delivery = leased[0].delivery.clone();
+        assert_eq!(delivery.headers, headers);
+        assert_eq!(delivery.body, new.body);
+        assert_eq!(delivery.coalesce_key.as_deref(), Some("issue-7"));
+        assert!(!points_into(&delivery.body, buffer));
+        for value in delivery.headers.values() {
+            assert!(!points_into(value.as_bytes(), buffer));
+        }
+        delivery
+    }
+
+    // As a server hands them out: header values and body are slices of one
+    // read buffer, which a waiting delivery must not keep alive.
+    #[tokio::test]
+    async fn kept_deliveries_are_copies_not_slices_of_the_callers_buffer() {
+        let buffer = Bytes::from_static(b"issuessha256=ab{\"n\":1}");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-github-event",
+            HeaderValue::from_maybe_shared(buffer.slice(0..6)).unwrap(),
+        );
+        headers.append("x-multi", HeaderValue::from_static("one"));
+        headers.append("x-multi", HeaderValue::from_static("two"));
+        headers.insert(
+            "x-hub-signature-256",
+            HeaderValue::from_maybe_shared(buffer.slice(6..15)).unwrap(),
+        );
+        round_trip(headers, &buffer, buffer.slice(15..)).await;
+    }
+
+    #[tokio::test]
+    async fn header_values_that_are_not_ascii_are_kept_byte_for_byte() {
+        let buffer = Bytes::from_static(b"caf\xc3\xa9 \x80\xff{}");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-opaque",
+            HeaderValue::from_maybe_shared(buffer.slice(0..8)).unwrap(),
+        );
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        let delivery = round_trip(headers, &buffer, buffer.slice(8..)).await;
+        assert_eq!(
+            delivery.headers["x-opaque"].as_bytes(),
+            b"caf\xc3\xa9 \x80\xff"
+        );
     }
 }

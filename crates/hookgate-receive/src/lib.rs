@@ -47,11 +47,12 @@
 //! a header-token source is configured to read its token from) and hop-by-hop
 //! headers. Signature headers (GitHub's, Slack's ...) are kept: they do not
 //! reveal the secret. Note that Claravine also repeats its token inside the body, which
-//! is stored as received. Body and header values are handed over as compact
-//! copies: servers give them out as slices of their read buffers, and an
-//! in-memory queue holding slices would pin a whole buffer per delivery (the
-//! load bench measured 8 KiB of memory per queued 1 KiB delivery before, 3
-//! after).
+//! is stored as received. Body and header values are handed over as the
+//! server gave them, often slices of its read buffer: back-ends that write
+//! them out (SQLite, Redis, NATS) need no copy, and `MemoryQueue`, which keeps
+//! them, copies them into one allocation per delivery (a queue of your own
+//! that keeps them in memory should copy them too, or it pins a whole read
+//! buffer per delivery).
 //!
 //! # Observability
 //!

@@ -357,19 +357,6 @@ impl VerifiedDelivery {
     }
 }
 
-/// A copy of `value` in its own allocation. Servers (hyper) hand out header
-/// values and bodies as slices of their read buffer: a delivery kept in
-/// memory by a queue would pin a whole buffer (8 KiB measured) per delivery.
-fn compact(value: &HeaderValue) -> HeaderValue {
-    match HeaderValue::from_bytes(value.as_bytes()) {
-        Ok(mut copy) => {
-            copy.set_sensitive(value.is_sensitive());
-            copy
-        }
-        Err(_) => value.clone(),
-    }
-}
-
 /// Headers never written to the queue: credentials (Claravine's bearer
 /// token, Clarity's route token, and `secret`, the header that carries the
 /// source's own token whatever it is named) and hop-by-hop headers.
@@ -388,7 +375,7 @@ fn kept_headers(headers: &HeaderMap, secret: Option<&HeaderName>) -> HeaderMap {
             || *name == header::CONTENT_LENGTH
             || name.as_str() == "keep-alive";
         if !dropped {
-            kept.append(name.clone(), compact(value));
+            kept.append(name.clone(), value.clone());
         }
     }
     kept
@@ -619,7 +606,6 @@ impl Reception {
 
         let received_at = SystemTime::now();
         let mut headers = kept_headers(head.headers, source.secret_header.as_ref());
-        let from_query = query_payload.is_some();
         let payload = match query_payload {
             Some(query) => {
                 headers.insert(
@@ -657,14 +643,9 @@ impl Reception {
                 source.retry_after,
             ));
         };
-        // See `compact`: the queue may keep the body in memory. A query
-        // payload is a fresh copy already.
-        let body = if from_query {
-            payload
-        } else {
-            Bytes::copy_from_slice(&payload)
-        };
-        let new = NewDelivery::new(&*source.name, delivery_id.as_str(), received_at, body)
+        // Body and header values may be slices of the server's read buffer;
+        // a queue that keeps them in memory copies them (`MemoryQueue` does).
+        let new = NewDelivery::new(&*source.name, delivery_id.as_str(), received_at, payload)
             .with_headers(headers);
         match tokio::time::timeout(source.ack_budget, queue.enqueue(new)).await {
             Ok(Ok(EnqueueOutcome::Duplicate)) => {
@@ -920,7 +901,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_queue_gets_compact_copies_not_slices_of_the_servers_buffer() {
+    async fn a_delivery_in_the_memory_queue_does_not_pin_the_servers_buffer() {
         let queue = Arc::new(hookgate_queue::MemoryQueue::new());
         let receiver = Receiver::builder()
             .queue(queue.clone())
