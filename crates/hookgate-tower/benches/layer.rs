@@ -12,12 +12,9 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
-use common::{SECRET, hand_written, sign};
+use common::{ChannelQueue, SECRET, hand_written, sign};
 use criterion::{Criterion, criterion_group, criterion_main};
-use hookgate_queue::{
-    BoxFuture, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, MemoryQueue, NewDelivery,
-    Queue, QueueError, Replay, Stats,
-};
+use hookgate_queue::{MemoryQueue, Queue};
 use hookgate_receive::{Receiver, Source};
 use hookgate_tower::WebhookLayer;
 use tower::ServiceExt;
@@ -39,58 +36,6 @@ fn signed(n: u64) -> Request<Body> {
         .header("x-hub-signature-256", signature)
         .body(Body::from(body))
         .expect("request")
-}
-
-/// The least a queue can do: hand the body to a bounded channel. Isolates
-/// the layer's own cost from the in-memory queue's bookkeeping (dedup map,
-/// due-time index).
-#[derive(Debug)]
-struct ChannelQueue(tokio::sync::mpsc::Sender<Bytes>);
-
-fn unsupported<T: Send + 'static>() -> BoxFuture<'static, Result<T, QueueError>> {
-    Box::pin(async { Err(QueueError::unavailable("enqueue only")) })
-}
-
-impl Queue for ChannelQueue {
-    fn enqueue(&self, d: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
-        let result = match self.0.try_send(d.body) {
-            Ok(()) => Ok(EnqueueOutcome::Enqueued),
-            Err(_) => Err(QueueError::full(std::time::Duration::from_secs(1))),
-        };
-        Box::pin(async move { result })
-    }
-    fn lease(&self, _: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
-        unsupported()
-    }
-    fn ack(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn retry_at(
-        &self,
-        _: LeaseId,
-        _: std::time::SystemTime,
-        _: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn dead_letter(&self, _: LeaseId, _: String) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn release(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        unsupported()
-    }
-    fn list_dead(&self, _: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
-        unsupported()
-    }
-    fn replay(&self, _: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        unsupported()
-    }
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        unsupported()
-    }
 }
 
 fn layered(queue: Arc<dyn Queue>) -> Router {
@@ -156,7 +101,7 @@ fn bench(c: &mut Criterion) {
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
     rt.spawn(async move { while rx.recv().await.is_some() {} });
-    let layered_channel = layered(Arc::new(ChannelQueue(tx)));
+    let layered_channel = layered(Arc::new(ChannelQueue::new(tx)));
     check(&layered_channel, true);
     group.bench_function("WebhookLayer, channel queue", |b| {
         b.to_async(&rt).iter(|| {

@@ -1,13 +1,17 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefgh`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghi`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
-//! Up to eight servers on 127.0.0.1, visited in turn by the same
-//! built-in load generator: 64 keep-alive HTTP/1.1 connections sending 1 KiB
-//! bodies signed GitHub-style (`X-Hub-Signature-256`, unique
-//! `X-GitHub-Delivery`).
+//! One server per scenario on 127.0.0.1, each in a process of its own (this
+//! binary re-run with `--serve LETTER`), visited in turn by the load
+//! generator in this process: 64 keep-alive HTTP/1.1 connections sending
+//! 1 KiB bodies signed GitHub-style (`X-Hub-Signature-256`, unique
+//! `X-GitHub-Delivery`). Separate processes keep the scenarios from sharing
+//! a heap or a scheduler with each other or with the generator: a queue that
+//! holds 100,000 deliveries in memory slows every allocation in its process,
+//! and measured in one process it slowed the next scenario too.
 //!
 //! - (a) bare axum answering 200;
 //! - (b) axum + `WebhookLayer`, in-memory queue;
@@ -22,7 +26,10 @@
 //! - (g), (h), on request only: (c) with the Redis Streams (127.0.0.1:6379)
 //!   or NATS JetStream (127.0.0.1:4222) queue instead of SQLite, each under a
 //!   key prefix or stream of its own, deleted at the end (`cgh` puts the three
-//!   durable back-ends side by side).
+//!   durable back-ends side by side);
+//! - (i), on request only: (b) with a queue that only pushes the body into a
+//!   bounded mpsc, as (d) does: the layer's own cost under load, apart from
+//!   the in-memory queue's bookkeeping.
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table.
 //! Both count only the requests answered 200 (the work the scenario exists
@@ -38,7 +45,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::post;
-use common::{SECRET, hand_written, sign};
+use common::{ChannelQueue, SECRET, hand_written, sign};
 use hookgate_queue::{MemoryQueue, Queue};
 use hookgate_receive::{Receiver, Source};
 use hookgate_tower::WebhookLayer;
@@ -238,9 +245,182 @@ async fn load(addr: SocketAddr, seconds: u64, counter: &Arc<AtomicU64>, into: &m
     }
 }
 
-#[tokio::main]
-async fn main() {
+/// What `--serve LETTER` needs to build its scenario.
+struct ServeArgs {
+    letter: char,
+    dir: std::path::PathBuf,
+    distributed_name: String,
+}
+
+fn value_of(args: &[String], flag: &str) -> Option<String> {
+    let at = args.iter().position(|a| a == flag)?;
+    args.get(at + 1).cloned()
+}
+
+const SCENARIOS: &str = "abcdefghi";
+
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(letter) = value_of(&args, "--serve") {
+        let serve = ServeArgs {
+            letter: letter.chars().next().expect("a scenario letter"),
+            dir: value_of(&args, "--dir").expect("--dir").into(),
+            distributed_name: value_of(&args, "--name").expect("--name"),
+        };
+        tokio::runtime::Runtime::new()
+            .expect("runtime")
+            .block_on(serve_scenario(serve));
+        return;
+    }
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(generate_load(args));
+}
+
+/// The server of one scenario: prints its address, serves until stdin closes
+/// (the load generator exited or is done), then exits without freeing what
+/// its queue holds.
+async fn serve_scenario(args: ServeArgs) {
+    let (name, app) = scenario(&args).await;
+    let addr = serve(app).await;
+    println!("{addr} {name}");
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+        .await
+        .expect("stdin watcher")
+        .ok();
+    std::process::exit(0);
+}
+
+async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
+    let ServeArgs {
+        letter,
+        dir,
+        distributed_name,
+    } = args;
+    match letter {
+        'a' => (
+            "(a) bare axum, 200",
+            Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK })),
+        ),
+        'b' => (
+            "(b) axum + WebhookLayer, in-memory queue",
+            layered(Arc::new(MemoryQueue::new())),
+        ),
+        'f' => {
+            let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
+            let drained = Arc::clone(&memory);
+            tokio::spawn(async move {
+                let request = || hookgate_queue::LeaseRequest::new(1024, Duration::from_secs(30));
+                loop {
+                    let leased = drained.lease(request()).await.expect("lease");
+                    if leased.is_empty() {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    for l in leased {
+                        drained.ack(l.lease).await.expect("ack");
+                    }
+                }
+            });
+            (
+                "(f) = (b) with a consumer draining the queue",
+                layered(memory),
+            )
+        }
+        'c' => (
+            "(c) axum + WebhookLayer, SQLite queue (fsync)",
+            layered(Arc::new(
+                hookgate_queue::SqliteQueue::open(dir.join("load.db")).expect("sqlite queue"),
+            )),
+        ),
+        'e' => (
+            "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
+            layered(Arc::new(
+                hookgate_queue::SqliteQueue::builder(dir.join("load-nosync.db"))
+                    .durability(hookgate_queue::Durability::ProcessCrash)
+                    .open()
+                    .expect("sqlite queue"),
+            )),
+        ),
+        'g' => (
+            "(g) axum + WebhookLayer, Redis Streams queue",
+            layered(Arc::new(
+                hookgate_queue_redis::RedisQueue::builder(REDIS_URL)
+                    .prefix(distributed_name.as_str())
+                    .build()
+                    .expect("redis queue"),
+            )),
+        ),
+        'h' => (
+            "(h) axum + WebhookLayer, NATS JetStream queue",
+            layered(Arc::new(
+                hookgate_queue_nats::NatsQueue::builder(NATS_URL)
+                    .stream(distributed_name.as_str())
+                    .connect()
+                    .await
+                    .expect("nats queue (is nats-server -js running on 127.0.0.1:4222?)"),
+            )),
+        ),
+        'i' => {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+            tokio::spawn(async move { while rx.recv().await.is_some() {} });
+            (
+                "(i) = (b) with a channel queue (bounded mpsc, as (d))",
+                layered(Arc::new(ChannelQueue::new(tx))),
+            )
+        }
+        _ => {
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+            tokio::spawn(async move { while rx.recv().await.is_some() {} });
+            (
+                "(d) hand-written: body, HMAC, ct-compare, bounded mpsc",
+                Router::new().route(PATH, post(hand_written)).with_state(tx),
+            )
+        }
+    }
+}
+
+/// A running scenario server, stopped when dropped.
+struct Server {
+    letter: char,
+    name: String,
+    addr: SocketAddr,
+    child: std::process::Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_server(letter: char, dir: &std::path::Path, distributed_name: &str) -> Server {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("current exe"))
+        .args(["--serve", &letter.to_string(), "--name", distributed_name])
+        .arg("--dir")
+        .arg(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("scenario server");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("scenario server's address");
+    let (addr, name) = line
+        .trim_end()
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("scenario {letter} did not start: {line:?}"));
+    Server {
+        letter,
+        name: name.to_owned(),
+        addr: addr.parse().expect("address"),
+        child,
+    }
+}
+
+async fn generate_load(args: Vec<String>) {
     let seconds = args.iter().find_map(|a| a.parse::<u64>().ok()).unwrap_or(2);
     let rounds = args
         .iter()
@@ -249,7 +429,7 @@ async fn main() {
     // Letters of the scenarios to run (e.g. `bd`); `abcd` by default.
     let only = args
         .iter()
-        .find(|a| !a.is_empty() && a.chars().all(|c| "abcdefgh".contains(c)))
+        .find(|a| !a.is_empty() && a.chars().all(|c| SCENARIOS.contains(c)))
         .cloned()
         .unwrap_or_else(|| "abcd".to_owned());
     let dir = tempfile::tempdir().expect("tempdir");
@@ -257,90 +437,16 @@ async fn main() {
 
     // Every server first; then rounds that visit each in turn, so a change in
     // the machine's load during the run affects all scenarios alike.
-    let mut servers: Vec<(char, &str, SocketAddr)> = Vec::new();
-    for letter in only.chars() {
-        let (name, app) = match letter {
-            'a' => (
-                "(a) bare axum, 200",
-                Router::new().route(PATH, post(|_body: Bytes| async { StatusCode::OK })),
-            ),
-            'b' => (
-                "(b) axum + WebhookLayer, in-memory queue",
-                layered(Arc::new(MemoryQueue::new())),
-            ),
-            'f' => {
-                let memory: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
-                let drained = Arc::clone(&memory);
-                tokio::spawn(async move {
-                    let request =
-                        || hookgate_queue::LeaseRequest::new(1024, Duration::from_secs(30));
-                    loop {
-                        let leased = drained.lease(request()).await.expect("lease");
-                        if leased.is_empty() {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                        }
-                        for l in leased {
-                            drained.ack(l.lease).await.expect("ack");
-                        }
-                    }
-                });
-                (
-                    "(f) = (b) with a consumer draining the queue",
-                    layered(memory),
-                )
-            }
-            'c' => (
-                "(c) axum + WebhookLayer, SQLite queue (fsync)",
-                layered(Arc::new(
-                    hookgate_queue::SqliteQueue::open(dir.path().join("load.db"))
-                        .expect("sqlite queue"),
-                )),
-            ),
-            'e' => (
-                "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
-                layered(Arc::new(
-                    hookgate_queue::SqliteQueue::builder(dir.path().join("load-nosync.db"))
-                        .durability(hookgate_queue::Durability::ProcessCrash)
-                        .open()
-                        .expect("sqlite queue"),
-                )),
-            ),
-            'g' => (
-                "(g) axum + WebhookLayer, Redis Streams queue",
-                layered(Arc::new(
-                    hookgate_queue_redis::RedisQueue::builder(REDIS_URL)
-                        .prefix(distributed_name.as_str())
-                        .build()
-                        .expect("redis queue"),
-                )),
-            ),
-            'h' => (
-                "(h) axum + WebhookLayer, NATS JetStream queue",
-                layered(Arc::new(
-                    hookgate_queue_nats::NatsQueue::builder(NATS_URL)
-                        .stream(distributed_name.as_str())
-                        .connect()
-                        .await
-                        .expect("nats queue (is nats-server -js running on 127.0.0.1:4222?)"),
-                )),
-            ),
-            _ => {
-                let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
-                tokio::spawn(async move { while rx.recv().await.is_some() {} });
-                (
-                    "(d) hand-written: body, HMAC, ct-compare, bounded mpsc",
-                    Router::new().route(PATH, post(hand_written)).with_state(tx),
-                )
-            }
-        };
-        servers.push((letter, name, serve(app).await));
-    }
+    let servers: Vec<Server> = only
+        .chars()
+        .map(|letter| spawn_server(letter, dir.path(), &distributed_name))
+        .collect();
 
     let counter = Arc::new(AtomicU64::new(0));
     let mut samples: Vec<Samples> = servers.iter().map(|_| Samples::default()).collect();
     for _ in 0..rounds {
-        for (i, (_, _, addr)) in servers.iter().enumerate() {
-            load(*addr, seconds, &counter, &mut samples[i]).await;
+        for (i, server) in servers.iter().enumerate() {
+            load(server.addr, seconds, &counter, &mut samples[i]).await;
         }
     }
 
@@ -351,17 +457,19 @@ async fn main() {
     println!("| scenario | req/s | p50 | p99 | non-200 |");
     println!("|---|---:|---:|---:|---:|");
     let mut rows = Vec::new();
-    for ((letter, name, _), samples) in servers.iter().zip(samples) {
+    for (server, samples) in servers.iter().zip(samples) {
         let f = samples.figures();
         println!(
-            "| {name} | {:.0} | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} | {} |",
+            server.name,
             f.rps,
             millis(f.p50),
             millis(f.p99),
             f.errors
         );
-        rows.push((*letter, f.rps));
+        rows.push((server.letter, f.rps));
     }
+    drop(servers);
     if only.contains('g') {
         delete_redis_keys(&distributed_name).await;
     }
@@ -384,5 +492,8 @@ async fn main() {
             c / b,
             d / a
         );
+    }
+    if let (Some(d), Some(i)) = (rps('d'), rps('i')) {
+        println!("(i)/(d) = {:.2} (the layer's own cost)", i / d);
     }
 }

@@ -7,6 +7,10 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
+use hookgate_queue::{
+    BoxFuture, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, Queue,
+    QueueError, Replay, Stats,
+};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -74,5 +78,63 @@ pub(crate) async fn hand_written(
     match tx.try_send(body) {
         Ok(()) => StatusCode::OK,
         Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// The least a queue can do: hand the body to a bounded channel. Isolates
+/// the layer's own cost from the in-memory queue's bookkeeping (dedup map,
+/// due-time index).
+#[derive(Debug)]
+pub(crate) struct ChannelQueue(tokio::sync::mpsc::Sender<Bytes>);
+
+impl ChannelQueue {
+    pub(crate) fn new(tx: tokio::sync::mpsc::Sender<Bytes>) -> Self {
+        Self(tx)
+    }
+}
+
+fn unsupported<T: Send + 'static>() -> BoxFuture<'static, Result<T, QueueError>> {
+    Box::pin(async { Err(QueueError::unavailable("enqueue only")) })
+}
+
+impl Queue for ChannelQueue {
+    fn enqueue(&self, d: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
+        let result = match self.0.try_send(d.body) {
+            Ok(()) => Ok(EnqueueOutcome::Enqueued),
+            Err(_) => Err(QueueError::full(std::time::Duration::from_secs(1))),
+        };
+        Box::pin(async move { result })
+    }
+    fn lease(&self, _: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+        unsupported()
+    }
+    fn ack(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn retry_at(
+        &self,
+        _: LeaseId,
+        _: std::time::SystemTime,
+        _: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn dead_letter(&self, _: LeaseId, _: String) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn release(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        unsupported()
+    }
+    fn list_dead(&self, _: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
+        unsupported()
+    }
+    fn replay(&self, _: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+        unsupported()
+    }
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+        unsupported()
     }
 }
