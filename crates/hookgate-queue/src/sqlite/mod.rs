@@ -554,7 +554,7 @@ impl Writer {
         let dedup_cutoff = now
             .checked_sub(self.dedup_window)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut tx = match self
+        let tx = match self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
         {
@@ -584,32 +584,42 @@ impl Writer {
         }
         let mut live = self.live;
         let mut answers = Vec::with_capacity(batch.len());
+        // Set when a command's changes could not be undone: then none of
+        // the batch may be committed.
+        let mut undo_failed = None;
         for command in batch.drain(..) {
+            if let Err(err) = sql(&tx, "SAVEPOINT command") {
+                fail_command(command, &err);
+                continue;
+            }
             let mut delta = Live(0);
-            let answer = match tx.savepoint() {
-                Ok(sp) => {
-                    let (answer, ok) = execute(
-                        &sp,
-                        command,
-                        now,
-                        dedup_cutoff,
-                        live < self.capacity,
-                        &mut delta,
-                    );
-                    // Dropping a savepoint without commit rolls it back.
-                    let released = if ok { Some(sp.commit()) } else { None };
-                    let (answer, kept) = kept(answer, released);
-                    if kept {
-                        live = live.saturating_add_signed(delta.0);
-                    }
-                    answer
-                }
-                Err(err) => {
-                    fail_command(command, &err);
-                    continue;
-                }
-            };
+            let (answer, ok) = execute(
+                &tx,
+                command,
+                now,
+                dedup_cutoff,
+                live < self.capacity,
+                &mut delta,
+            );
+            let released = ok.then(|| sql(&tx, "RELEASE command"));
+            let (answer, kept) = kept(answer, released);
+            if kept {
+                live = live.saturating_add_signed(delta.0);
+            } else if let Err(err) =
+                sql(&tx, "ROLLBACK TO command").and_then(|()| sql(&tx, "RELEASE command"))
+            {
+                undo_failed.get_or_insert(err);
+            }
             answers.push(answer);
+        }
+        if let Some(err) = undo_failed {
+            tracing::error!(error = %err, "sqlite queue could not undo a failed command; the batch is rolled back");
+            drop(tx);
+            answers
+                .into_iter()
+                .for_each(|answer| answer.fail(&err).send());
+            self.recount();
+            return;
         }
         let pruned = if self
             .last_prune
@@ -645,12 +655,25 @@ impl Writer {
                 answers
                     .into_iter()
                     .for_each(|answer| answer.fail(&err).send());
-                if let Ok(live) = store::count_live(&self.conn) {
-                    self.live = live;
-                }
+                self.recount();
             }
         }
     }
+
+    /// Counts the live deliveries again after a batch that was not committed.
+    fn recount(&mut self) {
+        if let Ok(live) = store::count_live(&self.conn) {
+            self.live = live;
+        }
+    }
+}
+
+/// Runs one statement without parameters through the statement cache: the
+/// savepoint statements run around every command of every batch, and
+/// preparing them each time (as rusqlite's `Savepoint` does) was a large
+/// share of the writer's time.
+fn sql(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(statement)?.execute([]).map(drop)
 }
 
 /// Checkpoints the WAL after commits, at most every 50 ms, until the writer

@@ -121,7 +121,8 @@ pub(super) fn enqueue(
     })
     .map_err(storage)?;
     live.0 += 1;
-    if place_waiting(conn, conn.last_insert_rowid(), live)? {
+    // Without a coalescing key there is nothing to place (and no query to run).
+    if new.coalesce_key.is_none() || place_waiting(conn, conn.last_insert_rowid(), live)? {
         Ok(EnqueueOutcome::Enqueued)
     } else {
         Ok(EnqueueOutcome::Superseded)
