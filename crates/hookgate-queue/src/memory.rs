@@ -307,27 +307,36 @@ impl Stored {
 /// whole buffer each (8 KiB per 1 KiB delivery, measured) and make the server
 /// allocate a new one for every request. Packed, a waiting delivery costs one
 /// allocation the size of what it holds, instead of one per header; leased
-/// copies share it.
+/// copies share it (their header map is rebuilt at each lease, its values
+/// slices of the packed bytes).
 struct Packed {
     /// [`wire`]-encoded headers, then the body.
     bytes: Bytes,
     body_at: usize,
-    /// Headers kept as a map instead, when a value is not visible ASCII
-    /// (rare): only what `http` itself wrote is sure to be read back by
-    /// [`wire::decode_headers_shared`], so nothing is re-parsed.
+    /// Headers kept as a map instead, when a value is marked sensitive or is
+    /// not visible ASCII (both rare): `wire` keeps no sensitive flag, and
+    /// visible ASCII is what [`wire::decode_headers_shared`] is sure to read
+    /// back.
     unusual_headers: Option<HeaderMap>,
 }
 
 impl Packed {
     fn new(headers: &HeaderMap, body: &[u8]) -> Self {
-        let ascii = headers.values().all(|value| value.to_str().is_ok());
-        let mut bytes =
-            Vec::with_capacity(if ascii { wire::encoded_len(headers) } else { 0 } + body.len());
-        let unusual_headers = if ascii {
+        let packable = headers
+            .values()
+            .all(|value| !value.is_sensitive() && value.to_str().is_ok());
+        let mut bytes = Vec::with_capacity(
+            if packable {
+                wire::encoded_len(headers)
+            } else {
+                0
+            } + body.len(),
+        );
+        let unusual_headers = if packable {
             wire::encode_headers_into(headers, &mut bytes);
             None
         } else {
-            let mut copy = HeaderMap::with_capacity(headers.len());
+            let mut copy = HeaderMap::new();
             for (name, value) in headers {
                 copy.append(name.clone(), copied(value));
             }
@@ -678,5 +687,18 @@ mod tests {
             delivery.headers["x-opaque"].as_bytes(),
             b"caf\xc3\xa9 \x80\xff"
         );
+    }
+
+    #[tokio::test]
+    async fn a_sensitive_value_stays_marked_sensitive() {
+        let buffer = Bytes::from_static(b"Bearer t{}");
+        let mut token = HeaderValue::from_maybe_shared(buffer.slice(0..8)).unwrap();
+        token.set_sensitive(true);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-token", token);
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        let delivery = round_trip(headers, &buffer, buffer.slice(8..)).await;
+        assert!(delivery.headers["x-token"].is_sensitive());
+        assert!(!format!("{:?}", delivery.headers).contains("Bearer"));
     }
 }

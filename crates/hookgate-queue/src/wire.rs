@@ -39,9 +39,11 @@ pub fn encoded_len(headers: &HeaderMap) -> usize {
 pub fn encode_headers_into(headers: &HeaderMap, out: &mut Vec<u8>) {
     for (name, value) in headers {
         for part in [name.as_str().as_bytes(), value.as_bytes()] {
-            // http caps a header name and value far below 4 GiB (`u16` lengths
-            // in its own maps); saturating keeps this total anyway.
-            let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+            // A part of 4 GiB cannot be written. Panicking refuses the
+            // delivery before anything is stored (the SQLite writer answers
+            // its batch `Unavailable`); a saturated length would store a
+            // record that never reads back.
+            let len = u32::try_from(part.len()).expect("header parts are far below 4 GiB");
             out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(part);
         }

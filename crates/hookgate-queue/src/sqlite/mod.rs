@@ -584,10 +584,15 @@ impl Writer {
         }
         let mut live = self.live;
         let mut answers = Vec::with_capacity(batch.len());
-        // Set when a command's changes could not be undone: then none of
-        // the batch may be committed.
-        let mut undo_failed = None;
-        for command in batch.drain(..) {
+        // Set when the transaction cannot go on: a command's changes could
+        // not be undone, or SQLite itself rolled the transaction back (it
+        // does after SQLITE_FULL, IOERR, NOMEM...). Then nothing of the batch
+        // may be committed, and no later command may run: outside the
+        // transaction each would commit on its own while its caller is told
+        // it failed.
+        let mut broken = None;
+        let mut commands = batch.drain(..);
+        for command in commands.by_ref() {
             if let Err(err) = sql(&tx, "SAVEPOINT command") {
                 fail_command(command, &err);
                 continue;
@@ -603,18 +608,35 @@ impl Writer {
             );
             let released = ok.then(|| sql(&tx, "RELEASE command"));
             let (answer, kept) = kept(answer, released);
+            answers.push(answer);
             if kept {
                 live = live.saturating_add_signed(delta.0);
             } else if let Err(err) =
                 sql(&tx, "ROLLBACK TO command").and_then(|()| sql(&tx, "RELEASE command"))
             {
-                undo_failed.get_or_insert(err);
+                broken = Some(err);
+                break;
             }
-            answers.push(answer);
+            if tx.is_autocommit() {
+                broken = Some(rolled_back());
+                break;
+            }
         }
-        if let Some(err) = undo_failed {
-            tracing::error!(error = %err, "sqlite queue could not undo a failed command; the batch is rolled back");
-            drop(tx);
+        if let Some(err) = broken {
+            tracing::error!(error = %err, "sqlite queue transaction broken; the batch is rolled back");
+            for command in commands {
+                fail_command(command, &err);
+            }
+            // Already rolled back by SQLite when in autocommit: nothing to do.
+            let rolled_back = if tx.is_autocommit() {
+                drop(tx);
+                Ok(())
+            } else {
+                tx.rollback()
+            };
+            if let Err(rollback) = rolled_back {
+                tracing::error!(error = %rollback, "sqlite queue could not roll back a broken batch");
+            }
             answers
                 .into_iter()
                 .for_each(|answer| answer.fail(&err).send());
@@ -666,6 +688,14 @@ impl Writer {
             self.live = live;
         }
     }
+}
+
+/// The error of a batch whose transaction SQLite rolled back by itself.
+fn rolled_back() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+        Some("the transaction was rolled back".to_owned()),
+    )
 }
 
 /// Runs one statement without parameters through the statement cache: the
@@ -808,6 +838,100 @@ mod tests {
             answer.try_recv().expect("answered").unwrap_err().kind(),
             QueueErrorKind::NotFound,
             "a command's own error is kept"
+        );
+    }
+
+    /// A writer on `path` whose file may grow by `spare_pages` pages at most,
+    /// so that a large enough insert fails with `SQLITE_FULL`.
+    fn cramped_writer(path: &Path, spare_pages: i64) -> Writer {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.execute_batch(store::SCHEMA).unwrap();
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |row| row.get(0))
+            .unwrap();
+        conn.pragma_update(None, "max_page_count", pages + spare_pages)
+            .unwrap();
+        let data_version = store::data_version(&conn).unwrap();
+        let (checkpoint, _) = mpsc::sync_channel(1);
+        let (_, inbox) = mpsc::channel();
+        Writer {
+            conn,
+            checkpoint,
+            inbox,
+            clock: Arc::new(crate::SystemClock),
+            capacity: DEFAULT_CAPACITY,
+            dedup_window: DEFAULT_DEDUP_WINDOW,
+            prune_interval: Duration::from_secs(3600),
+            max_batch: 16,
+            live: 0,
+            data_version,
+            last_prune: None,
+        }
+    }
+
+    // Whatever SQLite does on SQLITE_FULL (roll back the statement or the
+    // whole transaction), a caller told `Ok` has its delivery stored and a
+    // caller told `Err` has nothing stored.
+    #[test]
+    fn a_batch_with_a_command_that_fills_the_disk_answers_every_caller_truthfully() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let mut writer = cramped_writer(&path, 8);
+        let bodies = [1_000, 200_000, 1_000, 1_000];
+        let mut batch = Vec::new();
+        let mut answers = Vec::new();
+        for (i, size) in bodies.into_iter().enumerate() {
+            let (reply, answer) = oneshot::channel();
+            let delivery =
+                NewDelivery::new("src", format!("d{i}"), SystemTime::now(), vec![b'x'; size]);
+            batch.push(Command::Enqueue { delivery, reply });
+            answers.push(answer);
+        }
+        writer.commit(&mut batch);
+
+        let reader = Connection::open(&path).unwrap();
+        let mut told_ok = 0;
+        for (i, mut answer) in answers.into_iter().enumerate() {
+            let result = answer.try_recv().expect("every caller is answered");
+            let stored: i64 = reader
+                .query_row(
+                    "SELECT count(*) FROM deliveries WHERE delivery_id = ?1",
+                    [format!("d{i}")],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            let seen: i64 = reader
+                .query_row(
+                    "SELECT count(*) FROM seen WHERE delivery_id = ?1",
+                    [format!("d{i}")],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            match result {
+                Ok(outcome) => {
+                    assert_eq!(outcome, EnqueueOutcome::Enqueued);
+                    assert_eq!((stored, seen), (1, 1), "d{i} was acknowledged");
+                    told_ok += 1;
+                }
+                Err(err) => {
+                    assert_eq!(err.kind(), QueueErrorKind::Storage, "d{i}: {err}");
+                    assert_eq!((stored, seen), (0, 0), "d{i} was refused");
+                }
+            }
+        }
+        let refused_big = reader
+            .query_row(
+                "SELECT count(*) FROM deliveries WHERE delivery_id = 'd1'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap();
+        assert_eq!(refused_big, 0, "the body over the limit is never stored");
+        assert_eq!(
+            writer.live,
+            u64::try_from(told_ok).unwrap(),
+            "the capacity count follows what was stored"
         );
     }
 }
