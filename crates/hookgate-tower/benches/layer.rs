@@ -1,7 +1,8 @@
 //! In-process CPU cost of one webhook request (no sockets): axum router with
-//! `WebhookLayer` and the in-memory queue, against the hand-written handler
-//! (read body, decode the given signature, HMAC, constant-time compare,
-//! bounded mpsc; the same (d) as the load run's) and bare axum.
+//! `WebhookLayer` and the in-memory queue (or the load run's channel and
+//! keeping queues), against the hand-written handler (read body, decode the
+//! given signature, HMAC, constant-time compare, bounded mpsc; the same (d)
+//! as the load run's) and bare axum.
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench layer -- --warm-up-time 1 --measurement-time 3`
 
@@ -12,7 +13,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
-use common::{ChannelQueue, SECRET, hand_written, sign};
+use common::{ChannelQueue, KeepingQueue, SECRET, hand_written, sign};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hookgate_queue::{MemoryQueue, Queue};
 use hookgate_receive::{Receiver, Source};
@@ -107,6 +108,15 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             let req = signed(counter.fetch_add(1, Ordering::Relaxed));
             layered_channel.clone().oneshot(req)
+        })
+    });
+
+    let layered_keeping = layered(Arc::new(KeepingQueue::default()));
+    check(&layered_keeping, true);
+    group.bench_function("WebhookLayer, queue keeping each body in a Vec", |b| {
+        b.to_async(&rt).iter(|| {
+            let req = signed(counter.fetch_add(1, Ordering::Relaxed));
+            layered_keeping.clone().oneshot(req)
         })
     });
 

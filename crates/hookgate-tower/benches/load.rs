@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefghi`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghij`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
@@ -29,7 +29,10 @@
 //!   durable back-ends side by side);
 //! - (i), on request only: (b) with a queue that only pushes the body into a
 //!   bounded mpsc, as (d) does: the layer's own cost under load, apart from
-//!   the in-memory queue's bookkeeping.
+//!   the in-memory queue's bookkeeping;
+//! - (j), on request only: (b) with a queue that only keeps a copy of each
+//!   body in a `Vec`: the floor under any queue that holds what it
+//!   acknowledged in process memory.
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table.
 //! Both count only the requests answered 200 (the work the scenario exists
@@ -45,7 +48,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::post;
-use common::{ChannelQueue, SECRET, hand_written, sign};
+use common::{ChannelQueue, KeepingQueue, SECRET, hand_written, sign};
 use hookgate_queue::{MemoryQueue, Queue};
 use hookgate_receive::{Receiver, Source};
 use hookgate_tower::WebhookLayer;
@@ -257,7 +260,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghi";
+const SCENARIOS: &str = "abcdefghij";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -359,6 +362,10 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
                     .await
                     .expect("nats queue (is nats-server -js running on 127.0.0.1:4222?)"),
             )),
+        ),
+        'j' => (
+            "(j) = (b) with a queue keeping a copy of each body in a Vec",
+            layered(Arc::new(KeepingQueue::default())),
         ),
         'i' => {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
@@ -495,5 +502,8 @@ async fn generate_load(args: Vec<String>) {
     }
     if let (Some(d), Some(i)) = (rps('d'), rps('i')) {
         println!("(i)/(d) = {:.2} (the layer's own cost)", i / d);
+    }
+    if let (Some(d), Some(j)) = (rps('d'), rps('j')) {
+        println!("(j)/(d) = {:.2} (keeping the bodies in memory)", j / d);
     }
 }

@@ -138,3 +138,52 @@ impl Queue for ChannelQueue {
         unsupported()
     }
 }
+
+/// The least a queue that keeps what it acknowledges in memory can do: copy
+/// each body into a `Vec` (no index, no dedup, no headers). The floor under
+/// any in-memory back-end.
+#[derive(Debug, Default)]
+pub(crate) struct KeepingQueue(std::sync::Mutex<Vec<Bytes>>);
+
+impl Queue for KeepingQueue {
+    fn enqueue(&self, d: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
+        let body = Bytes::copy_from_slice(&d.body);
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(body);
+        Box::pin(async { Ok(EnqueueOutcome::Enqueued) })
+    }
+    fn lease(&self, _: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+        unsupported()
+    }
+    fn ack(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn retry_at(
+        &self,
+        _: LeaseId,
+        _: std::time::SystemTime,
+        _: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn dead_letter(&self, _: LeaseId, _: String) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn release(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        unsupported()
+    }
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        unsupported()
+    }
+    fn list_dead(&self, _: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
+        unsupported()
+    }
+    fn replay(&self, _: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+        unsupported()
+    }
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+        unsupported()
+    }
+}
