@@ -40,6 +40,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Queue: Send + Sync + fmt::Debug + 'static {
     /// Stores a delivery, or recognises a duplicate. Returns only once the
     /// delivery is as durable as the back-end promises.
+    ///
+    /// The body and header values may be slices of a server's read buffer
+    /// (hookgate's receivers hand them over as the server gave them): a
+    /// back-end that keeps them in memory should copy them, as
+    /// [`MemoryQueue`](crate::MemoryQueue) does, or each delivery it holds
+    /// pins a whole buffer.
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>>;
 
     /// Leases up to `request.max` deliveries that are due, for `request.visibility`.
