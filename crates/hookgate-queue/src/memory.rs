@@ -90,8 +90,14 @@ impl MemoryQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn enqueue_now(&self, new: NewDelivery) -> Result<EnqueueOutcome, QueueError> {
-        new.validate()?;
+    /// The outcome, and the source's name for the metrics (shared, not copied).
+    fn enqueue_now(
+        &self,
+        new: NewDelivery,
+    ) -> (Result<EnqueueOutcome, QueueError>, metrics::SharedString) {
+        if let Err(invalid) = new.validate() {
+            return (Err(invalid), metrics::SharedString::from_owned(new.source));
+        }
         // Copying and packing happen before taking the lock.
         let packed = Packed::new(&new.headers, &new.body);
         let delivery_id: Arc<str> = Arc::from(new.delivery_id);
@@ -102,13 +108,14 @@ impl MemoryQueue {
         let full = state.live >= self.capacity;
         let seen = state.seen_of(&new.source);
         let source = Arc::clone(&seen.name);
+        let label = metrics::SharedString::from(Arc::clone(&source));
         // One lookup answers both questions. A duplicate is answered as such
         // even when full: it is safe already.
         match seen.ids.entry(Arc::clone(&delivery_id)) {
             hash_map::Entry::Occupied(first) if within(now, *first.get(), self.dedup_window) => {
-                return Ok(EnqueueOutcome::Duplicate);
+                return (Ok(EnqueueOutcome::Duplicate), label);
             }
-            _ if full => return Err(QueueError::full(FULL_RETRY_AFTER)),
+            _ if full => return (Err(QueueError::full(FULL_RETRY_AFTER)), label),
             hash_map::Entry::Occupied(mut expired) => {
                 expired.insert(now);
             }
@@ -137,11 +144,12 @@ impl MemoryQueue {
         );
         state.due.insert((now, id));
         state.live += 1;
-        if !has_coalesce_key || state.place_waiting(id) {
-            Ok(EnqueueOutcome::Enqueued)
+        let outcome = if !has_coalesce_key || state.place_waiting(id) {
+            EnqueueOutcome::Enqueued
         } else {
-            Ok(EnqueueOutcome::Superseded)
-        }
+            EnqueueOutcome::Superseded
+        };
+        (Ok(outcome), label)
     }
 
     fn lease_now(&self, request: &LeaseRequest) -> Vec<Leased> {
@@ -253,8 +261,11 @@ struct State {
     /// Waiting entries by due time and leased ones by lease expiry: the
     /// prefix up to "now" is exactly what may be leased.
     due: BTreeSet<(SystemTime, u64)>,
-    /// First enqueue of each delivery id, by source name.
-    seen: HashMap<Arc<str>, Seen>,
+    /// First enqueue of each delivery id, per source, in `seen_index` order.
+    seen: Vec<Seen>,
+    /// Where each source's `Seen` is in `seen`: one hash of the name per
+    /// enqueue (a map of `Seen` would need two, to insert on a miss).
+    seen_index: HashMap<Arc<str>, usize>,
     /// The waiting entry holding each `(source, coalescing key)`.
     coalesce: HashMap<(Arc<str>, Arc<str>), u64>,
     /// Entries not dead: what counts against the capacity.
@@ -317,7 +328,7 @@ struct Packed {
     /// not visible ASCII (both rare): `wire` keeps no sensitive flag, and
     /// visible ASCII is what [`wire::decode_headers_shared`] is sure to read
     /// back.
-    unusual_headers: Option<HeaderMap>,
+    unusual_headers: Option<Box<HeaderMap>>,
 }
 
 impl Packed {
@@ -340,7 +351,7 @@ impl Packed {
             for (name, value) in headers {
                 copy.append(name.clone(), copied(value));
             }
-            Some(copy)
+            Some(Box::new(copy))
         };
         let body_at = bytes.len();
         bytes.extend_from_slice(body);
@@ -353,7 +364,7 @@ impl Packed {
 
     fn unpack(&self) -> (HeaderMap, Bytes) {
         let headers = match &self.unusual_headers {
-            Some(headers) => headers.clone(),
+            Some(headers) => HeaderMap::clone(headers),
             None => {
                 wire::decode_headers_shared(&self.bytes, 0..self.body_at).unwrap_or_else(|| {
                     unreachable!("visible ASCII values written by `wire` read back")
@@ -388,23 +399,26 @@ impl State {
             return;
         }
         self.last_prune = Some(now);
-        for seen in self.seen.values_mut() {
+        for seen in &mut self.seen {
             seen.ids.retain(|_, seen_at| within(now, *seen_at, window));
         }
     }
 
     /// What was seen from `source` (created on its first delivery).
     fn seen_of(&mut self, source: &str) -> &mut Seen {
-        // Sources are few and known (routes): the miss happens once each.
-        if !self.seen.contains_key(source) {
-            let name: Arc<str> = Arc::from(source);
-            let seen = Seen {
-                name: Arc::clone(&name),
-                ids: HashMap::new(),
-            };
-            self.seen.insert(name, seen);
-        }
-        self.seen.get_mut(source).expect("inserted above")
+        let at = match self.seen_index.get(source) {
+            Some(&at) => at,
+            None => {
+                let name: Arc<str> = Arc::from(source);
+                self.seen.push(Seen {
+                    name: Arc::clone(&name),
+                    ids: HashMap::new(),
+                });
+                self.seen_index.insert(name, self.seen.len() - 1);
+                self.seen.len() - 1
+            }
+        };
+        &mut self.seen[at]
     }
 
     /// Registers waiting entry `id` under its coalescing key. Returns false
@@ -459,9 +473,8 @@ impl State {
 impl Queue for MemoryQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         let started = Instant::now();
-        let source = delivery.source.clone();
-        let result = self.enqueue_now(delivery);
-        observe::record_enqueue(&source, &result, started.elapsed());
+        let (result, source) = self.enqueue_now(delivery);
+        observe::record_enqueue_of(source, &result, started.elapsed());
         Box::pin(async move { result })
     }
 
