@@ -90,14 +90,8 @@ impl MemoryQueue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The outcome, and the source's name for the metrics (shared, not copied).
-    fn enqueue_now(
-        &self,
-        new: NewDelivery,
-    ) -> (Result<EnqueueOutcome, QueueError>, metrics::SharedString) {
-        if let Err(invalid) = new.validate() {
-            return (Err(invalid), metrics::SharedString::from_owned(new.source));
-        }
+    fn enqueue_now(&self, new: NewDelivery) -> Result<EnqueueOutcome, QueueError> {
+        new.validate()?;
         // Copying and packing happen before taking the lock.
         let packed = Packed::new(&new.headers, &new.body);
         let delivery_id: Arc<str> = Arc::from(new.delivery_id);
@@ -108,14 +102,13 @@ impl MemoryQueue {
         let full = state.live >= self.capacity;
         let seen = state.seen_of(&new.source);
         let source = Arc::clone(&seen.name);
-        let label = metrics::SharedString::from(Arc::clone(&source));
         // One lookup answers both questions. A duplicate is answered as such
         // even when full: it is safe already.
         match seen.ids.entry(Arc::clone(&delivery_id)) {
             hash_map::Entry::Occupied(first) if within(now, *first.get(), self.dedup_window) => {
-                return (Ok(EnqueueOutcome::Duplicate), label);
+                return Ok(EnqueueOutcome::Duplicate);
             }
-            _ if full => return (Err(QueueError::full(FULL_RETRY_AFTER)), label),
+            _ if full => return Err(QueueError::full(FULL_RETRY_AFTER)),
             hash_map::Entry::Occupied(mut expired) => {
                 expired.insert(now);
             }
@@ -144,12 +137,11 @@ impl MemoryQueue {
         );
         state.due.insert((now, id));
         state.live += 1;
-        let outcome = if !has_coalesce_key || state.place_waiting(id) {
-            EnqueueOutcome::Enqueued
+        if !has_coalesce_key || state.place_waiting(id) {
+            Ok(EnqueueOutcome::Enqueued)
         } else {
-            EnqueueOutcome::Superseded
-        };
-        (Ok(outcome), label)
+            Ok(EnqueueOutcome::Superseded)
+        }
     }
 
     fn lease_now(&self, request: &LeaseRequest) -> Vec<Leased> {
@@ -261,11 +253,8 @@ struct State {
     /// Waiting entries by due time and leased ones by lease expiry: the
     /// prefix up to "now" is exactly what may be leased.
     due: BTreeSet<(SystemTime, u64)>,
-    /// First enqueue of each delivery id, per source, in `seen_index` order.
-    seen: Vec<Seen>,
-    /// Where each source's `Seen` is in `seen`: one hash of the name per
-    /// enqueue (a map of `Seen` would need two, to insert on a miss).
-    seen_index: HashMap<Arc<str>, usize>,
+    /// First enqueue of each delivery id, by source name.
+    seen: HashMap<Arc<str>, Seen>,
     /// The waiting entry holding each `(source, coalescing key)`.
     coalesce: HashMap<(Arc<str>, Arc<str>), u64>,
     /// Entries not dead: what counts against the capacity.
@@ -328,7 +317,7 @@ struct Packed {
     /// not visible ASCII (both rare): `wire` keeps no sensitive flag, and
     /// visible ASCII is what [`wire::decode_headers_shared`] is sure to read
     /// back.
-    unusual_headers: Option<Box<HeaderMap>>,
+    unusual_headers: Option<HeaderMap>,
 }
 
 impl Packed {
@@ -351,7 +340,7 @@ impl Packed {
             for (name, value) in headers {
                 copy.append(name.clone(), copied(value));
             }
-            Some(Box::new(copy))
+            Some(copy)
         };
         let body_at = bytes.len();
         bytes.extend_from_slice(body);
@@ -364,7 +353,7 @@ impl Packed {
 
     fn unpack(&self) -> (HeaderMap, Bytes) {
         let headers = match &self.unusual_headers {
-            Some(headers) => HeaderMap::clone(headers),
+            Some(headers) => headers.clone(),
             None => {
                 wire::decode_headers_shared(&self.bytes, 0..self.body_at).unwrap_or_else(|| {
                     unreachable!("visible ASCII values written by `wire` read back")
@@ -399,26 +388,23 @@ impl State {
             return;
         }
         self.last_prune = Some(now);
-        for seen in &mut self.seen {
+        for seen in self.seen.values_mut() {
             seen.ids.retain(|_, seen_at| within(now, *seen_at, window));
         }
     }
 
     /// What was seen from `source` (created on its first delivery).
     fn seen_of(&mut self, source: &str) -> &mut Seen {
-        let at = match self.seen_index.get(source) {
-            Some(&at) => at,
-            None => {
-                let name: Arc<str> = Arc::from(source);
-                self.seen.push(Seen {
-                    name: Arc::clone(&name),
-                    ids: HashMap::new(),
-                });
-                self.seen_index.insert(name, self.seen.len() - 1);
-                self.seen.len() - 1
-            }
-        };
-        &mut self.seen[at]
+        // Sources are few and known (routes): the miss happens once each.
+        if !self.seen.contains_key(source) {
+            let name: Arc<str> = Arc::from(source);
+            let seen = Seen {
+                name: Arc::clone(&name),
+                ids: HashMap::new(),
+            };
+            self.seen.insert(name, seen);
+        }
+        self.seen.get_mut(source).expect("inserted above")
     }
 
     /// Registers waiting entry `id` under its coalescing key. Returns false
@@ -473,8 +459,9 @@ impl State {
 impl Queue for MemoryQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         let started = Instant::now();
-        let (result, source) = self.enqueue_now(delivery);
-        observe::record_enqueue_of(source, &result, started.elapsed());
+        let source = delivery.source.clone();
+        let result = self.enqueue_now(delivery);
+        observe::record_enqueue(&source, &result, started.elapsed());
         Box::pin(async move { result })
     }
 

@@ -37,21 +37,8 @@ pub fn record_enqueue(
     result: &Result<EnqueueOutcome, QueueError>,
     elapsed: Duration,
 ) {
-    record_enqueue_of(
-        metrics::SharedString::from_owned(source.to_owned()),
-        result,
-        elapsed,
-    );
-}
-
-/// [`record_enqueue`] with the label already built (a back-end that keeps
-/// the source name in an `Arc<str>` shares it instead of copying it).
-pub(crate) fn record_enqueue_of(
-    source: metrics::SharedString,
-    result: &Result<EnqueueOutcome, QueueError>,
-    elapsed: Duration,
-) {
     metrics::histogram!(ENQUEUE_LATENCY).record(elapsed.as_secs_f64());
+    let source = source.to_owned();
     match result {
         Ok(EnqueueOutcome::Duplicate) => {
             metrics::counter!(DUPLICATES, "source" => source).increment(1)
