@@ -13,7 +13,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
-use common::{ChannelQueue, KeepingQueue, SECRET, hand_written, sign};
+use common::{SECRET, channel_queue, hand_written, keeping_queue, sign};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hookgate_queue::{MemoryQueue, Queue};
 use hookgate_receive::{Receiver, Source};
@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
 
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
     rt.spawn(async move { while rx.recv().await.is_some() {} });
-    let layered_channel = layered(Arc::new(ChannelQueue::new(tx)));
+    let layered_channel = layered(Arc::new(channel_queue(tx)));
     check(&layered_channel, true);
     group.bench_function("WebhookLayer, channel queue", |b| {
         b.to_async(&rt).iter(|| {
@@ -111,7 +111,7 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let layered_keeping = layered(Arc::new(KeepingQueue::default()));
+    let layered_keeping = layered(Arc::new(keeping_queue()));
     check(&layered_keeping, true);
     group.bench_function("WebhookLayer, queue keeping each body in a Vec", |b| {
         b.to_async(&rt).iter(|| {

@@ -48,7 +48,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::post;
-use common::{ChannelQueue, KeepingQueue, SECRET, hand_written, sign};
+use common::{SECRET, channel_queue, hand_written, keeping_queue, sign};
 use hookgate_queue::{MemoryQueue, Queue};
 use hookgate_receive::{Receiver, Source};
 use hookgate_tower::WebhookLayer;
@@ -365,14 +365,14 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
         ),
         'j' => (
             "(j) = (b) with a queue keeping a copy of each body in a Vec",
-            layered(Arc::new(KeepingQueue::default())),
+            layered(Arc::new(keeping_queue())),
         ),
         'i' => {
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
             tokio::spawn(async move { while rx.recv().await.is_some() {} });
             (
                 "(i) = (b) with a channel queue (bounded mpsc, as (d))",
-                layered(Arc::new(ChannelQueue::new(tx))),
+                layered(Arc::new(channel_queue(tx))),
             )
         }
         _ => {

@@ -81,78 +81,56 @@ pub(crate) async fn hand_written(
     }
 }
 
+/// A bench queue that only takes deliveries: `enqueue` hands each one to its
+/// function; everything else is unsupported. The queues behind scenarios (i)
+/// and (j) of the load run.
+pub(crate) struct EnqueueOnly<F>(F);
+
+impl<F> std::fmt::Debug for EnqueueOnly<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnqueueOnly")
+    }
+}
+
 /// The least a queue can do: hand the body to a bounded channel. Isolates
 /// the layer's own cost from the in-memory queue's bookkeeping (dedup map,
 /// due-time index).
-#[derive(Debug)]
-pub(crate) struct ChannelQueue(tokio::sync::mpsc::Sender<Bytes>);
+pub(crate) fn channel_queue(
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+) -> EnqueueOnly<impl Fn(NewDelivery) -> Result<EnqueueOutcome, QueueError> + Send + Sync + 'static>
+{
+    EnqueueOnly(move |d: NewDelivery| match tx.try_send(d.body) {
+        Ok(()) => Ok(EnqueueOutcome::Enqueued),
+        Err(_) => Err(QueueError::full(std::time::Duration::from_secs(1))),
+    })
+}
 
-impl ChannelQueue {
-    pub(crate) fn new(tx: tokio::sync::mpsc::Sender<Bytes>) -> Self {
-        Self(tx)
-    }
+/// The least a queue that keeps what it acknowledges in memory can do: copy
+/// each body into a `Vec` (no index, no dedup, no headers). The floor under
+/// any in-memory back-end.
+pub(crate) fn keeping_queue()
+-> EnqueueOnly<impl Fn(NewDelivery) -> Result<EnqueueOutcome, QueueError> + Send + Sync + 'static> {
+    let kept = std::sync::Mutex::new(Vec::new());
+    EnqueueOnly(move |d: NewDelivery| {
+        let body = Bytes::copy_from_slice(&d.body);
+        kept.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(body);
+        Ok(EnqueueOutcome::Enqueued)
+    })
 }
 
 fn unsupported<T: Send + 'static>() -> BoxFuture<'static, Result<T, QueueError>> {
     Box::pin(async { Err(QueueError::unavailable("enqueue only")) })
 }
 
-impl Queue for ChannelQueue {
+impl<F> Queue for EnqueueOnly<F>
+where
+    F: Fn(NewDelivery) -> Result<EnqueueOutcome, QueueError> + Send + Sync + 'static,
+{
     fn enqueue(&self, d: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
-        let result = match self.0.try_send(d.body) {
-            Ok(()) => Ok(EnqueueOutcome::Enqueued),
-            Err(_) => Err(QueueError::full(std::time::Duration::from_secs(1))),
-        };
+        let result = (self.0)(d);
         Box::pin(async move { result })
-    }
-    fn lease(&self, _: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
-        unsupported()
-    }
-    fn ack(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn retry_at(
-        &self,
-        _: LeaseId,
-        _: std::time::SystemTime,
-        _: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn dead_letter(&self, _: LeaseId, _: String) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn release(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        unsupported()
-    }
-    fn list_dead(&self, _: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
-        unsupported()
-    }
-    fn replay(&self, _: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        unsupported()
-    }
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        unsupported()
-    }
-}
-
-/// The least a queue that keeps what it acknowledges in memory can do: copy
-/// each body into a `Vec` (no index, no dedup, no headers). The floor under
-/// any in-memory back-end.
-#[derive(Debug, Default)]
-pub(crate) struct KeepingQueue(std::sync::Mutex<Vec<Bytes>>);
-
-impl Queue for KeepingQueue {
-    fn enqueue(&self, d: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
-        let body = Bytes::copy_from_slice(&d.body);
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(body);
-        Box::pin(async { Ok(EnqueueOutcome::Enqueued) })
     }
     fn lease(&self, _: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         unsupported()
