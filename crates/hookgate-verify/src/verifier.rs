@@ -277,8 +277,12 @@ impl Check<'_> {
     }
 
     /// A timestamp header: present, digits only, inside the window.
-    fn timestamp_header(&self, name: &HeaderName) -> Result<(&str, u64), VerifyErrorKind> {
-        let text = header_str(self.headers, name)?;
+    fn timestamp_header<'h>(
+        &self,
+        name: &HeaderName,
+        value: Option<&'h HeaderValue>,
+    ) -> Result<(&'h str, u64), VerifyErrorKind> {
+        let text = header_text(name, value)?;
         let timestamp = parse::parse_timestamp(text)
             .ok_or_else(|| malformed(name, Malformed::InvalidTimestamp))?;
         self.check_time(timestamp)?;
@@ -330,40 +334,36 @@ impl Check<'_> {
 
     fn standard(&self) -> Result<Verified, VerifyErrorKind> {
         // Svix reads `svix-*` unless only the `webhook-*` signature is present.
-        // Each signature header is looked up once, its value kept.
-        let svix_signature = match self.inner.scheme {
-            Scheme::Svix => self.headers.get(h::SVIX_SIGNATURE),
-            _ => None,
-        };
-        let webhook_signature = match svix_signature {
-            Some(_) => None,
-            None => self.headers.get(h::WEBHOOK_SIGNATURE),
-        };
-        let svix_headers = svix_signature.is_some()
-            || (self.inner.scheme == Scheme::Svix && webhook_signature.is_none());
-        let (id_name, ts_name, sig_name, sig_value) = if svix_headers {
+        static SVIX: [HeaderName; 3] = [h::SVIX_ID, h::SVIX_TIMESTAMP, h::SVIX_SIGNATURE];
+        static WEBHOOK: [HeaderName; 3] =
+            [h::WEBHOOK_ID, h::WEBHOOK_TIMESTAMP, h::WEBHOOK_SIGNATURE];
+        let find = |[id, ts, sig]: &'static [HeaderName; 3]| {
             (
-                h::SVIX_ID,
-                h::SVIX_TIMESTAMP,
-                h::SVIX_SIGNATURE,
-                svix_signature,
-            )
-        } else {
-            (
-                h::WEBHOOK_ID,
-                h::WEBHOOK_TIMESTAMP,
-                h::WEBHOOK_SIGNATURE,
-                webhook_signature,
+                [id, ts, sig],
+                parse::find_headers(self.headers, [id, ts, sig]),
             )
         };
-        let id = header_str(self.headers, &id_name)?;
-        let (ts_text, timestamp) = self.timestamp_header(&ts_name)?;
-        let signatures = parse::standard_signatures(&sig_name, header_text(&sig_name, sig_value)?)?;
-        let tags = signatures.tags(&sig_name)?;
+        let svix = (self.inner.scheme == Scheme::Svix).then(|| find(&SVIX));
+        let ([id_name, ts_name, sig_name], [id_value, ts_value, sig_value]) = match svix {
+            Some(signed @ (_, [_, _, Some(_)])) => signed,
+            _ => {
+                let webhook = find(&WEBHOOK);
+                match svix {
+                    // Neither signature: Svix reports its own headers missing.
+                    Some(unsigned) if webhook.1[2].is_none() => unsigned,
+                    _ => webhook,
+                }
+            }
+        };
+        let id = header_text(id_name, id_value)?;
+        let (ts_text, timestamp) = self.timestamp_header(ts_name, ts_value)?;
+        let mut signatures = Signatures::default();
+        parse::standard_signatures(sig_name, header_text(sig_name, sig_value)?, &mut signatures)?;
+        let tags = signatures.tags(sig_name)?;
         let key = self.match_hmac(
             &[id.as_bytes(), b".", ts_text.as_bytes(), b".", self.body],
             &tags,
-            &sig_name,
+            sig_name,
         )?;
         Ok(self.verified(key, Some(timestamp), Some(id)))
     }
@@ -374,45 +374,36 @@ impl Check<'_> {
         } else {
             h::CLARIFE_SIGNATURE
         };
-        let text = header_str(self.headers, &name)?;
-        let parsed = parse::timestamped_signatures(&name, text)?;
-        self.check_time(parsed.timestamp)?;
-        let tags = parsed.signatures.tags(&name)?;
+        let [value] = parse::find_headers(self.headers, [&name]);
+        let mut signatures = Signatures::default();
+        let (ts_text, timestamp) =
+            parse::timestamped_signatures(&name, header_text(&name, value)?, &mut signatures)?;
+        self.check_time(timestamp)?;
+        let tags = signatures.tags(&name)?;
         let key = if self.inner.scheme == Scheme::Stripe {
-            self.match_hmac(
-                &[parsed.timestamp_text.as_bytes(), b".", self.body],
-                &tags,
-                &name,
-            )?
+            self.match_hmac(&[ts_text.as_bytes(), b".", self.body], &tags, &name)?
         } else {
             // clarife signs the body alone: its `t=` is not covered by the
             // signature (see the security page).
             self.match_hmac(&[self.body], &tags, &name)?
         };
-        Ok(self.verified(key, Some(parsed.timestamp), None))
-    }
-
-    fn optional_header(&self, names: &[HeaderName]) -> Option<&str> {
-        names
-            .iter()
-            .find_map(|name| self.headers.get(name))
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim_ascii)
-            .filter(|id| !id.is_empty())
+        Ok(self.verified(key, Some(timestamp), None))
     }
 
     fn github(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::GITHUB_SIGNATURE_256;
-        let signatures = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "sha256=");
+        let [signature, delivery] = parse::find_headers(self.headers, [&name, &h::GITHUB_DELIVERY]);
+        let signatures = parse::prefixed_hex_signature(header_text(&name, signature)?, "sha256=");
         let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
-        let id = self.optional_header(&[h::GITHUB_DELIVERY]);
-        Ok(self.verified(key, None, id))
+        Ok(self.verified(key, None, optional_id(delivery)))
     }
 
     fn slack(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::SLACK_SIGNATURE;
-        let (ts_text, timestamp) = self.timestamp_header(&h::SLACK_REQUEST_TIMESTAMP)?;
-        let signatures = parse::prefixed_hex_signature(header_str(self.headers, &name)?, "v0=");
+        let [timestamp, signature] =
+            parse::find_headers(self.headers, [&h::SLACK_REQUEST_TIMESTAMP, &name]);
+        let (ts_text, timestamp) = self.timestamp_header(&h::SLACK_REQUEST_TIMESTAMP, timestamp)?;
+        let signatures = parse::prefixed_hex_signature(header_text(&name, signature)?, "v0=");
         let key = self.match_hmac(
             &[b"v0:", ts_text.as_bytes(), b":", self.body],
             &signatures.tags(&name)?,
@@ -422,18 +413,23 @@ impl Check<'_> {
     }
 
     fn shopify(&self) -> Result<Verified, VerifyErrorKind> {
-        // `X-Shopify-Hmac-Sha256`, else the newer spelling; each looked up once.
-        let (name, value) = match self.headers.get(h::SHOPIFY_HMAC_SHA256) {
-            Some(value) => (h::SHOPIFY_HMAC_SHA256, Some(value)),
-            None => match self.headers.get(h::SHOPIFY_HMAC_SHA256_UNPREFIXED) {
-                Some(value) => (h::SHOPIFY_HMAC_SHA256_UNPREFIXED, Some(value)),
-                None => (h::SHOPIFY_HMAC_SHA256, None),
-            },
+        // `X-Shopify-Hmac-Sha256`, else the newer spelling; the same for the id.
+        let [signature, unprefixed_signature, id, unprefixed_id] = parse::find_headers(
+            self.headers,
+            [
+                &h::SHOPIFY_HMAC_SHA256,
+                &h::SHOPIFY_HMAC_SHA256_UNPREFIXED,
+                &h::SHOPIFY_WEBHOOK_ID,
+                &h::SHOPIFY_WEBHOOK_ID_UNPREFIXED,
+            ],
+        );
+        let (name, value) = match (signature, unprefixed_signature) {
+            (None, Some(value)) => (h::SHOPIFY_HMAC_SHA256_UNPREFIXED, Some(value)),
+            (value, _) => (h::SHOPIFY_HMAC_SHA256, value),
         };
         let signatures = parse::base64_signature(header_text(&name, value)?);
         let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
-        let id = self.optional_header(&[h::SHOPIFY_WEBHOOK_ID, h::SHOPIFY_WEBHOOK_ID_UNPREFIXED]);
-        Ok(self.verified(key, None, id))
+        Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
     }
 
     fn claravine(&self) -> Result<Verified, VerifyErrorKind> {
@@ -517,7 +513,7 @@ impl Check<'_> {
             None => None,
         };
         let timestamp = match &inner.timestamp_header {
-            Some(ts_name) => Some(self.timestamp_header(ts_name)?),
+            Some(ts_name) => Some(self.timestamp_header(ts_name, self.headers.get(ts_name))?),
             None => None,
         };
         let parts: Vec<&[u8]> = inner
@@ -534,6 +530,15 @@ impl Check<'_> {
         let key = self.match_hmac(&parts, &tags, name)?;
         Ok(self.verified(key, timestamp.map(|(_, ts)| ts), id))
     }
+}
+
+/// An optional id header: its trimmed text, or `None` when it is absent,
+/// blank or not text (the delivery is still verified, only without an id).
+fn optional_id(value: Option<&HeaderValue>) -> Option<&str> {
+    value
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim_ascii)
+        .filter(|id| !id.is_empty())
 }
 
 /// Compares two tags in constant time: the XOR of every 8-byte word is folded
