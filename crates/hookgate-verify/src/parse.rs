@@ -497,6 +497,31 @@ mod tests {
         }
     }
 
+    /// An entry of a Standard Webhooks signature list: a good `v1` one, a near
+    /// miss of one (a character changed, removed, or replaced by two), another
+    /// version, no version, or nothing.
+    fn standard_entry() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::{Strategy as _, any};
+        let v1 = || {
+            any::<[u8; 32]>().prop_map(|tag| {
+                format!(
+                    "v1,{}",
+                    base64::engine::general_purpose::STANDARD.encode(tag)
+                )
+            })
+        };
+        proptest::prop_oneof![
+            v1(),
+            (v1(), 0usize..47, "[ -~]{0,2}").prop_map(|(mut entry, at, with)| {
+                entry.replace_range(at..=at, &with);
+                entry
+            }),
+            "v1a?,[A-Za-z0-9+/=]{0,4}",
+            ",[a-z]{0,3}",
+            proptest::strategy::Just(String::new()),
+        ]
+    }
+
     proptest::proptest! {
         #[test]
         fn base64_decoder_agrees_with_the_base64_crate(
@@ -529,6 +554,36 @@ mod tests {
                 proptest::prop_assert_eq!(decode_hex_tag(text), reference_hex(text));
                 let any_case = reference_hex(&text.to_ascii_lowercase());
                 proptest::prop_assert_eq!(decode_hex_tag_any_case(text), any_case);
+            }
+        }
+
+        #[test]
+        fn standard_lists_parse_as_entries_split_on_spaces(
+            entries in proptest::collection::vec(standard_entry(), 0..5),
+            separators in proptest::collection::vec(" {1,2}", 5),
+        ) {
+            let mut text = String::new();
+            for (entry, separator) in entries.iter().zip(&separators) {
+                text.push_str(entry);
+                text.push_str(separator);
+            }
+            let mut expected = Signatures::default();
+            let mut syntax_error = false;
+            for entry in text.split(' ').filter(|entry| !entry.is_empty()) {
+                match entry.split_once(',') {
+                    Some(("v1", signature)) => expected.push(decode_base64_tag(signature)),
+                    Some((version, _)) if !version.is_empty() => {}
+                    _ => syntax_error = true,
+                }
+            }
+            let parsed = standard(&text);
+            proptest::prop_assert_eq!(parsed.is_err(), syntax_error, "{:?}", text);
+            if let Ok(found) = parsed {
+                proptest::prop_assert_eq!(found.saw_supported, expected.saw_supported);
+                proptest::prop_assert_eq!(
+                    found.all().collect::<Vec<_>>(),
+                    expected.all().collect::<Vec<_>>()
+                );
             }
         }
     }
