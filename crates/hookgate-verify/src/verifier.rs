@@ -233,12 +233,12 @@ struct Check<'a> {
 impl Check<'_> {
     fn verified(&self, key: KeyId, timestamp: Option<u64>, header_id: Option<&str>) -> Verified {
         let delivery_id = match header_id {
-            Some(id) => Some(id.into()),
+            Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
             None if self.inner.id_from_body || self.inner.scheme == Scheme::Clarife => {
                 crate::json::top_level_string(self.body, "id")
                     .filter(|id| !id.is_empty())
-                    .map(|id| id.into())
+                    .map(|id| DeliveryId::new(&id))
             }
             None => None,
         };
@@ -557,9 +557,51 @@ fn tags_equal(a: &Tag, b: &Tag) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     scheme: Scheme,
-    delivery_id: Option<Box<str>>,
+    delivery_id: Option<DeliveryId>,
     timestamp: Option<u64>,
     key: KeyId,
+}
+
+/// Delivery ids up to this many bytes are kept inside [`Verified`], so that
+/// verifying allocates nothing: senders' ids are shorter (a UUID is 36 bytes,
+/// a Svix `msg_…` id 31).
+const INLINE_ID: usize = 46;
+
+/// A delivery id, inline when it is short.
+#[derive(Clone, PartialEq, Eq)]
+enum DeliveryId {
+    Inline { len: u8, bytes: [u8; INLINE_ID] },
+    Heap(Box<str>),
+}
+
+impl DeliveryId {
+    fn new(id: &str) -> Self {
+        match u8::try_from(id.len()) {
+            Ok(len) if id.len() <= INLINE_ID => {
+                // Zeros past `len`, so equal ids are equal arrays.
+                let mut bytes = [0; INLINE_ID];
+                bytes[..id.len()].copy_from_slice(id.as_bytes());
+                Self::Inline { len, bytes }
+            }
+            _ => Self::Heap(id.into()),
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Copied from a `str`: always UTF-8, so the default is never used.
+            Self::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+            }
+            Self::Heap(id) => id,
+        }
+    }
+}
+
+impl fmt::Debug for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 impl Verified {
@@ -574,7 +616,7 @@ impl Verified {
     /// when [`VerifierBuilder::delivery_id_from_body`] asked for it (Stripe's
     /// event id). Retries of one event carry the same id: deduplicate on it.
     pub fn delivery_id(&self) -> Option<&str> {
-        self.delivery_id.as_deref()
+        self.delivery_id.as_ref().map(DeliveryId::as_str)
     }
 
     /// The timestamp of the delivery in Unix seconds, for schemes that send one.
@@ -858,4 +900,26 @@ impl VerifierBuilder {
 fn header_name(name: &str) -> Result<HeaderName, ConfigError> {
     HeaderName::from_bytes(name.as_bytes())
         .map_err(|_| ConfigError::InvalidHeaderName(name.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_ids_of_any_length_read_back_as_given() {
+        for len in 0..=INLINE_ID + 20 {
+            // Multi-byte characters too: the id is any `str` a header held.
+            let id: String = "é-msg_2KWPBgLlAf".chars().cycle().take(len).collect();
+            let kept = DeliveryId::new(&id);
+            assert_eq!(kept.as_str(), id);
+            assert_eq!(
+                matches!(kept, DeliveryId::Inline { .. }),
+                id.len() <= INLINE_ID
+            );
+            assert_eq!(kept, DeliveryId::new(&id));
+            assert_eq!(format!("{kept:?}"), format!("{id:?}"));
+        }
+        assert_ne!(DeliveryId::new("a"), DeliveryId::new("a\0"));
+    }
 }
