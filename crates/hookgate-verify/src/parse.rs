@@ -277,9 +277,24 @@ pub(crate) fn standard_signatures(
     text: &str,
     found: &mut Signatures,
 ) -> Result<(), VerifyErrorKind> {
+    /// `v1,` and 44 characters of base64.
+    const V1_ENTRY: usize = 47;
     let bytes = text.as_bytes();
     let mut start = 0;
     while start <= bytes.len() {
+        // The usual entry, taken without searching for its end (about 2% of
+        // a whole verification at 1 KiB): a tag that decodes holds neither
+        // space nor comma, so the entry ends right after it exactly when a
+        // space or the end of the list comes next.
+        let end = start + V1_ENTRY;
+        if bytes[start..].starts_with(b"v1,")
+            && matches!(bytes.get(end), None | Some(b' '))
+            && let Some(tag) = text.get(start + 3..end).and_then(decode_base64_tag)
+        {
+            found.push(Some(tag));
+            start = end + 1;
+            continue;
+        }
         let end = bytes[start..]
             .iter()
             .position(|&byte| byte == b' ')
@@ -473,6 +488,35 @@ mod tests {
     }
 
     #[test]
+    fn timestamps_read_as_str_parse_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "1711612800",
+            "01711612800",
+            "12345678",
+            "123456789",
+            "1234567812345678",
+            "18446744073709551615",
+            "00000000000000000001",
+        ] {
+            assert_eq!(parse_timestamp(text), text.parse().ok(), "{text}");
+        }
+        // One past `u64::MAX`, in either part of the parse.
+        assert_eq!(parse_timestamp("18446744073709551616"), None);
+        assert_eq!(parse_timestamp("99999999999999999999"), None);
+        // Any non-digit in any position of a 10-digit timestamp.
+        for position in 0..10 {
+            for byte in (0..0x80u8).filter(|byte| !byte.is_ascii_digit()) {
+                let mut digits = *b"1711612800";
+                digits[position] = byte;
+                let text = std::str::from_utf8(&digits).unwrap();
+                assert_eq!(parse_timestamp(text), None, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
     fn every_ascii_byte_in_every_position_decodes_as_digit_by_digit() {
         let base = "0123456789abcdef".repeat(4).into_bytes();
         for position in 0..64 {
@@ -555,6 +599,13 @@ mod tests {
                 let any_case = reference_hex(&text.to_ascii_lowercase());
                 proptest::prop_assert_eq!(decode_hex_tag_any_case(text), any_case);
             }
+        }
+
+        #[test]
+        fn timestamps_parse_as_plain_digits_into_u64(text in "[0-9]{1,21}|[0-9+ a-]{0,22}") {
+            let digits = text.bytes().all(|byte| byte.is_ascii_digit());
+            let expected = if digits && text.len() <= 20 { text.parse().ok() } else { None };
+            proptest::prop_assert_eq!(parse_timestamp(&text), expected);
         }
 
         #[test]
