@@ -81,11 +81,12 @@ pub(crate) fn malformed(header: &HeaderName, reason: Malformed) -> VerifyErrorKi
 
 /// A Unix timestamp in whole seconds: ASCII digits only (no sign, no fraction),
 /// at most 20 of them, fitting in a `u64`.
-pub(crate) fn parse_timestamp(text: &str) -> Option<u64> {
-    if text.is_empty() || text.len() > 20 {
+pub(crate) fn parse_timestamp(text: impl AsRef<[u8]>) -> Option<u64> {
+    let digits = text.as_ref();
+    if digits.is_empty() || digits.len() > 20 {
         return None;
     }
-    text.bytes().try_fold(0u64, |value, byte| {
+    digits.iter().try_fold(0u64, |value, &byte| {
         let digit = byte.wrapping_sub(b'0');
         if digit > 9 {
             return None;
@@ -101,8 +102,8 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<u64> {
 ///
 /// Eight digits are decoded at a time in a `u64` (see [`hex_word`]): a digit
 /// at a time, through a table, this was a tenth of a whole GitHub verify.
-pub(crate) fn decode_hex_tag(text: &str) -> Option<Tag> {
-    let digits: &[u8; 64] = text.as_bytes().try_into().ok()?;
+pub(crate) fn decode_hex_tag(text: impl AsRef<[u8]>) -> Option<Tag> {
+    let digits: &[u8; 64] = text.as_ref().try_into().ok()?;
     let mut tag = [0u8; 32];
     let mut invalid = 0;
     for (out, chunk) in tag.chunks_exact_mut(4).zip(digits.chunks_exact(8)) {
@@ -164,8 +165,8 @@ pub(crate) fn decode_hex_tag_any_case(text: &str) -> Option<Tag> {
 /// bits past the 32nd byte are zero), exactly what the `base64` crate's
 /// standard engine accepts for a 32-byte value. Written out for that one
 /// length, it costs a fraction of the general decoder.
-pub(crate) fn decode_base64_tag(text: &str) -> Option<Tag> {
-    let bytes = text.as_bytes();
+pub(crate) fn decode_base64_tag(text: impl AsRef<[u8]>) -> Option<Tag> {
+    let bytes = text.as_ref();
     if bytes.len() != 44 || bytes[43] != b'=' {
         return None;
     }
@@ -219,6 +220,13 @@ pub(crate) struct Signatures {
 }
 
 impl Signatures {
+    /// One well-formed signature.
+    pub(crate) fn of(tag: Tag) -> Self {
+        let mut found = Self::default();
+        found.push(Some(tag));
+        found
+    }
+
     pub(crate) fn push(&mut self, decoded: Option<Tag>) {
         self.saw_supported = true;
         if let Some(tag) = decoded {
@@ -380,6 +388,15 @@ pub(crate) fn prefixed_hex_signature(text: &str, prefix: &str) -> Signatures {
     found
 }
 
+/// The bytes of a header value after `prefix`, for decoding a tag straight
+/// from them: a value that is exactly the prefix then a tag that decodes is
+/// visible ASCII with nothing to trim, so `HeaderValue::to_str` would check
+/// it for nothing. A value that does not decode takes the way through
+/// [`header_text`], which also says precisely what is wrong with it.
+pub(crate) fn after_prefix<'a>(value: Option<&'a HeaderValue>, prefix: &[u8]) -> Option<&'a [u8]> {
+    value?.as_bytes().strip_prefix(prefix)
+}
+
 /// A single base64 signature (Shopify).
 pub(crate) fn base64_signature(text: &str) -> Signatures {
     let mut found = Signatures::default();
@@ -444,11 +461,11 @@ mod tests {
     fn hex_tags_need_exactly_64_digits() {
         let hex = "ab".repeat(32);
         assert_eq!(decode_hex_tag(&hex), Some([0xab; 32]));
-        assert_eq!(decode_hex_tag(&hex.to_uppercase()), None);
+        assert_eq!(decode_hex_tag(hex.to_uppercase()), None);
         assert_eq!(decode_hex_tag(&hex[..63]), None);
         assert_eq!(decode_hex_tag(&hex[..62]), None);
         assert_eq!(decode_hex_tag(""), None);
-        assert_eq!(decode_hex_tag(&format!("{}zz", &hex[..62])), None);
+        assert_eq!(decode_hex_tag(format!("{}zz", &hex[..62])), None);
     }
 
     /// What the `base64` crate's standard engine makes of `text` as a tag.
@@ -755,8 +772,8 @@ mod tests {
         assert_eq!(reference_base64(&spare), None);
         assert_eq!(decode_base64_tag(&spare), None);
         // Padding in the middle, or missing.
-        assert_eq!(decode_base64_tag(&format!("{}==", &b64[..42])), None);
-        assert_eq!(decode_base64_tag(&format!("{}A", &b64[..43])), None);
+        assert_eq!(decode_base64_tag(format!("{}==", &b64[..42])), None);
+        assert_eq!(decode_base64_tag(format!("{}A", &b64[..43])), None);
     }
 
     #[test]

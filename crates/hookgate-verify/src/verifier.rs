@@ -281,12 +281,19 @@ impl Check<'_> {
         &self,
         name: &HeaderName,
         value: Option<&'h HeaderValue>,
-    ) -> Result<(&'h str, u64), VerifyErrorKind> {
+    ) -> Result<(&'h [u8], u64), VerifyErrorKind> {
+        // Digits alone need no text check (see `parse::after_prefix`).
+        if let Some(value) = value
+            && let Some(timestamp) = parse::parse_timestamp(value.as_bytes())
+        {
+            self.check_time(timestamp)?;
+            return Ok((value.as_bytes(), timestamp));
+        }
         let text = header_text(name, value)?;
         let timestamp = parse::parse_timestamp(text)
             .ok_or_else(|| malformed(name, Malformed::InvalidTimestamp))?;
         self.check_time(timestamp)?;
-        Ok((text, timestamp))
+        Ok((text.as_bytes(), timestamp))
     }
 
     /// Computes the HMAC of `parts` under each key and compares it, in constant
@@ -358,10 +365,17 @@ impl Check<'_> {
         let id = header_text(id_name, id_value)?;
         let (ts_text, timestamp) = self.timestamp_header(ts_name, ts_value)?;
         let mut signatures = Signatures::default();
-        parse::standard_signatures(sig_name, header_text(sig_name, sig_value)?, &mut signatures)?;
+        match parse::after_prefix(sig_value, b"v1,").and_then(parse::decode_base64_tag) {
+            Some(tag) => signatures.push(Some(tag)),
+            None => parse::standard_signatures(
+                sig_name,
+                header_text(sig_name, sig_value)?,
+                &mut signatures,
+            )?,
+        }
         let tags = signatures.tags(sig_name)?;
         let key = self.match_hmac(
-            &[id.as_bytes(), b".", ts_text.as_bytes(), b".", self.body],
+            &[id.as_bytes(), b".", ts_text, b".", self.body],
             &tags,
             sig_name,
         )?;
@@ -393,7 +407,11 @@ impl Check<'_> {
     fn github(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::GITHUB_SIGNATURE_256;
         let [signature, delivery] = parse::find_headers(self.headers, [&name, &h::GITHUB_DELIVERY]);
-        let signatures = parse::prefixed_hex_signature(header_text(&name, signature)?, "sha256=");
+        let signatures =
+            match parse::after_prefix(signature, b"sha256=").and_then(parse::decode_hex_tag) {
+                Some(tag) => Signatures::of(tag),
+                None => parse::prefixed_hex_signature(header_text(&name, signature)?, "sha256="),
+            };
         let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
         Ok(self.verified(key, None, optional_id(delivery)))
     }
@@ -403,9 +421,13 @@ impl Check<'_> {
         let [timestamp, signature] =
             parse::find_headers(self.headers, [&h::SLACK_REQUEST_TIMESTAMP, &name]);
         let (ts_text, timestamp) = self.timestamp_header(&h::SLACK_REQUEST_TIMESTAMP, timestamp)?;
-        let signatures = parse::prefixed_hex_signature(header_text(&name, signature)?, "v0=");
+        let signatures =
+            match parse::after_prefix(signature, b"v0=").and_then(parse::decode_hex_tag) {
+                Some(tag) => Signatures::of(tag),
+                None => parse::prefixed_hex_signature(header_text(&name, signature)?, "v0="),
+            };
         let key = self.match_hmac(
-            &[b"v0:", ts_text.as_bytes(), b":", self.body],
+            &[b"v0:", ts_text, b":", self.body],
             &signatures.tags(&name)?,
             &name,
         )?;
@@ -427,7 +449,10 @@ impl Check<'_> {
             (None, Some(value)) => (h::SHOPIFY_HMAC_SHA256_UNPREFIXED, Some(value)),
             (value, _) => (h::SHOPIFY_HMAC_SHA256, value),
         };
-        let signatures = parse::base64_signature(header_text(&name, value)?);
+        let signatures = match value.and_then(|value| parse::decode_base64_tag(value.as_bytes())) {
+            Some(tag) => Signatures::of(tag),
+            None => parse::base64_signature(header_text(&name, value)?),
+        };
         let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
         Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
     }
@@ -523,7 +548,7 @@ impl Check<'_> {
             .map(|part| match part {
                 Part::Literal(bytes) => &**bytes,
                 Part::Id => id.unwrap_or_default().as_bytes(),
-                Part::Timestamp => timestamp.map_or("", |(text, _)| text).as_bytes(),
+                Part::Timestamp => timestamp.map_or(&[][..], |(text, _)| text),
                 Part::Body => self.body,
             })
             .collect();

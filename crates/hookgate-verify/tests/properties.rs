@@ -4,7 +4,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
-use hookgate_verify::{Scheme, Verifier};
+use hookgate_verify::{Malformed, Scheme, Verifier, VerifyErrorKind};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use proptest::prelude::*;
 
@@ -91,6 +91,49 @@ proptest! {
         let verified = verifier.verify_at(&signed, &body, at(NOW + skew)).unwrap();
         prop_assert_eq!(verified.scheme(), scheme);
         prop_assert_eq!(verified.key().index(), 0);
+    }
+
+    /// Values padded with blanks are read as the unpadded ones, whichever way
+    /// the verifier reads them (signatures and timestamps have a shortcut for
+    /// the exact value), and a byte that is not text is refused as such.
+    #[test]
+    fn padded_values_verify_and_non_text_values_are_refused(
+        scheme in hmac_scheme(),
+        body in prop::collection::vec(any::<u8>(), 0..256),
+        which in any::<prop::sample::Index>(),
+        before in "[ \t]{0,2}",
+        after in "[ \t]{0,2}",
+    ) {
+        let verifier = verifier(scheme, b"secret");
+        let signed = verifier.signer().sign("msg_1", NOW, &body).unwrap();
+        let expected = verifier.verify_at(&signed, &body, at(NOW)).unwrap();
+        let names: Vec<HeaderName> = signed.keys().cloned().collect();
+        let name = which.get(&names);
+
+        let mut padded = signed.clone();
+        let value = [before.as_bytes(), signed[name].as_bytes(), after.as_bytes()].concat();
+        padded.insert(name, HeaderValue::from_bytes(&value).unwrap());
+        prop_assert_eq!(&verifier.verify_at(&padded, &body, at(NOW)).unwrap(), &expected);
+
+        let mut not_text = signed.clone();
+        let value = [signed[name].as_bytes(), b"\xe9"].concat();
+        not_text.insert(name, HeaderValue::from_bytes(&value).unwrap());
+        match verifier.verify_at(&not_text, &body, at(NOW)) {
+            // An optional id header (GitHub's, Shopify's) that is not text
+            // only loses the delivery its id.
+            Ok(verified) => {
+                prop_assert!(expected.delivery_id().is_some() && verified.delivery_id().is_none());
+            }
+            Err(refused) => prop_assert!(
+                matches!(
+                    refused.kind(),
+                    VerifyErrorKind::MalformedHeader { header, reason: Malformed::NotText }
+                        if header == name
+                ),
+                "{:?}",
+                refused
+            ),
+        }
     }
 
     #[test]
