@@ -587,9 +587,9 @@ pub struct Verified {
     key: KeyId,
 }
 
-/// Delivery ids up to this many bytes are kept inside [`Verified`], so that
-/// verifying allocates nothing: senders' ids are shorter (a UUID is 36 bytes,
-/// a Svix `msg_…` id 31).
+/// Delivery ids up to this many bytes are kept inside [`Verified`] rather
+/// than in an allocation of their own: senders' ids are shorter (a UUID is 36
+/// bytes, a Svix `msg_…` id 31).
 const INLINE_ID: usize = 46;
 
 /// A delivery id, inline when it is short.
