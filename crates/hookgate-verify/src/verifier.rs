@@ -616,7 +616,9 @@ impl DeliveryId {
         match self {
             // Copied from a `str`: always UTF-8, so the default is never used.
             Self::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default()
+                let id = std::str::from_utf8(&bytes[..usize::from(*len)]);
+                debug_assert!(id.is_ok(), "an inline id is copied from a str");
+                id.unwrap_or_default()
             }
             Self::Heap(id) => id,
         }

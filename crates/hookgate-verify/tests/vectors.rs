@@ -80,6 +80,51 @@ fn svix_accepts_the_vector_under_both_header_families() {
 }
 
 #[test]
+fn svix_reads_its_own_headers_unless_only_the_webhook_signature_is_there() {
+    let verifier = Verifier::new(Scheme::Svix, STANDARD_SECRET).unwrap();
+    let missing = |sent: &http::HeaderMap| match verifier
+        .verify_at(sent, STANDARD_BODY, at(STANDARD_TIMESTAMP))
+        .unwrap_err()
+        .into_kind()
+    {
+        VerifyErrorKind::MissingHeader { header } => header,
+        other => panic!("{other:?}"),
+    };
+    // A `svix-signature` picks the svix family, even when only the webhook
+    // family has an id: the id is reported missing under its svix name.
+    let mixed = headers(&[
+        ("svix-timestamp", "1614265330"),
+        ("svix-signature", STANDARD_SIGNATURE),
+        ("webhook-id", STANDARD_ID),
+        ("webhook-timestamp", "1614265330"),
+        ("webhook-signature", STANDARD_SIGNATURE),
+    ]);
+    assert_eq!(missing(&mixed), "svix-id");
+    // No signature of either family: Svix names its own header.
+    let unsigned = headers(&[
+        ("webhook-id", STANDARD_ID),
+        ("webhook-timestamp", "1614265330"),
+    ]);
+    assert_eq!(missing(&unsigned), "svix-id");
+    let unsigned = headers(&[("svix-id", STANDARD_ID), ("svix-timestamp", "1614265330")]);
+    assert_eq!(missing(&unsigned), "svix-signature");
+    // Standard never reads the svix family.
+    let standard = Verifier::new(Scheme::Standard, STANDARD_SECRET).unwrap();
+    let svix_only = headers(&[
+        ("svix-id", STANDARD_ID),
+        ("svix-timestamp", "1614265330"),
+        ("svix-signature", STANDARD_SIGNATURE),
+    ]);
+    let refused = standard
+        .verify_at(&svix_only, STANDARD_BODY, at(STANDARD_TIMESTAMP))
+        .unwrap_err();
+    assert!(
+        matches!(refused.kind(), VerifyErrorKind::MissingHeader { header } if header == "webhook-id"),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn standard_signature_list_with_other_versions_and_wrong_entries_passes() {
     // As the spec's rotation example: several entries, any valid one passes.
     let verifier = Verifier::new(Scheme::Standard, STANDARD_SECRET).unwrap();
