@@ -15,7 +15,7 @@ use hmac::{KeyInit, Mac};
 use hookgate_verify::Verifier;
 
 mod common;
-use common::{MESSAGE_ID, RAW_SECRET, SCHEMES, STANDARD_SECRET, body, secret_for, signed};
+use common::{MESSAGE_ID, RAW_SECRET, STANDARD_SECRET, body, schemes, secret_for, signed};
 
 type Hmac = hmac::Hmac<sha2::Sha256>;
 
@@ -53,9 +53,8 @@ fn main() {
         let timestamp = unix.to_string();
         let key = RAW_SECRET.as_bytes();
         let prekeyed = Hmac::new_from_slice(key).unwrap();
-        let verifiers: Vec<_> = SCHEMES
-            .iter()
-            .map(|&scheme| {
+        let verifiers: Vec<_> = schemes()
+            .map(|scheme| {
                 let verifier = Verifier::new(scheme, secret_for(scheme)).unwrap();
                 let headers = signed(scheme, unix, &body);
                 verifier.verify_at(&headers, &body, now).unwrap();

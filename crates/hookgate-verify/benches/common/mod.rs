@@ -55,16 +55,13 @@ pub(crate) fn secret_for(scheme: Scheme) -> &'static str {
     }
 }
 
-/// The HMAC schemes measured, in the order they are printed.
-pub(crate) const SCHEMES: [Scheme; 7] = [
-    Scheme::Standard,
-    Scheme::Svix,
-    Scheme::Clarife,
-    Scheme::Stripe,
-    Scheme::Github,
-    Scheme::Slack,
-    Scheme::Shopify,
-];
+/// The HMAC schemes with a fixed header layout (every scheme but the tokens
+/// and the custom one), in the order of [`Scheme::ALL`].
+pub(crate) fn schemes() -> impl Iterator<Item = Scheme> {
+    Scheme::ALL
+        .into_iter()
+        .filter(|scheme| !scheme.is_token() && *scheme != Scheme::CustomHmac)
+}
 
 /// The message id every signed delivery carries.
 pub(crate) const MESSAGE_ID: &str = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W";
