@@ -624,6 +624,15 @@ mod tests {
         }
     }
 
+    /// Each item followed by its separator.
+    fn each_followed_by(items: &[String], separators: &[String]) -> String {
+        items
+            .iter()
+            .zip(separators)
+            .flat_map(|(item, separator)| [item.as_str(), separator.as_str()])
+            .collect()
+    }
+
     /// An entry of a Standard Webhooks signature list: a good `v1` one, a near
     /// miss of one (a character changed, removed, or replaced by two), another
     /// version, no version, or nothing.
@@ -720,11 +729,7 @@ mod tests {
             items in proptest::collection::vec(timestamped_item(), 0..5),
             separators in proptest::collection::vec(", ?| ?,|,,", 5),
         ) {
-            let mut text = String::new();
-            for (item, separator) in items.iter().zip(&separators) {
-                text.push_str(item);
-                text.push_str(separator);
-            }
+            let text = each_followed_by(&items, &separators);
             // What the parser did before it walked bytes.
             let mut expected = Signatures::default();
             let mut expected_timestamp = None;
@@ -772,11 +777,7 @@ mod tests {
             entries in proptest::collection::vec(standard_entry(), 0..5),
             separators in proptest::collection::vec(" {1,2}", 5),
         ) {
-            let mut text = String::new();
-            for (entry, separator) in entries.iter().zip(&separators) {
-                text.push_str(entry);
-                text.push_str(separator);
-            }
+            let text = each_followed_by(&entries, &separators);
             let mut expected = Signatures::default();
             let mut syntax_error = false;
             for entry in text.split(' ').filter(|entry| !entry.is_empty()) {
