@@ -52,7 +52,7 @@
 //!
 //! Secrets are absorbed into the HMAC state once, when the verifier is built,
 //! so a verification costs the SHA-256 of the signed content plus parsing a few
-//! header bytes: at 1 KiB, 1.02x to 1.12x a bare HMAC-SHA256 of the body keyed
+//! header bytes: at 1 KiB, 1.01x to 1.12x a bare HMAC-SHA256 of the body keyed
 //! per call, depending on the scheme, and about 5.5x faster than the `svix`
 //! crate (`cargo bench -p hookgate-verify --bench ratio`; figures in
 //! `BENCHMARKS.md`). `sha2` 0.11 detects the CPU's SHA extensions (x86 SHA-NI,
