@@ -295,6 +295,8 @@ struct Items<'a> {
 
 impl<'a> Items<'a> {
     fn new(text: &'a str, separator: u8) -> Self {
+        // An ASCII separator keeps every split on a char boundary.
+        debug_assert!(separator.is_ascii());
         Self {
             text,
             separator,
@@ -377,10 +379,10 @@ pub(crate) fn standard_signatures(
 }
 
 /// Parses a `t=…,v1=…` header (clarife, Stripe), adding its `v1=` signatures
-/// to `signatures`, and answers its timestamp: the `t=` value exactly as
-/// sent (Stripe signs this text) and its value. The first `t=` counts, entries with other
-/// keys (`v0=`, or any `k=v` a sender adds) and empty entries are skipped. An
-/// entry that is not `key=value` at all (no `=`, an empty key) is
+/// to `signatures`, and answers its timestamp: the `t=` value exactly as sent
+/// (Stripe signs this text) and its value. The first `t=` counts; entries with
+/// other keys (`v0=`, or any `k=v` a sender adds) and empty entries are
+/// skipped. An entry that is not `key=value` at all (no `=`, an empty key) is
 /// [`Malformed::InvalidSyntax`]: neither Stripe nor clarife sends one.
 pub(crate) fn timestamped_signatures<'a>(
     header: &HeaderName,
