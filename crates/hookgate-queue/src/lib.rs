@@ -50,7 +50,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use std::time::{Duration, SystemTime};
-//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Queue};
+//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Enqueue, Queue};
 //!
 //! let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
 //! let delivery = NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..]);
@@ -90,7 +90,7 @@ pub use error::{BoxError, QueueError, QueueErrorKind};
 /// Re-exported from `hookgate-events`: what handlers return and are told.
 pub use hookgate_events::{DeliveryInfo, Disposition, HandlerError};
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW, MemoryQueue};
-pub use queue::{BoxFuture, Queue};
+pub use queue::{BoxFuture, Enqueue, Queue};
 pub use retry::{RetryPolicy, RetrySchedule};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};

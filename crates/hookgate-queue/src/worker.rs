@@ -294,7 +294,7 @@ impl fmt::Debug for WorkerPoolBuilder {
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use std::sync::Arc;
 /// use std::time::SystemTime;
-/// use hookgate_queue::{Delivery, MemoryQueue, NewDelivery, Queue, WorkerPool};
+/// use hookgate_queue::{Delivery, MemoryQueue, NewDelivery, Enqueue, Queue, WorkerPool};
 ///
 /// let queue = Arc::new(MemoryQueue::new());
 /// queue.enqueue(NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..])).await?;
@@ -749,7 +749,7 @@ mod tests {
     use hookgate_events::DeliveryInfo;
 
     use super::*;
-    use crate::{ManualClock, MemoryQueue, NewDelivery, RetrySchedule, Stats};
+    use crate::{Enqueue, ManualClock, MemoryQueue, NewDelivery, RetrySchedule, Stats};
 
     fn setup() -> (ManualClock, Arc<MemoryQueue>) {
         let clock = ManualClock::default();
@@ -1051,14 +1051,16 @@ mod tests {
         }
     }
 
-    impl Queue for Watched {
+    impl Enqueue for Watched {
         fn enqueue(
             &self,
             delivery: NewDelivery,
         ) -> BoxFuture<'_, Result<crate::EnqueueOutcome, QueueError>> {
             self.queue.enqueue(delivery)
         }
+    }
 
+    impl Queue for Watched {
         fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
             let taken = self.queue.lease(request);
             Box::pin(async move {

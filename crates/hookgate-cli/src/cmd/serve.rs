@@ -97,7 +97,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let queue = backend::open(&config, &env, backend::Opener::Receiver)
             .await
             .map_err(Failure::Usage)?;
-        let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
+        let mut receiver = Receiver::builder().queue(queue.clone());
         for source in sources {
             receiver = receiver.source(source);
         }

@@ -76,8 +76,8 @@ use tokio::sync::oneshot;
 use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
 use crate::observe;
 use crate::{
-    BoxFuture, Clock, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
-    Queue, QueueError, Replay, Stats, SystemClock,
+    BoxFuture, Clock, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
+    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
 };
 use store::{Finish, Live, storage};
 
@@ -272,7 +272,7 @@ impl fmt::Debug for SqliteQueueBuilder {
 /// ```
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// use std::time::{Duration, SystemTime};
-/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Queue, SqliteQueue};
+/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Enqueue, Queue, SqliteQueue};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let queue = SqliteQueue::open(dir.path().join("queue.db"))?;
@@ -362,7 +362,7 @@ impl fmt::Debug for SqliteQueue {
     }
 }
 
-impl Queue for SqliteQueue {
+impl Enqueue for SqliteQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         let started = Instant::now();
         let source = delivery.source.clone();
@@ -377,7 +377,9 @@ impl Queue for SqliteQueue {
             result
         })
     }
+}
 
+impl Queue for SqliteQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         self.send(|reply| Command::Lease { request, reply })
     }
