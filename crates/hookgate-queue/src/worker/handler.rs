@@ -16,7 +16,7 @@ use crate::{BoxFuture, Delivery};
 ///
 /// Handlers must be idempotent: delivery is at-least-once.
 pub trait Handler: Send + Sync + 'static {
-    /// Handles `delivery`; an error's [`Disposition`] decides retry or dead letter.
+    /// Handles `delivery`; an error's [`Disposition`](hookgate_events::Disposition) decides retry or dead letter.
     fn handle(&self, delivery: Delivery) -> BoxFuture<'_, Result<(), HandlerError>>;
 }
 

@@ -556,12 +556,21 @@ async fn a_huge_retry_delay_schedules_far_ahead_instead_of_panicking() {
     assert_eq!(stats(&queue).await.scheduled, 1);
 }
 
-/// Sets its flag when dropped: shows that a timed-out handler's future was dropped.
-struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+/// Sets its flag when dropped unfinished: shows that a timed-out handler's
+/// future was dropped, not left running.
+struct DropFlag(Option<Arc<std::sync::atomic::AtomicBool>>);
+
+impl DropFlag {
+    fn finished(mut self) {
+        self.0 = None;
+    }
+}
 
 impl Drop for DropFlag {
     fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -573,13 +582,13 @@ async fn an_attempt_past_its_timeout_is_dropped_and_retried_as_timed_out() {
     let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = dropped.clone();
     let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
-        let guard = DropFlag(flag.clone());
+        let guard = DropFlag(Some(flag.clone()));
         async move {
             if d.attempt == 1 {
                 // 20 s: past the 10 s of "slow", within the hour of the others.
                 tokio::time::sleep(Duration::from_secs(20)).await;
             }
-            std::mem::forget(guard);
+            guard.finished();
             Ok(())
         }
     })
