@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use hookgate_queue::{NewDelivery, Queue, SqliteQueue};
+use hookgate_queue::{Enqueue, NewDelivery, SqliteQueue};
 use hookgate_queue_nats::NatsQueue;
 use hookgate_queue_redis::RedisQueue;
 
@@ -35,7 +35,7 @@ impl Cell {
     }
 }
 
-async fn run(queue: Arc<dyn Queue>, producers: usize, run_for: Duration, tag: &str) -> Cell {
+async fn run(queue: Arc<dyn Enqueue>, producers: usize, run_for: Duration, tag: &str) -> Cell {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -105,7 +105,7 @@ fn main() {
             "back-end", "producers", "enqueues/s", "p50", "p99"
         );
         for producers in PRODUCERS {
-            let mut rows: Vec<(&str, Arc<dyn Queue>)> = Vec::new();
+            let mut rows: Vec<(&str, Arc<dyn Enqueue>)> = Vec::new();
             let sqlite =
                 SqliteQueue::open(dir.path().join(format!("q{producers}.db"))).expect("sqlite");
             rows.push(("sqlite fsync, group commit", Arc::new(sqlite)));

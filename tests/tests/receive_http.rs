@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate_events::{ClaravineEvent, Event};
-use hookgate_queue::{MemoryQueue, Queue};
+use hookgate_queue::{Enqueue, MemoryQueue};
 use hookgate_receive::testing::{MisbehavingQueue, Misbehaviour};
 use receive_common::{
     check_every_path, check_refusing_queue, check_stalled_queue, receiver, typed_answer,
@@ -18,7 +18,7 @@ use receive_common::{
 /// How the full queue of the refusing-queue tests asks senders to wait.
 const FULL_RETRY_AFTER: Duration = Duration::from_secs(7);
 
-async fn axum_server(queue: Arc<dyn Queue>) -> SocketAddr {
+async fn axum_server(queue: Arc<dyn Enqueue>) -> SocketAddr {
     use axum::routing::{get, post};
     let app = axum::Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -49,7 +49,7 @@ async fn axum_server(queue: Arc<dyn Queue>) -> SocketAddr {
     addr
 }
 
-fn actix_server(queue: Arc<dyn Queue>) -> SocketAddr {
+fn actix_server(queue: Arc<dyn Enqueue>) -> SocketAddr {
     use actix_web::{App, HttpResponse, HttpServer, web};
     let receiver = receiver(queue);
     let server = HttpServer::new(move || {

@@ -10,7 +10,7 @@ use actix_web::test::{self, TestRequest};
 use actix_web::{App, HttpResponse, web};
 use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
-use hookgate_queue::{LeaseRequest, MemoryQueue, Queue};
+use hookgate_queue::{Enqueue, LeaseRequest, MemoryQueue, Queue};
 use hookgate_receive::testing::{MisbehavingQueue, Misbehaviour};
 use hookgate_receive::{Mode, Receiver, Rejection, Source};
 use hookgate_verify::{Scheme, Verifier};
@@ -105,7 +105,7 @@ macro_rules! claravine_stalling {
     }};
 }
 
-fn receiver(queue: Arc<dyn Queue>) -> Receiver {
+fn receiver(queue: Arc<dyn Enqueue>) -> Receiver {
     Receiver::builder()
         .queue(queue)
         .source(

@@ -56,13 +56,11 @@ impl Actions {
                 delivery.source
             )));
         };
+        // The action's `timeout` bounds the whole attempt: the worker pool
+        // drops this future past it (`source_attempt_timeout`).
         let result = match action {
-            Action::Forward { url, timeout } => self.forward(url, *timeout, &delivery).await,
-            Action::Command {
-                program,
-                args,
-                timeout,
-            } => command(program, args, *timeout, &delivery).await,
+            Action::Forward { url, .. } => self.forward(url, &delivery).await,
+            Action::Command { program, args, .. } => command(program, args, &delivery).await,
         };
         match &result {
             Ok(()) => tracing::info!(
@@ -84,18 +82,12 @@ impl Actions {
         result
     }
 
-    async fn forward(
-        &self,
-        url: &url::Url,
-        timeout: Duration,
-        delivery: &Delivery,
-    ) -> Result<(), HandlerError> {
+    async fn forward(&self, url: &url::Url, delivery: &Delivery) -> Result<(), HandlerError> {
         let response = self
             .client
             .post(url.as_str())
             .headers(forward_headers(delivery))
             .body(delivery.body.clone())
-            .timeout(timeout)
             .send()
             .await
             .map_err(|e| HandlerError::retry(format!("forward to {url}: {}", error_chain(&e))))?;
@@ -159,12 +151,7 @@ pub(crate) fn forward_headers(delivery: &Delivery) -> HeaderMap {
     headers
 }
 
-async fn command(
-    program: &str,
-    args: &[String],
-    timeout: Duration,
-    delivery: &Delivery,
-) -> Result<(), HandlerError> {
+async fn command(program: &str, args: &[String], delivery: &Delivery) -> Result<(), HandlerError> {
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .env("HOOKGATE_SOURCE", &delivery.source)
@@ -173,7 +160,8 @@ async fn command(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // A timed-out attempt must not leave its process behind.
+        // A timed-out attempt (its future dropped) must not leave its
+        // process behind.
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| HandlerError::retry(format!("cannot start {program}: {e}")))?;
@@ -187,19 +175,8 @@ async fn command(
             let _ = stdin.write_all(&body).await;
         }
     };
-    let run = async {
-        let ((), output) = tokio::join!(feed, child.wait_with_output());
-        output
-    };
-    let output = tokio::time::timeout(timeout, run)
-        .await
-        .map_err(|_| {
-            HandlerError::retry(format!(
-                "{program} did not finish within {}",
-                crate::duration::format(timeout)
-            ))
-        })?
-        .map_err(|e| HandlerError::retry(format!("{program}: {e}")))?;
+    let ((), output) = tokio::join!(feed, child.wait_with_output());
+    let output = output.map_err(|e| HandlerError::retry(format!("{program}: {e}")))?;
     if !output.stdout.is_empty() {
         tracing::debug!(
             program,
@@ -289,25 +266,15 @@ mod tests {
                 out.display()
             );
             let args = vec!["-c".to_owned(), script];
-            command(
-                "sh",
-                &args,
-                Duration::from_secs(30),
-                &delivery(&b"{\"a\":1}"[..]),
-            )
-            .await
-            .unwrap();
+            command("sh", &args, &delivery(&b"{\"a\":1}"[..]))
+                .await
+                .unwrap();
             assert_eq!(std::fs::read(&out).unwrap(), b"{\"a\":1}");
 
             let failing = vec!["-c".to_owned(), "echo broken >&2; exit 3".to_owned()];
-            let err = command(
-                "sh",
-                &failing,
-                Duration::from_secs(30),
-                &delivery(&b"{}"[..]),
-            )
-            .await
-            .unwrap_err();
+            let err = command("sh", &failing, &delivery(&b"{}"[..]))
+                .await
+                .unwrap_err();
             assert_eq!(
                 err.disposition(),
                 hookgate_events::Disposition::Retry { after: None }
@@ -318,14 +285,9 @@ mod tests {
                 "{message}"
             );
 
-            let missing = command(
-                "/nonexistent/handler",
-                &[],
-                Duration::from_secs(1),
-                &delivery(&b"{}"[..]),
-            )
-            .await
-            .unwrap_err();
+            let missing = command("/nonexistent/handler", &[], &delivery(&b"{}"[..]))
+                .await
+                .unwrap_err();
             assert!(missing.error().to_string().contains("cannot start"));
         });
     }
@@ -334,9 +296,7 @@ mod tests {
     fn a_command_that_does_not_read_stdin_is_judged_by_its_exit_code() {
         runtime().block_on(async {
             let big = vec![b'x'; 1 << 20];
-            command("true", &[], Duration::from_secs(30), &delivery(big))
-                .await
-                .unwrap();
+            command("true", &[], &delivery(big)).await.unwrap();
         });
     }
 

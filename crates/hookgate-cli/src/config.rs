@@ -230,7 +230,7 @@ pub(crate) enum Action {
     Forward {
         /// The relay's URL (http).
         url: url::Url,
-        /// How long to wait for its answer.
+        /// How long an attempt may take, answer included.
         timeout: Duration,
     },
     /// Run `program args…` with the body on stdin; exit 0 is success,
@@ -246,6 +246,13 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// How long one attempt may take: the worker pool drops it past this.
+    pub(crate) fn timeout(&self) -> Duration {
+        match self {
+            Action::Forward { timeout, .. } | Action::Command { timeout, .. } => *timeout,
+        }
+    }
+
     /// A short description for logs.
     pub(crate) fn describe(&self) -> String {
         match self {

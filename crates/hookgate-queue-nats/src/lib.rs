@@ -65,7 +65,7 @@
 //! ```no_run
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 //! use std::time::{Duration, SystemTime};
-//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Queue};
+//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Enqueue, Queue};
 //! use hookgate_queue_nats::NatsQueue;
 //!
 //! let queue = NatsQueue::builder("nats://127.0.0.1:4222")
@@ -110,8 +110,8 @@ use std::time::{Duration, Instant, SystemTime};
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer, kv, stream};
 use futures_util::StreamExt;
 use hookgate_queue::{
-    BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, DeliveryKey, EnqueueOutcome, LeaseId,
-    LeaseRequest, Leased, NewDelivery, Queue, QueueError, Replay, Stats, observe,
+    BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, DeliveryKey, Enqueue, EnqueueOutcome,
+    LeaseId, LeaseRequest, Leased, NewDelivery, Queue, QueueError, Replay, Stats, observe,
 };
 
 use crate::envelope::Envelope;
@@ -913,7 +913,7 @@ impl fmt::Debug for NatsQueue {
     }
 }
 
-impl Queue for NatsQueue {
+impl Enqueue for NatsQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         Box::pin(async move {
             let started = Instant::now();
@@ -923,7 +923,9 @@ impl Queue for NatsQueue {
             result
         })
     }
+}
 
+impl Queue for NatsQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         Box::pin(self.bounded(self.lease_now(request)))
     }

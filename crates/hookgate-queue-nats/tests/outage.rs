@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use hookgate_queue::{EnqueueOutcome, NewDelivery, Queue, QueueError, QueueErrorKind};
+use hookgate_queue::{Enqueue, EnqueueOutcome, NewDelivery, QueueError, QueueErrorKind};
 use hookgate_queue_nats::NatsQueue;
 
 const NATS_SERVER: &str = "/usr/sbin/nats-server";

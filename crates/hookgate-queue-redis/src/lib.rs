@@ -87,7 +87,7 @@
 //! ```no_run
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 //! use std::time::{Duration, SystemTime};
-//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Queue};
+//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Enqueue, Queue};
 //! use hookgate_queue_redis::RedisQueue;
 //!
 //! let queue = RedisQueue::builder("redis://127.0.0.1:6379")
@@ -112,8 +112,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use hookgate_queue::{
-    BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, EnqueueOutcome, LeaseId, LeaseRequest,
-    Leased, NewDelivery, Queue, QueueError, Replay, Stats, observe,
+    BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId,
+    LeaseRequest, Leased, NewDelivery, Queue, QueueError, Replay, Stats, observe,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RetryMethod, Value};
@@ -449,7 +449,7 @@ impl fmt::Debug for RedisQueue {
     }
 }
 
-impl Queue for RedisQueue {
+impl Enqueue for RedisQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         Box::pin(async move {
             let started = Instant::now();
@@ -459,7 +459,9 @@ impl Queue for RedisQueue {
             result
         })
     }
+}
 
+impl Queue for RedisQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         Box::pin(self.lease_now(request))
     }

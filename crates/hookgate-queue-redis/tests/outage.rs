@@ -7,7 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use hookgate_queue::{EnqueueOutcome, NewDelivery, Queue, QueueErrorKind};
+use hookgate_queue::{Enqueue, EnqueueOutcome, NewDelivery, QueueErrorKind};
 use hookgate_queue_redis::RedisQueue;
 
 const REDIS_SERVER: &str = "/usr/bin/redis-server";

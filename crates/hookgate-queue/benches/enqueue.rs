@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use hookgate_queue::{MemoryQueue, NewDelivery, Queue, SqliteQueue};
+use hookgate_queue::{Enqueue, MemoryQueue, NewDelivery, Queue, SqliteQueue};
 
 const PRODUCERS: [usize; 3] = [1, 16, 64];
 const BODY: usize = 1024;

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::{
-    BoxFuture, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, Queue,
-    QueueError, Replay, Stats,
+    BoxFuture, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
+    Queue, QueueError, Replay, Stats,
 };
 
 /// Computes the coalescing key of a delivery, or `None` to never coalesce it.
 pub type CoalesceKeyFn = Arc<dyn Fn(&NewDelivery) -> Option<String> + Send + Sync>;
 
-/// A [`Queue`] that sets each delivery's coalescing key with a function
+/// A queue that sets each delivery's coalescing key with a function
 /// before enqueueing it in the inner queue.
 ///
 /// Deliveries of the same source with the same key describe versions of the
@@ -24,7 +24,7 @@ pub type CoalesceKeyFn = Arc<dyn Fn(&NewDelivery) -> Option<String> + Send + Syn
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use std::time::{Duration, SystemTime};
-/// use hookgate_queue::{Coalescing, MemoryQueue, NewDelivery, Queue};
+/// use hookgate_queue::{Coalescing, Enqueue, MemoryQueue, NewDelivery, Queue};
 ///
 /// // Key by the body here; real code would parse out the object id.
 /// let queue = Coalescing::new(MemoryQueue::new(), |d: &NewDelivery| {
@@ -43,7 +43,7 @@ pub struct Coalescing<Q> {
     key: CoalesceKeyFn,
 }
 
-impl<Q: Queue> Coalescing<Q> {
+impl<Q: Enqueue> Coalescing<Q> {
     /// Wraps `inner`, keying deliveries with `key`.
     pub fn new(
         inner: Q,
@@ -74,7 +74,7 @@ impl<Q: fmt::Debug> fmt::Debug for Coalescing<Q> {
     }
 }
 
-impl<Q: Queue> Queue for Coalescing<Q> {
+impl<Q: Enqueue> Enqueue for Coalescing<Q> {
     fn enqueue(
         &self,
         mut delivery: NewDelivery,
@@ -84,7 +84,9 @@ impl<Q: Queue> Queue for Coalescing<Q> {
         }
         self.inner.enqueue(delivery)
     }
+}
 
+impl<Q: Queue> Queue for Coalescing<Q> {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         self.inner.lease(request)
     }

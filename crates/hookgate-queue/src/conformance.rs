@@ -5,7 +5,7 @@
 //! ```
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 //! use std::sync::Arc;
-//! use hookgate_queue::{MemoryQueue, Queue, conformance};
+//! use hookgate_queue::{MemoryQueue, Enqueue, Queue, conformance};
 //!
 //! conformance::run_all(|clock| async move {
 //!     Arc::new(MemoryQueue::new().with_clock(clock)) as Arc<dyn Queue>
@@ -40,8 +40,8 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
-    BoxFuture, Clock, DeliveryKey, EnqueueOutcome, LeaseRequest, Leased, ManualClock, NewDelivery,
-    Queue, QueueErrorKind, Replay,
+    BoxFuture, Clock, DeliveryKey, Enqueue, EnqueueOutcome, LeaseRequest, Leased, ManualClock,
+    NewDelivery, Queue, QueueErrorKind, Replay,
 };
 
 /// The visibility timeout the suite leases with.

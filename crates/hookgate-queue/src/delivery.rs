@@ -125,7 +125,7 @@ impl fmt::Display for DeliveryKey {
     }
 }
 
-/// What [`Queue::enqueue`](crate::Queue::enqueue) did with a delivery.
+/// What [`Enqueue::enqueue`](crate::Enqueue::enqueue) did with a delivery.
 ///
 /// Every variant means the delivery is safe: the caller may acknowledge it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

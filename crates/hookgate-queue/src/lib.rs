@@ -26,8 +26,11 @@
 //!   with [`Durability::Fsync`] (default) `Ok` means `fsync`ed. The schema is
 //!   documented in the [`sqlite`] module and inspectable with `sqlite3`.
 //! - [`MemoryQueue`]: in process memory, for tests and for users who accept loss.
-//! - Other back-ends implement [`Queue`] and prove it with the `conformance`
-//!   suite (feature `conformance`).
+//! - Other back-ends implement [`Enqueue`] and [`Queue`] and prove it with
+//!   the `conformance` suite (feature `conformance`).
+//!
+//! The receiving side needs only [`Enqueue`] (one method); workers and
+//! operators use [`Queue`], which builds on it.
 //!
 //! Wrap any of them in [`Coalescing`] to let a newer version of an object
 //! replace an older one still waiting.
@@ -50,7 +53,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! use std::sync::Arc;
 //! use std::time::{Duration, SystemTime};
-//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Queue};
+//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Enqueue, Queue};
 //!
 //! let queue: Arc<dyn Queue> = Arc::new(MemoryQueue::new());
 //! let delivery = NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..]);
@@ -65,9 +68,12 @@
 //! # }).unwrap();
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod clock;
 mod coalesce;
 #[cfg(feature = "conformance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 mod delivery;
 mod error;
@@ -76,6 +82,7 @@ pub mod observe;
 mod queue;
 mod retry;
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
 pub mod wire;
 mod worker;
@@ -90,8 +97,9 @@ pub use error::{BoxError, QueueError, QueueErrorKind};
 /// Re-exported from `hookgate-events`: what handlers return and are told.
 pub use hookgate_events::{DeliveryInfo, Disposition, HandlerError};
 pub use memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW, MemoryQueue};
-pub use queue::{BoxFuture, Queue};
+pub use queue::{BoxFuture, Enqueue, Queue};
 pub use retry::{RetryPolicy, RetrySchedule};
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};
 pub use worker::{Handler, RouterHandler, WorkerPool, WorkerPoolBuilder, WorkerReport};

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
 use crate::{
-    BoxFuture, Clock, DeadLetter, Delivery, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
+    BoxFuture, Clock, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
     NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
 };
 use crate::{observe, wire};
@@ -32,7 +32,7 @@ pub(crate) const FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// use std::time::{Duration, SystemTime};
-/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Queue};
+/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, MemoryQueue, NewDelivery, Enqueue, Queue};
 ///
 /// let queue = MemoryQueue::new();
 /// let delivery = NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..]);
@@ -456,7 +456,7 @@ impl State {
     }
 }
 
-impl Queue for MemoryQueue {
+impl Enqueue for MemoryQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         let started = Instant::now();
         let source = delivery.source.clone();
@@ -464,7 +464,9 @@ impl Queue for MemoryQueue {
         observe::record_enqueue(&source, &result, started.elapsed());
         Box::pin(async move { result })
     }
+}
 
+impl Queue for MemoryQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         let leased = self.lease_now(&request);
         Box::pin(async move { Ok(leased) })

@@ -1,4 +1,6 @@
-//! The contract every back-end fulfils.
+//! The contract every back-end fulfils, in two traits: [`Enqueue`], all the
+//! receiving side needs, and [`Queue`], what workers and operators need on
+//! top of it.
 
 use std::fmt;
 use std::future::Future;
@@ -11,15 +13,56 @@ use crate::{
     Stats,
 };
 
-/// A boxed, sendable future: what [`Queue`] methods return, so the trait
-/// stays dyn-compatible (`Arc<dyn Queue>` chosen at run time by configuration).
+/// A boxed, sendable future: what [`Enqueue`] and [`Queue`] methods return,
+/// so the traits stay dyn-compatible (`Arc<dyn Queue>` chosen at run time by
+/// configuration).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where a receiver puts what it verified: the one thing the receiving side
+/// asks of a queue.
+///
+/// Every [`Queue`] is an `Enqueue`, and an `Arc<dyn Queue>` converts into an
+/// `Arc<dyn Enqueue>` (trait upcasting). A test double, or a queue that only
+/// forwards deliveries elsewhere, implements this one method:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use std::time::SystemTime;
+/// use hookgate_queue::{BoxFuture, Enqueue, EnqueueOutcome, NewDelivery, QueueError};
+///
+/// /// Refuses everything, as a full queue would.
+/// #[derive(Debug)]
+/// struct AlwaysFull;
+///
+/// impl Enqueue for AlwaysFull {
+///     fn enqueue(&self, _: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
+///         Box::pin(async { Err(QueueError::full(std::time::Duration::from_secs(5))) })
+///     }
+/// }
+///
+/// let queue: Arc<dyn Enqueue> = Arc::new(AlwaysFull);
+/// let delivery = NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..]);
+/// assert!(queue.enqueue(delivery).await.unwrap_err().is_transient());
+/// # });
+/// ```
+pub trait Enqueue: Send + Sync + fmt::Debug + 'static {
+    /// Stores a delivery, or recognises a duplicate. Returns only once the
+    /// delivery is as durable as the back-end promises.
+    ///
+    /// The body and header values may be slices of a server's read buffer
+    /// (hookgate's receivers hand them over as the server gave them): a
+    /// back-end that keeps them in memory should copy them, as
+    /// [`MemoryQueue`](crate::MemoryQueue) does, or each delivery it holds
+    /// pins a whole buffer.
+    fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>>;
+}
 
 /// A durable queue of verified deliveries.
 ///
 /// # Semantics every back-end guarantees
 ///
-/// - **At-least-once.** Once [`enqueue`](Queue::enqueue) returned `Ok`, the
+/// - **At-least-once.** Once [`enqueue`](Enqueue::enqueue) returned `Ok`, the
 ///   delivery is handed to a worker until it is acknowledged, dead-lettered,
 ///   or replaced by coalescing. A worker that dies holding a lease loses
 ///   nothing: the lease expires and the delivery is leased again.
@@ -37,17 +80,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///   touches the newer lease.
 ///
 /// The conformance suite (feature `conformance`) checks all of this.
-pub trait Queue: Send + Sync + fmt::Debug + 'static {
-    /// Stores a delivery, or recognises a duplicate. Returns only once the
-    /// delivery is as durable as the back-end promises.
-    ///
-    /// The body and header values may be slices of a server's read buffer
-    /// (hookgate's receivers hand them over as the server gave them): a
-    /// back-end that keeps them in memory should copy them, as
-    /// [`MemoryQueue`](crate::MemoryQueue) does, or each delivery it holds
-    /// pins a whole buffer.
-    fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>>;
-
+///
+/// Workers lease and settle deliveries; operators list and replay dead
+/// letters and read the counts. One trait holds both: every back-end serves
+/// both, and a worker pool publishes the counts too. Only the receiving side
+/// gets by with less ([`Enqueue`]).
+pub trait Queue: Enqueue {
     /// Leases up to `request.max` deliveries that are due, for `request.visibility`.
     ///
     /// Each leased delivery's attempt counter goes up by one. Deliveries whose
@@ -97,12 +135,15 @@ pub trait Queue: Send + Sync + fmt::Debug + 'static {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>>;
 }
 
-/// An `Arc` of a queue is a queue, so `Arc<dyn Queue>` can be wrapped and shared.
-impl<Q: Queue + ?Sized> Queue for Arc<Q> {
+/// An `Arc` of a queue takes deliveries, so `Arc<dyn Enqueue>` can be wrapped and shared.
+impl<Q: Enqueue + ?Sized> Enqueue for Arc<Q> {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         (**self).enqueue(delivery)
     }
+}
 
+/// An `Arc` of a queue is a queue, so `Arc<dyn Queue>` can be wrapped and shared.
+impl<Q: Queue + ?Sized> Queue for Arc<Q> {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         (**self).lease(request)
     }

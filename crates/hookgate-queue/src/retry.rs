@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookgate_events::{Disposition, HandlerError};
+
 /// The delays between attempts, as a value.
 ///
 /// ```
@@ -190,6 +192,32 @@ impl RetryPolicy {
         match self.max_age {
             Some(max) if age.saturating_add(delay) > max => None,
             _ => Some(delay),
+        }
+    }
+}
+
+/// What follows a failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Try again after this delay.
+    RetryIn(Duration),
+    /// Give up: dead letters, with this reason.
+    GiveUp(String),
+}
+
+impl RetryPolicy {
+    /// What follows failed attempt `attempt` of a delivery aged `age`: the
+    /// handler's disposition, then this policy's limits, decide.
+    pub(crate) fn verdict(&self, error: &HandlerError, attempt: u32, age: Duration) -> Verdict {
+        let requested = match error.disposition() {
+            Disposition::GiveUp => return Verdict::GiveUp(error.to_string()),
+            Disposition::Retry { after } => after,
+            // A disposition this version does not know: the safe default.
+            _ => None,
+        };
+        match self.next_delay(attempt, age, requested) {
+            Some(delay) => Verdict::RetryIn(delay),
+            None => Verdict::GiveUp(format!("gave up after {attempt} attempts: {error}")),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
-    Clock, Durability, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue,
+    Clock, Durability, Enqueue, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue,
     QueueErrorKind, Replay, SqliteQueue,
 };
 

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use hookgate_queue::{EnqueueOutcome, NewDelivery, Queue};
+use hookgate_queue::{Enqueue, EnqueueOutcome, NewDelivery};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use tokio::time::Instant;
 use tracing::{Span, field};
@@ -56,14 +56,14 @@ pub struct Receiver {
 
 struct Inner {
     sources: Vec<Arc<Source>>,
-    queue: Option<Arc<dyn Queue>>,
+    queue: Option<Arc<dyn Enqueue>>,
 }
 
 impl fmt::Debug for Receiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Receiver")
             .field("sources", &self.inner.sources)
-            .field("queue", &self.inner.queue.as_ref().map(|_| "dyn Queue"))
+            .field("queue", &self.inner.queue.as_ref().map(|_| "dyn Enqueue"))
             .finish()
     }
 }
@@ -105,21 +105,22 @@ impl Receiver {
 #[must_use]
 pub struct ReceiverBuilder {
     sources: Vec<Source>,
-    queue: Option<Arc<dyn Queue>>,
+    queue: Option<Arc<dyn Enqueue>>,
 }
 
 impl fmt::Debug for ReceiverBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReceiverBuilder")
             .field("sources", &self.sources)
-            .field("queue", &self.queue.as_ref().map(|_| "dyn Queue"))
+            .field("queue", &self.queue.as_ref().map(|_| "dyn Enqueue"))
             .finish()
     }
 }
 
 impl ReceiverBuilder {
-    /// The queue that sources in queue mode enqueue into.
-    pub fn queue(mut self, queue: Arc<dyn Queue>) -> Self {
+    /// The queue that sources in queue mode enqueue into: any queue
+    /// (`Arc<dyn Queue>` converts), or anything else that takes deliveries.
+    pub fn queue(mut self, queue: Arc<dyn Enqueue>) -> Self {
         self.queue = Some(queue);
         self
     }
@@ -171,7 +172,7 @@ pub struct RequestHead<'a> {
 /// [`complete`](Self::complete)), so each request is counted once.
 pub struct Reception {
     source: Arc<Source>,
-    queue: Option<Arc<dyn Queue>>,
+    queue: Option<Arc<dyn Enqueue>>,
     started: Instant,
     span: Span,
 }
@@ -695,6 +696,7 @@ pub fn parse_event<T: hookgate_events::FromDelivery>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookgate_queue::Queue;
     use hookgate_verify::{Scheme, Verifier};
 
     fn source(name: &str, path: &str, mode: Mode) -> Source {

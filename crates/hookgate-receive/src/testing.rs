@@ -1,16 +1,12 @@
 //! Queues that misbehave on purpose, to test the ACK path (feature `test-util`).
 //!
-//! Only [`Queue::enqueue`] is meaningful; the worker-side methods report the
-//! queue as unavailable.
+//! They implement [`Enqueue`], all a receiver asks of a queue.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use hookgate_queue::{
-    BoxFuture, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, Queue,
-    QueueError, Replay, Stats,
-};
+use hookgate_queue::{BoxFuture, Enqueue, EnqueueOutcome, NewDelivery, QueueError};
 
 /// How a [`MisbehavingQueue`] answers `enqueue`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,15 +49,7 @@ impl MisbehavingQueue {
     }
 }
 
-fn not_a_worker_queue<T: Send + 'static>() -> BoxFuture<'static, Result<T, QueueError>> {
-    Box::pin(async {
-        Err(QueueError::unavailable(
-            "this test queue only takes enqueues",
-        ))
-    })
-}
-
-impl Queue for MisbehavingQueue {
+impl Enqueue for MisbehavingQueue {
     fn enqueue(&self, _delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         let how = self.how;
@@ -74,50 +62,5 @@ impl Queue for MisbehavingQueue {
                 )),
             }
         })
-    }
-
-    fn lease(&self, _request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn ack(&self, _lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn retry_at(
-        &self,
-        _lease: LeaseId,
-        _at: SystemTime,
-        _error: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn dead_letter(
-        &self,
-        _lease: LeaseId,
-        _error: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn release(&self, _lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn list_dead(&self, _limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn replay(&self, _selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        not_a_worker_queue()
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        not_a_worker_queue()
     }
 }

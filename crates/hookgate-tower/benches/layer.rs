@@ -15,7 +15,7 @@ use axum::http::{Request, StatusCode};
 use axum::routing::post;
 use common::{SECRET, channel_queue, hand_written, keeping_queue, sign};
 use criterion::{Criterion, criterion_group, criterion_main};
-use hookgate_queue::{MemoryQueue, Queue};
+use hookgate_queue::{Enqueue, MemoryQueue};
 use hookgate_receive::{Receiver, Source};
 use hookgate_tower::WebhookLayer;
 use tower::ServiceExt;
@@ -39,7 +39,7 @@ fn signed(n: u64) -> Request<Body> {
         .expect("request")
 }
 
-fn layered(queue: Arc<dyn Queue>) -> Router {
+fn layered(queue: Arc<dyn Enqueue>) -> Router {
     let receiver = Receiver::builder()
         .queue(queue)
         .source(

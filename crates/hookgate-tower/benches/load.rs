@@ -49,7 +49,7 @@ use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::post;
 use common::{SECRET, channel_queue, hand_written, keeping_queue, sign};
-use hookgate_queue::{MemoryQueue, Queue};
+use hookgate_queue::{Enqueue, MemoryQueue, Queue};
 use hookgate_receive::{Receiver, Source};
 use hookgate_tower::WebhookLayer;
 use http_body_util::{BodyExt, Full};
@@ -69,7 +69,7 @@ fn body_for(n: u64) -> Vec<u8> {
     body
 }
 
-fn layered(queue: Arc<dyn Queue>) -> Router {
+fn layered(queue: Arc<dyn Enqueue>) -> Router {
     let verifier = hookgate_verify::Verifier::new(hookgate_verify::Scheme::Github, SECRET)
         .expect("valid secret");
     let receiver = Receiver::builder()

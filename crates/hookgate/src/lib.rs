@@ -29,7 +29,7 @@
 //! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 //! use std::time::{Duration, SystemTime, UNIX_EPOCH};
 //! use hookgate::events::{Event, Sender};
-//! use hookgate::queue::{EnqueueOutcome, MemoryQueue, NewDelivery, Queue};
+//! use hookgate::queue::{Enqueue, EnqueueOutcome, MemoryQueue, NewDelivery};
 //! use hookgate::verify::{Scheme, Signer, Verifier, VerifyErrorKind};
 //!
 //! // A clarife delivery, signed as clarife signs (tests sign their own).

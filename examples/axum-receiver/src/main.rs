@@ -118,7 +118,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&queue_path)?);
 
     // Receiving: one source per scheme, verified, queued, then 200.
-    let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
+    let mut receiver = Receiver::builder().queue(queue.clone());
     for scheme in SCHEMES {
         let name = scheme.as_str();
         let mut source = Source::builder(

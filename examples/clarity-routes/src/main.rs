@@ -66,7 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .require_context(["identity_id", "entitlement_id"])
     .build()?;
     let receiver = Receiver::builder()
-        .queue(Arc::clone(&queue))
+        .queue(queue.clone())
         .source(provision)
         .source(revoke)
         .build()?;

@@ -22,7 +22,9 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hookgate_queue::{Delivery, EnqueueOutcome, NewDelivery, Queue, SqliteQueue, WorkerPool};
+use hookgate_queue::{
+    Delivery, Enqueue, EnqueueOutcome, NewDelivery, Queue, SqliteQueue, WorkerPool,
+};
 
 fn delivery(i: usize) -> NewDelivery {
     NewDelivery::new(

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hookgate_queue::{MemoryQueue, Queue};
+use hookgate_queue::{Enqueue, MemoryQueue, Queue};
 use hookgate_receive::{Mode, Receiver, Source};
 use hookgate_verify::{Scheme, Signer, Verifier};
 use http::Method;
@@ -30,7 +30,7 @@ pub fn claravine_body(object_id: &str) -> String {
 }
 
 /// The sources every server under test routes.
-pub fn receiver(queue: Arc<dyn Queue>) -> Receiver {
+pub fn receiver(queue: Arc<dyn Enqueue>) -> Receiver {
     let claravine = || Verifier::new(Scheme::Claravine, CLARAVINE_TOKEN).unwrap();
     Receiver::builder()
         .queue(queue)

@@ -97,7 +97,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let queue = backend::open(&config, &env, backend::Opener::Receiver)
             .await
             .map_err(Failure::Usage)?;
-        let mut receiver = Receiver::builder().queue(Arc::clone(&queue));
+        let mut receiver = Receiver::builder().queue(queue.clone());
         for source in sources {
             receiver = receiver.source(source);
         }
@@ -186,12 +186,15 @@ async fn serve(
         let _ = stop_tx.send(true);
     });
 
-    let pool = WorkerPool::builder(Arc::clone(&queue), actions)
+    let mut pool = WorkerPool::builder(Arc::clone(&queue), actions)
         .concurrency(config.workers.concurrency)
         .visibility_timeout(config.workers.visibility_timeout)
         .poll_interval(config.workers.poll_interval)
-        .retry(backend::retry_policy(&config.retry))
-        .build();
+        .retry(backend::retry_policy(&config.retry));
+    for source in &config.sources {
+        pool = pool.source_attempt_timeout(&source.name, source.action.timeout());
+    }
+    let pool = pool.build();
     let workers = {
         let stop = stopped(stop_rx.clone());
         let deadline = config.workers.shutdown_timeout;

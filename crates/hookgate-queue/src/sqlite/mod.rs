@@ -9,7 +9,7 @@
 //! transaction (each command in its own savepoint, so one failure does not
 //! sink the others), commits, and only then answers each caller. With
 //! [`Durability::Fsync`] the commit waits for `fsync`, so an `Ok` from
-//! [`enqueue`](crate::Queue::enqueue) means the delivery is on disk, and 64
+//! [`enqueue`](crate::Enqueue::enqueue) means the delivery is on disk, and 64
 //! concurrent enqueues cost about one `fsync`, not 64.
 //!
 //! Leases and acks go through the writer too: they are writes, and a single
@@ -70,14 +70,14 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
 use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
 use crate::observe;
 use crate::{
-    BoxFuture, Clock, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
-    Queue, QueueError, Replay, Stats, SystemClock,
+    BoxFuture, Clock, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
+    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
 };
 use store::{Finish, Live, storage};
 
@@ -272,7 +272,7 @@ impl fmt::Debug for SqliteQueueBuilder {
 /// ```
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 /// use std::time::{Duration, SystemTime};
-/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Queue, SqliteQueue};
+/// use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Enqueue, Queue, SqliteQueue};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let queue = SqliteQueue::open(dir.path().join("queue.db"))?;
@@ -362,7 +362,7 @@ impl fmt::Debug for SqliteQueue {
     }
 }
 
-impl Queue for SqliteQueue {
+impl Enqueue for SqliteQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         let started = Instant::now();
         let source = delivery.source.clone();
@@ -377,7 +377,9 @@ impl Queue for SqliteQueue {
             result
         })
     }
+}
 
+impl Queue for SqliteQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         self.send(|reply| Command::Lease { request, reply })
     }
@@ -538,131 +540,129 @@ impl Writer {
                     size,
                     "sqlite queue batch panicked; its callers were told to retry"
                 );
-                if !self.conn.is_autocommit() {
-                    let _ = self.conn.execute_batch("ROLLBACK");
-                }
-                if let Ok(live) = store::count_live(&self.conn) {
-                    self.live = live;
-                }
+                self.roll_back();
+                self.recount();
             }
             metrics::histogram!("hookgate_queue_sqlite_batch_size").record(size as f64);
         }
     }
 
+    /// Runs `batch` in one transaction and answers every caller once it is
+    /// committed (or failed): each command in a savepoint of its own, so one
+    /// failure does not sink the others.
     fn commit(&mut self, batch: &mut Vec<Command>) {
         let now = self.clock.now();
         let dedup_cutoff = now
             .checked_sub(self.dedup_window)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        let tx = match self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-        {
-            Ok(tx) => tx,
-            Err(err) => {
-                tracing::error!(error = %err, "sqlite queue could not begin a transaction");
-                for command in batch.drain(..) {
-                    fail_command(command, &err);
-                }
-                return;
+        // IMMEDIATE: the write lock is taken now, so no other process
+        // commits between the data version check and the commit.
+        if let Err(err) = sql(&self.conn, "BEGIN IMMEDIATE") {
+            tracing::error!(error = %err, "sqlite queue could not begin a transaction");
+            for command in batch.drain(..) {
+                fail_command(command, &err);
             }
-        };
-        // Inside the transaction, so no one else writes until it ends.
-        match store::data_version(&tx) {
-            Ok(version) if version != self.data_version => {
-                // Another process committed (a replay, say): recount.
-                match store::count_live(&tx) {
-                    Ok(live) => {
-                        self.live = live;
-                        self.data_version = version;
-                    }
-                    Err(err) => tracing::warn!(error = %err, "could not recount the queue"),
-                }
+            return;
+        }
+        self.follow_other_processes();
+        let mut commands = batch.drain(..);
+        match self.run_commands(&mut commands, now, dedup_cutoff) {
+            Ok((answers, live)) => {
+                let pruned = self.prune_if_due(now, dedup_cutoff);
+                self.finish(answers, live, pruned);
             }
+            Err((answers, err)) => self.abandon(answers, commands, &err),
+        }
+    }
+
+    /// Reads the live count again when another process committed since the
+    /// last batch (a replay by `hookgate queue`, say). Called inside the
+    /// transaction, so no one else writes until it ends.
+    fn follow_other_processes(&mut self) {
+        match store::data_version(&self.conn) {
+            Ok(version) if version != self.data_version => match store::count_live(&self.conn) {
+                Ok(live) => {
+                    self.live = live;
+                    self.data_version = version;
+                }
+                Err(err) => tracing::warn!(error = %err, "could not recount the queue"),
+            },
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "could not read the data version"),
         }
+    }
+
+    /// Runs each command in its own savepoint, keeping its changes or
+    /// rolling them back. Returns the answers, to send once the transaction
+    /// commits, and the live count after them.
+    ///
+    /// Fails, with the answers so far, when the transaction cannot go on: a
+    /// command's changes could not be undone, or SQLite itself rolled the
+    /// transaction back (it does after SQLITE_FULL, IOERR, NOMEM...). Then
+    /// nothing of the batch may be committed, and no later command may run:
+    /// outside the transaction each would commit on its own while its
+    /// caller is told it failed.
+    fn run_commands(
+        &self,
+        commands: &mut impl Iterator<Item = Command>,
+        now: SystemTime,
+        dedup_cutoff: SystemTime,
+    ) -> Result<(Vec<Answer>, u64), (Vec<Answer>, rusqlite::Error)> {
+        let conn = &self.conn;
         let mut live = self.live;
-        let mut answers = Vec::with_capacity(batch.len());
-        // Set when the transaction cannot go on: a command's changes could
-        // not be undone, or SQLite itself rolled the transaction back (it
-        // does after SQLITE_FULL, IOERR, NOMEM...). Then nothing of the batch
-        // may be committed, and no later command may run: outside the
-        // transaction each would commit on its own while its caller is told
-        // it failed.
-        let mut broken = None;
-        let mut commands = batch.drain(..);
-        for command in commands.by_ref() {
-            if let Err(err) = sql(&tx, "SAVEPOINT command") {
+        let mut answers = Vec::with_capacity(commands.size_hint().0);
+        for command in commands {
+            if let Err(err) = sql(conn, "SAVEPOINT command") {
                 fail_command(command, &err);
                 continue;
             }
             let mut delta = Live(0);
-            let (answer, ok) = execute(
-                &tx,
-                command,
-                now,
-                dedup_cutoff,
-                live < self.capacity,
-                &mut delta,
-            );
-            let released = ok.then(|| sql(&tx, "RELEASE command"));
+            let room = live < self.capacity;
+            let (answer, ok) = execute(conn, command, now, dedup_cutoff, room, &mut delta);
+            let released = ok.then(|| sql(conn, "RELEASE command"));
             let (answer, kept) = kept(answer, released);
             answers.push(answer);
             if kept {
                 live = live.saturating_add_signed(delta.0);
             } else if let Err(err) =
-                sql(&tx, "ROLLBACK TO command").and_then(|()| sql(&tx, "RELEASE command"))
+                sql(conn, "ROLLBACK TO command").and_then(|()| sql(conn, "RELEASE command"))
             {
-                broken = Some(err);
-                break;
+                return Err((answers, err));
             }
-            if tx.is_autocommit() {
-                broken = Some(rolled_back());
-                break;
+            if conn.is_autocommit() {
+                return Err((answers, rolled_back()));
             }
         }
-        if let Some(err) = broken {
-            tracing::error!(error = %err, "sqlite queue transaction broken; the batch is rolled back");
-            for command in commands {
-                fail_command(command, &err);
-            }
-            // Already rolled back by SQLite when in autocommit: nothing to do.
-            let rolled_back = if tx.is_autocommit() {
-                drop(tx);
-                Ok(())
-            } else {
-                tx.rollback()
-            };
-            if let Err(rollback) = rolled_back {
-                tracing::error!(error = %rollback, "sqlite queue could not roll back a broken batch");
-            }
-            answers
-                .into_iter()
-                .for_each(|answer| answer.fail(&err).send());
-            self.recount();
-            return;
-        }
-        let pruned = if self
+        Ok((answers, live))
+    }
+
+    /// Deletes expired dedup keys, at most once per prune interval (sooner
+    /// while a backlog remains); returns how many.
+    fn prune_if_due(&mut self, now: SystemTime, dedup_cutoff: SystemTime) -> usize {
+        let due = self
             .last_prune
-            .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= self.prune_interval)
-        {
-            match store::prune_seen(&tx, dedup_cutoff, PRUNE_LIMIT) {
-                // A full page means more to prune: try again next batch.
-                Ok(n) if n < PRUNE_LIMIT => {
-                    self.last_prune = Some(now);
-                    n
-                }
-                Ok(n) => n,
-                Err(err) => {
-                    tracing::warn!(error = %err, "pruning dedup keys failed");
-                    0
-                }
+            .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= self.prune_interval);
+        if !due {
+            return 0;
+        }
+        match store::prune_seen(&self.conn, dedup_cutoff, PRUNE_LIMIT) {
+            // A full page means more to prune: try again next batch.
+            Ok(n) if n < PRUNE_LIMIT => {
+                self.last_prune = Some(now);
+                n
             }
-        } else {
-            0
-        };
-        match tx.commit() {
+            Ok(n) => n,
+            Err(err) => {
+                tracing::warn!(error = %err, "pruning dedup keys failed");
+                0
+            }
+        }
+    }
+
+    /// Commits, then answers every caller with its result; if the commit
+    /// fails, every caller is told so.
+    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize) {
+        match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
                 // A full channel means a checkpoint is already pending.
@@ -674,11 +674,41 @@ impl Writer {
             }
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
+                self.roll_back();
                 answers
                     .into_iter()
                     .for_each(|answer| answer.fail(&err).send());
                 self.recount();
             }
+        }
+    }
+
+    /// Gives up a batch whose transaction cannot go on: rolls it back,
+    /// fails the commands not run, and tells every caller it failed.
+    fn abandon(
+        &mut self,
+        answers: Vec<Answer>,
+        not_run: impl Iterator<Item = Command>,
+        err: &rusqlite::Error,
+    ) {
+        tracing::error!(error = %err, "sqlite queue transaction broken; the batch is rolled back");
+        for command in not_run {
+            fail_command(command, err);
+        }
+        self.roll_back();
+        answers
+            .into_iter()
+            .for_each(|answer| answer.fail(err).send());
+        self.recount();
+    }
+
+    /// Rolls back the open transaction, if SQLite has not already.
+    fn roll_back(&self) {
+        if self.conn.is_autocommit() {
+            return;
+        }
+        if let Err(err) = sql(&self.conn, "ROLLBACK") {
+            tracing::error!(error = %err, "sqlite queue could not roll back a batch");
         }
     }
 

@@ -7,10 +7,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, KeyInit, Mac};
-use hookgate_queue::{
-    BoxFuture, DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, Queue,
-    QueueError, Replay, Stats,
-};
+use hookgate_queue::{BoxFuture, Enqueue, EnqueueOutcome, NewDelivery, QueueError};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -82,8 +79,7 @@ pub(crate) async fn hand_written(
 }
 
 /// A bench queue that only takes deliveries: `enqueue` hands each one to its
-/// function; everything else is unsupported. The queues behind scenarios (i)
-/// and (j) of the load run.
+/// function. The queues behind scenarios (i) and (j) of the load run.
 pub(crate) struct EnqueueOnly<F>(F);
 
 impl<F> std::fmt::Debug for EnqueueOnly<F> {
@@ -120,48 +116,12 @@ pub(crate) fn keeping_queue()
     })
 }
 
-fn unsupported<T: Send + 'static>() -> BoxFuture<'static, Result<T, QueueError>> {
-    Box::pin(async { Err(QueueError::unavailable("enqueue only")) })
-}
-
-impl<F> Queue for EnqueueOnly<F>
+impl<F> Enqueue for EnqueueOnly<F>
 where
     F: Fn(NewDelivery) -> Result<EnqueueOutcome, QueueError> + Send + Sync + 'static,
 {
     fn enqueue(&self, d: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         let result = (self.0)(d);
         Box::pin(async move { result })
-    }
-    fn lease(&self, _: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
-        unsupported()
-    }
-    fn ack(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn retry_at(
-        &self,
-        _: LeaseId,
-        _: std::time::SystemTime,
-        _: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn dead_letter(&self, _: LeaseId, _: String) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn release(&self, _: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        unsupported()
-    }
-    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        unsupported()
-    }
-    fn list_dead(&self, _: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
-        unsupported()
-    }
-    fn replay(&self, _: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        unsupported()
-    }
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        unsupported()
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use hmac::{Hmac, KeyInit, Mac};
-use hookgate_queue::{LeaseRequest, MemoryQueue, Queue};
+use hookgate_queue::{Enqueue, LeaseRequest, MemoryQueue, Queue};
 use hookgate_receive::testing::{MisbehavingQueue, Misbehaviour};
 use hookgate_receive::{Mode, Receiver, Rejection, Source, VerifiedDelivery};
 use hookgate_verify::{Scheme, Verifier};
@@ -96,7 +96,7 @@ fn sources() -> Vec<Source> {
     ]
 }
 
-fn receiver(queue: Arc<dyn Queue>) -> Receiver {
+fn receiver(queue: Arc<dyn Enqueue>) -> Receiver {
     sources()
         .into_iter()
         .fold(Receiver::builder().queue(queue), |b, s| b.source(s))
@@ -126,7 +126,7 @@ where
     Ok(Response::new(Full::new(Bytes::from(text))))
 }
 
-async fn send<B>(queue: Arc<dyn Queue>, req: Request<B>) -> (StatusCode, http::HeaderMap, String)
+async fn send<B>(queue: Arc<dyn Enqueue>, req: Request<B>) -> (StatusCode, http::HeaderMap, String)
 where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: std::fmt::Debug,

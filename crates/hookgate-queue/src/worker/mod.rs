@@ -1,0 +1,600 @@
+//! The worker pool: lease deliveries, run the handler, apply the outcome.
+//!
+//! One loop ([`WorkerPool::drive`]) leases, starts attempts and settles them,
+//! for both [`WorkerPool::run`] and [`WorkerPool::process_ready`]. What an
+//! attempt is allowed is decided by plain pieces around the user's handler
+//! (`layers`: the attempt timeout, panic isolation), by the retry policy on
+//! what comes out, and by the concurrency limits on what goes in (`limits`).
+
+mod handler;
+mod layers;
+mod limits;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::observe;
+use crate::retry::Verdict;
+use crate::{
+    Clock, Delivery, LeaseId, Leased, Queue, QueueError, QueueErrorKind, RetryPolicy, SystemClock,
+};
+pub use handler::{Handler, RouterHandler};
+use layers::{Isolated, Timeout};
+use limits::{Limits, SourceSlot};
+
+/// What a pool did, counted by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerReport {
+    /// Deliveries handled and acknowledged.
+    pub handled: u64,
+    /// Failed attempts scheduled again.
+    pub retried: u64,
+    /// Deliveries moved to the dead letters.
+    pub dead_lettered: u64,
+    /// Outcomes that could not be recorded because the lease was lost
+    /// (expired and taken by another worker, which will handle it again).
+    pub lease_lost: u64,
+    /// Deliveries handed back unfinished at shutdown.
+    pub released: u64,
+}
+
+impl WorkerReport {
+    fn add(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Handled => self.handled += 1,
+            Outcome::Retried => self.retried += 1,
+            Outcome::DeadLettered => self.dead_lettered += 1,
+            Outcome::LeaseLost => self.lease_lost += 1,
+            Outcome::QueueFailed => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Handled,
+    Retried,
+    DeadLettered,
+    LeaseLost,
+    /// The queue refused to record the outcome; the lease will expire and the
+    /// delivery will run again.
+    QueueFailed,
+}
+
+/// Configures a [`WorkerPool`].
+#[must_use]
+pub struct WorkerPoolBuilder {
+    queue: Arc<dyn Queue>,
+    handler: Arc<dyn Handler>,
+    clock: Arc<dyn Clock>,
+    concurrency: usize,
+    source_limits: HashMap<String, usize>,
+    default_source_limit: Option<usize>,
+    attempt_timeout: Option<Duration>,
+    source_attempt_timeouts: HashMap<String, Duration>,
+    visibility: Duration,
+    poll_interval: Duration,
+    stats_interval: Duration,
+    retry: RetryPolicy,
+}
+
+impl WorkerPoolBuilder {
+    /// At most `n` deliveries handled at once, all sources together (default 16).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// At most `n` deliveries of `source` handled at once.
+    ///
+    /// The pool never leases more of a source than it may run: while a
+    /// limited source has room for fewer deliveries than the pool has free
+    /// slots, it leases in batches of that size, and once the source is at
+    /// its limit, it leases around it.
+    pub fn source_concurrency(mut self, source: impl Into<String>, n: usize) -> Self {
+        self.source_limits.insert(source.into(), n.max(1));
+        self
+    }
+
+    /// At most `n` deliveries of any one source without its own limit.
+    pub fn default_source_concurrency(mut self, n: usize) -> Self {
+        self.default_source_limit = Some(n.max(1));
+        self
+    }
+
+    /// Bounds every attempt to `timeout` (default: unbounded). Past it, the
+    /// handler's future is dropped (what it awaited is cancelled; a child
+    /// process spawned with `kill_on_drop` is killed) and the attempt fails
+    /// with the retryable error "attempt timed out after ...", which the
+    /// [`RetryPolicy`] handles like any other failure.
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Bounds attempts on deliveries of `source` to `timeout`, instead of
+    /// [`attempt_timeout`](Self::attempt_timeout).
+    pub fn source_attempt_timeout(mut self, source: impl Into<String>, timeout: Duration) -> Self {
+        self.source_attempt_timeouts.insert(source.into(), timeout);
+        self
+    }
+
+    /// How long a worker holds a lease (default 5 minutes). A handler running
+    /// longer may see its delivery handled again by another worker.
+    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.visibility = timeout;
+        self
+    }
+
+    /// How long to wait before asking an empty queue again (default 100 ms).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// How often [`run`](WorkerPool::run) publishes queue depth gauges (default 10 s).
+    pub fn stats_interval(mut self, interval: Duration) -> Self {
+        self.stats_interval = interval;
+        self
+    }
+
+    /// The retry policy (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Reads time from `clock` for retry times and age limits.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Builds the pool.
+    pub fn build(self) -> WorkerPool {
+        // Innermost first: the timeout drops the user's future, inside the
+        // task that isolates the pool from a panic.
+        let timed = Timeout::new(
+            self.handler,
+            self.attempt_timeout,
+            self.source_attempt_timeouts,
+        );
+        let handler = Isolated::new(timed);
+        WorkerPool {
+            inner: Arc::new(Inner {
+                queue: self.queue,
+                handler,
+                clock: self.clock,
+                limits: Limits::new(
+                    self.concurrency,
+                    self.source_limits,
+                    self.default_source_limit,
+                ),
+                visibility: self.visibility,
+                poll_interval: self.poll_interval,
+                stats_interval: self.stats_interval,
+                retry: self.retry,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for WorkerPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerPoolBuilder")
+            .field("queue", &self.queue)
+            .field("concurrency", &self.concurrency)
+            .field("source_limits", &self.source_limits)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("visibility", &self.visibility)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Leases deliveries and runs a [`Handler`] on them, with retries, dead
+/// letters, concurrency limits and graceful shutdown.
+///
+/// - Success: ack. Failure asking for a retry: scheduled by the
+///   [`RetryPolicy`] (or after the delay the handler asked for); past the
+///   attempt or age limit, dead letters with the last error. Give up: dead
+///   letters at once. A panicking handler counts as a failure to retry.
+/// - Leases that expired (a crashed worker) are recovered at start.
+/// - Each attempt runs in a `tracing` span `delivery` with `source`,
+///   `delivery_id` and `attempt`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use std::time::SystemTime;
+/// use hookgate_queue::{Delivery, MemoryQueue, NewDelivery, Enqueue, Queue, WorkerPool};
+///
+/// let queue = Arc::new(MemoryQueue::new());
+/// queue.enqueue(NewDelivery::new("clarife", "evt_1", SystemTime::now(), &b"{}"[..])).await?;
+/// let pool = WorkerPool::builder(queue.clone(), |delivery: Delivery| async move {
+///     assert_eq!(delivery.body, &b"{}"[..]);
+///     Ok(())
+/// })
+/// .build();
+/// assert_eq!(pool.process_ready().await?.handled, 1);
+/// # Ok::<(), hookgate_queue::QueueError>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct WorkerPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    queue: Arc<dyn Queue>,
+    /// The user's handler inside the pool's layers.
+    handler: Isolated<Timeout>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    visibility: Duration,
+    poll_interval: Duration,
+    stats_interval: Duration,
+    retry: RetryPolicy,
+}
+
+impl fmt::Debug for WorkerPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerPool")
+            .field("queue", &self.inner.queue)
+            .field("concurrency", &self.inner.limits.overall)
+            .field("source_limits", self.inner.limits.by_source())
+            .field("handler", &self.inner.handler)
+            .field("visibility", &self.inner.visibility)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// When [`WorkerPool::drive`] stops, and how it treats the queue meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// [`WorkerPool::process_ready`]: stop once nothing is due and nothing
+    /// runs. A failed lease call stops leasing; the run returns its error
+    /// once the attempts in progress are settled.
+    UntilIdle,
+    /// [`WorkerPool::run`]: recover expired leases first, publish the queue's
+    /// counts, outlive queue errors (logged, then asked again after the poll
+    /// interval), and stop at shutdown.
+    UntilShutdown,
+}
+
+impl WorkerPool {
+    /// Starts configuring a pool over `queue` running `handler`.
+    pub fn builder(queue: Arc<dyn Queue>, handler: impl Handler) -> WorkerPoolBuilder {
+        WorkerPoolBuilder {
+            queue,
+            handler: Arc::new(handler),
+            clock: Arc::new(SystemClock),
+            concurrency: 16,
+            source_limits: HashMap::new(),
+            default_source_limit: None,
+            attempt_timeout: None,
+            source_attempt_timeouts: HashMap::new(),
+            visibility: Duration::from_secs(300),
+            poll_interval: Duration::from_millis(100),
+            stats_interval: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Handles every delivery due now, then returns (deliveries that become
+    /// due meanwhile, like immediate retries, are handled too). Honours the
+    /// concurrency limits. Useful in tests and for one-shot draining.
+    ///
+    /// A queue error while leasing is returned once the deliveries already
+    /// leased are finished.
+    pub async fn process_ready(&self) -> Result<WorkerReport, QueueError> {
+        let (report, failed) = self
+            .drive(Mode::UntilIdle, std::future::pending(), Duration::ZERO)
+            .await;
+        failed.map_or(Ok(report), Err)
+    }
+
+    /// Runs until `shutdown` completes, then stops leasing and gives in-flight
+    /// deliveries until `deadline` to finish; those still running are
+    /// aborted and released (due again at once, the attempt not counted).
+    ///
+    /// Expired leases are recovered first. Queue errors while leasing are
+    /// logged and retried after the poll interval: a worker outlives a
+    /// database hiccup.
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()> + Send,
+        deadline: Duration,
+    ) -> WorkerReport {
+        self.drive(Mode::UntilShutdown, shutdown, deadline).await.0
+    }
+
+    /// The one scheduling loop: lease as many deliveries as there is room
+    /// for, start an attempt for each, settle the attempts that finished,
+    /// and wait (for an attempt, the poll interval or shutdown) when there
+    /// is nothing to start. Returns what it did, and in
+    /// [`Mode::UntilIdle`] the lease error that stopped it.
+    async fn drive(
+        &self,
+        mode: Mode,
+        shutdown: impl Future<Output = ()> + Send,
+        deadline: Duration,
+    ) -> (WorkerReport, Option<QueueError>) {
+        let inner = &self.inner;
+        if mode == Mode::UntilShutdown {
+            match inner.queue.recover().await {
+                Ok(0) => {}
+                Ok(recovered) => tracing::info!(recovered, "recovered expired leases"),
+                Err(err) => tracing::warn!(error = %err, "could not recover expired leases"),
+            }
+        }
+        let mut report = WorkerReport::default();
+        let mut attempts = Attempts::default();
+        let mut failed = None;
+        let mut stats_tick = (mode == Mode::UntilShutdown).then(|| {
+            let mut tick = tokio::time::interval(inner.stats_interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        });
+        let mut shutdown = std::pin::pin!(shutdown);
+
+        loop {
+            attempts.settle_finished(&mut report);
+            let free = inner.limits.overall.saturating_sub(attempts.len());
+            let mut started = 0;
+            if free > 0 && failed.is_none() {
+                // Shutdown is checked before leasing, never raced against a
+                // lease in flight: dropping that call would not undo it (the
+                // SQLite writer commits it anyway), and nobody would release
+                // the leases until they expire.
+                if is_ready(shutdown.as_mut()).await {
+                    break;
+                }
+                let request = inner.limits.next_request(free, inner.visibility);
+                match inner.queue.lease(request).await {
+                    Ok(leased) if is_ready(shutdown.as_mut()).await => {
+                        // Shut down while leasing: hand them back untouched.
+                        for leased in leased {
+                            if inner.hand_back(leased.lease, "at shutdown").await {
+                                report.released += 1;
+                            }
+                        }
+                        break;
+                    }
+                    Ok(leased) => started = attempts.start(inner, leased).await,
+                    Err(err) if mode == Mode::UntilIdle => failed = Some(err),
+                    Err(err) => tracing::warn!(error = %err, "leasing failed; will retry"),
+                }
+            }
+            if started > 0 {
+                continue;
+            }
+            if mode == Mode::UntilIdle && attempts.is_empty() {
+                break;
+            }
+            // Nothing more to start now: wait for a running attempt (its
+            // source may have been the one at its limit), the next poll, or
+            // shutdown.
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                Some(done) = attempts.tasks.join_next_with_id(), if !attempts.is_empty() => {
+                    attempts.settle(done, &mut report);
+                }
+                _ = async { stats_tick.as_mut().expect("enabled").tick().await }, if stats_tick.is_some() => {
+                    inner.publish_stats().await;
+                }
+                () = tokio::time::sleep(inner.poll_interval), if free > 0 && mode == Mode::UntilShutdown => {}
+            }
+        }
+
+        if mode == Mode::UntilShutdown {
+            tracing::info!(in_flight = attempts.len(), "worker pool shutting down");
+            attempts.finish_within(deadline, &mut report).await;
+            for lease in attempts.unsettled() {
+                if inner.hand_back(lease, "at shutdown").await {
+                    report.released += 1;
+                }
+            }
+            inner.publish_stats().await;
+        }
+        (report, failed)
+    }
+}
+
+/// Whether `future` has completed, polling it once (it stays usable).
+async fn is_ready<F: Future<Output = ()> + ?Sized>(mut future: std::pin::Pin<&mut F>) -> bool {
+    std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_ready())).await
+}
+
+/// The attempts a run of the loop has started and not yet settled, with the
+/// lease each holds (to hand back those aborted at shutdown).
+#[derive(Default)]
+struct Attempts {
+    tasks: JoinSet<Outcome>,
+    leases: HashMap<tokio::task::Id, LeaseId>,
+}
+
+impl Attempts {
+    fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Starts an attempt on each leased delivery whose source has room, and
+    /// hands the others back at once (not counted as an attempt). Returns
+    /// how many started.
+    async fn start(&mut self, inner: &Arc<Inner>, leased: Vec<Leased>) -> usize {
+        let mut started = 0;
+        for leased in leased {
+            let Some(slot) = inner.limits.reserve(&leased.delivery.source) else {
+                tracing::debug!(
+                    source = %leased.delivery.source,
+                    "source at its concurrency limit; lease handed back"
+                );
+                inner
+                    .hand_back(leased.lease, "of a source at its limit")
+                    .await;
+                continue;
+            };
+            let lease = leased.lease.clone();
+            let inner = Arc::clone(inner);
+            let handle = self
+                .tasks
+                .spawn(async move { inner.process(leased, slot).await });
+            self.leases.insert(handle.id(), lease);
+            started += 1;
+        }
+        started
+    }
+
+    /// Settles every attempt that has finished, without waiting.
+    fn settle_finished(&mut self, report: &mut WorkerReport) {
+        while let Some(done) = self.tasks.try_join_next_with_id() {
+            self.settle(done, report);
+        }
+    }
+
+    /// Records a finished attempt; an aborted one keeps its lease here, to
+    /// be handed back.
+    fn settle(
+        &mut self,
+        done: Result<(tokio::task::Id, Outcome), tokio::task::JoinError>,
+        report: &mut WorkerReport,
+    ) {
+        match done {
+            Ok((id, outcome)) => {
+                self.leases.remove(&id);
+                report.add(outcome);
+            }
+            Err(err) if err.is_cancelled() => {}
+            Err(err) => {
+                // `process` does not panic (the handler runs in its own
+                // task); if it did, the lease expires and the delivery runs
+                // again.
+                self.leases.remove(&err.id());
+                tracing::error!(error = %err, "worker task failed");
+            }
+        }
+    }
+
+    /// Waits up to `deadline` for the attempts in progress, then aborts the rest.
+    async fn finish_within(&mut self, deadline: Duration, report: &mut WorkerReport) {
+        let finish = async {
+            while let Some(done) = self.tasks.join_next_with_id().await {
+                self.settle(done, report);
+            }
+        };
+        if tokio::time::timeout(deadline, finish).await.is_err() {
+            self.tasks.abort_all();
+            while let Some(done) = self.tasks.join_next_with_id().await {
+                self.settle(done, report);
+            }
+        }
+    }
+
+    /// The leases of attempts that never settled (aborted).
+    fn unsettled(&mut self) -> impl Iterator<Item = LeaseId> + '_ {
+        self.leases.drain().map(|(_, lease)| lease)
+    }
+}
+
+impl Inner {
+    /// Hands `lease` back untouched (due again, the attempt not counted);
+    /// `why` names the lease in the warning if the queue refuses. Returns
+    /// whether it was handed back.
+    async fn hand_back(&self, lease: LeaseId, why: &str) -> bool {
+        match self.queue.release(lease).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "could not hand back a lease {why}; it will expire");
+                false
+            }
+        }
+    }
+
+    async fn publish_stats(&self) {
+        match self.queue.stats().await {
+            Ok(stats) => observe::record_stats(&stats),
+            Err(err) => tracing::debug!(error = %err, "could not read queue stats"),
+        }
+    }
+
+    async fn process(self: Arc<Self>, leased: Leased, _slot: SourceSlot) -> Outcome {
+        let Leased {
+            delivery, lease, ..
+        } = leased;
+        let span = tracing::info_span!(
+            "delivery",
+            source = %delivery.source,
+            delivery_id = %delivery.delivery_id,
+            attempt = delivery.attempt,
+            outcome = tracing::field::Empty,
+        );
+        let outcome = self.attempt(delivery, lease).instrument(span.clone()).await;
+        span.record("outcome", format!("{outcome:?}"));
+        outcome
+    }
+
+    /// Runs the handler (inside its layers), asks the retry policy what a
+    /// failure means, and records the outcome with the queue.
+    async fn attempt(&self, delivery: Delivery, lease: LeaseId) -> Outcome {
+        let source = delivery.source.clone();
+        let attempt = delivery.attempt;
+        let age = delivery.age(self.clock.now());
+        let started = Instant::now();
+        let result = self.handler.handle(delivery).await;
+        metrics::histogram!(observe::HANDLER_LATENCY, "source" => source.clone())
+            .record(started.elapsed().as_secs_f64());
+
+        let recorded = match result {
+            Ok(()) => {
+                tracing::debug!("handled");
+                metrics::counter!(observe::HANDLED, "source" => source).increment(1);
+                self.queue.ack(lease).await.map(|()| Outcome::Handled)
+            }
+            Err(err) => match self.retry.verdict(&err, attempt, age) {
+                Verdict::RetryIn(delay) => {
+                    tracing::warn!(error = %err, retry_in = ?delay, "attempt failed; will retry");
+                    metrics::counter!(observe::RETRIES, "source" => source).increment(1);
+                    let at = crate::clock::later(self.clock.now(), delay);
+                    self.queue
+                        .retry_at(lease, at, err.to_string())
+                        .await
+                        .map(|()| Outcome::Retried)
+                }
+                Verdict::GiveUp(reason) => {
+                    tracing::error!(error = %reason, "delivery moved to the dead letters");
+                    metrics::counter!(observe::DEAD_LETTERS, "source" => source).increment(1);
+                    self.queue
+                        .dead_letter(lease, reason)
+                        .await
+                        .map(|()| Outcome::DeadLettered)
+                }
+            },
+        };
+        recorded.unwrap_or_else(|err| {
+            if err.kind() == QueueErrorKind::LeaseLost {
+                tracing::warn!("lease lost before the outcome was recorded; the delivery will run again");
+                Outcome::LeaseLost
+            } else {
+                tracing::error!(error = %err, "could not record the outcome; the delivery will run again");
+                Outcome::QueueFailed
+            }
+        })
+    }
+}

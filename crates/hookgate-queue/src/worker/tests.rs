@@ -1,0 +1,622 @@
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router, Sender};
+
+use super::*;
+use crate::{
+    BoxFuture, Enqueue, LeaseRequest, ManualClock, MemoryQueue, NewDelivery, RetrySchedule, Stats,
+};
+
+fn setup() -> (ManualClock, Arc<MemoryQueue>) {
+    let clock = ManualClock::default();
+    let queue = Arc::new(MemoryQueue::new().with_clock(clock.clone()));
+    (clock, queue)
+}
+
+async fn enqueue(queue: &MemoryQueue, clock: &ManualClock, source: &str, id: &str, body: &str) {
+    queue
+        .enqueue(NewDelivery::new(source, id, clock.now(), body.to_owned()))
+        .await
+        .expect("enqueue");
+}
+
+async fn stats(queue: &MemoryQueue) -> Stats {
+    queue.stats().await.expect("stats")
+}
+
+#[tokio::test]
+async fn failures_follow_the_schedule_then_dead_letter_with_the_last_error() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "evt-1", "{}").await;
+    let pool = WorkerPool::builder(queue.clone(), |d: Delivery| async move {
+        Err(HandlerError::retry(format!(
+            "db down (attempt {})",
+            d.attempt
+        )))
+    })
+    .retry(RetryPolicy::new(RetrySchedule::clarife()))
+    .clock(clock.clone())
+    .build();
+
+    for wait in [1, 10, 60] {
+        assert_eq!(pool.process_ready().await.unwrap().retried, 1);
+        assert_eq!(stats(&queue).await.scheduled, 1);
+        clock.advance(Duration::from_secs(wait - 1));
+        assert_eq!(
+            pool.process_ready().await.unwrap(),
+            WorkerReport::default(),
+            "not yet due"
+        );
+        clock.advance(Duration::from_secs(1));
+    }
+    assert_eq!(pool.process_ready().await.unwrap().dead_lettered, 1);
+    let dead = queue.list_dead(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].delivery.attempt, 4);
+    assert_eq!(
+        dead[0].error,
+        "gave up after 4 attempts: db down (attempt 4)"
+    );
+    assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+#[tokio::test]
+async fn give_up_dead_letters_at_once_and_replay_runs_it_again() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "evt-1", "bad").await;
+    let pool = WorkerPool::builder(queue.clone(), |d: Delivery| async move {
+        if d.body == "bad" && d.last_error.is_none() {
+            Err(HandlerError::give_up("unknown schema"))
+        } else {
+            Ok(())
+        }
+    })
+    .clock(clock.clone())
+    .build();
+    assert_eq!(pool.process_ready().await.unwrap().dead_lettered, 1);
+    let dead = queue.list_dead(10).await.unwrap();
+    assert_eq!(dead[0].error, "unknown schema");
+    assert_eq!(queue.replay(crate::Replay::All).await.unwrap(), 1);
+    assert_eq!(pool.process_ready().await.unwrap().handled, 1);
+}
+
+#[tokio::test]
+async fn requested_delay_and_max_age_are_honoured() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "evt-1", "{}").await;
+    let pool = WorkerPool::builder(queue.clone(), |_d: Delivery| async {
+        Err(HandlerError::retry_after(
+            Duration::from_secs(600),
+            "rate limited",
+        ))
+    })
+    .retry(RetryPolicy::new(RetrySchedule::clarife()).max_age(Duration::from_secs(900)))
+    .clock(clock.clone())
+    .build();
+    assert_eq!(pool.process_ready().await.unwrap().retried, 1);
+    clock.advance(Duration::from_secs(599));
+    assert_eq!(pool.process_ready().await.unwrap(), WorkerReport::default());
+    clock.advance(Duration::from_secs(1));
+    // Age 600 s + 600 s more would pass the 900 s limit.
+    assert_eq!(pool.process_ready().await.unwrap().dead_lettered, 1);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_retried() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "evt-1", "{}").await;
+    let pool = WorkerPool::builder(queue.clone(), |d: Delivery| async move {
+        assert!(d.attempt > 1, "first attempt panics");
+        Ok(())
+    })
+    .retry(RetryPolicy::new(RetrySchedule::clarife()))
+    .clock(clock.clone())
+    .build();
+    assert_eq!(pool.process_ready().await.unwrap().retried, 1);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(pool.process_ready().await.unwrap().handled, 1);
+    assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn per_source_and_overall_limits_hold() {
+    let (clock, queue) = setup();
+    for i in 0..12 {
+        enqueue(&queue, &clock, "slow", &format!("s{i}"), "{}").await;
+        enqueue(&queue, &clock, "fast", &format!("f{i}"), "{}").await;
+    }
+    let running = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let peaks = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let (r, p) = (running.clone(), peaks.clone());
+    let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
+        let (running, peaks) = (r.clone(), p.clone());
+        async move {
+            let i = usize::from(d.source == "fast");
+            let now = running[i].fetch_add(1, Ordering::SeqCst) + 1;
+            peaks[i].fetch_max(now, Ordering::SeqCst);
+            let total = running[0].load(Ordering::SeqCst) + running[1].load(Ordering::SeqCst);
+            assert!(total <= 6, "overall limit");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            running[i].fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        }
+    })
+    .concurrency(6)
+    .source_concurrency("slow", 2)
+    .clock(clock.clone())
+    .build();
+    let report = pool.process_ready().await.unwrap();
+    assert_eq!(report.handled, 24);
+    assert!(peaks[0].load(Ordering::SeqCst) <= 2, "slow limited to 2");
+    assert!(peaks[1].load(Ordering::SeqCst) >= 3, "fast used the rest");
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_releases_what_did_not_finish_within_the_deadline() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "stuck", "{}").await;
+    enqueue(&queue, &clock, "clarife", "quick", "{}").await;
+    let started = Arc::new(tokio::sync::Notify::new());
+    let notify = started.clone();
+    let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
+        let notify = notify.clone();
+        async move {
+            if d.delivery_id == "stuck" {
+                notify.notify_one();
+                std::future::pending::<()>().await;
+            }
+            Ok(())
+        }
+    })
+    .clock(clock.clone())
+    .build();
+    let report = pool
+        .run(
+            async move { started.notified().await },
+            Duration::from_millis(50),
+        )
+        .await;
+    assert_eq!(report.released, 1);
+    assert_eq!(report.handled, 1);
+    let again = queue
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].delivery.delivery_id, "stuck");
+    assert_eq!(
+        again[0].delivery.attempt, 1,
+        "a released attempt does not count"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_recovers_expired_leases_and_handles_new_deliveries() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "crashed", "{}").await;
+    // A worker that died holding a lease.
+    let _lost = queue
+        .lease(LeaseRequest::new(1, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(31));
+    let handled = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(tokio::sync::Notify::new());
+    let (count, notify) = (handled.clone(), done.clone());
+    let pool = WorkerPool::builder(queue.clone(), move |_d: Delivery| {
+        let (count, notify) = (count.clone(), notify.clone());
+        async move {
+            if count.fetch_add(1, Ordering::SeqCst) + 1 == 2 {
+                notify.notify_one();
+            }
+            Ok(())
+        }
+    })
+    .poll_interval(Duration::from_millis(5))
+    .clock(clock.clone())
+    .build();
+    let producer = {
+        let (queue, clock) = (queue.clone(), clock.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            enqueue(&queue, &clock, "clarife", "later", "{}").await;
+        }
+    };
+    let (report, ()) = tokio::join!(
+        pool.run(async move { done.notified().await }, Duration::from_secs(1)),
+        producer
+    );
+    assert_eq!(report.handled, 2);
+    assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+#[tokio::test]
+async fn router_handler_parses_and_dispatches_by_source() {
+    let (clock, queue) = setup();
+    let body = r#"{"event_name": "claim.created", "source": "ui", "claim": {"id": 1}}"#;
+    enqueue(&queue, &clock, "claims-prod", "d-1", body).await;
+    enqueue(&queue, &clock, "claims-prod", "d-2", "not json").await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let router = Router::new().on("claim.*", move |event: AnyEvent, info: DeliveryInfo| {
+        let log = log.clone();
+        async move {
+            log.lock().unwrap().push((
+                event.event_name().to_string(),
+                info.delivery_id,
+                info.attempt,
+            ));
+            Ok::<_, HandlerError>(())
+        }
+    });
+    let handler = RouterHandler::new(router).source("claims-prod", Sender::Claimable);
+    let pool = WorkerPool::builder(queue.clone(), handler)
+        .clock(clock.clone())
+        .build();
+    let report = pool.process_ready().await.unwrap();
+    assert_eq!((report.handled, report.dead_lettered), (1, 1));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [("claim.created".to_owned(), "d-1".to_owned(), 1)]
+    );
+    let dead = queue.list_dead(10).await.unwrap();
+    assert_eq!(
+        dead[0].delivery.delivery_id, "d-2",
+        "unparseable bodies are given up"
+    );
+}
+
+/// A queue in front of a [`MemoryQueue`] that watches what workers do
+/// with their leases: how many each source has outstanding (and the most
+/// it ever had), and when each lease runs out. Leasing can be slowed down
+/// (after the lease is taken, like a back-end whose reply is on its way).
+#[derive(Debug)]
+struct Watched {
+    queue: Arc<MemoryQueue>,
+    /// Outstanding leases: source and expiry.
+    held: Mutex<HashMap<LeaseId, (String, std::time::SystemTime)>>,
+    /// Each delivery id's current lease expiry.
+    expiry: Mutex<HashMap<String, std::time::SystemTime>>,
+    peak: Mutex<HashMap<String, usize>>,
+    lease_delay: Duration,
+    leased: tokio::sync::Notify,
+}
+
+impl Watched {
+    fn new(queue: Arc<MemoryQueue>) -> Self {
+        Self {
+            queue,
+            held: Mutex::new(HashMap::new()),
+            expiry: Mutex::new(HashMap::new()),
+            peak: Mutex::new(HashMap::new()),
+            lease_delay: Duration::ZERO,
+            leased: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn peak(&self, source: &str) -> usize {
+        self.peak.lock().unwrap().get(source).copied().unwrap_or(0)
+    }
+
+    fn expires_at(&self, delivery_id: &str) -> std::time::SystemTime {
+        self.expiry.lock().unwrap()[delivery_id]
+    }
+
+    fn forget(&self, lease: &LeaseId) {
+        self.held.lock().unwrap().remove(lease);
+    }
+}
+
+impl Enqueue for Watched {
+    fn enqueue(
+        &self,
+        delivery: NewDelivery,
+    ) -> BoxFuture<'_, Result<crate::EnqueueOutcome, QueueError>> {
+        self.queue.enqueue(delivery)
+    }
+}
+
+impl Queue for Watched {
+    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
+        let taken = self.queue.lease(request);
+        Box::pin(async move {
+            let leased = taken.await?;
+            {
+                let mut held = self.held.lock().unwrap();
+                for l in &leased {
+                    let source = l.delivery.source.clone();
+                    held.insert(l.lease.clone(), (source.clone(), l.expires_at));
+                    self.expiry
+                        .lock()
+                        .unwrap()
+                        .insert(l.delivery.delivery_id.clone(), l.expires_at);
+                    let now = held.values().filter(|(s, _)| *s == source).count();
+                    let mut peak = self.peak.lock().unwrap();
+                    let peak = peak.entry(source).or_insert(0);
+                    *peak = (*peak).max(now);
+                }
+            }
+            if !leased.is_empty() {
+                self.leased.notify_one();
+            }
+            tokio::time::sleep(self.lease_delay).await;
+            Ok(leased)
+        })
+    }
+
+    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.forget(&lease);
+        self.queue.ack(lease)
+    }
+
+    fn retry_at(
+        &self,
+        lease: LeaseId,
+        at: std::time::SystemTime,
+        error: String,
+    ) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.forget(&lease);
+        self.queue.retry_at(lease, at, error)
+    }
+
+    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.forget(&lease);
+        self.queue.dead_letter(lease, error)
+    }
+
+    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
+        self.forget(&lease);
+        self.queue.release(lease)
+    }
+
+    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
+        self.queue.recover()
+    }
+
+    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<crate::DeadLetter>, QueueError>> {
+        self.queue.list_dead(limit)
+    }
+
+    fn replay(&self, selection: crate::Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
+        self.queue.replay(selection)
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
+        self.queue.stats()
+    }
+}
+
+/// 20 deliveries of a source limited to 1 wait ahead of 5 of another
+/// source; each slow one takes 20 s of a 30 s lease. Holding surplus
+/// slow leases would let them run out while they wait for the one
+/// running (another worker could then take and handle them too), and
+/// when `slow_waits_for_fast`, would block the fast ones for good
+/// (caught by the guard).
+async fn limited_source_scenario(
+    slow_waits_for_fast: bool,
+    drive: fn(WorkerPool, Arc<tokio::sync::Notify>) -> BoxFuture<'static, WorkerReport>,
+) {
+    let (clock, memory) = setup();
+    for i in 0..20 {
+        enqueue(&memory, &clock, "slow", &format!("s{i}"), "{}").await;
+    }
+    for i in 0..5 {
+        enqueue(&memory, &clock, "fast", &format!("f{i}"), "{}").await;
+    }
+    let queue = Arc::new(Watched::new(memory.clone()));
+    let handled = Arc::new(Mutex::new(HashMap::<String, usize>::new()));
+    let late = Arc::new(Mutex::new(Vec::new()));
+    let (fast_done, fast_rx) = tokio::sync::watch::channel(0usize);
+    let fast_done = Arc::new(fast_done);
+    let all_done = Arc::new(tokio::sync::Notify::new());
+    let handler = {
+        let (queue, clock, handled, late, all_done) = (
+            queue.clone(),
+            clock.clone(),
+            handled.clone(),
+            late.clone(),
+            all_done.clone(),
+        );
+        move |d: Delivery| {
+            let (queue, clock, handled, late, all_done, fast_done) = (
+                queue.clone(),
+                clock.clone(),
+                handled.clone(),
+                late.clone(),
+                all_done.clone(),
+                fast_done.clone(),
+            );
+            let mut fast_rx = fast_rx.clone();
+            async move {
+                if clock.now() >= queue.expires_at(&d.delivery_id) {
+                    late.lock().unwrap().push(d.delivery_id.clone());
+                }
+                if d.source == "slow" {
+                    if slow_waits_for_fast {
+                        fast_rx.wait_for(|&n| n == 5).await.expect("sender alive");
+                    }
+                    clock.advance(Duration::from_secs(20));
+                } else {
+                    fast_done.send_modify(|n| *n += 1);
+                }
+                let total = {
+                    let mut handled = handled.lock().unwrap();
+                    *handled.entry(d.delivery_id).or_insert(0) += 1;
+                    handled.values().sum::<usize>()
+                };
+                if total == 25 {
+                    all_done.notify_one();
+                }
+                Ok(())
+            }
+        }
+    };
+    let pool = WorkerPool::builder(queue.clone(), handler)
+        .concurrency(4)
+        .source_concurrency("slow", 1)
+        .visibility_timeout(Duration::from_secs(30))
+        .poll_interval(Duration::from_millis(5))
+        .clock(clock.clone())
+        .build();
+    let report = tokio::time::timeout(Duration::from_secs(3600), drive(pool, all_done))
+        .await
+        .expect("the slow source's leases starved the fast one");
+    assert_eq!(report.handled, 25);
+    let handled = handled.lock().unwrap().clone();
+    assert_eq!(handled.len(), 25);
+    assert!(
+        handled.values().all(|&n| n == 1),
+        "handled twice: {handled:?}"
+    );
+    assert_eq!(
+        *late.lock().unwrap(),
+        Vec::<String>::new(),
+        "handlers that started after their lease ran out"
+    );
+    assert_eq!(
+        queue.peak("slow"),
+        1,
+        "never more slow leases than it may run"
+    );
+    if slow_waits_for_fast {
+        assert!(queue.peak("fast") >= 3, "fast used the other slots");
+    }
+    assert_eq!(stats(&memory).await.depth(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_holds_no_surplus_lease_of_a_limited_source() {
+    for slow_waits_for_fast in [true, false] {
+        limited_source_scenario(slow_waits_for_fast, |pool, done| {
+            Box::pin(async move {
+                pool.run(async move { done.notified().await }, Duration::from_secs(1))
+                    .await
+            })
+        })
+        .await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn process_ready_holds_no_surplus_lease_of_a_limited_source() {
+    for slow_waits_for_fast in [true, false] {
+        limited_source_scenario(slow_waits_for_fast, |pool, _done| {
+            Box::pin(async move { pool.process_ready().await.expect("process") })
+        })
+        .await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_during_a_lease_call_releases_what_it_returned() {
+    let (clock, memory) = setup();
+    enqueue(&memory, &clock, "clarife", "evt-1", "{}").await;
+    let mut watched = Watched::new(memory.clone());
+    // The lease is taken at once; its answer arrives a second later.
+    watched.lease_delay = Duration::from_secs(1);
+    let queue = Arc::new(watched);
+    let pool = WorkerPool::builder(queue.clone(), |_d: Delivery| async {
+        panic!("nothing is handled after shutdown")
+    })
+    .clock(clock.clone())
+    .build();
+    let leased = queue.clone();
+    let report = tokio::time::timeout(
+        Duration::from_secs(3600),
+        pool.run(
+            async move { leased.leased.notified().await },
+            Duration::from_secs(1),
+        ),
+    )
+    .await
+    .expect("run returned");
+    assert_eq!(report.released, 1, "the lease in flight was handed back");
+    assert_eq!(report.handled + report.retried, 0);
+    let stats = stats(&memory).await;
+    assert_eq!((stats.ready, stats.leased), (1, 0), "no lease stranded");
+    let again = memory
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(again[0].delivery.attempt, 1, "the release did not count");
+}
+
+#[tokio::test]
+async fn a_huge_retry_delay_schedules_far_ahead_instead_of_panicking() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "evt-1", "{}").await;
+    let pool = WorkerPool::builder(queue.clone(), |_d: Delivery| async {
+        Err(HandlerError::retry_after(Duration::MAX, "come back never"))
+    })
+    .retry(RetryPolicy::new(RetrySchedule::clarife()))
+    .clock(clock.clone())
+    .build();
+    assert_eq!(pool.process_ready().await.unwrap().retried, 1);
+    assert_eq!(stats(&queue).await.scheduled, 1);
+}
+
+/// Sets its flag when dropped unfinished: shows that a timed-out handler's
+/// future was dropped, not left running.
+struct DropFlag(Option<Arc<std::sync::atomic::AtomicBool>>);
+
+impl DropFlag {
+    fn finished(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        if let Some(flag) = &self.0 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_attempt_past_its_timeout_is_dropped_and_retried_as_timed_out() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "slow", "s-1", "{}").await;
+    enqueue(&queue, &clock, "quick", "q-1", "{}").await;
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = dropped.clone();
+    let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
+        let guard = DropFlag(Some(flag.clone()));
+        async move {
+            if d.attempt == 1 {
+                // 20 s: past the 10 s of "slow", within the hour of the others.
+                tokio::time::sleep(Duration::from_secs(20)).await;
+            }
+            guard.finished();
+            Ok(())
+        }
+    })
+    .attempt_timeout(Duration::from_secs(3600))
+    .source_attempt_timeout("slow", Duration::from_secs(10))
+    .retry(RetryPolicy::new(RetrySchedule::clarife()))
+    .clock(clock.clone())
+    .build();
+
+    let report = pool.process_ready().await.unwrap();
+    assert_eq!((report.handled, report.retried), (1, 1), "{report:?}");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the timed-out handler's future was dropped, not left running"
+    );
+    clock.advance(Duration::from_secs(1));
+    let leased = queue
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!(leased[0].delivery.delivery_id, "s-1");
+    assert_eq!(leased[0].delivery.attempt, 2);
+    assert_eq!(
+        leased[0].delivery.last_error.as_deref(),
+        Some("attempt timed out after 10s")
+    );
+    queue.release(leased[0].lease.clone()).await.unwrap();
+    assert_eq!(pool.process_ready().await.unwrap().handled, 1);
+    assert_eq!(stats(&queue).await.depth(), 0);
+}
