@@ -80,6 +80,9 @@ mod verifier;
 /// keep its version in step.
 pub use http;
 
+// What `VerifierBuilder::clock` takes: the clock shared with the queues and workers.
+pub use hookgate_core::{Clock, ManualClock, SystemClock};
+
 pub use error::{ConfigError, Malformed, VerifyError, VerifyErrorKind};
 pub use key::KeyId;
 pub use scheme::{Scheme, UnknownScheme};

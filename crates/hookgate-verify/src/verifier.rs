@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::Mac as _;
+use hookgate_core::Clock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use subtle::ConstantTimeEq as _;
 
@@ -31,8 +32,6 @@ pub enum SignatureEncoding {
     /// Standard base64 with padding (44 characters).
     Base64,
 }
-
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Decides whether a delivery really came from its sender.
 ///
@@ -74,7 +73,8 @@ pub(crate) struct Inner {
     pub(crate) keys: Vec<Key>,
     past_tolerance: Duration,
     future_tolerance: Duration,
-    clock: Option<Clock>,
+    /// `None` reads `SystemTime::now()` directly, without a virtual call.
+    clock: Option<Arc<dyn Clock>>,
     /// The header of a header-token or custom scheme.
     pub(crate) header: Option<HeaderName>,
     pub(crate) prefix: Option<Box<str>>,
@@ -184,7 +184,7 @@ impl Verifier {
     /// A [`VerifyError`] saying exactly why the delivery is refused.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<Verified, VerifyError> {
         let now = match &self.inner.clock {
-            Some(clock) => clock(),
+            Some(clock) => clock.now(),
             None => SystemTime::now(),
         };
         self.verify_at(headers, body, now)
@@ -689,7 +689,7 @@ pub struct VerifierBuilder {
     keys: Vec<Key>,
     past_tolerance: Duration,
     future_tolerance: Duration,
-    clock: Option<Clock>,
+    clock: Option<Arc<dyn Clock>>,
     header: Option<HeaderName>,
     prefix: Option<Box<str>>,
     encoding: Option<SignatureEncoding>,
@@ -782,9 +782,28 @@ impl VerifierBuilder {
         self
     }
 
-    /// Replaces the system clock, so tests never sleep.
+    /// Replaces the system clock that [`Verifier::verify`] reads, so tests
+    /// never sleep: a [`ManualClock`](crate::ManualClock), or any [`Clock`].
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use hookgate_verify::{ManualClock, Scheme, Signer, Verifier, VerifyErrorKind};
+    ///
+    /// let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// let verifier = Verifier::builder(Scheme::Slack)
+    ///     .secret("s3cret")?
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let headers = Signer::new(Scheme::Slack, "s3cret")?.sign("", 1_700_000_000, b"{}")?;
+    /// assert!(verifier.verify(&headers, b"{}").is_ok());
+    ///
+    /// clock.advance(Duration::from_secs(301));
+    /// let err = verifier.verify(&headers, b"{}").unwrap_err();
+    /// assert!(matches!(err.kind(), VerifyErrorKind::TimestampTooOld { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
         self
     }

@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookgate_verify::{
-    ConfigError, Malformed, Scheme, SignatureEncoding, Signer, Verifier, VerifyErrorKind,
+    ConfigError, Malformed, ManualClock, Scheme, SignatureEncoding, Signer, Verifier, VerifyErrorKind,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -277,7 +277,7 @@ fn injected_clock_is_used_by_verify() {
     let verifier = Verifier::builder(Scheme::Slack)
         .secret("s")
         .unwrap()
-        .clock(now)
+        .clock(ManualClock::new(now()))
         .build()
         .unwrap();
     let signed = verifier.signer().sign("", NOW, b"x").unwrap();
