@@ -73,7 +73,7 @@ mod parse;
 mod scheme;
 pub mod security;
 pub mod sign;
-mod template;
+mod signed;
 mod verifier;
 
 /// The `http` crate whose types this API uses, re-exported so users need not

@@ -7,7 +7,7 @@
 //! | scheme | signed content | timestamp signed? | delivery id |
 //! |---|---|---|---|
 //! | `standard`, `svix` | `{id}.{timestamp}.{body}` | yes | `webhook-id` / `svix-id`, signed |
-//! | `stripe` | `{t}.{body}` | yes | event `id` in the body (opt in with `delivery_id_from_body`), signed |
+//! | `stripe` | `{timestamp}.{body}` | yes | event `id` in the body (opt in with `delivery_id_from_body`), signed |
 //! | `slack` | `v0:{timestamp}:{body}` | yes | none |
 //! | `clarife` | `{body}` only | **no**: `t=` is sent beside the signature, not in it | envelope `id` in the body, signed |
 //! | `github` | `{body}` | no timestamp at all | `X-GitHub-Delivery`, **not** signed |

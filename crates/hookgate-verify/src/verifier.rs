@@ -4,7 +4,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hmac::Mac as _;
 use hookgate_core::Clock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use subtle::ConstantTimeEq as _;
@@ -13,7 +12,7 @@ use crate::error::{Malformed, VerifyErrorKind};
 use crate::headers as h;
 use crate::key::{Key, KeyId, Material, token_digest};
 use crate::parse::{self, Signatures, Tag, Tags, header_str, header_text, malformed};
-use crate::template::{Part, Template};
+use crate::signed::{Fields, Part, SignedContent};
 use crate::{ConfigError, Scheme, VerifyError};
 
 /// The default tolerance, in both directions, between a signed timestamp and
@@ -79,7 +78,8 @@ pub(crate) struct Inner {
     pub(crate) header: Option<HeaderName>,
     pub(crate) prefix: Option<Box<str>>,
     pub(crate) encoding: SignatureEncoding,
-    pub(crate) template: Template,
+    /// What the signature covers (nothing, for token schemes).
+    pub(crate) signed: SignedContent,
     pub(crate) timestamp_header: Option<HeaderName>,
     pub(crate) id_header: Option<HeaderName>,
     id_from_body: bool,
@@ -114,7 +114,7 @@ impl Verifier {
             header: None,
             prefix: None,
             encoding: None,
-            template: None,
+            signed_content: None,
             timestamp_header: None,
             id_header: None,
             id_from_body: false,
@@ -296,11 +296,12 @@ impl Check<'_> {
         Ok((text.as_bytes(), timestamp))
     }
 
-    /// Computes the HMAC of `parts` under each key and compares it, in constant
-    /// time, with every candidate tag.
+    /// Computes the HMAC of the scheme's signed content over `fields` under
+    /// each key, as the signer does, and compares it, in constant time, with
+    /// every candidate tag.
     fn match_hmac(
         &self,
-        parts: &[&[u8]],
+        fields: Fields<'_>,
         tags: &Tags<'_>,
         header: &HeaderName,
     ) -> Result<KeyId, VerifyErrorKind> {
@@ -308,11 +309,7 @@ impl Check<'_> {
             let Material::Hmac(keyed) = &key.material else {
                 continue;
             };
-            let mut mac = (**keyed).clone();
-            for part in parts {
-                mac.update(part);
-            }
-            let expected: Tag = mac.finalize().into_bytes().into();
+            let expected = self.inner.signed.mac(keyed, fields);
             if tags.iter().any(|tag| tags_equal(&expected, tag)) {
                 return Ok(key.id.clone());
             }
@@ -374,11 +371,12 @@ impl Check<'_> {
             )?,
         }
         let tags = signatures.tags(sig_name)?;
-        let key = self.match_hmac(
-            &[id.as_bytes(), b".", ts_text, b".", self.body],
-            &tags,
-            sig_name,
-        )?;
+        let fields = Fields {
+            id: id.as_bytes(),
+            timestamp: ts_text,
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &tags, sig_name)?;
         Ok(self.verified(key, Some(timestamp), Some(id)))
     }
 
@@ -394,13 +392,12 @@ impl Check<'_> {
             parse::timestamped_signatures(&name, header_text(&name, value)?, &mut signatures)?;
         self.check_time(timestamp)?;
         let tags = signatures.tags(&name)?;
-        let key = if self.inner.scheme == Scheme::Stripe {
-            self.match_hmac(&[ts_text.as_bytes(), b".", self.body], &tags, &name)?
-        } else {
-            // clarife signs the body alone: its `t=` is not covered by the
-            // signature (see the security page).
-            self.match_hmac(&[self.body], &tags, &name)?
+        let fields = Fields {
+            id: b"",
+            timestamp: ts_text.as_bytes(),
+            body: self.body,
         };
+        let key = self.match_hmac(fields, &tags, &name)?;
         Ok(self.verified(key, Some(timestamp), None))
     }
 
@@ -412,7 +409,7 @@ impl Check<'_> {
                 Some(tag) => Signatures::of(tag),
                 None => parse::prefixed_hex_signature(header_text(&name, signature)?, "sha256="),
             };
-        let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
+        let key = self.match_hmac(Fields::body_only(self.body), &signatures.tags(&name)?, &name)?;
         Ok(self.verified(key, None, optional_id(delivery)))
     }
 
@@ -426,11 +423,12 @@ impl Check<'_> {
                 Some(tag) => Signatures::of(tag),
                 None => parse::prefixed_hex_signature(header_text(&name, signature)?, "v0="),
             };
-        let key = self.match_hmac(
-            &[b"v0:", ts_text, b":", self.body],
-            &signatures.tags(&name)?,
-            &name,
-        )?;
+        let fields = Fields {
+            id: b"",
+            timestamp: ts_text,
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
         Ok(self.verified(key, Some(timestamp), None))
     }
 
@@ -453,7 +451,7 @@ impl Check<'_> {
             Some(tag) => Signatures::of(tag),
             None => parse::base64_signature(header_text(&name, value)?),
         };
-        let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
+        let key = self.match_hmac(Fields::body_only(self.body), &signatures.tags(&name)?, &name)?;
         Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
     }
 
@@ -541,18 +539,12 @@ impl Check<'_> {
             Some(ts_name) => Some(self.timestamp_header(ts_name, self.headers.get(ts_name))?),
             None => None,
         };
-        let parts: Vec<&[u8]> = inner
-            .template
-            .parts
-            .iter()
-            .map(|part| match part {
-                Part::Literal(bytes) => &**bytes,
-                Part::Id => id.unwrap_or_default().as_bytes(),
-                Part::Timestamp => timestamp.map_or(&[][..], |(text, _)| text),
-                Part::Body => self.body,
-            })
-            .collect();
-        let key = self.match_hmac(&parts, &tags, name)?;
+        let fields = Fields {
+            id: id.unwrap_or_default().as_bytes(),
+            timestamp: timestamp.map_or(&[][..], |(text, _)| text),
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &tags, name)?;
         Ok(self.verified(key, timestamp.map(|(_, ts)| ts), id))
     }
 }
@@ -693,7 +685,7 @@ pub struct VerifierBuilder {
     header: Option<HeaderName>,
     prefix: Option<Box<str>>,
     encoding: Option<SignatureEncoding>,
-    template: Option<Template>,
+    signed_content: Option<SignedContent>,
     timestamp_header: Option<HeaderName>,
     id_header: Option<HeaderName>,
     id_from_body: bool,
@@ -865,7 +857,7 @@ impl VerifierBuilder {
     /// other schemes.
     pub fn signed_content(mut self, template: &str) -> Result<Self, ConfigError> {
         self.only_for("signed_content", &[Scheme::CustomHmac])?;
-        self.template = Some(Template::parse(template)?);
+        self.signed_content = Some(SignedContent::parse(template)?);
         Ok(self)
     }
 
@@ -912,15 +904,17 @@ impl VerifierBuilder {
                 feature: "json",
             });
         }
-        let template = self.template.unwrap_or_else(Template::body_only);
+        let signed = self
+            .signed_content
+            .unwrap_or_else(|| SignedContent::of(self.scheme));
         if self.scheme == Scheme::CustomHmac {
             if self.header.is_none() {
                 return Err(ConfigError::MissingOption("header"));
             }
-            if template.uses(&Part::Timestamp) && self.timestamp_header.is_none() {
+            if signed.uses(&Part::Timestamp) && self.timestamp_header.is_none() {
                 return Err(ConfigError::MissingOption("timestamp_header"));
             }
-            if template.uses(&Part::Id) && self.id_header.is_none() {
+            if signed.uses(&Part::Id) && self.id_header.is_none() {
                 return Err(ConfigError::MissingOption("id_header"));
             }
         }
@@ -934,7 +928,7 @@ impl VerifierBuilder {
                 header: self.header,
                 prefix: self.prefix,
                 encoding: self.encoding.unwrap_or_default(),
-                template,
+                signed,
                 timestamp_header: self.timestamp_header,
                 id_header: self.id_header,
                 id_from_body: self.id_from_body,
