@@ -1067,7 +1067,8 @@ fn check_source(
                 return Err(ctx.at(
                     events.span(),
                     format!(
-                        "{prefix}: `events` needs to know the payload format; add `sender = \"…\"` (claravine, clarife, claimable, standard, svix, stripe, github, slack, shopify)"
+                        "{prefix}: `events` needs to know the payload format; add `sender = \"…\"` ({})",
+                        Sender::ALL.map(Sender::as_str).join(", ")
                     ),
                 ));
             }
@@ -1203,7 +1204,7 @@ pub(crate) fn default_sender(scheme: Scheme) -> Option<Sender> {
         Scheme::Svix => Some(Sender::Svix),
         Scheme::Clarife => Some(Sender::Clarife),
         Scheme::Stripe => Some(Sender::Stripe),
-        Scheme::Github => Some(Sender::GitHub),
+        Scheme::GitHub => Some(Sender::GitHub),
         Scheme::Slack => Some(Sender::Slack),
         Scheme::Shopify => Some(Sender::Shopify),
         Scheme::Claravine => Some(Sender::Claravine),
@@ -1507,7 +1508,7 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
         let verifier = config.sources[0]
             .verifier(&env_of(&[("HOOKGATE_SECRET_CLARIFE", "k")]))
             .unwrap();
-        assert_eq!(verifier.scheme(), Scheme::CustomHmac);
+        assert_eq!(verifier.scheme(), Scheme::Custom);
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl Signer {
                 };
                 headers.insert(name, value(&format!("t={ts},v1={}", hex(&tag))));
             }
-            Scheme::Github => {
+            Scheme::GitHub => {
                 let tag = self.hmac(fields);
                 headers.insert(
                     h::GITHUB_SIGNATURE_256,
@@ -124,12 +124,12 @@ impl Signer {
                 let token = self.token();
                 headers.insert(h::AUTHORIZATION, value(&format!("Bearer {token}")));
             }
-            Scheme::HeaderToken => {
+            Scheme::Clarity => {
                 let name = inner.header.clone().unwrap_or(h::CLARITY_WEBHOOK_TOKEN);
                 let prefix = inner.prefix.as_deref().unwrap_or("");
                 headers.insert(name, value(&format!("{prefix}{}", self.token())));
             }
-            Scheme::CustomHmac => {
+            Scheme::Custom => {
                 if let Some(id_name) = &inner.id_header {
                     headers.insert(id_name.clone(), required_id(id)?);
                 }
@@ -243,7 +243,7 @@ impl Signer {
 
 impl Verifier {
     /// A [`Signer`] using this verifier's first secret and options (the way to
-    /// sign for a custom or header-token scheme).
+    /// sign for a custom scheme, or a clarity one with its own header).
     pub fn signer(&self) -> Signer {
         Signer {
             verifier: self.clone(),

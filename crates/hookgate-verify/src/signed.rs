@@ -83,8 +83,8 @@ impl SignedContent {
             Scheme::Slack => SLACK_V0,
             // clarife's `t=` is sent beside its signature, not in it (see the
             // security page).
-            Scheme::Clarife | Scheme::Github | Scheme::Shopify | Scheme::CustomHmac => BODY,
-            Scheme::Claravine | Scheme::HeaderToken => &[],
+            Scheme::Clarife | Scheme::GitHub | Scheme::Shopify | Scheme::Custom => BODY,
+            Scheme::Claravine | Scheme::Clarity => &[],
         };
         Self {
             parts: Cow::Borrowed(parts),
@@ -198,14 +198,17 @@ mod tests {
                 .lines()
                 .find(|line| {
                     line.starts_with("//! | ")
-                        && line.split('|').nth(1).is_some_and(|names| names.contains(&name))
+                        && line
+                            .split('|')
+                            .nth(1)
+                            .is_some_and(|names| names.contains(&name))
                 })
                 .unwrap_or_else(|| panic!("no row for {name}"));
             let column = row.split('|').nth(2).unwrap_or_default();
             let layout = SignedContent::of(scheme);
             if layout.parts.is_empty() {
                 assert!(column.contains("nothing"), "{row}");
-            } else if scheme == Scheme::CustomHmac {
+            } else if scheme == Scheme::Custom {
                 assert!(column.contains("configured template"), "{row}");
             } else {
                 let template = column.split('`').nth(1).unwrap_or_default();
@@ -225,7 +228,10 @@ mod tests {
             "",
         ] {
             assert!(
-                matches!(SignedContent::parse(bad), Err(ConfigError::InvalidTemplate(_))),
+                matches!(
+                    SignedContent::parse(bad),
+                    Err(ConfigError::InvalidTemplate(_))
+                ),
                 "{bad:?}"
             );
         }

@@ -74,7 +74,7 @@ pub(crate) struct Inner {
     future_tolerance: Duration,
     /// `None` reads `SystemTime::now()` directly, without a virtual call.
     clock: Option<Arc<dyn Clock>>,
-    /// The header of a header-token or custom scheme.
+    /// The header of a clarity (token) or custom scheme.
     pub(crate) header: Option<HeaderName>,
     pub(crate) prefix: Option<Box<str>>,
     pub(crate) encoding: SignatureEncoding,
@@ -126,7 +126,7 @@ impl Verifier {
     /// # Errors
     ///
     /// When the secret is empty or malformed, or the scheme needs more options
-    /// (the custom HMAC scheme needs at least its header).
+    /// (the custom scheme needs at least its header).
     pub fn new(scheme: Scheme, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         Self::builder(scheme).secret(secret)?.build()
     }
@@ -138,24 +138,24 @@ impl Verifier {
 
     /// The header in which the sender sends the shared secret itself, for
     /// the schemes that send it in clear: the (configurable) token header of
-    /// [`Scheme::HeaderToken`], and `Authorization` for [`Scheme::Claravine`].
+    /// [`Scheme::Clarity`], and `Authorization` for [`Scheme::Claravine`].
     /// A receiver must never store, log or forward it. Signature schemes send
     /// only a MAC, which reveals nothing of the secret: `None`.
     ///
     /// ```
     /// use hookgate_verify::{Scheme, Verifier};
     ///
-    /// let route = Verifier::builder(Scheme::HeaderToken)
+    /// let route = Verifier::builder(Scheme::Clarity)
     ///     .secret("route-token")?
     ///     .header("x-route-key")?
     ///     .build()?;
     /// assert_eq!(route.secret_header().unwrap(), "x-route-key");
-    /// assert!(Verifier::new(Scheme::Github, "s")?.secret_header().is_none());
+    /// assert!(Verifier::new(Scheme::GitHub, "s")?.secret_header().is_none());
     /// # Ok::<(), hookgate_verify::ConfigError>(())
     /// ```
     pub fn secret_header(&self) -> Option<HeaderName> {
         match self.inner.scheme {
-            Scheme::HeaderToken => Some(
+            Scheme::Clarity => Some(
                 self.inner
                     .header
                     .clone()
@@ -211,12 +211,12 @@ impl Verifier {
         let outcome = match self.inner.scheme {
             Scheme::Standard | Scheme::Svix => check.standard(),
             Scheme::Clarife | Scheme::Stripe => check.timestamped(),
-            Scheme::Github => check.github(),
+            Scheme::GitHub => check.github(),
             Scheme::Slack => check.slack(),
             Scheme::Shopify => check.shopify(),
             Scheme::Claravine => check.claravine(),
-            Scheme::HeaderToken => check.header_token(),
-            Scheme::CustomHmac => check.custom(),
+            Scheme::Clarity => check.header_token(),
+            Scheme::Custom => check.custom(),
         };
         outcome.map_err(VerifyError::new)
     }
@@ -409,7 +409,11 @@ impl Check<'_> {
                 Some(tag) => Signatures::of(tag),
                 None => parse::prefixed_hex_signature(header_text(&name, signature)?, "sha256="),
             };
-        let key = self.match_hmac(Fields::body_only(self.body), &signatures.tags(&name)?, &name)?;
+        let key = self.match_hmac(
+            Fields::body_only(self.body),
+            &signatures.tags(&name)?,
+            &name,
+        )?;
         Ok(self.verified(key, None, optional_id(delivery)))
     }
 
@@ -451,7 +455,11 @@ impl Check<'_> {
             Some(tag) => Signatures::of(tag),
             None => parse::base64_signature(header_text(&name, value)?),
         };
-        let key = self.match_hmac(Fields::body_only(self.body), &signatures.tags(&name)?, &name)?;
+        let key = self.match_hmac(
+            Fields::body_only(self.body),
+            &signatures.tags(&name)?,
+            &name,
+        )?;
         Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
     }
 
@@ -665,7 +673,7 @@ impl Verified {
 /// use hookgate_verify::{Scheme, SignatureEncoding, Verifier};
 ///
 /// // A sender that publishes no scheme yet, described declaratively.
-/// let verifier = Verifier::builder(Scheme::CustomHmac)
+/// let verifier = Verifier::builder(Scheme::Custom)
 ///     .header("X-Claimable-Signature")?
 ///     .prefix("sha256=")?
 ///     .encoding(SignatureEncoding::Hex)?
@@ -673,7 +681,7 @@ impl Verified {
 ///     .signed_content("{timestamp}.{body}")?
 ///     .secret("s3cret")?
 ///     .build()?;
-/// assert_eq!(verifier.scheme(), Scheme::CustomHmac);
+/// assert_eq!(verifier.scheme(), Scheme::Custom);
 /// # Ok::<(), hookgate_verify::ConfigError>(())
 /// ```
 pub struct VerifierBuilder {
@@ -726,7 +734,7 @@ impl VerifierBuilder {
         Ok(self)
     }
 
-    /// Adds a secret (a token for Claravine and header tokens). Several secrets
+    /// Adds a secret (a token for Claravine and Clarity). Several secrets
     /// may be configured during a rotation; any of them verifies.
     ///
     /// # Errors
@@ -809,15 +817,15 @@ impl VerifierBuilder {
         self
     }
 
-    /// The header carrying the token (header-token scheme) or the signature
-    /// (custom scheme).
+    /// The header carrying the token ([`Scheme::Clarity`], default
+    /// `x-clarity-webhook-token`) or the signature ([`Scheme::Custom`]).
     ///
     /// # Errors
     ///
     /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
     /// for other schemes.
     pub fn header(mut self, name: &str) -> Result<Self, ConfigError> {
-        self.only_for("header", &[Scheme::HeaderToken, Scheme::CustomHmac])?;
+        self.only_for("header", &[Scheme::Clarity, Scheme::Custom])?;
         self.header = Some(header_name(name)?);
         Ok(self)
     }
@@ -829,7 +837,7 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidPrefix`], or [`ConfigError::NotApplicable`] for
     /// other schemes.
     pub fn prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
-        self.only_for("prefix", &[Scheme::HeaderToken, Scheme::CustomHmac])?;
+        self.only_for("prefix", &[Scheme::Clarity, Scheme::Custom])?;
         if HeaderValue::from_str(prefix).is_err() {
             return Err(ConfigError::InvalidPrefix(prefix.to_owned()));
         }
@@ -843,7 +851,7 @@ impl VerifierBuilder {
     ///
     /// [`ConfigError::NotApplicable`] for other schemes.
     pub fn encoding(mut self, encoding: SignatureEncoding) -> Result<Self, ConfigError> {
-        self.only_for("encoding", &[Scheme::CustomHmac])?;
+        self.only_for("encoding", &[Scheme::Custom])?;
         self.encoding = Some(encoding);
         Ok(self)
     }
@@ -856,7 +864,7 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidTemplate`], or [`ConfigError::NotApplicable`] for
     /// other schemes.
     pub fn signed_content(mut self, template: &str) -> Result<Self, ConfigError> {
-        self.only_for("signed_content", &[Scheme::CustomHmac])?;
+        self.only_for("signed_content", &[Scheme::Custom])?;
         self.signed_content = Some(SignedContent::parse(template)?);
         Ok(self)
     }
@@ -869,7 +877,7 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
     /// for other schemes.
     pub fn timestamp_header(mut self, name: &str) -> Result<Self, ConfigError> {
-        self.only_for("timestamp_header", &[Scheme::CustomHmac])?;
+        self.only_for("timestamp_header", &[Scheme::Custom])?;
         self.timestamp_header = Some(header_name(name)?);
         Ok(self)
     }
@@ -881,7 +889,7 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
     /// for other schemes.
     pub fn id_header(mut self, name: &str) -> Result<Self, ConfigError> {
-        self.only_for("id_header", &[Scheme::CustomHmac])?;
+        self.only_for("id_header", &[Scheme::Custom])?;
         self.id_header = Some(header_name(name)?);
         Ok(self)
     }
@@ -907,7 +915,7 @@ impl VerifierBuilder {
         let signed = self
             .signed_content
             .unwrap_or_else(|| SignedContent::of(self.scheme));
-        if self.scheme == Scheme::CustomHmac {
+        if self.scheme == Scheme::Custom {
             if self.header.is_none() {
                 return Err(ConfigError::MissingOption("header"));
             }

@@ -147,7 +147,7 @@ fn standard_signature_list_with_other_versions_and_wrong_entries_passes() {
 // deliveries", section "Testing the webhook payload validation".
 #[test]
 fn github_published_vector_verifies() {
-    let verifier = Verifier::new(Scheme::Github, "It's a Secret to Everybody").unwrap();
+    let verifier = Verifier::new(Scheme::GitHub, "It's a Secret to Everybody").unwrap();
     let sent = headers(&[
         (
             "X-Hub-Signature-256",
@@ -327,7 +327,7 @@ fn claravine_sample_verifies_with_both_tokens() {
 #[test]
 fn clarity_route_token_verifies() {
     // Clarity: `x-clarity-webhook-token`, one token per route.
-    let verifier = Verifier::new(Scheme::HeaderToken, "route-token-1").unwrap();
+    let verifier = Verifier::new(Scheme::Clarity, "route-token-1").unwrap();
     let sent = headers(&[("x-clarity-webhook-token", "route-token-1")]);
     assert!(verifier.verify(&sent, b"{\"identity_id\":\"u1\"}").is_ok());
     let wrong = headers(&[("x-clarity-webhook-token", "route-token-2")]);
