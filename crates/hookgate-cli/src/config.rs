@@ -346,10 +346,6 @@ impl SourceConfig {
         if let Some(header) = &o.id_header {
             builder = builder.id_header(header)?;
         }
-        if self.scheme == Scheme::Stripe {
-            // Stripe's retries carry the same event id in the body: dedup on it.
-            builder = builder.delivery_id_from_body();
-        }
         Ok(builder)
     }
 

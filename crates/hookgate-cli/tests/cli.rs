@@ -223,6 +223,10 @@ fn sign_output_feeds_verify_for_every_scheme() {
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json["scheme"], scheme);
         assert_eq!(json["key"], 1, "{scheme}");
+        if scheme == "clarife" || scheme == "stripe" {
+            // The event id in the body is the delivery id of these schemes.
+            assert_eq!(json["id"], "evt_1", "{scheme}");
+        }
     }
 }
 

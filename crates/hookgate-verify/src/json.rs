@@ -1,6 +1,6 @@
 //! Reading one top-level string field of a JSON object body.
 //!
-//! The delivery id of clarife (and Stripe) lives in the body. Parsing a whole
+//! The delivery ids of clarife and Stripe live in the body. Parsing a whole
 //! body to read it would cost more than the HMAC over it, so this scanner walks
 //! the object's top level and stops at the field: for clarife's envelope,
 //! where `id` comes first, that is a few bytes. Nested values are skipped by

@@ -235,11 +235,9 @@ impl Check<'_> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
-            None if self.inner.id_from_body || self.inner.scheme == Scheme::Clarife => {
-                crate::json::top_level_string(self.body, "id")
-                    .filter(|id| !id.is_empty())
-                    .map(|id| DeliveryId::new(&id))
-            }
+            None if self.inner.id_from_body => crate::json::top_level_string(self.body, "id")
+                .filter(|id| !id.is_empty())
+                .map(|id| DeliveryId::new(&id)),
             None => None,
         };
         Verified {
@@ -638,10 +636,10 @@ impl Verified {
     }
 
     /// The sender's id for this delivery, when the scheme has one: `webhook-id`
-    /// / `svix-id`, clarife's envelope `id`, `X-GitHub-Delivery`,
-    /// `X-Shopify-Webhook-Id`, a custom id header, or the body's top-level `id`
-    /// when [`VerifierBuilder::delivery_id_from_body`] asked for it (Stripe's
-    /// event id). Retries of one event carry the same id: deduplicate on it.
+    /// / `svix-id`, clarife's envelope `id`, Stripe's event `id` (`evt_…`),
+    /// `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`, a custom id header, or the
+    /// body's top-level `id` when [`VerifierBuilder::delivery_id_from_body`]
+    /// asked for it. Retries of one event carry the same id: deduplicate on it.
     pub fn delivery_id(&self) -> Option<&str> {
         self.delivery_id.as_ref().map(DeliveryId::as_str)
     }
@@ -809,8 +807,25 @@ impl VerifierBuilder {
     }
 
     /// Reads the delivery id from the body's top-level `id` string when the
-    /// headers carry none (Stripe's event id; clarife always does this). The
-    /// body is read only after its signature matched.
+    /// headers carry none: for a custom scheme whose sender puts its event id
+    /// in the body. clarife and Stripe always do this (their event id is
+    /// their delivery id). The body is read only after its signature matched.
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let verifier = Verifier::builder(Scheme::Custom)
+    ///     .header("x-signature")?
+    ///     .secret("s3cret")?
+    ///     .delivery_id_from_body()
+    ///     .build()?;
+    /// let body = br#"{"id": "ev_42", "kind": "order.paid"}"#;
+    /// let headers = verifier.signer().sign("", 0, body)?;
+    /// let verified = verifier.verify_at(&headers, body, UNIX_EPOCH)?;
+    /// assert_eq!(verified.delivery_id(), Some("ev_42"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn delivery_id_from_body(mut self) -> Self {
         self.id_from_body = true;
@@ -939,7 +954,10 @@ impl VerifierBuilder {
                 signed,
                 timestamp_header: self.timestamp_header,
                 id_header: self.id_header,
-                id_from_body: self.id_from_body,
+                // clarife's envelope `id` and Stripe's event `id` are what
+                // their retries repeat: the delivery id of those schemes.
+                id_from_body: self.id_from_body
+                    || matches!(self.scheme, Scheme::Clarife | Scheme::Stripe),
             }),
         })
     }

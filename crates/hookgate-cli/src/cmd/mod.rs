@@ -164,9 +164,6 @@ impl SchemeArgs {
         if let Some(name) = &self.id_header {
             builder = builder.id_header(name)?;
         }
-        if self.scheme == Scheme::Stripe {
-            builder = builder.delivery_id_from_body();
-        }
         Ok(builder)
     }
 }

@@ -97,10 +97,14 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
     let (delivery_id, event) = match scheme {
         Scheme::Standard => (sent_id, Some("contact.created")),
         Scheme::Svix => (sent_id, Some("listing.subscription.created")),
-        // clarife's id is the body's `id`.
+        // clarife's and Stripe's ids are the body's `id`.
         Scheme::Clarife => (
             "evt_a1b2c3d4-5678-90ab-cdef-1234567890ab".to_owned(),
             Some("document.updated"),
+        ),
+        Scheme::Stripe => (
+            "evt_1NG8Du2eZvKYlo2CUI79vXWy".to_owned(),
+            Some("invoice.paid"),
         ),
         Scheme::GitHub => {
             headers.insert("x-github-event", HeaderValue::from_static("ping"));
@@ -111,7 +115,6 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
             (sent_id, Some("orders.create"))
         }
         // These carry no delivery id: the receiver derives one from the bytes.
-        Scheme::Stripe => (derived(&body), Some("invoice.paid")),
         Scheme::Slack => (derived(&body), Some("app_mention")),
         Scheme::Claravine => (derived(&body), Some("submission.completed")),
         Scheme::Clarity => (derived(&body), None),
