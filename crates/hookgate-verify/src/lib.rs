@@ -64,6 +64,7 @@
 //!
 //! - `json` (default): Claravine's body token check, and decoding of escaped
 //!   ids read from the body.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;
 pub mod headers;
