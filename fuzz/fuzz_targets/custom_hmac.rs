@@ -10,7 +10,7 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     let (values, body) = common::split(data, 3);
-    let verifier = Verifier::builder(Scheme::CustomHmac)
+    let verifier = Verifier::builder(Scheme::Custom)
         .header("x-sig")
         .and_then(|b| b.prefix("sha256="))
         .and_then(|b| b.encoding(SignatureEncoding::Base64))

@@ -10,7 +10,7 @@ mod common;
 
 fuzz_target!(|data: &[u8]| {
     let (values, body) = common::split(data, 2);
-    let github = Verifier::new(Scheme::Github, "fuzz").unwrap();
+    let github = Verifier::new(Scheme::GitHub, "fuzz").unwrap();
     let headers = common::headers(&["x-hub-signature-256", "x-github-delivery"], &values);
     assert!(github.verify_at(&headers, body, common::now()).is_err());
 

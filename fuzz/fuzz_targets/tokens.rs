@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
         let json: serde_json::Value = serde_json::from_slice(body).unwrap();
         assert_eq!(json["token"], "fuzz-token");
     }
-    let clarity = Verifier::new(Scheme::HeaderToken, "fuzz-token").unwrap();
+    let clarity = Verifier::new(Scheme::Clarity, "fuzz-token").unwrap();
     let headers = common::headers(&["x-clarity-webhook-token"], &values);
     if clarity.verify_at(&headers, body, common::now()).is_ok() {
         assert!(values[0].trim_ascii() == b"fuzz-token");

@@ -158,7 +158,7 @@ pub fn signed_github_delivery(n: usize, secret: &str) -> (HeaderMap, Vec<u8>) {
         .duration_since(UNIX_EPOCH)
         .expect("after 1970")
         .as_secs();
-    let mut headers = Signer::new(Scheme::Github, secret)
+    let mut headers = Signer::new(Scheme::GitHub, secret)
         .expect("a valid secret")
         .sign(&id, now, &body)
         .expect("signed");

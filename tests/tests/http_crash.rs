@@ -54,7 +54,7 @@ fn request(client: &reqwest::Client, url: &str, i: usize) -> reqwest::RequestBui
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let headers = Signer::new(Scheme::Github, SECRET)
+    let headers = Signer::new(Scheme::GitHub, SECRET)
         .unwrap()
         .sign(&id, now, &body)
         .unwrap();

@@ -133,7 +133,7 @@ fn receiver(queue: Arc<dyn Enqueue>) -> Receiver {
             Source::builder(
                 "clarity",
                 "/hooks/clarity/provision",
-                Verifier::new(Scheme::HeaderToken, CLARITY_TOKEN).unwrap(),
+                Verifier::new(Scheme::Clarity, CLARITY_TOKEN).unwrap(),
             )
             .methods([http::Method::GET, http::Method::POST])
             .require_context(["app_identifier", "identity_id", "entitlement_id"])
@@ -144,7 +144,7 @@ fn receiver(queue: Arc<dyn Enqueue>) -> Receiver {
             Source::builder(
                 "github",
                 "/hooks/github",
-                Verifier::new(Scheme::Github, GITHUB_SECRET).unwrap(),
+                Verifier::new(Scheme::GitHub, GITHUB_SECRET).unwrap(),
             )
             .success_status(http::StatusCode::NO_CONTENT)
             .unwrap()

@@ -353,10 +353,6 @@ impl SourceConfig {
         if let Some(header) = &o.id_header {
             builder = builder.id_header(header)?;
         }
-        if self.scheme == Scheme::Stripe {
-            // Stripe's retries carry the same event id in the body: dedup on it.
-            builder = builder.delivery_id_from_body();
-        }
         Ok(builder)
     }
 
@@ -1074,7 +1070,8 @@ fn check_source(
                 return Err(ctx.at(
                     events.span(),
                     format!(
-                        "{prefix}: `events` needs to know the payload format; add `sender = \"…\"` (claravine, clarife, claimable, standard, svix, stripe, github, slack, shopify)"
+                        "{prefix}: `events` needs to know the payload format; add `sender = \"…\"` ({})",
+                        Sender::ALL.map(Sender::as_str).join(", ")
                     ),
                 ));
             }
@@ -1210,7 +1207,7 @@ pub(crate) fn default_sender(scheme: Scheme) -> Option<Sender> {
         Scheme::Svix => Some(Sender::Svix),
         Scheme::Clarife => Some(Sender::Clarife),
         Scheme::Stripe => Some(Sender::Stripe),
-        Scheme::Github => Some(Sender::GitHub),
+        Scheme::GitHub => Some(Sender::GitHub),
         Scheme::Slack => Some(Sender::Slack),
         Scheme::Shopify => Some(Sender::Shopify),
         Scheme::Claravine => Some(Sender::Claravine),
@@ -1514,7 +1511,7 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
         let verifier = config.sources[0]
             .verifier(&env_of(&[("HOOKGATE_SECRET_CLARIFE", "k")]))
             .unwrap();
-        assert_eq!(verifier.scheme(), Scheme::CustomHmac);
+        assert_eq!(verifier.scheme(), Scheme::Custom);
     }
 
     #[test]

@@ -223,6 +223,10 @@ fn sign_output_feeds_verify_for_every_scheme() {
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json["scheme"], scheme);
         assert_eq!(json["key"], 1, "{scheme}");
+        if scheme == "clarife" || scheme == "stripe" {
+            // The event id in the body is the delivery id of these schemes.
+            assert_eq!(json["id"], "evt_1", "{scheme}");
+        }
     }
 }
 
@@ -292,4 +296,26 @@ fn help_of_every_command_shows_an_example() {
         let invocation = format!("hookgate {}", command.join(" "));
         assert!(help.contains(invocation.trim_end()), "{args:?}: {help}");
     }
+}
+
+/// The sample configuration (what `hookgate init` writes) names every scheme
+/// in a comment; the list must follow the scheme table.
+#[test]
+fn the_sample_configuration_names_every_scheme() {
+    let sample = include_str!("../src/hookgate.sample.toml");
+    let comment: String = sample
+        .lines()
+        .skip_while(|line| !line.starts_with("# The signature scheme:"))
+        .take_while(|line| line.starts_with('#'))
+        .map(|line| line.trim_start_matches('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let listed: Vec<&str> = comment
+        .trim_start_matches(" The signature scheme:")
+        .trim_end_matches('.')
+        .split([',', ' '])
+        .filter(|word| !word.is_empty() && *word != "or")
+        .collect();
+    let names = hookgate_verify::Scheme::ALL.map(hookgate_verify::Scheme::as_str);
+    assert_eq!(listed, names, "{comment}");
 }

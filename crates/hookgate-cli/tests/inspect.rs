@@ -191,5 +191,5 @@ fn unusual_event_names_are_printed_raw_and_routed() {
 fn unknown_sender_is_a_usage_error() {
     let out = hookgate(&["inspect", "--sender", "mailchimp"], b"{}");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("unknown sender `mailchimp`"));
+    assert!(text(&out.stderr).contains("unknown sender \"mailchimp\""));
 }

@@ -4,8 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-/// A boxed error, as handlers produce them.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+pub use hookgate_core::BoxError;
 
 /// Why a handler could not process an event, and what should happen next.
 ///

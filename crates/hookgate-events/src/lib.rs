@@ -65,6 +65,7 @@
 //! # }).map_err(|e| e.to_string())?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod error;
 mod event;

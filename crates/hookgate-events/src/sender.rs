@@ -14,10 +14,15 @@ use crate::{
 
 /// A sender whose payloads this crate reads.
 ///
+/// [`FromStr`] (and `Deserialize`) take the names [`Sender::as_str`] gives,
+/// ignoring ASCII case and surrounding whitespace, as `Scheme` names are
+/// parsed.
+///
 /// ```
 /// use hookgate_events::{Event, Sender};
 ///
 /// let sender: Sender = "claimable".parse()?;
+/// assert_eq!("GitHub".parse::<Sender>()?, Sender::GitHub);
 /// let body = br#"{"event_name": "claim.created", "source": "ui", "claim": {"id": 1}}"#;
 /// let headers = http::HeaderMap::new();
 /// assert_eq!(sender.event_name(&headers, body)?, "claim.created");
@@ -49,11 +54,10 @@ pub enum Sender {
     Shopify,
 }
 
-/// A sender name that is not one of [`Sender::ALL`].
+/// A sender name that is not one of [`Sender::ALL`]'s. Its message lists
+/// the names [`Sender::as_str`] gives.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown sender `{0}` (expected one of: claravine, clarife, claimable, standard, svix, stripe, github, slack, shopify)"
-)]
+#[error("unknown sender {0:?}; expected one of {names}", names = OneOf(&NAMES))]
 pub struct UnknownSender(String);
 
 impl UnknownSender {
@@ -63,33 +67,58 @@ impl UnknownSender {
     }
 }
 
+/// The one list of sender names, in the order of the documentation: row `i`
+/// is the variant whose discriminant is `i` (checked when compiling, by
+/// [`Sender::ALL`]). [`Sender::ALL`], [`Sender::as_str`], [`FromStr`] and
+/// [`UnknownSender`]'s message are all read from it, so a new sender is one
+/// row (and its parser).
+const NAMES: [(Sender, &str); 9] = [
+    (Sender::Claravine, "claravine"),
+    (Sender::Clarife, "clarife"),
+    (Sender::Claimable, "claimable"),
+    (Sender::Standard, "standard"),
+    (Sender::Svix, "svix"),
+    (Sender::Stripe, "stripe"),
+    (Sender::GitHub, "github"),
+    (Sender::Slack, "slack"),
+    (Sender::Shopify, "shopify"),
+];
+
+/// The names of a table, comma-separated.
+struct OneOf<'a>(&'a [(Sender, &'static str)]);
+
+impl fmt::Display for OneOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (_, name)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
+    }
+}
+
 impl Sender {
     /// Every sender, in the order of the documentation.
-    pub const ALL: [Sender; 9] = [
-        Self::Claravine,
-        Self::Clarife,
-        Self::Claimable,
-        Self::Standard,
-        Self::Svix,
-        Self::Stripe,
-        Self::GitHub,
-        Self::Slack,
-        Self::Shopify,
-    ];
+    pub const ALL: [Sender; NAMES.len()] = {
+        let mut all = [Sender::Claravine; NAMES.len()];
+        let mut i = 0;
+        while i < NAMES.len() {
+            // What makes `as_str` a plain index into the table.
+            assert!(
+                NAMES[i].0 as usize == i,
+                "NAMES must list the senders in the order they are declared"
+            );
+            all[i] = NAMES[i].0;
+            i += 1;
+        }
+        all
+    };
 
     /// The lowercase name, as in configuration files and `--sender`.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Claravine => "claravine",
-            Self::Clarife => "clarife",
-            Self::Claimable => "claimable",
-            Self::Standard => "standard",
-            Self::Svix => "svix",
-            Self::Stripe => "stripe",
-            Self::GitHub => "github",
-            Self::Slack => "slack",
-            Self::Shopify => "shopify",
-        }
+        NAMES[self as usize].1
     }
 
     /// Parses a verified delivery into this sender's typed event.
@@ -142,10 +171,14 @@ impl fmt::Display for Sender {
 impl FromStr for Sender {
     type Err = UnknownSender;
 
+    /// A name of [`Sender::as_str`], ignoring ASCII case and surrounding
+    /// whitespace (as `Scheme` names are parsed).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|sender| sender.as_str() == s)
+        let wanted = s.trim();
+        NAMES
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(wanted))
+            .map(|(sender, _)| *sender)
             .ok_or_else(|| UnknownSender(s.to_owned()))
     }
 }
@@ -248,9 +281,15 @@ mod tests {
             let json = serde_json::to_string(&sender).unwrap();
             assert_eq!(serde_json::from_str::<Sender>(&json).unwrap(), sender);
         }
-        let err = "GitHub".parse::<Sender>().unwrap_err();
-        assert_eq!(err.name(), "GitHub");
-        assert!(err.to_string().starts_with("unknown sender `GitHub`"));
+        assert_eq!(" GitHub\n".parse::<Sender>().unwrap(), Sender::GitHub);
+        assert_eq!("STRIPE".parse::<Sender>().unwrap(), Sender::Stripe);
+        let err = "Mailchimp".parse::<Sender>().unwrap_err();
+        assert_eq!(err.name(), "Mailchimp");
+        let message = err.to_string();
+        assert!(message.starts_with("unknown sender \"Mailchimp\"; expected one of claravine, "));
+        for sender in Sender::ALL {
+            assert!(message.contains(sender.as_str()), "{message}");
+        }
     }
 
     /// One minimal delivery per sender, with the name it must give.

@@ -4,8 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
-/// A boxed error from a back-end's client library.
-pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
+pub use hookgate_core::BoxError;
 
 /// Why a queue operation failed.
 ///

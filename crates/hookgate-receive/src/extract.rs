@@ -29,7 +29,7 @@ use crate::{Rejection, VerifiedDelivery, parse_event};
 ///
 /// let receiver = Receiver::builder()
 ///     .source(
-///         Source::builder("clarity", "/hooks/clarity", Verifier::new(Scheme::HeaderToken, "route-token")?)
+///         Source::builder("clarity", "/hooks/clarity", Verifier::new(Scheme::Clarity, "route-token")?)
 ///             .mode(Mode::Inline)
 ///             .build()?,
 ///     )

@@ -116,7 +116,7 @@ mod tests {
                 Source::builder(
                     "clarity",
                     "/hooks/clarity",
-                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                    Verifier::new(Scheme::Clarity, "route-token").unwrap(),
                 )
                 .build()
                 .unwrap(),

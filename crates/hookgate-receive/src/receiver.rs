@@ -43,7 +43,7 @@ use crate::{ConfigError, Mode, Rejection, RejectionKind, RespondToRejection, Sou
 ///
 /// let receiver = Receiver::builder()
 ///     .queue(Arc::new(MemoryQueue::new()))
-///     .source(Source::builder("github", "/hooks/github", Verifier::new(Scheme::Github, "s3cret")?).build()?)
+///     .source(Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?).build()?)
 ///     .build()?;
 /// assert!(receiver.start("/hooks/github").is_some());
 /// assert!(receiver.start("/health").is_none());
@@ -436,7 +436,7 @@ impl Reception {
     ///
     /// let receiver = Receiver::builder()
     ///     .source(
-    ///         Source::builder("github", "/hooks/github", Verifier::new(Scheme::Github, "s3cret")?)
+    ///         Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?)
     ///             .mode(hookgate_receive::Mode::Inline)
     ///             .body_limit(8)
     ///             .build()?,
@@ -703,7 +703,7 @@ mod tests {
         Source::builder(
             name,
             path,
-            Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+            Verifier::new(Scheme::Clarity, "route-token").unwrap(),
         )
         .mode(mode)
         .body_limit(10)
@@ -802,7 +802,7 @@ mod tests {
                 Source::builder(
                     "a",
                     "/hooks/a",
-                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                    Verifier::new(Scheme::Clarity, "route-token").unwrap(),
                 )
                 .methods([Method::GET, Method::POST])
                 .mode(Mode::Inline)
@@ -848,7 +848,7 @@ mod tests {
     #[tokio::test]
     async fn a_token_in_a_custom_header_is_neither_queued_nor_handed_on() {
         let custom = || {
-            Verifier::builder(Scheme::HeaderToken)
+            Verifier::builder(Scheme::Clarity)
                 .secret("route-token")
                 .unwrap()
                 .header("x-route-key")
@@ -956,7 +956,7 @@ mod tests {
                 Source::builder(
                     "clarity",
                     "/hooks/clarity",
-                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                    Verifier::new(Scheme::Clarity, "route-token").unwrap(),
                 )
                 .methods([Method::GET])
                 .require_context(["identity_id"])
@@ -1006,7 +1006,7 @@ mod tests {
                 Source::builder(
                     "clarity",
                     "/hooks/clarity",
-                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                    Verifier::new(Scheme::Clarity, "route-token").unwrap(),
                 )
                 .methods([Method::GET])
                 .mode(Mode::Inline)

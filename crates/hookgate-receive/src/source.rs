@@ -332,7 +332,7 @@ mod tests {
     use hookgate_verify::Scheme;
 
     fn verifier() -> Verifier {
-        Verifier::new(Scheme::HeaderToken, "route-token").unwrap()
+        Verifier::new(Scheme::Clarity, "route-token").unwrap()
     }
 
     #[test]
@@ -349,7 +349,7 @@ mod tests {
 
     #[test]
     fn the_header_carrying_a_token_is_known_whatever_its_name() {
-        let custom = Verifier::builder(Scheme::HeaderToken)
+        let custom = Verifier::builder(Scheme::Clarity)
             .secret("route-token")
             .unwrap()
             .header("x-route-key")
@@ -361,7 +361,7 @@ mod tests {
         let default = Source::builder("b", "/b", verifier()).build().unwrap();
         assert_eq!(default.secret_header.unwrap(), "x-clarity-webhook-token");
         // A signature is not the secret: GitHub's header is kept.
-        let github = Verifier::new(Scheme::Github, "s").unwrap();
+        let github = Verifier::new(Scheme::GitHub, "s").unwrap();
         let source = Source::builder("c", "/c", github).build().unwrap();
         assert!(source.secret_header.is_none());
     }

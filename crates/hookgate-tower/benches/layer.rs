@@ -46,7 +46,7 @@ fn layered(queue: Arc<dyn Enqueue>) -> Router {
             Source::builder(
                 "github",
                 PATH,
-                hookgate_verify::Verifier::new(hookgate_verify::Scheme::Github, SECRET)
+                hookgate_verify::Verifier::new(hookgate_verify::Scheme::GitHub, SECRET)
                     .expect("secret"),
             )
             .build()

@@ -70,7 +70,7 @@ fn body_for(n: u64) -> Vec<u8> {
 }
 
 fn layered(queue: Arc<dyn Enqueue>) -> Router {
-    let verifier = hookgate_verify::Verifier::new(hookgate_verify::Scheme::Github, SECRET)
+    let verifier = hookgate_verify::Verifier::new(hookgate_verify::Scheme::GitHub, SECRET)
         .expect("valid secret");
     let receiver = Receiver::builder()
         .queue(queue)

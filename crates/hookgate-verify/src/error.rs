@@ -229,7 +229,7 @@ impl fmt::Display for VerifyErrorKind {
 /// ```
 /// use hookgate_verify::{Scheme, Verifier, VerifyErrorKind};
 ///
-/// let verifier = Verifier::new(Scheme::Github, "It's a Secret to Everybody").unwrap();
+/// let verifier = Verifier::new(Scheme::GitHub, "It's a Secret to Everybody").unwrap();
 /// let err = verifier.verify(&http::HeaderMap::new(), b"{}").unwrap_err();
 /// assert!(matches!(err.kind(), VerifyErrorKind::MissingHeader { .. }));
 /// assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);

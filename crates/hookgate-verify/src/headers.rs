@@ -38,5 +38,5 @@ pub const SHOPIFY_WEBHOOK_ID: HeaderName = HeaderName::from_static("x-shopify-we
 pub const SHOPIFY_WEBHOOK_ID_UNPREFIXED: HeaderName = HeaderName::from_static("shopify-webhook-id");
 /// Claravine's bearer token.
 pub const AUTHORIZATION: HeaderName = http::header::AUTHORIZATION;
-/// Clarity's per-route token, the default header of [`Scheme::HeaderToken`](crate::Scheme::HeaderToken).
+/// Clarity's per-route token, the default header of [`Scheme::Clarity`](crate::Scheme::Clarity).
 pub const CLARITY_WEBHOOK_TOKEN: HeaderName = HeaderName::from_static("x-clarity-webhook-token");

@@ -1,6 +1,6 @@
 //! Reading one top-level string field of a JSON object body.
 //!
-//! The delivery id of clarife (and Stripe) lives in the body. Parsing a whole
+//! The delivery ids of clarife and Stripe live in the body. Parsing a whole
 //! body to read it would cost more than the HMAC over it, so this scanner walks
 //! the object's top level and stops at the field: for clarife's envelope,
 //! where `id` comes first, that is a few bytes. Nested values are skipped by
@@ -133,13 +133,13 @@ impl<'a> Scanner<'a> {
         let start = self.pos;
         let mut escaped = false;
         loop {
+            self.pos += quote_or_backslash(self.bytes.get(self.pos..)?)?;
             match self.next()? {
                 b'"' => return Some((&self.bytes[start..self.pos - 1], escaped)),
-                b'\\' => {
+                _ => {
                     escaped = true;
                     self.next()?;
                 }
-                _ => {}
             }
         }
     }
@@ -182,6 +182,36 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Where the first `"` or `\\` of `bytes` is. Eight bytes at a time: ids and
+/// keys are a few dozen bytes, and a byte-at-a-time loop over them cost more
+/// than the rest of reading the id.
+fn quote_or_backslash(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The high bit of each byte of `word` equal to `byte`, exact up to the
+    // first such byte (a borrow can only flag bytes above a match), which is
+    // all `trailing_zeros` reads.
+    let equal = |word: u64, byte: u8| {
+        let x = word ^ (ONES * u64::from(byte));
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let found = equal(word, b'"') | equal(word, b'\\');
+        if found != 0 {
+            // Little-endian: the lowest flagged byte is the first in order.
+            return Some(offset + found.trailing_zeros() as usize / 8);
+        }
+        offset += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&byte| byte == b'"' || byte == b'\\')
+        .map(|at| offset + at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +230,30 @@ mod tests {
             top_level_string(nested_first, "id").as_deref(),
             Some("evt_2")
         );
+    }
+
+    #[test]
+    fn the_first_quote_or_backslash_is_found_wherever_it_is() {
+        // Every position in and around a word, with the other special byte,
+        // bytes whose high bit is set, and bytes one off from the specials
+        // (what a borrow in the word-at-a-time test could confuse) before it.
+        for len in 0..40 {
+            for at in 0..=len {
+                for (special, filler) in [(b'"', b'!'), (b'\\', b'['), (b'"', 0x80), (b'\\', b']')]
+                {
+                    let mut bytes = vec![filler; len];
+                    if at < len {
+                        bytes[at] = special;
+                        // A later match must not hide the first.
+                        if at + 1 < len {
+                            bytes[at + 1] = if special == b'"' { b'\\' } else { b'"' };
+                        }
+                    }
+                    let expected = bytes.iter().position(|&b| b == b'"' || b == b'\\');
+                    assert_eq!(quote_or_backslash(&bytes), expected, "{bytes:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -160,7 +160,7 @@ mod tests {
             ConfigError::MalformedSecret { .. }
         ));
         assert!(matches!(
-            Key::from_secret(Scheme::HeaderToken, 0, None, b" spaced ").unwrap_err(),
+            Key::from_secret(Scheme::Clarity, 0, None, b" spaced ").unwrap_err(),
             ConfigError::MalformedSecret { .. }
         ));
     }

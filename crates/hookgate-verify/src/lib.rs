@@ -64,6 +64,7 @@
 //!
 //! - `json` (default): Claravine's body token check, and decoding of escaped
 //!   ids read from the body.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;
 pub mod headers;
@@ -73,12 +74,15 @@ mod parse;
 mod scheme;
 pub mod security;
 pub mod sign;
-mod template;
+mod signed;
 mod verifier;
 
 /// The `http` crate whose types this API uses, re-exported so users need not
 /// keep its version in step.
 pub use http;
+
+// What `VerifierBuilder::clock` takes: the clock shared with the queues and workers.
+pub use hookgate_core::{Clock, ManualClock, SystemClock};
 
 pub use error::{ConfigError, Malformed, VerifyError, VerifyErrorKind};
 pub use key::KeyId;

@@ -1,4 +1,4 @@
-//! The signature schemes hookgate knows.
+//! The signature schemes hookgate knows, and their names.
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,15 +6,20 @@ use std::str::FromStr;
 /// A way a sender proves a delivery is theirs.
 ///
 /// The names returned by [`Scheme::as_str`] are the ones the `hookgate` command
-/// accepts after `--scheme`, and [`FromStr`] parses them back.
+/// accepts after `--scheme` and in its configuration file; [`FromStr`] parses
+/// them back, ignoring ASCII case and surrounding spaces, and accepts a few
+/// aliases (`standard-webhooks`, `clazar`, `header-token`, `custom-hmac`).
 ///
 /// ```
 /// use hookgate_verify::Scheme;
 ///
 /// let scheme: Scheme = "clarife".parse().unwrap();
 /// assert_eq!(scheme, Scheme::Clarife);
-/// assert_eq!(Scheme::HeaderToken.as_str(), "clarity");
-/// assert!("md5".parse::<Scheme>().is_err());
+/// assert_eq!(" GitHub ".parse::<Scheme>().unwrap(), Scheme::GitHub);
+/// assert_eq!(Scheme::Clarity.as_str(), "clarity");
+/// assert_eq!("header-token".parse::<Scheme>().unwrap(), Scheme::Clarity);
+/// let err = "md5".parse::<Scheme>().unwrap_err();
+/// assert!(err.to_string().starts_with("unknown scheme \"md5\"; expected one of standard, svix, clarife,"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -27,13 +32,15 @@ pub enum Scheme {
     /// `webhook-*` headers are accepted too.
     Svix,
     /// clarife: `X-Clarife-Signature: t=<unix>,v1=<hex>`, HMAC-SHA256 of the raw
-    /// body only; several `v1=` entries allowed.
+    /// body only; several `v1=` entries allowed. The delivery id is the body's
+    /// envelope `id`.
     Clarife,
-    /// Stripe: `Stripe-Signature: t=..,v1=..` over `{t}.{body}`; the `whsec_…`
-    /// string itself is the key.
+    /// Stripe: `Stripe-Signature: t=..,v1=..` over `{timestamp}.{body}`; the
+    /// `whsec_…` string itself is the key. The delivery id is the event's `id`
+    /// (`evt_…`) in the body.
     Stripe,
     /// GitHub: `X-Hub-Signature-256: sha256=<hex>` over the body; no timestamp.
-    Github,
+    GitHub,
     /// Slack: `X-Slack-Signature: v0=<hex>` over
     /// `v0:{X-Slack-Request-Timestamp}:{body}`.
     Slack,
@@ -43,48 +50,105 @@ pub enum Scheme {
     /// Claravine: `Authorization: Bearer <token>` and the same token in the JSON
     /// body's top-level `token`; both must match.
     Claravine,
-    /// A per-route token in a named header; `x-clarity-webhook-token` (Clarity)
-    /// unless configured otherwise.
-    HeaderToken,
+    /// A static token in a header, compared in constant time: Clarity's
+    /// per-route `x-clarity-webhook-token` by default, and any sender that
+    /// authenticates with a fixed token in a header of its choosing (set the
+    /// header and an optional prefix on the builder).
+    Clarity,
     /// HMAC-SHA256 described declaratively: header, prefix, encoding and a
     /// signed-content template over id, timestamp and body.
-    CustomHmac,
+    Custom,
 }
+
+/// A scheme's names: what it prints as, and what else parses as it.
+struct Names {
+    scheme: Scheme,
+    name: &'static str,
+    aliases: &'static [&'static str],
+}
+
+/// The one list of scheme names, in the order of the documentation: row `i`
+/// is the variant whose discriminant is `i` (checked when compiling, by
+/// [`Scheme::ALL`]). [`Scheme::ALL`], [`Scheme::as_str`], [`FromStr`] and
+/// [`UnknownScheme`]'s message are all read from it, so a new scheme is one row.
+const NAMES: [Names; 10] = [
+    Names {
+        scheme: Scheme::Standard,
+        name: "standard",
+        aliases: &["standard-webhooks"],
+    },
+    Names {
+        scheme: Scheme::Svix,
+        name: "svix",
+        aliases: &["clazar"],
+    },
+    Names {
+        scheme: Scheme::Clarife,
+        name: "clarife",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Stripe,
+        name: "stripe",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::GitHub,
+        name: "github",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Slack,
+        name: "slack",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Shopify,
+        name: "shopify",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Claravine,
+        name: "claravine",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Clarity,
+        name: "clarity",
+        aliases: &["header-token"],
+    },
+    Names {
+        scheme: Scheme::Custom,
+        name: "custom",
+        aliases: &["custom-hmac"],
+    },
+];
 
 impl Scheme {
     /// Every scheme, in the order of the documentation.
-    pub const ALL: [Scheme; 10] = [
-        Scheme::Standard,
-        Scheme::Svix,
-        Scheme::Clarife,
-        Scheme::Stripe,
-        Scheme::Github,
-        Scheme::Slack,
-        Scheme::Shopify,
-        Scheme::Claravine,
-        Scheme::HeaderToken,
-        Scheme::CustomHmac,
-    ];
+    pub const ALL: [Scheme; NAMES.len()] = {
+        let mut all = [Scheme::Standard; NAMES.len()];
+        let mut i = 0;
+        while i < NAMES.len() {
+            // What makes `as_str` a plain index into the table.
+            assert!(
+                NAMES[i].scheme as usize == i,
+                "NAMES must list the schemes in the order they are declared"
+            );
+            all[i] = NAMES[i].scheme;
+            i += 1;
+        }
+        all
+    };
 
     /// The scheme's name as the `hookgate` command spells it.
     pub const fn as_str(self) -> &'static str {
-        match self {
-            Scheme::Standard => "standard",
-            Scheme::Svix => "svix",
-            Scheme::Clarife => "clarife",
-            Scheme::Stripe => "stripe",
-            Scheme::Github => "github",
-            Scheme::Slack => "slack",
-            Scheme::Shopify => "shopify",
-            Scheme::Claravine => "claravine",
-            Scheme::HeaderToken => "clarity",
-            Scheme::CustomHmac => "custom",
-        }
+        NAMES[self as usize].name
     }
 
     /// Whether the scheme authenticates with a shared token rather than an HMAC.
     pub const fn is_token(self) -> bool {
-        matches!(self, Scheme::Claravine | Scheme::HeaderToken)
+        matches!(self, Scheme::Claravine | Scheme::Clarity)
     }
 }
 
@@ -94,11 +158,10 @@ impl fmt::Display for Scheme {
     }
 }
 
-/// The error of parsing an unknown scheme name.
+/// The error of parsing an unknown scheme name. Its message lists the
+/// names [`Scheme::as_str`] gives.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown scheme {name:?}; expected one of standard, svix, clarife, stripe, github, slack, shopify, claravine, clarity, custom"
-)]
+#[error("unknown scheme {name:?}; expected one of {}", OneOf(&NAMES))]
 pub struct UnknownScheme {
     name: String,
 }
@@ -110,27 +173,37 @@ impl UnknownScheme {
     }
 }
 
+/// The names of a table, comma-separated.
+struct OneOf<'a>(&'a [Names]);
+
+impl fmt::Display for OneOf<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, row) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(row.name)?;
+        }
+        Ok(())
+    }
+}
+
 impl FromStr for Scheme {
     type Err = UnknownScheme;
 
+    /// A name or alias of the table, ignoring ASCII case and surrounding
+    /// whitespace.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.trim().to_ascii_lowercase();
-        let scheme = match lower.as_str() {
-            "standard" | "standard-webhooks" => Scheme::Standard,
-            "svix" | "clazar" => Scheme::Svix,
-            "clarife" => Scheme::Clarife,
-            "stripe" => Scheme::Stripe,
-            "github" => Scheme::Github,
-            "slack" => Scheme::Slack,
-            "shopify" => Scheme::Shopify,
-            "claravine" => Scheme::Claravine,
-            "clarity" | "header-token" => Scheme::HeaderToken,
-            "custom" | "custom-hmac" => Scheme::CustomHmac,
-            _ => {
-                return Err(UnknownScheme { name: s.to_owned() });
-            }
-        };
-        Ok(scheme)
+        let wanted = s.trim();
+        NAMES
+            .iter()
+            .find(|row| {
+                std::iter::once(&row.name)
+                    .chain(row.aliases)
+                    .any(|name| name.eq_ignore_ascii_case(wanted))
+            })
+            .map(|row| row.scheme)
+            .ok_or_else(|| UnknownScheme { name: s.to_owned() })
     }
 }
 
@@ -143,13 +216,47 @@ mod tests {
         for scheme in Scheme::ALL {
             assert_eq!(scheme.as_str().parse::<Scheme>().unwrap(), scheme);
             assert_eq!(scheme.to_string(), scheme.as_str());
+            let shouted = format!(" {}\t", scheme.as_str().to_ascii_uppercase());
+            assert_eq!(shouted.parse::<Scheme>().unwrap(), scheme);
         }
     }
 
     #[test]
-    fn unknown_name_is_reported() {
+    fn aliases_parse_as_their_scheme() {
+        for (alias, scheme) in [
+            ("standard-webhooks", Scheme::Standard),
+            ("Clazar", Scheme::Svix),
+            ("header-token", Scheme::Clarity),
+            ("CUSTOM-HMAC", Scheme::Custom),
+        ] {
+            assert_eq!(alias.parse::<Scheme>().unwrap(), scheme);
+        }
+    }
+
+    #[test]
+    fn no_name_is_given_twice() {
+        let mut all: Vec<&str> = NAMES
+            .iter()
+            .flat_map(|row| std::iter::once(row.name).chain(row.aliases.iter().copied()))
+            .collect();
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), count);
+    }
+
+    #[test]
+    fn unknown_name_is_reported_with_every_name() {
         let err = "sha1".parse::<Scheme>().unwrap_err();
         assert_eq!(err.name(), "sha1");
-        assert!(err.to_string().contains("\"sha1\""));
+        let message = err.to_string();
+        assert!(message.starts_with("unknown scheme \"sha1\"; expected one of standard, "));
+        for scheme in Scheme::ALL {
+            assert!(message.contains(scheme.as_str()), "{message}");
+        }
+        assert!(!message.contains("header-token"), "aliases are not listed");
+        // The name is escaped, so a hostile one cannot forge lines.
+        let hostile = "x\"\nERROR".parse::<Scheme>().unwrap_err().to_string();
+        assert!(!hostile.contains('\n'), "{hostile}");
     }
 }

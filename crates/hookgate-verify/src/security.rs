@@ -7,7 +7,7 @@
 //! | scheme | signed content | timestamp signed? | delivery id |
 //! |---|---|---|---|
 //! | `standard`, `svix` | `{id}.{timestamp}.{body}` | yes | `webhook-id` / `svix-id`, signed |
-//! | `stripe` | `{t}.{body}` | yes | event `id` in the body (opt in with `delivery_id_from_body`), signed |
+//! | `stripe` | `{timestamp}.{body}` | yes | event `id` in the body, signed |
 //! | `slack` | `v0:{timestamp}:{body}` | yes | none |
 //! | `clarife` | `{body}` only | **no**: `t=` is sent beside the signature, not in it | envelope `id` in the body, signed |
 //! | `github` | `{body}` | no timestamp at all | `X-GitHub-Delivery`, **not** signed |
@@ -63,8 +63,8 @@
 //!   and never appear in an error message: a [`VerifyError`]'s `Display` is safe
 //!   to return to the sender.
 //! - Verification reads bytes, never requires UTF-8 bodies, and reads the body
-//!   (for clarife's id or Claravine's token) only after the signature or
-//!   header token matched.
+//!   (for clarife's and Stripe's ids or Claravine's token) only after the
+//!   signature or header token matched.
 //!
 //! [`past_tolerance`]: crate::VerifierBuilder::past_tolerance
 //! [`future_tolerance`]: crate::VerifierBuilder::future_tolerance

@@ -18,12 +18,11 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use hmac::Mac as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::headers as h;
 use crate::key::Material;
-use crate::template::Part;
+use crate::signed::Fields;
 use crate::verifier::SignatureEncoding;
 use crate::{ConfigError, Scheme, Verifier};
 
@@ -75,11 +74,16 @@ impl Signer {
     pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> Result<HeaderMap, SignError> {
         let inner = &*self.verifier.inner;
         let ts = timestamp.to_string();
+        let fields = Fields {
+            id: id.as_bytes(),
+            timestamp: ts.as_bytes(),
+            body,
+        };
         let mut headers = HeaderMap::new();
         match inner.scheme {
             Scheme::Standard | Scheme::Svix => {
                 let id_value = required_id(id)?;
-                let tag = self.hmac(&[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+                let tag = self.hmac(fields);
                 let (id_name, ts_name, sig_name) = if inner.scheme == Scheme::Svix {
                     (h::SVIX_ID, h::SVIX_TIMESTAMP, h::SVIX_SIGNATURE)
                 } else {
@@ -89,22 +93,17 @@ impl Signer {
                 headers.insert(ts_name, value(&ts));
                 headers.insert(sig_name, value(&format!("v1,{}", base64(&tag))));
             }
-            Scheme::Clarife => {
-                let tag = self.hmac(&[body]);
-                headers.insert(
-                    h::CLARIFE_SIGNATURE,
-                    value(&format!("t={ts},v1={}", hex(&tag))),
-                );
+            Scheme::Clarife | Scheme::Stripe => {
+                let tag = self.hmac(fields);
+                let name = if inner.scheme == Scheme::Stripe {
+                    h::STRIPE_SIGNATURE
+                } else {
+                    h::CLARIFE_SIGNATURE
+                };
+                headers.insert(name, value(&format!("t={ts},v1={}", hex(&tag))));
             }
-            Scheme::Stripe => {
-                let tag = self.hmac(&[ts.as_bytes(), b".", body]);
-                headers.insert(
-                    h::STRIPE_SIGNATURE,
-                    value(&format!("t={ts},v1={}", hex(&tag))),
-                );
-            }
-            Scheme::Github => {
-                let tag = self.hmac(&[body]);
+            Scheme::GitHub => {
+                let tag = self.hmac(fields);
                 headers.insert(
                     h::GITHUB_SIGNATURE_256,
                     value(&format!("sha256={}", hex(&tag))),
@@ -112,12 +111,12 @@ impl Signer {
                 optional_id(&mut headers, h::GITHUB_DELIVERY, id)?;
             }
             Scheme::Slack => {
-                let tag = self.hmac(&[b"v0:", ts.as_bytes(), b":", body]);
+                let tag = self.hmac(fields);
                 headers.insert(h::SLACK_REQUEST_TIMESTAMP, value(&ts));
                 headers.insert(h::SLACK_SIGNATURE, value(&format!("v0={}", hex(&tag))));
             }
             Scheme::Shopify => {
-                let tag = self.hmac(&[body]);
+                let tag = self.hmac(fields);
                 headers.insert(h::SHOPIFY_HMAC_SHA256, value(&base64(&tag)));
                 optional_id(&mut headers, h::SHOPIFY_WEBHOOK_ID, id)?;
             }
@@ -125,30 +124,19 @@ impl Signer {
                 let token = self.token();
                 headers.insert(h::AUTHORIZATION, value(&format!("Bearer {token}")));
             }
-            Scheme::HeaderToken => {
+            Scheme::Clarity => {
                 let name = inner.header.clone().unwrap_or(h::CLARITY_WEBHOOK_TOKEN);
                 let prefix = inner.prefix.as_deref().unwrap_or("");
                 headers.insert(name, value(&format!("{prefix}{}", self.token())));
             }
-            Scheme::CustomHmac => {
+            Scheme::Custom => {
                 if let Some(id_name) = &inner.id_header {
                     headers.insert(id_name.clone(), required_id(id)?);
                 }
                 if let Some(ts_name) = &inner.timestamp_header {
                     headers.insert(ts_name.clone(), value(&ts));
                 }
-                let parts: Vec<&[u8]> = inner
-                    .template
-                    .parts
-                    .iter()
-                    .map(|part| match part {
-                        Part::Literal(bytes) => &**bytes,
-                        Part::Id => id.as_bytes(),
-                        Part::Timestamp => ts.as_bytes(),
-                        Part::Body => body,
-                    })
-                    .collect();
-                let tag = self.hmac(&parts);
+                let tag = self.hmac(fields);
                 let encoded = match inner.encoding {
                     SignatureEncoding::Hex => hex(&tag),
                     SignatureEncoding::Base64 => base64(&tag),
@@ -230,16 +218,14 @@ impl Signer {
         body
     }
 
-    fn hmac(&self, parts: &[&[u8]]) -> [u8; 32] {
+    /// The tag of the scheme's signed content over `fields`: the same call
+    /// the verifier makes to compute the tag it expects.
+    fn hmac(&self, fields: Fields<'_>) -> [u8; 32] {
         let Some(Material::Hmac(keyed)) = self.first_material() else {
             // Every key of an HMAC scheme is an HMAC key (see `Key::from_secret`).
             return [0; 32];
         };
-        let mut mac = (**keyed).clone();
-        for part in parts {
-            mac.update(part);
-        }
-        mac.finalize().into_bytes().into()
+        self.verifier.inner.signed.mac(keyed, fields)
     }
 
     fn token(&self) -> &str {
@@ -257,7 +243,7 @@ impl Signer {
 
 impl Verifier {
     /// A [`Signer`] using this verifier's first secret and options (the way to
-    /// sign for a custom or header-token scheme).
+    /// sign for a custom scheme, or a clarity one with its own header).
     pub fn signer(&self) -> Signer {
         Signer {
             verifier: self.clone(),

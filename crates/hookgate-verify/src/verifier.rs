@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hmac::Mac as _;
+use hookgate_core::Clock;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use subtle::ConstantTimeEq as _;
 
@@ -12,7 +12,7 @@ use crate::error::{Malformed, VerifyErrorKind};
 use crate::headers as h;
 use crate::key::{Key, KeyId, Material, token_digest};
 use crate::parse::{self, Signatures, Tag, Tags, header_str, header_text, malformed};
-use crate::template::{Part, Template};
+use crate::signed::{Fields, Part, SignedContent};
 use crate::{ConfigError, Scheme, VerifyError};
 
 /// The default tolerance, in both directions, between a signed timestamp and
@@ -31,8 +31,6 @@ pub enum SignatureEncoding {
     /// Standard base64 with padding (44 characters).
     Base64,
 }
-
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Decides whether a delivery really came from its sender.
 ///
@@ -74,12 +72,14 @@ pub(crate) struct Inner {
     pub(crate) keys: Vec<Key>,
     past_tolerance: Duration,
     future_tolerance: Duration,
-    clock: Option<Clock>,
-    /// The header of a header-token or custom scheme.
+    /// `None` reads `SystemTime::now()` directly, without a virtual call.
+    clock: Option<Arc<dyn Clock>>,
+    /// The header of a clarity (token) or custom scheme.
     pub(crate) header: Option<HeaderName>,
     pub(crate) prefix: Option<Box<str>>,
     pub(crate) encoding: SignatureEncoding,
-    pub(crate) template: Template,
+    /// What the signature covers (nothing, for token schemes).
+    pub(crate) signed: SignedContent,
     pub(crate) timestamp_header: Option<HeaderName>,
     pub(crate) id_header: Option<HeaderName>,
     id_from_body: bool,
@@ -114,7 +114,7 @@ impl Verifier {
             header: None,
             prefix: None,
             encoding: None,
-            template: None,
+            signed_content: None,
             timestamp_header: None,
             id_header: None,
             id_from_body: false,
@@ -126,7 +126,7 @@ impl Verifier {
     /// # Errors
     ///
     /// When the secret is empty or malformed, or the scheme needs more options
-    /// (the custom HMAC scheme needs at least its header).
+    /// (the custom scheme needs at least its header).
     pub fn new(scheme: Scheme, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
         Self::builder(scheme).secret(secret)?.build()
     }
@@ -138,24 +138,24 @@ impl Verifier {
 
     /// The header in which the sender sends the shared secret itself, for
     /// the schemes that send it in clear: the (configurable) token header of
-    /// [`Scheme::HeaderToken`], and `Authorization` for [`Scheme::Claravine`].
+    /// [`Scheme::Clarity`], and `Authorization` for [`Scheme::Claravine`].
     /// A receiver must never store, log or forward it. Signature schemes send
     /// only a MAC, which reveals nothing of the secret: `None`.
     ///
     /// ```
     /// use hookgate_verify::{Scheme, Verifier};
     ///
-    /// let route = Verifier::builder(Scheme::HeaderToken)
+    /// let route = Verifier::builder(Scheme::Clarity)
     ///     .secret("route-token")?
     ///     .header("x-route-key")?
     ///     .build()?;
     /// assert_eq!(route.secret_header().unwrap(), "x-route-key");
-    /// assert!(Verifier::new(Scheme::Github, "s")?.secret_header().is_none());
+    /// assert!(Verifier::new(Scheme::GitHub, "s")?.secret_header().is_none());
     /// # Ok::<(), hookgate_verify::ConfigError>(())
     /// ```
     pub fn secret_header(&self) -> Option<HeaderName> {
         match self.inner.scheme {
-            Scheme::HeaderToken => Some(
+            Scheme::Clarity => Some(
                 self.inner
                     .header
                     .clone()
@@ -184,7 +184,7 @@ impl Verifier {
     /// A [`VerifyError`] saying exactly why the delivery is refused.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<Verified, VerifyError> {
         let now = match &self.inner.clock {
-            Some(clock) => clock(),
+            Some(clock) => clock.now(),
             None => SystemTime::now(),
         };
         self.verify_at(headers, body, now)
@@ -211,12 +211,12 @@ impl Verifier {
         let outcome = match self.inner.scheme {
             Scheme::Standard | Scheme::Svix => check.standard(),
             Scheme::Clarife | Scheme::Stripe => check.timestamped(),
-            Scheme::Github => check.github(),
+            Scheme::GitHub => check.github(),
             Scheme::Slack => check.slack(),
             Scheme::Shopify => check.shopify(),
             Scheme::Claravine => check.claravine(),
-            Scheme::HeaderToken => check.header_token(),
-            Scheme::CustomHmac => check.custom(),
+            Scheme::Clarity => check.header_token(),
+            Scheme::Custom => check.custom(),
         };
         outcome.map_err(VerifyError::new)
     }
@@ -235,11 +235,9 @@ impl Check<'_> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
-            None if self.inner.id_from_body || self.inner.scheme == Scheme::Clarife => {
-                crate::json::top_level_string(self.body, "id")
-                    .filter(|id| !id.is_empty())
-                    .map(|id| DeliveryId::new(&id))
-            }
+            None if self.inner.id_from_body => crate::json::top_level_string(self.body, "id")
+                .filter(|id| !id.is_empty())
+                .map(|id| DeliveryId::new(&id)),
             None => None,
         };
         Verified {
@@ -296,11 +294,12 @@ impl Check<'_> {
         Ok((text.as_bytes(), timestamp))
     }
 
-    /// Computes the HMAC of `parts` under each key and compares it, in constant
-    /// time, with every candidate tag.
+    /// Computes the HMAC of the scheme's signed content over `fields` under
+    /// each key, as the signer does, and compares it, in constant time, with
+    /// every candidate tag.
     fn match_hmac(
         &self,
-        parts: &[&[u8]],
+        fields: Fields<'_>,
         tags: &Tags<'_>,
         header: &HeaderName,
     ) -> Result<KeyId, VerifyErrorKind> {
@@ -308,11 +307,7 @@ impl Check<'_> {
             let Material::Hmac(keyed) = &key.material else {
                 continue;
             };
-            let mut mac = (**keyed).clone();
-            for part in parts {
-                mac.update(part);
-            }
-            let expected: Tag = mac.finalize().into_bytes().into();
+            let expected = self.inner.signed.mac(keyed, fields);
             if tags.iter().any(|tag| tags_equal(&expected, tag)) {
                 return Ok(key.id.clone());
             }
@@ -374,11 +369,12 @@ impl Check<'_> {
             )?,
         }
         let tags = signatures.tags(sig_name)?;
-        let key = self.match_hmac(
-            &[id.as_bytes(), b".", ts_text, b".", self.body],
-            &tags,
-            sig_name,
-        )?;
+        let fields = Fields {
+            id: id.as_bytes(),
+            timestamp: ts_text,
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &tags, sig_name)?;
         Ok(self.verified(key, Some(timestamp), Some(id)))
     }
 
@@ -394,13 +390,12 @@ impl Check<'_> {
             parse::timestamped_signatures(&name, header_text(&name, value)?, &mut signatures)?;
         self.check_time(timestamp)?;
         let tags = signatures.tags(&name)?;
-        let key = if self.inner.scheme == Scheme::Stripe {
-            self.match_hmac(&[ts_text.as_bytes(), b".", self.body], &tags, &name)?
-        } else {
-            // clarife signs the body alone: its `t=` is not covered by the
-            // signature (see the security page).
-            self.match_hmac(&[self.body], &tags, &name)?
+        let fields = Fields {
+            id: b"",
+            timestamp: ts_text.as_bytes(),
+            body: self.body,
         };
+        let key = self.match_hmac(fields, &tags, &name)?;
         Ok(self.verified(key, Some(timestamp), None))
     }
 
@@ -412,7 +407,11 @@ impl Check<'_> {
                 Some(tag) => Signatures::of(tag),
                 None => parse::prefixed_hex_signature(header_text(&name, signature)?, "sha256="),
             };
-        let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
+        let key = self.match_hmac(
+            Fields::body_only(self.body),
+            &signatures.tags(&name)?,
+            &name,
+        )?;
         Ok(self.verified(key, None, optional_id(delivery)))
     }
 
@@ -426,11 +425,12 @@ impl Check<'_> {
                 Some(tag) => Signatures::of(tag),
                 None => parse::prefixed_hex_signature(header_text(&name, signature)?, "v0="),
             };
-        let key = self.match_hmac(
-            &[b"v0:", ts_text, b":", self.body],
-            &signatures.tags(&name)?,
-            &name,
-        )?;
+        let fields = Fields {
+            id: b"",
+            timestamp: ts_text,
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
         Ok(self.verified(key, Some(timestamp), None))
     }
 
@@ -453,7 +453,11 @@ impl Check<'_> {
             Some(tag) => Signatures::of(tag),
             None => parse::base64_signature(header_text(&name, value)?),
         };
-        let key = self.match_hmac(&[self.body], &signatures.tags(&name)?, &name)?;
+        let key = self.match_hmac(
+            Fields::body_only(self.body),
+            &signatures.tags(&name)?,
+            &name,
+        )?;
         Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
     }
 
@@ -541,18 +545,12 @@ impl Check<'_> {
             Some(ts_name) => Some(self.timestamp_header(ts_name, self.headers.get(ts_name))?),
             None => None,
         };
-        let parts: Vec<&[u8]> = inner
-            .template
-            .parts
-            .iter()
-            .map(|part| match part {
-                Part::Literal(bytes) => &**bytes,
-                Part::Id => id.unwrap_or_default().as_bytes(),
-                Part::Timestamp => timestamp.map_or(&[][..], |(text, _)| text),
-                Part::Body => self.body,
-            })
-            .collect();
-        let key = self.match_hmac(&parts, &tags, name)?;
+        let fields = Fields {
+            id: id.unwrap_or_default().as_bytes(),
+            timestamp: timestamp.map_or(&[][..], |(text, _)| text),
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &tags, name)?;
         Ok(self.verified(key, timestamp.map(|(_, ts)| ts), id))
     }
 }
@@ -638,10 +636,10 @@ impl Verified {
     }
 
     /// The sender's id for this delivery, when the scheme has one: `webhook-id`
-    /// / `svix-id`, clarife's envelope `id`, `X-GitHub-Delivery`,
-    /// `X-Shopify-Webhook-Id`, a custom id header, or the body's top-level `id`
-    /// when [`VerifierBuilder::delivery_id_from_body`] asked for it (Stripe's
-    /// event id). Retries of one event carry the same id: deduplicate on it.
+    /// / `svix-id`, clarife's envelope `id`, Stripe's event `id` (`evt_…`),
+    /// `X-GitHub-Delivery`, `X-Shopify-Webhook-Id`, a custom id header, or the
+    /// body's top-level `id` when [`VerifierBuilder::delivery_id_from_body`]
+    /// asked for it. Retries of one event carry the same id: deduplicate on it.
     pub fn delivery_id(&self) -> Option<&str> {
         self.delivery_id.as_ref().map(DeliveryId::as_str)
     }
@@ -673,7 +671,7 @@ impl Verified {
 /// use hookgate_verify::{Scheme, SignatureEncoding, Verifier};
 ///
 /// // A sender that publishes no scheme yet, described declaratively.
-/// let verifier = Verifier::builder(Scheme::CustomHmac)
+/// let verifier = Verifier::builder(Scheme::Custom)
 ///     .header("X-Claimable-Signature")?
 ///     .prefix("sha256=")?
 ///     .encoding(SignatureEncoding::Hex)?
@@ -681,7 +679,7 @@ impl Verified {
 ///     .signed_content("{timestamp}.{body}")?
 ///     .secret("s3cret")?
 ///     .build()?;
-/// assert_eq!(verifier.scheme(), Scheme::CustomHmac);
+/// assert_eq!(verifier.scheme(), Scheme::Custom);
 /// # Ok::<(), hookgate_verify::ConfigError>(())
 /// ```
 pub struct VerifierBuilder {
@@ -689,11 +687,11 @@ pub struct VerifierBuilder {
     keys: Vec<Key>,
     past_tolerance: Duration,
     future_tolerance: Duration,
-    clock: Option<Clock>,
+    clock: Option<Arc<dyn Clock>>,
     header: Option<HeaderName>,
     prefix: Option<Box<str>>,
     encoding: Option<SignatureEncoding>,
-    template: Option<Template>,
+    signed_content: Option<SignedContent>,
     timestamp_header: Option<HeaderName>,
     id_header: Option<HeaderName>,
     id_from_body: bool,
@@ -734,7 +732,7 @@ impl VerifierBuilder {
         Ok(self)
     }
 
-    /// Adds a secret (a token for Claravine and header tokens). Several secrets
+    /// Adds a secret (a token for Claravine and Clarity). Several secrets
     /// may be configured during a rotation; any of them verifies.
     ///
     /// # Errors
@@ -782,31 +780,67 @@ impl VerifierBuilder {
         self
     }
 
-    /// Replaces the system clock, so tests never sleep.
+    /// Replaces the system clock that [`Verifier::verify`] reads, so tests
+    /// never sleep: a [`ManualClock`](crate::ManualClock), or any [`Clock`].
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use hookgate_verify::{ManualClock, Scheme, Signer, Verifier, VerifyErrorKind};
+    ///
+    /// let clock = ManualClock::new(UNIX_EPOCH + Duration::from_secs(1_700_000_000));
+    /// let verifier = Verifier::builder(Scheme::Slack)
+    ///     .secret("s3cret")?
+    ///     .clock(clock.clone())
+    ///     .build()?;
+    /// let headers = Signer::new(Scheme::Slack, "s3cret")?.sign("", 1_700_000_000, b"{}")?;
+    /// assert!(verifier.verify(&headers, b"{}").is_ok());
+    ///
+    /// clock.advance(Duration::from_secs(301));
+    /// let err = verifier.verify(&headers, b"{}").unwrap_err();
+    /// assert!(matches!(err.kind(), VerifyErrorKind::TimestampTooOld { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
-    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+    pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Some(Arc::new(clock));
         self
     }
 
     /// Reads the delivery id from the body's top-level `id` string when the
-    /// headers carry none (Stripe's event id; clarife always does this). The
-    /// body is read only after its signature matched.
+    /// headers carry none: for a custom scheme whose sender puts its event id
+    /// in the body. clarife and Stripe always do this (their event id is
+    /// their delivery id). The body is read only after its signature matched.
+    ///
+    /// ```
+    /// use std::time::UNIX_EPOCH;
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let verifier = Verifier::builder(Scheme::Custom)
+    ///     .header("x-signature")?
+    ///     .secret("s3cret")?
+    ///     .delivery_id_from_body()
+    ///     .build()?;
+    /// let body = br#"{"id": "ev_42", "kind": "order.paid"}"#;
+    /// let headers = verifier.signer().sign("", 0, body)?;
+    /// let verified = verifier.verify_at(&headers, body, UNIX_EPOCH)?;
+    /// assert_eq!(verified.delivery_id(), Some("ev_42"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn delivery_id_from_body(mut self) -> Self {
         self.id_from_body = true;
         self
     }
 
-    /// The header carrying the token (header-token scheme) or the signature
-    /// (custom scheme).
+    /// The header carrying the token ([`Scheme::Clarity`], default
+    /// `x-clarity-webhook-token`) or the signature ([`Scheme::Custom`]).
     ///
     /// # Errors
     ///
     /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
     /// for other schemes.
     pub fn header(mut self, name: &str) -> Result<Self, ConfigError> {
-        self.only_for("header", &[Scheme::HeaderToken, Scheme::CustomHmac])?;
+        self.only_for("header", &[Scheme::Clarity, Scheme::Custom])?;
         self.header = Some(header_name(name)?);
         Ok(self)
     }
@@ -818,7 +852,7 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidPrefix`], or [`ConfigError::NotApplicable`] for
     /// other schemes.
     pub fn prefix(mut self, prefix: &str) -> Result<Self, ConfigError> {
-        self.only_for("prefix", &[Scheme::HeaderToken, Scheme::CustomHmac])?;
+        self.only_for("prefix", &[Scheme::Clarity, Scheme::Custom])?;
         if HeaderValue::from_str(prefix).is_err() {
             return Err(ConfigError::InvalidPrefix(prefix.to_owned()));
         }
@@ -832,7 +866,7 @@ impl VerifierBuilder {
     ///
     /// [`ConfigError::NotApplicable`] for other schemes.
     pub fn encoding(mut self, encoding: SignatureEncoding) -> Result<Self, ConfigError> {
-        self.only_for("encoding", &[Scheme::CustomHmac])?;
+        self.only_for("encoding", &[Scheme::Custom])?;
         self.encoding = Some(encoding);
         Ok(self)
     }
@@ -845,8 +879,8 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidTemplate`], or [`ConfigError::NotApplicable`] for
     /// other schemes.
     pub fn signed_content(mut self, template: &str) -> Result<Self, ConfigError> {
-        self.only_for("signed_content", &[Scheme::CustomHmac])?;
-        self.template = Some(Template::parse(template)?);
+        self.only_for("signed_content", &[Scheme::Custom])?;
+        self.signed_content = Some(SignedContent::parse(template)?);
         Ok(self)
     }
 
@@ -858,7 +892,7 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
     /// for other schemes.
     pub fn timestamp_header(mut self, name: &str) -> Result<Self, ConfigError> {
-        self.only_for("timestamp_header", &[Scheme::CustomHmac])?;
+        self.only_for("timestamp_header", &[Scheme::Custom])?;
         self.timestamp_header = Some(header_name(name)?);
         Ok(self)
     }
@@ -870,7 +904,7 @@ impl VerifierBuilder {
     /// [`ConfigError::InvalidHeaderName`], or [`ConfigError::NotApplicable`]
     /// for other schemes.
     pub fn id_header(mut self, name: &str) -> Result<Self, ConfigError> {
-        self.only_for("id_header", &[Scheme::CustomHmac])?;
+        self.only_for("id_header", &[Scheme::Custom])?;
         self.id_header = Some(header_name(name)?);
         Ok(self)
     }
@@ -893,15 +927,17 @@ impl VerifierBuilder {
                 feature: "json",
             });
         }
-        let template = self.template.unwrap_or_else(Template::body_only);
-        if self.scheme == Scheme::CustomHmac {
+        let signed = self
+            .signed_content
+            .unwrap_or_else(|| SignedContent::of(self.scheme));
+        if self.scheme == Scheme::Custom {
             if self.header.is_none() {
                 return Err(ConfigError::MissingOption("header"));
             }
-            if template.uses(&Part::Timestamp) && self.timestamp_header.is_none() {
+            if signed.uses(&Part::Timestamp) && self.timestamp_header.is_none() {
                 return Err(ConfigError::MissingOption("timestamp_header"));
             }
-            if template.uses(&Part::Id) && self.id_header.is_none() {
+            if signed.uses(&Part::Id) && self.id_header.is_none() {
                 return Err(ConfigError::MissingOption("id_header"));
             }
         }
@@ -915,10 +951,13 @@ impl VerifierBuilder {
                 header: self.header,
                 prefix: self.prefix,
                 encoding: self.encoding.unwrap_or_default(),
-                template,
+                signed,
                 timestamp_header: self.timestamp_header,
                 id_header: self.id_header,
-                id_from_body: self.id_from_body,
+                // clarife's envelope `id` and Stripe's event `id` are what
+                // their retries repeat: the delivery id of those schemes.
+                id_from_body: self.id_from_body
+                    || matches!(self.scheme, Scheme::Clarife | Scheme::Stripe),
             }),
         })
     }

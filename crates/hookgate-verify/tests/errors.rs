@@ -3,7 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hookgate_verify::{
-    ConfigError, Malformed, Scheme, SignatureEncoding, Signer, Verifier, VerifyErrorKind,
+    ConfigError, Malformed, ManualClock, Scheme, SignatureEncoding, Signer, Verifier,
+    VerifyErrorKind,
 };
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -44,7 +45,7 @@ fn missing_header() {
 
 #[test]
 fn malformed_not_text_and_empty() {
-    let verifier = Verifier::new(Scheme::Github, "s").unwrap();
+    let verifier = Verifier::new(Scheme::GitHub, "s").unwrap();
     let mut map = HeaderMap::new();
     map.insert(
         "x-hub-signature-256",
@@ -102,7 +103,7 @@ fn malformed_signatures_never_pass() {
         );
     }
     // Odd-length hex for GitHub.
-    let github = Verifier::new(Scheme::Github, "s").unwrap();
+    let github = Verifier::new(Scheme::GitHub, "s").unwrap();
     let odd = format!("sha256={}", "a".repeat(63));
     let err = github
         .verify_at(&one("x-hub-signature-256", &odd), b"", now())
@@ -121,7 +122,7 @@ fn malformed_missing_prefix() {
         assert_eq!(malformed_reason(err.kind()), Malformed::MissingPrefix);
     }
 
-    let custom = Verifier::builder(Scheme::CustomHmac)
+    let custom = Verifier::builder(Scheme::Custom)
         .header("x-sig")
         .unwrap()
         .prefix("sha256=")
@@ -277,7 +278,7 @@ fn injected_clock_is_used_by_verify() {
     let verifier = Verifier::builder(Scheme::Slack)
         .secret("s")
         .unwrap()
-        .clock(now)
+        .clock(ManualClock::new(now()))
         .build()
         .unwrap();
     let signed = verifier.signer().sign("", NOW, b"x").unwrap();
@@ -286,7 +287,7 @@ fn injected_clock_is_used_by_verify() {
 
 #[test]
 fn no_supported_signature() {
-    let github = Verifier::new(Scheme::Github, "s").unwrap();
+    let github = Verifier::new(Scheme::GitHub, "s").unwrap();
     let err = github
         .verify_at(
             &one("x-hub-signature-256", &format!("sha1={}", "a".repeat(40))),
@@ -313,11 +314,11 @@ fn no_supported_signature() {
 
 #[test]
 fn signature_mismatch_with_wrong_secret() {
-    let signed = Signer::new(Scheme::Github, "right")
+    let signed = Signer::new(Scheme::GitHub, "right")
         .unwrap()
         .sign("", 0, b"{}")
         .unwrap();
-    let err = Verifier::new(Scheme::Github, "wrong")
+    let err = Verifier::new(Scheme::GitHub, "wrong")
         .unwrap()
         .verify_at(&signed, b"{}", now())
         .unwrap_err();
@@ -406,11 +407,11 @@ fn config_errors() {
         ConfigError::MalformedSecret { .. }
     ));
     assert_eq!(
-        Verifier::builder(Scheme::Github).build().unwrap_err(),
+        Verifier::builder(Scheme::GitHub).build().unwrap_err(),
         ConfigError::NoSecret
     );
     assert_eq!(
-        Verifier::builder(Scheme::Github)
+        Verifier::builder(Scheme::GitHub)
             .secret_with_id("k", "a")
             .unwrap()
             .secret_with_id("k", "b")
@@ -418,32 +419,32 @@ fn config_errors() {
         ConfigError::InvalidKeyId("k".to_owned())
     );
     assert_eq!(
-        Verifier::builder(Scheme::Github)
+        Verifier::builder(Scheme::GitHub)
             .header("x-sig")
             .unwrap_err(),
         ConfigError::NotApplicable {
             option: "header",
-            scheme: Scheme::Github
+            scheme: Scheme::GitHub
         }
     );
     assert_eq!(
-        Verifier::builder(Scheme::HeaderToken)
+        Verifier::builder(Scheme::Clarity)
             .header("bad header")
             .unwrap_err(),
         ConfigError::InvalidHeaderName("bad header".to_owned())
     );
     assert!(matches!(
-        Verifier::builder(Scheme::HeaderToken)
+        Verifier::builder(Scheme::Clarity)
             .prefix("line\nbreak")
             .unwrap_err(),
         ConfigError::InvalidPrefix(_)
     ));
     assert_eq!(
-        Verifier::new(Scheme::CustomHmac, "s").unwrap_err(),
+        Verifier::new(Scheme::Custom, "s").unwrap_err(),
         ConfigError::MissingOption("header")
     );
     assert_eq!(
-        Verifier::builder(Scheme::CustomHmac)
+        Verifier::builder(Scheme::Custom)
             .header("x-sig")
             .unwrap()
             .signed_content("{id}.{body}")
@@ -455,7 +456,7 @@ fn config_errors() {
         ConfigError::MissingOption("id_header")
     );
     assert!(matches!(
-        Verifier::builder(Scheme::CustomHmac)
+        Verifier::builder(Scheme::Custom)
             .signed_content("{ts}.{body}")
             .unwrap_err(),
         ConfigError::InvalidTemplate(_)
@@ -467,18 +468,18 @@ fn config_errors() {
 
 #[test]
 fn rotation_reports_the_matching_key() {
-    let verifier = Verifier::builder(Scheme::Github)
+    let verifier = Verifier::builder(Scheme::GitHub)
         .secret("old")
         .unwrap()
         .secret_with_id("2026", "new")
         .unwrap()
         .build()
         .unwrap();
-    let by_old = Signer::new(Scheme::Github, "old")
+    let by_old = Signer::new(Scheme::GitHub, "old")
         .unwrap()
         .sign("", 0, b"b")
         .unwrap();
-    let by_new = Signer::new(Scheme::Github, "new")
+    let by_new = Signer::new(Scheme::GitHub, "new")
         .unwrap()
         .sign("", 0, b"b")
         .unwrap();
@@ -492,7 +493,7 @@ fn rotation_reports_the_matching_key() {
 
 #[test]
 fn debug_output_is_redacted() {
-    let verifier = Verifier::builder(Scheme::HeaderToken)
+    let verifier = Verifier::builder(Scheme::Clarity)
         .secret_with_id("route-1", "t0ken-value")
         .unwrap()
         .build()
@@ -505,7 +506,7 @@ fn debug_output_is_redacted() {
 
 #[test]
 fn custom_hex_signatures_verify_in_either_case() {
-    let verifier = Verifier::builder(Scheme::CustomHmac)
+    let verifier = Verifier::builder(Scheme::Custom)
         .header("x-sig")
         .unwrap()
         .prefix("sha256=")
@@ -559,7 +560,7 @@ fn custom_hex_signatures_verify_in_either_case() {
 
 #[test]
 fn custom_scheme_round_trips_with_all_options() {
-    let verifier = Verifier::builder(Scheme::CustomHmac)
+    let verifier = Verifier::builder(Scheme::Custom)
         .header("X-Claimable-Signature")
         .unwrap()
         .prefix("sha256=")

@@ -14,7 +14,7 @@ fn verifier(scheme: Scheme) -> Option<Verifier> {
         Scheme::Standard | Scheme::Svix => {
             Verifier::new(scheme, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         }
-        Scheme::CustomHmac => Verifier::builder(scheme)
+        Scheme::Custom => Verifier::builder(scheme)
             .header("x-sig")
             .and_then(|b| b.prefix("sha256="))
             .and_then(|b| b.encoding(SignatureEncoding::Hex))
@@ -145,7 +145,7 @@ mod claravine {
 
     #[test]
     fn other_schemes_never_touch_the_body() {
-        let github = Signer::new(Scheme::Github, "s").unwrap();
+        let github = Signer::new(Scheme::GitHub, "s").unwrap();
         assert_eq!(
             github.prepare_body(r#"{"token": "x"}"#),
             br#"{"token": "x"}"#

@@ -147,7 +147,7 @@ fn standard_signature_list_with_other_versions_and_wrong_entries_passes() {
 // deliveries", section "Testing the webhook payload validation".
 #[test]
 fn github_published_vector_verifies() {
-    let verifier = Verifier::new(Scheme::Github, "It's a Secret to Everybody").unwrap();
+    let verifier = Verifier::new(Scheme::GitHub, "It's a Secret to Everybody").unwrap();
     let sent = headers(&[
         (
             "X-Hub-Signature-256",
@@ -233,12 +233,8 @@ fn stripe_signs_timestamp_dot_body_with_the_whsec_string_as_key() {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let verifier = Verifier::builder(Scheme::Stripe)
-        .secret(secret)
-        .unwrap()
-        .delivery_id_from_body()
-        .build()
-        .unwrap();
+    // The event id is the delivery id without asking: what Stripe's retries repeat.
+    let verifier = Verifier::new(Scheme::Stripe, secret).unwrap();
     let sent = headers(&[("Stripe-Signature", &format!("t=1700000000,v1={hex}"))]);
     let verified = verifier.verify_at(&sent, body, at(1700000010)).unwrap();
     assert_eq!(verified.delivery_id(), Some("evt_1NG8Du2eZvKYlo2CUI79vXWy"));
@@ -327,7 +323,7 @@ fn claravine_sample_verifies_with_both_tokens() {
 #[test]
 fn clarity_route_token_verifies() {
     // Clarity: `x-clarity-webhook-token`, one token per route.
-    let verifier = Verifier::new(Scheme::HeaderToken, "route-token-1").unwrap();
+    let verifier = Verifier::new(Scheme::Clarity, "route-token-1").unwrap();
     let sent = headers(&[("x-clarity-webhook-token", "route-token-1")]);
     assert!(verifier.verify(&sent, b"{\"identity_id\":\"u1\"}").is_ok());
     let wrong = headers(&[("x-clarity-webhook-token", "route-token-2")]);
@@ -368,13 +364,15 @@ fn an_empty_body_id_is_no_delivery_id() {
     // `"id":""` would otherwise be an empty delivery id, which a queue
     // refuses: absent, like an empty id header.
     let clarife = Verifier::new(Scheme::Clarife, "s").unwrap();
-    let stripe = Verifier::builder(Scheme::Stripe)
-        .secret("whsec_x")
+    let stripe = Verifier::new(Scheme::Stripe, "whsec_x").unwrap();
+    let custom = Verifier::builder(Scheme::Custom)
+        .header("x-signature")
+        .and_then(|builder| builder.secret("s"))
         .unwrap()
         .delivery_id_from_body()
         .build()
         .unwrap();
-    for verifier in [clarife, stripe] {
+    for verifier in [clarife, stripe, custom] {
         for body in [&br#"{"id":"","type":"x.y"}"#[..], br#"{ "id" : "" }"#] {
             let signed = verifier.signer().sign("", 1_700_000_000, body).unwrap();
             let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
@@ -386,5 +384,29 @@ fn an_empty_body_id_is_no_delivery_id() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let verified = verifier.verify_at(&signed, body, now).unwrap();
         assert_eq!(verified.delivery_id(), Some("evt_1"));
+    }
+}
+
+#[test]
+fn only_the_schemes_whose_body_carries_the_delivery_id_read_it() {
+    // A body with a top-level `id`: clarife and Stripe take it, Slack (whose
+    // body's `id` is not a delivery id) and a custom scheme that did not ask
+    // for it do not.
+    let body = br#"{"id":"evt_1","type":"x.y"}"#;
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let custom = Verifier::builder(Scheme::Custom)
+        .header("x-signature")
+        .and_then(|builder| builder.secret("s"))
+        .and_then(|builder| builder.build())
+        .unwrap();
+    for (verifier, expected) in [
+        (Verifier::new(Scheme::Clarife, "s").unwrap(), Some("evt_1")),
+        (Verifier::new(Scheme::Stripe, "s").unwrap(), Some("evt_1")),
+        (Verifier::new(Scheme::Slack, "s").unwrap(), None),
+        (custom, None),
+    ] {
+        let signed = verifier.signer().sign("", 1_700_000_000, body).unwrap();
+        let verified = verifier.verify_at(&signed, body, now).unwrap();
+        assert_eq!(verified.delivery_id(), expected, "{}", verifier.scheme());
     }
 }

@@ -7,6 +7,7 @@
 //!
 //! | module | crate | feature | what |
 //! |---|---|---|---|
+//! | the root | `hookgate-core` | always | [`Clock`] (with [`SystemClock`] and [`ManualClock`] for tests) and [`BoxError`], shared by all the others |
 //! | [`verify`] | `hookgate-verify` | always | signature verification over raw bytes, for every scheme; signing helpers for tests |
 //! | `events` | `hookgate-events` | `events` (default) | typed payloads per sender, dotted event names, patterns, a router |
 //! | `queue` | `hookgate-queue` | `queue` (default) | the durable queue (SQLite), the in-memory one, workers with retries and dead letters |
@@ -64,6 +65,7 @@
 //! ```
 #[cfg(feature = "actix")]
 pub use hookgate_actix as actix;
+pub use hookgate_core::{BoxError, Clock, ManualClock, SystemClock};
 #[cfg(feature = "events")]
 pub use hookgate_events as events;
 #[cfg(feature = "queue")]

@@ -58,11 +58,11 @@ const SCHEMES: [Scheme; 9] = [
     Scheme::Svix,
     Scheme::Clarife,
     Scheme::Stripe,
-    Scheme::Github,
+    Scheme::GitHub,
     Scheme::Slack,
     Scheme::Shopify,
     Scheme::Claravine,
-    Scheme::HeaderToken,
+    Scheme::Clarity,
 ];
 
 /// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development
@@ -144,7 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handler = move |delivery: Delivery| {
         let events = Arc::clone(&events);
         async move {
-            if delivery.source == Scheme::HeaderToken.as_str() {
+            if delivery.source == Scheme::Clarity.as_str() {
                 tracing::info!(bytes = delivery.body.len(), "processed");
                 return Ok(());
             }

@@ -47,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "clarity-provision",
         "/clarity/provision",
         Verifier::new(
-            Scheme::HeaderToken,
+            Scheme::Clarity,
             token("HOOKGATE_TOKEN_PROVISION", "dev-provision-token"),
         )?,
     )
@@ -57,7 +57,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "clarity-revoke",
         "/clarity/revoke",
         Verifier::new(
-            Scheme::HeaderToken,
+            Scheme::Clarity,
             token("HOOKGATE_TOKEN_REVOKE", "dev-revoke-token"),
         )?,
     )

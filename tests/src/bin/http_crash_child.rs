@@ -63,7 +63,7 @@ fn main() {
                 Source::builder(
                     "crash",
                     "/hooks/crash",
-                    Verifier::new(Scheme::Github, SECRET).expect("secret"),
+                    Verifier::new(Scheme::GitHub, SECRET).expect("secret"),
                 )
                 .build()
                 .expect("source"),

@@ -57,7 +57,7 @@ pub fn receiver(queue: Arc<dyn Enqueue>) -> Receiver {
             Source::builder(
                 "clarity",
                 "/hooks/clarity/provision",
-                Verifier::new(Scheme::HeaderToken, CLARITY_TOKEN).unwrap(),
+                Verifier::new(Scheme::Clarity, CLARITY_TOKEN).unwrap(),
             )
             .methods([Method::GET, Method::POST])
             .require_context(["app_identifier", "identity_id", "entitlement_id"])

@@ -17,9 +17,13 @@ use crate::input;
     hookgate inspect --sender clarife --body samples/clarife.json\n  \
     hookgate inspect --sender github -H 'X-GitHub-Event: push' --body push.json")]
 pub(crate) struct InspectArgs {
-    /// The sender: claravine, clarife, claimable, standard, svix, stripe,
-    /// github, slack or shopify.
-    #[arg(long, value_name = "NAME", value_parser = parse_sender)]
+    // The help lists the names from the sender table.
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = parse_sender,
+        help = format!("The sender: {}", Sender::ALL.map(Sender::as_str).join(", "))
+    )]
     sender: Sender,
 
     /// A request header, as `'Name: value'` (GitHub needs `X-GitHub-Event`,

@@ -68,9 +68,13 @@ fn one_line(reason: &str) -> String {
 /// The scheme and its secrets and options, shared by `sign` and `verify`.
 #[derive(Debug, Args)]
 pub(crate) struct SchemeArgs {
-    /// Signature scheme: standard, svix, clarife, stripe, github, slack,
-    /// shopify, claravine, clarity or custom.
-    #[arg(long, value_name = "NAME", value_parser = parse_scheme)]
+    // The help lists the names from the scheme table.
+    #[arg(
+        long,
+        value_name = "NAME",
+        value_parser = parse_scheme,
+        help = format!("Signature scheme: {}", Scheme::ALL.map(Scheme::as_str).join(", "))
+    )]
     pub(crate) scheme: Scheme,
 
     /// Signing secret or token; repeat `verify --secret` to accept several
@@ -159,9 +163,6 @@ impl SchemeArgs {
         }
         if let Some(name) = &self.id_header {
             builder = builder.id_header(name)?;
-        }
-        if self.scheme == Scheme::Stripe {
-            builder = builder.delivery_id_from_body();
         }
         Ok(builder)
     }

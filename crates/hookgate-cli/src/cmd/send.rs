@@ -22,11 +22,11 @@ fn sample(scheme: Scheme) -> Option<&'static str> {
         Scheme::Svix => include_str!("../../../../samples/svix.json"),
         Scheme::Clarife => include_str!("../../../../samples/clarife.json"),
         Scheme::Stripe => include_str!("../../../../samples/stripe.json"),
-        Scheme::Github => include_str!("../../../../samples/github.json"),
+        Scheme::GitHub => include_str!("../../../../samples/github.json"),
         Scheme::Slack => include_str!("../../../../samples/slack.json"),
         Scheme::Shopify => include_str!("../../../../samples/shopify.json"),
         Scheme::Claravine => include_str!("../../../../samples/claravine.json"),
-        Scheme::HeaderToken => include_str!("../../../../samples/clarity.json"),
+        Scheme::Clarity => include_str!("../../../../samples/clarity.json"),
         _ => return None,
     })
 }
@@ -34,7 +34,7 @@ fn sample(scheme: Scheme) -> Option<&'static str> {
 /// The event each scheme's sample is, for the headers that name it.
 fn default_event(scheme: Scheme) -> &'static str {
     match scheme {
-        Scheme::Github => "ping",
+        Scheme::GitHub => "ping",
         Scheme::Shopify => "orders.create",
         _ => "",
     }
@@ -208,12 +208,12 @@ fn sample_body(
             object.insert("event_time".to_owned(), Value::from(now));
             object.insert("token".to_owned(), Value::from(secret));
         }
-        Scheme::HeaderToken => {
+        Scheme::Clarity => {
             // Clarity's context fields say nothing unique either: tag the
             // body with the delivery id, for the same reason as Claravine's.
             object.insert("hookgate_send_id".to_owned(), Value::from(id));
         }
-        Scheme::Github => {
+        Scheme::GitHub => {
             if let Some((_, action)) = event.split_once('.') {
                 object.insert("action".to_owned(), Value::from(action));
             }
@@ -237,7 +237,7 @@ fn sample_body(
 /// Headers that name the event, for the senders that name it in a header.
 fn event_headers(scheme: Scheme, event: &str, headers: &mut HeaderMap) -> Result<(), Failure> {
     let (name, value) = match scheme {
-        Scheme::Github => (
+        Scheme::GitHub => (
             "x-github-event",
             event
                 .split_once('.')
@@ -310,7 +310,7 @@ mod tests {
             ),
             (Scheme::Clarife, "document.created", Some(Sender::Clarife)),
             (Scheme::Stripe, "customer.created", Some(Sender::Stripe)),
-            (Scheme::Github, "pull_request.opened", Some(Sender::GitHub)),
+            (Scheme::GitHub, "pull_request.opened", Some(Sender::GitHub)),
             (Scheme::Slack, "message", Some(Sender::Slack)),
             (Scheme::Shopify, "orders.create", Some(Sender::Shopify)),
             (
@@ -318,7 +318,7 @@ mod tests {
                 "template.created",
                 Some(Sender::Claravine),
             ),
-            (Scheme::HeaderToken, "", None),
+            (Scheme::Clarity, "", None),
         ];
         for (scheme, event, sender) in cases {
             let secret = secret_for(scheme);
@@ -374,7 +374,7 @@ mod tests {
 
     #[test]
     fn bodies_without_an_id_field_differ_per_delivery_id_within_one_second() {
-        for scheme in [Scheme::Claravine, Scheme::HeaderToken] {
+        for scheme in [Scheme::Claravine, Scheme::Clarity] {
             let body = |id| sample_body(scheme, sample(scheme).unwrap(), id, "", "s", 7).unwrap();
             assert_ne!(body("a"), body("b"), "{scheme}");
             assert_eq!(

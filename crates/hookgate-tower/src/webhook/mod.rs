@@ -31,7 +31,7 @@
 //!
 //! let receiver = Receiver::builder()
 //!     .queue(Arc::new(MemoryQueue::new()))
-//!     .source(Source::builder("github", "/hooks/github", Verifier::new(Scheme::Github, "s3cret")?).build()?)
+//!     .source(Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?).build()?)
 //!     .build()?;
 //! let app = ServiceBuilder::new()
 //!     .layer(WebhookLayer::new(receiver))

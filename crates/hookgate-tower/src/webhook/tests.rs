@@ -70,7 +70,7 @@ fn sources() -> Vec<Source> {
         Source::builder(
             "clarity",
             "/hooks/clarity/provision",
-            Verifier::new(Scheme::HeaderToken, CLARITY_TOKEN).unwrap(),
+            Verifier::new(Scheme::Clarity, CLARITY_TOKEN).unwrap(),
         )
         .methods([Method::GET, Method::POST])
         .require_context(["app_identifier", "identity_id", "entitlement_id"])
@@ -79,7 +79,7 @@ fn sources() -> Vec<Source> {
         Source::builder(
             "github",
             "/hooks/github",
-            Verifier::new(Scheme::Github, GITHUB_SECRET).unwrap(),
+            Verifier::new(Scheme::GitHub, GITHUB_SECRET).unwrap(),
         )
         .success_status(StatusCode::ACCEPTED)
         .unwrap()

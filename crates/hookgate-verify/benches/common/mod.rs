@@ -60,7 +60,7 @@ pub(crate) fn secret_for(scheme: Scheme) -> &'static str {
 pub(crate) fn schemes() -> impl Iterator<Item = Scheme> {
     Scheme::ALL
         .into_iter()
-        .filter(|scheme| !scheme.is_token() && *scheme != Scheme::CustomHmac)
+        .filter(|scheme| !scheme.is_token() && *scheme != Scheme::Custom)
 }
 
 /// The message id every signed delivery carries.

@@ -26,7 +26,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 fn served_schemes() -> impl Iterator<Item = Scheme> {
     Scheme::ALL
         .into_iter()
-        .filter(|scheme| *scheme != Scheme::CustomHmac)
+        .filter(|scheme| *scheme != Scheme::Custom)
 }
 
 /// The development secrets documented in the example's `main.rs`.
@@ -35,11 +35,11 @@ fn documented_secret(scheme: Scheme) -> &'static str {
         Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
         Scheme::Clarife => "whsec_sample",
         Scheme::Stripe => "dev-stripe-secret",
-        Scheme::Github => "dev-github-secret",
+        Scheme::GitHub => "dev-github-secret",
         Scheme::Slack => "dev-slack-secret",
         Scheme::Shopify => "dev-shopify-secret",
         Scheme::Claravine => "dev-claravine-secret",
-        Scheme::HeaderToken => "dev-clarity-secret",
+        Scheme::Clarity => "dev-clarity-secret",
         other => panic!("the example does not serve {other}"),
     }
 }
@@ -58,11 +58,11 @@ fn sample(scheme: Scheme) -> &'static str {
         Scheme::Svix => include_str!("../../../../samples/svix.json"),
         Scheme::Clarife => include_str!("../../../../samples/clarife.json"),
         Scheme::Stripe => include_str!("../../../../samples/stripe.json"),
-        Scheme::Github => include_str!("../../../../samples/github.json"),
+        Scheme::GitHub => include_str!("../../../../samples/github.json"),
         Scheme::Slack => include_str!("../../../../samples/slack.json"),
         Scheme::Shopify => include_str!("../../../../samples/shopify.json"),
         Scheme::Claravine => include_str!("../../../../samples/claravine.json"),
-        Scheme::HeaderToken => include_str!("../../../../samples/clarity.json"),
+        Scheme::Clarity => include_str!("../../../../samples/clarity.json"),
         other => panic!("no sample for {other}"),
     }
 }
@@ -97,12 +97,16 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
     let (delivery_id, event) = match scheme {
         Scheme::Standard => (sent_id, Some("contact.created")),
         Scheme::Svix => (sent_id, Some("listing.subscription.created")),
-        // clarife's id is the body's `id`.
+        // clarife's and Stripe's ids are the body's `id`.
         Scheme::Clarife => (
             "evt_a1b2c3d4-5678-90ab-cdef-1234567890ab".to_owned(),
             Some("document.updated"),
         ),
-        Scheme::Github => {
+        Scheme::Stripe => (
+            "evt_1NG8Du2eZvKYlo2CUI79vXWy".to_owned(),
+            Some("invoice.paid"),
+        ),
+        Scheme::GitHub => {
             headers.insert("x-github-event", HeaderValue::from_static("ping"));
             (sent_id, Some("ping"))
         }
@@ -111,10 +115,9 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
             (sent_id, Some("orders.create"))
         }
         // These carry no delivery id: the receiver derives one from the bytes.
-        Scheme::Stripe => (derived(&body), Some("invoice.paid")),
         Scheme::Slack => (derived(&body), Some("app_mention")),
         Scheme::Claravine => (derived(&body), Some("submission.completed")),
-        Scheme::HeaderToken => (derived(&body), None),
+        Scheme::Clarity => (derived(&body), None),
         other => panic!("the example does not serve {other}"),
     };
     Delivery {
@@ -269,13 +272,13 @@ async fn a_secret_from_the_environment_replaces_the_default_and_an_empty_one_doe
     example.processed(Scheme::Clarife, &configured).await;
 
     // `HOOKGATE_SECRET_GITHUB=` counts as unset: the development secret applies.
-    let github = delivery(Scheme::Github, documented_secret(Scheme::Github));
+    let github = delivery(Scheme::GitHub, documented_secret(Scheme::GitHub));
     assert!(
         example
-            .post(Scheme::Github, &github)
+            .post(Scheme::GitHub, &github)
             .await
             .status()
             .is_success()
     );
-    example.processed(Scheme::Github, &github).await;
+    example.processed(Scheme::GitHub, &github).await;
 }
