@@ -49,8 +49,8 @@ pub mod webhook;
 
 pub use body::{RequestBody, ResponseBody};
 pub use hookgate_receive::{
-    Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
-    VerifiedDelivery,
+    Cidr, Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection,
+    Source, VerifiedDelivery,
 };
 /// The axum extractors of inline mode (defined in `hookgate-receive`, shared
 /// with `hookgate-actix`; feature `axum`).
