@@ -39,6 +39,7 @@
 //! ```
 
 mod middleware;
+pub mod server;
 #[cfg(test)]
 mod tests;
 
@@ -53,3 +54,4 @@ pub use hookgate_receive::{
 /// into `T` with 422.
 pub use hookgate_receive::{Verified, VerifiedBytes};
 pub use middleware::{Webhook, WebhookMiddleware};
+pub use server::raise_open_files_limit;

@@ -156,6 +156,7 @@ where
                 method: &method,
                 query: Some(req.query_string()).filter(|q| !q.is_empty()),
                 headers: &headers,
+                peer: req.peer_addr().map(|addr| addr.ip()),
             };
             match reception.receive(head, payload, &*respond).await {
                 Decision::Respond(res) => {

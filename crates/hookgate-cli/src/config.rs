@@ -21,6 +21,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use hookgate_events::{Pattern, Sender};
+use hookgate_tower::Cidr;
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
 use crate::duration::HumanDuration;
@@ -104,6 +105,14 @@ pub(crate) struct ServerConfig {
     pub(crate) listen: SocketAddr,
     /// How to log.
     pub(crate) log_format: LogFormat,
+    /// How long a client may take to send a request head.
+    pub(crate) header_timeout: Duration,
+    /// How long a connection may stay idle between requests (zero: no keep-alive).
+    pub(crate) keep_alive: Duration,
+    /// The most connections open at once.
+    pub(crate) max_connections: usize,
+    /// The proxies whose forwarding headers are believed (for `allow_ips`).
+    pub(crate) trusted_proxies: Vec<Cidr>,
 }
 
 /// How durable the SQLite queue's acknowledged enqueue is.
@@ -321,6 +330,8 @@ pub(crate) struct SourceConfig {
     pub(crate) status: Option<StatusCode>,
     /// Context fields every delivery must carry (Clarity routes).
     pub(crate) required_context: Vec<String>,
+    /// The client ranges accepted; `None`: every client.
+    pub(crate) allow_ips: Option<Vec<Cidr>>,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
@@ -496,6 +507,10 @@ struct RawConfig {
 struct RawServer {
     listen: Option<SocketAddr>,
     log_format: Option<LogFormat>,
+    header_timeout: Option<Spanned<HumanDuration>>,
+    keep_alive: Option<HumanDuration>,
+    max_connections: Option<Spanned<usize>>,
+    trusted_proxies: Option<Vec<Spanned<String>>>,
 }
 
 /// `queue = "memory"`, or a `[queue]` table.
@@ -680,6 +695,7 @@ struct RawSource {
     methods: Option<Vec<Spanned<String>>>,
     status: Option<Spanned<u16>>,
     required_context: Option<Vec<String>>,
+    allow_ips: Option<Spanned<Vec<Spanned<String>>>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
@@ -693,14 +709,7 @@ const DEFAULT_ACTION_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl RawConfig {
     fn check(self, ctx: &Ctx<'_>, base: &Path) -> Result<Config, ConfigError> {
-        let server = ServerConfig {
-            listen: self.server.listen.unwrap_or_else(|| {
-                DEFAULT_LISTEN
-                    .parse()
-                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
-            }),
-            log_format: self.server.log_format.unwrap_or_default(),
-        };
+        let server = check_server(ctx, self.server)?;
         let queue = check_queue(ctx, base, self.queue)?;
         let retry = check_retry(ctx, self.retry)?;
         let workers = check_workers(ctx, self.workers)?;
@@ -746,6 +755,53 @@ impl RawConfig {
             sources,
         })
     }
+}
+
+fn check_server(ctx: &Ctx<'_>, raw: RawServer) -> Result<ServerConfig, ConfigError> {
+    use hookgate_tower::server;
+    if let Some(timeout) = &raw.header_timeout
+        && timeout.get_ref().0.is_zero()
+    {
+        return Err(ctx.at(
+            timeout.span(),
+            "server: `header_timeout` must be above zero",
+        ));
+    }
+    if let Some(max) = &raw.max_connections
+        && *max.get_ref() == 0
+    {
+        return Err(ctx.at(max.span(), "server: `max_connections` must be at least 1"));
+    }
+    let trusted_proxies = raw
+        .trusted_proxies
+        .unwrap_or_default()
+        .into_iter()
+        .map(|range| cidr(ctx, range, "server: `trusted_proxies`"))
+        .collect::<Result<_, _>>()?;
+    Ok(ServerConfig {
+        listen: raw.listen.unwrap_or_else(|| {
+            DEFAULT_LISTEN
+                .parse()
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
+        }),
+        log_format: raw.log_format.unwrap_or_default(),
+        header_timeout: raw
+            .header_timeout
+            .map_or(server::DEFAULT_HEADER_READ_TIMEOUT, |d| d.into_inner().0),
+        keep_alive: raw.keep_alive.map_or(server::DEFAULT_KEEP_ALIVE, |d| d.0),
+        max_connections: raw
+            .max_connections
+            .map_or(server::DEFAULT_MAX_CONNECTIONS, Spanned::into_inner),
+        trusted_proxies,
+    })
+}
+
+/// A CIDR range (`192.30.252.0/22`) or one address, with its place for errors.
+fn cidr(ctx: &Ctx<'_>, range: Spanned<String>, what: &str) -> Result<Cidr, ConfigError> {
+    range
+        .get_ref()
+        .parse()
+        .map_err(|e| ctx.at(range.span(), format!("{what}: {e}")))
 }
 
 fn check_queue(
@@ -1152,6 +1208,27 @@ fn check_source(
         ));
     }
 
+    let allow_ips = match raw.allow_ips {
+        Some(list) => {
+            let span = list.span();
+            let ranges = list
+                .into_inner()
+                .into_iter()
+                .map(|range| cidr(ctx, range, &format!("{prefix}: `allow_ips`")))
+                .collect::<Result<Vec<_>, _>>()?;
+            if ranges.is_empty() {
+                return Err(ctx.at(
+                    span,
+                    format!(
+                        "{prefix}: `allow_ips` lists no ranges (it would refuse every delivery)"
+                    ),
+                ));
+            }
+            Some(ranges)
+        }
+        None => None,
+    };
+
     let action = match raw.action {
         Some(action) => check_action(ctx, action)?,
         None => default_action.cloned().ok_or_else(|| {
@@ -1174,6 +1251,7 @@ fn check_source(
         methods,
         status,
         required_context: raw.required_context.unwrap_or_default(),
+        allow_ips,
         action,
         secrets: SecretSpec {
             env,
@@ -1284,6 +1362,68 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
             config.retry.schedule,
             ScheduleConfig::Exponential { jitter: true, .. }
         ));
+    }
+
+    #[test]
+    fn server_limits_and_client_ranges() {
+        let defaults = parse(MINIMAL).unwrap();
+        assert_eq!(defaults.server.header_timeout, Duration::from_secs(10));
+        assert_eq!(defaults.server.keep_alive, Duration::from_secs(5));
+        assert_eq!(defaults.server.max_connections, 1024);
+        assert!(defaults.server.trusted_proxies.is_empty());
+        assert_eq!(defaults.sources[0].allow_ips, None);
+
+        let text = format!(
+            "[server]\nheader_timeout = \"2s\"\nkeep_alive = \"0s\"\nmax_connections = 64\n\
+             trusted_proxies = [\"10.0.0.0/8\", \"fd00::1\"]\n{MINIMAL}\
+             allow_ips = [\"192.30.252.0/22\", \"2001:db8::/32\"]\n"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(config.server.header_timeout, Duration::from_secs(2));
+        assert_eq!(config.server.keep_alive, Duration::ZERO);
+        assert_eq!(config.server.max_connections, 64);
+        let written: Vec<String> = config
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(written, ["10.0.0.0/8", "fd00::1/128"]);
+        let allowed = config.sources[0].allow_ips.as_ref().unwrap();
+        assert_eq!(allowed.len(), 2);
+        assert!(allowed[0].contains("192.30.253.4".parse().unwrap()));
+
+        for (text, message, line) in [
+            (
+                format!("[server]\nheader_timeout = \"0s\"\n{MINIMAL}"),
+                "hookgate.toml:2:18: server: `header_timeout` must be above zero",
+                2,
+            ),
+            (
+                format!("[server]\nmax_connections = 0\n{MINIMAL}"),
+                "hookgate.toml:2:19: server: `max_connections` must be at least 1",
+                2,
+            ),
+            (
+                format!("[server]\ntrusted_proxies = [\"10.0.0.1/8\"]\n{MINIMAL}"),
+                "hookgate.toml:2:20: server: `trusted_proxies`: \"10.0.0.1/8\" has bits set past its prefix; the range is 10.0.0.0/8",
+                2,
+            ),
+            (
+                format!("{MINIMAL}allow_ips = [\"github\"]\n"),
+                "sources.clarife: `allow_ips`: \"github\" is not an IP address or CIDR range",
+                8,
+            ),
+            (
+                format!("{MINIMAL}allow_ips = []\n"),
+                "sources.clarife: `allow_ips` lists no ranges",
+                8,
+            ),
+        ] {
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains(message), "{err}");
+            assert!(err.starts_with(&format!("hookgate.toml:{line}:")), "{err}");
+        }
     }
 
     #[test]

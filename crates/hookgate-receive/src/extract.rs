@@ -36,7 +36,7 @@ use crate::{Rejection, VerifiedDelivery, parse_event};
 ///     .build()?;
 /// let mut headers = HeaderMap::new();
 /// headers.insert("x-clarity-webhook-token", "route-token".parse()?);
-/// let head = RequestHead { method: &Method::POST, query: None, headers: &headers };
+/// let head = RequestHead { method: &Method::POST, query: None, headers: &headers, peer: None };
 /// let accepted = receiver.start("/hooks/clarity").expect("a route").complete(head, Bytes::from("{}")).await?;
 ///
 /// let hook = VerifiedBytes::new(accepted.into_delivery().expect("inline mode"));

@@ -3,7 +3,8 @@
 //! `hookgate-tower` (axum, hyper, any tower server) and `hookgate-actix` both
 //! drive this crate, so every decision is written once: routing by path, the
 //! method check (405), the `Content-Length` precheck and the body cap (413),
-//! the read deadline (408), verification (400/401), required context fields
+//! the client's address against a source's allow-list behind trusted proxies
+//! (403), the read deadline (408), verification (400/401), required context fields
 //! (422), the event filter (200, not queued), the delivery id, and the enqueue
 //! under the ACK budget (2xx only once the queue confirmed; 503 with
 //! `Retry-After` when it did not in time or refused; 200 for a duplicate).
@@ -86,7 +87,7 @@
 //!
 //! let reception = receiver.start("/hooks/claravine").expect("a webhook route");
 //! reception.check_head(&Method::POST, &headers)?;
-//! let head = RequestHead { method: &Method::POST, query: None, headers: &headers };
+//! let head = RequestHead { method: &Method::POST, query: None, headers: &headers, peer: None };
 //! let accepted = reception.complete(head, body).await?;
 //! assert_eq!(accepted.outcome(), Outcome::Queued);
 //! assert_eq!(accepted.status(), 200);
@@ -95,6 +96,7 @@
 //! ```
 
 mod body;
+mod client_ip;
 mod context;
 mod extract;
 mod id;
@@ -113,6 +115,7 @@ mod axum;
 #[cfg(feature = "actix")]
 pub use actix::actix_response;
 pub use body::{BodyCollector, check_content_length};
+pub use client_ip::{Cidr, CidrError, MAX_FORWARDED_HOPS};
 pub use extract::{Verified, VerifiedBytes};
 pub use id::derived_delivery_id;
 pub use receiver::{

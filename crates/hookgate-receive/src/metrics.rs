@@ -139,6 +139,7 @@ mod tests {
                         method: &Method::POST,
                         query: None,
                         headers,
+                        peer: None,
                     };
                     let reception = receiver.start("/hooks/clarity").unwrap();
                     let _ = reception.complete(head, Bytes::from_static(b"{}")).await;

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 use tracing::{Span, field};
 
 use crate::body::{BodyCollector, check_content_length};
+use crate::client_ip::Cidr;
 use crate::context::missing_fields;
 use crate::id::derived_delivery_id;
 use crate::metrics as m;
@@ -106,6 +108,7 @@ impl Receiver {
 pub struct ReceiverBuilder {
     sources: Vec<Source>,
     queue: Option<Arc<dyn Enqueue>>,
+    trusted_proxies: Vec<Cidr>,
 }
 
 impl fmt::Debug for ReceiverBuilder {
@@ -113,6 +116,7 @@ impl fmt::Debug for ReceiverBuilder {
         f.debug_struct("ReceiverBuilder")
             .field("sources", &self.sources)
             .field("queue", &self.queue.as_ref().map(|_| "dyn Enqueue"))
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -131,6 +135,40 @@ impl ReceiverBuilder {
         self
     }
 
+    /// The reverse proxies and load balancers in front of this server, whose
+    /// forwarding headers are believed when a source has an
+    /// [allow-list](crate::SourceBuilder::allow_ips) (default: none, so the
+    /// client is always the socket's peer).
+    ///
+    /// When the peer is in one of these ranges, `X-Forwarded-For` and
+    /// `Forwarded` (RFC 7239) are read right to left, skipping every address
+    /// that is a trusted proxy too; the first that is not is the client.
+    /// From any other peer, both headers are ignored: anyone can send them.
+    /// List only your own proxies (their private range, or your load
+    /// balancer's), never a range a sender could connect from. See the
+    /// [`Cidr`] docs for what is refused rather than guessed.
+    ///
+    /// ```
+    /// use hookgate_receive::{Receiver, Source};
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let receiver = Receiver::builder()
+    ///     .trusted_proxies(["10.0.0.0/8".parse()?])
+    ///     .source(
+    ///         Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?)
+    ///             .allow_ips(["192.30.252.0/22".parse()?])
+    ///             .mode(hookgate_receive::Mode::Inline)
+    ///             .build()?,
+    ///     )
+    ///     .build()?;
+    /// # let _ = receiver;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn trusted_proxies(mut self, ranges: impl IntoIterator<Item = Cidr>) -> Self {
+        self.trusted_proxies = ranges.into_iter().collect();
+        self
+    }
+
     /// Checks that paths and names are unique and that queue-mode sources have a queue.
     pub fn build(self) -> Result<Receiver, ConfigError> {
         let mut paths = HashSet::new();
@@ -146,9 +184,14 @@ impl ReceiverBuilder {
                 return Err(ConfigError::NoQueue(source.name.to_string()));
             }
         }
+        let trusted: Arc<[Cidr]> = self.trusted_proxies.into();
+        let mut sources = self.sources;
+        for policy in sources.iter_mut().filter_map(|s| s.client_policy.as_mut()) {
+            policy.trusted_proxies = Arc::clone(&trusted);
+        }
         Ok(Receiver {
             inner: Arc::new(Inner {
-                sources: self.sources.into_iter().map(Arc::new).collect(),
+                sources: sources.into_iter().map(Arc::new).collect(),
                 queue: self.queue,
             }),
         })
@@ -164,6 +207,10 @@ pub struct RequestHead<'a> {
     pub query: Option<&'a str>,
     /// The request headers.
     pub headers: &'a HeaderMap,
+    /// The address of the socket's peer (the client, or the last proxy), for
+    /// sources with an [allow-list](crate::SourceBuilder::allow_ips); `None`
+    /// when the server does not say, which such a source refuses.
+    pub peer: Option<IpAddr>,
 }
 
 /// One webhook request in progress; see [`Receiver`] for the order of calls.
@@ -487,11 +534,15 @@ impl Reception {
         S: Stream<Item = Result<Bytes, E>>,
         R: RespondToRejection + ?Sized,
     {
+        // A client that is not allowed is refused before its body is read.
+        if let Err(rejection) = self.admit_client(&head) {
+            return Decision::Respond(respond.respond(&self.refuse(rejection)));
+        }
         let body = match self.read_body(body).await {
             Ok(body) => body,
             Err(rejection) => return Decision::Respond(respond.respond(&self.refuse(rejection))),
         };
-        match self.complete(head, body.clone()).await {
+        match self.finish(head, body.clone()).await {
             Err(rejection) => Decision::Respond(respond.respond(&rejection)),
             Ok(accepted) => {
                 let ack = accepted.to_response();
@@ -547,9 +598,26 @@ impl Reception {
         self.span.in_scope(|| tracing::debug!("webhook accepted"));
     }
 
-    /// Verifies, checks context fields, filters and (in queue mode) enqueues
-    /// under the ACK budget.
+    /// Refuses a client that the source's allow-list does not admit (403).
+    fn admit_client(&self, head: &RequestHead<'_>) -> Result<(), Rejection> {
+        match &self.source.client_policy {
+            Some(policy) => policy.admit(head.peer, head.headers),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the client against the source's allow-list (403), verifies,
+    /// checks context fields, filters and (in queue mode) enqueues under the
+    /// ACK budget.
     pub async fn complete(self, head: RequestHead<'_>, body: Bytes) -> Result<Accepted, Rejection> {
+        if let Err(rejection) = self.admit_client(&head) {
+            return Err(self.refuse(rejection));
+        }
+        self.finish(head, body).await
+    }
+
+    /// [`complete`](Self::complete) once the client is admitted.
+    async fn finish(self, head: RequestHead<'_>, body: Bytes) -> Result<Accepted, Rejection> {
         match self.decide(head, body).await {
             Ok(accepted) => {
                 self.record_acceptance(accepted.outcome);
@@ -875,6 +943,7 @@ mod tests {
             method: &Method::POST,
             query: None,
             headers: &headers,
+            peer: None,
         };
         let body = Bytes::from_static(b"{}");
         let queued = receiver.start("/q").unwrap();
@@ -922,6 +991,7 @@ mod tests {
             method: &Method::POST,
             query: None,
             headers: &headers,
+            peer: None,
         };
         let body = buffer.slice(11..);
         let accepted = receiver
@@ -971,6 +1041,7 @@ mod tests {
                 method: &Method::GET,
                 query: Some(query),
                 headers: &headers,
+                peer: None,
             };
             let reception = receiver.start("/hooks/clarity").unwrap();
             reception.complete(head, Bytes::new()).await.unwrap();
@@ -1020,6 +1091,7 @@ mod tests {
             method: &Method::GET,
             query: Some("identity_id=1"),
             headers: &headers,
+            peer: None,
         };
         let empty = futures_util::stream::empty::<Result<Bytes, std::io::Error>>();
         let reception = receiver.start("/hooks/clarity").unwrap();
@@ -1097,6 +1169,7 @@ mod tests {
                     method: &Method::POST,
                     query: None,
                     headers: &headers,
+                    peer: None,
                 };
                 let reception = receiver.start("/hooks/a").unwrap();
                 reception
@@ -1132,6 +1205,7 @@ mod tests {
             method: &Method::POST,
             query: None,
             headers: &headers,
+            peer: None,
         };
         let accepted = receiver
             .start("/hooks/a")

@@ -39,6 +39,9 @@ pub enum RejectionKind {
     NotVerified,
     /// A verified payload did not deserialize into the type the handler asked for (422).
     InvalidPayload,
+    /// The client's address is not in the source's `allow_ips`, or could not
+    /// be determined (403).
+    ClientNotAllowed,
 }
 
 impl RejectionKind {
@@ -56,6 +59,7 @@ impl RejectionKind {
             Self::AckBudgetExceeded => "ack_budget_exceeded",
             Self::NotVerified => "not_verified",
             Self::InvalidPayload => "invalid_payload",
+            Self::ClientNotAllowed => "client_not_allowed",
         }
     }
 
@@ -72,6 +76,7 @@ impl RejectionKind {
             Self::AckBudgetExceeded => "queue too slow",
             Self::NotVerified => "delivery not verified",
             Self::InvalidPayload => "invalid payload",
+            Self::ClientNotAllowed => "client address not allowed",
         }
     }
 
@@ -85,6 +90,7 @@ impl RejectionKind {
             Self::MissingContext | Self::InvalidPayload => StatusCode::UNPROCESSABLE_ENTITY,
             Self::QueueUnavailable | Self::AckBudgetExceeded => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotVerified => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ClientNotAllowed => StatusCode::FORBIDDEN,
         }
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate_events::{EventFilter, Sender};
+
+use crate::client_ip::{Cidr, ClientPolicy};
 use hookgate_verify::Verifier;
 use http::{HeaderName, Method, StatusCode};
 
@@ -53,6 +55,9 @@ pub enum ConfigError {
     /// A source in queue mode needs a queue.
     #[error("source {0:?} is in queue mode but the receiver has no queue")]
     NoQueue(String),
+    /// An allow-list must name at least one range (an empty one would refuse everyone).
+    #[error("source {0:?} has an empty allow_ips list")]
+    EmptyAllowIps(String),
 }
 
 /// What happens to a verified delivery.
@@ -99,6 +104,9 @@ pub struct Source {
     pub(crate) success_status: StatusCode,
     pub(crate) required_context: Vec<String>,
     pub(crate) mode: Mode,
+    /// The allow-list with the receiver's trusted proxies (set when the
+    /// receiver is built); `None`: every client.
+    pub(crate) client_policy: Option<ClientPolicy>,
 }
 
 impl Source {
@@ -123,6 +131,7 @@ impl Source {
             success_status: StatusCode::OK,
             required_context: Vec::new(),
             mode: Mode::Queue,
+            allow_ips: None,
         }
     }
 
@@ -170,6 +179,11 @@ impl Source {
     pub fn mode(&self) -> Mode {
         self.mode
     }
+
+    /// The client ranges accepted, when the source has an allow-list.
+    pub fn allow_ips(&self) -> Option<&[Cidr]> {
+        self.client_policy.as_ref().map(|p| p.allow.as_slice())
+    }
 }
 
 impl fmt::Debug for Source {
@@ -187,6 +201,7 @@ impl fmt::Debug for Source {
             .field("success_status", &self.success_status)
             .field("required_context", &self.required_context)
             .field("mode", &self.mode)
+            .field("allow_ips", &self.allow_ips())
             .finish_non_exhaustive()
     }
 }
@@ -208,6 +223,7 @@ pub struct SourceBuilder {
     success_status: StatusCode,
     required_context: Vec<String>,
     mode: Mode,
+    allow_ips: Option<Vec<Cidr>>,
 }
 
 impl SourceBuilder {
@@ -281,6 +297,35 @@ impl SourceBuilder {
         self
     }
 
+    /// Accepts deliveries only from clients in these ranges (GitHub, Stripe,
+    /// Shopify and others publish theirs); others get 403 before the body is
+    /// read, nothing is queued, and the refusal is logged with the address.
+    ///
+    /// The client is the socket's peer, or, when the peer is one of the
+    /// receiver's [trusted proxies](crate::ReceiverBuilder::trusted_proxies),
+    /// the client named by the forwarding headers those proxies added (see
+    /// [`Cidr`] and the rules in [`ReceiverBuilder::trusted_proxies`](crate::ReceiverBuilder::trusted_proxies)).
+    /// The integration must pass the peer address
+    /// ([`RequestHead::peer`](crate::RequestHead)): hookgate-tower's server and
+    /// axum's `ConnectInfo`, and actix-web, do. Without it, every delivery is refused.
+    ///
+    /// An empty list is refused by [`build`](Self::build).
+    ///
+    /// ```
+    /// use hookgate_receive::Source;
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let source = Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?)
+    ///     .allow_ips(["192.30.252.0/22".parse()?, "2001:db8::/32".parse()?])
+    ///     .build()?;
+    /// assert_eq!(source.allow_ips().unwrap().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn allow_ips(mut self, ranges: impl IntoIterator<Item = Cidr>) -> Self {
+        self.allow_ips = Some(ranges.into_iter().collect());
+        self
+    }
+
     /// Checks the configuration.
     pub fn build(self) -> Result<Source, ConfigError> {
         if self.name.is_empty() {
@@ -297,6 +342,9 @@ impl SourceBuilder {
         }
         if self.filter.is_some() && self.sender.is_none() {
             return Err(ConfigError::FilterWithoutSender(self.name));
+        }
+        if self.allow_ips.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ConfigError::EmptyAllowIps(self.name));
         }
         for (what, zero) in [
             ("ack budget", self.ack_budget.is_zero()),
@@ -322,6 +370,10 @@ impl SourceBuilder {
             success_status: self.success_status,
             required_context: self.required_context,
             mode: self.mode,
+            client_policy: self.allow_ips.map(|allow| ClientPolicy {
+                allow,
+                trusted_proxies: Arc::from([]),
+            }),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefghij`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghijkl`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
@@ -30,15 +30,25 @@
 //! - (i), on request only: (b) with a queue that only pushes the body into a
 //!   bounded mpsc, as (d) does: the layer's own cost under load, apart from
 //!   the in-memory queue's bookkeeping;
+//! - (k), on request only: (c) served by `hookgate_tower::server::Server`
+//!   (header and idle timeouts, connection limit, peer address on each
+//!   request) instead of `axum::serve`: the hardened server's cost (`ck`);
+//! - (l), on request only: the same for (b), without the fsync's noise (`bl`);
 //! - (j), on request only: (b) with a queue that only keeps a copy of each
 //!   body in a `Vec`: the floor under any queue that holds what it
 //!   acknowledged in process memory.
 //!
-//! Prints requests/s and p50/p99 latency side by side, as a Markdown table.
+//! Prints requests/s and p50/p99 latency side by side, as a Markdown table,
+//! and (on Linux) each server's CPU time per request: user + system time of
+//! its process over every request it answered, warm-up included. On a
+//! machine shared with other work, requests/s moves with the neighbours'
+//! load by 10% from run to run; CPU per request moves much less, so compare
+//! servers by it when the machine is busy.
 //! Both count only the requests answered 200 (the work the scenario exists
 //! for: a fast 503 is not throughput); the others, any other status or a
 //! failed request, are counted in their own column.
 
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -90,6 +100,15 @@ async fn serve(app: Router) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    addr
+}
+
+/// [`serve`] on the hardened server, with its defaults.
+async fn serve_hardened(app: Router) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let serving = hookgate_tower::server::Server::new().serve(listener, app);
+    let addr = serving.local_addr().expect("local addr");
+    tokio::spawn(serving.into_future());
     addr
 }
 
@@ -260,7 +279,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghij";
+const SCENARIOS: &str = "abcdefghijkl";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -285,7 +304,10 @@ fn main() {
 /// its queue holds.
 async fn serve_scenario(args: ServeArgs) {
     let (name, app) = scenario(&args).await;
-    let addr = serve(app).await;
+    let addr = match args.letter {
+        'k' | 'l' => serve_hardened(app).await,
+        _ => serve(app).await,
+    };
     println!("{addr} {name}");
     tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
         .await
@@ -334,6 +356,17 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
             layered(Arc::new(
                 hookgate_queue::SqliteQueue::open(dir.join("load.db")).expect("sqlite queue"),
             )),
+        ),
+        'k' => (
+            "(k) = (c) through the hardened server",
+            layered(Arc::new(
+                hookgate_queue::SqliteQueue::open(dir.join("load-hardened.db"))
+                    .expect("sqlite queue"),
+            )),
+        ),
+        'l' => (
+            "(l) = (b) through the hardened server",
+            layered(Arc::new(MemoryQueue::new())),
         ),
         'e' => (
             "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
@@ -392,6 +425,20 @@ struct Server {
     name: String,
     addr: SocketAddr,
     child: std::process::Child,
+    /// Its CPU time once it listened, before any load.
+    cpu_at_start: Option<Duration>,
+}
+
+/// User + system CPU time of process `pid` so far, from `/proc/PID/stat`
+/// (Linux; `None` elsewhere). Clock ticks are USER_HZ, 100 on every Linux
+/// architecture Rust supports.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from `state` on:
+    // utime and stime are fields 14 and 15 of the line, 11 and 12 here.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
 }
 
 impl Drop for Server {
@@ -419,11 +466,13 @@ fn spawn_server(letter: char, dir: &std::path::Path, distributed_name: &str) -> 
         .trim_end()
         .split_once(' ')
         .unwrap_or_else(|| panic!("scenario {letter} did not start: {line:?}"));
+    let cpu_at_start = cpu_time(child.id());
     Server {
         letter,
         name: name.to_owned(),
         addr: addr.parse().expect("address"),
         child,
+        cpu_at_start,
     }
 }
 
@@ -451,30 +500,47 @@ async fn generate_load(args: Vec<String>) {
 
     let counter = Arc::new(AtomicU64::new(0));
     let mut samples: Vec<Samples> = servers.iter().map(|_| Samples::default()).collect();
+    // Requests sent to each server, warm-up included (the rounds run one at a
+    // time, so the shared counter's progress during a round is that server's).
+    let mut sent = vec![0u64; servers.len()];
     for _ in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
+            let before = counter.load(Ordering::Relaxed);
             load(server.addr, seconds, &counter, &mut samples[i]).await;
+            sent[i] += counter.load(Ordering::Relaxed) - before;
         }
     }
+    let cpu_per_request: Vec<Option<Duration>> = servers
+        .iter()
+        .zip(&sent)
+        .map(|(server, &sent)| {
+            let used = cpu_time(server.child.id())?.checked_sub(server.cpu_at_start?)?;
+            Some(used / u32::try_from(sent.max(1)).unwrap_or(u32::MAX))
+        })
+        .collect();
 
     println!(
         "\n{CONNECTIONS} connections, {BODY_SIZE} B signed bodies, {rounds} rounds of {seconds} s per scenario (after 0.5 s of warm-up each)\n"
     );
     println!("req/s, p50 and p99: requests answered 200 only; non-200: the others\n");
-    println!("| scenario | req/s | p50 | p99 | non-200 |");
-    println!("|---|---:|---:|---:|---:|");
+    println!("| scenario | req/s | p50 | p99 | non-200 | CPU/request |");
+    println!("|---|---:|---:|---:|---:|---:|");
     let mut rows = Vec::new();
-    for (server, samples) in servers.iter().zip(samples) {
+    for ((server, samples), cpu) in servers.iter().zip(samples).zip(&cpu_per_request) {
         let f = samples.figures();
         println!(
-            "| {} | {:.0} | {} | {} | {} |",
+            "| {} | {:.0} | {} | {} | {} | {} |",
             server.name,
             f.rps,
             millis(f.p50),
             millis(f.p99),
-            f.errors
+            f.errors,
+            cpu.map_or_else(
+                || "-".to_owned(),
+                |d| format!("{:.1} µs", d.as_secs_f64() * 1e6)
+            ),
         );
-        rows.push((server.letter, f.rps));
+        rows.push((server.letter, f.rps, *cpu));
     }
     drop(servers);
     if only.contains('g') {
@@ -492,6 +558,7 @@ async fn generate_load(args: Vec<String>) {
         }
     }
     let rps = |letter: char| rows.iter().find(|r| r.0 == letter).map(|r| r.1);
+    let cpu = |letter: char| rows.iter().find(|r| r.0 == letter).and_then(|r| r.2);
     if let (Some(a), Some(b), Some(c), Some(d)) = (rps('a'), rps('b'), rps('c'), rps('d')) {
         println!(
             "\n(b)/(d) = {:.2} (target >= 0.95); (c)/(b) = {:.2} (target >= 0.5); (d)/(a) = {:.2}",
@@ -499,6 +566,18 @@ async fn generate_load(args: Vec<String>) {
             c / b,
             d / a
         );
+    }
+    for (plain, hardened) in [('c', 'k'), ('b', 'l')] {
+        if let (Some(p), Some(h)) = (rps(plain), rps(hardened)) {
+            print!(
+                "({hardened})/({plain}) = {:.3} req/s (the hardened server, target >= 0.97)",
+                h / p
+            );
+            if let (Some(p), Some(h)) = (cpu(plain), cpu(hardened)) {
+                print!(", {:.3} CPU/request", h.as_secs_f64() / p.as_secs_f64());
+            }
+            println!();
+        }
     }
     if let (Some(d), Some(i)) = (rps('d'), rps('i')) {
         println!("(i)/(d) = {:.2} (the layer's own cost)", i / d);

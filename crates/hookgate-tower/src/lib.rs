@@ -1,6 +1,8 @@
 //! hookgate for tower: a [`WebhookLayer`] that verifies webhooks, enqueues
 //! them durably and acknowledges within the sender's deadline, for axum,
-//! hyper or any tower-based server.
+//! hyper or any tower-based server; and a hardened [`Server`] to run it on
+//! the open internet (header-read timeout, idle timeout, connection limit,
+//! graceful shutdown), to use instead of `axum::serve`.
 //!
 //! The decisions live in [`hookgate_receive`] (shared with `hookgate-actix`);
 //! this crate reads the body and speaks tower. See [`webhook`] for the order
@@ -42,12 +44,13 @@
 mod body;
 #[cfg(all(test, feature = "axum"))]
 mod extract_tests;
+pub mod server;
 pub mod webhook;
 
 pub use body::{RequestBody, ResponseBody};
 pub use hookgate_receive::{
-    Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
-    VerifiedDelivery,
+    Cidr, Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection,
+    Source, VerifiedDelivery,
 };
 /// The axum extractors of inline mode (defined in `hookgate-receive`, shared
 /// with `hookgate-actix`; feature `axum`).
@@ -62,4 +65,5 @@ pub use hookgate_receive::{
 /// ```
 #[cfg(feature = "axum")]
 pub use hookgate_receive::{Verified, VerifiedBytes};
+pub use server::{PeerAddr, Server};
 pub use webhook::{ResponseFuture, Webhook, WebhookLayer};

@@ -15,6 +15,16 @@
 //! | `HOOKGATE_ADDR` | `127.0.0.1:3000` |
 //! | `HOOKGATE_QUEUE` | `hookgate-actix-example.db` (in the current folder; not `axum-receiver`'s, so both can run side by side) |
 //! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
+//! | `HOOKGATE_HEADER_TIMEOUT` | `10` seconds to send the first request head (then 408 and the connection is closed) |
+//! | `HOOKGATE_KEEP_ALIVE` | `5` seconds idle between requests (`0`: one request per connection) |
+//! | `HOOKGATE_MAX_CONNECTIONS` | `1024` connections at once, divided among the workers (more wait until one closes) |
+//! | `HOOKGATE_READ_TIMEOUT` | `5` seconds to send a request body (then 408) |
+//!
+//! Durations are in seconds (`2`, `0.5`). actix-web has its own server: the
+//! settings above are `HttpServer`'s equivalents of hookgate-tower's hardened
+//! `Server` (see `hookgate_actix::server`). It stops on SIGTERM or Ctrl-C:
+//! no new connections, requests in progress answered, then the workers
+//! finish their attempts.
 //!
 //! Development secrets, used when `HOOKGATE_SECRET_<SCHEME>` is unset or
 //! empty (never in production; a warning is logged for each):
@@ -46,6 +56,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::KeepAlive;
 use actix_web::{App, HttpServer, web};
 use hookgate_actix::{Receiver, Source, Webhook};
 use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router};
@@ -83,6 +94,18 @@ fn secret(scheme: Scheme) -> String {
     }
 }
 
+/// `variable` in seconds (`2`, `0.5`), or `default` when it is unset or empty.
+fn seconds(variable: &str, default: Duration) -> Result<Duration, String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => value
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .ok_or_else(|| format!("{variable}={value:?} is not a number of seconds")),
+        _ => Ok(default),
+    }
+}
+
 /// Every event of every sender ends up here; a real receiver adds its own
 /// `.on("claim.*", ...)` handlers next to it. The worker's `delivery` span
 /// already names the source, delivery id and attempt (also in `_info`).
@@ -117,6 +140,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queue_path =
         std::env::var("HOOKGATE_QUEUE").unwrap_or_else(|_| "hookgate-actix-example.db".to_owned());
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&queue_path)?);
+    if let Err(error) = hookgate_actix::raise_open_files_limit() {
+        tracing::info!(%error, "could not raise the open-file limit");
+    }
+    let header_timeout = seconds("HOOKGATE_HEADER_TIMEOUT", Duration::from_secs(10))?;
+    let keep_alive = match seconds("HOOKGATE_KEEP_ALIVE", Duration::from_secs(5))? {
+        idle if idle.is_zero() => KeepAlive::Disabled,
+        idle => KeepAlive::Timeout(idle),
+    };
+    let max_connections: usize = match std::env::var("HOOKGATE_MAX_CONNECTIONS") {
+        Ok(n) if !n.is_empty() => n
+            .parse()
+            .map_err(|_| format!("HOOKGATE_MAX_CONNECTIONS={n:?} is not a number"))?,
+        _ => 1024,
+    };
+    let read_timeout = seconds("HOOKGATE_READ_TIMEOUT", Duration::from_secs(5))?;
 
     // Receiving: one source per scheme, verified, queued, then 200.
     let mut receiver = Receiver::builder().queue(queue.clone());
@@ -126,7 +164,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             name,
             format!("/hooks/{name}"),
             Verifier::new(scheme, secret(scheme))?,
-        );
+        )
+        .read_timeout(read_timeout);
         if let Ok(sender) = name.parse() {
             // Names the events (logs, filters); Clarity routes have no event names.
             source = source.sender(sender);
@@ -154,12 +193,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers = WorkerPool::builder(Arc::clone(&queue), handler).build();
 
     // actix-web runs the factory once per worker thread: each gets a clone.
+    // Its connection limit is per worker: share the total among them.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let server = HttpServer::new(move || {
         App::new().wrap(Webhook::new(receiver.clone())).route(
             "/",
             web::get().to(|| async { "hookgate example receiver: POST /hooks/<scheme>\n" }),
         )
     })
+    .workers(threads)
+    .client_request_timeout(header_timeout)
+    .keep_alive(keep_alive)
+    .max_connections(max_connections.div_ceil(threads).max(1))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .shutdown_timeout(30)
     .bind(addr)?;
     for bound in server.addrs() {
         tracing::info!(queue = %queue_path, "listening on http://{bound}");

@@ -20,6 +20,7 @@
 use axum::http::StatusCode;
 use axum::routing::post;
 use hookgate_events::{ClarifeEvent, Event};
+use hookgate_tower::server::{Server, shutdown_signal};
 use hookgate_tower::{Mode, Receiver, Source, Verified, WebhookLayer};
 use hookgate_verify::{Scheme, Verifier};
 
@@ -59,6 +60,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // hookgate-tower's hardened server: header and idle timeouts, a
+    // connection limit, and a graceful stop on SIGTERM or Ctrl-C.
+    Server::new()
+        .serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     Ok(())
 }

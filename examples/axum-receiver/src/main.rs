@@ -14,6 +14,15 @@
 //! | `HOOKGATE_ADDR` | `127.0.0.1:3000` |
 //! | `HOOKGATE_QUEUE` | `hookgate-example.db` (in the current folder) |
 //! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
+//! | `HOOKGATE_HEADER_TIMEOUT` | `10` seconds to send a request head (then the connection is closed) |
+//! | `HOOKGATE_KEEP_ALIVE` | `5` seconds idle between requests (`0`: one request per connection) |
+//! | `HOOKGATE_MAX_CONNECTIONS` | `1024` connections at once (more wait until one closes) |
+//! | `HOOKGATE_READ_TIMEOUT` | `5` seconds to send a request body (then 408) |
+//!
+//! Durations are in seconds (`2`, `0.5`). It serves with hookgate-tower's
+//! hardened `Server` (see "Running on the internet" in the README) and stops
+//! on SIGTERM or Ctrl-C: no new connections, requests in progress answered,
+//! then the workers finish their attempts.
 //!
 //! Development secrets, used when `HOOKGATE_SECRET_<SCHEME>` is unset or
 //! empty (never in production; a warning is logged for each):
@@ -48,6 +57,7 @@ use std::time::Duration;
 use axum::routing::get;
 use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router};
 use hookgate_queue::{Delivery, Handler, Queue, RouterHandler, SqliteQueue, WorkerPool};
+use hookgate_tower::server::{Server, shutdown_signal};
 use hookgate_tower::{Receiver, Source, WebhookLayer};
 use hookgate_verify::{Scheme, Verifier};
 
@@ -79,6 +89,18 @@ fn secret(scheme: Scheme) -> String {
         Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
         Scheme::Clarife => "whsec_sample".to_owned(),
         other => format!("dev-{other}-secret"),
+    }
+}
+
+/// `variable` in seconds (`2`, `0.5`), or `default` when it is unset or empty.
+fn seconds(variable: &str, default: Duration) -> Result<Duration, String> {
+    match std::env::var(variable) {
+        Ok(value) if !value.is_empty() => value
+            .parse::<f64>()
+            .ok()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .ok_or_else(|| format!("{variable}={value:?} is not a number of seconds")),
+        _ => Ok(default),
     }
 }
 
@@ -116,6 +138,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queue_path =
         std::env::var("HOOKGATE_QUEUE").unwrap_or_else(|_| "hookgate-example.db".to_owned());
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&queue_path)?);
+    let server = Server::new()
+        .header_read_timeout(seconds("HOOKGATE_HEADER_TIMEOUT", Duration::from_secs(10))?)
+        .keep_alive(seconds("HOOKGATE_KEEP_ALIVE", Duration::from_secs(5))?)
+        .max_connections(match std::env::var("HOOKGATE_MAX_CONNECTIONS") {
+            Ok(n) if !n.is_empty() => n
+                .parse()
+                .map_err(|_| format!("HOOKGATE_MAX_CONNECTIONS={n:?} is not a number"))?,
+            _ => 1024,
+        });
+    let read_timeout = seconds("HOOKGATE_READ_TIMEOUT", Duration::from_secs(5))?;
 
     // Receiving: one source per scheme, verified, queued, then 200.
     let mut receiver = Receiver::builder().queue(queue.clone());
@@ -125,7 +157,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             name,
             format!("/hooks/{name}"),
             Verifier::new(scheme, secret(scheme))?,
-        );
+        )
+        .read_timeout(read_timeout);
         if let Ok(sender) = name.parse() {
             // Names the events (logs, filters); Clarity routes have no event names.
             source = source.sender(sender);
@@ -170,15 +203,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         workers.run(shutdown, Duration::from_secs(10)).await
     });
-    let mut server_stop = stopped;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = server_stop.wait_for(|stop| *stop) => {}
-            }
-        })
-        .await?;
+    // Header and idle timeouts, a connection limit, graceful shutdown.
+    server
+        .serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     let _ = stop.send(true);
     worker_task.await?;
     Ok(())

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookgate_queue::{Delivery, MemoryQueue, Queue, WorkerPool};
+use hookgate_tower::server::{Server, shutdown_signal};
 use hookgate_tower::{Receiver, Source, WebhookLayer};
 use hookgate_verify::{Scheme, Verifier};
 use http::Method;
@@ -90,7 +91,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).await?;
+    // hookgate-tower's hardened server: header and idle timeouts, a
+    // connection limit, and a graceful stop on SIGTERM or Ctrl-C.
+    Server::new()
+        .serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
     worker_task.abort();
     Ok(())
 }

@@ -21,7 +21,7 @@ use axum::routing::get;
 use clap::Args;
 use hookgate_events::EventFilter;
 use hookgate_queue::{Queue, WorkerPool};
-use hookgate_tower::{Receiver, Source, WebhookLayer};
+use hookgate_tower::{Receiver, Server, Source, WebhookLayer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio::sync::watch;
@@ -97,7 +97,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let queue = backend::open(&config, &env, backend::Opener::Receiver)
             .await
             .map_err(Failure::Usage)?;
-        let mut receiver = Receiver::builder().queue(queue.clone());
+        let mut receiver = Receiver::builder()
+            .queue(queue.clone())
+            .trusted_proxies(config.server.trusted_proxies.iter().copied());
         for source in sources {
             receiver = receiver.source(source);
         }
@@ -138,6 +140,9 @@ fn build_source(
     }
     if !source.required_context.is_empty() {
         builder = builder.require_context(source.required_context.iter().cloned());
+    }
+    if let Some(ranges) = &source.allow_ips {
+        builder = builder.allow_ips(ranges.iter().copied());
     }
     builder
         .build()
@@ -181,7 +186,7 @@ async fn serve(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        hookgate_tower::server::shutdown_signal().await;
         tracing::info!("shutting down: no new connections, finishing work in progress");
         let _ = stop_tx.send(true);
     });
@@ -233,7 +238,13 @@ async fn serve(
     tracing::info!(address = %local, queue = %backend::describe(&config.queue), "listening");
     println!("listening on http://{local}");
 
-    let served = axum::serve(listener, app)
+    // The hardened server: header and idle timeouts, a connection limit
+    // (see hookgate_tower::server), and the peer address for `allow_ips`.
+    Server::new()
+        .header_read_timeout(config.server.header_timeout)
+        .keep_alive(config.server.keep_alive)
+        .max_connections(config.server.max_connections)
+        .serve(listener, app)
         .with_graceful_shutdown(stopped(stop_rx))
         .await;
     upkeep.abort();
@@ -241,35 +252,12 @@ async fn serve(
         .await
         .map_err(|e| Failure::usage(format!("the worker pool failed: {e}")))?;
     tracing::info!(?report, "stopped");
-    served.map_err(|e| Failure::usage(format!("the server failed: {e}")))
+    Ok(())
 }
 
 /// Completes once the stop flag is raised (or its sender is gone).
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 /// `GET /healthz`: 200 with the queue's counts while the queue answers, 503

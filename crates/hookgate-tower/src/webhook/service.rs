@@ -109,6 +109,21 @@ where
     }
 }
 
+/// The peer's address: from [`Server`](crate::Server), or from axum's
+/// `ConnectInfo` (`into_make_service_with_connect_info::<SocketAddr>()`).
+fn peer_ip(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    if let Some(crate::PeerAddr(addr)) = extensions.get() {
+        return Some(addr.ip());
+    }
+    #[cfg(feature = "axum")]
+    if let Some(axum::extract::ConnectInfo(addr)) =
+        extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+    {
+        return Some(addr.ip());
+    }
+    None
+}
+
 async fn receive<B, R>(reception: Reception, req: Request<B>, respond: &R) -> Step<B>
 where
     B: Body<Data = Bytes> + Send + 'static,
@@ -119,6 +134,7 @@ where
         method: &parts.method,
         query: parts.uri.query(),
         headers: &parts.headers,
+        peer: peer_ip(&parts.extensions),
     };
     match reception
         .receive(head, body.into_data_stream(), respond)

@@ -282,3 +282,147 @@ async fn a_secret_from_the_environment_replaces_the_default_and_an_empty_one_doe
     );
     example.processed(Scheme::GitHub, &github).await;
 }
+
+// ---------------------------------------------------------------------------
+// Clients that hold connections: the limits of "Running on the internet".
+
+/// The header timeout the examples are started with here.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// An example with short limits: a 2 s header timeout, 4 connections, a 1 s body timeout.
+async fn start_limited() -> Example {
+    Example::start(&[
+        ("HOOKGATE_HEADER_TIMEOUT", "2"),
+        ("HOOKGATE_MAX_CONNECTIONS", "4"),
+        ("HOOKGATE_READ_TIMEOUT", "1"),
+    ])
+    .await
+}
+
+impl Example {
+    fn socket_addr(&self) -> std::net::SocketAddr {
+        self.base.strip_prefix("http://").unwrap().parse().unwrap()
+    }
+}
+
+/// Reads until the server closes the connection (EOF or an error), keeping what it sent.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt as _;
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return seen,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// The issue's contract: a client whose request head trickles in (one byte
+/// every 0.5 s) loses its connection within the header timeout plus 1 s.
+#[tokio::test]
+async fn a_request_head_that_trickles_is_closed_within_the_header_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let example = start_limited().await;
+    let stream = tokio::net::TcpStream::connect(example.socket_addr())
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    writer
+        .write_all(b"POST /hooks/github HTTP/1.1\r\nhost: 127.0.0.1\r\nx-trickle: ")
+        .await
+        .unwrap();
+    let trickle = tokio::spawn(async move {
+        // Stops on its own well after the contract's deadline.
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if writer.write_all(b"a").await.is_err() {
+                break;
+            }
+        }
+    });
+    let closed = tokio::time::timeout(HEADER_TIMEOUT + Duration::from_secs(1), async {
+        use tokio::io::AsyncReadExt as _;
+        let mut buf = [0u8; 1024];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                // actix-web answers 408 before closing; the tower server just closes.
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    trickle.abort();
+    assert!(
+        closed.is_ok(),
+        "the trickling connection was still open {:?} after it started",
+        HEADER_TIMEOUT + Duration::from_secs(1)
+    );
+}
+
+/// More slow clients than the connection limit: a sender's delivery on a
+/// fresh connection waits for a slot (the header timeout frees them) and is
+/// answered 2xx.
+#[tokio::test]
+async fn past_the_connection_limit_a_valid_delivery_is_still_answered() {
+    use tokio::io::AsyncWriteExt as _;
+    let mut example = start_limited().await;
+    let mut slow = Vec::new();
+    for _ in 0..10 {
+        let mut stream = tokio::net::TcpStream::connect(example.socket_addr())
+            .await
+            .unwrap();
+        // A request head that never ends.
+        stream
+            .write_all(b"POST /hooks/github HTTP/1.1\r\nhost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    let signed = delivery(Scheme::GitHub, documented_secret(Scheme::GitHub));
+    let answer = tokio::time::timeout(PATIENCE, example.post(Scheme::GitHub, &signed))
+        .await
+        .expect("the delivery was never answered");
+    assert!(
+        answer.status().is_success(),
+        "a signed delivery behind slow clients got {}",
+        answer.status()
+    );
+    example.processed(Scheme::GitHub, &signed).await;
+    // Every slow client lost its connection, none got an acknowledgement.
+    for mut stream in slow {
+        let seen = tokio::time::timeout(PATIENCE, read_until_closed(&mut stream))
+            .await
+            .expect("a slow client kept its connection");
+        assert!(
+            !seen.starts_with(b"HTTP/1.1 2"),
+            "{:?}",
+            String::from_utf8_lossy(&seen)
+        );
+    }
+}
+
+/// A body that arrives too slowly is still refused with 408, as before the
+/// server had timeouts of its own.
+#[tokio::test]
+async fn a_slow_body_gets_408() {
+    use tokio::io::AsyncWriteExt as _;
+    let example = start_limited().await;
+    let mut stream = tokio::net::TcpStream::connect(example.socket_addr())
+        .await
+        .unwrap();
+    stream
+        .write_all(
+            b"POST /hooks/github HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+              content-length: 100\r\nconnection: close\r\n\r\n{\"a\":",
+        )
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(PATIENCE, read_until_closed(&mut stream))
+        .await
+        .expect("the slow body was never answered");
+    let answer = String::from_utf8_lossy(&seen);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+}
