@@ -345,6 +345,14 @@ impl Queue for Watched {
         })
     }
 
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<std::time::SystemTime, QueueError>>, QueueError>> {
+        self.queue.extend(leases, visibility)
+    }
+
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
         self.forget(&lease);
         self.queue.ack(lease)
