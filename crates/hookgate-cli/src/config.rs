@@ -222,7 +222,8 @@ pub(crate) struct RetryConfig {
 pub(crate) struct WorkersConfig {
     /// Deliveries processed at once.
     pub(crate) concurrency: usize,
-    /// How long an attempt may hold a delivery before another worker may take it.
+    /// How long a lease lasts without a heartbeat from its worker: after a
+    /// crash, how soon another worker takes what it held.
     pub(crate) visibility_timeout: Duration,
     /// How often an idle worker looks for due deliveries.
     pub(crate) poll_interval: Duration,
@@ -1028,7 +1029,7 @@ fn check_workers(ctx: &Ctx<'_>, raw: RawWorkers) -> Result<WorkersConfig, Config
         concurrency: raw.concurrency.map_or(8, Spanned::into_inner),
         visibility_timeout: raw
             .visibility_timeout
-            .map_or(Duration::from_secs(300), |d| d.0),
+            .map_or(hookgate_queue::DEFAULT_VISIBILITY_TIMEOUT, |d| d.0),
         poll_interval: raw
             .poll_interval
             .map_or(Duration::from_millis(200), |d| d.0),

@@ -13,6 +13,8 @@
 //! - **Lease** fetches from the durable pull consumer (default `workers`)
 //!   with explicit ack. A lease lasts the consumer's `ack_wait`; after it
 //!   the server redelivers the message to whoever fetches next.
+//! - **Extending** a lease is an in-progress ack (`+WPI`), which restarts
+//!   its `ack_wait` on the server.
 //! - **Ack** is `+ACK`, **retry** is `-NAK` with a delay, **dead letter**
 //!   publishes the delivery to stream `S_DEAD` then `+TERM`s it, **release**
 //!   is `-NAK` without delay. Every one of them waits for the server's
@@ -27,12 +29,15 @@
 //! - The visibility timeout is the consumer's `ack_wait`
 //!   ([`NatsQueueBuilder::ack_wait`], default 30 s), not
 //!   [`LeaseRequest::visibility`]: JetStream keeps one per consumer. Set it
-//!   to the worker pool's visibility.
-//! - A lease must be finished (ack, retry, ...) through the handle that took
-//!   it: the handle remembers its leases, which is how a stale lease (expired,
+//!   to the worker pool's visibility. A consumer created earlier with
+//!   another `ack_wait` is updated to it when the queue connects.
+//! - A lease must be extended or finished (ack, retry, ...) through the
+//!   handle that took it: the handle remembers its leases, which is how a stale lease (expired,
 //!   finished, or redelivered) is recognised, since JetStream would accept
-//!   it. Finishing a lease less than a tenth of `ack_wait` (at most 1 s)
-//!   before it expires counts as too late, to stay clear of the redelivery.
+//!   it. Finishing or extending a lease less than a tenth of `ack_wait` (at
+//!   most 1 s) before it expires counts as too late, to stay clear of the
+//!   redelivery. [`extend`](Queue::extend) restarts `ack_wait` whatever
+//!   visibility it is given.
 //! - [`recover`](Queue::recover) has nothing to do (the server redelivers
 //!   expired messages) and returns 0.
 //! - Skipped sources are handed back with `-NAK`: the message is redelivered
@@ -266,24 +271,48 @@ impl NatsQueueBuilder {
             .map_err(|err| setup_error("creating the dead-letter stream", err))
         })
         .await?;
-        let consumer: PullConsumer = bounded(timeout, async {
-            work.get_or_create_consumer(
-                &self.consumer,
-                jetstream::consumer::pull::Config {
-                    durable_name: Some(self.consumer.clone()),
-                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                    ack_wait: self.ack_wait,
-                    max_deliver: self.max_deliver.unwrap_or(-1),
-                    backoff: self.backoff.clone(),
-                    filter_subject: subjects.work.clone(),
-                    max_ack_pending: 1_000_000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|err| setup_error("creating the consumer", err))
+        let config = jetstream::consumer::pull::Config {
+            durable_name: Some(self.consumer.clone()),
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait: self.ack_wait,
+            max_deliver: self.max_deliver.unwrap_or(-1),
+            backoff: self.backoff.clone(),
+            filter_subject: subjects.work.clone(),
+            max_ack_pending: 1_000_000,
+            ..Default::default()
+        };
+        let mut consumer: PullConsumer = bounded(timeout, async {
+            work.get_or_create_consumer(&self.consumer, config.clone())
+                .await
+                .map_err(|err| setup_error("creating the consumer", err))
         })
         .await?;
+        // A consumer created earlier keeps its lease duration: bring it to
+        // the one asked for, since handles count their leases' deadlines
+        // with it (and a long one delays what a crashed worker held).
+        let mut ack_wait = self.ack_wait;
+        let existing = consumer.cached_info().config.ack_wait;
+        if existing != ack_wait {
+            match bounded(timeout, async {
+                work.create_consumer(config.clone())
+                    .await
+                    .map_err(|err| setup_error("updating the consumer's ack_wait", err))
+            })
+            .await
+            {
+                Ok(updated) => consumer = updated,
+                Err(err) => {
+                    tracing::warn!(
+                        error = %err,
+                        consumer = %self.consumer,
+                        ?existing,
+                        wanted = ?ack_wait,
+                        "the consumer keeps its ack_wait; leases last that long"
+                    );
+                    ack_wait = existing;
+                }
+            }
+        }
         let bucket = format!("{}_STATE", self.stream);
         let state = bounded(timeout, async {
             // The bucket's stream is created by hand, laid out as the KV API
@@ -309,7 +338,7 @@ impl NatsQueueBuilder {
         })
         .await?;
         // A lease finished this close to its expiry may race the redelivery.
-        let margin = (self.ack_wait / 10).min(Duration::from_secs(1));
+        let margin = (ack_wait / 10).min(Duration::from_secs(1));
         Ok(NatsQueue {
             inner: Arc::new(Inner {
                 js,
@@ -319,7 +348,7 @@ impl NatsQueueBuilder {
                 state,
                 subjects,
                 stream: self.stream,
-                ack_wait: self.ack_wait,
+                ack_wait,
                 margin,
                 timeout,
                 leases: Mutex::new(HashMap::new()),
@@ -634,6 +663,34 @@ impl NatsQueue {
         Ok(leased)
     }
 
+    /// Tells the server the attempt on `lease` is still in progress, which
+    /// restarts its `ack_wait`; the handle's deadline moves with it.
+    async fn extend_one(&self, lease: &LeaseId) -> Result<SystemTime, QueueError> {
+        let message = {
+            let mut leases = self.leases();
+            let Some(held) = leases.get(lease) else {
+                return Err(QueueError::lease_lost());
+            };
+            if Instant::now() >= held.deadline {
+                // Redelivered (or about to be): this handle no longer holds it.
+                leases.remove(lease);
+                return Err(QueueError::lease_lost());
+            }
+            held.message.clone()
+        };
+        // The server restarts the lease when the ack arrives, after this.
+        let (sent, sent_at) = (Instant::now(), SystemTime::now());
+        message
+            .double_ack_with(AckKind::Progress)
+            .await
+            .map_err(unavailable)?;
+        let mut leases = self.leases();
+        // Finished meanwhile: nothing left to extend.
+        let held = leases.get_mut(lease).ok_or_else(QueueError::lease_lost)?;
+        held.deadline = sent + self.inner.ack_wait.saturating_sub(self.inner.margin);
+        Ok(sent_at + self.inner.ack_wait)
+    }
+
     async fn load_state(&self, sequence: u64) -> Result<Option<State>, QueueError> {
         let value = self
             .inner
@@ -928,6 +985,21 @@ impl Enqueue for NatsQueue {
 impl Queue for NatsQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         Box::pin(self.bounded(self.lease_now(request)))
+    }
+
+    /// Sends an in-progress ack (`+WPI`) for each lease, all at once: the
+    /// server restarts each one's `ack_wait`, which is the extension
+    /// (`visibility` is not used: JetStream keeps one duration per consumer).
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        _visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
+        Box::pin(async move {
+            let extended =
+                futures_util::future::join_all(leases.iter().map(|lease| self.extend_one(lease)));
+            self.bounded(async { Ok(extended.await) }).await
+        })
     }
 
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {

@@ -24,6 +24,8 @@
 //!   expiry of each lease is kept in `P:leases` rather than read from the
 //!   group's idle time (what `XAUTOCLAIM` uses), because every
 //!   [`LeaseRequest`] carries its own visibility timeout.
+//! - **Extending** leases (a worker's heartbeat) moves their expiry in
+//!   `P:leases`, all of a pool's leases in one script call.
 //! - **Ack** is `XACK` + `XDEL`; a retry leaves the stream for `P:due` and
 //!   comes back with `XADD` when due; a dead letter goes to `P:dead`.
 //! - Lease tokens are checked in the same script as the change, so a stale
@@ -350,6 +352,47 @@ impl RedisQueue {
         parse_leased(&reply).ok_or_else(|| unexpected(&reply))
     }
 
+    async fn extend_now(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> Result<Vec<Result<SystemTime, QueueError>>, QueueError> {
+        // Tokens that are not `n.token` cannot be held: lost without asking.
+        let parsed: Vec<Option<(&str, &str)>> =
+            leases.iter().map(|l| l.as_str().split_once('.')).collect();
+        let visibility = codec::duration_millis(visibility).to_string();
+        let mut args: Vec<&[u8]> = vec![visibility.as_bytes()];
+        for (n, token) in parsed.iter().flatten() {
+            args.extend([n.as_bytes(), token.as_bytes()]);
+        }
+        if args.len() == 1 {
+            return Ok(parsed
+                .iter()
+                .map(|_| Err(QueueError::lease_lost()))
+                .collect());
+        }
+        let reply = self.run(&self.inner.scripts.extend, &args).await?;
+        let (expiry, held) = array_of(&reply)
+            .and_then(|fields| match fields {
+                [expiry, held] => Some((int_of(expiry)?, array_of(held)?)),
+                _ => None,
+            })
+            .ok_or_else(|| unexpected(&reply))?;
+        let expires_at = codec::from_millis(u64::try_from(expiry).unwrap_or(0));
+        let mut held = held.iter();
+        parsed
+            .iter()
+            .map(|lease| match lease {
+                None => Ok(Err(QueueError::lease_lost())),
+                Some(_) => match held.next().and_then(int_of) {
+                    Some(1) => Ok(Ok(expires_at)),
+                    Some(0) => Ok(Err(QueueError::lease_lost())),
+                    _ => Err(unexpected(&reply)),
+                },
+            })
+            .collect()
+    }
+
     /// Runs a script that finishes a lease: `1` done, `0` lease lost.
     async fn finish(
         &self,
@@ -464,6 +507,15 @@ impl Enqueue for RedisQueue {
 impl Queue for RedisQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         Box::pin(self.lease_now(request))
+    }
+
+    /// Extends all the leases in one script call.
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
+        Box::pin(self.extend_now(leases, visibility))
     }
 
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {

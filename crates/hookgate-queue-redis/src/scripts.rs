@@ -99,6 +99,24 @@ return {expiry, out}
 "#
 );
 
+/// ARGV: prefix, visibility (ms), then n and token of each lease.
+/// Returns {new expiry (ms), {1 extended or 0 lost, ...}}.
+const EXTEND: &str = script!(
+    r#"
+local expiry = now_ms() + tonumber(ARGV[2])
+local out = {}
+for i = 3, #ARGV - 1, 2 do
+  if holds(ARGV[i], ARGV[i + 1]) then
+    redis.call('ZADD', LEASES, 'XX', expiry, ARGV[i])
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+return {expiry, out}
+"#
+);
+
 /// ARGV: prefix, n, token. Returns 1, or 0 when the lease is lost.
 const ACK: &str = script!(
     r#"
@@ -254,6 +272,7 @@ return {waiting + due_now, scheduled, leased, dead, oldest, now}
 pub(crate) struct Scripts {
     pub(crate) enqueue: Script,
     pub(crate) lease: Script,
+    pub(crate) extend: Script,
     pub(crate) ack: Script,
     pub(crate) retry: Script,
     pub(crate) release: Script,
@@ -269,6 +288,7 @@ impl Scripts {
         Self {
             enqueue: Script::new(ENQUEUE),
             lease: Script::new(LEASE),
+            extend: Script::new(EXTEND),
             ack: Script::new(ACK),
             retry: Script::new(RETRY),
             release: Script::new(RELEASE),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::{
     BoxFuture, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
@@ -89,6 +89,14 @@ impl<Q: Enqueue> Enqueue for Coalescing<Q> {
 impl<Q: Queue> Queue for Coalescing<Q> {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         self.inner.lease(request)
+    }
+
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
+        self.inner.extend(leases, visibility)
     }
 
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {

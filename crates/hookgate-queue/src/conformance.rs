@@ -136,6 +136,10 @@ const CASES: &[(&str, Case)] = &[
         "stale_lease_cannot_touch_the_new_one",
         stale_lease_cannot_touch_the_new_one,
     ),
+    (
+        "extension_keeps_the_lease_and_a_stale_one_is_lost",
+        extension_keeps_the_lease_and_a_stale_one_is_lost,
+    ),
     ("retry_waits_until_its_time", retry_waits_until_its_time),
     (
         "dead_letters_are_listed_and_replayed",
@@ -406,6 +410,72 @@ fn stale_lease_cannot_touch_the_new_one(h: &Harness) -> BoxFuture<'_, ()> {
             .ack(new.lease)
             .await
             .expect("the new lease still holds");
+        assert_eq!(h.queue.stats().await.expect("stats").depth(), 0);
+    })
+}
+
+fn extension_keeps_the_lease_and_a_stale_one_is_lost(h: &Harness) -> BoxFuture<'_, ()> {
+    Box::pin(async move {
+        assert!(
+            h.queue
+                .extend(Vec::new(), VISIBILITY)
+                .await
+                .expect("extend nothing")
+                .is_empty()
+        );
+        h.enqueue(h.delivery("clarife", "a")).await;
+        let old = h.lease(1).await.pop().expect("leased");
+        // Halfway through the lease, the worker says it is still at work.
+        h.advance(VISIBILITY / 2).await;
+        let extended = h
+            .queue
+            .extend(vec![old.lease.clone()], VISIBILITY)
+            .await
+            .expect("extend");
+        assert_eq!(extended.len(), 1);
+        let until = extended[0].as_ref().expect("a held lease is extended");
+        assert!(*until > old.expires_at, "the lease runs longer than before");
+        // Past the first expiry, within the extension: still held.
+        h.advance(VISIBILITY * 3 / 4).await;
+        assert!(
+            h.lease(10).await.is_empty(),
+            "an extended lease is not leased again before its new expiry"
+        );
+        assert_eq!(h.queue.stats().await.expect("stats").leased, 1);
+
+        // The worker stalls past the extension; another one takes over.
+        h.advance(PAST_VISIBILITY).await;
+        let new = h.lease(1).await.pop().expect("due again once expired");
+        assert_eq!(new.delivery.attempt, 2);
+        let both = h
+            .queue
+            .extend(vec![old.lease.clone(), new.lease.clone()], VISIBILITY)
+            .await
+            .expect("extend");
+        assert_eq!(both.len(), 2, "one result per lease, in order");
+        assert_eq!(
+            both[0].as_ref().expect_err("the stale lease").kind(),
+            QueueErrorKind::LeaseLost
+        );
+        assert!(both[1].is_ok(), "the new lease is extended: {:?}", both[1]);
+        assert_eq!(
+            h.queue
+                .ack(old.lease.clone())
+                .await
+                .expect_err("still stale")
+                .kind(),
+            QueueErrorKind::LeaseLost
+        );
+        h.queue.ack(new.lease.clone()).await.expect("ack");
+        let after_ack = h
+            .queue
+            .extend(vec![new.lease], VISIBILITY)
+            .await
+            .expect("extend");
+        assert_eq!(
+            after_ack[0].as_ref().expect_err("acknowledged").kind(),
+            QueueErrorKind::LeaseLost
+        );
         assert_eq!(h.queue.stats().await.expect("stats").depth(), 0);
     })
 }

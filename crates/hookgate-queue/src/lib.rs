@@ -8,13 +8,15 @@
 //!
 //! - **At-least-once.** An enqueued delivery is handed to a handler until the
 //!   handler succeeds, gives up, or runs out of attempts (dead letters). A
-//!   worker that crashes mid-delivery loses nothing: its lease expires and the
-//!   delivery runs again, so handlers must be idempotent.
+//!   worker that crashes mid-delivery loses nothing: its lease expires (30 s
+//!   after its last heartbeat, by default) and the delivery runs again, so
+//!   handlers must be idempotent.
 //! - **Deduplication** is by `(source, delivery id)`, for a window counted from
 //!   the first enqueue (24 h by default). A repeat within the window returns
 //!   [`EnqueueOutcome::Duplicate`] whatever happened to the first copy (still
 //!   waiting, handled, or dead). A handler can still see a delivery twice when
-//!   a lease expires while it runs: dedup is about the sender's retries.
+//!   its worker dies mid-attempt, or stalls until its lease expires: dedup is
+//!   about the sender's retries.
 //! - **No ordering.** Retries, expired leases and concurrent workers reorder
 //!   deliveries; compare versions in the payload when order matters, or use
 //!   [`Coalescing`] to keep only the newest version of an object.
@@ -43,7 +45,10 @@
 //! per a [`RetryPolicy`] (exponential backoff with full jitter by default, or
 //! a sender's own schedule such as [`RetrySchedule::clarife`] and
 //! [`RetrySchedule::svix`]), then dead-lettered with the last error; dead
-//! letters can be listed and replayed ([`Replay`]). Time is read through a
+//! letters can be listed and replayed ([`Replay`]). An attempt is bounded by
+//! an attempt timeout, and while it runs the pool extends its lease
+//! ([`Queue::extend`]), so leases can be short (30 s by default) and a crashed
+//! worker's deliveries come back quickly. Time is read through a
 //! [`Clock`], so tests use a [`ManualClock`] and never sleep. Metrics names
 //! are in [`observe`].
 //!
@@ -102,4 +107,7 @@ pub use retry::{RetryPolicy, RetrySchedule};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};
-pub use worker::{Handler, RouterHandler, WorkerPool, WorkerPoolBuilder, WorkerReport};
+pub use worker::{
+    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_VISIBILITY_TIMEOUT, Handler, RouterHandler, WorkerPool,
+    WorkerPoolBuilder, WorkerReport,
+};

@@ -193,6 +193,29 @@ impl MemoryQueue {
         leased
     }
 
+    /// Moves the expiry of `lease` to `until`, if it is still held.
+    fn extend_one(
+        state: &mut State,
+        lease: &LeaseId,
+        until: SystemTime,
+    ) -> Result<SystemTime, QueueError> {
+        let (id, token) = parse_lease(lease).ok_or_else(QueueError::lease_lost)?;
+        let entry = state
+            .entries
+            .get_mut(&id)
+            .ok_or_else(QueueError::lease_lost)?;
+        let Phase::Leased { until: old } = entry.phase else {
+            return Err(QueueError::lease_lost());
+        };
+        if entry.token != token {
+            return Err(QueueError::lease_lost());
+        }
+        entry.phase = Phase::Leased { until };
+        state.due.remove(&(old, id));
+        state.due.insert((until, id));
+        Ok(until)
+    }
+
     /// Applies `finish` to the entry held by `lease`, after checking the lease.
     fn finish(
         &self,
@@ -470,6 +493,20 @@ impl Queue for MemoryQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         let leased = self.lease_now(&request);
         Box::pin(async move { Ok(leased) })
+    }
+
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
+        let until = crate::clock::later(self.clock.now(), visibility);
+        let mut state = self.state();
+        let extended = leases
+            .iter()
+            .map(|lease| Self::extend_one(&mut state, lease, until))
+            .collect();
+        Box::pin(async move { Ok(extended) })
     }
 
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {

@@ -6,7 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::{
     DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, QueueError, Replay,
@@ -93,6 +93,27 @@ pub trait Queue: Enqueue {
     /// `request.skip_sources`. An empty result means nothing is due.
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>>;
 
+    /// Extends each of `leases` to `visibility` from now, so that a worker
+    /// still running an attempt keeps its delivery. Returns, in the order
+    /// given, each lease's new expiry, or why it was not extended:
+    /// [`LeaseLost`](crate::QueueErrorKind::LeaseLost) for a lease no longer
+    /// held (expired and leased again, or already acknowledged, retried,
+    /// dead-lettered or released). The call as a whole fails only when the
+    /// back-end could not be asked.
+    ///
+    /// One call extends many leases (a worker pool extends all its running
+    /// attempts at once), so that a back-end can do it in one round trip or
+    /// one transaction. A lease that expired but was not leased again may
+    /// still be extended where the back-end can tell that no one else took
+    /// it. A back-end whose server keeps the lease duration (NATS
+    /// JetStream's `ack_wait`) extends by its own duration instead of
+    /// `visibility`, and says so.
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>>;
+
     /// The delivery was handled: forget it (its key stays in the deduplication window).
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>>;
 
@@ -146,6 +167,14 @@ impl<Q: Enqueue + ?Sized> Enqueue for Arc<Q> {
 impl<Q: Queue + ?Sized> Queue for Arc<Q> {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         (**self).lease(request)
+    }
+
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
+        (**self).extend(leases, visibility)
     }
 
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {

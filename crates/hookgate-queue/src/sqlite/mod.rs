@@ -3,7 +3,7 @@
 //!
 //! # How writes work
 //!
-//! Every change (enqueue, lease, ack, retry, dead letter, replay) is sent to
+//! Every change (enqueue, lease, extension, ack, retry, dead letter, replay) is sent to
 //! one dedicated writer thread. The thread takes everything that has arrived,
 //! up to [`SqliteQueueBuilder::max_batch`] commands, runs it in **one**
 //! transaction (each command in its own savepoint, so one failure does not
@@ -384,6 +384,18 @@ impl Queue for SqliteQueue {
         self.send(|reply| Command::Lease { request, reply })
     }
 
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
+        self.send(|reply| Command::Extend {
+            leases,
+            visibility,
+            reply,
+        })
+    }
+
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
         self.send(|reply| Command::Finish {
             lease,
@@ -449,6 +461,11 @@ enum Command {
         request: LeaseRequest,
         reply: Reply<Vec<Leased>>,
     },
+    Extend {
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+        reply: Reply<Vec<Result<SystemTime, QueueError>>>,
+    },
     Finish {
         lease: LeaseId,
         action: Finish,
@@ -467,6 +484,10 @@ enum Command {
 enum Answer {
     Enqueue(Reply<EnqueueOutcome>, Result<EnqueueOutcome, QueueError>),
     Lease(Reply<Vec<Leased>>, Result<Vec<Leased>, QueueError>),
+    Extend(
+        Reply<Vec<Result<SystemTime, QueueError>>>,
+        Result<Vec<Result<SystemTime, QueueError>>, QueueError>,
+    ),
     Unit(Reply<()>, Result<(), QueueError>),
     Count(Reply<u64>, Result<u64, QueueError>),
 }
@@ -478,6 +499,7 @@ impl Answer {
         let _ = match self {
             Self::Enqueue(reply, result) => reply.send(result).map_err(drop),
             Self::Lease(reply, result) => reply.send(result).map_err(drop),
+            Self::Extend(reply, result) => reply.send(result).map_err(drop),
             Self::Unit(reply, result) => reply.send(result).map_err(drop),
             Self::Count(reply, result) => reply.send(result).map_err(drop),
         };
@@ -489,6 +511,7 @@ impl Answer {
         match self {
             Self::Enqueue(reply, result) => Self::Enqueue(reply, result.and(Err(failed()))),
             Self::Lease(reply, result) => Self::Lease(reply, result.and(Err(failed()))),
+            Self::Extend(reply, result) => Self::Extend(reply, result.and(Err(failed()))),
             Self::Unit(reply, result) => Self::Unit(reply, result.and(Err(failed()))),
             Self::Count(reply, result) => Self::Count(reply, result.and(Err(failed()))),
         }
@@ -784,6 +807,16 @@ fn execute(
             let ok = result.is_ok();
             (Answer::Lease(reply, result), ok)
         }
+        Command::Extend {
+            leases,
+            visibility,
+            reply,
+        } => {
+            let until = crate::clock::later(now, visibility);
+            let result = store::extend(conn, &leases, until);
+            let ok = result.is_ok();
+            (Answer::Extend(reply, result), ok)
+        }
         Command::Finish {
             lease,
             action,
@@ -811,6 +844,7 @@ fn fail_command(command: Command, err: &rusqlite::Error) {
     let _ = match command {
         Command::Enqueue { reply, .. } => reply.send(Err(err())).map_err(drop),
         Command::Lease { reply, .. } => reply.send(Err(err())).map_err(drop),
+        Command::Extend { reply, .. } => reply.send(Err(err())).map_err(drop),
         Command::Finish { reply, .. } => reply.send(Err(err())).map_err(drop),
         Command::Recover { reply } | Command::Replay { reply, .. } => {
             reply.send(Err(err())).map_err(drop)

@@ -257,6 +257,42 @@ pub(super) fn lease(
     Ok(leased)
 }
 
+/// Splits a lease token into the row id and the lease token it names.
+fn parse_lease(lease: &LeaseId) -> Option<(i64, i64)> {
+    let (id, token) = lease.as_str().split_once('.')?;
+    Some((id.parse().ok()?, token.parse().ok()?))
+}
+
+/// Moves the expiry of each lease still held to `until`.
+pub(super) fn extend(
+    conn: &Connection,
+    leases: &[LeaseId],
+    until: SystemTime,
+) -> Result<Vec<Result<SystemTime, QueueError>>, QueueError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE deliveries SET due_at = ?3
+             WHERE id = ?1 AND state = 'leased' AND lease_token = ?2",
+        )
+        .map_err(storage)?;
+    leases
+        .iter()
+        .map(|lease| {
+            let Some((id, token)) = parse_lease(lease) else {
+                return Ok(Err(QueueError::lease_lost()));
+            };
+            let changed = stmt
+                .execute(params![id, token, micros(until)])
+                .map_err(storage)?;
+            Ok(if changed == 1 {
+                Ok(until)
+            } else {
+                Err(QueueError::lease_lost())
+            })
+        })
+        .collect()
+}
+
 /// What to do with a leased delivery.
 #[derive(Debug)]
 pub(super) enum Finish {
@@ -273,11 +309,7 @@ pub(super) fn finish(
     now: SystemTime,
     live: &mut Live,
 ) -> Result<(), QueueError> {
-    let (id, token) = lease
-        .as_str()
-        .split_once('.')
-        .and_then(|(id, token)| Some((id.parse::<i64>().ok()?, token.parse::<i64>().ok()?)))
-        .ok_or_else(QueueError::lease_lost)?;
+    let (id, token) = parse_lease(lease).ok_or_else(QueueError::lease_lost)?;
     let held = conn
         .prepare_cached(
             "SELECT 1 FROM deliveries WHERE id = ?1 AND state = 'leased' AND lease_token = ?2",

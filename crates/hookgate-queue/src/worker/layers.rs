@@ -110,7 +110,7 @@ impl<H: fmt::Debug> fmt::Debug for Isolated<H> {
 }
 
 /// Aborts the task when dropped.
-struct AbortOnDrop<T>(JoinHandle<T>);
+pub(super) struct AbortOnDrop<T>(pub(super) JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {

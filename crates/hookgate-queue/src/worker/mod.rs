@@ -1,12 +1,14 @@
 //! The worker pool: lease deliveries, run the handler, apply the outcome.
 //!
 //! One loop ([`WorkerPool::drive`]) leases, starts attempts and settles them,
-//! for both [`WorkerPool::run`] and [`WorkerPool::process_ready`]. What an
+//! for both [`WorkerPool::run`] and [`WorkerPool::process_ready`], while one
+//! task beside it keeps the leases of running attempts (`heartbeat`). What an
 //! attempt is allowed is decided by plain pieces around the user's handler
 //! (`layers`: the attempt timeout, panic isolation), by the retry policy on
 //! what comes out, and by the concurrency limits on what goes in (`limits`).
 
 mod handler;
+mod heartbeat;
 mod layers;
 mod limits;
 #[cfg(test)]
@@ -28,7 +30,8 @@ use crate::{
     Clock, Delivery, LeaseId, Leased, Queue, QueueError, QueueErrorKind, RetryPolicy, SystemClock,
 };
 pub use handler::{Handler, RouterHandler};
-use layers::{Isolated, Timeout};
+use heartbeat::{Registration, Running};
+use layers::{AbortOnDrop, Isolated, Timeout};
 use limits::{Limits, SourceSlot};
 
 /// What a pool did, counted by outcome.
@@ -83,6 +86,7 @@ pub struct WorkerPoolBuilder {
     attempt_timeout: Option<Duration>,
     source_attempt_timeouts: HashMap<String, Duration>,
     visibility: Duration,
+    heartbeat: Option<Duration>,
     poll_interval: Duration,
     stats_interval: Duration,
     retry: RetryPolicy,
@@ -112,11 +116,16 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// Bounds every attempt to `timeout` (default: unbounded). Past it, the
-    /// handler's future is dropped (what it awaited is cancelled; a child
-    /// process spawned with `kill_on_drop` is killed) and the attempt fails
-    /// with the retryable error "attempt timed out after ...", which the
-    /// [`RetryPolicy`] handles like any other failure.
+    /// Bounds every attempt to `timeout` (default 5 minutes;
+    /// `Duration::MAX` for no bound). Past it, the handler's future is
+    /// dropped (what it awaited is cancelled; a child process spawned with
+    /// `kill_on_drop` is killed) and the attempt fails with the retryable
+    /// error "attempt timed out after ...", which the [`RetryPolicy`]
+    /// handles like any other failure.
+    ///
+    /// Running attempts keep their lease (see
+    /// [`visibility_timeout`](Self::visibility_timeout)), so this is what
+    /// frees a delivery whose handler hangs.
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);
         self
@@ -129,10 +138,24 @@ impl WorkerPoolBuilder {
         self
     }
 
-    /// How long a worker holds a lease (default 5 minutes). A handler running
-    /// longer may see its delivery handled again by another worker.
+    /// How long a lease lasts without news from its worker (default 30 s):
+    /// after a worker crashes, what it held is handled by another worker
+    /// within this time.
+    ///
+    /// While an attempt runs, the pool extends its lease every
+    /// [`heartbeat_interval`](Self::heartbeat_interval), so a handler may run
+    /// longer than this (up to the [attempt timeout](Self::attempt_timeout))
+    /// and is still handled once. Only a pool that stops extending (a crash,
+    /// a stall, or a queue unreachable for this whole time) loses its leases.
     pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
         self.visibility = timeout;
+        self
+    }
+
+    /// How often the leases of running attempts are extended (default a
+    /// third of the visibility timeout), all at once, in one call to the queue.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> Self {
+        self.heartbeat = Some(interval);
         self
     }
 
@@ -181,6 +204,11 @@ impl WorkerPoolBuilder {
                     self.default_source_limit,
                 ),
                 visibility: self.visibility,
+                // `interval` refuses a zero period.
+                heartbeat: self
+                    .heartbeat
+                    .unwrap_or(self.visibility / 3)
+                    .max(Duration::from_millis(1)),
                 poll_interval: self.poll_interval,
                 stats_interval: self.stats_interval,
                 retry: self.retry,
@@ -197,6 +225,7 @@ impl fmt::Debug for WorkerPoolBuilder {
             .field("source_limits", &self.source_limits)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("visibility", &self.visibility)
+            .field("heartbeat", &self.heartbeat)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -208,7 +237,11 @@ impl fmt::Debug for WorkerPoolBuilder {
 /// - Success: ack. Failure asking for a retry: scheduled by the
 ///   [`RetryPolicy`] (or after the delay the handler asked for); past the
 ///   attempt or age limit, dead letters with the last error. Give up: dead
-///   letters at once. A panicking handler counts as a failure to retry.
+///   letters at once. A panicking handler counts as a failure to retry, and
+///   so does an attempt past the [attempt timeout](WorkerPoolBuilder::attempt_timeout).
+/// - While an attempt runs, its lease is extended every heartbeat interval,
+///   so it keeps its delivery however long it runs; a crashed pool's leases
+///   run out one visibility timeout after its last heartbeat.
 /// - Leases that expired (a crashed worker) are recovered at start.
 /// - Each attempt runs in a `tracing` span `delivery` with `source`,
 ///   `delivery_id` and `attempt`.
@@ -242,6 +275,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     limits: Limits,
     visibility: Duration,
+    heartbeat: Duration,
     poll_interval: Duration,
     stats_interval: Duration,
     retry: RetryPolicy,
@@ -255,10 +289,16 @@ impl fmt::Debug for WorkerPool {
             .field("source_limits", self.inner.limits.by_source())
             .field("handler", &self.inner.handler)
             .field("visibility", &self.inner.visibility)
+            .field("heartbeat", &self.inner.heartbeat)
             .field("retry", &self.inner.retry)
             .finish_non_exhaustive()
     }
 }
+
+/// The default visibility timeout of a pool's leases.
+pub const DEFAULT_VISIBILITY_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default attempt timeout.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// When [`WorkerPool::drive`] stops, and how it treats the queue meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -283,9 +323,10 @@ impl WorkerPool {
             concurrency: 16,
             source_limits: HashMap::new(),
             default_source_limit: None,
-            attempt_timeout: None,
+            attempt_timeout: Some(DEFAULT_ATTEMPT_TIMEOUT),
             source_attempt_timeouts: HashMap::new(),
-            visibility: Duration::from_secs(300),
+            visibility: DEFAULT_VISIBILITY_TIMEOUT,
+            heartbeat: None,
             poll_interval: Duration::from_millis(100),
             stats_interval: Duration::from_secs(10),
             retry: RetryPolicy::default(),
@@ -341,6 +382,12 @@ impl WorkerPool {
         }
         let mut report = WorkerReport::default();
         let mut attempts = Attempts::default();
+        let _heartbeat = AbortOnDrop(tokio::spawn(heartbeat::keep_alive(
+            Arc::clone(&inner.queue),
+            Arc::clone(&attempts.running),
+            inner.heartbeat,
+            inner.visibility,
+        )));
         let mut failed = None;
         let mut stats_tick = (mode == Mode::UntilShutdown).then(|| {
             let mut tick = tokio::time::interval(inner.stats_interval);
@@ -419,11 +466,13 @@ async fn is_ready<F: Future<Output = ()> + ?Sized>(mut future: std::pin::Pin<&mu
 }
 
 /// The attempts a run of the loop has started and not yet settled, with the
-/// lease each holds (to hand back those aborted at shutdown).
+/// lease each holds (to hand back those aborted at shutdown), and the leases
+/// whose handler runs (for the heartbeat).
 #[derive(Default)]
 struct Attempts {
     tasks: JoinSet<Outcome>,
     leases: HashMap<tokio::task::Id, LeaseId>,
+    running: Arc<Running>,
 }
 
 impl Attempts {
@@ -452,10 +501,11 @@ impl Attempts {
                 continue;
             };
             let lease = leased.lease.clone();
+            let running = self.running.enter(lease.clone());
             let inner = Arc::clone(inner);
             let handle = self
                 .tasks
-                .spawn(async move { inner.process(leased, slot).await });
+                .spawn(async move { inner.process(leased, slot, running).await });
             self.leases.insert(handle.id(), lease);
             started += 1;
         }
@@ -534,7 +584,12 @@ impl Inner {
         }
     }
 
-    async fn process(self: Arc<Self>, leased: Leased, _slot: SourceSlot) -> Outcome {
+    async fn process(
+        self: Arc<Self>,
+        leased: Leased,
+        _slot: SourceSlot,
+        running: Registration,
+    ) -> Outcome {
         let Leased {
             delivery, lease, ..
         } = leased;
@@ -545,19 +600,25 @@ impl Inner {
             attempt = delivery.attempt,
             outcome = tracing::field::Empty,
         );
-        let outcome = self.attempt(delivery, lease).instrument(span.clone()).await;
+        let outcome = self
+            .attempt(delivery, lease, running)
+            .instrument(span.clone())
+            .await;
         span.record("outcome", format!("{outcome:?}"));
         outcome
     }
 
-    /// Runs the handler (inside its layers), asks the retry policy what a
-    /// failure means, and records the outcome with the queue.
-    async fn attempt(&self, delivery: Delivery, lease: LeaseId) -> Outcome {
+    /// Runs the handler (inside its layers) while the heartbeat keeps the
+    /// lease, asks the retry policy what a failure means, and records the
+    /// outcome with the queue.
+    async fn attempt(&self, delivery: Delivery, lease: LeaseId, running: Registration) -> Outcome {
         let source = delivery.source.clone();
         let attempt = delivery.attempt;
         let age = delivery.age(self.clock.now());
         let started = Instant::now();
         let result = self.handler.handle(delivery).await;
+        // Settled from here on: no more extensions.
+        drop(running);
         metrics::histogram!(observe::HANDLER_LATENCY, "source" => source.clone())
             .record(started.elapsed().as_secs_f64());
 

@@ -345,6 +345,14 @@ impl Queue for Watched {
         })
     }
 
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<std::time::SystemTime, QueueError>>, QueueError>> {
+        self.queue.extend(leases, visibility)
+    }
+
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
         self.forget(&lease);
         self.queue.ack(lease)
@@ -619,4 +627,88 @@ async fn an_attempt_past_its_timeout_is_dropped_and_retried_as_timed_out() {
     queue.release(leased[0].lease.clone()).await.unwrap();
     assert_eq!(pool.process_ready().await.unwrap().handled, 1);
     assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+/// A handler running three times the visibility timeout keeps its delivery:
+/// the pool extends the lease while it runs, so a rival worker asking all
+/// along never gets it, and it is handled once.
+#[tokio::test(start_paused = true)]
+async fn a_handler_running_three_visibility_timeouts_is_handled_once() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "long", "{}").await;
+    let visibility = Duration::from_secs(30);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let rival_got = Arc::new(Mutex::new(Vec::new()));
+    let handler = {
+        let (clock, queue, calls, rival_got) = (
+            clock.clone(),
+            queue.clone(),
+            calls.clone(),
+            rival_got.clone(),
+        );
+        move |_d: Delivery| {
+            let (clock, queue, calls, rival_got) = (
+                clock.clone(),
+                queue.clone(),
+                calls.clone(),
+                rival_got.clone(),
+            );
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                // 90 s of work in 5 s steps; after each, another worker
+                // tries to lease.
+                for _ in 0..18 {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    clock.advance(Duration::from_secs(5));
+                    let taken = queue
+                        .lease(LeaseRequest::new(10, visibility))
+                        .await
+                        .expect("lease");
+                    rival_got
+                        .lock()
+                        .unwrap()
+                        .extend(taken.into_iter().map(|l| l.delivery.delivery_id));
+                }
+                Ok(())
+            }
+        }
+    };
+    let pool = WorkerPool::builder(queue.clone(), handler)
+        .visibility_timeout(visibility)
+        .clock(clock.clone())
+        .build();
+    let report = pool.process_ready().await.unwrap();
+    assert_eq!(*rival_got.lock().unwrap(), Vec::<String>::new());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!((report.handled, report.lease_lost), (1, 0));
+    assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+/// Without the heartbeat (an interval longer than the lease), the same rival
+/// takes the delivery: the test above can fail.
+#[tokio::test(start_paused = true)]
+async fn without_heartbeats_a_long_handler_loses_its_lease() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "long", "{}").await;
+    let visibility = Duration::from_secs(30);
+    let (c, q) = (clock.clone(), queue.clone());
+    let pool = WorkerPool::builder(queue.clone(), move |_d: Delivery| {
+        let (clock, queue) = (c.clone(), q.clone());
+        async move {
+            tokio::time::sleep(Duration::from_secs(35)).await;
+            clock.advance(Duration::from_secs(35));
+            let taken = queue
+                .lease(LeaseRequest::new(10, visibility))
+                .await
+                .expect("lease");
+            assert_eq!(taken.len(), 1, "the expired lease was taken by a rival");
+            Ok(())
+        }
+    })
+    .visibility_timeout(visibility)
+    .heartbeat_interval(Duration::from_secs(3600))
+    .clock(clock.clone())
+    .build();
+    let report = pool.process_ready().await.unwrap();
+    assert_eq!(report.lease_lost, 1, "{report:?}");
 }
