@@ -9,9 +9,9 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use futures_util::future::LocalBoxFuture;
-use hookgate_receive::{
-    Decision, ProblemJson, Receiver, RequestHead, RespondToRejection, actix_response,
-};
+use hookgate_receive::{Decision, ProblemJson, Receiver, RequestHead, RespondToRejection};
+
+use crate::actix_response;
 
 /// Receives webhooks in front of an actix-web app or scope: wrap it with
 /// `App::new().wrap(Webhook::new(receiver))`.

@@ -14,12 +14,16 @@
 //! implement.
 //!
 //! What is left to an integration is what differs between frameworks: turning
-//! its request into a [`RequestHead`] and a stream of body chunks, and acting
-//! on the [`Decision`] of [`Reception::receive`] (answer, or call the
-//! application with the delivery attached). The body read under the cap and
-//! the deadline ([`Reception::read_body`]) and the inline-mode extractors
-//! [`VerifiedBytes`] and [`Verified`] live here too, with their axum
-//! (feature `axum`) and actix-web (feature `actix`) impls.
+//! its request into a [`RequestHead`] and a stream of body chunks, acting on
+//! the [`Decision`] of [`Reception::receive`] (answer, or call the application
+//! with the [`VerifiedDelivery`] attached), and its framework's traits. This
+//! crate depends on no web framework (as `sentry-core` beside `sentry-tower`
+//! and `sentry-actix`): `hookgate-tower` implements axum's `IntoResponse` and
+//! `FromRequestParts` and `hookgate-actix` actix-web's `ResponseError` and
+//! `FromRequest`, each for its own `Verified<T>` and `VerifiedBytes`
+//! extractors, over what is here: the [`VerifiedDelivery`] request extension,
+//! [`parse_event`] (422 when the payload does not parse) and
+//! [`Rejection::not_verified`] (500 when a route is not behind the middleware).
 //!
 //! # Delivery ids
 //!
@@ -96,7 +100,6 @@
 
 mod body;
 mod context;
-mod extract;
 mod id;
 pub mod metrics;
 mod receiver;
@@ -105,15 +108,7 @@ mod source;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-#[cfg(feature = "actix")]
-mod actix;
-#[cfg(feature = "axum")]
-mod axum;
-
-#[cfg(feature = "actix")]
-pub use actix::actix_response;
 pub use body::{BodyCollector, check_content_length};
-pub use extract::{Verified, VerifiedBytes};
 pub use id::derived_delivery_id;
 pub use receiver::{
     Accepted, Decision, Outcome, Receiver, ReceiverBuilder, Reception, RequestHead,

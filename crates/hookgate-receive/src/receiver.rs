@@ -273,8 +273,7 @@ pub enum Decision {
     Respond(Response<Bytes>),
     /// Inline mode: call the application, with `body` restored as the request
     /// body and `delivery` attached as a request extension (which the
-    /// [`VerifiedBytes`](crate::VerifiedBytes) and
-    /// [`Verified`](crate::Verified) extractors read).
+    /// integrations' `Verified<T>` and `VerifiedBytes` extractors read).
     PassOn {
         /// The verified delivery, for the request's extensions.
         delivery: VerifiedDelivery,
@@ -286,7 +285,40 @@ pub enum Decision {
 /// A delivery that passed verification: the request extension of inline mode.
 ///
 /// Only this crate creates one, after the verifier accepted the request, so an
-/// extractor built on it cannot exist without verification. Cloning is cheap.
+/// extractor built on it cannot exist without verification (`hookgate-tower`'s
+/// and `hookgate-actix`'s `Verified<T>` and `VerifiedBytes` read it). Cloning
+/// is cheap. Without a framework, an inline-mode [`Accepted`] holds it:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use bytes::Bytes;
+/// use hookgate_events::{ClaravineEvent, Event};
+/// use hookgate_receive::{Mode, Receiver, RequestHead, Source, parse_event};
+/// use hookgate_verify::{Scheme, Verifier};
+/// use http::{HeaderMap, Method};
+///
+/// let receiver = Receiver::builder()
+///     .source(
+///         Source::builder("claravine", "/hooks/claravine", Verifier::new(Scheme::Claravine, "client-secret")?)
+///             .mode(Mode::Inline)
+///             .build()?,
+///     )
+///     .build()?;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("authorization", "Bearer client-secret".parse()?);
+/// let head = RequestHead { method: &Method::POST, query: None, headers: &headers };
+/// let body = Bytes::from_static(br#"{"event":"list","event_time":1770923476,"object_id":"ef512810-0919-4e47-ab41-d3c69ea27ed0",
+///     "href":"https://api.claravine.com/v1/lists/ef512810-0919-4e47-ab41-d3c69ea27ed0","operation":"updated","version":2,"token":"client-secret"}"#);
+/// let accepted = receiver.start("/hooks/claravine").expect("a route").complete(head, body.clone()).await?;
+///
+/// let delivery = accepted.into_delivery().expect("inline mode");
+/// assert_eq!(delivery.source(), "claravine");
+/// assert_eq!(delivery.body(), &body);
+/// let event: ClaravineEvent = parse_event(&delivery)?;
+/// assert_eq!(event.event_name(), "list.updated");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct VerifiedDelivery {
     inner: Arc<DeliveryInner>,
@@ -679,8 +711,10 @@ impl Reception {
     }
 }
 
-/// Parses a verified delivery into a typed event (`hookgate-events`), for the
-/// extractors of both integrations; a payload that does not parse is a 422.
+/// Parses a verified delivery into a typed event (`hookgate-events`): what the
+/// `Verified<T>` extractors of both integrations do. A payload that does not
+/// parse is refused with 422 ([`RejectionKind::InvalidPayload`]), the message
+/// naming the JSON path at fault.
 pub fn parse_event<T: hookgate_events::FromDelivery>(
     delivery: &VerifiedDelivery,
 ) -> Result<T, Rejection> {

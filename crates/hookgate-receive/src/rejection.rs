@@ -184,10 +184,20 @@ impl Rejection {
         r
     }
 
-    /// An extractor found no verified delivery: the route is not behind the
-    /// middleware in inline mode.
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    pub(crate) fn not_verified() -> Self {
+    /// The refusal of an inline-mode extractor that found no
+    /// [`VerifiedDelivery`](crate::VerifiedDelivery) among the request's
+    /// extensions: the route is not behind the webhook middleware in inline
+    /// mode, a wiring mistake (500), never a reason to hand on unverified data.
+    ///
+    /// ```
+    /// use hookgate_receive::{Rejection, RejectionKind, VerifiedDelivery};
+    ///
+    /// let attached: Option<&VerifiedDelivery> = None; // what a route without the middleware has
+    /// let refused = attached.cloned().ok_or_else(Rejection::not_verified).unwrap_err();
+    /// assert_eq!(refused.kind(), RejectionKind::NotVerified);
+    /// assert_eq!(refused.status(), 500);
+    /// ```
+    pub fn not_verified() -> Self {
         Self::new(
             RejectionKind::NotVerified,
             "no verified webhook delivery: the route is not behind the webhook middleware \
