@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use hookgate_events::JsonBody;
 use hookgate_queue::{EnqueueOutcome, NewDelivery, Queue};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use tokio::time::Instant;
@@ -597,11 +598,14 @@ impl Reception {
             .verify(head.headers, &body)
             .map_err(|e| Rejection::verification(&e))?;
 
+        // The body is read as JSON at most once, and only if a question needs
+        // it: the context fields and the event name are both read from this.
+        let json = JsonBody::new(&body);
         let missing = missing_fields(
             &source.required_context,
             *head.method == Method::GET,
             head.query,
-            &body,
+            &json,
         );
         if !missing.is_empty() {
             return Err(Rejection::missing_context(missing));
@@ -626,8 +630,7 @@ impl Reception {
 
         let event_name = source
             .sender
-            .as_ref()
-            .and_then(|sender| sender.event_name(head.headers, &body).ok());
+            .and_then(|sender| sender.event_name_in(head.headers, &json).ok());
         // An event whose name cannot be read is kept: dropping what we cannot
         // classify would lose data silently.
         if let (Some(filter), Some(name)) = (&source.filter, &event_name)
@@ -1151,6 +1154,55 @@ mod tests {
             fields.contains(&("outcome".to_owned(), "verified".to_owned())),
             "{fields:?}"
         );
+    }
+
+    /// The context fields and the event name come from one read of the
+    /// body: a route that needs both gets both right.
+    #[tokio::test]
+    async fn context_fields_and_event_name_are_read_from_one_body() {
+        let receiver = Receiver::builder()
+            .queue(Arc::new(hookgate_queue::MemoryQueue::new()))
+            .source(
+                Source::builder(
+                    "claims",
+                    "/hooks/claims",
+                    Verifier::new(Scheme::HeaderToken, "route-token").unwrap(),
+                )
+                .sender(hookgate_events::Sender::Claimable)
+                .filter(hookgate_events::EventFilter::new(["claim.created"]).unwrap())
+                .require_context(["claim", "tenant"])
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let headers = token_headers();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+        };
+        let deliver = |body: &'static str| {
+            let reception = receiver.start("/hooks/claims").unwrap();
+            reception.complete(head, Bytes::from_static(body.as_bytes()))
+        };
+        let created =
+            r#"{"event_name":"claim.created","source":"ui","claim":{"id":1},"tenant":"t"}"#;
+        assert_eq!(deliver(created).await.unwrap().outcome(), Outcome::Queued);
+        let updated =
+            r#"{"event_name":"claim.updated","source":"ui","claim":{"id":1},"tenant":"t"}"#;
+        assert_eq!(
+            deliver(updated).await.unwrap().outcome(),
+            Outcome::FilteredOut
+        );
+        let no_tenant =
+            r#"{"event_name":"claim.created","source":"ui","claim":{"id":2},"tenant":null}"#;
+        let refused = deliver(no_tenant).await.unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::MissingContext);
+        assert_eq!(refused.missing_fields(), ["tenant"]);
+        // A body that is not an object lacks every field.
+        let refused = deliver("[1]").await.unwrap_err();
+        assert_eq!(refused.missing_fields(), ["claim", "tenant"]);
     }
 
     #[tokio::test]
