@@ -14,13 +14,15 @@ use crate::error::{ParseError, from_body};
 
 /// A delivery's body, read as a JSON object at most once, on first use.
 ///
-/// A receiver asks several things of one body (which event it names, whether
-/// required fields are there), and each used to parse it anew. A `JsonBody`
-/// reads it once, keeping each top-level member as its raw JSON text
-/// (nothing is built from the values), and answers every question from
-/// those: [`member`](Self::member), and [`Sender::event_name_in`], which
-/// reads only the members that name the event. A sender whose name is in a
-/// header (Shopify) never makes it read the body.
+/// A receiver asks several things of one body (whether required fields are
+/// there, which event it names), and each used to parse it anew. A
+/// `JsonBody` reads it once, on the first call to [`member`](Self::member) or
+/// [`is_object`](Self::is_object), keeping each top-level member as its raw
+/// JSON text (nothing is built from the values), and answers every later
+/// question from those: [`Sender::event_name_in`] then reads only the
+/// members that name the event. Asked first (or alone), it reads the name
+/// straight from the body, which costs less than reading every member first;
+/// a sender whose name is in a header (Shopify) does not read the body at all.
 ///
 /// ```
 /// use hookgate_events::{JsonBody, Sender};
@@ -97,13 +99,14 @@ impl<'a> JsonBody<'a> {
 
     /// Deserializes `T`, a struct of a few top-level fields that lets other
     /// members pass (every event-name reader here; one that denied unknown
-    /// fields would not see them), from the members it names, without
-    /// reading the body again. Where that fails, or the body
-    /// is not an object, the body itself is deserialized, so that a result and
-    /// an error are exactly what [`from_body`] gives (a struct also reads from
-    /// a JSON array; errors carry the body's line and column).
+    /// fields would not see them). When the members have been read, from
+    /// those it names, without reading the body again; otherwise straight
+    /// from the body (one struct costs less than every member). Where the
+    /// members do not give a `T`, the body itself is deserialized, so that a
+    /// result and an error are exactly what [`from_body`] gives (a struct
+    /// also reads from a JSON array; errors carry the body's line and column).
     pub(crate) fn read<T: DeserializeOwned>(&self, sender: Sender) -> Result<T, ParseError> {
-        if let Some(members) = self.members()
+        if let Some(Some(members)) = self.members.get()
             && let Ok(value) = T::deserialize(MembersDeserializer(members))
         {
             return Ok(value);
@@ -280,6 +283,8 @@ mod tests {
             b"not json",
         ] {
             let json = JsonBody::new(body);
+            // Read the members first, as a receiver's context check does.
+            json.is_object();
             let members = json.read::<Names>(Sender::Standard);
             let direct = from_body::<Names>(Sender::Standard, body);
             // An object that reads is read from its members, not again from the body.
