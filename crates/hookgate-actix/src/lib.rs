@@ -51,7 +51,7 @@ mod tests;
 
 pub use extract::{RejectionError, Verified, VerifiedBytes, actix_response};
 pub use hookgate_receive::{
-    Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
-    VerifiedDelivery,
+    Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind, RespondToRejection,
+    Source, VerifiedDelivery,
 };
 pub use middleware::{Webhook, WebhookMiddleware};

@@ -3,7 +3,8 @@
 //! `hookgate-tower` (axum, hyper, any tower server) and `hookgate-actix` both
 //! drive this crate, so every decision is written once: routing by path, the
 //! method check (405), the `Content-Length` precheck and the body cap (413),
-//! the read deadline (408), verification (400/401), required context fields
+//! admission control per source (`max_in_flight` and a rate limit: 503 with
+//! `Retry-After`, before the body is read), the read deadline (408), verification (400/401), required context fields
 //! (422), the event filter (200, not queued), the delivery id, and the enqueue
 //! under the ACK budget (2xx only once the queue confirmed; 503 with
 //! `Retry-After` when it did not in time or refused; 200 for a duplicate).
@@ -88,7 +89,7 @@
 //! headers.insert("authorization", "Bearer client-secret".parse()?);
 //! let body = Bytes::from_static(br#"{"event":"list","operation":"updated","token":"client-secret"}"#);
 //!
-//! let reception = receiver.start("/hooks/claravine").expect("a webhook route");
+//! let mut reception = receiver.start("/hooks/claravine").expect("a webhook route");
 //! reception.check_head(&Method::POST, &headers)?;
 //! let head = RequestHead { method: &Method::POST, query: None, headers: &headers };
 //! let accepted = reception.complete(head, body).await?;
@@ -98,6 +99,7 @@
 //! # }).unwrap();
 //! ```
 
+mod admission;
 mod body;
 mod context;
 mod id;
@@ -108,6 +110,7 @@ mod source;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use admission::RateLimit;
 pub use body::{BodyCollector, check_content_length};
 pub use id::derived_delivery_id;
 pub use receiver::{

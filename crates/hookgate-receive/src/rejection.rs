@@ -6,6 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
+use crate::admission::Refusal;
+
 /// The media type of every rejection body (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -39,6 +41,12 @@ pub enum RejectionKind {
     NotVerified,
     /// A verified payload did not deserialize into the type the handler asked for (422).
     InvalidPayload,
+    /// The source's [`max_in_flight`](crate::SourceBuilder::max_in_flight)
+    /// requests are being received already (503, with `Retry-After`).
+    TooManyInFlight,
+    /// The source is over its [`rate_limit`](crate::SourceBuilder::rate_limit)
+    /// (503, with `Retry-After`: when a request would be admitted).
+    RateLimited,
 }
 
 impl RejectionKind {
@@ -56,7 +64,15 @@ impl RejectionKind {
             Self::AckBudgetExceeded => "ack_budget_exceeded",
             Self::NotVerified => "not_verified",
             Self::InvalidPayload => "invalid_payload",
+            Self::TooManyInFlight => "too_many_in_flight",
+            Self::RateLimited => "rate_limited",
         }
+    }
+
+    /// Whether this is a refusal of admission control (the source's
+    /// in-flight or rate limit), decided before the body was read.
+    pub fn is_admission(self) -> bool {
+        matches!(self, Self::TooManyInFlight | Self::RateLimited)
     }
 
     fn title(self) -> &'static str {
@@ -72,6 +88,8 @@ impl RejectionKind {
             Self::AckBudgetExceeded => "queue too slow",
             Self::NotVerified => "delivery not verified",
             Self::InvalidPayload => "invalid payload",
+            Self::TooManyInFlight => "too many requests in flight",
+            Self::RateLimited => "rate limit exceeded",
         }
     }
 
@@ -83,7 +101,10 @@ impl RejectionKind {
             Self::BodyUnreadable | Self::Malformed => StatusCode::BAD_REQUEST,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::MissingContext | Self::InvalidPayload => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::QueueUnavailable | Self::AckBudgetExceeded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::QueueUnavailable
+            | Self::AckBudgetExceeded
+            | Self::TooManyInFlight
+            | Self::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotVerified => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -203,6 +224,26 @@ impl Rejection {
             "no verified webhook delivery: the route is not behind the webhook middleware \
              (hookgate-tower's WebhookLayer, hookgate-actix's Webhook) in inline mode",
         )
+    }
+
+    /// The 503 of a request admission control refused; `retry_after` is the
+    /// source's delay for a full in-flight count.
+    pub(crate) fn not_admitted(refusal: Refusal, retry_after: Duration) -> Self {
+        match refusal {
+            Refusal::InFlight(max) => Self::unavailable(
+                RejectionKind::TooManyInFlight,
+                format!("this source already has {max} requests in flight (its max_in_flight)"),
+                retry_after,
+            ),
+            Refusal::Rate(limit, wait) => Self::unavailable(
+                RejectionKind::RateLimited,
+                format!(
+                    "this source is over its rate limit of {limit} (burst {})",
+                    limit.burst()
+                ),
+                wait,
+            ),
+        }
     }
 
     pub(crate) fn unavailable(kind: RejectionKind, detail: String, retry_after: Duration) -> Self {

@@ -8,6 +8,9 @@ use hookgate_events::{EventFilter, Sender};
 use hookgate_verify::Verifier;
 use http::{HeaderName, Method, StatusCode};
 
+use crate::RateLimit;
+use crate::admission::Admission;
+
 /// The default ACK budget: 400 ms, below Claravine's 500 ms deadline.
 pub const DEFAULT_ACK_BUDGET: Duration = Duration::from_millis(400);
 /// The default body limit: 1 MiB.
@@ -53,6 +56,9 @@ pub enum ConfigError {
     /// A source in queue mode needs a queue.
     #[error("source {0:?} is in queue mode but the receiver has no queue")]
     NoQueue(String),
+    /// A rate is written `N/s`, `N/min` or `N/h`.
+    #[error("rate {0:?} is not N/s, N/min or N/h")]
+    InvalidRate(String),
 }
 
 /// What happens to a verified delivery.
@@ -99,6 +105,7 @@ pub struct Source {
     pub(crate) success_status: StatusCode,
     pub(crate) required_context: Vec<String>,
     pub(crate) mode: Mode,
+    pub(crate) admission: Admission,
 }
 
 impl Source {
@@ -123,6 +130,8 @@ impl Source {
             success_status: StatusCode::OK,
             required_context: Vec::new(),
             mode: Mode::Queue,
+            max_in_flight: None,
+            rate_limit: None,
         }
     }
 
@@ -170,6 +179,16 @@ impl Source {
     pub fn mode(&self) -> Mode {
         self.mode
     }
+
+    /// How many requests of this source may be received at once, if limited.
+    pub fn max_in_flight(&self) -> Option<usize> {
+        self.admission.max_in_flight()
+    }
+
+    /// How fast requests of this source may come, if limited.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.admission.rate_limit()
+    }
 }
 
 impl fmt::Debug for Source {
@@ -187,6 +206,7 @@ impl fmt::Debug for Source {
             .field("success_status", &self.success_status)
             .field("required_context", &self.required_context)
             .field("mode", &self.mode)
+            .field("admission", &self.admission)
             .finish_non_exhaustive()
     }
 }
@@ -208,6 +228,8 @@ pub struct SourceBuilder {
     success_status: StatusCode,
     required_context: Vec<String>,
     mode: Mode,
+    max_in_flight: Option<usize>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl SourceBuilder {
@@ -281,6 +303,39 @@ impl SourceBuilder {
         self
     }
 
+    /// Receives at most `limit` requests of this source at once (default:
+    /// no limit); past it the answer is 503 with `Retry-After` (the
+    /// [`retry_after`](Self::retry_after) delay), before a byte of the body is
+    /// read and without queueing anything. A request holds its place from its
+    /// head to its answer (in inline mode, until it is handed to the
+    /// application). Zero is refused by [`build`](Self::build).
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = Some(limit);
+        self
+    }
+
+    /// Admits requests of this source at `limit`'s rate and burst (default:
+    /// no limit); past it the answer is 503 with `Retry-After` (when the next
+    /// request would be admitted), before a byte of the body is read and
+    /// without queueing anything.
+    ///
+    /// ```
+    /// use hookgate_receive::{RateLimit, Source};
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let source = Source::builder("github", "/hooks/github", Verifier::new(Scheme::Github, "s3cret")?)
+    ///     .max_in_flight(64)
+    ///     .rate_limit("100/s".parse::<RateLimit>()?.with_burst(200)?)
+    ///     .build()?;
+    /// assert_eq!(source.max_in_flight(), Some(64));
+    /// assert_eq!(source.rate_limit().map(|r| r.burst()), Some(200));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// Checks the configuration.
     pub fn build(self) -> Result<Source, ConfigError> {
         if self.name.is_empty() {
@@ -302,6 +357,7 @@ impl SourceBuilder {
             ("ack budget", self.ack_budget.is_zero()),
             ("body limit", self.body_limit == 0),
             ("read timeout", self.read_timeout.is_zero()),
+            ("max in flight", self.max_in_flight == Some(0)),
         ] {
             if zero {
                 return Err(ConfigError::Zero(what));
@@ -322,6 +378,7 @@ impl SourceBuilder {
             success_status: self.success_status,
             required_context: self.required_context,
             mode: self.mode,
+            admission: Admission::new(self.max_in_flight, self.rate_limit),
         })
     }
 }
@@ -388,6 +445,10 @@ mod tests {
         assert_eq!(
             err(Source::builder("a", "/x", verifier()).ack_budget(Duration::ZERO)),
             ConfigError::Zero("ack budget")
+        );
+        assert_eq!(
+            err(Source::builder("a", "/x", verifier()).max_in_flight(0)),
+            ConfigError::Zero("max in flight")
         );
         assert_eq!(
             Source::builder("a", "/x", verifier())

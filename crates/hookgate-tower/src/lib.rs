@@ -54,7 +54,7 @@ pub use body::{RequestBody, ResponseBody};
 #[cfg(feature = "axum")]
 pub use extract::{RejectionResponse, Verified, VerifiedBytes};
 pub use hookgate_receive::{
-    Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
-    VerifiedDelivery,
+    Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind, RespondToRejection,
+    Source, VerifiedDelivery,
 };
 pub use webhook::{ResponseFuture, Webhook, WebhookLayer};
