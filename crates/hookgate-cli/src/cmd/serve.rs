@@ -139,6 +139,12 @@ fn build_source(
     if !source.required_context.is_empty() {
         builder = builder.require_context(source.required_context.iter().cloned());
     }
+    if let Some(limit) = source.max_in_flight {
+        builder = builder.max_in_flight(limit);
+    }
+    if let Some(limit) = source.rate_limit {
+        builder = builder.rate_limit(limit);
+    }
     builder
         .build()
         .map_err(|e| Failure::usage(format!("sources.{}: {e}", source.name)))
