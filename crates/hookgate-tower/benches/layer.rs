@@ -6,7 +6,8 @@
 //! reads in figures, on the channel queue: a Claravine delivery (bearer
 //! token, the token repeated in the body, the event named from the body, as
 //! `hookgate serve` configures it) and a Clarity route with three required
-//! context fields.
+//! context fields. One row has admission control configured on the
+//! channel queue's source, never reached: what checking it costs.
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench layer -- --warm-up-time 1 --measurement-time 3`
 
@@ -21,7 +22,7 @@ use common::{SECRET, channel_queue, hand_written, keeping_queue, sign};
 use criterion::{Criterion, criterion_group, criterion_main};
 use hookgate_events::Sender;
 use hookgate_queue::{MemoryQueue, Queue};
-use hookgate_receive::{Receiver, Source};
+use hookgate_receive::{RateLimit, Receiver, Source};
 use hookgate_tower::WebhookLayer;
 use hookgate_verify::{Scheme, Verifier};
 use tower::ServiceExt;
@@ -162,6 +163,35 @@ fn bench(c: &mut Criterion) {
             layered_channel.clone().oneshot(req)
         })
     });
+
+    // The same with admission control configured but never reached: what
+    // checking `max_in_flight` and the rate costs on every request.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(1 << 20);
+    rt.spawn(async move { while rx.recv().await.is_some() {} });
+    let admission = Source::builder(
+        "github",
+        PATH,
+        Verifier::new(Scheme::Github, SECRET).expect("secret"),
+    )
+    .max_in_flight(4096)
+    .rate_limit(
+        RateLimit::per_second(1_000_000_000)
+            .and_then(|limit| limit.with_burst(1_000_000_000))
+            .expect("rate"),
+    )
+    .build()
+    .expect("source");
+    let layered_admission = layered_source(Arc::new(channel_queue(tx)), admission);
+    check(&layered_admission, true);
+    group.bench_function(
+        "WebhookLayer, channel queue, admission control not reached",
+        |b| {
+            b.to_async(&rt).iter(|| {
+                let req = signed(counter.fetch_add(1, Ordering::Relaxed));
+                layered_admission.clone().oneshot(req)
+            })
+        },
+    );
 
     let layered_keeping = layered(Arc::new(keeping_queue()));
     check(&layered_keeping, true);
