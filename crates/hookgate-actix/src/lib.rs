@@ -4,9 +4,15 @@
 //!
 //! Every decision (routing, limits, verification, context fields, filter,
 //! enqueue under the ACK budget, the problem+json refusals) comes from
-//! [`hookgate_receive`], shared with `hookgate-tower`; this crate reads the
-//! actix payload and speaks actix. Order of work and modes are described in
-//! [`hookgate_receive::Receiver`] and [`Webhook`].
+//! [`hookgate_receive`], shared with `hookgate-tower` and free of any
+//! framework; this crate reads the actix payload and speaks actix: the
+//! [`Webhook`] middleware, the inline-mode extractors [`Verified`] and
+//! [`VerifiedBytes`] (both read the delivery that only [`Webhook`] attaches,
+//! after verification; without the middleware in front they refuse with 500;
+//! `Verified<T>` refuses a payload that does not parse into `T` with 422),
+//! and [`RejectionError`], a [`Rejection`] as an actix-web error. Order of
+//! work and modes are described in [`hookgate_receive::Receiver`] and
+//! [`Webhook`].
 //!
 //! ```
 //! # actix_web::rt::System::new().block_on(async {
@@ -38,20 +44,16 @@
 //! # }).unwrap();
 //! ```
 
+mod extract;
 mod middleware;
 pub mod server;
 #[cfg(test)]
 mod tests;
 
+pub use extract::{RejectionError, Verified, VerifiedBytes, actix_response};
 pub use hookgate_receive::{
-    Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection, Source,
-    VerifiedDelivery,
+    Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind, RespondToRejection,
+    Source, VerifiedDelivery,
 };
-/// The actix-web extractors of inline mode (defined in `hookgate-receive`,
-/// shared with `hookgate-tower`). Both read the delivery that only
-/// [`Webhook`] attaches, after verification; without the middleware in front
-/// they refuse with 500. `Verified<T>` refuses a payload that does not parse
-/// into `T` with 422.
-pub use hookgate_receive::{Verified, VerifiedBytes};
 pub use middleware::{Webhook, WebhookMiddleware};
 pub use server::raise_open_files_limit;

@@ -9,15 +9,16 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::{Error, HttpMessage};
 use futures_util::future::LocalBoxFuture;
-use hookgate_receive::{
-    Decision, ProblemJson, Receiver, RequestHead, RespondToRejection, actix_response,
-};
+use hookgate_receive::{Decision, ProblemJson, Receiver, RequestHead, RespondToRejection};
+
+use crate::actix_response;
 
 /// Receives webhooks in front of an actix-web app or scope: wrap it with
 /// `App::new().wrap(Webhook::new(receiver))`.
 ///
 /// Requests whose path belongs to no source go on untouched. For a webhook
-/// route: method (405), `Content-Length` (413), body read with a cap (413)
+/// route: method (405), `Content-Length` (413), the source's admission
+/// control (503 with `Retry-After`), body read with a cap (413)
 /// and the read deadline (408), verification (400/401), context fields (422),
 /// filter (200), then in **queue mode** the enqueue under the ACK budget
 /// (2xx, duplicate 200, or 503 with `Retry-After`; the app's handler is not
@@ -134,7 +135,7 @@ where
     forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        let Some(reception) = self.receiver.start(req.path()) else {
+        let Some(mut reception) = self.receiver.start(req.path()) else {
             let fut = self.service.call(req);
             return Box::pin(async move { Ok(fut.await?.map_into_left_body()) });
         };

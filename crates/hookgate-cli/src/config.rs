@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,7 +22,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use hookgate_events::{Pattern, Sender};
-use hookgate_tower::Cidr;
+use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
 use crate::duration::HumanDuration;
@@ -333,6 +334,10 @@ pub(crate) struct SourceConfig {
     pub(crate) required_context: Vec<String>,
     /// The client ranges accepted; `None`: every client.
     pub(crate) allow_ips: Option<Vec<Cidr>>,
+    /// Requests of the source received at once, when limited (`max_in_flight`).
+    pub(crate) max_in_flight: Option<usize>,
+    /// How fast requests of the source may come, when limited (`rate`, `burst`).
+    pub(crate) rate_limit: Option<RateLimit>,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
@@ -697,6 +702,9 @@ struct RawSource {
     status: Option<Spanned<u16>>,
     required_context: Option<Vec<String>>,
     allow_ips: Option<Spanned<Vec<Spanned<String>>>>,
+    max_in_flight: Option<NonZeroUsize>,
+    rate: Option<Spanned<String>>,
+    burst: Option<Spanned<u32>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
@@ -1229,6 +1237,7 @@ fn check_source(
         }
         None => None,
     };
+    let rate_limit = check_rate(ctx, &prefix, raw.rate, raw.burst)?;
 
     let action = match raw.action {
         Some(action) => check_action(ctx, action)?,
@@ -1253,6 +1262,8 @@ fn check_source(
         status,
         required_context: raw.required_context.unwrap_or_default(),
         allow_ips,
+        max_in_flight: raw.max_in_flight.map(NonZeroUsize::get),
+        rate_limit,
         action,
         secrets: SecretSpec {
             env,
@@ -1277,6 +1288,36 @@ fn check_source(
         .builder()
         .map_err(|e| ctx.at(source_span, format!("{prefix}: {e}")))?;
     Ok(source)
+}
+
+/// `rate = "100/s"` and `burst = 200`, read by hookgate-receive's
+/// [`RateLimit`], whose errors are placed on the key at fault.
+fn check_rate(
+    ctx: &Ctx<'_>,
+    prefix: &str,
+    rate: Option<Spanned<String>>,
+    burst: Option<Spanned<u32>>,
+) -> Result<Option<RateLimit>, ConfigError> {
+    let Some(rate) = rate else {
+        return match burst {
+            Some(burst) => Err(ctx.at(
+                burst.span(),
+                format!("{prefix}: `burst` needs a `rate`, e.g. rate = \"100/s\""),
+            )),
+            None => Ok(None),
+        };
+    };
+    let limit: RateLimit = rate
+        .get_ref()
+        .parse()
+        .map_err(|e| ctx.at(rate.span(), format!("{prefix}: {e}")))?;
+    match burst {
+        Some(burst) => limit
+            .with_burst(*burst.get_ref())
+            .map(Some)
+            .map_err(|e| ctx.at(burst.span(), format!("{prefix}: {e}"))),
+        None => Ok(Some(limit)),
+    }
 }
 
 /// The payload format that usually comes with a scheme.
@@ -1565,6 +1606,50 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
                     .starts_with(&format!("hookgate.toml:{wanted_line}:")),
                 "{err}"
             );
+        }
+    }
+
+    #[test]
+    fn admission_control_per_source() {
+        let config = parse(SAMPLE).unwrap();
+        let claravine = config
+            .sources
+            .iter()
+            .find(|s| s.name == "claravine")
+            .unwrap();
+        assert_eq!(claravine.max_in_flight, Some(64));
+        let rate = claravine.rate_limit.unwrap();
+        assert_eq!(
+            (rate.count(), rate.period(), rate.burst()),
+            (100, Duration::from_secs(1), 200)
+        );
+        let minimal = parse(MINIMAL).unwrap();
+        assert_eq!(minimal.sources[0].max_in_flight, None);
+        assert_eq!(minimal.sources[0].rate_limit, None);
+        let rate_only = parse(&format!("{MINIMAL}rate = \"5/min\"\n")).unwrap();
+        assert_eq!(rate_only.sources[0].rate_limit.unwrap().burst(), 5);
+
+        // Each mistake is placed on its key.
+        for (added, expected) in [
+            ("rate = \"fast\"", "rate \"fast\" is not N/s, N/min or N/h"),
+            (
+                "rate = \"0/s\"",
+                "rate limit count must be greater than zero",
+            ),
+            ("burst = 10", "`burst` needs a `rate`"),
+            (
+                "rate = \"1/s\"\nburst = 0",
+                "burst must be greater than zero",
+            ),
+            ("max_in_flight = 0", "nonzero"),
+        ] {
+            let text = format!("{MINIMAL}{added}\n");
+            let err = parse(&text).unwrap_err();
+            let ConfigError::At { line, .. } = &err else {
+                panic!("{err} has no position");
+            };
+            assert_eq!(*line, text.lines().count(), "{err}");
+            assert!(err.to_string().contains(expected), "{err}");
         }
     }
 

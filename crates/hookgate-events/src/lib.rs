@@ -70,6 +70,7 @@
 mod error;
 mod event;
 mod handler;
+mod json;
 mod name;
 mod pattern;
 mod router;
@@ -80,6 +81,7 @@ mod senders;
 pub use error::{ParseError, ParseErrorKind};
 pub use event::{Event, FromDelivery};
 pub use handler::{BoxError, DeliveryInfo, Disposition, HandlerError};
+pub use json::JsonBody;
 pub use name::{EventName, InvalidEventName, MAX_EVENT_NAME_LEN, NameProblem};
 pub use pattern::{EventFilter, InvalidPattern, Pattern};
 pub use router::{DispatchReport, HandlerFailures, Router};

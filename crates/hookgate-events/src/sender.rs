@@ -9,7 +9,7 @@ use serde::{Serialize, Serializer};
 use crate::senders::{claimable, claravine, clarife, github, shopify, slack, standard, stripe};
 use crate::{
     ClaimableEvent, ClaravineEvent, ClarifeEvent, Event, EventName, FromDelivery, GitHubEvent,
-    ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent,
+    JsonBody, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent,
 };
 
 /// A sender whose payloads this crate reads.
@@ -149,6 +149,17 @@ impl Sender {
     /// unwanted events before enqueueing them. It gives the same name as
     /// `parse(..)?.event_name()` whenever that succeeds.
     pub fn event_name(self, headers: &HeaderMap, body: &[u8]) -> Result<EventName, ParseError> {
+        self.event_name_in(headers, &JsonBody::new(body))
+    }
+
+    /// [`event_name`](Self::event_name) for a body that other questions
+    /// are asked of too: a [`JsonBody`] reads the body once for all of them.
+    /// Names, and errors, are those of `event_name`.
+    pub fn event_name_in(
+        self,
+        headers: &HeaderMap,
+        body: &JsonBody<'_>,
+    ) -> Result<EventName, ParseError> {
         match self {
             Self::Claravine => claravine::event_name(body),
             Self::Clarife => clarife::event_name(body),

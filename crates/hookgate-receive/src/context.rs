@@ -5,15 +5,16 @@
 //! JSON object body; a `GET` carries them in the query string. A field that is
 //! absent (or JSON `null`) is missing.
 
-use serde_json::Value;
+use hookgate_events::JsonBody;
 
 /// The declared fields that `query` (for `GET`) or `body` (otherwise) lacks,
-/// in declared order.
+/// in declared order. The body is read through the delivery's one
+/// [`JsonBody`], which its event name is read from too.
 pub(crate) fn missing_fields(
     required: &[String],
     is_get: bool,
     query: Option<&str>,
-    body: &[u8],
+    body: &JsonBody<'_>,
 ) -> Vec<String> {
     if required.is_empty() {
         return Vec::new();
@@ -29,15 +30,12 @@ pub(crate) fn missing_fields(
             .cloned()
             .collect();
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => required
-            .iter()
-            .filter(|field| map.get(field.as_str()).is_none_or(Value::is_null))
-            .cloned()
-            .collect(),
-        // Not an object: nothing that was required is there.
-        _ => required.to_vec(),
-    }
+    // Not an object: nothing that was required is there.
+    required
+        .iter()
+        .filter(|field| body.member(field).is_none_or(|raw| raw == "null"))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -53,7 +51,7 @@ mod tests {
         let required = fields(&["app_identifier", "identity_id", "entitlement_id", "meta"]);
         let body = br#"{"meta": {}, "identity_id": null, "app_identifier": "x"}"#;
         assert_eq!(
-            missing_fields(&required, false, None, body),
+            missing_fields(&required, false, None, &JsonBody::new(body)),
             fields(&["identity_id", "entitlement_id"])
         );
     }
@@ -62,17 +60,26 @@ mod tests {
     fn get_routes_read_the_query_string() {
         let required = fields(&["a", "b", "c"]);
         assert_eq!(
-            missing_fields(&required, true, Some("c=1&a=%20"), b""),
+            missing_fields(&required, true, Some("c=1&a=%20"), &JsonBody::new(b"")),
             fields(&["b"])
         );
-        assert_eq!(missing_fields(&required, true, None, b""), required);
+        assert_eq!(
+            missing_fields(&required, true, None, &JsonBody::new(b"")),
+            required
+        );
     }
 
     #[test]
     fn a_body_that_is_not_an_object_lacks_everything() {
         let required = fields(&["a"]);
-        assert_eq!(missing_fields(&required, false, None, b"[1]"), required);
-        assert_eq!(missing_fields(&required, false, None, b"\xff"), required);
-        assert!(missing_fields(&[], false, None, b"\xff").is_empty());
+        assert_eq!(
+            missing_fields(&required, false, None, &JsonBody::new(b"[1]")),
+            required
+        );
+        assert_eq!(
+            missing_fields(&required, false, None, &JsonBody::new(b"\xff")),
+            required
+        );
+        assert!(missing_fields(&[], false, None, &JsonBody::new(b"\xff")).is_empty());
     }
 }

@@ -4,7 +4,9 @@
 //! drive this crate, so every decision is written once: routing by path, the
 //! method check (405), the `Content-Length` precheck and the body cap (413),
 //! the client's address against a source's allow-list behind trusted proxies
-//! (403), the read deadline (408), verification (400/401), required context fields
+//! (403), admission control per source (`max_in_flight` and a rate limit: 503
+//! with `Retry-After`, before the body is read), the read deadline (408),
+//! verification (400/401), required context fields
 //! (422), the event filter (200, not queued), the delivery id, and the enqueue
 //! under the ACK budget (2xx only once the queue confirmed; 503 with
 //! `Retry-After` when it did not in time or refused; 200 for a duplicate).
@@ -15,12 +17,16 @@
 //! implement.
 //!
 //! What is left to an integration is what differs between frameworks: turning
-//! its request into a [`RequestHead`] and a stream of body chunks, and acting
-//! on the [`Decision`] of [`Reception::receive`] (answer, or call the
-//! application with the delivery attached). The body read under the cap and
-//! the deadline ([`Reception::read_body`]) and the inline-mode extractors
-//! [`VerifiedBytes`] and [`Verified`] live here too, with their axum
-//! (feature `axum`) and actix-web (feature `actix`) impls.
+//! its request into a [`RequestHead`] and a stream of body chunks, acting on
+//! the [`Decision`] of [`Reception::receive`] (answer, or call the application
+//! with the [`VerifiedDelivery`] attached), and its framework's traits. This
+//! crate depends on no web framework (as `sentry-core` beside `sentry-tower`
+//! and `sentry-actix`): `hookgate-tower` implements axum's `IntoResponse` and
+//! `FromRequestParts` and `hookgate-actix` actix-web's `ResponseError` and
+//! `FromRequest`, each for its own `Verified<T>` and `VerifiedBytes`
+//! extractors, over what is here: the [`VerifiedDelivery`] request extension,
+//! [`parse_event`] (422 when the payload does not parse) and
+//! [`Rejection::not_verified`] (500 when a route is not behind the middleware).
 //!
 //! # Delivery ids
 //!
@@ -85,7 +91,7 @@
 //! headers.insert("authorization", "Bearer client-secret".parse()?);
 //! let body = Bytes::from_static(br#"{"event":"list","operation":"updated","token":"client-secret"}"#);
 //!
-//! let reception = receiver.start("/hooks/claravine").expect("a webhook route");
+//! let mut reception = receiver.start("/hooks/claravine").expect("a webhook route");
 //! reception.check_head(&Method::POST, &headers)?;
 //! let head = RequestHead { method: &Method::POST, query: None, headers: &headers, peer: None };
 //! let accepted = reception.complete(head, body).await?;
@@ -95,10 +101,10 @@
 //! # }).unwrap();
 //! ```
 
+mod admission;
 mod body;
 mod client_ip;
 mod context;
-mod extract;
 mod id;
 pub mod metrics;
 mod receiver;
@@ -107,16 +113,9 @@ mod source;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-#[cfg(feature = "actix")]
-mod actix;
-#[cfg(feature = "axum")]
-mod axum;
-
-#[cfg(feature = "actix")]
-pub use actix::actix_response;
+pub use admission::RateLimit;
 pub use body::{BodyCollector, check_content_length};
 pub use client_ip::{Cidr, CidrError, MAX_FORWARDED_HOPS};
-pub use extract::{Verified, VerifiedBytes};
 pub use id::derived_delivery_id;
 pub use receiver::{
     Accepted, Decision, Outcome, Receiver, ReceiverBuilder, Reception, RequestHead,

@@ -3,7 +3,7 @@
 //! | name | type | labels |
 //! |---|---|---|
 //! | `hookgate_receive_requests_total` | counter | `source` |
-//! | `hookgate_receive_refused_total` | counter | `source`, `reason` ([`RejectionKind::as_str`](crate::RejectionKind::as_str)) |
+//! | `hookgate_receive_refused_total` | counter | `source`, `reason` ([`RejectionKind::as_str`](crate::RejectionKind::as_str): admission control's are `too_many_in_flight` and `rate_limited`) |
 //! | `hookgate_receive_duplicates_total` | counter | `source` |
 //! | `hookgate_receive_ack_seconds` | histogram | `source`, `outcome` (an [`Outcome`](crate::Outcome) or a refusal reason) |
 
@@ -54,7 +54,9 @@ mod tests {
         SharedString, Unit,
     };
 
-    use crate::{Receiver, RequestHead, Source};
+    use std::time::Duration;
+
+    use crate::{RateLimit, Receiver, RequestHead, Source};
 
     /// Sums every counter and counts every histogram sample, by name and labels.
     #[derive(Default)]
@@ -121,6 +123,17 @@ mod tests {
                 .build()
                 .unwrap(),
             )
+            .source(
+                Source::builder(
+                    "limited",
+                    "/hooks/limited",
+                    Verifier::new(Scheme::Clarity, "route-token").unwrap(),
+                )
+                .max_in_flight(1)
+                .rate_limit(RateLimit::new(1, Duration::from_secs(3600)).unwrap())
+                .build()
+                .unwrap(),
+            )
             .build()
             .unwrap();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -144,9 +157,19 @@ mod tests {
                     let reception = receiver.start("/hooks/clarity").unwrap();
                     let _ = reception.complete(head, Bytes::from_static(b"{}")).await;
                 }
-                let reception = receiver.start("/hooks/clarity").unwrap();
+                let mut reception = receiver.start("/hooks/clarity").unwrap();
                 let refused = reception.check_head(&Method::GET, &signed).unwrap_err();
                 reception.refuse(refused);
+                // Admission control: one in flight, then one an hour.
+                let mut first = receiver.start("/hooks/limited").unwrap();
+                first.check_head(&Method::POST, &signed).unwrap();
+                let mut second = receiver.start("/hooks/limited").unwrap();
+                let refused = second.check_head(&Method::POST, &signed).unwrap_err();
+                second.refuse(refused);
+                drop(first);
+                let mut third = receiver.start("/hooks/limited").unwrap();
+                let refused = third.check_head(&Method::POST, &signed).unwrap_err();
+                third.refuse(refused);
             });
         });
         let totals = totals.0.lock().unwrap();
@@ -170,6 +193,14 @@ mod tests {
         );
         assert_eq!(
             get("hookgate_receive_ack_seconds{source=clarity,outcome=duplicate}"),
+            1.0
+        );
+        assert_eq!(
+            get("hookgate_receive_refused_total{source=limited,reason=too_many_in_flight}"),
+            1.0
+        );
+        assert_eq!(
+            get("hookgate_receive_refused_total{source=limited,reason=rate_limited}"),
             1.0
         );
     }

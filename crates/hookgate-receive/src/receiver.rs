@@ -8,11 +8,13 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
+use hookgate_events::JsonBody;
 use hookgate_queue::{Enqueue, EnqueueOutcome, NewDelivery};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use tokio::time::Instant;
 use tracing::{Span, field};
 
+use crate::admission::{Admission, InFlight};
 use crate::body::{BodyCollector, check_content_length};
 use crate::client_ip::Cidr;
 use crate::context::missing_fields;
@@ -28,7 +30,8 @@ use crate::{ConfigError, Mode, Rejection, RejectionKind, RespondToRejection, Sou
 /// 1. [`Receiver::start`] routes by path (`None`: not a webhook route, pass it on);
 /// 2. [`Reception::check_head`] (or [`check_raw_head`](Reception::check_raw_head))
 ///    refuses a wrong method (405) or an announced `Content-Length` over the
-///    limit (413) before a byte is read;
+///    limit (413), and a source at its in-flight limit or over its rate (503
+///    with `Retry-After`), before a byte is read;
 /// 3. [`Reception::receive`] does the rest and says what to answer, as a
 ///    [`Decision`]: it reads the body ([`Reception::read_body`]: 413 past the
 ///    limit, 408 past [`Reception::read_deadline`]), then
@@ -98,6 +101,7 @@ impl Receiver {
             queue: self.inner.queue.clone(),
             started: Instant::now(),
             span,
+            admitted: None,
         })
     }
 }
@@ -222,6 +226,9 @@ pub struct Reception {
     queue: Option<Arc<dyn Enqueue>>,
     started: Instant,
     span: Span,
+    /// The request's place among its source's requests in flight, taken by
+    /// [`check_head`](Self::check_head), given back when this is dropped.
+    admitted: Option<InFlight>,
 }
 
 impl fmt::Debug for Reception {
@@ -321,8 +328,7 @@ pub enum Decision {
     Respond(Response<Bytes>),
     /// Inline mode: call the application, with `body` restored as the request
     /// body and `delivery` attached as a request extension (which the
-    /// [`VerifiedBytes`](crate::VerifiedBytes) and
-    /// [`Verified`](crate::Verified) extractors read).
+    /// integrations' `Verified<T>` and `VerifiedBytes` extractors read).
     PassOn {
         /// The verified delivery, for the request's extensions.
         delivery: VerifiedDelivery,
@@ -334,7 +340,40 @@ pub enum Decision {
 /// A delivery that passed verification: the request extension of inline mode.
 ///
 /// Only this crate creates one, after the verifier accepted the request, so an
-/// extractor built on it cannot exist without verification. Cloning is cheap.
+/// extractor built on it cannot exist without verification (`hookgate-tower`'s
+/// and `hookgate-actix`'s `Verified<T>` and `VerifiedBytes` read it). Cloning
+/// is cheap. Without a framework, an inline-mode [`Accepted`] holds it:
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use bytes::Bytes;
+/// use hookgate_events::{ClaravineEvent, Event};
+/// use hookgate_receive::{Mode, Receiver, RequestHead, Source, parse_event};
+/// use hookgate_verify::{Scheme, Verifier};
+/// use http::{HeaderMap, Method};
+///
+/// let receiver = Receiver::builder()
+///     .source(
+///         Source::builder("claravine", "/hooks/claravine", Verifier::new(Scheme::Claravine, "client-secret")?)
+///             .mode(Mode::Inline)
+///             .build()?,
+///     )
+///     .build()?;
+/// let mut headers = HeaderMap::new();
+/// headers.insert("authorization", "Bearer client-secret".parse()?);
+/// let head = RequestHead { method: &Method::POST, query: None, headers: &headers, peer: None };
+/// let body = Bytes::from_static(br#"{"event":"list","event_time":1770923476,"object_id":"ef512810-0919-4e47-ab41-d3c69ea27ed0",
+///     "href":"https://api.claravine.com/v1/lists/ef512810-0919-4e47-ab41-d3c69ea27ed0","operation":"updated","version":2,"token":"client-secret"}"#);
+/// let accepted = receiver.start("/hooks/claravine").expect("a route").complete(head, body.clone()).await?;
+///
+/// let delivery = accepted.into_delivery().expect("inline mode");
+/// assert_eq!(delivery.source(), "claravine");
+/// assert_eq!(delivery.body(), &body);
+/// let event: ClaravineEvent = parse_event(&delivery)?;
+/// assert_eq!(event.event_name(), "list.updated");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone)]
 pub struct VerifiedDelivery {
     inner: Arc<DeliveryInner>,
@@ -441,12 +480,24 @@ impl Reception {
         &self.span
     }
 
-    /// Refuses a wrong method (405) or an announced body over the limit (413).
-    pub fn check_head(&self, method: &Method, headers: &HeaderMap) -> Result<(), Rejection> {
+    /// Refuses a wrong method (405) or an announced body over the limit
+    /// (413), then admits the request: a source at its
+    /// [`max_in_flight`](crate::SourceBuilder::max_in_flight) or over its
+    /// [`rate_limit`](crate::SourceBuilder::rate_limit) gets 503 with
+    /// `Retry-After`. All before a byte of the body is read. The admitted
+    /// request holds its in-flight place until this `Reception` is done
+    /// (answered, refused, or dropped).
+    pub fn check_head(&mut self, method: &Method, headers: &HeaderMap) -> Result<(), Rejection> {
         if !self.source.methods.contains(method) {
             return Err(Rejection::method_not_allowed(method, &self.source.methods));
         }
-        check_content_length(headers, self.source.body_limit)
+        check_content_length(headers, self.source.body_limit)?;
+        if self.admitted.is_none() {
+            let place = Admission::admit(&self.source, self.started)
+                .map_err(|refusal| Rejection::not_admitted(refusal, self.source.retry_after))?;
+            self.admitted = Some(place);
+        }
+        Ok(())
     }
 
     /// [`check_head`](Self::check_head) for a framework whose method type is
@@ -454,7 +505,11 @@ impl Reception {
     /// its bytes and returned parsed. Bytes that are no valid method are
     /// refused like any method the source does not accept (405 with `Allow`),
     /// so a failed conversion can never stand in for an accepted method.
-    pub fn check_raw_head(&self, method: &[u8], headers: &HeaderMap) -> Result<Method, Rejection> {
+    pub fn check_raw_head(
+        &mut self,
+        method: &[u8],
+        headers: &HeaderMap,
+    ) -> Result<Method, Rejection> {
         let Ok(parsed) = Method::from_bytes(method) else {
             return Err(Rejection::method_not_allowed(
                 String::from_utf8_lossy(method),
@@ -581,11 +636,21 @@ impl Reception {
         m::refused(&self.source.name, reason);
         m::ack_latency(&self.source.name, reason, self.started.elapsed());
         self.span.in_scope(|| {
-            tracing::info!(
-                status = rejection.status().as_u16(),
-                detail = rejection.body_text(),
-                "webhook refused"
-            );
+            if rejection.kind().is_admission() {
+                // A flood is refused one request at a time: a line each would
+                // cost more than the refusal. The refused counter has them.
+                tracing::debug!(
+                    status = rejection.status().as_u16(),
+                    detail = rejection.body_text(),
+                    "webhook refused"
+                );
+            } else {
+                tracing::info!(
+                    status = rejection.status().as_u16(),
+                    detail = rejection.body_text(),
+                    "webhook refused"
+                );
+            }
         });
     }
 
@@ -634,11 +699,14 @@ impl Reception {
             .verify(head.headers, &body)
             .map_err(|e| Rejection::verification(&e))?;
 
+        // The body is read as JSON at most once, and only if a question needs
+        // it: the context fields and the event name are both read from this.
+        let json = JsonBody::new(&body);
         let missing = missing_fields(
             &source.required_context,
             *head.method == Method::GET,
             head.query,
-            &body,
+            &json,
         );
         if !missing.is_empty() {
             return Err(Rejection::missing_context(missing));
@@ -663,8 +731,7 @@ impl Reception {
 
         let event_name = source
             .sender
-            .as_ref()
-            .and_then(|sender| sender.event_name(head.headers, &body).ok());
+            .and_then(|sender| sender.event_name_in(head.headers, &json).ok());
         // An event whose name cannot be read is kept: dropping what we cannot
         // classify would lose data silently.
         if let (Some(filter), Some(name)) = (&source.filter, &event_name)
@@ -748,8 +815,10 @@ impl Reception {
     }
 }
 
-/// Parses a verified delivery into a typed event (`hookgate-events`), for the
-/// extractors of both integrations; a payload that does not parse is a 422.
+/// Parses a verified delivery into a typed event (`hookgate-events`): what the
+/// `Verified<T>` extractors of both integrations do. A payload that does not
+/// parse is refused with 422 ([`RejectionKind::InvalidPayload`]), the message
+/// naming the JSON path at fault.
 pub fn parse_event<T: hookgate_events::FromDelivery>(
     delivery: &VerifiedDelivery,
 ) -> Result<T, Rejection> {
@@ -764,6 +833,7 @@ pub fn parse_event<T: hookgate_events::FromDelivery>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::RateLimit;
     use hookgate_queue::Queue;
     use hookgate_verify::{Scheme, Verifier};
 
@@ -814,7 +884,7 @@ mod tests {
             .build()
             .unwrap();
         assert!(receiver.start("/hooks/a/").is_none());
-        let reception = receiver.start("/hooks/a").unwrap();
+        let mut reception = receiver.start("/hooks/a").unwrap();
         assert_eq!(reception.source().name(), "a");
         let mut headers = HeaderMap::new();
         let refused = reception.check_head(&Method::GET, &headers).unwrap_err();
@@ -879,7 +949,7 @@ mod tests {
             )
             .build()
             .unwrap();
-        let reception = receiver.start("/hooks/a").unwrap();
+        let mut reception = receiver.start("/hooks/a").unwrap();
         let headers = HeaderMap::new();
         for invalid in [&b""[..], b"GE T", b"G\x00T"] {
             let refused = reception.check_raw_head(invalid, &headers).unwrap_err();
@@ -1192,6 +1262,168 @@ mod tests {
             fields.contains(&("outcome".to_owned(), "verified".to_owned())),
             "{fields:?}"
         );
+    }
+
+    fn limited(name: &str, path: &str, max_in_flight: usize, rate: &str) -> Source {
+        Source::builder(
+            name,
+            path,
+            Verifier::new(Scheme::Clarity, "route-token").unwrap(),
+        )
+        .max_in_flight(max_in_flight)
+        .rate_limit(rate.parse().unwrap())
+        .retry_after(std::time::Duration::from_secs(3))
+        .build()
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_source_at_its_in_flight_limit_refuses_before_the_body_and_others_go_on() {
+        let receiver = Receiver::builder()
+            .queue(Arc::new(hookgate_queue::MemoryQueue::new()))
+            .source(limited("a", "/a", 2, "1000/s"))
+            .source(limited("b", "/b", 2, "1000/s"))
+            .build()
+            .unwrap();
+        let headers = token_headers();
+        let admitted = |path: &str| {
+            let mut reception = receiver.start(path).unwrap();
+            reception
+                .check_head(&Method::POST, &headers)
+                .map(|()| reception)
+        };
+        let first = admitted("/a").unwrap();
+        let second = admitted("/a").unwrap();
+        // A wrong method is refused before admission and takes no place.
+        let mut wrong = receiver.start("/a").unwrap();
+        assert_eq!(
+            wrong.check_head(&Method::GET, &headers).unwrap_err().kind(),
+            RejectionKind::MethodNotAllowed
+        );
+        let refused = admitted("/a").unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::TooManyInFlight);
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.retry_after_header().unwrap(), "3");
+        assert!(refused.body_text().contains("max_in_flight"), "{refused}");
+        // The other source has its own count.
+        let other = admitted("/b").unwrap();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+            peer: None,
+        };
+        let accepted = other.complete(head, Bytes::from_static(b"{}")).await;
+        assert_eq!(accepted.unwrap().outcome(), Outcome::Queued);
+        // A place is given back when its request is answered, or dropped.
+        let answered = first.complete(head, Bytes::from_static(b"[]")).await;
+        assert_eq!(answered.unwrap().outcome(), Outcome::Queued);
+        let third = admitted("/a").unwrap();
+        drop(second);
+        let fourth = admitted("/a").unwrap();
+        assert!(admitted("/a").is_err());
+        drop((third, fourth));
+        assert!(admitted("/a").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_over_its_rate_gets_503_with_when_to_come_back() {
+        let receiver = Receiver::builder()
+            .queue(Arc::new(hookgate_queue::MemoryQueue::new()))
+            .source(limited("a", "/a", 1, "1/min"))
+            .source(
+                Source::builder(
+                    "burst",
+                    "/burst",
+                    Verifier::new(Scheme::Clarity, "route-token").unwrap(),
+                )
+                .rate_limit(RateLimit::per_second(2).unwrap().with_burst(3).unwrap())
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let headers = token_headers();
+        let admit = |path: &str| {
+            let mut reception = receiver.start(path).unwrap();
+            reception.check_head(&Method::POST, &headers)
+        };
+        for _ in 0..3 {
+            admit("/burst").unwrap();
+        }
+        let refused = admit("/burst").unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::RateLimited);
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            refused.retry_after(),
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(refused.retry_after_header().unwrap(), "1");
+        assert_eq!(
+            refused.body_text(),
+            "this source is over its rate limit of 2/s (burst 3)"
+        );
+        tokio::time::advance(std::time::Duration::from_millis(500)).await;
+        admit("/burst").unwrap();
+        assert!(admit("/burst").is_err());
+
+        // A request refused for its rate gives its in-flight place back.
+        admit("/a").unwrap();
+        let refused = admit("/a").unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::RateLimited);
+        assert_eq!(refused.retry_after_header().unwrap(), "60");
+        tokio::time::advance(std::time::Duration::from_secs(60)).await;
+        admit("/a").unwrap();
+    }
+
+    /// The context fields and the event name come from one read of the
+    /// body: a route that needs both gets both right.
+    #[tokio::test]
+    async fn context_fields_and_event_name_are_read_from_one_body() {
+        let receiver = Receiver::builder()
+            .queue(Arc::new(hookgate_queue::MemoryQueue::new()))
+            .source(
+                Source::builder(
+                    "claims",
+                    "/hooks/claims",
+                    Verifier::new(Scheme::Clarity, "route-token").unwrap(),
+                )
+                .sender(hookgate_events::Sender::Claimable)
+                .filter(hookgate_events::EventFilter::new(["claim.created"]).unwrap())
+                .require_context(["claim", "tenant"])
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let headers = token_headers();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+            peer: None,
+        };
+        let deliver = |body: &'static str| {
+            let reception = receiver.start("/hooks/claims").unwrap();
+            reception.complete(head, Bytes::from_static(body.as_bytes()))
+        };
+        let created =
+            r#"{"event_name":"claim.created","source":"ui","claim":{"id":1},"tenant":"t"}"#;
+        assert_eq!(deliver(created).await.unwrap().outcome(), Outcome::Queued);
+        let updated =
+            r#"{"event_name":"claim.updated","source":"ui","claim":{"id":1},"tenant":"t"}"#;
+        assert_eq!(
+            deliver(updated).await.unwrap().outcome(),
+            Outcome::FilteredOut
+        );
+        let no_tenant =
+            r#"{"event_name":"claim.created","source":"ui","claim":{"id":2},"tenant":null}"#;
+        let refused = deliver(no_tenant).await.unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::MissingContext);
+        assert_eq!(refused.missing_fields(), ["tenant"]);
+        // A body that is not an object lacks every field.
+        let refused = deliver("[1]").await.unwrap_err();
+        assert_eq!(refused.missing_fields(), ["claim", "tenant"]);
     }
 
     #[tokio::test]

@@ -6,6 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode, header};
 
+use crate::admission::Refusal;
+
 /// The media type of every rejection body (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -42,6 +44,12 @@ pub enum RejectionKind {
     /// The client's address is not in the source's `allow_ips`, or could not
     /// be determined (403).
     ClientNotAllowed,
+    /// The source's [`max_in_flight`](crate::SourceBuilder::max_in_flight)
+    /// requests are being received already (503, with `Retry-After`).
+    TooManyInFlight,
+    /// The source is over its [`rate_limit`](crate::SourceBuilder::rate_limit)
+    /// (503, with `Retry-After`: when a request would be admitted).
+    RateLimited,
 }
 
 impl RejectionKind {
@@ -60,7 +68,15 @@ impl RejectionKind {
             Self::NotVerified => "not_verified",
             Self::InvalidPayload => "invalid_payload",
             Self::ClientNotAllowed => "client_not_allowed",
+            Self::TooManyInFlight => "too_many_in_flight",
+            Self::RateLimited => "rate_limited",
         }
+    }
+
+    /// Whether this is a refusal of admission control (the source's
+    /// in-flight or rate limit), decided before the body was read.
+    pub fn is_admission(self) -> bool {
+        matches!(self, Self::TooManyInFlight | Self::RateLimited)
     }
 
     fn title(self) -> &'static str {
@@ -77,6 +93,8 @@ impl RejectionKind {
             Self::NotVerified => "delivery not verified",
             Self::InvalidPayload => "invalid payload",
             Self::ClientNotAllowed => "client address not allowed",
+            Self::TooManyInFlight => "too many requests in flight",
+            Self::RateLimited => "rate limit exceeded",
         }
     }
 
@@ -88,7 +106,10 @@ impl RejectionKind {
             Self::BodyUnreadable | Self::Malformed => StatusCode::BAD_REQUEST,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::MissingContext | Self::InvalidPayload => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::QueueUnavailable | Self::AckBudgetExceeded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::QueueUnavailable
+            | Self::AckBudgetExceeded
+            | Self::TooManyInFlight
+            | Self::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotVerified => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ClientNotAllowed => StatusCode::FORBIDDEN,
         }
@@ -190,15 +211,45 @@ impl Rejection {
         r
     }
 
-    /// An extractor found no verified delivery: the route is not behind the
-    /// middleware in inline mode.
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    pub(crate) fn not_verified() -> Self {
+    /// The refusal of an inline-mode extractor that found no
+    /// [`VerifiedDelivery`](crate::VerifiedDelivery) among the request's
+    /// extensions: the route is not behind the webhook middleware in inline
+    /// mode, a wiring mistake (500), never a reason to hand on unverified data.
+    ///
+    /// ```
+    /// use hookgate_receive::{Rejection, RejectionKind, VerifiedDelivery};
+    ///
+    /// let attached: Option<&VerifiedDelivery> = None; // what a route without the middleware has
+    /// let refused = attached.cloned().ok_or_else(Rejection::not_verified).unwrap_err();
+    /// assert_eq!(refused.kind(), RejectionKind::NotVerified);
+    /// assert_eq!(refused.status(), 500);
+    /// ```
+    pub fn not_verified() -> Self {
         Self::new(
             RejectionKind::NotVerified,
             "no verified webhook delivery: the route is not behind the webhook middleware \
              (hookgate-tower's WebhookLayer, hookgate-actix's Webhook) in inline mode",
         )
+    }
+
+    /// The 503 of a request admission control refused; `retry_after` is the
+    /// source's delay for a full in-flight count.
+    pub(crate) fn not_admitted(refusal: Refusal, retry_after: Duration) -> Self {
+        match refusal {
+            Refusal::InFlight(max) => Self::unavailable(
+                RejectionKind::TooManyInFlight,
+                format!("this source already has {max} requests in flight (its max_in_flight)"),
+                retry_after,
+            ),
+            Refusal::Rate(limit, wait) => Self::unavailable(
+                RejectionKind::RateLimited,
+                format!(
+                    "this source is over its rate limit of {limit} (burst {})",
+                    limit.burst()
+                ),
+                wait,
+            ),
+        }
     }
 
     pub(crate) fn unavailable(kind: RejectionKind, detail: String, retry_after: Duration) -> Self {

@@ -10,6 +10,9 @@ use crate::client_ip::{Cidr, ClientPolicy};
 use hookgate_verify::Verifier;
 use http::{HeaderName, Method, StatusCode};
 
+use crate::RateLimit;
+use crate::admission::Admission;
+
 /// The default ACK budget: 400 ms, below Claravine's 500 ms deadline.
 pub const DEFAULT_ACK_BUDGET: Duration = Duration::from_millis(400);
 /// The default body limit: 1 MiB.
@@ -58,6 +61,9 @@ pub enum ConfigError {
     /// An allow-list must name at least one range (an empty one would refuse everyone).
     #[error("source {0:?} has an empty allow_ips list")]
     EmptyAllowIps(String),
+    /// A rate is written `N/s`, `N/min` or `N/h`.
+    #[error("rate {0:?} is not N/s, N/min or N/h")]
+    InvalidRate(String),
 }
 
 /// What happens to a verified delivery.
@@ -107,6 +113,7 @@ pub struct Source {
     /// The allow-list with the receiver's trusted proxies (set when the
     /// receiver is built); `None`: every client.
     pub(crate) client_policy: Option<ClientPolicy>,
+    pub(crate) admission: Admission,
 }
 
 impl Source {
@@ -132,6 +139,8 @@ impl Source {
             required_context: Vec::new(),
             mode: Mode::Queue,
             allow_ips: None,
+            max_in_flight: None,
+            rate_limit: None,
         }
     }
 
@@ -184,6 +193,16 @@ impl Source {
     pub fn allow_ips(&self) -> Option<&[Cidr]> {
         self.client_policy.as_ref().map(|p| p.allow.as_slice())
     }
+
+    /// How many requests of this source may be received at once, if limited.
+    pub fn max_in_flight(&self) -> Option<usize> {
+        self.admission.max_in_flight()
+    }
+
+    /// How fast requests of this source may come, if limited.
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.admission.rate_limit()
+    }
 }
 
 impl fmt::Debug for Source {
@@ -202,6 +221,7 @@ impl fmt::Debug for Source {
             .field("required_context", &self.required_context)
             .field("mode", &self.mode)
             .field("allow_ips", &self.allow_ips())
+            .field("admission", &self.admission)
             .finish_non_exhaustive()
     }
 }
@@ -224,6 +244,8 @@ pub struct SourceBuilder {
     required_context: Vec<String>,
     mode: Mode,
     allow_ips: Option<Vec<Cidr>>,
+    max_in_flight: Option<usize>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl SourceBuilder {
@@ -326,6 +348,39 @@ impl SourceBuilder {
         self
     }
 
+    /// Receives at most `limit` requests of this source at once (default:
+    /// no limit); past it the answer is 503 with `Retry-After` (the
+    /// [`retry_after`](Self::retry_after) delay), before a byte of the body is
+    /// read and without queueing anything. A request holds its place from its
+    /// head to its answer (in inline mode, until it is handed to the
+    /// application). Zero is refused by [`build`](Self::build).
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = Some(limit);
+        self
+    }
+
+    /// Admits requests of this source at `limit`'s rate and burst (default:
+    /// no limit); past it the answer is 503 with `Retry-After` (when the next
+    /// request would be admitted), before a byte of the body is read and
+    /// without queueing anything.
+    ///
+    /// ```
+    /// use hookgate_receive::{RateLimit, Source};
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// let source = Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?)
+    ///     .max_in_flight(64)
+    ///     .rate_limit("100/s".parse::<RateLimit>()?.with_burst(200)?)
+    ///     .build()?;
+    /// assert_eq!(source.max_in_flight(), Some(64));
+    /// assert_eq!(source.rate_limit().map(|r| r.burst()), Some(200));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// Checks the configuration.
     pub fn build(self) -> Result<Source, ConfigError> {
         if self.name.is_empty() {
@@ -350,6 +405,7 @@ impl SourceBuilder {
             ("ack budget", self.ack_budget.is_zero()),
             ("body limit", self.body_limit == 0),
             ("read timeout", self.read_timeout.is_zero()),
+            ("max in flight", self.max_in_flight == Some(0)),
         ] {
             if zero {
                 return Err(ConfigError::Zero(what));
@@ -374,6 +430,7 @@ impl SourceBuilder {
                 allow,
                 trusted_proxies: Arc::from([]),
             }),
+            admission: Admission::new(self.max_in_flight, self.rate_limit),
         })
     }
 }
@@ -440,6 +497,10 @@ mod tests {
         assert_eq!(
             err(Source::builder("a", "/x", verifier()).ack_budget(Duration::ZERO)),
             ConfigError::Zero("ack budget")
+        );
+        assert_eq!(
+            err(Source::builder("a", "/x", verifier()).max_in_flight(0)),
+            ConfigError::Zero("max in flight")
         );
         assert_eq!(
             Source::builder("a", "/x", verifier())

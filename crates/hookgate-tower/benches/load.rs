@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefghijkl`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghijklm`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
@@ -36,7 +36,10 @@
 //! - (l), on request only: the same for (b), without the fsync's noise (`bl`);
 //! - (j), on request only: (b) with a queue that only keeps a copy of each
 //!   body in a `Vec`: the floor under any queue that holds what it
-//!   acknowledged in process memory.
+//!   acknowledged in process memory;
+//! - (m), on request only: (c) with admission control configured on its
+//!   source (`max_in_flight`, a rate limit) but never reached: what checking
+//!   it costs (`cm` puts them side by side).
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table,
 //! and (on Linux) each server's CPU time per request: user + system time of
@@ -60,7 +63,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use common::{SECRET, channel_queue, hand_written, keeping_queue, sign};
 use hookgate_queue::{Enqueue, MemoryQueue, Queue};
-use hookgate_receive::{Receiver, Source};
+use hookgate_receive::{RateLimit, Receiver, Source, SourceBuilder};
 use hookgate_tower::WebhookLayer;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -80,12 +83,20 @@ fn body_for(n: u64) -> Vec<u8> {
 }
 
 fn layered(queue: Arc<dyn Enqueue>) -> Router {
+    layered_with(queue, |source| source)
+}
+
+/// [`layered`], the source configured further by `configure`.
+fn layered_with(
+    queue: Arc<dyn Enqueue>,
+    configure: impl FnOnce(SourceBuilder) -> SourceBuilder,
+) -> Router {
     let verifier = hookgate_verify::Verifier::new(hookgate_verify::Scheme::GitHub, SECRET)
         .expect("valid secret");
     let receiver = Receiver::builder()
         .queue(queue)
         .source(
-            Source::builder("github", PATH, verifier)
+            configure(Source::builder("github", PATH, verifier))
                 .build()
                 .expect("valid source"),
         )
@@ -279,7 +290,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghijkl";
+const SCENARIOS: &str = "abcdefghijklm";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -367,6 +378,24 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
         'l' => (
             "(l) = (b) through the hardened server",
             layered(Arc::new(MemoryQueue::new())),
+        ),
+        'm' => (
+            "(m) = (c) with admission control configured, never reached",
+            layered_with(
+                Arc::new(
+                    hookgate_queue::SqliteQueue::open(dir.join("load-admission.db"))
+                        .expect("sqlite queue"),
+                ),
+                // 64 connections never reach 4096 in flight nor 10M/s: what
+                // is measured is the cost of checking, on every request.
+                |source| {
+                    source.max_in_flight(4096).rate_limit(
+                        RateLimit::per_second(10_000_000)
+                            .and_then(|limit| limit.with_burst(10_000_000))
+                            .expect("valid rate"),
+                    )
+                },
+            ),
         ),
         'e' => (
             "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",

@@ -1,6 +1,5 @@
-//! The axum extractors (defined in hookgate-receive, shared with
-//! hookgate-actix) through axum and [`WebhookLayer`]: what a handler gets,
-//! and that they refuse without the layer.
+//! The axum extractors through axum and [`WebhookLayer`]: what a handler
+//! gets, and that they refuse without the layer.
 
 use std::sync::Arc;
 

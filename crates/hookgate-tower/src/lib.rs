@@ -4,10 +4,12 @@
 //! the open internet (header-read timeout, idle timeout, connection limit,
 //! graceful shutdown), to use instead of `axum::serve`.
 //!
-//! The decisions live in [`hookgate_receive`] (shared with `hookgate-actix`);
-//! this crate reads the body and speaks tower. See [`webhook`] for the order
-//! of work and the two modes, and [`Verified`] / [`VerifiedBytes`] for the
-//! axum extractors of inline mode.
+//! The decisions live in [`hookgate_receive`] (shared with `hookgate-actix`,
+//! and free of any framework); this crate reads the body and speaks tower.
+//! See [`webhook`] for the order of work and the two modes. With the `axum`
+//! feature (default) it also speaks axum: `Verified<T>` and `VerifiedBytes`,
+//! the extractors of inline mode, and `RejectionResponse`, a [`Rejection`] as
+//! an axum response.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
@@ -41,29 +43,22 @@
 //! # }).unwrap();
 //! ```
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
 mod body;
+#[cfg(feature = "axum")]
+mod extract;
 #[cfg(all(test, feature = "axum"))]
 mod extract_tests;
 pub mod server;
 pub mod webhook;
 
 pub use body::{RequestBody, ResponseBody};
-pub use hookgate_receive::{
-    Cidr, Mode, Outcome, ProblemJson, Receiver, Rejection, RejectionKind, RespondToRejection,
-    Source, VerifiedDelivery,
-};
-/// The axum extractors of inline mode (defined in `hookgate-receive`, shared
-/// with `hookgate-actix`; feature `axum`).
-///
-/// ```
-/// use hookgate_tower::VerifiedBytes;
-///
-/// async fn handler(hook: VerifiedBytes) -> String {
-///     format!("{} bytes from {}", hook.bytes().len(), hook.delivery().source())
-/// }
-/// # let _ = axum::Router::<()>::new().route("/hooks/github", axum::routing::post(handler));
-/// ```
 #[cfg(feature = "axum")]
-pub use hookgate_receive::{Verified, VerifiedBytes};
+pub use extract::{RejectionResponse, Verified, VerifiedBytes};
+pub use hookgate_receive::{
+    Cidr, Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind,
+    RespondToRejection, Source, VerifiedDelivery,
+};
 pub use server::{PeerAddr, Server};
 pub use webhook::{ResponseFuture, Webhook, WebhookLayer};

@@ -6,6 +6,10 @@
 //! where `id` comes first, that is a few bytes. Nested values are skipped by
 //! counting brackets (no recursion, so no stack to exhaust). The body is only
 //! read after its signature matched.
+//!
+//! Claravine's `token` is read by [`checked_top_level_string`] instead: its
+//! body must be JSON as a whole, and the token comes last, after long
+//! strings, which the scanner walks a byte at a time.
 
 use std::borrow::Cow;
 
@@ -76,6 +80,153 @@ pub(crate) fn top_level_value(
             b',' => scan.skip_whitespace(),
             b'}' => return Some(Err(open)),
             _ => return None,
+        }
+    }
+}
+
+/// The body is not a JSON object (or not JSON at all).
+#[cfg(feature = "json")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotAnObject;
+
+/// The string value of the top-level `field` of a JSON object body, reading
+/// the whole body with `serde_json` (a body that is not one JSON object is
+/// refused) without building it: the other members are skipped, not kept, so
+/// nothing is allocated but an escaped value. `Ok(None)` when the object has
+/// no such member or its value is not a string; when the member appears more
+/// than once, the last one counts (as in a `serde_json::Value`).
+#[cfg(feature = "json")]
+pub(crate) fn checked_top_level_string<'a>(
+    body: &'a [u8],
+    field: &str,
+) -> Result<Option<Cow<'a, str>>, NotAnObject> {
+    use serde_core::de::DeserializeSeed;
+
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let found = checked::Member(field)
+        .deserialize(&mut de)
+        .map_err(|_| NotAnObject)?;
+    de.end().map_err(|_| NotAnObject)?;
+    Ok(found)
+}
+
+/// The visitors of [`checked_top_level_string`].
+#[cfg(feature = "json")]
+mod checked {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde_core::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    /// The string value of one top-level member of an object.
+    pub(super) struct Member<'f>(pub(super) &'f str);
+
+    impl<'de> DeserializeSeed<'de> for Member<'_> {
+        type Value = Option<Cow<'de, str>>;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Member<'_> {
+        type Value = Option<Cow<'de, str>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(wanted) = map.next_key_seed(KeyIs(self.0))? {
+                if wanted {
+                    found = map.next_value_seed(StringOrNone)?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// Whether a key is the member's name, compared without keeping the key.
+    struct KeyIs<'f>(&'f str);
+
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object key")
+        }
+
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(key == self.0)
+        }
+    }
+
+    /// A string value, borrowed when it has no escapes; any other value,
+    /// skipped whole, is `None`.
+    struct StringOrNone;
+
+    impl<'de> DeserializeSeed<'de> for StringOrNone {
+        type Value = Option<Cow<'de, str>>;
+
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for StringOrNone {
+        type Value = Option<Cow<'de, str>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_owned())))
+        }
+
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
         }
     }
 }
@@ -282,6 +433,45 @@ mod tests {
         assert_eq!(top_level_value(b"{}", "c"), Some(Err(1)));
         assert_eq!(top_level_value(b"[]", "c"), None);
         assert_eq!(top_level_value(br#"{"a":1 "#, "c"), None);
+    }
+
+    #[cfg(feature = "json")]
+    #[test]
+    fn checked_reads_agree_with_a_parsed_value() {
+        // What `serde_json::Value` says: the reader must say the same.
+        let parsed = |body: &[u8]| match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(map)) => Ok(map
+                .get("token")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)),
+            _ => Err(NotAnObject),
+        };
+        for body in [
+            &br#"{"token":"t"}"#[..],
+            br#" { "a" : [1, {"token": 2}], "token" : "t\u00e9" , "b": null } "#,
+            br#"{"tok\u0065n":"escaped key"}"#,
+            br#"{"token":"first","token":"last"}"#,
+            br#"{"token":5}"#,
+            br#"{"token":{"token":"nested"}}"#,
+            br#"{"token":["t"]}"#,
+            br#"{"token":null,"x":true,"y":-1.5e3}"#,
+            br#"{}"#,
+            br#"["t"]"#,
+            br#""t""#,
+            b"token=t",
+            br#"{"token":"t",}"#,
+            br#"{"token":"t"} trailing"#,
+            br#"{"a":tru,"token":"t"}"#,
+            b"",
+        ] {
+            let read = checked_top_level_string(body, "token").map(|v| v.map(Cow::into_owned));
+            assert_eq!(read, parsed(body), "{}", String::from_utf8_lossy(body));
+        }
+        let body = br#"{"token":"plain"}"#;
+        assert!(matches!(
+            checked_top_level_string(body, "token"),
+            Ok(Some(Cow::Borrowed("plain")))
+        ));
     }
 
     #[cfg(feature = "json")]

@@ -472,12 +472,12 @@ impl Check<'_> {
 
     #[cfg(feature = "json")]
     fn check_body_token(&self, key: &Key) -> Result<(), VerifyErrorKind> {
-        let body: serde_json::Value =
-            serde_json::from_slice(self.body).map_err(|_| VerifyErrorKind::BodyNotJson)?;
-        let object = body.as_object().ok_or(VerifyErrorKind::BodyNotJson)?;
-        let token = object
-            .get("token")
-            .and_then(serde_json::Value::as_str)
+        // The whole body is read as JSON (one that is not is refused), but
+        // nothing is built from it: a `serde_json::Value` of every member cost
+        // four to six times this read on a 1 KiB Claravine body, and the
+        // receiver reads the body once more for its own questions.
+        let token = crate::json::checked_top_level_string(self.body, "token")
+            .map_err(|_| VerifyErrorKind::BodyNotJson)?
             .ok_or(VerifyErrorKind::MissingBodyField { field: "token" })?;
         let matches = match &key.material {
             Material::Token { digest, .. } => {

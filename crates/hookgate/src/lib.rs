@@ -11,14 +11,15 @@
 //! | [`verify`] | `hookgate-verify` | always | signature verification over raw bytes, for every scheme; signing helpers for tests |
 //! | `events` | `hookgate-events` | `events` (default) | typed payloads per sender, dotted event names, patterns, a router |
 //! | `queue` | `hookgate-queue` | `queue` (default) | the durable queue (SQLite), the in-memory one, workers with retries and dead letters |
-//! | `receive` | `hookgate-receive` | `receive` | the framework-independent receiving decisions |
+//! | `receive` | `hookgate-receive` | `receive` | the receiving decisions both integrations share; no web framework |
 //! | `tower` | `hookgate-tower` | `tower` | `WebhookLayer` for axum, hyper and any tower server, and axum extractors |
 //! | `actix` | `hookgate-actix` | `actix` | the same for actix-web |
 //! | `queue_redis` | `hookgate-queue-redis` | `redis` | Redis Streams queue, shared by several receivers |
 //! | `queue_nats` | `hookgate-queue-nats` | `nats` | NATS JetStream queue, shared by several receivers |
 //!
 //! A user of the verification core alone (`default-features = false`)
-//! compiles neither tokio nor any web framework.
+//! compiles neither tokio nor any web framework; `receive` adds tokio but
+//! still no framework: axum comes with `tower`, actix-web with `actix`.
 //!
 //! # Example
 //!

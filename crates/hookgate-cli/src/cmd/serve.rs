@@ -144,6 +144,12 @@ fn build_source(
     if let Some(ranges) = &source.allow_ips {
         builder = builder.allow_ips(ranges.iter().copied());
     }
+    if let Some(limit) = source.max_in_flight {
+        builder = builder.max_in_flight(limit);
+    }
+    if let Some(limit) = source.rate_limit {
+        builder = builder.rate_limit(limit);
+    }
     builder
         .build()
         .map_err(|e| Failure::usage(format!("sources.{}: {e}", source.name)))

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::macros::event_catalogue;
 use crate::error::from_body;
+use crate::json::JsonBody;
 use crate::{Event, EventName, FromDelivery, ParseError, Sender};
 
 /// A Claimable webhook delivery.
@@ -167,14 +168,12 @@ impl FromDelivery for ClaimableEvent {
 }
 
 /// Reads just enough of a Claimable body to name the event.
-pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
+pub(crate) fn event_name(body: &JsonBody<'_>) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Name {
         event_name: ClaimableEventName,
     }
-    Ok(from_body::<Name>(Sender::Claimable, body)?
-        .event_name
-        .name())
+    Ok(body.read::<Name>(Sender::Claimable)?.event_name.name())
 }
 
 #[cfg(test)]
@@ -208,7 +207,10 @@ mod tests {
             );
             assert_eq!(event.target(), Some(&json!({"id": 7})));
             assert!(event.extra.is_empty());
-            assert_eq!(super::event_name(body.as_bytes()).unwrap(), *name);
+            assert_eq!(
+                super::event_name(&crate::JsonBody::new(body.as_bytes())).unwrap(),
+                *name
+            );
             let json = serde_json::to_string(&event).unwrap();
             assert_eq!(parse(&json).unwrap(), event);
         }
@@ -267,7 +269,7 @@ mod tests {
         assert!(!event.is_known());
         assert_eq!(event.event_name(), "claim%20created");
         assert_eq!(
-            super::event_name(body.as_bytes()).unwrap(),
+            super::event_name(&crate::JsonBody::new(body.as_bytes())).unwrap(),
             "claim%20created"
         );
         assert_eq!(event.target(), Some(&json!({"id": 1})));

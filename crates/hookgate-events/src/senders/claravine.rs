@@ -11,6 +11,7 @@ use url::Url;
 use uuid::Uuid;
 
 use crate::error::from_body;
+use crate::json::JsonBody;
 use crate::{Event, EventName, FromDelivery, ParseError, Sender, Token};
 
 /// A Claravine notification: `{event, event_time, object_id, href, version, operation, token}`.
@@ -107,13 +108,13 @@ fn name(object: &ClaravineObject, operation: &ClaravineOperation) -> EventName {
 }
 
 /// Reads just enough of a Claravine body to name the event.
-pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
+pub(crate) fn event_name(body: &JsonBody<'_>) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Names {
         event: ClaravineObject,
         operation: ClaravineOperation,
     }
-    let names: Names = from_body(Sender::Claravine, body)?;
+    let names: Names = body.read(Sender::Claravine)?;
     Ok(name(&names.event, &names.operation))
 }
 
@@ -377,7 +378,10 @@ mod tests {
             assert!(event.extra.is_empty());
             assert_eq!(event.event_name(), name);
             assert!(event.is_known());
-            assert_eq!(super::event_name(body.as_bytes()).unwrap(), name);
+            assert_eq!(
+                super::event_name(&crate::JsonBody::new(body.as_bytes())).unwrap(),
+                name
+            );
 
             let json = serde_json::to_string(&event).unwrap();
             assert!(!json.contains("client-secret"), "{json}");
@@ -480,7 +484,10 @@ mod tests {
         assert!(err.to_string().contains("missing field"), "{err}");
         let err = ClaravineEvent::from_delivery(&HeaderMap::new(), b"<html>").unwrap_err();
         assert_eq!(err.path(), Some("."));
-        let err = super::event_name(br#"{"event": "list", "operation": ""}"#).unwrap_err();
+        let err = super::event_name(&crate::JsonBody::new(
+            br#"{"event": "list", "operation": ""}"#,
+        ))
+        .unwrap_err();
         assert_eq!(err.path(), Some("operation"));
     }
 
@@ -507,7 +514,10 @@ mod tests {
             assert_eq!(event.operation.as_str(), operation);
             assert!(!event.is_known());
             assert_eq!(event.event_name(), routed.as_str());
-            assert_eq!(super::event_name(body.as_bytes()).unwrap(), routed.as_str());
+            assert_eq!(
+                super::event_name(&crate::JsonBody::new(body.as_bytes())).unwrap(),
+                routed.as_str()
+            );
             let json = serde_json::to_value(&event).unwrap();
             assert_eq!(json["operation"], operation);
             assert_eq!(json["event"], object);

@@ -7,6 +7,7 @@ use time::OffsetDateTime;
 
 use super::macros::event_catalogue;
 use crate::error::{from_body, from_value};
+use crate::json::JsonBody;
 use crate::{Event, EventName, FromDelivery, ParseError, Sender};
 
 /// A clarife webhook delivery.
@@ -187,13 +188,13 @@ impl FromDelivery for ClarifeEvent {
 }
 
 /// Reads just enough of a clarife body to name the event.
-pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
+pub(crate) fn event_name(body: &JsonBody<'_>) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Name {
         #[serde(rename = "type")]
         kind: ClarifeEventType,
     }
-    Ok(from_body::<Name>(Sender::Clarife, body)?.kind.name())
+    Ok(body.read::<Name>(Sender::Clarife)?.kind.name())
 }
 
 #[cfg(test)]
@@ -239,7 +240,7 @@ mod tests {
         assert_eq!(event.event_name(), "document.updated");
         assert!(event.is_known());
         assert_eq!(
-            super::event_name(SAMPLE.as_bytes()).unwrap(),
+            super::event_name(&crate::JsonBody::new(SAMPLE.as_bytes())).unwrap(),
             "document.updated"
         );
 

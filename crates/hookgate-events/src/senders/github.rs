@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::{header, required_header};
 use crate::error::from_body;
+use crate::json::JsonBody;
 use crate::{Event, EventName, FromDelivery, ParseError, Sender};
 
 /// A GitHub webhook delivery: the event from the `X-GitHub-Event` header,
@@ -109,9 +110,12 @@ impl<D: DeserializeOwned> FromDelivery for GitHubEvent<D> {
 }
 
 /// Reads the header and just enough of the body to name the event.
-pub(crate) fn event_name(headers: &HeaderMap, body: &[u8]) -> Result<EventName, ParseError> {
+pub(crate) fn event_name(
+    headers: &HeaderMap,
+    body: &JsonBody<'_>,
+) -> Result<EventName, ParseError> {
     let event = event_header(headers)?;
-    let Action { action } = from_body(Sender::GitHub, body)?;
+    let Action { action } = body.read(Sender::GitHub)?;
     Ok(name(&event, action.as_ref()))
 }
 
@@ -141,7 +145,7 @@ mod tests {
         );
         assert_eq!(event.payload["number"], 2);
         assert_eq!(
-            event_name(&headers("pull_request"), body).unwrap(),
+            event_name(&headers("pull_request"), &JsonBody::new(body)).unwrap(),
             "pull_request.opened"
         );
 

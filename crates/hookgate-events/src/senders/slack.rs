@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::from_body;
+use crate::json::JsonBody;
 use crate::{Event, EventName, FromDelivery, ParseError, Sender, Token};
 
 /// A Slack Events API request body, with the inner event's fields as `D`.
@@ -105,7 +106,7 @@ impl<D: DeserializeOwned> FromDelivery for SlackEvent<D> {
 }
 
 /// Reads just enough of the body to name the event.
-pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
+pub(crate) fn event_name(body: &JsonBody<'_>) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Inner {
         #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
@@ -118,7 +119,7 @@ pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
         #[serde(default)]
         event: Option<Inner>,
     }
-    let outer: Outer = from_body(Sender::Slack, body)?;
+    let outer: Outer = body.read(Sender::Slack)?;
     Ok(name(&outer.kind, outer.event.as_ref().map(|e| &e.kind)))
 }
 
@@ -171,7 +172,10 @@ mod tests {
             "ZZZZZZWSxiZZZ2yIvs3peJ"
         );
         assert!(!format!("{event:?}").contains("ZZZZZZWSxiZZZ2yIvs3peJ"));
-        assert_eq!(super::event_name(body.as_bytes()).unwrap(), "app_mention");
+        assert_eq!(
+            super::event_name(&crate::JsonBody::new(body.as_bytes())).unwrap(),
+            "app_mention"
+        );
 
         let json = serde_json::to_string(&event).unwrap();
         assert!(!json.contains("ZZZZZZWSxiZZZ2yIvs3peJ"));

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::header;
 use crate::error::from_body;
+use crate::json::JsonBody;
 use crate::{Event, EventName, FromDelivery, ParseError, Sender};
 
 /// A Standard Webhooks payload, `{type, timestamp, data}`, with `data` left to
@@ -87,13 +88,13 @@ pub(crate) fn parse<D: DeserializeOwned>(
 }
 
 /// Reads just enough of the body to name the event.
-pub(crate) fn event_name(sender: Sender, body: &[u8]) -> Result<EventName, ParseError> {
+pub(crate) fn event_name(sender: Sender, body: &JsonBody<'_>) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Name {
         #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
         kind: EventName,
     }
-    Ok(from_body::<Name>(sender, body)?.kind)
+    Ok(body.read::<Name>(sender)?.kind)
 }
 
 #[cfg(test)]
@@ -125,7 +126,7 @@ mod tests {
         assert_eq!(event.data["name"], "Some Name");
         assert_eq!(event.event_id(), Some("msg_p5jXN8AQM9LWM0D4loKWxJek"));
         assert_eq!(
-            event_name(Sender::Svix, SAMPLE.as_bytes()).unwrap(),
+            event_name(Sender::Svix, &JsonBody::new(SAMPLE.as_bytes())).unwrap(),
             "contact.created"
         );
         let json = serde_json::to_string(&event).unwrap();

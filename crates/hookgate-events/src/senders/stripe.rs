@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::from_body;
+use crate::json::JsonBody;
 use crate::{Event, EventName, FromDelivery, ParseError, Sender};
 
 /// A Stripe event (the "snapshot" events of API v1), with `data.object` as `D`.
@@ -81,13 +82,13 @@ impl<D: DeserializeOwned> FromDelivery for StripeEvent<D> {
 }
 
 /// Reads just enough of the body to name the event.
-pub(crate) fn event_name(body: &[u8]) -> Result<EventName, ParseError> {
+pub(crate) fn event_name(body: &JsonBody<'_>) -> Result<EventName, ParseError> {
     #[derive(Deserialize)]
     struct Name {
         #[serde(rename = "type", deserialize_with = "crate::name::lossy")]
         kind: EventName,
     }
-    Ok(from_body::<Name>(Sender::Stripe, body)?.kind)
+    Ok(body.read::<Name>(Sender::Stripe)?.kind)
 }
 
 #[cfg(test)]
@@ -128,7 +129,7 @@ mod tests {
         assert_eq!(event.extra["pending_webhooks"], 0);
         assert_eq!(event.event_id(), Some("evt_1NG8Du2eZvKYlo2CUI79vXWy"));
         assert_eq!(
-            event_name(SAMPLE.as_bytes()).unwrap(),
+            event_name(&JsonBody::new(SAMPLE.as_bytes())).unwrap(),
             "setup_intent.succeeded"
         );
         let value = serde_json::to_value(&event).unwrap();

@@ -2,7 +2,9 @@
 //!
 //! Requests whose path belongs to no source go to the inner service
 //! untouched. For a webhook route, in this order: method check (405),
-//! `Content-Length` over the limit (413, before a byte is read), body read
+//! `Content-Length` over the limit (413, before a byte is read), the source's
+//! admission control (`max_in_flight`, rate limit: 503 with `Retry-After`,
+//! before a byte is read, nothing queued), body read
 //! with a size cap (413) and a read deadline (408), verification (400/401),
 //! required context fields (422), the event filter (200, not queued), then:
 //!

@@ -86,7 +86,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let Some(reception) = self.receiver.start(req.uri().path()) else {
+        let Some(mut reception) = self.receiver.start(req.uri().path()) else {
             return ResponseFuture::inner(self.inner.call(req.map(RequestBody::inner)));
         };
         if let Err(rejection) = reception.check_head(req.method(), req.headers()) {
