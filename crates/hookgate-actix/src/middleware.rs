@@ -144,20 +144,21 @@ where
         let span = reception.span().clone();
         let work = async move {
             let headers = http_headers(&req);
-            let method = match reception.check_raw_head(req.method().as_str().as_bytes(), &headers)
-            {
-                Ok(method) => method,
-                Err(rejection) => {
-                    let res = respond.respond(&reception.refuse(rejection));
-                    return Ok(req.into_response(actix_response(res)).map_into_right_body());
-                }
-            };
+            let peer = req.peer_addr().map(|addr| addr.ip());
+            let method =
+                match reception.check_raw_head(req.method().as_str().as_bytes(), &headers, peer) {
+                    Ok(method) => method,
+                    Err(rejection) => {
+                        let res = respond.respond(&reception.refuse(rejection));
+                        return Ok(req.into_response(actix_response(res)).map_into_right_body());
+                    }
+                };
             let payload = req.take_payload();
             let head = RequestHead {
                 method: &method,
                 query: Some(req.query_string()).filter(|q| !q.is_empty()),
                 headers: &headers,
-                peer: req.peer_addr().map(|addr| addr.ip()),
+                peer,
             };
             match reception.receive(head, payload, &*respond).await {
                 Decision::Respond(res) => {

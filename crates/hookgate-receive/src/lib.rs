@@ -92,7 +92,7 @@
 //! let body = Bytes::from_static(br#"{"event":"list","operation":"updated","token":"client-secret"}"#);
 //!
 //! let mut reception = receiver.start("/hooks/claravine").expect("a webhook route");
-//! reception.check_head(&Method::POST, &headers)?;
+//! reception.check_head(&Method::POST, &headers, None)?;
 //! let head = RequestHead { method: &Method::POST, query: None, headers: &headers, peer: None };
 //! let accepted = reception.complete(head, body).await?;
 //! assert_eq!(accepted.outcome(), Outcome::Queued);

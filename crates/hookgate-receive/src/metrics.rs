@@ -158,17 +158,19 @@ mod tests {
                     let _ = reception.complete(head, Bytes::from_static(b"{}")).await;
                 }
                 let mut reception = receiver.start("/hooks/clarity").unwrap();
-                let refused = reception.check_head(&Method::GET, &signed).unwrap_err();
+                let refused = reception
+                    .check_head(&Method::GET, &signed, None)
+                    .unwrap_err();
                 reception.refuse(refused);
                 // Admission control: one in flight, then one an hour.
                 let mut first = receiver.start("/hooks/limited").unwrap();
-                first.check_head(&Method::POST, &signed).unwrap();
+                first.check_head(&Method::POST, &signed, None).unwrap();
                 let mut second = receiver.start("/hooks/limited").unwrap();
-                let refused = second.check_head(&Method::POST, &signed).unwrap_err();
+                let refused = second.check_head(&Method::POST, &signed, None).unwrap_err();
                 second.refuse(refused);
                 drop(first);
                 let mut third = receiver.start("/hooks/limited").unwrap();
-                let refused = third.check_head(&Method::POST, &signed).unwrap_err();
+                let refused = third.check_head(&Method::POST, &signed, None).unwrap_err();
                 third.refuse(refused);
             });
         });

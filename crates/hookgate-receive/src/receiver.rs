@@ -101,6 +101,7 @@ impl Receiver {
             queue: self.inner.queue.clone(),
             started: Instant::now(),
             span,
+            client_checked: false,
             admitted: None,
         })
     }
@@ -226,6 +227,9 @@ pub struct Reception {
     queue: Option<Arc<dyn Enqueue>>,
     started: Instant,
     span: Span,
+    /// Whether [`check_head`](Self::check_head) admitted the client already
+    /// (the allow-list is checked once, before admission).
+    client_checked: bool,
     /// The request's place among its source's requests in flight, taken by
     /// [`check_head`](Self::check_head), given back when this is dropped.
     admitted: Option<InFlight>,
@@ -480,18 +484,34 @@ impl Reception {
         &self.span
     }
 
-    /// Refuses a wrong method (405) or an announced body over the limit
-    /// (413), then admits the request: a source at its
+    /// Refuses a wrong method (405), an announced body over the limit (413)
+    /// or a client outside the source's
+    /// [allow-list](crate::SourceBuilder::allow_ips) (403; `peer` is the
+    /// socket's peer address, see [`RequestHead::peer`]), then admits the
+    /// request: a source at its
     /// [`max_in_flight`](crate::SourceBuilder::max_in_flight) or over its
     /// [`rate_limit`](crate::SourceBuilder::rate_limit) gets 503 with
     /// `Retry-After`. All before a byte of the body is read. The admitted
     /// request holds its in-flight place until this `Reception` is done
     /// (answered, refused, or dropped).
-    pub fn check_head(&mut self, method: &Method, headers: &HeaderMap) -> Result<(), Rejection> {
+    ///
+    /// The allow-list comes first so that a client it refuses never spends
+    /// the source's rate or in-flight budget: a flood from outside the list
+    /// cannot crowd out the sender the list lets in.
+    pub fn check_head(
+        &mut self,
+        method: &Method,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<(), Rejection> {
         if !self.source.methods.contains(method) {
             return Err(Rejection::method_not_allowed(method, &self.source.methods));
         }
         check_content_length(headers, self.source.body_limit)?;
+        if !self.client_checked {
+            self.check_client(peer, headers)?;
+            self.client_checked = true;
+        }
         if self.admitted.is_none() {
             let place = Admission::admit(&self.source, self.started)
                 .map_err(|refusal| Rejection::not_admitted(refusal, self.source.retry_after))?;
@@ -509,6 +529,7 @@ impl Reception {
         &mut self,
         method: &[u8],
         headers: &HeaderMap,
+        peer: Option<IpAddr>,
     ) -> Result<Method, Rejection> {
         let Ok(parsed) = Method::from_bytes(method) else {
             return Err(Rejection::method_not_allowed(
@@ -516,7 +537,7 @@ impl Reception {
                 &self.source.methods,
             ));
         };
-        self.check_head(&parsed, headers)?;
+        self.check_head(&parsed, headers, peer)?;
         Ok(parsed)
     }
 
@@ -663,10 +684,18 @@ impl Reception {
         self.span.in_scope(|| tracing::debug!("webhook accepted"));
     }
 
-    /// Refuses a client that the source's allow-list does not admit (403).
+    /// Refuses a client that the source's allow-list does not admit (403),
+    /// unless [`check_head`](Self::check_head) admitted it already.
     fn admit_client(&self, head: &RequestHead<'_>) -> Result<(), Rejection> {
+        if self.client_checked {
+            return Ok(());
+        }
+        self.check_client(head.peer, head.headers)
+    }
+
+    fn check_client(&self, peer: Option<IpAddr>, headers: &HeaderMap) -> Result<(), Rejection> {
         match &self.source.client_policy {
-            Some(policy) => policy.admit(head.peer, head.headers),
+            Some(policy) => policy.admit(peer, headers),
             None => Ok(()),
         }
     }
@@ -887,10 +916,14 @@ mod tests {
         let mut reception = receiver.start("/hooks/a").unwrap();
         assert_eq!(reception.source().name(), "a");
         let mut headers = HeaderMap::new();
-        let refused = reception.check_head(&Method::GET, &headers).unwrap_err();
+        let refused = reception
+            .check_head(&Method::GET, &headers, None)
+            .unwrap_err();
         assert_eq!(refused.kind(), RejectionKind::MethodNotAllowed);
         headers.insert(header::CONTENT_LENGTH, http::HeaderValue::from_static("11"));
-        let refused = reception.check_head(&Method::POST, &headers).unwrap_err();
+        let refused = reception
+            .check_head(&Method::POST, &headers, None)
+            .unwrap_err();
         assert_eq!(refused.kind(), RejectionKind::PayloadTooLarge);
         assert_eq!(
             reception.refuse(refused).status(),
@@ -952,7 +985,9 @@ mod tests {
         let mut reception = receiver.start("/hooks/a").unwrap();
         let headers = HeaderMap::new();
         for invalid in [&b""[..], b"GE T", b"G\x00T"] {
-            let refused = reception.check_raw_head(invalid, &headers).unwrap_err();
+            let refused = reception
+                .check_raw_head(invalid, &headers, None)
+                .unwrap_err();
             assert_eq!(
                 refused.kind(),
                 RejectionKind::MethodNotAllowed,
@@ -961,10 +996,12 @@ mod tests {
             assert_eq!(refused.allow(), [Method::GET, Method::POST]);
         }
         assert_eq!(
-            reception.check_raw_head(b"GET", &headers).unwrap(),
+            reception.check_raw_head(b"GET", &headers, None).unwrap(),
             Method::GET
         );
-        let refused = reception.check_raw_head(b"PURGE", &headers).unwrap_err();
+        let refused = reception
+            .check_raw_head(b"PURGE", &headers, None)
+            .unwrap_err();
         assert_eq!(refused.kind(), RejectionKind::MethodNotAllowed);
     }
 
@@ -1289,7 +1326,7 @@ mod tests {
         let admitted = |path: &str| {
             let mut reception = receiver.start(path).unwrap();
             reception
-                .check_head(&Method::POST, &headers)
+                .check_head(&Method::POST, &headers, None)
                 .map(|()| reception)
         };
         let first = admitted("/a").unwrap();
@@ -1297,7 +1334,10 @@ mod tests {
         // A wrong method is refused before admission and takes no place.
         let mut wrong = receiver.start("/a").unwrap();
         assert_eq!(
-            wrong.check_head(&Method::GET, &headers).unwrap_err().kind(),
+            wrong
+                .check_head(&Method::GET, &headers, None)
+                .unwrap_err()
+                .kind(),
             RejectionKind::MethodNotAllowed
         );
         let refused = admitted("/a").unwrap_err();
@@ -1326,6 +1366,45 @@ mod tests {
         assert!(admitted("/a").is_ok());
     }
 
+    #[tokio::test]
+    async fn a_client_outside_the_allow_list_spends_none_of_the_rate() {
+        let source = Source::builder(
+            "listed",
+            "/listed",
+            Verifier::new(Scheme::Clarity, "route-token").unwrap(),
+        )
+        .allow_ips(["10.0.0.0/8".parse().unwrap()])
+        .max_in_flight(1)
+        .rate_limit("1/min".parse().unwrap())
+        .build()
+        .unwrap();
+        let receiver = Receiver::builder()
+            .queue(Arc::new(hookgate_queue::MemoryQueue::new()))
+            .source(source)
+            .build()
+            .unwrap();
+        let headers = token_headers();
+        let outsider = Some("192.0.2.7".parse().unwrap());
+        for _ in 0..3 {
+            let mut reception = receiver.start("/listed").unwrap();
+            let refused = reception
+                .check_head(&Method::POST, &headers, outsider)
+                .unwrap_err();
+            assert_eq!(refused.kind(), RejectionKind::ClientNotAllowed);
+        }
+        // The one request a minute, and the one place in flight, are still
+        // there for the listed sender.
+        let mut listed = receiver.start("/listed").unwrap();
+        listed
+            .check_head(&Method::POST, &headers, Some("10.1.2.3".parse().unwrap()))
+            .unwrap();
+        let mut second = receiver.start("/listed").unwrap();
+        let refused = second
+            .check_head(&Method::POST, &headers, Some("10.1.2.3".parse().unwrap()))
+            .unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::TooManyInFlight);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_source_over_its_rate_gets_503_with_when_to_come_back() {
         let receiver = Receiver::builder()
@@ -1346,7 +1425,7 @@ mod tests {
         let headers = token_headers();
         let admit = |path: &str| {
             let mut reception = receiver.start(path).unwrap();
-            reception.check_head(&Method::POST, &headers)
+            reception.check_head(&Method::POST, &headers, None)
         };
         for _ in 0..3 {
             admit("/burst").unwrap();

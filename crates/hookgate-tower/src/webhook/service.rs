@@ -89,7 +89,8 @@ where
         let Some(mut reception) = self.receiver.start(req.uri().path()) else {
             return ResponseFuture::inner(self.inner.call(req.map(RequestBody::inner)));
         };
-        if let Err(rejection) = reception.check_head(req.method(), req.headers()) {
+        let peer = peer_ip(req.extensions());
+        if let Err(rejection) = reception.check_head(req.method(), req.headers(), peer) {
             let rejection = reception.refuse(rejection);
             return ResponseFuture::respond(self.respond.respond(&rejection));
         }
