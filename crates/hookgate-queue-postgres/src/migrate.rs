@@ -1,8 +1,8 @@
 //! The schema's versioned migrations, embedded in the crate and applied
 //! under an advisory lock.
 
-use hookgate_queue::QueueError;
 use deadpool_postgres::GenericClient;
+use hookgate_queue::QueueError;
 
 use crate::error::map_pg;
 

@@ -527,8 +527,7 @@ impl PostgresQueue {
         let changed = self
             .with_client(async |client| {
                 let stmt = client.prepare_cached(sql).await.map_err(map_pg)?;
-                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
-                    vec![&id, &token];
+                let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&id, &token];
                 params.extend_from_slice(extra);
                 client.execute(&stmt, &params).await.map_err(map_pg)
             })
@@ -819,9 +818,12 @@ pub(crate) async fn lock_key(
         shared.schema,
         source.len()
     );
-    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&name])
-        .await
-        .map_err(map_pg)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&name],
+    )
+    .await
+    .map_err(map_pg)?;
     Ok(())
 }
 
@@ -1012,7 +1014,10 @@ mod tests {
 
     #[test]
     fn durability_settings_are_judged_per_level() {
-        assert_eq!(durability_problem(Durability::Fsync, "on", "on", "on"), None);
+        assert_eq!(
+            durability_problem(Durability::Fsync, "on", "on", "on"),
+            None
+        );
         assert_eq!(
             durability_problem(Durability::Fsync, "remote_apply", "on", "on"),
             None

@@ -122,7 +122,6 @@ where
                 .map(RustlsStream)
         })
     }
-
 }
 
 /// An established TLS connection.

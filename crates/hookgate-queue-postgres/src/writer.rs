@@ -169,10 +169,8 @@ async fn store_keyed(
         .query(&shared.sql.seen_keyed, &[&sources, &ids, &now, &window])
         .await
         .map_err(map_pg)?;
-    let fresh: std::collections::HashSet<(String, String)> = rows
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
+    let fresh: std::collections::HashSet<(String, String)> =
+        rows.iter().map(|row| (row.get(0), row.get(1))).collect();
     let mut new: Vec<usize> = indexes
         .iter()
         .copied()
@@ -184,7 +182,11 @@ async fn store_keyed(
     // Keys in one order in every transaction: no lock cycles between receivers.
     new.sort_by(|&a, &b| {
         let (a, b) = (&batch[a].delivery, &batch[b].delivery);
-        (&a.source, &a.coalesce_key, a.received_at).cmp(&(&b.source, &b.coalesce_key, b.received_at))
+        (&a.source, &a.coalesce_key, a.received_at).cmp(&(
+            &b.source,
+            &b.coalesce_key,
+            b.received_at,
+        ))
     });
     for i in new {
         let d = &batch[i].delivery;

@@ -8,8 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
-    Clock,
-    EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue, QueueErrorKind,
+    Clock, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue, QueueErrorKind,
 };
 use hookgate_queue_postgres::{Durability, MIGRATIONS, PostgresQueue};
 
@@ -59,10 +58,7 @@ async fn receivers_starting_together_migrate_a_fresh_schema_once() {
         let (url, schema, start) = (url.clone(), schema.clone(), Arc::clone(&start));
         receivers.spawn(async move {
             start.wait().await;
-            PostgresQueue::builder(url)
-                .schema(schema)
-                .connect()
-                .await
+            PostgresQueue::builder(url).schema(schema).connect().await
         });
     }
     let mut queues = Vec::new();
@@ -83,7 +79,13 @@ async fn receivers_starting_together_migrate_a_fresh_schema_once() {
     let expected: Vec<i32> = MIGRATIONS.iter().map(|m| m.version as i32).collect();
     assert_eq!(versions, expected, "each migration applied exactly once");
     for queue in &queues {
-        assert!(queue.pending_migrations().await.expect("pending").is_empty());
+        assert!(
+            queue
+                .pending_migrations()
+                .await
+                .expect("pending")
+                .is_empty()
+        );
     }
     // They all work on the one queue.
     assert_eq!(
@@ -117,7 +119,10 @@ async fn migrations_are_listed_applied_and_a_newer_schema_is_refused() {
     let err = queue.stats().await.expect_err("no tables yet");
     assert_eq!(err.kind(), QueueErrorKind::Storage, "{err}");
     assert_eq!(queue.migrate().await.expect("migrate"), MIGRATIONS);
-    assert!(queue.migrate().await.expect("again").is_empty(), "idempotent");
+    assert!(
+        queue.migrate().await.expect("again").is_empty(),
+        "idempotent"
+    );
     assert_eq!(queue.stats().await.expect("stats").depth(), 0);
 
     // A newer hookgate migrated the schema: this one must not touch it.
@@ -186,9 +191,7 @@ async fn concurrent_enqueues_share_one_commit() {
     let client = common::connect(&url).await;
     let row = client
         .query_one(
-            &format!(
-                "SELECT count(*), count(DISTINCT xmin::text) FROM \"{schema}\".deliveries"
-            ),
+            &format!("SELECT count(*), count(DISTINCT xmin::text) FROM \"{schema}\".deliveries"),
             &[],
         )
         .await
@@ -329,9 +332,17 @@ async fn expired_dedup_keys_are_pruned_and_live_ones_kept() {
     }
     clock.advance(Duration::from_secs(1800));
     queue.enqueue(delivery("d")).await.expect("enqueue");
-    assert_eq!(queue.prune_seen().await.expect("prune"), 0, "all within the window");
+    assert_eq!(
+        queue.prune_seen().await.expect("prune"),
+        0,
+        "all within the window"
+    );
     clock.advance(Duration::from_secs(1801));
-    assert_eq!(queue.prune_seen().await.expect("prune"), 3, "a, b and c expired");
+    assert_eq!(
+        queue.prune_seen().await.expect("prune"),
+        3,
+        "a, b and c expired"
+    );
     let client = common::connect(&url).await;
     let left: i64 = client
         .query_one(&format!("SELECT count(*) FROM \"{schema}\".seen"), &[])
@@ -429,11 +440,12 @@ async fn sslmode_require_encrypts_and_verifies_the_servers_name() {
         .get(0);
     assert!(encrypted >= 1, "the queue's connections are encrypted");
 
-    let wrong_name = PostgresQueue::builder(format!("{url}?sslmode=require&sslrootcert={SNAKEOIL}"))
-        .schema(&schema)
-        .connect()
-        .await
-        .expect_err("the certificate is for localhost, not 127.0.0.1");
+    let wrong_name =
+        PostgresQueue::builder(format!("{url}?sslmode=require&sslrootcert={SNAKEOIL}"))
+            .schema(&schema)
+            .connect()
+            .await
+            .expect_err("the certificate is for localhost, not 127.0.0.1");
     assert_eq!(wrong_name.kind(), QueueErrorKind::Unavailable);
     drop(queue);
     schemas.drop_all().await;
