@@ -170,7 +170,7 @@
 //! ```no_run
 //! # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
 //! use std::time::{Duration, SystemTime};
-//! use hookgate_queue::{EnqueueOutcome, LeaseRequest, NewDelivery, Queue};
+//! use hookgate_queue::{Enqueue, EnqueueOutcome, LeaseRequest, NewDelivery, Queue};
 //! use hookgate_queue_postgres::{Durability, PostgresQueue};
 //!
 //! let queue = PostgresQueue::builder("postgres://hookgate@127.0.0.1/app")

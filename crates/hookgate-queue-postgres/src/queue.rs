@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use hookgate_queue::{
-    BoxFuture, Clock, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, EnqueueOutcome, LeaseId,
+    BoxFuture, Clock, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId,
     LeaseRequest, Leased, NewDelivery, Queue, QueueError, Replay, Stats, observe,
 };
 use tokio::sync::{mpsc, oneshot, watch};
@@ -915,7 +915,7 @@ impl fmt::Debug for PostgresQueue {
     }
 }
 
-impl Queue for PostgresQueue {
+impl Enqueue for PostgresQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         Box::pin(async move {
             let started = Instant::now();
@@ -925,7 +925,9 @@ impl Queue for PostgresQueue {
             result
         })
     }
+}
 
+impl Queue for PostgresQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         Box::pin(self.lease_now(request))
     }

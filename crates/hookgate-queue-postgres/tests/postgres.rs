@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
-    Clock, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue, QueueErrorKind,
+    Clock, Enqueue, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue, QueueErrorKind,
 };
 use hookgate_queue_postgres::{Durability, MIGRATIONS, PostgresQueue};
 
