@@ -15,9 +15,17 @@ const FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// `Storage`. Errors without a server code (I/O, a closed connection, a
 /// timeout while connecting) are `Unavailable`.
 pub(crate) fn map_pg(err: tokio_postgres::Error) -> QueueError {
-    let Some(code) = err.code().map(|c| c.code().to_owned()) else {
+    let Some(db) = err.as_db_error() else {
         return unavailable(err);
     };
+    let code = db.code().code().to_owned();
+    // tokio-postgres prints a server error as "db error" alone: say what
+    // the server said (its message names no row data; the detail would).
+    let err = format!(
+        "postgres {} {code}: {}",
+        db.severity().to_lowercase(),
+        db.message()
+    );
     match code.as_str() {
         // connection_exception (08xxx), admin/crash shutdown, cannot connect
         // now, too many connections, serialization failure, deadlock, lock
