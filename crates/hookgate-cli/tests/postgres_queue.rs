@@ -32,6 +32,24 @@ fn hookgate(config: &std::path::Path, args: &[&str]) -> Output {
         .expect("run hookgate")
 }
 
+/// Drops `schema` and everything in it.
+fn drop_schema(schema: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(URL, tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .await
+            .expect("drop the schema");
+    });
+}
+
 fn stdout(out: &Output) -> String {
     assert_eq!(
         out.status.code(),
@@ -91,18 +109,41 @@ fn migrate_lists_then_applies_and_inspecting_needs_it_first() {
     let dead = stdout(&hookgate(&config, &["list", "--dead"]));
     assert_eq!(dead.trim(), "no dead letters");
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(URL, tokio_postgres::NoTls)
-            .await
-            .expect("connect");
-        tokio::spawn(connection);
-        client
-            .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-            .await
-            .expect("drop the schema");
-    });
+    drop_schema(&schema);
+}
+
+#[test]
+fn serve_refuses_a_server_that_answers_commits_before_writing_them() {
+    if !available() {
+        return;
+    }
+    let schema = format!("hgcli_durable_{}", std::process::id());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("hookgate.toml");
+    // The same server, with synchronous_commit off for hookgate's sessions.
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n\n\
+             [queue]\npostgres = \"{URL}?options=-c%20synchronous_commit%3Doff\"\nschema = \"{schema}\"\n\n\
+             [action]\nforward = \"http://127.0.0.1:9000/events\"\n\n\
+             [sources.clarife]\nscheme = \"clarife\"\nsecret_env = \"HOOKGATE_SECRET_CLARIFE\"\n"
+        ),
+    )
+    .expect("write the configuration");
+    let out = Command::new(env!("CARGO_BIN_EXE_hookgate"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("HOOKGATE_SECRET_CLARIFE", "whsec_test")
+        .output()
+        .expect("run hookgate serve");
+    drop_schema(&schema);
+    assert_eq!(out.status.code(), Some(2), "serve must not start");
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        message.contains("does not meet durability = \"fsync\"")
+            && message.contains("`synchronous_commit` is `off`"),
+        "{message}"
+    );
+    assert!(out.stdout.is_empty(), "never listened");
 }
