@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Once};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -111,8 +111,9 @@ impl PostgresQueueBuilder {
         self
     }
 
-    /// The most connections this handle opens (default 16), besides the one
-    /// that listens for notifications once [`PostgresQueue::wakeups`] is called.
+    /// The most connections this handle opens (default 16, at least 2),
+    /// besides the one
+    /// listening for notifications once [`PostgresQueue::wakeups`] is called.
     pub fn pool_size(mut self, size: usize) -> Self {
         self.pool_size = size.max(2);
         self
@@ -201,7 +202,7 @@ impl PostgresQueueBuilder {
                 shared,
                 writer,
                 stop,
-                listener: Mutex::new(None),
+                listener: Once::new(),
             }),
         })
     }
@@ -239,7 +240,8 @@ struct Inner {
     shared: Arc<Shared>,
     writer: mpsc::UnboundedSender<Pending>,
     stop: watch::Sender<()>,
-    listener: Mutex<Option<()>>,
+    /// Starts the listener on the first call to `wakeups`.
+    listener: Once,
 }
 
 /// What the operations, the writer and the background tasks share.
@@ -295,6 +297,16 @@ pub(crate) fn micros(duration: Duration) -> i64 {
 /// A time PostgreSQL can store: at most "for ever" ([`FOREVER`] after the epoch).
 fn storable(time: SystemTime) -> SystemTime {
     time.min(SystemTime::UNIX_EPOCH + FOREVER)
+}
+
+/// An error message PostgreSQL's text can store: a NUL (a handler may quote
+/// any bytes) becomes U+FFFD.
+fn storable_text(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{fffd}")
+    } else {
+        text
+    }
 }
 
 /// `(row id, lease token)` of a lease this crate issued.
@@ -428,19 +440,16 @@ impl PostgresQueue {
     /// notification lost with a broken connection, a retry whose time has
     /// come).
     pub fn wakeups(&self) -> Wakeups {
-        let mut listener = self
-            .inner
-            .listener
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if listener.is_none() {
+        // Subscribed first, so the listener's first (re)connection wake-up
+        // reaches this handle too.
+        let wakeups = Wakeups::new(self.inner.shared.ready.subscribe());
+        self.inner.listener.call_once(|| {
             tokio::spawn(listen::run(
                 Arc::downgrade(&self.inner.shared),
                 self.inner.stop.subscribe(),
             ));
-            *listener = Some(());
-        }
-        Wakeups::new(self.inner.shared.ready.subscribe())
+        });
+        wakeups
     }
 
     /// Extends a held lease to `visibility` from now, so that a long handler
@@ -949,7 +958,7 @@ impl Queue for PostgresQueue {
                 &sql.retry_plain,
                 &sql.retry_any,
                 Some(storable(at)),
-                Some(&error),
+                Some(&storable_text(error)),
             )
             .await
         })
@@ -958,6 +967,7 @@ impl Queue for PostgresQueue {
     fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
         Box::pin(async move {
             let now = self.shared().now();
+            let error = storable_text(error);
             self.on_lease(&self.shared().sql.dead_letter, &lease, &[&now, &error])
                 .await
         })
@@ -998,6 +1008,20 @@ impl PostgresQueue {
         }
         if delivery.delivery_id.is_empty() {
             return Err(QueueError::invalid("empty delivery id"));
+        }
+        // PostgreSQL's text cannot hold NUL: refused here, such a delivery
+        // would fail the whole batch it was committed with. (Header values
+        // cannot hold one; an id read from a JSON body can: "\u0000".)
+        for (field, value) in [
+            ("source name", Some(&delivery.source)),
+            ("delivery id", Some(&delivery.delivery_id)),
+            ("coalescing key", delivery.coalesce_key.as_ref()),
+        ] {
+            if value.is_some_and(|v| v.contains('\0')) {
+                return Err(QueueError::invalid(format!(
+                    "the {field} contains a NUL character, which postgres text cannot store"
+                )));
+            }
         }
         let (reply, answer) = oneshot::channel();
         self.inner

@@ -450,3 +450,51 @@ async fn sslmode_require_encrypts_and_verifies_the_servers_name() {
     drop(queue);
     schemas.drop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_characters_are_refused_or_replaced_never_fail_a_batch() {
+    let Some(url) = common::postgres_url() else {
+        return;
+    };
+    let mut schemas = Schemas::new(&url);
+    let queue = Arc::new(
+        PostgresQueue::builder(&url)
+            .schema(schemas.add("nul"))
+            .prune_interval(None)
+            .connect()
+            .await
+            .expect("connect"),
+    );
+    // An id read from a JSON body can hold "\u0000"; header values cannot.
+    let hostile = Arc::clone(&queue);
+    let refused = tokio::spawn(async move { hostile.enqueue(delivery("evt\0x")).await });
+    let fine = queue.enqueue(delivery("evt-ok"));
+    assert_eq!(fine.await.expect("enqueue"), EnqueueOutcome::Enqueued);
+    let err = refused.await.expect("task").expect_err("refused");
+    assert_eq!(err.kind(), QueueErrorKind::Invalid);
+    assert!(
+        err.to_string().contains("delivery id contains a NUL"),
+        "{err}"
+    );
+    let coalesced = delivery("evt-k").with_coalesce_key("list\0");
+    assert_eq!(
+        queue.enqueue(coalesced).await.unwrap_err().kind(),
+        QueueErrorKind::Invalid
+    );
+
+    // A handler's error may quote any bytes: stored with U+FFFD instead.
+    let leased = queue
+        .lease(LeaseRequest::new(1, Duration::from_secs(30)))
+        .await
+        .expect("lease")
+        .pop()
+        .expect("leased");
+    queue
+        .dead_letter(leased.lease, "bad byte \0 here".to_owned())
+        .await
+        .expect("dead letter");
+    let dead = queue.list_dead(10).await.expect("list");
+    assert_eq!(dead[0].error, "bad byte \u{fffd} here");
+    drop(queue);
+    schemas.drop_all().await;
+}
