@@ -30,6 +30,9 @@
 //!   wakes them without the round trip.
 //! - **Acks, retries, dead letters** are one `UPDATE`/`DELETE` checked
 //!   against the lease token, so a stale lease never touches a newer one.
+//!   [`extend`](hookgate_queue::Queue::extend) (the worker pool's lease
+//!   heartbeat) moves the expiry of all the given held leases in one
+//!   `UPDATE ... FROM unnest(...)`.
 //! - **Deduplication** keeps each key in `seen` for the window; a key older
 //!   than the window counts as new again, and a background task deletes
 //!   expired keys in statements of at most [`PRUNE_BATCH`] rows.

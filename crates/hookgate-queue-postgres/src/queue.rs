@@ -452,32 +452,46 @@ impl PostgresQueue {
         wakeups
     }
 
-    /// Extends a held lease to `visibility` from now, so that a long handler
-    /// keeps its delivery; returns the new expiry. Fails with `LeaseLost`
-    /// when the lease is no longer held (it expired and the delivery was
-    /// leased again, or it was acknowledged, retried or dead-lettered).
-    pub async fn extend_lease(
+    /// Extends every held lease of `leases` to `visibility` from now, in
+    /// one statement; see [`Queue::extend`].
+    async fn extend_now(
         &self,
-        lease: &LeaseId,
+        leases: Vec<LeaseId>,
         visibility: Duration,
-    ) -> Result<SystemTime, QueueError> {
-        let (id, token) = parse_lease(lease)?;
-        let shared = self.shared();
-        let now = shared.now();
-        let visibility = micros(visibility);
-        self.with_client(async |client| {
-            let stmt = client
-                .prepare_cached(&shared.sql.extend)
-                .await
-                .map_err(map_pg)?;
-            let row = client
-                .query_opt(&stmt, &[&id, &token, &now, &visibility])
-                .await
-                .map_err(map_pg)?;
-            row.map(|row| row.get::<_, SystemTime>(0))
-                .ok_or_else(QueueError::lease_lost)
-        })
-        .await
+    ) -> Result<Vec<Result<SystemTime, QueueError>>, QueueError> {
+        // Tokens of another shape cannot be held: lost without asking.
+        let parsed: Vec<Option<(i64, i64)>> = leases.iter().map(|l| parse_lease(l).ok()).collect();
+        let (ids, tokens): (Vec<i64>, Vec<i64>) = parsed.iter().flatten().copied().unzip();
+        let mut extended = std::collections::HashMap::new();
+        if !ids.is_empty() {
+            let shared = self.shared();
+            let now = shared.now();
+            let visibility = micros(visibility);
+            let rows = self
+                .with_client(async |client| {
+                    let stmt = client
+                        .prepare_cached(&shared.sql.extend)
+                        .await
+                        .map_err(map_pg)?;
+                    client
+                        .query(&stmt, &[&ids, &tokens, &now, &visibility])
+                        .await
+                        .map_err(map_pg)
+                })
+                .await?;
+            for row in rows {
+                let key: (i64, i64) = (row.get(0), row.get(1));
+                extended.insert(key, row.get::<_, SystemTime>(2));
+            }
+        }
+        Ok(parsed
+            .into_iter()
+            .map(|lease| {
+                lease
+                    .and_then(|key| extended.get(&key).copied())
+                    .ok_or_else(QueueError::lease_lost)
+            })
+            .collect())
     }
 
     /// Deletes deduplication keys older than the window, in statements of at
@@ -939,6 +953,16 @@ impl Enqueue for PostgresQueue {
 impl Queue for PostgresQueue {
     fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
         Box::pin(self.lease_now(request))
+    }
+
+    /// One `UPDATE` for all the leases. A lease that expired but was not
+    /// leased again is still extended: its token still matches the row.
+    fn extend(
+        &self,
+        leases: Vec<LeaseId>,
+        visibility: Duration,
+    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
+        Box::pin(self.extend_now(leases, visibility))
     }
 
     fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {

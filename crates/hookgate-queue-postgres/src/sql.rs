@@ -121,9 +121,11 @@ impl Sql {
                  WHERE {HELD}"
             ),
             extend: format!(
-                "UPDATE {deliveries}
+                "UPDATE {deliveries} AS d
                  SET due_at = coalesce($3::timestamptz, now()) + $4::bigint * interval '1 microsecond'
-                 WHERE {HELD} RETURNING due_at"
+                 FROM unnest($1::bigint[], $2::bigint[]) AS l(id, token)
+                 WHERE d.id = l.id AND d.state = 'leased' AND d.lease_token = l.token
+                 RETURNING d.id, d.lease_token, d.due_at"
             ),
             retry_plain: format!(
                 "UPDATE {deliveries} SET state = 'waiting', due_at = $3, last_error = $4, lease_token = NULL

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
-    Clock, Enqueue, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue, QueueErrorKind,
+    Clock, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, ManualClock, NewDelivery, Queue,
+    QueueErrorKind,
 };
 use hookgate_queue_postgres::{Durability, MIGRATIONS, PostgresQueue};
 
@@ -254,7 +255,7 @@ async fn an_enqueue_through_another_handle_wakes_an_idle_worker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_extended_lease_outlives_its_visibility_and_a_stale_one_is_lost() {
+async fn one_statement_extends_held_leases_and_answers_lost_for_the_others() {
     let Some(url) = common::postgres_url() else {
         return;
     };
@@ -275,11 +276,23 @@ async fn an_extended_lease_outlives_its_visibility_and_a_stale_one_is_lost() {
         .expect("lease")
         .pop()
         .expect("leased");
+    let minute = Duration::from_secs(60);
     let extended = queue
-        .extend_lease(&leased.lease, Duration::from_secs(60))
+        .extend(
+            vec![
+                leased.lease.clone(),
+                LeaseId::new("not-ours"),
+                LeaseId::new("999999.1"),
+            ],
+            minute,
+        )
         .await
         .expect("extend");
-    assert_eq!(extended, clock.now() + Duration::from_secs(60));
+    assert_eq!(extended.len(), 3, "one answer per lease, in order");
+    assert_eq!(extended[0].as_ref().ok(), Some(&(clock.now() + minute)));
+    for lost in &extended[1..] {
+        assert_eq!(lost.as_ref().unwrap_err().kind(), QueueErrorKind::LeaseLost);
+    }
     clock.advance(Duration::from_secs(30));
     assert!(
         queue
@@ -296,17 +309,29 @@ async fn an_extended_lease_outlives_its_visibility_and_a_stale_one_is_lost() {
         .expect("lease")
         .pop()
         .expect("expired at last");
-    let stale = queue
-        .extend_lease(&leased.lease, Duration::from_secs(60))
+    let both = queue
+        .extend(vec![leased.lease.clone(), again.lease.clone()], minute)
         .await
-        .expect_err("stale");
-    assert_eq!(stale.kind(), QueueErrorKind::LeaseLost);
-    queue.ack(again.lease).await.expect("the new lease holds");
+        .expect("extend");
+    assert_eq!(
+        both[0].as_ref().unwrap_err().kind(),
+        QueueErrorKind::LeaseLost,
+        "the stale lease"
+    );
+    assert!(both[1].is_ok(), "the new lease");
+    queue
+        .ack(again.lease.clone())
+        .await
+        .expect("the new lease holds");
     let gone = queue
-        .extend_lease(&leased.lease, Duration::from_secs(60))
+        .extend(vec![again.lease], minute)
         .await
-        .expect_err("acknowledged");
-    assert_eq!(gone.kind(), QueueErrorKind::LeaseLost);
+        .expect("extend");
+    assert_eq!(
+        gone[0].as_ref().unwrap_err().kind(),
+        QueueErrorKind::LeaseLost,
+        "acknowledged"
+    );
     drop(queue);
     schemas.drop_all().await;
 }
