@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use hookgate_queue::{LeaseId, LeaseRequest, NewDelivery, Queue, SqliteQueue};
 use hookgate_queue_nats::NatsQueue;
+use hookgate_queue_postgres::PostgresQueue;
 use hookgate_queue_redis::RedisQueue;
 
 const HELD: [usize; 3] = [1, 16, 64];
@@ -131,9 +132,28 @@ fn main() {
                 .expect("nats");
             measure("nats jetstream", Arc::new(nats), rounds, &tag).await;
         }
+        let schema = format!("hgbench_hb_{}", std::process::id());
+        if up("127.0.0.1:5432") {
+            let postgres = PostgresQueue::builder(POSTGRES_URL)
+                .schema(schema.clone())
+                .connect()
+                .await
+                .expect("postgres");
+            measure("postgres", Arc::new(postgres), rounds, &tag).await;
+        }
         cleanup(&prefix, &stream).await;
+        if let Ok((client, connection)) =
+            tokio_postgres::connect(POSTGRES_URL, tokio_postgres::NoTls).await
+        {
+            tokio::spawn(connection);
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .await;
+        }
     });
 }
+
+const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Removes what the bench stored in the shared servers.
 async fn cleanup(prefix: &str, stream: &str) {

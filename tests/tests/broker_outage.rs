@@ -1,15 +1,17 @@
 //! A broker restart under load, through the real HTTP path: `hookgate serve`
-//! on a private Redis (then NATS) server, which is SIGKILLed while senders
+//! on a private Redis (then NATS, then PostgreSQL) server, which is SIGKILLed while senders
 //! are sending and started again on the same data. While it is down, every
 //! request is answered 503 with `Retry-After` (never 2xx, never a 4xx that
 //! would make a sender give up); afterwards the receiver serves again by
 //! itself, and every delivery answered 2xx is handled. Prints the counts.
 //!
 //! The private servers keep their data on disk (Redis with `appendfsync
-//! always`, NATS JetStream file storage), as a production broker must for a
-//! 2xx to survive its restart. Needs `redis-server` and `nats-server`
-//! installed: skipped with a printed reason when absent, failed when
-//! `HOOKGATE_REQUIRE_SERVICES=1`.
+//! always`, NATS JetStream file storage, PostgreSQL with its defaults), as a
+//! production broker must for a 2xx to survive its restart. Needs
+//! `redis-server`, `nats-server` and PostgreSQL's server binaries
+//! (`/usr/lib/postgresql/<version>/bin`, run as the `postgres` user through
+//! `setpriv`) installed: skipped with a printed reason when absent, failed
+//! when `HOOKGATE_REQUIRE_SERVICES=1`.
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -38,7 +40,82 @@ struct Broker {
     args: Vec<String>,
     port: u16,
     child: Option<Child>,
+    /// A command that succeeds once the server answers queries, beyond
+    /// accepting connections (PostgreSQL accepts them while starting up).
+    ready: Option<(PathBuf, Vec<String>)>,
 }
+
+/// Says why a test cannot run: skipped, or failed under `HOOKGATE_REQUIRE_SERVICES=1`.
+fn missing(reason: &str) -> Option<Broker> {
+    if std::env::var("HOOKGATE_REQUIRE_SERVICES").as_deref() == Ok("1") {
+        panic!("{reason}, and HOOKGATE_REQUIRE_SERVICES=1");
+    }
+    eprintln!("skipped: {reason} (set HOOKGATE_REQUIRE_SERVICES=1 to fail instead)");
+    None
+}
+
+/// The newest PostgreSQL server's binaries, as Debian installs them.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("postgres").exists().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin)
+}
+
+/// `command` run as the `postgres` user (PostgreSQL refuses to run as
+/// root); `setpriv` execs it, so killing the child kills the server itself.
+fn as_postgres(command: &Path) -> Vec<String> {
+    [
+        "--reuid=postgres",
+        "--regid=postgres",
+        "--init-groups",
+        "--",
+        command.to_str().expect("utf-8 path"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// A fresh PostgreSQL cluster in `data`, owned by the `postgres` user.
+fn init_postgres(bin: &Path, data: &Path) {
+    let postgres = Command::new("id")
+        .args(["-u", "postgres"])
+        .output()
+        .expect("id -u postgres");
+    let uid: u32 = String::from_utf8_lossy(&postgres.stdout)
+        .trim()
+        .parse()
+        .expect("the postgres user exists");
+    // The test's temporary folder is root's: let the server reach its data.
+    let mut folder = data.parent();
+    while let Some(dir) =
+        folder.filter(|d| d.starts_with(std::env::temp_dir()) && *d != std::env::temp_dir())
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        folder = dir.parent();
+    }
+    std::os::unix::fs::chown(data, Some(uid), None).expect("chown the data folder");
+    let status = Command::new(SETPRIV)
+        .args(as_postgres(&bin.join("initdb")))
+        .arg("-D")
+        .arg(data)
+        .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("initdb");
+    assert!(status.success(), "initdb failed");
+}
+
+const SETPRIV: &str = "/usr/bin/setpriv";
 
 impl Broker {
     fn new(kind: &str, data: &Path) -> Option<Self> {
@@ -46,6 +123,41 @@ impl Broker {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        if kind == "postgres" {
+            let Some(bin) = postgres_bin().filter(|_| Path::new(SETPRIV).exists()) else {
+                return missing("PostgreSQL's server binaries (or setpriv) are not installed");
+            };
+            init_postgres(&bin, data);
+            let mut args = as_postgres(&bin.join("postgres"));
+            args.extend(
+                [
+                    "-D",
+                    data.to_str().expect("utf-8 temp path"),
+                    "-p",
+                    &port.to_string(),
+                    "-k",
+                    data.to_str().expect("utf-8 temp path"),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                ]
+                .map(str::to_owned),
+            );
+            let ready = (
+                bin.join("pg_isready"),
+                ["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            );
+            let mut broker = Broker {
+                program: SETPRIV,
+                args,
+                port,
+                child: None,
+                ready: Some(ready),
+            };
+            broker.start();
+            return Some(broker);
+        }
         let data = data.to_str().expect("utf-8 temp path").to_owned();
         let (program, args): (&'static str, Vec<String>) = match kind {
             "redis" => (
@@ -83,36 +195,53 @@ impl Broker {
             ),
         };
         if !Path::new(program).exists() {
-            let reason = format!("{program} is not installed");
-            if std::env::var("HOOKGATE_REQUIRE_SERVICES").as_deref() == Ok("1") {
-                panic!("{reason}, and HOOKGATE_REQUIRE_SERVICES=1");
-            }
-            eprintln!("skipped: {reason} (set HOOKGATE_REQUIRE_SERVICES=1 to fail instead)");
-            return None;
+            return missing(&format!("{program} is not installed"));
         }
         let mut broker = Broker {
             program,
             args,
             port,
             child: None,
+            ready: None,
         };
         broker.start();
         Some(broker)
     }
 
+    /// Starts the server and waits until it accepts connections. A server
+    /// that exits at once is started again: PostgreSQL refuses to start
+    /// while the killed server's last processes still hold its memory.
     fn start(&mut self) {
-        let child = Command::new(self.program)
-            .args(&self.args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the broker");
-        self.child = Some(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let started = Instant::now();
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
-            assert!(started.elapsed() < HANG, "{} did not start", self.program);
-            std::thread::sleep(Duration::from_millis(20));
+        loop {
+            let mut child = Command::new(self.program)
+                .args(&self.args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the broker");
+            loop {
+                assert!(started.elapsed() < HANG, "{} did not start", self.program);
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+                    && self.ready.as_ref().is_none_or(|(program, args)| {
+                        Command::new(program)
+                            .args(args)
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null())
+                            .status()
+                            .is_ok_and(|status| status.success())
+                    })
+                {
+                    self.child = Some(child);
+                    return;
+                }
+                if child.try_wait().expect("the broker's status").is_some() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -152,6 +281,10 @@ async fn outage_under_load(kind: &str) {
     };
     let queue = match kind {
         "redis" => format!("redis = \"redis://127.0.0.1:{}\"", broker.port),
+        "postgres" => format!(
+            "postgres = \"postgres://postgres@127.0.0.1:{}/postgres\"",
+            broker.port
+        ),
         _ => format!("nats = \"nats://127.0.0.1:{}\"", broker.port),
     };
     let sink = Sink::default();
@@ -323,4 +456,9 @@ async fn redis_restart_under_load_answers_503_then_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_restart_under_load_answers_503_then_recovers() {
     outage_under_load("nats").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_restart_under_load_answers_503_then_recovers() {
+    outage_under_load("postgres").await;
 }

@@ -1,11 +1,13 @@
-//! Two `hookgate serve` processes share one Redis (then one NATS) queue, with
-//! the default worker settings (visibility timeout, heartbeats, polling); one
+//! Two `hookgate serve` processes share one Redis (then one NATS, then one
+//! PostgreSQL) queue, with the default worker settings (visibility timeout,
+//! heartbeats, polling); one
 //! is SIGKILLed mid-load. Every delivery that got a 2xx is handled (forwarded
 //! to the user's service) by either receiver within 60 s of the kill, and
 //! after deduplication each is handled once. Prints the counts and how long
 //! the survivor took.
 //!
-//! Needs the local Redis (127.0.0.1:6379) and NATS (127.0.0.1:4222): skipped
+//! Needs the local Redis (127.0.0.1:6379), NATS (127.0.0.1:4222) and
+//! PostgreSQL (127.0.0.1:5432, database `test`): skipped
 //! with a printed reason when absent, failed when `HOOKGATE_REQUIRE_SERVICES=1`.
 
 use std::collections::HashSet;
@@ -252,4 +254,27 @@ async fn nats_two_serve_processes_one_sigkilled() {
     ] {
         let _ = js.delete_stream(&name).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_serve_processes_one_sigkilled() {
+    if !service_available("postgres", "127.0.0.1:5432") {
+        return;
+    }
+    let url = "postgres://postgres@127.0.0.1:5432/test";
+    let schema = unique("postgres").to_lowercase();
+    two_receivers_one_killed(
+        "postgres",
+        &format!("postgres = \"{url}\"\nschema = \"{schema}\""),
+    )
+    .await;
+
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .await
+        .expect("drop the test schema");
 }

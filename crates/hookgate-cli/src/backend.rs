@@ -13,6 +13,7 @@ use crate::config::{
 // crate (they are optional); a test checks they agree.
 const REDIS_DEFAULT_PREFIX: &str = "hookgate";
 const NATS_DEFAULT_STREAM: &str = "HOOKGATE";
+const POSTGRES_DEFAULT_SCHEMA: &str = "hookgate";
 
 /// Who opens the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +86,166 @@ pub(crate) async fn open(
             )
             .await
         }
+        QueueBackend::Postgres {
+            endpoint,
+            schema,
+            durability,
+        } => {
+            open_postgres(
+                &endpoint.resolve(env)?,
+                schema.as_deref(),
+                *durability,
+                queue.dedup_window,
+                opener,
+            )
+            .await
+        }
     }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_builder(
+    url: &str,
+    schema: Option<&str>,
+    dedup_window: Option<Duration>,
+) -> hookgate_queue_postgres::PostgresQueueBuilder {
+    let mut builder = hookgate_queue_postgres::PostgresQueue::builder(url);
+    if let Some(schema) = schema {
+        builder = builder.schema(schema);
+    }
+    if let Some(window) = dedup_window {
+        builder = builder.dedup_window(window);
+    }
+    builder
+}
+
+/// `serve` migrates the schema, checks the server's durability settings
+/// and prunes dedup keys; the `queue` commands change nothing of the schema
+/// and refuse one that needs migrating.
+#[cfg(feature = "postgres")]
+async fn open_postgres(
+    url: &str,
+    schema: Option<&str>,
+    durability: DurabilityName,
+    dedup_window: Option<Duration>,
+    opener: Opener,
+) -> Result<Arc<dyn Queue>, String> {
+    use hookgate_queue_postgres::Durability as PgDurability;
+
+    let failed = |e: hookgate_queue::QueueError| format!("cannot open the postgres queue: {e}");
+    let builder = postgres_builder(url, schema, dedup_window);
+    match opener {
+        Opener::Receiver => {
+            let opened = builder.connect().await.map_err(failed)?;
+            let required = match durability {
+                DurabilityName::Fsync => PgDurability::Fsync,
+                DurabilityName::ProcessCrash => PgDurability::ProcessCrash,
+            };
+            opened.check_durability(required).await.map_err(|e| {
+                format!("the postgres queue does not meet durability = \"{required}\": {e}")
+            })?;
+            Ok(Arc::new(opened))
+        }
+        Opener::Inspector => {
+            let opened = builder
+                .migrate(false)
+                .prune_interval(None)
+                .connect()
+                .await
+                .map_err(failed)?;
+            let pending = opened.pending_migrations().await.map_err(failed)?;
+            if !pending.is_empty() {
+                return Err(format!(
+                    "the postgres queue schema {} needs {} migration(s) first: run `hookgate queue migrate` (or start `hookgate serve`)",
+                    opened.schema(),
+                    pending.len()
+                ));
+            }
+            Ok(Arc::new(opened))
+        }
+    }
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(
+    _: &str,
+    _: Option<&str>,
+    _: DurabilityName,
+    _: Option<Duration>,
+    _: Opener,
+) -> Result<Arc<dyn Queue>, String> {
+    Err(not_built("postgres"))
+}
+
+/// What `hookgate queue migrate` found or did: one line per migration.
+#[derive(Debug)]
+pub(crate) struct MigrationReport {
+    /// The schema.
+    pub(crate) schema: String,
+    /// `(version, name)` of each migration pending (`--check`) or applied.
+    pub(crate) migrations: Vec<(u32, &'static str)>,
+}
+
+/// Lists (`check`) or applies the pending migrations of the configured
+/// queue; only the PostgreSQL queue has any.
+pub(crate) async fn migrate(
+    config: &Config,
+    env: &dyn Fn(&str) -> Option<String>,
+    check: bool,
+) -> Result<MigrationReport, String> {
+    let QueueBackend::Postgres {
+        endpoint, schema, ..
+    } = &config.queue.backend
+    else {
+        return Err(format!(
+            "`hookgate queue migrate` applies to the postgres queue; the configured queue is {} \
+             (the sqlite queue creates its tables when it opens the file)",
+            describe(&config.queue)
+        ));
+    };
+    migrate_postgres(
+        &endpoint.resolve(env)?,
+        schema.as_deref(),
+        config.queue.dedup_window,
+        check,
+    )
+    .await
+}
+
+#[cfg(feature = "postgres")]
+async fn migrate_postgres(
+    url: &str,
+    schema: Option<&str>,
+    dedup_window: Option<Duration>,
+    check: bool,
+) -> Result<MigrationReport, String> {
+    let failed = |e: hookgate_queue::QueueError| format!("postgres queue: {e}");
+    let queue = postgres_builder(url, schema, dedup_window)
+        .migrate(false)
+        .prune_interval(None)
+        .connect()
+        .await
+        .map_err(failed)?;
+    let migrations = if check {
+        queue.pending_migrations().await
+    } else {
+        queue.migrate().await
+    }
+    .map_err(failed)?;
+    Ok(MigrationReport {
+        schema: queue.schema().to_owned(),
+        migrations: migrations.iter().map(|m| (m.version, m.name)).collect(),
+    })
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn migrate_postgres(
+    _: &str,
+    _: Option<&str>,
+    _: Option<Duration>,
+    _: bool,
+) -> Result<MigrationReport, String> {
+    Err(not_built("postgres"))
 }
 
 #[cfg(feature = "redis")]
@@ -147,7 +307,7 @@ async fn open_nats(
     Err(not_built("nats"))
 }
 
-#[cfg(not(all(feature = "redis", feature = "nats")))]
+#[cfg(not(all(feature = "redis", feature = "nats", feature = "postgres")))]
 fn not_built(feature: &str) -> String {
     format!("this hookgate was built without the `{feature}` queue (cargo feature `{feature}`)")
 }
@@ -165,6 +325,10 @@ pub(crate) fn describe(config: &QueueConfig) -> String {
         QueueBackend::Nats { stream, .. } => format!(
             "nats stream {}",
             stream.as_deref().unwrap_or(NATS_DEFAULT_STREAM)
+        ),
+        QueueBackend::Postgres { schema, .. } => format!(
+            "postgres schema {}",
+            schema.as_deref().unwrap_or(POSTGRES_DEFAULT_SCHEMA)
         ),
     }
 }
@@ -192,7 +356,7 @@ pub(crate) fn retry_policy(config: &RetryConfig) -> RetryPolicy {
     policy
 }
 
-#[cfg(all(test, feature = "redis", feature = "nats"))]
+#[cfg(all(test, feature = "redis", feature = "nats", feature = "postgres"))]
 mod tests {
     #[test]
     fn described_defaults_are_the_back_ends_own() {
@@ -203,6 +367,10 @@ mod tests {
         assert_eq!(
             super::NATS_DEFAULT_STREAM,
             hookgate_queue_nats::DEFAULT_STREAM
+        );
+        assert_eq!(
+            super::POSTGRES_DEFAULT_SCHEMA,
+            hookgate_queue_postgres::DEFAULT_SCHEMA
         );
     }
 }

@@ -116,7 +116,7 @@ pub(crate) struct ServerConfig {
     pub(crate) trusted_proxies: Vec<Cidr>,
 }
 
-/// How durable the SQLite queue's acknowledged enqueue is.
+/// How durable the SQLite (or PostgreSQL) queue's acknowledged enqueue is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum DurabilityName {
@@ -156,15 +156,25 @@ pub(crate) enum QueueBackend {
         /// The stream name (the back-end's default when absent).
         stream: Option<String>,
     },
+    /// PostgreSQL, shared by every receiver configured with the same
+    /// database and schema.
+    Postgres {
+        /// Where the server is.
+        endpoint: Endpoint,
+        /// The schema of the queue's tables (the back-end's default when absent).
+        schema: Option<String>,
+        /// What the server's settings must guarantee, checked at start.
+        durability: DurabilityName,
+    },
 }
 
 /// A distributed queue's server URL: written in the file, or (since a URL
 /// may hold a password) read from an environment variable when serving.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Endpoint {
-    /// `redis = "redis://…"`, `nats = "nats://…"`.
+    /// `redis = "redis://…"`, `nats = "nats://…"`, `postgres = "postgres://…"`.
     Url(String),
-    /// `redis_env = "NAME"`, `nats_env = "NAME"`.
+    /// `redis_env = "NAME"`, `nats_env = "NAME"`, `postgres_env = "NAME"`.
     Env(String),
 }
 
@@ -531,8 +541,11 @@ struct RawQueueTable {
     redis_env: Option<Spanned<String>>,
     nats: Option<Spanned<String>>,
     nats_env: Option<Spanned<String>>,
+    postgres: Option<Spanned<String>>,
+    postgres_env: Option<Spanned<String>>,
     prefix: Option<Spanned<String>>,
     stream: Option<Spanned<String>>,
+    schema: Option<Spanned<String>>,
     durability: Option<Spanned<DurabilityName>>,
     dedup_window: Option<HumanDuration>,
     capacity: Option<Spanned<u64>>,
@@ -839,6 +852,11 @@ fn check_queue(
         ("redis_env", table.redis_env.as_ref().map(Spanned::span)),
         ("nats", table.nats.as_ref().map(Spanned::span)),
         ("nats_env", table.nats_env.as_ref().map(Spanned::span)),
+        ("postgres", table.postgres.as_ref().map(Spanned::span)),
+        (
+            "postgres_env",
+            table.postgres_env.as_ref().map(Spanned::span),
+        ),
     ]
     .into_iter()
     .filter_map(|(key, span)| span.map(|span| (key, span)))
@@ -866,8 +884,8 @@ fn check_queue(
     only(
         "durability",
         span_of(&table.durability),
-        &["sqlite"],
-        "sqlite queue",
+        &["sqlite", "postgres", "postgres_env"],
+        "sqlite and postgres queues",
     )?;
     only(
         "capacity",
@@ -886,6 +904,12 @@ fn check_queue(
         span_of(&table.stream),
         &["nats", "nats_env"],
         "nats queue",
+    )?;
+    only(
+        "schema",
+        span_of(&table.schema),
+        &["postgres", "postgres_env"],
+        "postgres queue",
     )?;
     // `redis = URL` or `redis_env = NAME` (likewise nats): at most one is
     // present, as checked above, and the chosen back-end has one.
@@ -917,6 +941,14 @@ fn check_queue(
         "nats" | "nats_env" => QueueBackend::Nats {
             endpoint: endpoint(table.nats, table.nats_env)?,
             stream: table.stream.map(Spanned::into_inner),
+        },
+        "postgres" | "postgres_env" => QueueBackend::Postgres {
+            endpoint: endpoint(table.postgres, table.postgres_env)?,
+            schema: table.schema.map(Spanned::into_inner),
+            durability: table
+                .durability
+                .map(Spanned::into_inner)
+                .unwrap_or_default(),
         },
         _ => {
             let path = table
@@ -1516,6 +1548,30 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
                 stream: Some("ORDERS".to_owned()),
             }
         );
+        let postgres = parse(&format!(
+            "{MINIMAL}\n[queue]\npostgres_env = \"DATABASE_URL\"\nschema = \"webhooks\"\ndurability = \"process-crash\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            postgres.queue.backend,
+            QueueBackend::Postgres {
+                endpoint: Endpoint::Env("DATABASE_URL".to_owned()),
+                schema: Some("webhooks".to_owned()),
+                durability: DurabilityName::ProcessCrash,
+            }
+        );
+        let inline = parse(&format!(
+            "queue = {{ postgres = \"postgres://hookgate@db/app\" }}\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert_eq!(
+            inline.queue.backend,
+            QueueBackend::Postgres {
+                endpoint: Endpoint::Url("postgres://hookgate@db/app".to_owned()),
+                schema: None,
+                durability: DurabilityName::Fsync,
+            }
+        );
         let from_env = parse(&format!("{MINIMAL}\n[queue]\nredis_env = \"REDIS_URL\"\n")).unwrap();
         let QueueBackend::Redis { endpoint, prefix } = &from_env.queue.backend else {
             panic!("{:?}", from_env.queue.backend);
@@ -1540,7 +1596,7 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
             ),
             (
                 "[queue]\nredis = \"redis://h\"\ndurability = \"fsync\"\n",
-                "`durability` applies to the sqlite queue only",
+                "`durability` applies to the sqlite and postgres queues only",
             ),
             (
                 "[queue]\nnats = \"nats://h\"\ncapacity = 10\n",
@@ -1553,6 +1609,14 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
             (
                 "[queue]\nredis = \"redis://h\"\nstream = \"S\"\n",
                 "`stream` applies to the nats queue only",
+            ),
+            (
+                "[queue]\nredis = \"redis://h\"\nschema = \"s\"\n",
+                "`schema` applies to the postgres queue only",
+            ),
+            (
+                "[queue]\npostgres = \"postgres://h/db\"\nnats_env = \"URL\"\n",
+                "not both `nats_env` and `postgres`",
             ),
             ("[queue]\nredis = \"localhost\"\n", "invalid server URL"),
             ("[queue]\nnats_env = \"\"\n", "empty server address"),

@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefghijklm`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghijklmn`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
@@ -25,8 +25,9 @@
 //!   into a bounded tokio mpsc (the same handler as the `layer` bench's);
 //! - (g), (h), on request only: (c) with the Redis Streams (127.0.0.1:6379)
 //!   or NATS JetStream (127.0.0.1:4222) queue instead of SQLite, each under a
-//!   key prefix or stream of its own, deleted at the end (`cgh` puts the three
-//!   durable back-ends side by side);
+//!   key prefix or stream of its own, deleted at the end; (n) likewise with
+//!   the PostgreSQL queue (127.0.0.1:5432, database `test`) in a schema of its
+//!   own (`cghn` puts the four durable back-ends side by side);
 //! - (i), on request only: (b) with a queue that only pushes the body into a
 //!   bounded mpsc, as (d) does: the layer's own cost under load, apart from
 //!   the in-memory queue's bookkeeping;
@@ -290,7 +291,8 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghijklm";
+const SCENARIOS: &str = "abcdefghijklmn";
+const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -423,6 +425,16 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
                     .connect()
                     .await
                     .expect("nats queue (is nats-server -js running on 127.0.0.1:4222?)"),
+            )),
+        ),
+        'n' => (
+            "(n) axum + WebhookLayer, PostgreSQL queue",
+            layered(Arc::new(
+                hookgate_queue_postgres::PostgresQueue::builder(POSTGRES_URL)
+                    .schema(distributed_name.to_lowercase())
+                    .connect()
+                    .await
+                    .expect("postgres queue (is PostgreSQL running on 127.0.0.1:5432?)"),
             )),
         ),
         'j' => (
@@ -585,6 +597,19 @@ async fn generate_load(args: Vec<String>) {
         ] {
             let _ = js.delete_stream(&stream).await;
         }
+    }
+    if only.contains('n') {
+        let (client, connection) = tokio_postgres::connect(POSTGRES_URL, tokio_postgres::NoTls)
+            .await
+            .expect("postgres");
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+                distributed_name.to_lowercase()
+            ))
+            .await
+            .expect("drop the load run's schema");
     }
     let rps = |letter: char| rows.iter().find(|r| r.0 == letter).map(|r| r.1);
     let cpu = |letter: char| rows.iter().find(|r| r.0 == letter).and_then(|r| r.2);

@@ -16,6 +16,7 @@
 //! | `actix` | `hookgate-actix` | `actix` | the same for actix-web |
 //! | `queue_redis` | `hookgate-queue-redis` | `redis` | Redis Streams queue, shared by several receivers |
 //! | `queue_nats` | `hookgate-queue-nats` | `nats` | NATS JetStream queue, shared by several receivers |
+//! | `queue_postgres` | `hookgate-queue-postgres` | `postgres` | PostgreSQL queue, shared by several receivers |
 //!
 //! A user of the verification core alone (`default-features = false`)
 //! compiles neither tokio nor any web framework; `receive` adds tokio but
@@ -74,6 +75,9 @@ pub use hookgate_queue as queue;
 /// The NATS JetStream queue back-end.
 #[cfg(feature = "nats")]
 pub use hookgate_queue_nats as queue_nats;
+/// The PostgreSQL queue back-end.
+#[cfg(feature = "postgres")]
+pub use hookgate_queue_postgres as queue_postgres;
 /// The Redis Streams queue back-end.
 #[cfg(feature = "redis")]
 pub use hookgate_queue_redis as queue_redis;

@@ -8,6 +8,8 @@
 //!   `{"id": "SOURCE/DELIVERY_ID", "source", "delivery_id", "received_at"
 //!   (Unix seconds), "attempts", "dead_at" (Unix seconds), "error", "body_bytes"}`.
 //! - `replay`: one object `{"replayed": N}`.
+//! - `migrate [--check]`: one object `{"schema", "applied"}` (or
+//!   `"pending"` with `--check`), each a list of `{"version", "name"}`.
 //!
 //! The commands open the queue `hookgate serve` uses, and work while it runs:
 //! each change is one transaction, and opening the SQLite file from here
@@ -35,7 +37,8 @@ use crate::duration::{self, HumanDuration};
     hookgate queue list --dead --json\n  \
     hookgate queue replay clarife/evt_a1b2c3d4       # one dead letter, by SOURCE/DELIVERY_ID\n  \
     hookgate queue replay --dead --since 8h          # every dead letter received in the last 8 hours\n  \
-    hookgate queue replay --dead                     # every dead letter\n\n\
+    hookgate queue replay --dead                     # every dead letter\n  \
+    hookgate queue migrate --check                   # postgres: the schema changes pending\n\n\
     --json prints stats and replay as one JSON object, list as one JSON object per line.")]
 pub(crate) struct QueueArgs {
     /// The configuration naming the queue.
@@ -98,6 +101,16 @@ enum QueueCommand {
         #[arg(long, value_name = "DURATION", requires = "dead")]
         since: Option<HumanDuration>,
     },
+    /// PostgreSQL queue: apply the schema's pending migrations (what `serve` does at start).
+    #[command(after_help = "Examples:\n  \
+        hookgate queue migrate --check    # list the pending migrations, change nothing\n  \
+        hookgate queue migrate            # apply them (safe while receivers run or start)\n\n\
+        Receivers starting together take turns on an advisory lock: each migration runs once.")]
+    Migrate {
+        /// Only list the pending migrations.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
@@ -113,6 +126,13 @@ pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         let env = |name: &str| std::env::var(name).ok();
+        if let QueueCommand::Migrate { check } = args.command {
+            let report = backend::migrate(&config, &env, check)
+                .await
+                .map_err(Failure::Usage)?;
+            print_migrations(&report, check, args.json);
+            return Ok(());
+        }
         let queue = backend::open(&config, &env, backend::Opener::Inspector)
             .await
             .map_err(Failure::Usage)?;
@@ -131,6 +151,7 @@ async fn execute(queue: Arc<dyn Queue>, command: QueueCommand, json: bool) -> Re
             let letters = queue.list_dead(limit).await.map_err(failed)?;
             print_dead(&letters, json);
         }
+        QueueCommand::Migrate { .. } => unreachable!("handled before the queue is opened"),
         QueueCommand::Replay { id, dead: _, since } => {
             let selection = match (id, since) {
                 (Some(id), _) => {
@@ -169,6 +190,28 @@ async fn execute(queue: Arc<dyn Queue>, command: QueueCommand, json: bool) -> Re
         }
     }
     Ok(())
+}
+
+fn print_migrations(report: &backend::MigrationReport, check: bool, json: bool) {
+    let schema = &report.schema;
+    if json {
+        let list: Vec<_> = report
+            .migrations
+            .iter()
+            .map(|(version, name)| json!({ "version": version, "name": name }))
+            .collect();
+        let key = if check { "pending" } else { "applied" };
+        println!("{}", json!({ "schema": schema, key: list }));
+        return;
+    }
+    match (report.migrations.is_empty(), check) {
+        (true, _) => println!("postgres schema {schema} is up to date"),
+        (false, true) => println!("postgres schema {schema}: pending migrations"),
+        (false, false) => println!("postgres schema {schema}: applied"),
+    }
+    for (version, name) in &report.migrations {
+        println!("  {version:>4}  {name}");
+    }
 }
 
 fn print_stats(stats: &Stats, json: bool) {
