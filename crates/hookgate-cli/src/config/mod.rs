@@ -8,8 +8,12 @@
 //! options); [`SourceConfig::verifier`] then reads the secrets from the
 //! environment. Every error names the file, line and column at fault.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
+
+use hookgate_queue::Enqueue;
+use hookgate_receive::{Receiver, Source};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -58,6 +62,8 @@ pub(crate) struct Config {
     pub(crate) workers: WorkersConfig,
     /// `[sources.*]`, in the file's order.
     pub(crate) sources: Vec<SourceConfig>,
+    /// The file's name as given, for errors found after parsing.
+    file: String,
 }
 
 impl Config {
@@ -83,6 +89,39 @@ impl Config {
             },
         })?;
         raw.check(&ctx, base)
+    }
+
+    /// The receiver of `sources` (built by [`SourceConfig::build`], in the
+    /// file's order) enqueueing into `queue`. hookgate-receive checks what
+    /// concerns several sources (two on one path); its errors are placed on
+    /// the source at fault.
+    pub(crate) fn receiver(
+        &self,
+        sources: Vec<Source>,
+        queue: Arc<dyn Enqueue>,
+    ) -> Result<Receiver, ConfigError> {
+        let mut builder = Receiver::builder()
+            .queue(queue)
+            .trusted_proxies(self.server.trusted_proxies.iter().copied());
+        for source in sources {
+            builder = builder.source(source);
+        }
+        builder.build().map_err(|error| {
+            // The later of two sources on one path is the one to change.
+            let at_fault = match &error {
+                hookgate_receive::ConfigError::DuplicatePath(path) => {
+                    self.sources.iter().rev().find(|s| &s.path == path)
+                }
+                _ => None,
+            };
+            match at_fault {
+                Some(source) => source.place(&error),
+                None => ConfigError::File {
+                    file: self.file.clone(),
+                    message: error.to_string(),
+                },
+            }
+        })
     }
 }
 // ---------------------------------------------------------------------------
@@ -124,25 +163,8 @@ impl RawConfig {
         let mut raw_sources: Vec<_> = self.sources.into_iter().collect();
         raw_sources.sort_by_key(|(name, _)| name.span().start);
         let mut sources = Vec::with_capacity(raw_sources.len());
-        let mut paths = BTreeSet::new();
         for (name, raw) in raw_sources {
-            // The path as written, or the table's name that gives the default path.
-            let path_span = raw
-                .get_ref()
-                .path
-                .as_ref()
-                .map_or_else(|| name.span(), Spanned::span);
-            let source = check_source(ctx, name, raw, default_action.as_ref())?;
-            if !paths.insert(source.path.clone()) {
-                return Err(ctx.at(
-                    path_span,
-                    format!(
-                        "sources.{}: path {} is already used by another source",
-                        source.name, source.path
-                    ),
-                ));
-            }
-            sources.push(source);
+            sources.push(check_source(ctx, name, raw, default_action.as_ref())?);
         }
         Ok(Config {
             server,
@@ -150,6 +172,7 @@ impl RawConfig {
             retry,
             workers,
             sources,
+            file: ctx.file.to_owned(),
         })
     }
 }
