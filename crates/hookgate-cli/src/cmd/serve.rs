@@ -55,12 +55,12 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
-    let config = Config::load(&args.config).map_err(Failure::usage)?;
+    let config = Config::load(&args.config).map_err(Failure::config)?;
     let env = |name: &str| std::env::var(name).ok();
-    let mut sources = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
-        sources.push(source.build(&env).map_err(Failure::usage)?);
-    }
+    let path_var = std::env::var_os("PATH");
+    let sources = config
+        .sources(&env, path_var.as_deref())
+        .map_err(Failure::config)?;
     if args.check {
         // The checks that concern several sources, with a queue that costs nothing.
         config

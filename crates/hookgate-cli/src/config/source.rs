@@ -311,7 +311,7 @@ pub(super) struct RawSource {
     signed_content: Option<String>,
     timestamp_header: Option<String>,
     id_header: Option<String>,
-    action: Option<Spanned<RawAction>>,
+    pub(super) action: Option<Spanned<RawAction>>,
 }
 
 pub(super) fn check_source(

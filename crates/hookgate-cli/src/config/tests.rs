@@ -12,6 +12,7 @@ use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, "hookgate.toml", Path::new("/etc/hookgate"))
+        .map_err(ConfigErrors::into_first)
 }
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
