@@ -175,3 +175,107 @@ fn a_command_that_cannot_run_is_refused() {
     let out = check(dir.path(), &config("\"sh\""), &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+/// The lines of `text` that are commented alternatives: a run of `# key = …`
+/// lines, with `#   …` continuation lines (which are no `key = …`), each
+/// run one alternative.
+fn alternatives(text: &str) -> Vec<std::ops::Range<usize>> {
+    let lines: Vec<&str> = text.lines().collect();
+    let is_key = |line: &str| {
+        // However far it is indented, so that no spelling escapes the test.
+        line.strip_prefix('#').is_some_and(|rest| {
+            rest.trim_start().split_once(" = ").is_some_and(|(key, _)| {
+                !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+            })
+        })
+    };
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if is_key(lines[i]) {
+            let start = i;
+            i += 1;
+            while i < lines.len() && (is_key(lines[i]) || lines[i].starts_with("#   ")) {
+                i += 1;
+            }
+            found.push(start..i);
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// Every commented alternative of both generated files passes `--check` once
+/// uncommented where it stands, and both files end with a newline.
+#[test]
+fn every_commented_alternative_is_valid_where_it_stands() {
+    let dir = tempfile::tempdir().unwrap();
+    // The full tour's command, and the environment every choice reads.
+    let script = dir.path().join("handle-approval.sh");
+    std::fs::write(&script, "#!/bin/sh\ncat >/dev/null\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let mut tried = 0;
+    for full in [false, true] {
+        let mut init = Command::new(env!("CARGO_BIN_EXE_hookgate"));
+        init.args(["init", "--output", "-"]);
+        if full {
+            init.arg("--full");
+        }
+        let written = text(&init.output().unwrap().stdout);
+        assert!(
+            written.ends_with("\n") && !written.ends_with("\n\n"),
+            "{full}"
+        );
+        let mut env: Vec<(String, String)> = written
+            .split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .filter(|word| word.starts_with("HOOKGATE_"))
+            .map(|name| {
+                (
+                    name.to_owned(),
+                    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+                )
+            })
+            .collect();
+        for (name, url) in [
+            ("HOOKGATE_REDIS_URL", "redis://127.0.0.1:6379"),
+            ("HOOKGATE_NATS_URL", "nats://127.0.0.1:4222"),
+            ("HOOKGATE_POSTGRES_URL", "postgres://hookgate@127.0.0.1/app"),
+        ] {
+            env.retain(|(n, _)| n != name);
+            env.push((name.to_owned(), url.to_owned()));
+        }
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+
+        let out = check(dir.path(), &written, &env);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "as written: {}",
+            text(&out.stderr)
+        );
+        let lines: Vec<&str> = written.lines().collect();
+        for block in alternatives(&written) {
+            let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+            for line in &mut edited[block.clone()] {
+                *line = line.trim_start_matches('#').trim_start().to_owned();
+            }
+            let edited = edited.join("\n") + "\n";
+            let out = check(dir.path(), &edited, &env);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "uncommented {:?}: {}",
+                &lines[block],
+                text(&out.stderr)
+            );
+            tried += 1;
+        }
+    }
+    // The choices of [queue], trusted_proxies, allow_ips.
+    assert!(tried >= 10, "{tried}");
+}

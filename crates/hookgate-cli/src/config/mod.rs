@@ -41,8 +41,11 @@ use source::{RawSource, check_source};
 pub(crate) use workers::WorkersConfig;
 use workers::{RawWorkers, check_workers};
 
-/// The commented sample that `hookgate init` writes. It passes validation.
+/// The commented tour of every option that `hookgate init --full` writes.
+/// It passes validation.
 pub(crate) const SAMPLE: &str = include_str!("../hookgate.sample.toml");
+/// The minimal configuration that `hookgate init` writes: one source.
+pub(crate) const MINIMAL_SAMPLE: &str = include_str!("../hookgate.minimal.toml");
 
 /// The listen address when `[server] listen` is absent.
 pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
