@@ -319,3 +319,66 @@ fn the_sample_configuration_names_every_scheme() {
     let names = hookgate_verify::Scheme::ALL.map(hookgate_verify::Scheme::as_str);
     assert_eq!(listed, names, "{comment}");
 }
+
+/// A receiver that is down is no refusal: the message says what happened,
+/// the cause from the whole error chain, and what to check (exit 1).
+#[test]
+fn send_to_a_receiver_that_is_down_names_the_cause() {
+    // A port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hooks/clarife");
+    let out = hookgate(
+        &[
+            "send",
+            "--scheme",
+            "clarife",
+            "--secret",
+            "whsec_sample",
+            "--url",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("error: cannot connect to {url}: ")),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    assert!(err.contains("is the receiver running"), "{err}");
+    assert!(!err.contains("refused:"), "{err}");
+}
+
+/// A lookup that finds nothing is no refusal either.
+#[test]
+fn replaying_a_missing_dead_letter_says_how_to_list_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookgate.toml");
+    std::fs::write(
+        &config,
+        "[action]\nforward = \"http://127.0.0.1:9000/\"\n\n[sources.clarife]\nscheme = \"clarife\"\nsecret_env = \"HOOKGATE_SECRET_CLARIFE\"\n",
+    )
+    .unwrap();
+    let out = hookgate(
+        &[
+            "queue",
+            "--config",
+            config.to_str().unwrap(),
+            "replay",
+            "clarife/evt_missing",
+        ],
+        None,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "error: no dead letter clarife/evt_missing; `hookgate queue list --dead` lists them\n"
+    );
+}

@@ -42,12 +42,15 @@ pub(crate) fn run(args: InspectArgs) -> Result<(), Failure> {
     for (name, value) in args.headers {
         headers.append(name, value);
     }
-    let event = args
-        .sender
-        .parse(&headers, &body)
-        .map_err(|err| Failure::Refused(err.to_string()))?;
+    let event = args.sender.parse(&headers, &body).map_err(|err| {
+        Failure::Failed(format!(
+            "not a {} payload: {}",
+            args.sender.as_str(),
+            super::with_causes(&err)
+        ))
+    })?;
     let payload = serde_json::to_string(&event)
-        .map_err(|err| Failure::Refused(format!("cannot re-serialize the event: {err}")))?;
+        .map_err(|err| Failure::Failed(format!("cannot re-serialize the event: {err}")))?;
     // Written field by field so the keys keep the documented order.
     println!(
         "{{\"event\":{},\"known\":{},\"id\":{},\"payload\":{payload}}}",

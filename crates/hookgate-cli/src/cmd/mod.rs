@@ -17,10 +17,17 @@ pub(crate) mod sign;
 pub(crate) mod verify;
 
 /// Why a subcommand did not succeed; decides the exit code.
+///
+/// Each message says what happened, its cause (the whole chain of an
+/// error's sources, see [`with_causes`]) and, where there is one, what to do.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The delivery was refused (exit 1).
+    /// A delivery was refused: the signature, or the receiver's answer (exit 1).
     Refused(String),
+    /// Something else did not work: a receiver that cannot be reached, a
+    /// dead letter that does not exist, bytes that are not that sender's
+    /// payload (exit 1).
+    Failed(String),
     /// The command line or its inputs were unusable (exit 2, like clap's own errors).
     Usage(String),
     /// Several problems with the configuration, each on its own line (exit 2).
@@ -44,6 +51,10 @@ impl Failure {
                 eprintln!("refused: {}", one_line(&reason));
                 ExitCode::from(1)
             }
+            Failure::Failed(reason) => {
+                eprintln!("error: {}", one_line(&reason));
+                ExitCode::from(1)
+            }
             Failure::Usage(reason) => {
                 eprintln!("error: {}", one_line(&reason));
                 ExitCode::from(2)
@@ -62,6 +73,24 @@ impl Failure {
             }
         }
     }
+}
+
+/// `error` followed by its causes, `: `-separated. A cause whose text the
+/// message already holds (many errors repeat their source's) is not repeated,
+/// so "error sending request" ends with "Connection refused (os error 111)"
+/// exactly once.
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let text = current.to_string();
+        if !text.is_empty() && !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = current.source();
+    }
+    message
 }
 
 /// `reason` on one line: each run of control characters (newline, tab,

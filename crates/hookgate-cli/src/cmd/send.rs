@@ -142,10 +142,22 @@ async fn post(
         .send()
         .await
         .map_err(|e| {
+            let cause = super::with_causes(&e);
             if e.is_builder() {
-                Failure::usage(format!("invalid --url {url:?}: {e}"))
+                Failure::usage(format!(
+                    "invalid --url {url:?}: {cause}; give an http:// or https:// URL"
+                ))
+            } else if e.is_timeout() {
+                Failure::Failed(format!(
+                    "no answer from {url} within {}s: {cause}; is the receiver overloaded? (--timeout SECS waits longer)",
+                    timeout.as_secs()
+                ))
+            } else if e.is_connect() {
+                Failure::Failed(format!(
+                    "cannot connect to {url}: {cause}; is the receiver running and listening on that address and port?"
+                ))
             } else {
-                Failure::Refused(format!("cannot send to {url}: {e}"))
+                Failure::Failed(format!("cannot send to {url}: {cause}"))
             }
         })?;
     let status = response.status();

@@ -143,7 +143,11 @@ async fn serve(
 ) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| {
+            Failure::usage(format!(
+                "cannot listen on {listen}: {e}; is another program using that port? Change [server] listen or pass --listen"
+            ))
+        })?;
     let local = listener
         .local_addr()
         .map_err(|e| Failure::usage(format!("cannot read the listening address: {e}")))?;
