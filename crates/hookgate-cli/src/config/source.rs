@@ -1,7 +1,6 @@
 //! `[sources.NAME]`: a route hookgate receives on, and its verifier.
 
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
@@ -17,6 +16,7 @@ use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 use super::action::{Action, RawAction, check_action};
 use super::error::{ConfigError, Ctx, Location};
 use super::server::cidr;
+use super::values::Whole;
 use crate::duration::HumanDuration;
 
 /// Where a source's secrets come from.
@@ -296,15 +296,15 @@ pub(super) struct RawSource {
     events: Option<Spanned<Vec<Pattern>>>,
     tolerance: Option<HumanDuration>,
     ack_budget: Option<Spanned<HumanDuration>>,
-    body_limit: Option<Spanned<usize>>,
+    body_limit: Option<Spanned<Whole<usize>>>,
     read_timeout: Option<Spanned<HumanDuration>>,
     methods: Option<Vec<Spanned<String>>>,
-    status: Option<Spanned<u16>>,
+    status: Option<Spanned<Whole<u16>>>,
     required_context: Option<Vec<String>>,
     allow_ips: Option<Spanned<Vec<Spanned<String>>>>,
-    max_in_flight: Option<NonZeroUsize>,
+    max_in_flight: Option<Spanned<Whole<usize>>>,
     rate: Option<Spanned<String>>,
-    burst: Option<Spanned<u32>>,
+    burst: Option<Spanned<Whole<u32>>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
@@ -418,12 +418,12 @@ pub(super) fn check_source(
     // Which statuses a receiver may answer is hookgate-receive's rule,
     // checked when the source is built; here, that it is a status at all.
     let status = match &raw.status {
-        Some(status) => Some(StatusCode::from_u16(*status.get_ref()).map_err(|_| {
+        Some(status) => Some(StatusCode::from_u16(status.get_ref().0).map_err(|_| {
             ctx.at(
                 status.span(),
                 format!(
                     "{prefix}: status {} is not an HTTP status code",
-                    status.get_ref()
+                    status.get_ref().0
                 ),
             )
         })?),
@@ -450,6 +450,14 @@ pub(super) fn check_source(
         }
         None => None,
     };
+    if let Some(limit) = &raw.max_in_flight
+        && limit.get_ref().0 == 0
+    {
+        return Err(ctx.at(
+            limit.span(),
+            format!("{prefix}: `max_in_flight` must be at least 1 (leave it out for no limit)"),
+        ));
+    }
     let rate_limit = check_rate(ctx, &prefix, raw.rate, raw.burst)?;
 
     let action = match raw.action {
@@ -469,13 +477,13 @@ pub(super) fn check_source(
         sender,
         events,
         ack_budget: raw.ack_budget.as_ref().map(|d| d.get_ref().0),
-        body_limit: raw.body_limit.as_ref().map(|l| *l.get_ref()),
+        body_limit: raw.body_limit.as_ref().map(|l| l.get_ref().0),
         read_timeout: raw.read_timeout.as_ref().map(|d| d.get_ref().0),
         methods,
         status,
         required_context: raw.required_context.unwrap_or_default(),
         allow_ips,
-        max_in_flight: raw.max_in_flight.map(NonZeroUsize::get),
+        max_in_flight: raw.max_in_flight.map(|m| m.into_inner().0),
         rate_limit,
         action,
         secrets: SecretSpec {
@@ -517,7 +525,7 @@ fn check_rate(
     ctx: &Ctx<'_>,
     prefix: &str,
     rate: Option<Spanned<String>>,
-    burst: Option<Spanned<u32>>,
+    burst: Option<Spanned<Whole<u32>>>,
 ) -> Result<Option<RateLimit>, ConfigError> {
     let Some(rate) = rate else {
         return match burst {
@@ -534,7 +542,7 @@ fn check_rate(
         .map_err(|e| ctx.at(rate.span(), format!("{prefix}: {e}")))?;
     match burst {
         Some(burst) => limit
-            .with_burst(*burst.get_ref())
+            .with_burst(burst.get_ref().0)
             .map(Some)
             .map_err(|e| ctx.at(burst.span(), format!("{prefix}: {e}"))),
         None => Ok(Some(limit)),
