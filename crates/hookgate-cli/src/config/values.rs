@@ -134,6 +134,10 @@ mod tests {
             toml::from_str::<Table>("count = 7").unwrap().count,
             Some(Whole(7))
         );
+        let listen = toml::from_str::<Table>("listen = \"[::1]:8080\"")
+            .unwrap()
+            .listen;
+        assert_eq!(listen, Some(ListenAddr("[::1]:8080".parse().unwrap())));
         for (text, expected) in [
             (
                 "count = -1",
