@@ -5,12 +5,12 @@
 //! verified bytes, once, into a typed event:
 //!
 //! * [`Sender`] names a sender (`claravine`, `clarife`, `claimable`,
-//!   `standard`, `svix`, `stripe`, `github`, `slack`, `shopify`);
+//!   `standard`, `svix`, `stripe`, `github`, `slack`, `shopify`, `clarity`);
 //!   [`Sender::parse`] gives an [`AnyEvent`], [`Sender::event_name`] just the
 //!   name (cheap, for filtering before enqueueing).
 //! * Each sender has its own type ([`ClaravineEvent`], [`ClarifeEvent`],
 //!   [`ClaimableEvent`], [`StandardEvent`], [`StripeEvent`], [`GitHubEvent`],
-//!   [`SlackEvent`], [`ShopifyEvent`]); senders whose catalogue is too large to
+//!   [`SlackEvent`], [`ShopifyEvent`], [`ClarityEvent`]); senders whose catalogue is too large to
 //!   model take the data type as a parameter (JSON by default). Each reads
 //!   itself from a delivery with [`FromDelivery`].
 //! * **Forward compatible**: an event name, operation or field a sender adds
@@ -92,6 +92,7 @@ pub use senders::claimable::{
 };
 pub use senders::claravine::{ClaravineEvent, ClaravineObject, ClaravineOperation};
 pub use senders::clarife::{ClarifeData, ClarifeDocument, ClarifeEvent, ClarifeEventType};
+pub use senders::clarity::ClarityEvent;
 pub use senders::github::GitHubEvent;
 pub use senders::shopify::ShopifyEvent;
 pub use senders::slack::{SlackEvent, SlackInnerEvent};

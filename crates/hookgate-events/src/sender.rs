@@ -6,10 +6,12 @@ use std::str::FromStr;
 use http::HeaderMap;
 use serde::{Serialize, Serializer};
 
-use crate::senders::{claimable, claravine, clarife, github, shopify, slack, standard, stripe};
+use crate::senders::{
+    claimable, claravine, clarife, clarity, github, shopify, slack, standard, stripe,
+};
 use crate::{
-    ClaimableEvent, ClaravineEvent, ClarifeEvent, Event, EventName, FromDelivery, GitHubEvent,
-    JsonBody, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent,
+    ClaimableEvent, ClaravineEvent, ClarifeEvent, ClarityEvent, Event, EventName, FromDelivery,
+    GitHubEvent, JsonBody, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent,
 };
 
 /// A sender whose payloads this crate reads.
@@ -52,6 +54,9 @@ pub enum Sender {
     Slack,
     /// Shopify (`shopify`); needs the `X-Shopify-Topic` header.
     Shopify,
+    /// Clarity's custom routes (`clarity`): the context fields of a
+    /// workflow trigger, every delivery named `trigger`.
+    Clarity,
 }
 
 /// A sender name that is not one of [`Sender::ALL`]'s. Its message lists
@@ -72,7 +77,7 @@ impl UnknownSender {
 /// [`Sender::ALL`]). [`Sender::ALL`], [`Sender::as_str`], [`FromStr`] and
 /// [`UnknownSender`]'s message are all read from it, so a new sender is one
 /// row (and its parser).
-const NAMES: [(Sender, &str); 9] = [
+const NAMES: [(Sender, &str); 10] = [
     (Sender::Claravine, "claravine"),
     (Sender::Clarife, "clarife"),
     (Sender::Claimable, "claimable"),
@@ -82,6 +87,7 @@ const NAMES: [(Sender, &str); 9] = [
     (Sender::GitHub, "github"),
     (Sender::Slack, "slack"),
     (Sender::Shopify, "shopify"),
+    (Sender::Clarity, "clarity"),
 ];
 
 /// The names of a table, comma-separated.
@@ -138,6 +144,7 @@ impl Sender {
             Self::GitHub => AnyEvent::GitHub(GitHubEvent::from_delivery(headers, body)?),
             Self::Slack => AnyEvent::Slack(SlackEvent::from_delivery(headers, body)?),
             Self::Shopify => AnyEvent::Shopify(ShopifyEvent::from_delivery(headers, body)?),
+            Self::Clarity => AnyEvent::Clarity(ClarityEvent::from_delivery(headers, body)?),
         })
     }
 
@@ -169,6 +176,7 @@ impl Sender {
             Self::GitHub => github::event_name(headers, body),
             Self::Slack => slack::event_name(body),
             Self::Shopify => shopify::event_name(headers),
+            Self::Clarity => Ok(clarity::event_name()),
         }
     }
 }
@@ -234,6 +242,8 @@ pub enum AnyEvent {
     Slack(SlackEvent),
     /// A Shopify delivery.
     Shopify(ShopifyEvent),
+    /// A Clarity trigger's context.
+    Clarity(ClarityEvent),
 }
 
 impl AnyEvent {
@@ -249,6 +259,7 @@ impl AnyEvent {
             Self::GitHub(_) => Sender::GitHub,
             Self::Slack(_) => Sender::Slack,
             Self::Shopify(_) => Sender::Shopify,
+            Self::Clarity(_) => Sender::Clarity,
         }
     }
 
@@ -262,6 +273,7 @@ impl AnyEvent {
             Self::GitHub(e) => e,
             Self::Slack(e) => e,
             Self::Shopify(e) => e,
+            Self::Clarity(e) => e,
         }
     }
 }
@@ -360,6 +372,12 @@ mod tests {
                 "message",
             ),
             (Sender::Shopify, shopify, r#"{"id": 1}"#, "app.uninstalled"),
+            (
+                Sender::Clarity,
+                none(),
+                r#"{"identity_id": "42", "entitlement_id": "7"}"#,
+                "trigger",
+            ),
         ]
     }
 
