@@ -77,7 +77,7 @@ use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
 use crate::observe;
 use crate::{
     BoxFuture, Clock, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
-    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
+    NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, SystemClock, Wakeups,
 };
 use store::{Finish, Live, storage};
 
@@ -223,7 +223,9 @@ impl SqliteQueueBuilder {
             .map_err(QueueError::unavailable)?;
 
         let (commands, inbox) = mpsc::channel();
+        let ready = ReadySignal::new();
         let writer = Writer {
+            ready: ready.clone(),
             checkpoint,
             conn,
             inbox,
@@ -248,6 +250,7 @@ impl SqliteQueueBuilder {
             clock: self.clock,
             commands,
             reader: Arc::new(Mutex::new(reader)),
+            ready,
         })
     }
 }
@@ -289,6 +292,8 @@ pub struct SqliteQueue {
     clock: Arc<dyn Clock>,
     commands: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
+    /// Notified by the writer after a commit that made deliveries ready.
+    ready: ReadySignal,
 }
 
 impl SqliteQueue {
@@ -448,6 +453,13 @@ impl Queue for SqliteQueue {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         self.read(store::stats)
     }
+
+    /// Wakes once a batch with an enqueue, a release, a retry, a recovery
+    /// or a replay of this process committed. Changes by another process
+    /// (a replay by `hookgate queue`) are found by polling.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.ready.subscribe())
+    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, QueueError>>;
@@ -478,6 +490,18 @@ enum Command {
         selection: Replay,
         reply: Reply<u64>,
     },
+}
+
+impl Command {
+    /// Whether committing this command may make a delivery ready: idle
+    /// workers are woken after the batch commits.
+    fn may_make_ready(&self) -> bool {
+        match self {
+            Self::Enqueue { .. } | Self::Recover { .. } | Self::Replay { .. } => true,
+            Self::Finish { action, .. } => matches!(action, Finish::Release | Finish::Retry { .. }),
+            Self::Lease { .. } | Self::Extend { .. } => false,
+        }
+    }
 }
 
 /// A command's result, held until the transaction commits.
@@ -520,6 +544,8 @@ impl Answer {
 
 struct Writer {
     conn: Connection,
+    /// Wakes idle worker pools after a commit that made deliveries ready.
+    ready: ReadySignal,
     /// Asks the checkpoint thread to copy the WAL into the database file.
     checkpoint: mpsc::SyncSender<()>,
     inbox: mpsc::Receiver<Command>,
@@ -588,11 +614,14 @@ impl Writer {
             return;
         }
         self.follow_other_processes();
+        let wakes = batch.iter().any(Command::may_make_ready);
         let mut commands = batch.drain(..);
         match self.run_commands(&mut commands, now, dedup_cutoff) {
             Ok((answers, live)) => {
                 let pruned = self.prune_if_due(now, dedup_cutoff);
-                self.finish(answers, live, pruned);
+                if self.finish(answers, live, pruned) && wakes {
+                    self.ready.notify();
+                }
             }
             Err((answers, err)) => self.abandon(answers, commands, &err),
         }
@@ -683,8 +712,8 @@ impl Writer {
     }
 
     /// Commits, then answers every caller with its result; if the commit
-    /// fails, every caller is told so.
-    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize) {
+    /// fails, every caller is told so. Returns whether it committed.
+    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize) -> bool {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
@@ -694,6 +723,7 @@ impl Writer {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
                 answers.into_iter().for_each(Answer::send);
+                true
             }
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
@@ -702,6 +732,7 @@ impl Writer {
                     .into_iter()
                     .for_each(|answer| answer.fail(&err).send());
                 self.recount();
+                false
             }
         }
     }
@@ -921,6 +952,7 @@ mod tests {
         let (_, inbox) = mpsc::channel();
         Writer {
             conn,
+            ready: ReadySignal::new(),
             checkpoint,
             inbox,
             clock: Arc::new(crate::SystemClock),
