@@ -92,7 +92,7 @@ use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
 use crate::observe;
 use crate::{
     BoxFuture, Clock, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
-    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
+    NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, SystemClock, Wakeups,
 };
 use store::{Finish, Live, storage};
 use upkeep::{Upkeep, WalPolicy};
@@ -287,9 +287,11 @@ impl SqliteQueueBuilder {
 
         let (commands, inbox) = mpsc::channel();
         let upkeep = Upkeep::new(&conn, self.wal, wal_frames, checkpoint);
+        let ready = ReadySignal::new();
         let writer = Writer {
             upkeep,
             max_batch_bytes: self.wal.max_batch_bytes(),
+            ready: ready.clone(),
             conn,
             inbox,
             clock: Arc::clone(&self.clock),
@@ -313,6 +315,7 @@ impl SqliteQueueBuilder {
             clock: self.clock,
             commands,
             reader: Arc::new(Mutex::new(reader)),
+            ready,
         })
     }
 }
@@ -356,6 +359,8 @@ pub struct SqliteQueue {
     clock: Arc<dyn Clock>,
     commands: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
+    /// Notified by the writer after a commit that made deliveries ready.
+    ready: ReadySignal,
 }
 
 impl SqliteQueue {
@@ -519,6 +524,13 @@ impl Queue for SqliteQueue {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         self.read(store::stats)
     }
+
+    /// Wakes once a batch with an enqueue, a release, a retry, a recovery
+    /// or a replay of this process committed. Changes by another process
+    /// (a replay by `hookgate queue`) are found by polling.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.ready.subscribe())
+    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, QueueError>>;
@@ -564,6 +576,16 @@ impl Command {
                         .sum::<usize>()
             }
             _ => 0,
+        }
+    }
+
+    /// Whether committing this command may make a delivery ready: idle
+    /// workers are woken after the batch commits.
+    fn may_make_ready(&self) -> bool {
+        match self {
+            Self::Enqueue { .. } | Self::Recover { .. } | Self::Replay { .. } => true,
+            Self::Finish { action, .. } => matches!(action, Finish::Release | Finish::Retry { .. }),
+            Self::Lease { .. } | Self::Extend { .. } => false,
         }
     }
 }
@@ -612,6 +634,8 @@ struct Writer {
     upkeep: Upkeep,
     /// The most body and header bytes one batch carries (see `WalPolicy`).
     max_batch_bytes: usize,
+    /// Wakes idle worker pools after a commit that made deliveries ready.
+    ready: ReadySignal,
     inbox: mpsc::Receiver<Command>,
     clock: Arc<dyn Clock>,
     capacity: u64,
@@ -725,11 +749,12 @@ impl Writer {
             return;
         }
         self.follow_other_processes();
+        let wakes = batch.iter().any(Command::may_make_ready);
         let mut commands = batch.drain(..);
         match self.run_commands(&mut commands, now, dedup_cutoff) {
             Ok((answers, live)) => {
                 let pruned = self.prune_if_due(now, dedup_cutoff);
-                self.finish(answers, live, pruned);
+                self.finish(answers, live, pruned, wakes);
             }
             Err((answers, err)) => self.abandon(answers, commands, &err),
         }
@@ -820,8 +845,9 @@ impl Writer {
     }
 
     /// Commits, then answers every caller with its result; if the commit
-    /// fails, every caller is told so.
-    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize) {
+    /// fails, every caller is told so. Idle worker pools are woken (when `wakes`) before the upkeep between
+    /// batches, so a checkpoint never delays a handler's start.
+    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize, wakes: bool) {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
@@ -829,6 +855,9 @@ impl Writer {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
                 answers.into_iter().for_each(Answer::send);
+                if wakes {
+                    self.ready.notify();
+                }
                 // Between batches: no caller waits on what this does.
                 self.upkeep.after_commit(&self.conn);
             }
@@ -1065,6 +1094,7 @@ mod tests {
             upkeep: Upkeep::new(&conn, policy, frames, checkpoint),
             max_batch_bytes: policy.max_batch_bytes(),
             conn,
+            ready: ReadySignal::new(),
             inbox,
             clock: Arc::new(crate::SystemClock),
             capacity: DEFAULT_CAPACITY,
