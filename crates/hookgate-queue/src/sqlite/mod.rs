@@ -901,8 +901,9 @@ fn sql(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
 /// file that a checkpoint needs happens here, off the enqueue path.
 fn run_checkpoints(conn: &Connection, requests: &mpsc::Receiver<()>) {
     while requests.recv().is_ok() {
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %err, "sqlite checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            Ok(()) => tracing::trace!(mode = "PASSIVE", "sqlite checkpoint done"),
+            Err(err) => tracing::warn!(error = %err, "sqlite checkpoint failed"),
         }
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -224,6 +224,7 @@ impl Upkeep {
             // Every frame copied and no reader left in the WAL: the next
             // commit starts it over.
             Ok(0) => {
+                tracing::trace!(mode, "sqlite checkpoint done");
                 self.wal_frames.store(0, Ordering::Relaxed);
                 self.asked_at_frames = 0;
                 self.asked_at = Instant::now();
