@@ -269,6 +269,13 @@ pub(super) fn migrate_auto_vacuum(conn: &Connection, path: &std::path::Path) {
     }
 }
 
+/// The size of the WAL file next to the database at `db` (0 when absent).
+pub(super) fn wal_file_len(db: &std::path::Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).map_or(0, |meta| meta.len())
+}
+
 /// `(freelist_count, page_count)` of the database file.
 fn free_pages(conn: &Connection) -> Option<(u64, u64)> {
     Some((
