@@ -17,6 +17,20 @@
 //! through a second connection: WAL lets them see the last commit without
 //! waiting for (or delaying) the writer's batch.
 //!
+//! # Disk use
+//!
+//! The write-ahead log stays under [`SqliteQueueBuilder::wal_limit`] (64 MiB
+//! by default): a background thread copies it into the database file, the
+//! writer resets it between batches once it holds half the bound, and when
+//! no command has come for a second it is truncated to zero bytes. The
+//! database file gives back the pages of handled deliveries (acknowledged
+//! rows are deleted; their dedup keys stay for the window): new files use
+//! incremental auto-vacuum and the writer frees pages in bounded steps when
+//! it is idle (or when half the file is free under load). A file made by an
+//! earlier version is migrated when the serving process opens it (one
+//! `VACUUM`, which rewrites the file once; if that fails, say for want of
+//! disk, the queue works as before and logs how to migrate offline).
+//!
 //! # Schema
 //!
 //! Inspect a queue with `sqlite3 queue.db` (times are microseconds since the
@@ -63,6 +77,7 @@
 
 mod codec;
 mod store;
+mod upkeep;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -80,6 +95,7 @@ use crate::{
     NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
 };
 use store::{Finish, Live, storage};
+use upkeep::{Upkeep, WalPolicy};
 
 /// How durable an acknowledged enqueue is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -100,6 +116,11 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How many expired dedup keys one batch deletes at most, so pruning a large
 /// backlog never stalls enqueues for long.
 const PRUNE_LIMIT: usize = 10_000;
+/// The default bound on the WAL file (see [`SqliteQueueBuilder::wal_limit`]).
+pub const DEFAULT_WAL_LIMIT: u64 = 64 << 20;
+/// The default WAL bytes between two background checkpoints (see
+/// [`SqliteQueueBuilder::checkpoint_after`]).
+pub const DEFAULT_CHECKPOINT_AFTER: u64 = 4 << 20;
 
 /// Configures and opens a [`SqliteQueue`].
 #[must_use]
@@ -112,6 +133,7 @@ pub struct SqliteQueueBuilder {
     max_batch: usize,
     clock: Arc<dyn Clock>,
     recover_leases_on_open: bool,
+    wal: WalPolicy,
 }
 
 impl SqliteQueueBuilder {
@@ -148,6 +170,34 @@ impl SqliteQueueBuilder {
         self
     }
 
+    /// The bound on the write-ahead log file, in bytes (default
+    /// [`DEFAULT_WAL_LIMIT`], 64 MiB; at least 1 MiB).
+    ///
+    /// Once the WAL holds half of it, the writer resets it between two
+    /// batches (a `RESTART` checkpoint), `journal_size_limit` cuts the file
+    /// back to half the bound at the reset, and a batch carries at most an
+    /// eighth of it in bodies, so at a sustainable rate the file stays under
+    /// the bound. When no command has come for a second, the WAL is
+    /// checkpointed and truncated to zero bytes.
+    pub fn wal_limit(mut self, bytes: u64) -> Self {
+        self.wal.limit = bytes.max(1 << 20);
+        self
+    }
+
+    /// How many bytes the WAL grows by between two background (`PASSIVE`)
+    /// checkpoints, which copy it into the database file off the enqueue
+    /// path (default [`DEFAULT_CHECKPOINT_AFTER`], 4 MiB; at least once a
+    /// second while commits come).
+    ///
+    /// A page changed by many commits (the end of a table, an index page)
+    /// is copied once per checkpoint, so fewer checkpoints write less; `0`
+    /// asks for one after every commit (at most every 50 ms), as earlier
+    /// versions did: useful to measure what this saves.
+    pub fn checkpoint_after(mut self, bytes: u64) -> Self {
+        self.wal.checkpoint_after = bytes;
+        self
+    }
+
     /// Reads time from `clock` (tests use a [`ManualClock`](crate::ManualClock)).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -173,6 +223,10 @@ impl SqliteQueueBuilder {
     /// the writer thread. Blocks while the file is opened.
     pub fn open(self) -> Result<SqliteQueue, QueueError> {
         let mut conn = Connection::open(&self.path).map_err(storage)?;
+        // Before the first table exists (a no-op on an existing file): freed
+        // pages can then be given back to the file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(storage)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(storage)?;
         let synchronous = match self.durability {
@@ -181,15 +235,21 @@ impl SqliteQueueBuilder {
         };
         conn.pragma_update(None, "synchronous", synchronous)
             .map_err(storage)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(storage)?;
+        conn.busy_timeout(upkeep::BUSY_TIMEOUT).map_err(storage)?;
         conn.set_prepared_statement_cache_capacity(32);
         conn.execute_batch(store::SCHEMA).map_err(storage)?;
         // Checkpoints run on their own thread (below), never inside a commit
-        // that callers are waiting for.
+        // that callers are waiting for; the writer resets the WAL between
+        // batches (see `upkeep`). The WAL hook replaces the automatic
+        // checkpoint, so this comes first.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(storage)?;
+        let wal_frames = upkeep::track_wal_frames(&mut conn).map_err(storage)?;
+        conn.pragma_update(None, "journal_size_limit", self.wal.journal_size_limit())
             .map_err(storage)?;
 
         if self.recover_leases_on_open {
+            upkeep::migrate_auto_vacuum(&conn, &self.path);
             let now = self.clock.now();
             let tx = conn.transaction().map_err(storage)?;
             let mut live = Live(0);
@@ -214,7 +274,10 @@ impl SqliteQueueBuilder {
 
         let checkpointer = Connection::open(&self.path).map_err(storage)?;
         checkpointer
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(upkeep::BUSY_TIMEOUT)
+            .map_err(storage)?;
+        checkpointer
+            .pragma_update(None, "journal_size_limit", self.wal.journal_size_limit())
             .map_err(storage)?;
         let (checkpoint, checkpoint_requests) = mpsc::sync_channel(1);
         std::thread::Builder::new()
@@ -223,8 +286,10 @@ impl SqliteQueueBuilder {
             .map_err(QueueError::unavailable)?;
 
         let (commands, inbox) = mpsc::channel();
+        let upkeep = Upkeep::new(&conn, self.wal, wal_frames, checkpoint);
         let writer = Writer {
-            checkpoint,
+            upkeep,
+            max_batch_bytes: self.wal.max_batch_bytes(),
             conn,
             inbox,
             clock: Arc::clone(&self.clock),
@@ -263,6 +328,8 @@ impl fmt::Debug for SqliteQueueBuilder {
             .field("max_batch", &self.max_batch)
             .field("clock", &self.clock)
             .field("recover_leases_on_open", &self.recover_leases_on_open)
+            .field("wal_limit", &self.wal.limit)
+            .field("checkpoint_after", &self.wal.checkpoint_after)
             .finish()
     }
 }
@@ -309,6 +376,10 @@ impl SqliteQueue {
             max_batch: 1024,
             clock: Arc::new(SystemClock),
             recover_leases_on_open: true,
+            wal: WalPolicy {
+                limit: DEFAULT_WAL_LIMIT,
+                checkpoint_after: DEFAULT_CHECKPOINT_AFTER,
+            },
         }
     }
 
@@ -480,6 +551,23 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The body and header bytes the command writes (what bounds a batch).
+    fn payload_bytes(&self) -> usize {
+        match self {
+            Self::Enqueue { delivery, .. } => {
+                delivery.body.len()
+                    + delivery
+                        .headers
+                        .iter()
+                        .map(|(name, value)| name.as_str().len() + value.len())
+                        .sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+}
+
 /// A command's result, held until the transaction commits.
 enum Answer {
     Enqueue(Reply<EnqueueOutcome>, Result<EnqueueOutcome, QueueError>),
@@ -520,8 +608,10 @@ impl Answer {
 
 struct Writer {
     conn: Connection,
-    /// Asks the checkpoint thread to copy the WAL into the database file.
-    checkpoint: mpsc::SyncSender<()>,
+    /// Checkpoints and vacuum between batches (see `upkeep`).
+    upkeep: Upkeep,
+    /// The most body and header bytes one batch carries (see `WalPolicy`).
+    max_batch_bytes: usize,
     inbox: mpsc::Receiver<Command>,
     clock: Arc<dyn Clock>,
     capacity: u64,
@@ -540,11 +630,15 @@ impl Writer {
     fn run(mut self) {
         let mut batch = Vec::with_capacity(self.max_batch);
         // Blocks until a command arrives; ends when every queue handle is dropped.
-        while let Ok(first) = self.inbox.recv() {
+        while let Some(first) = self.next_command() {
+            let mut bytes = first.payload_bytes();
             batch.push(first);
-            while batch.len() < self.max_batch {
+            while batch.len() < self.max_batch && bytes < self.max_batch_bytes {
                 match self.inbox.try_recv() {
-                    Ok(command) => batch.push(command),
+                    Ok(command) => {
+                        bytes += command.payload_bytes();
+                        batch.push(command);
+                    }
                     Err(_) => break,
                 }
             }
@@ -568,6 +662,49 @@ impl Writer {
             }
             metrics::histogram!("hookgate_queue_sqlite_batch_size").record(size as f64);
         }
+    }
+
+    /// Waits for the next command, tidying the files (see `upkeep`) while
+    /// none comes; `None` once every queue handle is dropped.
+    fn next_command(&mut self) -> Option<Command> {
+        loop {
+            // Once tidy, the writer still wakes to prune dedup keys whose
+            // window passed while no command came (then tidies again).
+            let wait = self
+                .upkeep
+                .idle_wait()
+                .unwrap_or(self.prune_interval.max(upkeep::IDLE_AFTER));
+            match self.inbox.recv_timeout(wait) {
+                Ok(command) => return Some(command),
+                Err(mpsc::RecvTimeoutError::Timeout) => self.idle(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// No command came for a while: prunes expired dedup keys if that is
+    /// due, or else does one step of the files' upkeep.
+    fn idle(&mut self) {
+        let now = self.clock.now();
+        let dedup_cutoff = now
+            .checked_sub(self.dedup_window)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let due = self
+            .last_prune
+            .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= self.prune_interval);
+        if due && sql(&self.conn, "BEGIN IMMEDIATE").is_ok() {
+            let pruned = self.prune_if_due(now, dedup_cutoff);
+            if let Err(err) = sql(&self.conn, "COMMIT") {
+                tracing::warn!(error = %err, "could not commit the pruning of dedup keys");
+                self.roll_back();
+            } else if pruned > 0 {
+                tracing::debug!(pruned, "pruned expired dedup keys");
+                // Their pages are free now: give them back.
+                self.upkeep.untidy();
+                return;
+            }
+        }
+        self.upkeep.idle(&self.conn);
     }
 
     /// Runs `batch` in one transaction and answers every caller once it is
@@ -688,12 +825,12 @@ impl Writer {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
-                // A full channel means a checkpoint is already pending.
-                let _ = self.checkpoint.try_send(());
                 if pruned > 0 {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
                 answers.into_iter().for_each(Answer::send);
+                // Between batches: no caller waits on what this does.
+                self.upkeep.after_commit(&self.conn);
             }
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
@@ -919,9 +1056,15 @@ mod tests {
         let data_version = store::data_version(&conn).unwrap();
         let (checkpoint, _) = mpsc::sync_channel(1);
         let (_, inbox) = mpsc::channel();
+        let policy = WalPolicy {
+            limit: DEFAULT_WAL_LIMIT,
+            checkpoint_after: DEFAULT_CHECKPOINT_AFTER,
+        };
+        let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
         Writer {
+            upkeep: Upkeep::new(&conn, policy, frames, checkpoint),
+            max_batch_bytes: policy.max_batch_bytes(),
             conn,
-            checkpoint,
             inbox,
             clock: Arc::new(crate::SystemClock),
             capacity: DEFAULT_CAPACITY,
