@@ -14,6 +14,7 @@ pub(crate) mod queue;
 pub(crate) mod send;
 pub(crate) mod serve;
 pub(crate) mod sign;
+pub(crate) mod tail;
 pub(crate) mod verify;
 
 /// Why a subcommand did not succeed; decides the exit code.
