@@ -160,6 +160,14 @@ pub enum VerifyErrorKind {
     },
     /// The token in the body differs from the authenticated header token.
     BodyTokenMismatch,
+    /// The field the scheme reads from the JSON body (Claravine's `token`, the
+    /// `id` of clarife, Stripe or a custom scheme reading its id from the
+    /// body) appears more than once at the top level, so verification and a
+    /// typed payload could read different values.
+    DuplicateBodyField {
+        /// The field.
+        field: &'static str,
+    },
 }
 
 impl VerifyErrorKind {
@@ -171,7 +179,8 @@ impl VerifyErrorKind {
             | VerifyErrorKind::MalformedHeader { .. }
             | VerifyErrorKind::NoSupportedSignature { .. }
             | VerifyErrorKind::BodyNotJson
-            | VerifyErrorKind::MissingBodyField { .. } => StatusCode::BAD_REQUEST,
+            | VerifyErrorKind::MissingBodyField { .. }
+            | VerifyErrorKind::DuplicateBodyField { .. } => StatusCode::BAD_REQUEST,
             VerifyErrorKind::TimestampTooOld { .. }
             | VerifyErrorKind::TimestampInFuture { .. }
             | VerifyErrorKind::SignatureMismatch { .. }
@@ -218,6 +227,9 @@ impl fmt::Display for VerifyErrorKind {
             }
             VerifyErrorKind::BodyTokenMismatch => {
                 f.write_str("body token does not match the authorization header")
+            }
+            VerifyErrorKind::DuplicateBodyField { field } => {
+                write!(f, "body has the field {field:?} more than once")
             }
         }
     }

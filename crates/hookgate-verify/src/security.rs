@@ -64,7 +64,13 @@
 //!   to return to the sender.
 //! - Verification reads bytes, never requires UTF-8 bodies, and reads the body
 //!   (for clarife's and Stripe's ids or Claravine's token) only after the
-//!   signature or header token matched.
+//!   signature or header token matched. A body that names the field it reads
+//!   twice at its top level (`{"token":"x","token":"y"}`, or the second key
+//!   spelled `"tok\u0065n"`) is refused
+//!   ([`DuplicateBodyField`](crate::VerifyErrorKind::DuplicateBodyField), 400):
+//!   JSON parsers disagree on such a body (the first, the last, or an error),
+//!   so the value verification checked could differ from the one a handler
+//!   reads.
 //!
 //! [`past_tolerance`]: crate::VerifierBuilder::past_tolerance
 //! [`future_tolerance`]: crate::VerifierBuilder::future_tolerance

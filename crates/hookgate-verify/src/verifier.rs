@@ -231,21 +231,27 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn verified(&self, key: KeyId, timestamp: Option<u64>, header_id: Option<&str>) -> Verified {
+    fn verified(
+        &self,
+        key: KeyId,
+        timestamp: Option<u64>,
+        header_id: Option<&str>,
+    ) -> Result<Verified, VerifyErrorKind> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
             None if self.inner.id_from_body => crate::json::top_level_string(self.body, "id")
+                .map_err(|_| VerifyErrorKind::DuplicateBodyField { field: "id" })?
                 .filter(|id| !id.is_empty())
                 .map(|id| DeliveryId::new(&id)),
             None => None,
         };
-        Verified {
+        Ok(Verified {
             scheme: self.inner.scheme,
             delivery_id,
             timestamp,
             key,
-        }
+        })
     }
 
     /// Refuses timestamps outside the tolerance window, with saturating arithmetic.
@@ -375,7 +381,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, sig_name)?;
-        Ok(self.verified(key, Some(timestamp), Some(id)))
+        self.verified(key, Some(timestamp), Some(id))
     }
 
     fn timestamped(&self) -> Result<Verified, VerifyErrorKind> {
@@ -396,7 +402,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, &name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     fn github(&self) -> Result<Verified, VerifyErrorKind> {
@@ -412,7 +418,7 @@ impl Check<'_> {
             &signatures.tags(&name)?,
             &name,
         )?;
-        Ok(self.verified(key, None, optional_id(delivery)))
+        self.verified(key, None, optional_id(delivery))
     }
 
     fn slack(&self) -> Result<Verified, VerifyErrorKind> {
@@ -431,7 +437,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     fn shopify(&self) -> Result<Verified, VerifyErrorKind> {
@@ -458,7 +464,7 @@ impl Check<'_> {
             &signatures.tags(&name)?,
             &name,
         )?;
-        Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
+        self.verified(key, None, optional_id(id.or(unprefixed_id)))
     }
 
     fn claravine(&self) -> Result<Verified, VerifyErrorKind> {
@@ -467,7 +473,7 @@ impl Check<'_> {
             .ok_or_else(|| malformed(&name, Malformed::MissingPrefix))?;
         let key = self.match_token(token.as_bytes(), &name)?;
         self.check_body_token(key)?;
-        Ok(self.verified(key.id.clone(), None, None))
+        self.verified(key.id.clone(), None, None)
     }
 
     #[cfg(feature = "json")]
@@ -476,8 +482,13 @@ impl Check<'_> {
         // nothing is built from it: a `serde_json::Value` of every member cost
         // four to six times this read on a 1 KiB Claravine body, and the
         // receiver reads the body once more for its own questions.
+        use crate::json::Unreadable;
+
         let token = crate::json::checked_top_level_string(self.body, "token")
-            .map_err(|_| VerifyErrorKind::BodyNotJson)?
+            .map_err(|unreadable| match unreadable {
+                Unreadable::NotAnObject => VerifyErrorKind::BodyNotJson,
+                Unreadable::Duplicate => VerifyErrorKind::DuplicateBodyField { field: "token" },
+            })?
             .ok_or(VerifyErrorKind::MissingBodyField { field: "token" })?;
         let matches = match &key.material {
             Material::Token { digest, .. } => {
@@ -513,7 +524,7 @@ impl Check<'_> {
             None => text,
         };
         let key = self.match_token(token.as_bytes(), &name)?;
-        Ok(self.verified(key.id.clone(), None, None))
+        self.verified(key.id.clone(), None, None)
     }
 
     fn custom(&self) -> Result<Verified, VerifyErrorKind> {
@@ -551,7 +562,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, name)?;
-        Ok(self.verified(key, timestamp.map(|(_, ts)| ts), id))
+        self.verified(key, timestamp.map(|(_, ts)| ts), id)
     }
 }
 
