@@ -541,7 +541,13 @@ fn end_of_container(bytes: &[u8], start: usize) -> Option<usize> {
     while at < bytes.len() {
         if !escaped && let Some(chunk) = bytes.get(at..at + 8) {
             let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-            if each_equal(word, b'\\') == 0 {
+            let backslashes = each_equal(word, b'\\');
+            if in_string && backslashes | each_equal(word, b'"') == 0 {
+                // Eight bytes of a long string: nothing to count.
+                at += 8;
+                continue;
+            }
+            if backslashes == 0 {
                 let mut odd = each_equal(word, b'"');
                 odd ^= odd << 8;
                 odd ^= odd << 16;
