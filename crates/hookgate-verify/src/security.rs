@@ -40,11 +40,17 @@
 //!   signature. The timestamp check only stops naive replays; dedup on the
 //!   envelope `id` (which *is* signed) is the real protection, and it must
 //!   remember ids for as long as a replay matters, not just 5 minutes.
-//! - **GitHub and Shopify** send no timestamp: every captured delivery can be
-//!   replayed forever. Replay protection comes only from deduplicating on the
-//!   delivery id (`X-GitHub-Delivery`, `X-Shopify-Webhook-Id`). These ids are
-//!   not signed either, so dedup only helps against verbatim replays; for
-//!   stronger guarantees, also dedup on a hash of the body.
+//! - **GitHub, Shopify and other body-only HMACs** (Meta's
+//!   `X-Hub-Signature-256`, a custom scheme whose template is `{body}`) sign
+//!   neither a timestamp nor their delivery id (`X-GitHub-Delivery`,
+//!   `X-Shopify-Webhook-Id`). Deduplicating on that id stops only verbatim
+//!   replays: a captured delivery sent again **with a fresh id** verifies,
+//!   and is a new delivery, for as long as the secret is valid. To stop
+//!   those, deduplicate on what is signed, the body: hookgate-receive's
+//!   per-source `ReplayGuard::Body` (`replay_guard = "body"` in
+//!   `hookgate.toml`) keys deliveries by the SHA-256 of the body. Its cost:
+//!   two genuine deliveries with byte-identical bodies inside the dedup
+//!   window are one.
 //! - **Claravine and header tokens** authenticate the caller, not the content:
 //!   whoever holds the token can send anything. Serve them over HTTPS only and
 //!   rotate tokens (several may be configured at once).
