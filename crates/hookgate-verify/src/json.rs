@@ -124,6 +124,43 @@ pub(crate) fn top_level_value(
     }
 }
 
+/// Where the value of the top-level `field` sits in a JSON object body, for
+/// a field verification reads as it is written (Linear's `webhookTimestamp`):
+/// `Ok(None)` when the object has no such key.
+///
+/// # Errors
+///
+/// [`Unreadable::Duplicate`] when the key appears twice at the top level
+/// (keys compared decoded), [`Unreadable::NotAnObject`] when the scan does
+/// not understand the body before it found the key.
+#[cfg(feature = "json")]
+pub(crate) fn unique_top_level_value(
+    body: &[u8],
+    field: &str,
+) -> Result<Option<std::ops::Range<usize>>, Unreadable> {
+    let mut scan = Scanner {
+        bytes: body,
+        pos: 0,
+    };
+    let mut found = None;
+    let walked = scan.members(|scan, key, key_escaped| {
+        let start = scan.pos;
+        scan.skip_value().ok_or(Stop::NotUnderstood)?;
+        if is_key(key, key_escaped, field) {
+            if found.is_some() {
+                return Err(Stop::Duplicate);
+            }
+            found = Some(start..scan.pos);
+        }
+        Ok(())
+    });
+    match walked {
+        Err(Stop::Duplicate) => Err(Unreadable::Duplicate),
+        Err(Stop::NotUnderstood) if found.is_none() => Err(Unreadable::NotAnObject),
+        Ok(()) | Err(Stop::NotUnderstood) => Ok(found),
+    }
+}
+
 /// Why [`checked_top_level_string`] read no value.
 #[cfg(feature = "json")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -462,6 +462,36 @@ fn body_ids_named_twice() {
     }
 }
 
+/// Paddle's `event_id` and Linear's `webhookTimestamp`, read from the signed
+/// body, are refused when named twice too.
+#[cfg(feature = "json")] // Linear reads its timestamp from the JSON body.
+#[test]
+fn other_body_fields_named_twice() {
+    let millis = NOW * 1000;
+    for (scheme, field, body) in [
+        (
+            Scheme::Paddle,
+            "event_id",
+            r#"{"event_id":"evt_1","event_type":"x","event_id":"evt_2"}"#.to_owned(),
+        ),
+        (
+            Scheme::Linear,
+            "webhookTimestamp",
+            format!(
+                r#"{{"webhookTimestamp":{millis},"type":"Issue","webhookTimestamp":{millis}}}"#
+            ),
+        ),
+    ] {
+        let verifier = Verifier::new(scheme, "s3cret").unwrap();
+        let headers = verifier.signer().sign("", NOW, body.as_bytes()).unwrap();
+        let err = verifier
+            .verify_at(&headers, body.as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(err.kind(), &VerifyErrorKind::DuplicateBodyField { field });
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
 #[cfg(not(feature = "json"))]
 #[test]
 fn claravine_needs_the_json_feature() {
