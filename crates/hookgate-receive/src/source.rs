@@ -93,6 +93,9 @@ pub enum ConfigError {
     /// A rate is written `N/s`, `N/min` or `N/h`.
     #[error("rate {0:?} is not N/s, N/min or N/h")]
     InvalidRate(String),
+    /// A replay guard is written `"id"` or `"body"`.
+    #[error("replay guard {0:?} is not \"id\" or \"body\"")]
+    InvalidReplayGuard(String),
     /// A handshake's secret (Meta's verify token, Zoom's secret token) must not be empty.
     #[error("the {0} handshake needs a secret that is not empty")]
     EmptyHandshakeSecret(&'static str),
@@ -109,6 +112,82 @@ pub enum Mode {
     /// Pass it on to the application with the raw body restored and the
     /// verification result attached; the application's handler answers.
     Inline,
+}
+
+/// What the queue deduplicates a source's deliveries on: the delivery id it
+/// is given ([`VerifiedDelivery::delivery_id`](crate::VerifiedDelivery::delivery_id)).
+///
+/// The sender's id is what its retries repeat, but several schemes do not
+/// sign it: GitHub's `X-GitHub-Delivery`, Shopify's `X-Shopify-Webhook-Id`
+/// and Meta-style body-only HMACs sign the body alone and carry no signed
+/// timestamp. Whoever captures one of their deliveries (a proxy log, a
+/// misdirected request) can send it again with a fresh id; it verifies, and
+/// with the default guard it is queued again, as often as they like, for as
+/// long as the secret is valid. [`ReplayGuard::Body`] closes that.
+///
+/// ```
+/// use hookgate_receive::{ReplayGuard, Source};
+/// use hookgate_verify::{Scheme, Verifier};
+///
+/// let source = Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?)
+///     .replay_guard(ReplayGuard::Body)
+///     .build()?;
+/// assert_eq!(source.replay_guard(), ReplayGuard::Body);
+/// assert_eq!("body".parse::<ReplayGuard>()?, ReplayGuard::Body);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum ReplayGuard {
+    /// The sender's delivery id ([`Verified::delivery_id`](hookgate_verify::Verified::delivery_id)),
+    /// or, for senders that send none, the SHA-256 of the body (see
+    /// [`derived_delivery_id`](crate::derived_delivery_id)). Written `"id"`.
+    #[default]
+    Id,
+    /// The SHA-256 of the body, which the signature covers (for body-only
+    /// HMACs it is the whole signed content), whatever id the request carries:
+    /// a replay under a fresh id is a duplicate, answered 200 and not queued
+    /// again, for as long as the queue remembers ids (its dedup window, 24 h
+    /// by default). Written `"body"`.
+    ///
+    /// What it costs: two genuine deliveries with byte-identical bodies
+    /// inside the window are one (the second is dropped as a duplicate);
+    /// GitHub and Shopify bodies carry the object's state and timestamps, so
+    /// distinct events rarely collide, but a sender that repeats an event
+    /// with the same body on purpose is heard once. The queue and the
+    /// handlers see `sha256:<hex>` as the delivery id; the sender's own id
+    /// stays in its header, which is queued with the delivery. And one
+    /// SHA-256 over the body per delivery, a fraction of the HMAC's cost.
+    Body,
+}
+
+impl ReplayGuard {
+    /// How the guard is written in configuration: `"id"` or `"body"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Body => "body",
+        }
+    }
+}
+
+impl fmt::Display for ReplayGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReplayGuard {
+    type Err = ConfigError;
+
+    /// `"id"` or `"body"`.
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "id" => Ok(Self::Id),
+            "body" => Ok(Self::Body),
+            other => Err(ConfigError::InvalidReplayGuard(other.to_owned())),
+        }
+    }
 }
 
 /// One sender on one route: the path, methods, verifier, optional event filter,
@@ -146,6 +225,7 @@ pub struct Source {
     /// receiver is built); `None`: every client.
     pub(crate) client_policy: Option<ClientPolicy>,
     pub(crate) admission: Admission,
+    pub(crate) replay_guard: ReplayGuard,
     /// The handshake answered on this route, if any.
     pub(crate) handshake: Option<Handshake>,
 }
@@ -175,6 +255,7 @@ impl Source {
             allow_ips: None,
             max_in_flight: None,
             rate_limit: None,
+            replay_guard: ReplayGuard::Id,
             handshake: HandshakeChoice::Default,
         }
     }
@@ -239,6 +320,10 @@ impl Source {
         self.admission.rate_limit()
     }
 
+    /// What the queue deduplicates this source's deliveries on.
+    pub fn replay_guard(&self) -> ReplayGuard {
+        self.replay_guard
+    }
     /// The handshake answered on this route, if any (see [`Handshake`]).
     pub fn handshake(&self) -> Option<&Handshake> {
         self.handshake.as_ref()
@@ -279,6 +364,7 @@ impl fmt::Debug for Source {
             .field("mode", &self.mode)
             .field("allow_ips", &self.allow_ips())
             .field("admission", &self.admission)
+            .field("replay_guard", &self.replay_guard)
             .field("handshake", &self.handshake)
             .finish_non_exhaustive()
     }
@@ -304,6 +390,7 @@ pub struct SourceBuilder {
     allow_ips: Option<Vec<Cidr>>,
     max_in_flight: Option<usize>,
     rate_limit: Option<RateLimit>,
+    replay_guard: ReplayGuard,
     handshake: HandshakeChoice,
 }
 
@@ -440,6 +527,16 @@ impl SourceBuilder {
         self
     }
 
+    /// What the queue deduplicates this source's deliveries on (default
+    /// [`ReplayGuard::Id`]). [`ReplayGuard::Body`] keys them by the SHA-256
+    /// of the body, so that a delivery of a body-only HMAC scheme (GitHub,
+    /// Shopify, Meta-style) captured and resent with a fresh, unsigned id is
+    /// a duplicate; read its cost on [`ReplayGuard::Body`] first.
+    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
+        self.replay_guard = guard;
+        self
+    }
+
     /// Answers `handshake` on this route (default: the one of the
     /// verifier's scheme, [`Handshake::for_scheme`]): Meta's, for one, needs
     /// the verify token given in Meta's dashboard.
@@ -523,6 +620,7 @@ impl SourceBuilder {
                 trusted_proxies: Arc::from([]),
             }),
             admission: Admission::new(self.max_in_flight, self.rate_limit),
+            replay_guard: self.replay_guard,
         })
     }
 }

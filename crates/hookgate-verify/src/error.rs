@@ -167,6 +167,15 @@ pub enum VerifyErrorKind {
         /// The field.
         field: &'static str,
     },
+    /// The field the scheme reads from the JSON body (Claravine's `token`, the
+    /// `id` of clarife, Stripe or a custom scheme reading its id from the
+    /// body, Paddle's `event_id`, Linear's `webhookTimestamp`) appears more
+    /// than once at the top level, so verification and a typed payload could
+    /// read different values.
+    DuplicateBodyField {
+        /// The field.
+        field: &'static str,
+    },
 }
 
 impl VerifyErrorKind {
@@ -179,7 +188,8 @@ impl VerifyErrorKind {
             | VerifyErrorKind::NoSupportedSignature { .. }
             | VerifyErrorKind::BodyNotJson
             | VerifyErrorKind::MissingBodyField { .. }
-            | VerifyErrorKind::InvalidBodyField { .. } => StatusCode::BAD_REQUEST,
+            | VerifyErrorKind::InvalidBodyField { .. }
+            | VerifyErrorKind::DuplicateBodyField { .. } => StatusCode::BAD_REQUEST,
             VerifyErrorKind::TimestampTooOld { .. }
             | VerifyErrorKind::TimestampInFuture { .. }
             | VerifyErrorKind::SignatureMismatch { .. }
@@ -229,6 +239,9 @@ impl fmt::Display for VerifyErrorKind {
             }
             VerifyErrorKind::InvalidBodyField { field } => {
                 write!(f, "body field {field:?} is not of the expected form")
+            }
+            VerifyErrorKind::DuplicateBodyField { field } => {
+                write!(f, "body has the field {field:?} more than once")
             }
         }
     }

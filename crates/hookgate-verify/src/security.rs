@@ -49,11 +49,17 @@
 //! - **Meta and Dropbox** send no timestamp and no delivery id: a captured
 //!   delivery can be replayed forever, and only a hash of the body (or the
 //!   ids inside the payload) can deduplicate it.
-//! - **GitHub and Shopify** send no timestamp: every captured delivery can be
-//!   replayed forever. Replay protection comes only from deduplicating on the
-//!   delivery id (`X-GitHub-Delivery`, `X-Shopify-Webhook-Id`). These ids are
-//!   not signed either, so dedup only helps against verbatim replays; for
-//!   stronger guarantees, also dedup on a hash of the body.
+//! - **GitHub, Shopify and other body-only HMACs** (Meta's
+//!   `X-Hub-Signature-256`, a custom scheme whose template is `{body}`) sign
+//!   neither a timestamp nor their delivery id (`X-GitHub-Delivery`,
+//!   `X-Shopify-Webhook-Id`). Deduplicating on that id stops only verbatim
+//!   replays: a captured delivery sent again **with a fresh id** verifies,
+//!   and is a new delivery, for as long as the secret is valid. To stop
+//!   those, deduplicate on what is signed, the body: hookgate-receive's
+//!   per-source `ReplayGuard::Body` (`replay_guard = "body"` in
+//!   `hookgate.toml`) keys deliveries by the SHA-256 of the body. Its cost:
+//!   two genuine deliveries with byte-identical bodies inside the dedup
+//!   window are one.
 //! - **Claravine, GitLab and header tokens** authenticate the caller, not the content:
 //!   whoever holds the token can send anything. Serve them over HTTPS only and
 //!   rotate tokens (several may be configured at once).
@@ -73,7 +79,13 @@
 //!   to return to the sender.
 //! - Verification reads bytes, never requires UTF-8 bodies, and reads the body
 //!   (for clarife's and Stripe's ids or Claravine's token) only after the
-//!   signature or header token matched.
+//!   signature or header token matched. A body that names the field it reads
+//!   twice at its top level (`{"token":"x","token":"y"}`, or the second key
+//!   spelled `"tok\u0065n"`) is refused
+//!   ([`DuplicateBodyField`](crate::VerifyErrorKind::DuplicateBodyField), 400):
+//!   JSON parsers disagree on such a body (the first, the last, or an error),
+//!   so the value verification checked could differ from the one a handler
+//!   reads.
 //!
 //! [`past_tolerance`]: crate::VerifierBuilder::past_tolerance
 //! [`future_tolerance`]: crate::VerifierBuilder::future_tolerance

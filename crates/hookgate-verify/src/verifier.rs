@@ -224,10 +224,10 @@ impl Verifier {
             Scheme::Twitch => check.twitch(),
             Scheme::Meta => check
                 .body_hex(&h::META_SIGNATURE_256, "sha256=")
-                .map(|key| check.verified(key, None, None)),
+                .and_then(|key| check.verified(key, None, None)),
             Scheme::Dropbox => check
                 .body_hex(&h::DROPBOX_SIGNATURE, "")
-                .map(|key| check.verified(key, None, None)),
+                .and_then(|key| check.verified(key, None, None)),
             Scheme::Claravine => check.claravine(),
             Scheme::Clarity => check.header_token(),
             Scheme::GitLab => check.gitlab(),
@@ -246,22 +246,29 @@ struct Check<'a> {
 }
 
 impl Check<'_> {
-    fn verified(&self, key: KeyId, timestamp: Option<u64>, header_id: Option<&str>) -> Verified {
+    fn verified(
+        &self,
+        key: KeyId,
+        timestamp: Option<u64>,
+        header_id: Option<&str>,
+    ) -> Result<Verified, VerifyErrorKind> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
-            None => self.inner.body_id_field.and_then(|field| {
-                crate::json::top_level_string(self.body, field)
+            None => match self.inner.body_id_field {
+                Some(field) => crate::json::top_level_string(self.body, field)
+                    .map_err(|_| VerifyErrorKind::DuplicateBodyField { field })?
                     .filter(|id| !id.is_empty())
-                    .map(|id| DeliveryId::new(&id))
-            }),
+                    .map(|id| DeliveryId::new(&id)),
+                None => None,
+            },
         };
-        Verified {
+        Ok(Verified {
             scheme: self.inner.scheme,
             delivery_id,
             timestamp,
             key,
-        }
+        })
     }
 
     /// Refuses timestamps (Unix seconds) outside the tolerance window.
@@ -397,7 +404,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, sig_name)?;
-        Ok(self.verified(key, Some(timestamp), Some(id)))
+        self.verified(key, Some(timestamp), Some(id))
     }
 
     fn timestamped(&self) -> Result<Verified, VerifyErrorKind> {
@@ -418,7 +425,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, &name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     fn github(&self) -> Result<Verified, VerifyErrorKind> {
@@ -434,7 +441,7 @@ impl Check<'_> {
             &signatures.tags(&name)?,
             &name,
         )?;
-        Ok(self.verified(key, None, optional_id(delivery)))
+        self.verified(key, None, optional_id(delivery))
     }
 
     fn slack(&self) -> Result<Verified, VerifyErrorKind> {
@@ -456,7 +463,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(name)?, name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     fn shopify(&self) -> Result<Verified, VerifyErrorKind> {
@@ -483,7 +490,7 @@ impl Check<'_> {
             &signatures.tags(&name)?,
             &name,
         )?;
-        Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
+        self.verified(key, None, optional_id(id.or(unprefixed_id)))
     }
 
     /// A single hex signature, after `prefix`, over the body alone (Meta,
@@ -516,7 +523,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     /// Linear signs the body alone; its timestamp, `webhookTimestamp` in
@@ -528,17 +535,20 @@ impl Check<'_> {
         let now = self.now.duration_since(UNIX_EPOCH).unwrap_or_default();
         self.check_age(Duration::from_millis(millis), now)?;
         let id = optional_id(self.headers.get(h::LINEAR_DELIVERY));
-        Ok(self.verified(key, Some(millis / 1000), id))
+        self.verified(key, Some(millis / 1000), id)
     }
 
     /// A whole number at the body's top-level `field`.
     #[cfg(feature = "json")]
     fn body_timestamp_millis(&self, field: &'static str) -> Result<u64, VerifyErrorKind> {
-        match crate::json::top_level_value(self.body, field) {
-            Some(Ok(range)) => parse::parse_timestamp(&self.body[range])
+        use crate::json::Unreadable;
+
+        match crate::json::unique_top_level_value(self.body, field) {
+            Ok(Some(range)) => parse::parse_timestamp(&self.body[range])
                 .ok_or(VerifyErrorKind::InvalidBodyField { field }),
-            Some(Err(_)) => Err(VerifyErrorKind::MissingBodyField { field }),
-            None => Err(VerifyErrorKind::BodyNotJson),
+            Ok(None) => Err(VerifyErrorKind::MissingBodyField { field }),
+            Err(Unreadable::Duplicate) => Err(VerifyErrorKind::DuplicateBodyField { field }),
+            Err(Unreadable::NotAnObject) => Err(VerifyErrorKind::BodyNotJson),
         }
     }
 
@@ -576,14 +586,14 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(sig_name)?, sig_name)?;
-        Ok(self.verified(key, Some(timestamp), Some(id)))
+        self.verified(key, Some(timestamp), Some(id))
     }
 
     fn gitlab(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::GITLAB_TOKEN;
         let [token, id] = parse::find_headers(self.headers, [&name, &h::GITLAB_EVENT_UUID]);
         let key = self.match_token(header_text(&name, token)?.as_bytes(), &name)?;
-        Ok(self.verified(key.id.clone(), None, optional_id(id)))
+        self.verified(key.id.clone(), None, optional_id(id))
     }
 
     fn claravine(&self) -> Result<Verified, VerifyErrorKind> {
@@ -592,7 +602,7 @@ impl Check<'_> {
             .ok_or_else(|| malformed(&name, Malformed::MissingPrefix))?;
         let key = self.match_token(token.as_bytes(), &name)?;
         self.check_body_token(key)?;
-        Ok(self.verified(key.id.clone(), None, None))
+        self.verified(key.id.clone(), None, None)
     }
 
     #[cfg(feature = "json")]
@@ -601,8 +611,13 @@ impl Check<'_> {
         // nothing is built from it: a `serde_json::Value` of every member cost
         // four to six times this read on a 1 KiB Claravine body, and the
         // receiver reads the body once more for its own questions.
+        use crate::json::Unreadable;
+
         let token = crate::json::checked_top_level_string(self.body, "token")
-            .map_err(|_| VerifyErrorKind::BodyNotJson)?
+            .map_err(|unreadable| match unreadable {
+                Unreadable::NotAnObject => VerifyErrorKind::BodyNotJson,
+                Unreadable::Duplicate => VerifyErrorKind::DuplicateBodyField { field: "token" },
+            })?
             .ok_or(VerifyErrorKind::MissingBodyField { field: "token" })?;
         let matches = match &key.material {
             Material::Token { digest, .. } => {
@@ -638,7 +653,7 @@ impl Check<'_> {
             None => text,
         };
         let key = self.match_token(token.as_bytes(), &name)?;
-        Ok(self.verified(key.id.clone(), None, None))
+        self.verified(key.id.clone(), None, None)
     }
 
     fn custom(&self) -> Result<Verified, VerifyErrorKind> {
@@ -676,7 +691,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, name)?;
-        Ok(self.verified(key, timestamp.map(|(_, ts)| ts), id))
+        self.verified(key, timestamp.map(|(_, ts)| ts), id)
     }
 }
 

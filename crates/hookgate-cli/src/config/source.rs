@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use hookgate_events::{EventFilter, Pattern, Sender};
-use hookgate_receive::Source;
+use hookgate_receive::{ReplayGuard, Source};
 use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
@@ -84,6 +84,8 @@ pub(crate) struct SourceConfig {
     pub(crate) max_in_flight: Option<usize>,
     /// How fast requests of the source may come, when limited (`rate`, `burst`).
     pub(crate) rate_limit: Option<RateLimit>,
+    /// What the queue deduplicates deliveries on (`replay_guard`).
+    pub(crate) replay_guard: ReplayGuard,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
@@ -223,6 +225,7 @@ impl SourceConfig {
         if let Some(limit) = self.rate_limit {
             builder = builder.rate_limit(limit);
         }
+        builder = builder.replay_guard(self.replay_guard);
         builder.build().map_err(|e| self.place(&e))
     }
 
@@ -305,6 +308,7 @@ pub(super) struct RawSource {
     max_in_flight: Option<Spanned<Whole<usize>>>,
     rate: Option<Spanned<String>>,
     burst: Option<Spanned<Whole<u32>>>,
+    replay_guard: Option<Spanned<String>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
@@ -459,6 +463,18 @@ pub(super) fn check_source(
         ));
     }
     let rate_limit = check_rate(ctx, &prefix, raw.rate, raw.burst)?;
+    let replay_guard = match &raw.replay_guard {
+        Some(guard) => guard.get_ref().parse::<ReplayGuard>().map_err(|_| {
+            ctx.at(
+                guard.span(),
+                format!(
+                    "{prefix}: `replay_guard` is {:?}; use \"id\" (deduplicate on the sender's delivery id, the default) or \"body\" (on the SHA-256 of the body)",
+                    guard.get_ref()
+                ),
+            )
+        })?,
+        None => ReplayGuard::default(),
+    };
 
     let action = match raw.action {
         Some(action) => check_action(ctx, action)?,
@@ -485,6 +501,7 @@ pub(super) fn check_source(
         allow_ips,
         max_in_flight: raw.max_in_flight.map(|m| m.into_inner().0),
         rate_limit,
+        replay_guard,
         action,
         secrets: SecretSpec {
             env,

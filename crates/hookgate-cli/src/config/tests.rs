@@ -357,6 +357,27 @@ fn admission_control_per_source() {
 }
 
 #[test]
+fn replay_guard_per_source() {
+    use hookgate_receive::ReplayGuard;
+
+    let minimal = parse(MINIMAL).unwrap();
+    assert_eq!(minimal.sources[0].replay_guard, ReplayGuard::Id);
+    let body = parse(&format!("{MINIMAL}replay_guard = \"body\"\n")).unwrap();
+    assert_eq!(body.sources[0].replay_guard, ReplayGuard::Body);
+    let text = format!("{MINIMAL}replay_guard = \"hash\"\n");
+    let err = parse(&text).unwrap_err();
+    let ConfigError::At { line, .. } = &err else {
+        panic!("{err} has no position");
+    };
+    assert_eq!(*line, text.lines().count(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`replay_guard` is \"hash\"; use \"id\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn secrets_come_from_the_environment() {
     let config = parse(MINIMAL).unwrap();
     let source = &config.sources[0];
