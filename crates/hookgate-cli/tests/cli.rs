@@ -159,16 +159,37 @@ fn usage_errors_exit_2() {
 #[test]
 fn sign_output_feeds_verify_for_every_scheme() {
     let body = br#"{"id":"evt_1","token":"tok-1"}"#;
-    for (scheme, secret) in [
-        ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-        ("svix", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-        ("clarife", "whsec_sample"),
-        ("stripe", "whsec_test"),
-        ("github", "gh"),
-        ("slack", "sl"),
-        ("shopify", "sh"),
-        ("claravine", "tok-1"),
-        ("clarity", "tok-1"),
+    const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    // Ed25519 signs with the secret key and verifies with the public one
+    // (RFC 8032's test 1 key; the "other" keys are test 2's).
+    const WHSK: &str = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+    const WHPK: &str = "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    const PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    const OTHER_PUBLIC: &str = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    for (scheme, secret, verify_secret, other) in [
+        ("standard", WHSEC, WHSEC, "whsec_b3RoZXI="),
+        (
+            "standard",
+            WHSK,
+            WHPK,
+            "whpk_PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=",
+        ),
+        ("svix", WHSEC, WHSEC, "whsec_b3RoZXI="),
+        ("clarife", "whsec_sample", "whsec_sample", "other"),
+        ("stripe", "whsec_test", "whsec_test", "other"),
+        ("github", "gh", "gh", "other"),
+        ("slack", "sl", "sl", "other"),
+        ("shopify", "sh", "sh", "other"),
+        ("paddle", "pd", "pd", "other"),
+        ("zoom", "zm", "zm", "other"),
+        ("twitch", "tw", "tw", "other"),
+        ("meta", "mt", "mt", "other"),
+        ("dropbox", "db", "db", "other"),
+        ("discord", SEED, PUBLIC, OTHER_PUBLIC),
+        ("claravine", "tok-1", "tok-1", "other"),
+        ("clarity", "tok-1", "tok-1", "other"),
+        ("gitlab", "tok-1", "tok-1", "other"),
     ] {
         let signed = hookgate(
             &[
@@ -192,11 +213,6 @@ fn sign_output_feeds_verify_for_every_scheme() {
         );
         let lines = text(&signed.stdout);
         // A second, older secret first: the key reported must be the second.
-        let other = if scheme == "standard" || scheme == "svix" {
-            "whsec_b3RoZXI="
-        } else {
-            "other"
-        };
         let mut args = vec![
             "verify",
             "--scheme",
@@ -204,7 +220,7 @@ fn sign_output_feeds_verify_for_every_scheme() {
             "--secret",
             other,
             "--secret",
-            secret,
+            verify_secret,
             "--now",
             "1700000001",
         ];

@@ -82,6 +82,10 @@ pub enum Malformed {
     /// The `Authorization` header is not `Bearer <token>`, or a token lacks its
     /// configured prefix.
     MissingPrefix,
+    /// A Standard Webhooks list holds more than
+    /// [`MAX_ED25519_SIGNATURES`](crate::MAX_ED25519_SIGNATURES) `v1a`
+    /// entries: refused before any is checked.
+    TooManySignatures,
 }
 
 impl Malformed {
@@ -96,6 +100,7 @@ impl Malformed {
             }
             Malformed::InvalidSyntax => "entry is not of the expected form",
             Malformed::MissingPrefix => "expected prefix is missing",
+            Malformed::TooManySignatures => "too many asymmetric signatures",
         }
     }
 }

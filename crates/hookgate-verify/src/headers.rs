@@ -67,6 +67,10 @@ pub const TWITCH_MESSAGE_TYPE: HeaderName = HeaderName::from_static("twitch-even
 pub const META_SIGNATURE_256: HeaderName = HeaderName::from_static("x-hub-signature-256");
 /// Dropbox signature: hex HMAC-SHA256 of the body.
 pub const DROPBOX_SIGNATURE: HeaderName = HeaderName::from_static("x-dropbox-signature");
+/// Discord's Ed25519 signature (128 hex digits).
+pub const DISCORD_SIGNATURE: HeaderName = HeaderName::from_static("x-signature-ed25519");
+/// Discord's timestamp (Unix seconds), signed.
+pub const DISCORD_TIMESTAMP: HeaderName = HeaderName::from_static("x-signature-timestamp");
 /// GitLab's secret token, sent in clear.
 pub const GITLAB_TOKEN: HeaderName = HeaderName::from_static("x-gitlab-token");
 /// GitLab delivery id.

@@ -30,7 +30,10 @@ use crate::DEFAULT_TOLERANCE;
 pub enum Scheme {
     /// Standard Webhooks: `webhook-id`, `webhook-timestamp` and a space-separated
     /// `webhook-signature` list of `v1,<base64>` over `{id}.{timestamp}.{body}`;
-    /// `whsec_` + base64 secrets.
+    /// `whsec_` + base64 secrets. Asymmetric `v1a,<base64>` Ed25519 entries
+    /// over the same content verify with `whpk_` + base64 public keys and are
+    /// signed with `whsk_` + base64 secret keys; a list may mix both, and
+    /// each kind of key reads only its own entries.
     Standard,
     /// Svix (used by Clazar): Standard Webhooks with `svix-*` headers; the
     /// `webhook-*` headers are accepted too.
@@ -72,6 +75,11 @@ pub enum Scheme {
     /// Dropbox: `X-Dropbox-Signature: <hex>` over the body, under the app
     /// secret.
     Dropbox,
+    /// Discord interactions: `X-Signature-Ed25519: <hex>`, an Ed25519
+    /// signature of `{X-Signature-Timestamp}{body}`; verified with the
+    /// application's public key (64 hex digits), signed with a 32-byte seed
+    /// (64 hex digits). The delivery id is the interaction's `id`.
+    Discord,
     /// Claravine: `Authorization: Bearer <token>` and the same token in the JSON
     /// body's top-level `token`; both must match.
     Claravine,
@@ -99,7 +107,7 @@ struct Names {
 /// is the variant whose discriminant is `i` (checked when compiling, by
 /// [`Scheme::ALL`]). [`Scheme::ALL`], [`Scheme::as_str`], [`FromStr`] and
 /// [`UnknownScheme`]'s message are all read from it, so a new scheme is one row.
-const NAMES: [Names; 17] = [
+const NAMES: [Names; 18] = [
     Names {
         scheme: Scheme::Standard,
         name: "standard",
@@ -163,6 +171,11 @@ const NAMES: [Names; 17] = [
     Names {
         scheme: Scheme::Dropbox,
         name: "dropbox",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Discord,
+        name: "discord",
         aliases: &[],
     },
     Names {

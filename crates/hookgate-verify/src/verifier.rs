@@ -86,6 +86,10 @@ pub(crate) struct Inner {
     /// The body's top-level string field holding the delivery id, read after
     /// the signature matched when no header carries one.
     body_id_field: Option<&'static str>,
+    /// Whether any key is an HMAC key, and whether any is an Ed25519 public
+    /// key (a Standard Webhooks verifier may hold both during a migration).
+    has_hmac: bool,
+    has_ed25519: bool,
 }
 
 impl fmt::Debug for Verifier {
@@ -228,6 +232,7 @@ impl Verifier {
             Scheme::Dropbox => check
                 .body_hex(&h::DROPBOX_SIGNATURE, "")
                 .map(|key| check.verified(key, None, None)),
+            Scheme::Discord => check.discord(),
             Scheme::Claravine => check.claravine(),
             Scheme::Clarity => check.header_token(),
             Scheme::GitLab => check.gitlab(),
@@ -349,7 +354,7 @@ impl Check<'_> {
             .iter()
             .find(|key| match &key.material {
                 Material::Token { digest, .. } => bool::from(digest.ct_eq(&presented)),
-                Material::Hmac(_) => false,
+                Material::Hmac(_) | Material::Ed25519(_) => false,
             })
             .ok_or_else(|| VerifyErrorKind::TokenMismatch {
                 header: header.clone(),
@@ -390,14 +395,87 @@ impl Check<'_> {
                 &mut signatures,
             )?,
         }
-        let tags = signatures.tags(sig_name)?;
         let fields = Fields {
             id: id.as_bytes(),
             timestamp: ts_text,
             body: self.body,
         };
-        let key = self.match_hmac(fields, &tags, sig_name)?;
-        Ok(self.verified(key, Some(timestamp), Some(id)))
+        if !self.inner.has_ed25519 {
+            let tags = signatures.tags(sig_name)?;
+            let key = self.match_hmac(fields, &tags, sig_name)?;
+            return Ok(self.verified(key, Some(timestamp), Some(id)));
+        }
+        // Ed25519 keys read the `v1a` entries, HMAC keys the `v1` ones; a
+        // verifier may hold both.
+        let asymmetric =
+            parse::standard_ed25519_signatures(sig_name, header_text(sig_name, sig_value)?)?;
+        let mut candidates = false;
+        if self.inner.has_hmac
+            && let Ok(tags) = signatures.tags(sig_name)
+        {
+            candidates = true;
+            if let Ok(key) = self.match_hmac(fields, &tags, sig_name) {
+                return Ok(self.verified(key, Some(timestamp), Some(id)));
+            }
+        }
+        if !asymmetric.signatures.is_empty() {
+            candidates = true;
+            let message = self.inner.signed.message(fields);
+            if let Some(key) = self.match_ed25519(&message, &asymmetric.signatures) {
+                return Ok(self.verified(key, Some(timestamp), Some(id)));
+            }
+        }
+        let header = sig_name.clone();
+        Err(if candidates {
+            VerifyErrorKind::SignatureMismatch { header }
+        } else if (self.inner.has_hmac && signatures.saw_supported) || asymmetric.saw_supported {
+            malformed(&header, Malformed::InvalidSignature)
+        } else {
+            VerifyErrorKind::NoSupportedSignature { header }
+        })
+    }
+
+    /// The first Ed25519 key under which one of `signatures` signs `message`
+    /// (strict verification: non-canonical signatures are refused).
+    fn match_ed25519(
+        &self,
+        message: &[u8],
+        signatures: &[parse::Ed25519Signature],
+    ) -> Option<KeyId> {
+        self.inner.keys.iter().find_map(|key| {
+            let Material::Ed25519(public) = &key.material else {
+                return None;
+            };
+            signatures
+                .iter()
+                .any(|signature| {
+                    let signature = ed25519_dalek::Signature::from_bytes(signature);
+                    public.verify_strict(message, &signature).is_ok()
+                })
+                .then(|| key.id.clone())
+        })
+    }
+
+    fn discord(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = h::DISCORD_SIGNATURE;
+        let [timestamp, signature] =
+            parse::find_headers(self.headers, [&h::DISCORD_TIMESTAMP, &name]);
+        let (ts_text, timestamp) = self.timestamp_header(&h::DISCORD_TIMESTAMP, timestamp)?;
+        let signature =
+            match signature.and_then(|value| parse::decode_hex_signature(value.as_bytes())) {
+                Some(signature) => signature,
+                None => parse::decode_hex_signature(header_text(&name, signature)?)
+                    .ok_or_else(|| malformed(&name, Malformed::InvalidSignature))?,
+            };
+        let message = self.inner.signed.message(Fields {
+            id: b"",
+            timestamp: ts_text,
+            body: self.body,
+        });
+        let key = self
+            .match_ed25519(&message, &[signature])
+            .ok_or(VerifyErrorKind::SignatureMismatch { header: name })?;
+        Ok(self.verified(key, Some(timestamp), None))
     }
 
     fn timestamped(&self) -> Result<Verified, VerifyErrorKind> {
@@ -608,7 +686,7 @@ impl Check<'_> {
             Material::Token { digest, .. } => {
                 bool::from(digest.ct_eq(&token_digest(token.as_bytes())))
             }
-            Material::Hmac(_) => false,
+            Material::Hmac(_) | Material::Ed25519(_) => false,
         };
         if matches {
             Ok(())
@@ -857,8 +935,21 @@ impl VerifierBuilder {
         Ok(self)
     }
 
-    /// Adds a secret (a token for Claravine and Clarity). Several secrets
-    /// may be configured during a rotation; any of them verifies.
+    /// An Ed25519 public key, for a signer built from the secret key.
+    pub(crate) fn ed25519_public(mut self, public: ed25519_dalek::VerifyingKey) -> Self {
+        let id = KeyId::new(self.keys.len(), None);
+        self.keys.push(Key {
+            id,
+            material: Material::Ed25519(Box::new(public)),
+        });
+        self
+    }
+
+    /// Adds a secret (a token for Claravine, Clarity and GitLab; for Ed25519,
+    /// the public key: Standard Webhooks' `whpk_<base64>`, Discord's 64 hex
+    /// digits). Several secrets may be configured during a rotation; any of
+    /// them verifies, and a Standard Webhooks verifier may hold `whsec_` and
+    /// `whpk_` keys together.
     ///
     /// # Errors
     ///
@@ -1066,8 +1157,18 @@ impl VerifierBuilder {
                 return Err(ConfigError::MissingOption("id_header"));
             }
         }
+        let has_hmac = self
+            .keys
+            .iter()
+            .any(|key| matches!(key.material, Material::Hmac(_)));
+        let has_ed25519 = self
+            .keys
+            .iter()
+            .any(|key| matches!(key.material, Material::Ed25519(_)));
         Ok(Verifier {
             inner: Arc::new(Inner {
+                has_hmac,
+                has_ed25519,
                 scheme: self.scheme,
                 keys: self.keys,
                 past_tolerance: self.past_tolerance,
@@ -1085,6 +1186,8 @@ impl VerifierBuilder {
                 body_id_field: match self.scheme {
                     Scheme::Clarife | Scheme::Stripe => Some("id"),
                     Scheme::Paddle => Some("event_id"),
+                    // The interaction's snowflake id.
+                    Scheme::Discord => Some("id"),
                     _ => self.id_from_body.then_some("id"),
                 },
             }),

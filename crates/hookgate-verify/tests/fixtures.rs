@@ -110,6 +110,58 @@ fn every_fixture_verifies_as_the_senders_library_says() {
     assert!(total >= 30, "{total}");
 }
 
+/// Ed25519 signatures are deterministic: the signer, given the seed the
+/// generators used, writes exactly the signatures the references wrote.
+#[test]
+fn ed25519_signers_reproduce_the_reference_signatures() {
+    use hookgate_verify::Signer;
+
+    let discord_seed = std::fs::read_to_string(vectors_dir().join("discord-seed.txt")).unwrap();
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(vectors_dir().join("discord.json")).unwrap())
+            .unwrap();
+    let first = &fixture["cases"][0];
+    let signer = Signer::new(Scheme::Discord, discord_seed.trim()).unwrap();
+    assert_eq!(
+        Some(first["secrets"][0].as_str().unwrap().to_owned()),
+        signer.public_key()
+    );
+    let sent = headers(first["headers"].as_array().unwrap());
+    let signed = signer
+        .sign(
+            "",
+            1_700_000_000,
+            first["body"].as_str().unwrap().as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(signed["x-signature-ed25519"], sent["x-signature-ed25519"]);
+
+    // RFC 8032's test 1 seed, as whsk_, signs the first v1a case.
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(vectors_dir().join("standard-v1a.json")).unwrap(),
+    )
+    .unwrap();
+    let first = &fixture["cases"][0];
+    let signer = Signer::new(
+        Scheme::Standard,
+        "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=",
+    )
+    .unwrap();
+    assert_eq!(
+        Some(first["secrets"][0].as_str().unwrap().to_owned()),
+        signer.public_key()
+    );
+    let sent = headers(first["headers"].as_array().unwrap());
+    let signed = signer
+        .sign(
+            sent["webhook-id"].to_str().unwrap(),
+            1_614_265_330,
+            first["body"].as_str().unwrap().as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(signed["webhook-signature"], sent["webhook-signature"]);
+}
+
 /// The generators are checked in beside the fixtures they wrote.
 #[test]
 fn each_fixture_names_its_generator() {

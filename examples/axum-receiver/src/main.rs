@@ -7,7 +7,7 @@
 //!
 //! It serves `POST /hooks/<scheme>` for every scheme of `hookgate verify`:
 //! `standard`, `svix`, `clarife`, `stripe`, `github`, `slack`, `shopify`,
-//! `paddle`, `linear`, `zoom`, `twitch`, `meta`, `dropbox`, `claravine`,
+//! `paddle`, `linear`, `zoom`, `twitch`, `meta`, `dropbox`, `discord`, `claravine`,
 //! `clarity` (header `x-clarity-webhook-token`) and `gitlab`: every scheme
 //! but `custom`, which needs a sender's description.
 //!
@@ -33,6 +33,7 @@
 //! |---|---|
 //! | `standard`, `svix` | `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` (the Standard Webhooks spec's example) |
 //! | `clarife` | `whsec_sample` (the secret of `samples/clarife.json`) |
+//! | `discord` | the public key `2bc2800b…d270f653` of the development seed `6464…64` (64 hex digits, 32 bytes of 0x64), with which `hookgate sign --scheme discord` signs |
 //! | any other | `dev-<scheme>-secret`, e.g. `dev-github-secret` |
 //!
 //! Try it from another terminal:
@@ -70,6 +71,10 @@ fn schemes() -> impl Iterator<Item = Scheme> {
         .filter(|scheme| *scheme != Scheme::Custom)
 }
 
+/// Discord's development public key: that of the seed of 32 bytes 0x64.
+const DISCORD_DEV_PUBLIC_KEY: &str =
+    "2bc2800b3316e009209ffd757dab19ccf0ae84bc7ae90654e1e81712d270f653";
+
 /// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development
 /// default when it is unset or empty (an empty secret cannot verify anything,
 /// and `VAR=` is how shells and compose files "unset" a variable).
@@ -84,6 +89,9 @@ fn secret(scheme: Scheme) -> String {
     match scheme {
         Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
         Scheme::Clarife => "whsec_sample".to_owned(),
+        // A public key: the development seed signs (`hookgate sign --scheme
+        // discord --secret 6464…64`, 32 bytes of 0x64).
+        Scheme::Discord => DISCORD_DEV_PUBLIC_KEY.to_owned(),
         other => format!("dev-{other}-secret"),
     }
 }

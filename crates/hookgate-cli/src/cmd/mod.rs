@@ -142,6 +142,23 @@ impl SchemeArgs {
         builder.build().map_err(Failure::usage)
     }
 
+    /// The signer these options describe: the verifier's, except for Ed25519
+    /// secret keys (Standard Webhooks' `whsk_…`, Discord's seed), which a
+    /// verifier does not take.
+    pub(crate) fn signer(&self) -> Result<hookgate_verify::Signer, Failure> {
+        let ed25519 = match (self.scheme, self.secrets.first()) {
+            (Scheme::Discord, Some(_)) => true,
+            (Scheme::Standard, Some(secret)) => secret.starts_with("whsk_"),
+            _ => false,
+        };
+        match self.secrets.first() {
+            Some(secret) if ed25519 => {
+                hookgate_verify::Signer::new(self.scheme, secret).map_err(Failure::usage)
+            }
+            _ => Ok(self.verifier(None)?.signer()),
+        }
+    }
+
     fn options(
         &self,
         mut builder: VerifierBuilder,

@@ -78,7 +78,7 @@ pub(crate) struct SendArgs {
 pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     let scheme = args.scheme.scheme;
     let secret = args.scheme.secrets.first().cloned().unwrap_or_default();
-    let signer = args.scheme.verifier(None)?.signer();
+    let signer = args.scheme.signer()?;
     let id = args.id.clone().unwrap_or_else(fresh_id);
     let now = input::unix_now();
     let event = args

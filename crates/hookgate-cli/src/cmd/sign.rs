@@ -31,7 +31,7 @@ pub(crate) struct SignArgs {
 }
 
 pub(crate) fn run(args: SignArgs) -> Result<(), Failure> {
-    let signer = args.scheme.verifier(None)?.signer();
+    let signer = args.scheme.signer()?;
     let body = input::read_body(&args.body).map_err(Failure::Usage)?;
     let timestamp = args.timestamp.unwrap_or_else(input::unix_now);
     let id = args.id.unwrap_or_else(fresh_id);

@@ -47,6 +47,8 @@ fn documented_secret(scheme: Scheme) -> &'static str {
         Scheme::Meta => "dev-meta-secret",
         Scheme::Dropbox => "dev-dropbox-secret",
         Scheme::GitLab => "dev-gitlab-secret",
+        // The development seed, whose public key the example verifies with.
+        Scheme::Discord => "6464646464646464646464646464646464646464646464646464646464646464",
         other => panic!("the example does not serve {other}"),
     }
 }
@@ -55,6 +57,7 @@ fn documented_secret(scheme: Scheme) -> &'static str {
 fn wrong_secret(scheme: Scheme) -> &'static str {
     match scheme {
         Scheme::Standard | Scheme::Svix => "whsec_d3Jvbmcta2V5",
+        Scheme::Discord => "7777777777777777777777777777777777777777777777777777777777777777",
         _ => "wrong-secret",
     }
 }
@@ -80,6 +83,7 @@ fn sample(scheme: Scheme) -> &'static str {
         Scheme::Meta => r#"{"object":"page","entry":[{"id":"1","changes":[{"field":"feed"}]}]}"#,
         Scheme::Dropbox => r#"{"list_folder":{"accounts":["dbid:1"]}}"#,
         Scheme::GitLab => r#"{"object_kind":"push","ref":"refs/heads/main"}"#,
+        Scheme::Discord => r#"{"id":"1180000000000000002","type":2,"data":{"name":"hello"}}"#,
         other => panic!("no sample for {other}"),
     }
 }
@@ -143,6 +147,7 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         Scheme::Paddle => ("evt_01hv8x2acma2kbqsjzzyaxad2r".to_owned(), typed(scheme)),
         Scheme::Linear | Scheme::Twitch | Scheme::GitLab => (sent_id, typed(scheme)),
         Scheme::Zoom | Scheme::Meta | Scheme::Dropbox => (derived(&body), typed(scheme)),
+        Scheme::Discord => ("1180000000000000002".to_owned(), typed(scheme)),
         other => panic!("the example does not serve {other}"),
     };
     Delivery {
