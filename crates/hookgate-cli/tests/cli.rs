@@ -143,6 +143,17 @@ fn usage_errors_exit_2() {
         ],
         &["verify", "--scheme", "standard", "--secret", "whsec_%%%"],
         &["sign", "--scheme", "custom", "--secret", "x"],
+        // Twilio signs the URL: without --url, a usage error.
+        &["sign", "--scheme", "twilio", "--secret", "x"],
+        &[
+            "verify",
+            "--scheme",
+            "twilio",
+            "--secret",
+            "x",
+            "-H",
+            "X-Twilio-Signature: AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ],
         &["frobnicate"],
     ] {
         let out = hookgate(args, Some(b"{}"));
@@ -190,6 +201,7 @@ fn sign_output_feeds_verify_for_every_scheme() {
         ("claravine", "tok-1", "tok-1", "other"),
         ("clarity", "tok-1", "tok-1", "other"),
         ("gitlab", "tok-1", "tok-1", "other"),
+        ("twilio", "tw-token", "tw-token", "other"),
     ] {
         let signed = hookgate(
             &[
@@ -202,6 +214,9 @@ fn sign_output_feeds_verify_for_every_scheme() {
                 "msg_7",
                 "--timestamp",
                 "1700000000",
+                // Signed by twilio, ignored by the others.
+                "--url",
+                "https://hooks.example.com/hooks/x",
             ],
             Some(body),
         );
@@ -223,6 +238,8 @@ fn sign_output_feeds_verify_for_every_scheme() {
             verify_secret,
             "--now",
             "1700000001",
+            "--url",
+            "https://hooks.example.com/hooks/x",
         ];
         for line in lines.lines() {
             assert!(line.contains(": "), "{scheme}: {line}");
@@ -244,6 +261,41 @@ fn sign_output_feeds_verify_for_every_scheme() {
             assert_eq!(json["id"], "evt_1", "{scheme}");
         }
     }
+}
+
+/// Twilio's documented example (twilio-python's RequestValidator signs it
+/// so), through `sign --url` and `verify --url`.
+#[test]
+fn twilio_signs_and_verifies_the_url_given_with_url() {
+    let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    let body = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212";
+    let signed = hookgate(
+        &[
+            "sign", "--scheme", "twilio", "--secret", "12345", "--url", url,
+        ],
+        Some(body),
+    );
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed.stderr));
+    let line = text(&signed.stdout);
+    assert_eq!(
+        line.lines().next().unwrap(),
+        "x-twilio-signature: 0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    );
+    let header = line.lines().next().unwrap().to_owned();
+    let verify = |url: &str| {
+        hookgate(
+            &[
+                "verify", "--scheme", "twilio", "--secret", "12345", "--url", url, "-H", &header,
+            ],
+            Some(body),
+        )
+    };
+    let out = verify(url);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        verify("https://mycompany.com/other.php").status.code(),
+        Some(1)
+    );
 }
 
 #[test]

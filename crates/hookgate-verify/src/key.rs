@@ -59,6 +59,8 @@ pub(crate) enum Material {
     /// An Ed25519 public key (Standard Webhooks `whpk_`, Discord's hex key):
     /// it verifies, it cannot sign.
     Ed25519(Box<ed25519_dalek::VerifyingKey>),
+    /// Twilio's auth token, absorbed into an HMAC-SHA1 state.
+    HmacSha1(Box<crate::twilio::HmacSha1>),
     Token {
         digest: Zeroizing<[u8; 32]>,
         raw: Zeroizing<Vec<u8>>,
@@ -106,6 +108,15 @@ impl Key {
                     digest: Zeroizing::new(token_digest(secret)),
                     raw: Zeroizing::new(secret.to_vec()),
                 },
+            });
+        }
+        if scheme == Scheme::Twilio {
+            let mac = crate::twilio::key(secret).ok_or(ConfigError::MalformedSecret {
+                reason: "HMAC refused the key length",
+            })?;
+            return Ok(Key {
+                id,
+                material: Material::HmacSha1(Box::new(mac)),
             });
         }
         if let Some(public) = ed25519_public_key(scheme, secret)? {

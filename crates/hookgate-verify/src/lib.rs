@@ -25,6 +25,8 @@
 //! | `claravine` | `Authorization: Bearer <token>` and the body's `token` |
 //! | `clarity` | `x-clarity-webhook-token` (any header, configurable) |
 //! | `gitlab` | `X-Gitlab-Token`, `X-Gitlab-Event-UUID` |
+//! | `twilio` | `X-Twilio-Signature` (HMAC-SHA1 of the URL and the form), `I-Twilio-Idempotency-Token` |
+//! | `msgraph` | the body's `value[].clientState` |
 //! | `custom` | a declared header, prefix, encoding and signed-content template |
 //!
 //! What each scheme protects against, and what it does not, is on the
@@ -83,6 +85,7 @@ mod scheme;
 pub mod security;
 pub mod sign;
 mod signed;
+mod twilio;
 mod verifier;
 
 /// The `http` crate whose types this API uses, re-exported so users need not
@@ -97,4 +100,6 @@ pub use key::KeyId;
 pub use parse::MAX_ED25519_SIGNATURES;
 pub use scheme::{Scheme, UnknownScheme};
 pub use sign::{SignError, Signer};
-pub use verifier::{DEFAULT_TOLERANCE, SignatureEncoding, Verified, Verifier, VerifierBuilder};
+pub use verifier::{
+    DEFAULT_TOLERANCE, RequestContext, SignatureEncoding, Verified, Verifier, VerifierBuilder,
+};

@@ -314,6 +314,24 @@ pub(crate) fn decode_base64_tag(text: impl AsRef<[u8]>) -> Option<Tag> {
     Some(tag)
 }
 
+/// Standard (padded) base64 of exactly 20 bytes (an HMAC-SHA1 tag, Twilio's):
+/// 28 characters, the last one `=`, in the canonical spelling only.
+pub(crate) fn decode_base64_sha1_tag(text: &str) -> Option<[u8; 20]> {
+    use base64::Engine as _;
+    if text.len() != 28 {
+        return None;
+    }
+    let mut out = [0u8; 21];
+    match base64::engine::general_purpose::STANDARD.decode_slice(text.as_bytes(), &mut out) {
+        Ok(20) => {
+            let mut tag = [0u8; 20];
+            tag.copy_from_slice(&out[..20]);
+            Some(tag)
+        }
+        _ => None,
+    }
+}
+
 /// The value of each character of the standard base64 alphabet, 0x80 for
 /// every other byte (the padding `=` among them).
 const BASE64: [u8; 256] = {

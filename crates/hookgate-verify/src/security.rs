@@ -20,6 +20,8 @@
 //! | `shopify` | `{body}` | no timestamp at all | `X-Shopify-Webhook-Id`, **not** signed |
 //! | `claravine` | nothing: a bearer token in `Authorization` and in the body | no | none |
 //! | `clarity` (header token) | nothing: a per-route token in a header | no | none |
+//! | `twilio` | the full URL, then each form parameter's name and value, sorted by name (a JSON body: the URL alone, with the body's SHA-256 in its `bodySHA256`) | no timestamp at all | `I-Twilio-Idempotency-Token`, **not** signed |
+//! | `msgraph` | nothing: the secret (`clientState`) in each notification of the body | no | none |
 //! | `gitlab` | nothing: the secret token in `X-Gitlab-Token` | no | `X-Gitlab-Event-UUID`, **not** signed |
 //! | `custom` | the configured template | if the template has `{timestamp}` | the id header, signed if the template has `{id}` |
 //!

@@ -39,6 +39,10 @@ pub enum SignError {
     /// [`Signer::new`] from the secret key.
     #[error("signing needs the Ed25519 secret key; this signer holds only the public key")]
     NoSigningKey,
+    /// The scheme signs the URL the request is sent to (Twilio) and none was
+    /// given: use [`Signer::sign_with`].
+    #[error("this scheme signs the request URL: give it (--url)")]
+    UrlRequired,
 }
 
 /// Produces the headers a sender sets, with the first secret of a verifier's
@@ -143,6 +147,24 @@ impl Signer {
     /// [`SignError::InvalidId`] when the scheme carries an id in a header and
     /// `id` is empty or not a valid header value.
     pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> Result<HeaderMap, SignError> {
+        self.sign_with(id, timestamp, body, crate::RequestContext::new())
+    }
+
+    /// [`Signer::sign`] with what the scheme may need beyond the body: the
+    /// full URL the request is sent to, which Twilio signs (with the body's
+    /// form parameters, or alone when the URL carries `bodySHA256`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Signer::sign`]; [`SignError::UrlRequired`] when the scheme signs
+    /// the URL and `context` has none.
+    pub fn sign_with(
+        &self,
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+        context: crate::RequestContext<'_>,
+    ) -> Result<HeaderMap, SignError> {
         let inner = &*self.verifier.inner;
         let ts = timestamp.to_string();
         let fields = Fields {
@@ -167,6 +189,20 @@ impl Signer {
                 headers.insert(ts_name, value(&ts));
                 headers.insert(sig_name, value(&signature));
             }
+            Scheme::Twilio => {
+                let url = context.url().ok_or(SignError::UrlRequired)?;
+                let params = match crate::twilio::body_hash(url, body) {
+                    crate::twilio::BodyHash::Absent => crate::twilio::form_params(body),
+                    _ => Vec::new(),
+                };
+                if let Some(Material::HmacSha1(keyed)) = self.first_material() {
+                    let tag = crate::twilio::mac(keyed, url, &params);
+                    headers.insert(h::TWILIO_SIGNATURE, value(&base64(&tag)));
+                }
+                optional_id(&mut headers, h::TWILIO_IDEMPOTENCY_TOKEN, id)?;
+            }
+            // The secret travels in the body: see `Signer::prepare_body`.
+            Scheme::MsGraph => {}
             Scheme::Discord => {
                 let signature = self.ed25519(fields)?;
                 headers.insert(h::DISCORD_TIMESTAMP, value(&ts));
@@ -347,6 +383,10 @@ impl Signer {
         if self.scheme() == Scheme::Claravine {
             return with_top_level(body, "token", self.token().into(), true);
         }
+        #[cfg(feature = "json")]
+        if self.scheme() == Scheme::MsGraph {
+            return with_client_state(body, self.token());
+        }
         body
     }
 
@@ -445,6 +485,33 @@ fn with_top_level(body: Vec<u8>, field: &str, wanted: serde_json::Value, replace
         }
         _ => body,
     }
+}
+
+/// A Microsoft Graph notification body with every item of its `value`
+/// carrying `clientState: state` (rewritten by serde_json, so the layout is
+/// not kept); a body that is not an object with a `value` array is unchanged.
+#[cfg(feature = "json")]
+fn with_client_state(body: Vec<u8>, state: &str) -> Vec<u8> {
+    use serde_json::Value;
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let Some(Value::Array(items)) = object.get_mut("value") else {
+        return body;
+    };
+    let mut changed = false;
+    for item in items.iter_mut() {
+        if let Value::Object(item) = item
+            && item.get("clientState").and_then(Value::as_str) != Some(state)
+        {
+            item.insert("clientState".to_owned(), Value::from(state));
+            changed = true;
+        }
+    }
+    if !changed {
+        return body;
+    }
+    serde_json::to_vec(&object).unwrap_or(body)
 }
 
 fn value(text: &str) -> HeaderValue {

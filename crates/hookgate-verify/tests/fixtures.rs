@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use hookgate_verify::{Scheme, Verifier};
+use hookgate_verify::{RequestContext, Scheme, Verifier};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -67,7 +67,11 @@ fn check(scheme_name: &str, fixture: &Value) -> usize {
         let sent = headers(case["headers"].as_array().unwrap());
         let body = case["body"].as_str().unwrap().as_bytes();
         let now = UNIX_EPOCH + Duration::from_millis(case["now_ms"].as_u64().unwrap());
-        let result = verifier.verify_at(&sent, body, now);
+        let mut context = RequestContext::new();
+        if let Some(url) = case["url"].as_str() {
+            context = context.with_url(url);
+        }
+        let result = verifier.verify_with_at(&sent, body, context, now);
         if case["valid"].as_bool().unwrap() {
             let verified = result.unwrap_or_else(|err| panic!("{name}: refused: {err}"));
             assert_eq!(verified.scheme(), scheme, "{name}");

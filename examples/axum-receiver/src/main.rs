@@ -16,6 +16,7 @@
 //! | `HOOKGATE_ADDR` | `127.0.0.1:3000` |
 //! | `HOOKGATE_QUEUE` | `hookgate-example.db` (in the current folder) |
 //! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
+//! | `HOOKGATE_PUBLIC_URL` | `http://<the address bound>`: where senders reach the receiver, for the schemes that sign the URL (`twilio`) |
 //! | `HOOKGATE_HEADER_TIMEOUT` | `10` seconds to send a request head (then the connection is closed) |
 //! | `HOOKGATE_KEEP_ALIVE` | `5` seconds idle between requests (`0`: one request per connection) |
 //! | `HOOKGATE_MAX_CONNECTIONS` | `1024` connections at once (more wait until one closes) |
@@ -96,6 +97,16 @@ fn secret(scheme: Scheme) -> String {
     }
 }
 
+/// Where senders reach this receiver (`HOOKGATE_PUBLIC_URL`), for the
+/// schemes that sign the URL they called (Twilio): by default the address
+/// bound, over plain HTTP.
+fn public_url(bound: SocketAddr) -> String {
+    match std::env::var("HOOKGATE_PUBLIC_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => format!("http://{bound}"),
+    }
+}
+
 /// `variable` in seconds (`2`, `0.5`), or `default` when it is unset or empty.
 fn seconds(variable: &str, default: Duration) -> Result<Duration, String> {
     match std::env::var(variable) {
@@ -153,6 +164,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     let read_timeout = seconds("HOOKGATE_READ_TIMEOUT", Duration::from_secs(5))?;
 
+    // Bound first: the public URL defaults to the address bound (port 0 too).
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let public_url = public_url(listener.local_addr()?);
+
     // Receiving: one source per scheme, verified, queued, then 200.
     let mut receiver = Receiver::builder().queue(queue.clone());
     for scheme in schemes() {
@@ -162,7 +177,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("/hooks/{name}"),
             Verifier::new(scheme, secret(scheme))?,
         )
-        .read_timeout(read_timeout);
+        .read_timeout(read_timeout)
+        .public_url(&public_url);
         if let Ok(sender) = name.parse() {
             // Names the events (logs, filters); Clarity routes have no event names.
             source = source.sender(sender);
@@ -197,7 +213,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let workers = WorkerPool::builder(Arc::clone(&queue), handler).build();
 
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(queue = %queue_path, "listening on http://{}", listener.local_addr()?);
     // For scripts and tests that start the example on port 0.
     println!("listening on http://{}", listener.local_addr()?);

@@ -185,6 +185,21 @@ impl SchemeArgs {
     }
 }
 
+/// The request context of `--url`: required (a usage error) by the schemes
+/// that sign the URL.
+pub(crate) fn request_context(
+    scheme: Scheme,
+    url: Option<&str>,
+) -> Result<hookgate_verify::RequestContext<'_>, Failure> {
+    match url {
+        Some(url) => Ok(hookgate_verify::RequestContext::new().with_url(url)),
+        None if scheme.needs_url() => Err(Failure::usage(format!(
+            "--scheme {scheme} signs the request URL: give the full URL with --url URL"
+        ))),
+        None => Ok(hookgate_verify::RequestContext::new()),
+    }
+}
+
 fn parse_scheme(text: &str) -> Result<Scheme, String> {
     text.parse::<Scheme>().map_err(|err| err.to_string())
 }
