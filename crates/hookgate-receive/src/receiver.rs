@@ -789,10 +789,19 @@ impl Reception {
             // A GET let through for a handshake that turned out not to be one.
             return Err(Rejection::method_not_allowed(head.method, &source.methods));
         }
-        let verified = source
-            .verifier
-            .verify(head.headers, &body)
-            .map_err(|e| Rejection::verification(&e))?;
+        let verified = match &source.public_url {
+            // The URL the sender called, as it saw it (Twilio signs it).
+            Some(base) if source.verifier.scheme().needs_url() => {
+                let url = match head.query {
+                    Some(query) => format!("{base}{}?{query}", source.path),
+                    None => format!("{base}{}", source.path),
+                };
+                let context = hookgate_verify::RequestContext::new().with_url(&url);
+                source.verifier.verify_with(head.headers, &body, context)
+            }
+            _ => source.verifier.verify(head.headers, &body),
+        }
+        .map_err(|e| Rejection::verification(&e))?;
 
         // The body is read as JSON at most once, and only if a question needs
         // it: the handshake, the context fields and the event name are all

@@ -99,6 +99,18 @@ pub enum ConfigError {
     /// A handshake's secret (Meta's verify token, Zoom's secret token) must not be empty.
     #[error("the {0} handshake needs a secret that is not empty")]
     EmptyHandshakeSecret(&'static str),
+    /// The source's scheme signs the URL the sender called (Twilio) and the
+    /// source has no [public URL](SourceBuilder::public_url).
+    #[error("source {0:?} needs its public URL (its scheme signs the URL the sender called)")]
+    PublicUrlRequired(String),
+    /// A public URL is `http://` or `https://`, a host, and an optional path.
+    #[error("public URL {url:?} of source {source_name:?} is not an http(s) URL without query")]
+    InvalidPublicUrl {
+        /// The source at fault.
+        source_name: String,
+        /// The URL given.
+        url: String,
+    },
 }
 
 /// What happens to a verified delivery.
@@ -228,6 +240,10 @@ pub struct Source {
     pub(crate) replay_guard: ReplayGuard,
     /// The handshake answered on this route, if any.
     pub(crate) handshake: Option<Handshake>,
+    /// Where senders reach the receiver (scheme, host, path prefix), without
+    /// a trailing `/`: the signed URL is this, the source's path and the
+    /// request's query.
+    pub(crate) public_url: Option<String>,
 }
 
 impl Source {
@@ -257,6 +273,7 @@ impl Source {
             rate_limit: None,
             replay_guard: ReplayGuard::Id,
             handshake: HandshakeChoice::Default,
+            public_url: None,
         }
     }
 
@@ -392,9 +409,23 @@ pub struct SourceBuilder {
     rate_limit: Option<RateLimit>,
     replay_guard: ReplayGuard,
     handshake: HandshakeChoice,
+    public_url: Option<String>,
 }
 
 impl SourceBuilder {
+    /// Where senders reach this receiver, as they see it (a proxy may have
+    /// rewritten the request on its way): scheme, host and any path prefix,
+    /// e.g. `https://hooks.example.com`. The URL a sender signed (Twilio
+    /// does) is this, then the source's path, then the request's query.
+    /// Required by the schemes that sign the URL ([`Scheme::needs_url`]),
+    /// ignored by the others.
+    ///
+    /// [`Scheme::needs_url`]: hookgate_verify::Scheme::needs_url
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
     /// Accepts exactly `methods` (Clarity routes may be `GET` or `POST`); others get 405.
     pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
         self.methods = methods.into_iter().collect();
@@ -584,6 +615,30 @@ impl SourceBuilder {
         if self.allow_ips.as_ref().is_some_and(Vec::is_empty) {
             return Err(ConfigError::EmptyAllowIps(self.name));
         }
+        let public_url = match self.public_url {
+            Some(url) => {
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"));
+                let valid = rest.is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.starts_with('/')
+                        && !rest.contains(['?', '#'])
+                        && rest.bytes().all(|b| b.is_ascii_graphic())
+                });
+                if !valid {
+                    return Err(ConfigError::InvalidPublicUrl {
+                        source_name: self.name,
+                        url,
+                    });
+                }
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            None if self.verifier.scheme().needs_url() => {
+                return Err(ConfigError::PublicUrlRequired(self.name));
+            }
+            None => None,
+        };
         for (what, zero) in [
             ("ack budget", self.ack_budget.is_zero()),
             ("body limit", self.body_limit == 0),
@@ -605,6 +660,7 @@ impl SourceBuilder {
             path: self.path,
             methods: self.methods,
             secret_header: self.verifier.secret_header(),
+            public_url,
             verifier: self.verifier,
             sender: self.sender,
             filter: self.filter,
@@ -674,6 +730,45 @@ mod tests {
         let github = Verifier::new(Scheme::GitHub, "s").unwrap();
         let source = Source::builder("c", "/c", github).build().unwrap();
         assert!(source.secret_header.is_none());
+    }
+
+    #[test]
+    fn a_source_whose_scheme_signs_the_url_needs_its_public_url() {
+        let twilio = || Verifier::new(hookgate_verify::Scheme::Twilio, "auth-token").unwrap();
+        assert_eq!(
+            Source::builder("twilio", "/hooks/twilio", twilio())
+                .build()
+                .unwrap_err(),
+            ConfigError::PublicUrlRequired("twilio".into())
+        );
+        for bad in [
+            "hooks.example.com",
+            "ftp://hooks.example.com",
+            "https://",
+            "https:///path",
+            "https://hooks.example.com/?x=1",
+            "https://hooks example.com",
+        ] {
+            assert!(
+                matches!(
+                    Source::builder("twilio", "/hooks/twilio", twilio())
+                        .public_url(bad)
+                        .build(),
+                    Err(ConfigError::InvalidPublicUrl { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let built = Source::builder("twilio", "/hooks/twilio", twilio())
+            .public_url("https://hooks.example.com/prefix/")
+            .build()
+            .unwrap();
+        assert_eq!(
+            built.public_url.as_deref(),
+            Some("https://hooks.example.com/prefix")
+        );
+        // Schemes that do not sign the URL need none.
+        assert!(Source::builder("a", "/x", verifier()).build().is_ok());
     }
 
     #[test]

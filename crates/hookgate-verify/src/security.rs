@@ -14,13 +14,24 @@
 //! | `twitch` | `{id}{timestamp}{body}` | yes (RFC 3339; 10 min tolerance by default) | `Twitch-Eventsub-Message-Id`, signed |
 //! | `linear` | `{body}` | yes: `webhookTimestamp` (ms) inside the signed body, 60 s tolerance by default | `Linear-Delivery`, **not** signed |
 //! | `meta`, `dropbox` | `{body}` | no timestamp at all | none |
+//! | `discord` (Ed25519) | `{timestamp}{body}` | yes (`X-Signature-Timestamp`) | interaction `id` in the body, signed |
 //! | `clarife` | `{body}` only | **no**: `t=` is sent beside the signature, not in it | envelope `id` in the body, signed |
 //! | `github` | `{body}` | no timestamp at all | `X-GitHub-Delivery`, **not** signed |
 //! | `shopify` | `{body}` | no timestamp at all | `X-Shopify-Webhook-Id`, **not** signed |
 //! | `claravine` | nothing: a bearer token in `Authorization` and in the body | no | none |
 //! | `clarity` (header token) | nothing: a per-route token in a header | no | none |
+//! | `twilio` | the full URL, then each form parameter's name and value, sorted by name (a JSON body: the URL alone, with the body's SHA-256 in its `bodySHA256`) | no timestamp at all | `I-Twilio-Idempotency-Token`, **not** signed |
+//! | `msgraph` | nothing: the secret (`clientState`) in each notification of the body | no | none |
 //! | `gitlab` | nothing: the secret token in `X-Gitlab-Token` | no | `X-Gitlab-Event-UUID`, **not** signed |
 //! | `custom` | the configured template | if the template has `{timestamp}` | the id header, signed if the template has `{id}` |
+//!
+//! `standard`'s `v1a` entries are Ed25519 signatures of the same content as
+//! its `v1` ones. With Ed25519 (`v1a`, `discord`) the receiver holds only a
+//! public key, which cannot sign: a leaked receiver configuration lets no one
+//! forge deliveries. At most [`MAX_ED25519_SIGNATURES`] `v1a` entries are
+//! read from one list (each costs a signature verification, about 50 µs):
+//! a longer list is refused before any is checked, so a hostile list costs
+//! a bounded amount of work.
 //!
 //! No scheme signs the method, the path or any header other than those listed.
 //! Anyone who can see one delivery (a proxy log, for example) can replay it to
@@ -87,6 +98,7 @@
 //!   so the value verification checked could differ from the one a handler
 //!   reads.
 //!
+//! [`MAX_ED25519_SIGNATURES`]: crate::MAX_ED25519_SIGNATURES
 //! [`past_tolerance`]: crate::VerifierBuilder::past_tolerance
 //! [`future_tolerance`]: crate::VerifierBuilder::future_tolerance
 //! [`DEFAULT_TOLERANCE`]: crate::DEFAULT_TOLERANCE

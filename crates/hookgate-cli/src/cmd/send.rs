@@ -78,7 +78,7 @@ pub(crate) struct SendArgs {
 pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     let scheme = args.scheme.scheme;
     let secret = args.scheme.secrets.first().cloned().unwrap_or_default();
-    let signer = args.scheme.verifier(None)?.signer();
+    let signer = args.scheme.signer()?;
     let id = args.id.clone().unwrap_or_else(fresh_id);
     let now = input::unix_now();
     let event = args
@@ -97,7 +97,11 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             sample_body(scheme, sample, &id, &event, &secret, now)?
         }
     };
-    let mut headers = signer.sign(&id, now, &body).map_err(Failure::usage)?;
+    // The URL sent to is the URL signed, for the schemes that sign it.
+    let context = hookgate_verify::RequestContext::new().with_url(&args.url);
+    let mut headers = signer
+        .sign_with(&id, now, &body, context)
+        .map_err(Failure::usage)?;
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
