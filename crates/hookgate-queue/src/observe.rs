@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::{EnqueueOutcome, QueueError, Stats};
+use crate::{EnqueueOutcome, QueueError, Stats, StorageLimit};
 
 /// Counter: deliveries stored, by `source`.
 pub const RECEIVED: &str = "hookgate_queue_received_total";
@@ -26,6 +26,15 @@ pub const ENQUEUE_LATENCY: &str = "hookgate_queue_enqueue_seconds";
 pub const DEPTH: &str = "hookgate_queue_depth";
 /// Gauge: age in seconds of the oldest ready delivery (0 when none).
 pub const OLDEST_READY_AGE: &str = "hookgate_queue_oldest_ready_seconds";
+/// Gauge: bytes the queue's data takes (SQLite: database pages in use).
+pub const STORAGE_BYTES: &str = "hookgate_queue_storage_bytes";
+/// Gauge: bytes of the queue's write-ahead log file (SQLite).
+pub const WAL_BYTES: &str = "hookgate_queue_wal_bytes";
+/// Gauge: free bytes on the file system holding the queue (SQLite).
+pub const DISK_FREE: &str = "hookgate_queue_disk_free_bytes";
+/// Gauge: 1 while a storage limit refuses enqueues, by `limit`
+/// (`capacity`, `max_bytes`, `min_free_disk`, `storage_full`), else 0.
+pub const LIMIT_REACHED: &str = "hookgate_queue_limit_reached";
 /// Counter: deliveries handled successfully, by `source`.
 pub const HANDLED: &str = "hookgate_queue_handled_total";
 /// Counter: attempts that failed and were scheduled again, by `source`.
@@ -68,6 +77,25 @@ pub fn record_stats(stats: &Stats) {
         metrics::gauge!(DEPTH, "state" => state).set(value as f64);
     }
     metrics::gauge!(OLDEST_READY_AGE).set(stats.oldest_ready_age.unwrap_or_default().as_secs_f64());
+    if let Some(storage) = &stats.storage {
+        metrics::gauge!(STORAGE_BYTES).set(storage.bytes as f64);
+        if let Some(wal) = storage.wal_bytes {
+            metrics::gauge!(WAL_BYTES).set(wal as f64);
+        }
+        if let Some(free) = storage.free_disk {
+            metrics::gauge!(DISK_FREE).set(free as f64);
+        }
+        for limit in [
+            StorageLimit::Capacity,
+            StorageLimit::MaxBytes,
+            StorageLimit::MinFreeDisk,
+            StorageLimit::StorageFull,
+        ] {
+            let reached = storage.limit_reached == Some(limit);
+            metrics::gauge!(LIMIT_REACHED, "limit" => limit.as_str())
+                .set(f64::from(u8::from(reached)));
+        }
+    }
 }
 
 /// What happened to a delivery, as told to an [`Observer`].

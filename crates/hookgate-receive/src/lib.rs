@@ -129,5 +129,5 @@ pub use receiver::{
 pub use rejection::{PROBLEM_JSON, ProblemJson, Rejection, RejectionKind, RespondToRejection};
 pub use source::{
     ConfigError, DEFAULT_ACK_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_AFTER,
-    Mode, Source, SourceBuilder,
+    Mode, Source, SourceBuilder, default_sender,
 };

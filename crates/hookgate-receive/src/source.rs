@@ -7,7 +7,7 @@ use std::time::Duration;
 use hookgate_events::{EventFilter, Sender};
 
 use crate::client_ip::{Cidr, ClientPolicy};
-use hookgate_verify::Verifier;
+use hookgate_verify::{Scheme, Verifier};
 use http::{HeaderName, Method, StatusCode};
 
 use crate::admission::Admission;
@@ -21,6 +21,35 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default `Retry-After` when the queue gives no hint: 1 s.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The payload format that usually comes with a signature scheme: what to
+/// pass to [`SourceBuilder::sender`] when the configuration names only the
+/// scheme (as `hookgate serve` does). `None` for schemes that many senders
+/// use with payloads of their own (`custom`, Clarity's header token,
+/// Claimable's unpublished scheme).
+///
+/// ```
+/// use hookgate_events::Sender;
+/// use hookgate_receive::default_sender;
+/// use hookgate_verify::Scheme;
+///
+/// assert_eq!(default_sender(Scheme::Stripe), Some(Sender::Stripe));
+/// assert_eq!(default_sender(Scheme::Custom), None);
+/// ```
+#[must_use]
+pub fn default_sender(scheme: Scheme) -> Option<Sender> {
+    match scheme {
+        Scheme::Standard => Some(Sender::Standard),
+        Scheme::Svix => Some(Sender::Svix),
+        Scheme::Clarife => Some(Sender::Clarife),
+        Scheme::Stripe => Some(Sender::Stripe),
+        Scheme::GitHub => Some(Sender::GitHub),
+        Scheme::Slack => Some(Sender::Slack),
+        Scheme::Shopify => Some(Sender::Shopify),
+        Scheme::Claravine => Some(Sender::Claravine),
+        _ => None,
+    }
+}
 
 /// A mistake in the configuration, found when building it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -501,7 +530,18 @@ impl SourceBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookgate_verify::Scheme;
+
+    #[test]
+    fn a_default_sender_has_its_scheme_name() {
+        let mut with_sender = 0;
+        for scheme in Scheme::ALL {
+            if let Some(sender) = default_sender(scheme) {
+                assert_eq!(sender.as_str(), scheme.as_str());
+                with_sender += 1;
+            }
+        }
+        assert!(with_sender >= 8, "{with_sender}");
+    }
 
     fn verifier() -> Verifier {
         Verifier::new(Scheme::Clarity, "route-token").unwrap()
