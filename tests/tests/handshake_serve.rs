@@ -12,6 +12,13 @@ use hookgate_tests::{Sink, spawn_serve};
 use hookgate_verify::{Scheme, Signer};
 
 const SLACK_SECRET: &str = "slack-serve-handshake-secret";
+const META_VERIFY_TOKEN: &str = "serve-meta-verify-token";
+/// Zoom's documented example secret token and plainToken; the answer was
+/// computed apart (Python's hmac).
+const ZOOM_SECRET: &str = "Wvs0_T9rQ_2oVTNrjLjFDw";
+const ZOOM_ENCRYPTED_TOKEN: &str =
+    "49a9765f5ae5f5e635183e90fd274671287fa2896a3106fd314501110f82b7f6";
+const TWITCH_SECRET: &str = "twitch-serve-secret";
 
 /// A hang guard, not a performance assertion.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -30,10 +37,17 @@ fn signed(
     secret: &str,
     body: &str,
 ) -> reqwest::RequestBuilder {
-    let headers = Signer::new(scheme, secret)
+    let mut headers = Signer::new(scheme, secret)
         .unwrap()
-        .sign("", now(), body.as_bytes())
+        .sign("serve-message-1", now(), body.as_bytes())
         .unwrap();
+    if scheme == Scheme::Twitch {
+        // Not covered by the signature.
+        headers.insert(
+            "twitch-eventsub-message-type",
+            http::HeaderValue::from_static("webhook_callback_verification"),
+        );
+    }
     let mut req = client
         .post(url)
         .header("content-type", "application/json")
@@ -52,14 +66,25 @@ async fn hookgate_serve_answers_handshakes_and_queues_nothing() {
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\n\n[queue]\nsqlite = \"{}\"\n\n\
          [workers]\npoll_interval = \"20ms\"\n\n[action]\nforward = \"http://{sink_addr}/slack\"\n\n\
-         [sources.slack]\nscheme = \"slack\"\nsecret_env = \"HANDSHAKE_SLACK_SECRET\"\n",
+         [sources.slack]\nscheme = \"slack\"\nsecret_env = \"HANDSHAKE_SLACK_SECRET\"\n\n\
+         [sources.meta]\nscheme = \"meta\"\nsecret_env = \"HANDSHAKE_META_SECRET\"\nverify_token_env = \"HANDSHAKE_META_VERIFY_TOKEN\"\n\n\
+         [sources.dropbox]\nscheme = \"dropbox\"\nsecret_env = \"HANDSHAKE_DROPBOX_SECRET\"\n\n\
+         [sources.zoom]\nscheme = \"zoom\"\nsecret_env = \"HANDSHAKE_ZOOM_SECRET\"\n\n\
+         [sources.twitch]\nscheme = \"twitch\"\nsecret_env = \"HANDSHAKE_TWITCH_SECRET\"\n",
         dir.path().join("queue.db").display()
     );
     let (_child, addr) = spawn_serve(
         dir.path(),
         "hookgate",
         &config,
-        &[("HANDSHAKE_SLACK_SECRET", SLACK_SECRET)],
+        &[
+            ("HANDSHAKE_SLACK_SECRET", SLACK_SECRET),
+            ("HANDSHAKE_META_SECRET", "meta-app-secret"),
+            ("HANDSHAKE_META_VERIFY_TOKEN", META_VERIFY_TOKEN),
+            ("HANDSHAKE_DROPBOX_SECRET", "dropbox-app-secret"),
+            ("HANDSHAKE_ZOOM_SECRET", ZOOM_SECRET),
+            ("HANDSHAKE_TWITCH_SECRET", TWITCH_SECRET),
+        ],
     )
     .await;
     let client = reqwest::Client::new();
@@ -83,6 +108,63 @@ async fn hookgate_serve_answers_handshakes_and_queues_nothing() {
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
+
+    // Meta: the verify token from verify_token_env.
+    let meta = |token: &str| {
+        client.get(format!(
+            "http://{addr}/hooks/meta?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={token}"
+        ))
+    };
+    let res = meta(META_VERIFY_TOKEN).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "1158201444");
+    let res = meta("serve-meta-verify-toke").send().await.unwrap();
+    assert_eq!(res.status(), 403);
+
+    // Dropbox: GET ?challenge=.
+    let res = client
+        .get(format!("http://{addr}/hooks/dropbox?challenge=dbx-42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.text().await.unwrap(), "dbx-42");
+
+    // Zoom: the plainToken signed with the source's secret.
+    let validation = r#"{"payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"},"event_ts":1654503849680,"event":"endpoint.url_validation"}"#;
+    let zoom = format!("http://{addr}/hooks/zoom");
+    let res = signed(&client, &zoom, Scheme::Zoom, ZOOM_SECRET, validation)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let answer: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(answer["encryptedToken"], ZOOM_ENCRYPTED_TOKEN);
+    let res = signed(&client, &zoom, Scheme::Zoom, "guessed", validation)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    // Twitch: the challenge of a signed webhook_callback_verification.
+    let verification = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"id":"f1c2a387","type":"channel.follow","version":"2"}}"#;
+    let twitch = format!("http://{addr}/hooks/twitch");
+    let res = signed(
+        &client,
+        &twitch,
+        Scheme::Twitch,
+        TWITCH_SECRET,
+        verification,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.text().await.unwrap(),
+        "pogchamp-kappa-360noscope-vohiyo"
+    );
 
     // One real event after the handshakes: the only delivery the service gets.
     let event = r#"{"type":"event_callback","event_id":"Ev0001","event":{"type":"app_mention"}}"#;

@@ -10,7 +10,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use hookgate_events::{EventFilter, Pattern, Sender};
-use hookgate_receive::Source;
+use hookgate_receive::{Handshake, Source};
 use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
@@ -88,6 +88,9 @@ pub(crate) struct SourceConfig {
     pub(crate) action: Action,
     /// Where the secrets come from.
     pub(crate) secrets: SecretSpec,
+    /// The environment variable holding Meta's verify token (`verify_token_env`),
+    /// for the `GET ?hub.mode=subscribe` handshake.
+    pub(crate) verify_token_env: Option<String>,
     options: VerifierOptions,
     places: Places,
 }
@@ -223,6 +226,16 @@ impl SourceConfig {
         if let Some(limit) = self.rate_limit {
             builder = builder.rate_limit(limit);
         }
+        if let Some(var) = &self.verify_token_env {
+            let token = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                self.places.table.error(format!(
+                    "sources.{}: environment variable {var} is not set (it holds Meta's verify token, `verify_token_env`)",
+                    self.name
+                ))
+            })?;
+            let handshake = Handshake::meta(token).map_err(|e| self.place(&e))?;
+            builder = builder.handshake(handshake);
+        }
         builder.build().map_err(|e| self.place(&e))
     }
 
@@ -311,6 +324,7 @@ pub(super) struct RawSource {
     signed_content: Option<String>,
     timestamp_header: Option<String>,
     id_header: Option<String>,
+    verify_token_env: Option<Spanned<String>>,
     pub(super) action: Option<Spanned<RawAction>>,
 }
 
@@ -452,6 +466,28 @@ pub(super) fn check_source(
     };
     let rate_limit = check_rate(ctx, &prefix, raw.rate, raw.burst)?;
 
+    let verify_token_env = match raw.verify_token_env {
+        Some(var) => {
+            if scheme != Scheme::Meta {
+                return Err(ctx.at(
+                    var.span(),
+                    format!(
+                        "{prefix}: `verify_token_env` is for the meta scheme (its GET hub.challenge handshake), not {scheme}"
+                    ),
+                ));
+            }
+            let name = var.get_ref();
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(ctx.at(
+                    var.span(),
+                    format!("{prefix}: {name:?} is not an environment variable name"),
+                ));
+            }
+            Some(var.into_inner())
+        }
+        None => None,
+    };
+
     let action = match raw.action {
         Some(action) => check_action(ctx, action)?,
         None => default_action.cloned().ok_or_else(|| {
@@ -483,6 +519,7 @@ pub(super) fn check_source(
             dev_secret,
             location: secret_location,
         },
+        verify_token_env,
         options: VerifierOptions {
             tolerance: raw.tolerance.map(|d| d.0),
             header: raw.header,
