@@ -166,6 +166,52 @@ async fn hookgate_serve_answers_handshakes_and_queues_nothing() {
         "pogchamp-kappa-360noscope-vohiyo"
     );
 
+    // `hookgate send --handshake` sends each one and checks the answer.
+    let send = |scheme: &str, secret: &str, extra: &[&str]| {
+        let output = std::process::Command::new(hookgate_tests::hookgate_bin())
+            .args([
+                "send",
+                "--handshake",
+                "--scheme",
+                scheme,
+                "--secret",
+                secret,
+            ])
+            .arg("--url")
+            .arg(format!("http://{addr}/hooks/{scheme}"))
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    for (scheme, secret, extra) in [
+        ("slack", SLACK_SECRET, &[][..]),
+        ("zoom", ZOOM_SECRET, &[]),
+        ("twitch", TWITCH_SECRET, &[]),
+        (
+            "meta",
+            "meta-app-secret",
+            &["--verify-token", META_VERIFY_TOKEN],
+        ),
+        ("dropbox", "dropbox-app-secret", &[]),
+    ] {
+        let (code, stdout, stderr) = send(scheme, secret, extra);
+        assert_eq!(code, Some(0), "{scheme}: {stdout}{stderr}");
+        assert!(stdout.starts_with("200"), "{scheme}: {stdout}");
+    }
+    let (code, stdout, _) = send("slack", "guessed", &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("401"), "{stdout}");
+    let (code, _, _) = send("meta", "meta-app-secret", &["--verify-token", "guessed"]);
+    assert_eq!(code, Some(1));
+    let (code, _, stderr) = send("meta", "meta-app-secret", &[]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--verify-token"), "{stderr}");
+
     // One real event after the handshakes: the only delivery the service gets.
     let event = r#"{"type":"event_callback","event_id":"Ev0001","event":{"type":"app_mention"}}"#;
     let res = signed(&client, &slack, Scheme::Slack, SLACK_SECRET, event)
