@@ -47,6 +47,12 @@ pub fn default_sender(scheme: Scheme) -> Option<Sender> {
         Scheme::Slack => Some(Sender::Slack),
         Scheme::Shopify => Some(Sender::Shopify),
         Scheme::Claravine => Some(Sender::Claravine),
+        Scheme::Linear => Some(Sender::Linear),
+        Scheme::GitLab => Some(Sender::GitLab),
+        Scheme::Paddle => Some(Sender::Paddle),
+        Scheme::Zoom => Some(Sender::Zoom),
+        Scheme::Twitch => Some(Sender::Twitch),
+        Scheme::Meta => Some(Sender::Meta),
         _ => None,
     }
 }
@@ -358,7 +364,7 @@ impl Source {
 /// What [`SourceBuilder::handshake`] and [`SourceBuilder::no_handshake`] chose.
 #[derive(Debug)]
 enum HandshakeChoice {
-    /// The verifier's scheme's ([`Handshake::for_scheme`]).
+    /// The verifier's ([`Handshake::for_verifier`]).
     Default,
     Set(Handshake),
     None,
@@ -569,15 +575,14 @@ impl SourceBuilder {
     }
 
     /// Answers `handshake` on this route (default: the one of the
-    /// verifier's scheme, [`Handshake::for_scheme`]): Meta's, for one, needs
-    /// the verify token given in Meta's dashboard.
+    /// verifier's scheme, [`Handshake::for_verifier`]): Meta's, for one,
+    /// needs the verify token given in Meta's dashboard.
     ///
     /// ```
     /// use hookgate_receive::{Handshake, Source};
     /// use hookgate_verify::{Scheme, Verifier};
     ///
-    /// // Meta signs like GitHub (`X-Hub-Signature-256` over the body).
-    /// let source = Source::builder("meta", "/hooks/meta", Verifier::new(Scheme::GitHub, "app-secret")?)
+    /// let source = Source::builder("meta", "/hooks/meta", Verifier::new(Scheme::Meta, "app-secret")?)
     ///     .handshake(Handshake::meta("verify-token")?)
     ///     .build()?;
     /// assert_eq!(source.handshake().unwrap().name(), "meta");
@@ -650,7 +655,7 @@ impl SourceBuilder {
             }
         }
         let handshake = match self.handshake {
-            HandshakeChoice::Default => Handshake::for_scheme(self.verifier.scheme()),
+            HandshakeChoice::Default => Handshake::for_verifier(&self.verifier),
             HandshakeChoice::Set(handshake) => Some(handshake),
             HandshakeChoice::None => None,
         };

@@ -76,6 +76,7 @@
 //!   timestamp, and decoding of escaped ids read from the body.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod answer;
 pub mod error;
 pub mod headers;
 mod json;

@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use hookgate_events::{EventFilter, Pattern, Sender};
-use hookgate_receive::{ReplayGuard, Source};
+use hookgate_receive::{Handshake, ReplayGuard, Source};
 use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
@@ -90,6 +90,9 @@ pub(crate) struct SourceConfig {
     pub(crate) action: Action,
     /// Where the secrets come from.
     pub(crate) secrets: SecretSpec,
+    /// The environment variable holding Meta's verify token (`verify_token_env`),
+    /// for the `GET ?hub.mode=subscribe` handshake.
+    pub(crate) verify_token_env: Option<String>,
     options: VerifierOptions,
     places: Places,
 }
@@ -226,6 +229,16 @@ impl SourceConfig {
             builder = builder.rate_limit(limit);
         }
         builder = builder.replay_guard(self.replay_guard);
+        if let Some(var) = &self.verify_token_env {
+            let token = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                self.places.table.error(format!(
+                    "sources.{}: environment variable {var} is not set (it holds Meta's verify token, `verify_token_env`)",
+                    self.name
+                ))
+            })?;
+            let handshake = Handshake::meta(token).map_err(|e| self.place(&e))?;
+            builder = builder.handshake(handshake);
+        }
         builder.build().map_err(|e| self.place(&e))
     }
 
@@ -315,6 +328,7 @@ pub(super) struct RawSource {
     signed_content: Option<String>,
     timestamp_header: Option<String>,
     id_header: Option<String>,
+    verify_token_env: Option<Spanned<String>>,
     pub(super) action: Option<Spanned<RawAction>>,
 }
 
@@ -476,6 +490,28 @@ pub(super) fn check_source(
         None => ReplayGuard::default(),
     };
 
+    let verify_token_env = match raw.verify_token_env {
+        Some(var) => {
+            if scheme != Scheme::Meta {
+                return Err(ctx.at(
+                    var.span(),
+                    format!(
+                        "{prefix}: `verify_token_env` is for the meta scheme (its GET hub.challenge handshake), not {scheme}"
+                    ),
+                ));
+            }
+            let name = var.get_ref();
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(ctx.at(
+                    var.span(),
+                    format!("{prefix}: {name:?} is not an environment variable name"),
+                ));
+            }
+            Some(var.into_inner())
+        }
+        None => None,
+    };
+
     let action = match raw.action {
         Some(action) => check_action(ctx, action)?,
         None => default_action.cloned().ok_or_else(|| {
@@ -508,6 +544,7 @@ pub(super) fn check_source(
             dev_secret,
             location: secret_location,
         },
+        verify_token_env,
         options: VerifierOptions {
             tolerance: raw.tolerance.map(|d| d.0),
             header: raw.header,

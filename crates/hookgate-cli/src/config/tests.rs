@@ -659,3 +659,43 @@ fn mistakes_are_explained_in_people_s_words() {
         }
     }
 }
+
+#[test]
+fn meta_s_verify_token_comes_from_the_environment() {
+    let text = r#"
+[action]
+forward = "http://127.0.0.1:9000/events"
+
+[sources.meta]
+scheme = "meta"
+secret_env = "HOOKGATE_SECRET_META"
+verify_token_env = "HOOKGATE_VERIFY_TOKEN_META"
+"#;
+    let config = parse(text).unwrap();
+    let source = &config.sources[0];
+    let missing = source
+        .build(&env_of(&[("HOOKGATE_SECRET_META", "app-secret")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("HOOKGATE_VERIFY_TOKEN_META is not set"),
+        "{missing}"
+    );
+    let built = source
+        .build(&env_of(&[
+            ("HOOKGATE_SECRET_META", "app-secret"),
+            ("HOOKGATE_VERIFY_TOKEN_META", "verify-me"),
+        ]))
+        .unwrap();
+    assert_eq!(built.handshake().unwrap().name(), "meta");
+    assert!(built.methods().contains(&Method::POST));
+
+    // Only Meta has a verify token.
+    let wrong = text.replace("scheme = \"meta\"", "scheme = \"github\"");
+    let err = parse(&wrong).unwrap_err().to_string();
+    assert!(
+        err.contains("`verify_token_env` is for the meta scheme"),
+        "{err}"
+    );
+    assert!(err.starts_with("hookgate.toml:8:"), "{err}");
+}
