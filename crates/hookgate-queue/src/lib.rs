@@ -92,6 +92,7 @@ mod retry;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
+mod storage;
 mod wake;
 pub mod wire;
 mod worker;
@@ -112,6 +113,7 @@ pub use retry::{RetryPolicy, RetrySchedule};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};
+pub use storage::{StorageLimit, StorageUsage};
 pub use wake::{ReadySignal, Wakeups};
 pub use worker::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_VISIBILITY_TIMEOUT, Handler, RouterHandler, WorkerPool,

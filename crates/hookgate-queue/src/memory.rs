@@ -111,7 +111,13 @@ impl MemoryQueue {
             hash_map::Entry::Occupied(first) if within(now, *first.get(), self.dedup_window) => {
                 return Ok(EnqueueOutcome::Duplicate);
             }
-            _ if full => return Err(QueueError::full(FULL_RETRY_AFTER)),
+            _ if full => {
+                return Err(QueueError::full_at(
+                    crate::StorageLimit::Capacity,
+                    None,
+                    FULL_RETRY_AFTER,
+                ));
+            }
             hash_map::Entry::Occupied(mut expired) => {
                 expired.insert(now);
             }

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::observe;
+use crate::observe::{self, DeliveryEvent, EventKind, Observer};
 use crate::retry::Verdict;
 use crate::{
     BoxFuture, Clock, Delivery, LeaseId, Leased, Queue, QueueError, QueueErrorKind, RetryPolicy,
@@ -100,6 +100,7 @@ pub struct WorkerPoolBuilder {
     poll_interval: Duration,
     stats_interval: Duration,
     retry: RetryPolicy,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl WorkerPoolBuilder {
@@ -210,6 +211,14 @@ impl WorkerPoolBuilder {
         self
     }
 
+    /// Tells `observer` about each settled attempt: processed, retry
+    /// scheduled, dead-lettered (see [`observe::Observer`]). Without one,
+    /// nothing is built for it.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
     /// Reads time from `clock` for retry times and age limits.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -246,6 +255,7 @@ impl WorkerPoolBuilder {
                 poll_interval: self.poll_interval,
                 stats_interval: self.stats_interval,
                 retry: self.retry,
+                observer: self.observer,
             }),
         }
     }
@@ -316,6 +326,7 @@ struct Inner {
     poll_interval: Duration,
     stats_interval: Duration,
     retry: RetryPolicy,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl fmt::Debug for WorkerPool {
@@ -369,6 +380,7 @@ impl WorkerPool {
             poll_interval: Duration::from_millis(100),
             stats_interval: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            observer: None,
         }
     }
 
@@ -775,38 +787,69 @@ impl Inner {
         let source = delivery.source.clone();
         let attempt = delivery.attempt;
         let age = delivery.age(self.clock.now());
+        // Copied only for an observer: the delivery moves into the handler.
+        let delivery_id = self.observer.as_ref().map(|_| delivery.delivery_id.clone());
         let started = Instant::now();
         let result = self.handler.handle(delivery).await;
         // Settled from here on: no more extensions, and the next attempt
         // may start while this outcome is recorded.
         drop(running);
         drop(handler_slot);
+        let took = started.elapsed();
         metrics::histogram!(observe::HANDLER_LATENCY, "source" => source.clone())
-            .record(started.elapsed().as_secs_f64());
+            .record(took.as_secs_f64());
+        let notify = |kind, error: Option<&str>, retry_at| {
+            if let Some(observer) = &self.observer {
+                let mut event = DeliveryEvent::new(kind, &source);
+                event.delivery_id = delivery_id.as_deref();
+                event.attempt = Some(attempt);
+                event.latency = Some(took);
+                event.error = error;
+                event.retry_at = retry_at;
+                observer.observe(&event);
+            }
+        };
 
         let recorded = match result {
             Ok(()) => {
                 tracing::debug!("handled");
+                let recorded = self.queue.ack(lease).await.map(|()| Outcome::Handled);
+                if recorded.is_ok() {
+                    notify(EventKind::Processed, None, None);
+                }
                 metrics::counter!(observe::HANDLED, "source" => source).increment(1);
-                self.queue.ack(lease).await.map(|()| Outcome::Handled)
+                recorded
             }
             Err(err) => match self.retry.verdict(&err, attempt, age) {
                 Verdict::RetryIn(delay) => {
                     tracing::warn!(error = %err, retry_in = ?delay, "attempt failed; will retry");
-                    metrics::counter!(observe::RETRIES, "source" => source).increment(1);
                     let at = crate::clock::later(self.clock.now(), delay);
-                    self.queue
-                        .retry_at(lease, at, err.to_string())
+                    let error = err.to_string();
+                    let told = self.observer.as_ref().map(|_| error.clone());
+                    let recorded = self
+                        .queue
+                        .retry_at(lease, at, error)
                         .await
-                        .map(|()| Outcome::Retried)
+                        .map(|()| Outcome::Retried);
+                    if recorded.is_ok() {
+                        notify(EventKind::RetryScheduled, told.as_deref(), Some(at));
+                    }
+                    metrics::counter!(observe::RETRIES, "source" => source).increment(1);
+                    recorded
                 }
                 Verdict::GiveUp(reason) => {
                     tracing::error!(error = %reason, "delivery moved to the dead letters");
-                    metrics::counter!(observe::DEAD_LETTERS, "source" => source).increment(1);
-                    self.queue
+                    let told = self.observer.as_ref().map(|_| reason.clone());
+                    let recorded = self
+                        .queue
                         .dead_letter(lease, reason)
                         .await
-                        .map(|()| Outcome::DeadLettered)
+                        .map(|()| Outcome::DeadLettered);
+                    if recorded.is_ok() {
+                        notify(EventKind::DeadLettered, told.as_deref(), None);
+                    }
+                    metrics::counter!(observe::DEAD_LETTERS, "source" => source).increment(1);
+                    recorded
                 }
             },
         };

@@ -800,3 +800,56 @@ async fn without_heartbeats_a_long_handler_loses_its_lease() {
     let report = pool.process_ready().await.unwrap();
     assert_eq!(report.lease_lost, 1, "{report:?}");
 }
+
+/// Keeps each event as `kind source/id attempt error`.
+#[derive(Debug, Default)]
+struct Told(Mutex<Vec<String>>);
+
+impl Observer for Told {
+    fn observe(&self, event: &DeliveryEvent<'_>) {
+        assert!(event.latency.is_some());
+        self.0.lock().unwrap().push(format!(
+            "{} {}/{} {} {}",
+            event.kind,
+            event.source,
+            event.delivery_id.unwrap_or("-"),
+            event.attempt.unwrap_or_default(),
+            event.error.unwrap_or("-"),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_observer_is_told_each_settled_attempt() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "ok", "{}").await;
+    enqueue(&queue, &clock, "clarife", "flaky", "{}").await;
+    enqueue(&queue, &clock, "clarife", "bad", "{}").await;
+    let told = Arc::new(Told::default());
+    let pool = WorkerPool::builder(queue.clone(), |d: Delivery| async move {
+        match (d.delivery_id.as_str(), d.attempt) {
+            ("flaky", 1) => Err(HandlerError::retry("db down")),
+            ("bad", _) => Err(HandlerError::give_up("unknown schema")),
+            _ => Ok(()),
+        }
+    })
+    .retry(RetryPolicy::new(RetrySchedule::clarife()))
+    .observer(told.clone())
+    .clock(clock.clone())
+    .build();
+    pool.process_ready().await.unwrap();
+    clock.advance(Duration::from_secs(1));
+    pool.process_ready().await.unwrap();
+    let mut lines = told.0.lock().unwrap().clone();
+    // The first run's attempts settle in any order.
+    lines[..3].sort();
+    assert_eq!(
+        lines,
+        [
+            "dead_lettered clarife/bad 1 unknown schema",
+            "processed clarife/ok 1 -",
+            "retry_scheduled clarife/flaky 1 db down",
+            "processed clarife/flaky 2 -",
+        ]
+    );
+}
