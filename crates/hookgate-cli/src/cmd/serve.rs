@@ -266,22 +266,38 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// `GET /healthz`: 200 with the queue's counts while the queue answers, 503
-/// when it does not.
+/// `GET /healthz`: 200 with the queue's counts while the queue answers and
+/// takes deliveries; 503 `"full"` naming the limit (`capacity`, `max_bytes`,
+/// `min_free_disk`, `storage_full`) while one refuses enqueues, and 503
+/// `"unavailable"` when the queue does not answer.
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.queue.stats().await {
-        Ok(stats) => Json(json!({
-            "status": "ok",
-            "queue": {
+        Ok(stats) => {
+            let limit = stats.storage.and_then(|usage| usage.limit_reached);
+            let mut queue = json!({
                 "depth": stats.depth(),
                 "ready": stats.ready,
                 "scheduled": stats.scheduled,
                 "leased": stats.leased,
                 "dead": stats.dead,
                 "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
+            });
+            if let Some(usage) = stats.storage {
+                queue["storage"] = json!({
+                    "bytes": usage.bytes,
+                    "wal_bytes": usage.wal_bytes,
+                    "free_disk_bytes": usage.free_disk,
+                });
             }
-        }))
-        .into_response(),
+            match limit {
+                None => Json(json!({ "status": "ok", "queue": queue })).into_response(),
+                Some(limit) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "status": "full", "limit": limit.as_str(), "queue": queue })),
+                )
+                    .into_response(),
+            }
+        }
         Err(err) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({ "status": "unavailable", "error": err.to_string() })),
