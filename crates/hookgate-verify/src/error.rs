@@ -68,7 +68,8 @@ pub enum Malformed {
     Empty,
     /// The timestamp is not a non-negative whole number of seconds.
     InvalidTimestamp,
-    /// A `t=` timestamp is required in this header but absent.
+    /// A timestamp entry (`t=`, Paddle's `ts=`) is required in this header
+    /// but absent.
     MissingTimestamp,
     /// Signatures of a supported version are present but none is validly encoded
     /// with the right length (empty, truncated, odd-length, bad hex or base64).
@@ -89,7 +90,7 @@ impl Malformed {
             Malformed::NotText => "not visible ASCII",
             Malformed::Empty => "empty",
             Malformed::InvalidTimestamp => "timestamp is not a whole number of seconds",
-            Malformed::MissingTimestamp => "no t= timestamp",
+            Malformed::MissingTimestamp => "no timestamp entry",
             Malformed::InvalidSignature => {
                 "signature is not validly encoded or has the wrong length"
             }
@@ -160,6 +161,12 @@ pub enum VerifyErrorKind {
     },
     /// The token in the body differs from the authenticated header token.
     BodyTokenMismatch,
+    /// A field of the JSON body the scheme reads is not of the expected form
+    /// (Linear's `webhookTimestamp`: a whole number of milliseconds).
+    InvalidBodyField {
+        /// The field.
+        field: &'static str,
+    },
 }
 
 impl VerifyErrorKind {
@@ -171,7 +178,8 @@ impl VerifyErrorKind {
             | VerifyErrorKind::MalformedHeader { .. }
             | VerifyErrorKind::NoSupportedSignature { .. }
             | VerifyErrorKind::BodyNotJson
-            | VerifyErrorKind::MissingBodyField { .. } => StatusCode::BAD_REQUEST,
+            | VerifyErrorKind::MissingBodyField { .. }
+            | VerifyErrorKind::InvalidBodyField { .. } => StatusCode::BAD_REQUEST,
             VerifyErrorKind::TimestampTooOld { .. }
             | VerifyErrorKind::TimestampInFuture { .. }
             | VerifyErrorKind::SignatureMismatch { .. }
@@ -218,6 +226,9 @@ impl fmt::Display for VerifyErrorKind {
             }
             VerifyErrorKind::BodyTokenMismatch => {
                 f.write_str("body token does not match the authorization header")
+            }
+            VerifyErrorKind::InvalidBodyField { field } => {
+                write!(f, "body field {field:?} is not of the expected form")
             }
         }
     }

@@ -15,8 +15,15 @@
 //! | `github` | `X-Hub-Signature-256: sha256=<hex>`, `X-GitHub-Delivery` |
 //! | `slack` | `X-Slack-Signature: v0=<hex>`, `X-Slack-Request-Timestamp` |
 //! | `shopify` | `X-Shopify-Hmac-Sha256: <base64>`, `X-Shopify-Webhook-Id` |
+//! | `paddle` | `Paddle-Signature: ts=<unix>;h1=<hex>…`, the body's `event_id` |
+//! | `linear` | `Linear-Signature: <hex>`, `Linear-Delivery`, the body's `webhookTimestamp` |
+//! | `zoom` | `x-zm-signature: v0=<hex>`, `x-zm-request-timestamp` |
+//! | `twitch` | `Twitch-Eventsub-Message-Signature: sha256=<hex>`, `-Message-Id`, `-Message-Timestamp` |
+//! | `meta` | `X-Hub-Signature-256: sha256=<hex>` |
+//! | `dropbox` | `X-Dropbox-Signature: <hex>` |
 //! | `claravine` | `Authorization: Bearer <token>` and the body's `token` |
 //! | `clarity` | `x-clarity-webhook-token` (any header, configurable) |
+//! | `gitlab` | `X-Gitlab-Token`, `X-Gitlab-Event-UUID` |
 //! | `custom` | a declared header, prefix, encoding and signed-content template |
 //!
 //! What each scheme protects against, and what it does not, is on the
@@ -62,8 +69,8 @@
 //!
 //! # Features
 //!
-//! - `json` (default): Claravine's body token check, and decoding of escaped
-//!   ids read from the body.
+//! - `json` (default): Claravine's body token check, Linear's signed body
+//!   timestamp, and decoding of escaped ids read from the body.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod error;

@@ -9,11 +9,17 @@
 //! | `standard`, `svix` | `{id}.{timestamp}.{body}` | yes | `webhook-id` / `svix-id`, signed |
 //! | `stripe` | `{timestamp}.{body}` | yes | event `id` in the body, signed |
 //! | `slack` | `v0:{timestamp}:{body}` | yes | none |
+//! | `zoom` | `v0:{timestamp}:{body}` | yes (`x-zm-request-timestamp`) | none |
+//! | `paddle` | `{timestamp}:{body}` | yes (`ts=`; 5 s tolerance by default) | `event_id` in the body, signed |
+//! | `twitch` | `{id}{timestamp}{body}` | yes (RFC 3339; 10 min tolerance by default) | `Twitch-Eventsub-Message-Id`, signed |
+//! | `linear` | `{body}` | yes: `webhookTimestamp` (ms) inside the signed body, 60 s tolerance by default | `Linear-Delivery`, **not** signed |
+//! | `meta`, `dropbox` | `{body}` | no timestamp at all | none |
 //! | `clarife` | `{body}` only | **no**: `t=` is sent beside the signature, not in it | envelope `id` in the body, signed |
 //! | `github` | `{body}` | no timestamp at all | `X-GitHub-Delivery`, **not** signed |
 //! | `shopify` | `{body}` | no timestamp at all | `X-Shopify-Webhook-Id`, **not** signed |
 //! | `claravine` | nothing: a bearer token in `Authorization` and in the body | no | none |
 //! | `clarity` (header token) | nothing: a per-route token in a header | no | none |
+//! | `gitlab` | nothing: the secret token in `X-Gitlab-Token` | no | `X-Gitlab-Event-UUID`, **not** signed |
 //! | `custom` | the configured template | if the template has `{timestamp}` | the id header, signed if the template has `{id}` |
 //!
 //! No scheme signs the method, the path or any header other than those listed.
@@ -40,12 +46,15 @@
 //!   signature. The timestamp check only stops naive replays; dedup on the
 //!   envelope `id` (which *is* signed) is the real protection, and it must
 //!   remember ids for as long as a replay matters, not just 5 minutes.
+//! - **Meta and Dropbox** send no timestamp and no delivery id: a captured
+//!   delivery can be replayed forever, and only a hash of the body (or the
+//!   ids inside the payload) can deduplicate it.
 //! - **GitHub and Shopify** send no timestamp: every captured delivery can be
 //!   replayed forever. Replay protection comes only from deduplicating on the
 //!   delivery id (`X-GitHub-Delivery`, `X-Shopify-Webhook-Id`). These ids are
 //!   not signed either, so dedup only helps against verbatim replays; for
 //!   stronger guarantees, also dedup on a hash of the body.
-//! - **Claravine and header tokens** authenticate the caller, not the content:
+//! - **Claravine, GitLab and header tokens** authenticate the caller, not the content:
 //!   whoever holds the token can send anything. Serve them over HTTPS only and
 //!   rotate tokens (several may be configured at once).
 //!

@@ -60,8 +60,12 @@ impl Signer {
     }
 
     /// The headers for a delivery of `body` with id `id` at `timestamp` (Unix
-    /// seconds). Schemes without a timestamp or an id ignore them (GitHub and
-    /// Shopify set their id header when `id` is not empty).
+    /// seconds). Schemes without a timestamp or an id ignore them (GitHub,
+    /// Shopify, Linear and GitLab set their id header when `id` is not
+    /// empty). Twitch's timestamp is written in RFC 3339, as Twitch does.
+    ///
+    /// Linear's timestamp is inside the body (`webhookTimestamp`, in
+    /// milliseconds), which headers cannot set: [`Signer::request`] sets it.
     ///
     /// Claravine's token must also be in the body's `token` field, which
     /// headers cannot do: [`Signer::request`] puts it there, or
@@ -120,6 +124,57 @@ impl Signer {
                 headers.insert(h::SHOPIFY_HMAC_SHA256, value(&base64(&tag)));
                 optional_id(&mut headers, h::SHOPIFY_WEBHOOK_ID, id)?;
             }
+            Scheme::Paddle => {
+                let tag = self.hmac(fields);
+                headers.insert(
+                    h::PADDLE_SIGNATURE,
+                    value(&format!("ts={ts};h1={}", hex(&tag))),
+                );
+            }
+            Scheme::Linear => {
+                let tag = self.hmac(fields);
+                headers.insert(h::LINEAR_SIGNATURE, value(&hex(&tag)));
+                optional_id(&mut headers, h::LINEAR_DELIVERY, id)?;
+            }
+            Scheme::Zoom => {
+                let tag = self.hmac(fields);
+                headers.insert(h::ZOOM_REQUEST_TIMESTAMP, value(&ts));
+                headers.insert(h::ZOOM_SIGNATURE, value(&format!("v0={}", hex(&tag))));
+            }
+            Scheme::Twitch => {
+                let id_value = required_id(id)?;
+                let sent_at = crate::parse::format_rfc3339(timestamp);
+                let tag = self.hmac(Fields {
+                    id: id.as_bytes(),
+                    timestamp: sent_at.as_bytes(),
+                    body,
+                });
+                headers.insert(h::TWITCH_MESSAGE_ID, id_value);
+                headers.insert(h::TWITCH_MESSAGE_TIMESTAMP, value(&sent_at));
+                headers.insert(
+                    h::TWITCH_MESSAGE_SIGNATURE,
+                    value(&format!("sha256={}", hex(&tag))),
+                );
+                headers.insert(
+                    h::TWITCH_MESSAGE_TYPE,
+                    HeaderValue::from_static("notification"),
+                );
+            }
+            Scheme::Meta => {
+                let tag = self.hmac(fields);
+                headers.insert(
+                    h::META_SIGNATURE_256,
+                    value(&format!("sha256={}", hex(&tag))),
+                );
+            }
+            Scheme::Dropbox => {
+                let tag = self.hmac(fields);
+                headers.insert(h::DROPBOX_SIGNATURE, value(&hex(&tag)));
+            }
+            Scheme::GitLab => {
+                headers.insert(h::GITLAB_TOKEN, value(self.token()));
+                optional_id(&mut headers, h::GITLAB_EVENT_UUID, id)?;
+            }
             Scheme::Claravine => {
                 let token = self.token();
                 headers.insert(h::AUTHORIZATION, value(&format!("Bearer {token}")));
@@ -153,7 +208,9 @@ impl Signer {
     /// A complete `POST /` request of `body` (as `application/json`) with the
     /// headers of [`Signer::sign`]: the test helper for receivers. The body
     /// goes through [`Signer::prepare_body`] first, so for every scheme the
-    /// request verifies (Claravine's carries the token in its body too).
+    /// request verifies (Claravine's carries the token in its body too), and
+    /// a Linear body gets `webhookTimestamp` set to `timestamp`, in
+    /// milliseconds, unless it already has one.
     ///
     /// ```
     /// # #[cfg(feature = "json")] {
@@ -177,7 +234,7 @@ impl Signer {
         timestamp: u64,
         body: impl Into<Vec<u8>>,
     ) -> Result<http::Request<Vec<u8>>, SignError> {
-        let body = self.prepare_body(body);
+        let body = self.prepare_body_at(body, timestamp);
         let headers = self.sign(id, timestamp, &body)?;
         let mut request = http::Request::new(body);
         *request.method_mut() = http::Method::POST;
@@ -213,8 +270,22 @@ impl Signer {
         let body = body.into();
         #[cfg(feature = "json")]
         if self.scheme() == Scheme::Claravine {
-            return with_body_token(body, self.token());
+            return with_top_level(body, "token", self.token().into(), true);
         }
+        body
+    }
+
+    /// [`Signer::prepare_body`], and for Linear the signed `webhookTimestamp`
+    /// (milliseconds) when the body has none.
+    fn prepare_body_at(&self, body: impl Into<Vec<u8>>, timestamp: u64) -> Vec<u8> {
+        let body = self.prepare_body(body);
+        #[cfg(feature = "json")]
+        if self.scheme() == Scheme::Linear {
+            let millis = serde_json::Value::from(timestamp.saturating_mul(1000));
+            return with_top_level(body, "webhookTimestamp", millis, false);
+        }
+        #[cfg(not(feature = "json"))]
+        let _ = timestamp;
         body
     }
 
@@ -251,30 +322,34 @@ impl Verifier {
     }
 }
 
-/// `body` with its top-level `token` set to `token`, when it is a JSON object.
+/// `body` with its top-level `field` set to `wanted`, when it is a JSON
+/// object: added as the first member when absent; when present with another
+/// value, replaced if `replace`, else left as it is.
 #[cfg(feature = "json")]
-fn with_body_token(body: Vec<u8>, token: &str) -> Vec<u8> {
+fn with_top_level(body: Vec<u8>, field: &str, wanted: serde_json::Value, replace: bool) -> Vec<u8> {
     use serde_json::Value;
 
     let carries = |bytes: &[u8]| match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(object)) => {
-            Some(object.get("token").and_then(Value::as_str) == Some(token))
-        }
+        Ok(Value::Object(object)) => Some(match object.get(field) {
+            Some(value) => !replace || *value == wanted,
+            None => false,
+        }),
         _ => None,
     };
     match carries(&body) {
         None | Some(true) => return body,
         Some(false) => {}
     }
-    let encoded = Value::from(token).to_string();
+    let encoded = wanted.to_string();
     let mut edited = body.clone();
-    match crate::json::top_level_value(&body, "token") {
+    match crate::json::top_level_value(&body, field) {
         Some(Ok(range)) => {
             edited.splice(range, encoded.into_bytes());
         }
         Some(Err(at)) => {
             let empty = body[at..].trim_ascii_start().starts_with(b"}");
-            let member = format!("\"token\":{encoded}{}", if empty { "" } else { "," });
+            let key = Value::from(field).to_string();
+            let member = format!("{key}:{encoded}{}", if empty { "" } else { "," });
             edited.splice(at..at, member.into_bytes());
         }
         None => {}
@@ -286,7 +361,7 @@ fn with_body_token(body: Vec<u8>, token: &str) -> Vec<u8> {
     // key): rewrite the object, which keeps its members but not its layout.
     match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(mut object)) => {
-            object.insert("token".to_owned(), Value::from(token));
+            object.insert(field.to_owned(), wanted);
             serde_json::to_vec(&object).unwrap_or(body)
         }
         _ => body,

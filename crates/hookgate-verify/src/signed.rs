@@ -67,6 +67,10 @@ const ID_DOT_TIMESTAMP_DOT_BODY: &[Part] = &[
 const TIMESTAMP_DOT_BODY: &[Part] = &[Part::Timestamp, literal(b"."), Part::Body];
 /// `v0:{timestamp}:{body}`
 const SLACK_V0: &[Part] = &[literal(b"v0:"), Part::Timestamp, literal(b":"), Part::Body];
+/// `{timestamp}:{body}`
+const TIMESTAMP_COLON_BODY: &[Part] = &[Part::Timestamp, literal(b":"), Part::Body];
+/// `{id}{timestamp}{body}`
+const ID_TIMESTAMP_BODY: &[Part] = &[Part::Id, Part::Timestamp, Part::Body];
 /// `{body}`
 const BODY: &[Part] = &[Part::Body];
 
@@ -80,11 +84,19 @@ impl SignedContent {
         let parts: &'static [Part] = match scheme {
             Scheme::Standard | Scheme::Svix => ID_DOT_TIMESTAMP_DOT_BODY,
             Scheme::Stripe => TIMESTAMP_DOT_BODY,
-            Scheme::Slack => SLACK_V0,
+            Scheme::Slack | Scheme::Zoom => SLACK_V0,
+            Scheme::Paddle => TIMESTAMP_COLON_BODY,
+            Scheme::Twitch => ID_TIMESTAMP_BODY,
             // clarife's `t=` is sent beside its signature, not in it (see the
-            // security page).
-            Scheme::Clarife | Scheme::GitHub | Scheme::Shopify | Scheme::Custom => BODY,
-            Scheme::Claravine | Scheme::Clarity => &[],
+            // security page); Linear's timestamp is inside the body.
+            Scheme::Clarife
+            | Scheme::GitHub
+            | Scheme::Shopify
+            | Scheme::Linear
+            | Scheme::Meta
+            | Scheme::Dropbox
+            | Scheme::Custom => BODY,
+            Scheme::Claravine | Scheme::Clarity | Scheme::GitLab => &[],
         };
         Self {
             parts: Cow::Borrowed(parts),

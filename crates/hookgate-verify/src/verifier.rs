@@ -17,7 +17,8 @@ use crate::{ConfigError, Scheme, VerifyError};
 
 /// The default tolerance, in both directions, between a signed timestamp and
 /// the receiver's clock: 5 minutes, as clarife, Stripe, Slack and Standard
-/// Webhooks recommend.
+/// Webhooks recommend. Paddle, Linear and Twitch have their own
+/// ([`Scheme::default_tolerance`]).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 /// How a custom scheme encodes its signature.
@@ -82,7 +83,9 @@ pub(crate) struct Inner {
     pub(crate) signed: SignedContent,
     pub(crate) timestamp_header: Option<HeaderName>,
     pub(crate) id_header: Option<HeaderName>,
-    id_from_body: bool,
+    /// The body's top-level string field holding the delivery id, read after
+    /// the signature matched when no header carries one.
+    body_id_field: Option<&'static str>,
 }
 
 impl fmt::Debug for Verifier {
@@ -108,8 +111,8 @@ impl Verifier {
         VerifierBuilder {
             scheme,
             keys: Vec::new(),
-            past_tolerance: DEFAULT_TOLERANCE,
-            future_tolerance: DEFAULT_TOLERANCE,
+            past_tolerance: scheme.default_tolerance(),
+            future_tolerance: scheme.default_tolerance(),
             clock: None,
             header: None,
             prefix: None,
@@ -162,6 +165,7 @@ impl Verifier {
                     .unwrap_or(h::CLARITY_WEBHOOK_TOKEN),
             ),
             Scheme::Claravine => Some(http::header::AUTHORIZATION),
+            Scheme::GitLab => Some(h::GITLAB_TOKEN),
             _ => None,
         }
     }
@@ -214,8 +218,19 @@ impl Verifier {
             Scheme::GitHub => check.github(),
             Scheme::Slack => check.slack(),
             Scheme::Shopify => check.shopify(),
+            Scheme::Paddle => check.paddle(),
+            Scheme::Linear => check.linear(),
+            Scheme::Zoom => check.zoom(),
+            Scheme::Twitch => check.twitch(),
+            Scheme::Meta => check
+                .body_hex(&h::META_SIGNATURE_256, "sha256=")
+                .map(|key| check.verified(key, None, None)),
+            Scheme::Dropbox => check
+                .body_hex(&h::DROPBOX_SIGNATURE, "")
+                .map(|key| check.verified(key, None, None)),
             Scheme::Claravine => check.claravine(),
             Scheme::Clarity => check.header_token(),
+            Scheme::GitLab => check.gitlab(),
             Scheme::Custom => check.custom(),
         };
         outcome.map_err(VerifyError::new)
@@ -235,10 +250,11 @@ impl Check<'_> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
-            None if self.inner.id_from_body => crate::json::top_level_string(self.body, "id")
-                .filter(|id| !id.is_empty())
-                .map(|id| DeliveryId::new(&id)),
-            None => None,
+            None => self.inner.body_id_field.and_then(|field| {
+                crate::json::top_level_string(self.body, field)
+                    .filter(|id| !id.is_empty())
+                    .map(|id| DeliveryId::new(&id))
+            }),
         };
         Verified {
             scheme: self.inner.scheme,
@@ -248,14 +264,20 @@ impl Check<'_> {
         }
     }
 
-    /// Refuses timestamps outside the tolerance window, with saturating arithmetic.
+    /// Refuses timestamps (Unix seconds) outside the tolerance window.
     fn check_time(&self, timestamp: u64) -> Result<(), VerifyErrorKind> {
         let now = self
             .now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |since| since.as_secs());
+        self.check_age(Duration::from_secs(timestamp), Duration::from_secs(now))
+    }
+
+    /// Refuses a signed instant (since the Unix epoch) outside the tolerance
+    /// window around `now`, with saturating arithmetic.
+    fn check_age(&self, timestamp: Duration, now: Duration) -> Result<(), VerifyErrorKind> {
         if timestamp <= now {
-            let age = Duration::from_secs(now.saturating_sub(timestamp));
+            let age = now.saturating_sub(timestamp);
             if age > self.inner.past_tolerance {
                 return Err(VerifyErrorKind::TimestampTooOld {
                     age,
@@ -263,7 +285,7 @@ impl Check<'_> {
                 });
             }
         } else {
-            let ahead = Duration::from_secs(timestamp.saturating_sub(now));
+            let ahead = timestamp.saturating_sub(now);
             if ahead > self.inner.future_tolerance {
                 return Err(VerifyErrorKind::TimestampInFuture {
                     ahead,
@@ -416,21 +438,24 @@ impl Check<'_> {
     }
 
     fn slack(&self) -> Result<Verified, VerifyErrorKind> {
-        let name = h::SLACK_SIGNATURE;
-        let [timestamp, signature] =
-            parse::find_headers(self.headers, [&h::SLACK_REQUEST_TIMESTAMP, &name]);
-        let (ts_text, timestamp) = self.timestamp_header(&h::SLACK_REQUEST_TIMESTAMP, timestamp)?;
+        self.v0(&h::SLACK_REQUEST_TIMESTAMP, &h::SLACK_SIGNATURE)
+    }
+
+    /// Slack's layout, which Zoom took: `v0=<hex>` over `v0:{ts}:{body}`.
+    fn v0(&self, ts_name: &HeaderName, name: &HeaderName) -> Result<Verified, VerifyErrorKind> {
+        let [timestamp, signature] = parse::find_headers(self.headers, [ts_name, name]);
+        let (ts_text, timestamp) = self.timestamp_header(ts_name, timestamp)?;
         let signatures =
             match parse::after_prefix(signature, b"v0=").and_then(parse::decode_hex_tag) {
                 Some(tag) => Signatures::of(tag),
-                None => parse::prefixed_hex_signature(header_text(&name, signature)?, "v0="),
+                None => parse::prefixed_hex_signature(header_text(name, signature)?, "v0="),
             };
         let fields = Fields {
             id: b"",
             timestamp: ts_text,
             body: self.body,
         };
-        let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
+        let key = self.match_hmac(fields, &signatures.tags(name)?, name)?;
         Ok(self.verified(key, Some(timestamp), None))
     }
 
@@ -459,6 +484,106 @@ impl Check<'_> {
             &name,
         )?;
         Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
+    }
+
+    /// A single hex signature, after `prefix`, over the body alone (Meta,
+    /// Dropbox, Linear): the key that matched.
+    fn body_hex(&self, name: &HeaderName, prefix: &str) -> Result<KeyId, VerifyErrorKind> {
+        let [signature] = parse::find_headers(self.headers, [name]);
+        let signatures = match parse::after_prefix(signature, prefix.as_bytes())
+            .and_then(parse::decode_hex_tag)
+        {
+            Some(tag) => Signatures::of(tag),
+            None => parse::prefixed_hex_signature(header_text(name, signature)?, prefix),
+        };
+        self.match_hmac(Fields::body_only(self.body), &signatures.tags(name)?, name)
+    }
+
+    fn paddle(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = h::PADDLE_SIGNATURE;
+        let [value] = parse::find_headers(self.headers, [&name]);
+        let mut signatures = Signatures::default();
+        let (ts_text, timestamp) = parse::keyed_signatures(
+            &name,
+            header_text(&name, value)?,
+            parse::TS_H1,
+            &mut signatures,
+        )?;
+        self.check_time(timestamp)?;
+        let fields = Fields {
+            id: b"",
+            timestamp: ts_text.as_bytes(),
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
+        Ok(self.verified(key, Some(timestamp), None))
+    }
+
+    /// Linear signs the body alone; its timestamp, `webhookTimestamp` in
+    /// milliseconds, is inside it, so it is read (and checked, to the
+    /// millisecond, as Linear's SDK does) once the signature matched.
+    fn linear(&self) -> Result<Verified, VerifyErrorKind> {
+        let key = self.body_hex(&h::LINEAR_SIGNATURE, "")?;
+        let millis = self.body_timestamp_millis("webhookTimestamp")?;
+        let now = self.now.duration_since(UNIX_EPOCH).unwrap_or_default();
+        self.check_age(Duration::from_millis(millis), now)?;
+        let id = optional_id(self.headers.get(h::LINEAR_DELIVERY));
+        Ok(self.verified(key, Some(millis / 1000), id))
+    }
+
+    /// A whole number at the body's top-level `field`.
+    #[cfg(feature = "json")]
+    fn body_timestamp_millis(&self, field: &'static str) -> Result<u64, VerifyErrorKind> {
+        match crate::json::top_level_value(self.body, field) {
+            Some(Ok(range)) => parse::parse_timestamp(&self.body[range])
+                .ok_or(VerifyErrorKind::InvalidBodyField { field }),
+            Some(Err(_)) => Err(VerifyErrorKind::MissingBodyField { field }),
+            None => Err(VerifyErrorKind::BodyNotJson),
+        }
+    }
+
+    #[cfg(not(feature = "json"))]
+    #[expect(clippy::unused_self, reason = "the same signature as with `json`")]
+    fn body_timestamp_millis(&self, _field: &'static str) -> Result<u64, VerifyErrorKind> {
+        // `VerifierBuilder::build` refuses Linear without the `json` feature.
+        Err(VerifyErrorKind::BodyNotJson)
+    }
+
+    fn zoom(&self) -> Result<Verified, VerifyErrorKind> {
+        self.v0(&h::ZOOM_REQUEST_TIMESTAMP, &h::ZOOM_SIGNATURE)
+    }
+
+    fn twitch(&self) -> Result<Verified, VerifyErrorKind> {
+        let [id_name, ts_name, sig_name] = [
+            &h::TWITCH_MESSAGE_ID,
+            &h::TWITCH_MESSAGE_TIMESTAMP,
+            &h::TWITCH_MESSAGE_SIGNATURE,
+        ];
+        let [id, ts, signature] = parse::find_headers(self.headers, [id_name, ts_name, sig_name]);
+        let id = header_text(id_name, id)?;
+        let ts_text = header_text(ts_name, ts)?;
+        let timestamp = parse::parse_rfc3339(ts_text)
+            .ok_or_else(|| malformed(ts_name, Malformed::InvalidTimestamp))?;
+        self.check_time(timestamp)?;
+        let signatures =
+            match parse::after_prefix(signature, b"sha256=").and_then(parse::decode_hex_tag) {
+                Some(tag) => Signatures::of(tag),
+                None => parse::prefixed_hex_signature(header_text(sig_name, signature)?, "sha256="),
+            };
+        let fields = Fields {
+            id: id.as_bytes(),
+            timestamp: ts_text.as_bytes(),
+            body: self.body,
+        };
+        let key = self.match_hmac(fields, &signatures.tags(sig_name)?, sig_name)?;
+        Ok(self.verified(key, Some(timestamp), Some(id)))
+    }
+
+    fn gitlab(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = h::GITLAB_TOKEN;
+        let [token, id] = parse::find_headers(self.headers, [&name, &h::GITLAB_EVENT_UUID]);
+        let key = self.match_token(header_text(&name, token)?.as_bytes(), &name)?;
+        Ok(self.verified(key.id.clone(), None, optional_id(id)))
     }
 
     fn claravine(&self) -> Result<Verified, VerifyErrorKind> {
@@ -921,7 +1046,7 @@ impl VerifierBuilder {
         if self.keys.is_empty() {
             return Err(ConfigError::NoSecret);
         }
-        if self.scheme == Scheme::Claravine && !cfg!(feature = "json") {
+        if matches!(self.scheme, Scheme::Claravine | Scheme::Linear) && !cfg!(feature = "json") {
             return Err(ConfigError::FeatureRequired {
                 scheme: self.scheme,
                 feature: "json",
@@ -954,10 +1079,14 @@ impl VerifierBuilder {
                 signed,
                 timestamp_header: self.timestamp_header,
                 id_header: self.id_header,
-                // clarife's envelope `id` and Stripe's event `id` are what
-                // their retries repeat: the delivery id of those schemes.
-                id_from_body: self.id_from_body
-                    || matches!(self.scheme, Scheme::Clarife | Scheme::Stripe),
+                // clarife's envelope `id`, Stripe's event `id` and Paddle's
+                // `event_id` are what their retries repeat: the delivery id
+                // of those schemes.
+                body_id_field: match self.scheme {
+                    Scheme::Clarife | Scheme::Stripe => Some("id"),
+                    Scheme::Paddle => Some("event_id"),
+                    _ => self.id_from_body.then_some("id"),
+                },
             }),
         })
     }

@@ -27,8 +27,13 @@ fn verifier(scheme: Scheme) -> Option<Verifier> {
     };
     match built {
         Ok(verifier) => Some(verifier),
-        // Claravine reads the body as JSON: without the feature, no verifier.
-        Err(_) if scheme == Scheme::Claravine && !cfg!(feature = "json") => None,
+        // Claravine and Linear read the body as JSON: without the feature,
+        // no verifier.
+        Err(_)
+            if matches!(scheme, Scheme::Claravine | Scheme::Linear) && !cfg!(feature = "json") =>
+        {
+            None
+        }
         Err(err) => panic!("{scheme}: {err}"),
     }
 }
@@ -49,17 +54,24 @@ fn the_request_of_every_scheme_verifies() {
         let now = UNIX_EPOCH + Duration::from_secs(NOW);
         let result = verifier.verify_at(request.headers(), request.body(), now);
         assert!(result.is_ok(), "{scheme}: {result:?}");
-        // Only Claravine's body is changed (it must carry the token).
-        if scheme == Scheme::Claravine {
+        // Only Claravine's body (it must carry the token) and Linear's (it
+        // must carry its signed timestamp) are changed.
+        if scheme == Scheme::Linear {
+            let body = std::str::from_utf8(request.body()).unwrap();
+            assert!(
+                body.starts_with(r#"{"webhookTimestamp":1700000000000,"#),
+                "{body}"
+            );
+        } else if scheme == Scheme::Claravine {
             assert_ne!(request.body(), BODY);
         } else {
             assert_eq!(request.body(), BODY, "{scheme}");
         }
         verified += 1;
     }
-    let expected = if cfg!(feature = "json") { 10 } else { 9 };
+    let expected = if cfg!(feature = "json") { 17 } else { 15 };
     assert_eq!(verified, expected);
-    assert_eq!(Scheme::ALL.len(), 10);
+    assert_eq!(Scheme::ALL.len(), 17);
 }
 
 #[cfg(feature = "json")]

@@ -7,7 +7,9 @@
 //!
 //! It serves `POST /hooks/<scheme>` for every scheme of `hookgate verify`:
 //! `standard`, `svix`, `clarife`, `stripe`, `github`, `slack`, `shopify`,
-//! `claravine` and `clarity` (header `x-clarity-webhook-token`).
+//! `paddle`, `linear`, `zoom`, `twitch`, `meta`, `dropbox`, `claravine`,
+//! `clarity` (header `x-clarity-webhook-token`) and `gitlab`: every scheme
+//! but `custom`, which needs a sender's description.
 //!
 //! | variable | default |
 //! |---|---|
@@ -55,24 +57,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router};
+use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router, Sender};
 use hookgate_queue::{Delivery, Handler, Queue, RouterHandler, SqliteQueue, WorkerPool};
 use hookgate_tower::server::{Server, shutdown_signal};
 use hookgate_tower::{Receiver, Source, WebhookLayer};
 use hookgate_verify::{Scheme, Verifier};
 
-/// The schemes served, each on `/hooks/<name>`.
-const SCHEMES: [Scheme; 9] = [
-    Scheme::Standard,
-    Scheme::Svix,
-    Scheme::Clarife,
-    Scheme::Stripe,
-    Scheme::GitHub,
-    Scheme::Slack,
-    Scheme::Shopify,
-    Scheme::Claravine,
-    Scheme::Clarity,
-];
+/// The schemes served, each on `/hooks/<name>`: all but the custom HMAC.
+fn schemes() -> impl Iterator<Item = Scheme> {
+    Scheme::ALL
+        .into_iter()
+        .filter(|scheme| *scheme != Scheme::Custom)
+}
 
 /// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development
 /// default when it is unset or empty (an empty secret cannot verify anything,
@@ -151,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Receiving: one source per scheme, verified, queued, then 200.
     let mut receiver = Receiver::builder().queue(queue.clone());
-    for scheme in SCHEMES {
+    for scheme in schemes() {
         let name = scheme.as_str();
         let mut source = Source::builder(
             name,
@@ -172,8 +168,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .layer(WebhookLayer::new(receiver.build()?));
 
-    // Processing: typed events through a Router; Clarity deliveries (custom
-    // routes carry no event name) are handled on their own.
+    // Processing: typed events through a Router; deliveries of senders
+    // without typed events (Clarity's custom routes carry no event name) are
+    // handled on their own.
     let router = Router::new()
         .on("submission.completed", on_submission_completed)
         .on_any(log_event);
@@ -181,7 +178,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handler = move |delivery: Delivery| {
         let events = Arc::clone(&events);
         async move {
-            if delivery.source == Scheme::Clarity.as_str() {
+            // Senders without typed events (Clarity's routes name none) are
+            // logged by size.
+            if delivery.source.parse::<Sender>().is_err() {
                 tracing::info!(bytes = delivery.body.len(), "processed");
                 return Ok(());
             }

@@ -66,6 +66,19 @@ pub(crate) enum QueueBackend {
     },
 }
 
+impl QueueBackend {
+    /// That the server address is there when it is read from the
+    /// environment (checked before connecting, with the other problems).
+    pub(crate) fn check_env(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), String> {
+        match self {
+            QueueBackend::Redis { endpoint, .. }
+            | QueueBackend::Nats { endpoint, .. }
+            | QueueBackend::Postgres { endpoint, .. } => endpoint.resolve(env).map(drop),
+            QueueBackend::Sqlite { .. } | QueueBackend::Memory => Ok(()),
+        }
+    }
+}
+
 /// A distributed queue's server URL: written in the file, or (since a URL
 /// may hold a password) read from an environment variable when serving.
 #[derive(Debug, Clone, PartialEq, Eq)]

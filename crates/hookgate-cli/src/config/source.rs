@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use toml::Spanned;
 
-use hookgate_events::{Pattern, Sender};
+use hookgate_events::{EventFilter, Pattern, Sender};
+use hookgate_receive::Source;
 use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
@@ -88,6 +89,21 @@ pub(crate) struct SourceConfig {
     /// Where the secrets come from.
     pub(crate) secrets: SecretSpec,
     options: VerifierOptions,
+    places: Places,
+}
+
+/// Where the keys that hookgate-receive checks are written, so that its
+/// errors name the place to fix instead of being checked twice.
+#[derive(Debug, Clone)]
+struct Places {
+    /// The `[sources.NAME]` table.
+    table: Location,
+    /// `path`, or the table's name when the path is the default one.
+    path: Location,
+    status: Option<Location>,
+    body_limit: Option<Location>,
+    ack_budget: Option<Location>,
+    read_timeout: Option<Location>,
 }
 
 impl SourceConfig {
@@ -160,6 +176,72 @@ impl SourceConfig {
         }
         builder.build().map_err(wrap)
     }
+
+    /// The receiving side's [`Source`], with the verifier's secrets read
+    /// through `env`. hookgate-receive checks what it takes (the path's
+    /// leading `/`, the success status, zero limits); its errors are placed
+    /// on the key at fault.
+    pub(crate) fn build(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Source, ConfigError> {
+        let verifier = self.verifier(env)?;
+        let mut builder =
+            Source::builder(&self.name, &self.path, verifier).methods(self.methods.iter().cloned());
+        if let Some(sender) = self.sender {
+            builder = builder.sender(sender);
+        }
+        if !self.events.is_empty() {
+            let filter = self
+                .events
+                .iter()
+                .cloned()
+                .fold(EventFilter::allow_all(), EventFilter::with);
+            builder = builder.filter(filter);
+        }
+        if let Some(budget) = self.ack_budget {
+            builder = builder.ack_budget(budget);
+        }
+        if let Some(limit) = self.body_limit {
+            builder = builder.body_limit(limit);
+        }
+        if let Some(timeout) = self.read_timeout {
+            builder = builder.read_timeout(timeout);
+        }
+        if let Some(status) = self.status {
+            builder = builder.success_status(status).map_err(|e| self.place(&e))?;
+        }
+        if !self.required_context.is_empty() {
+            builder = builder.require_context(self.required_context.iter().cloned());
+        }
+        if let Some(ranges) = &self.allow_ips {
+            builder = builder.allow_ips(ranges.iter().copied());
+        }
+        if let Some(limit) = self.max_in_flight {
+            builder = builder.max_in_flight(limit);
+        }
+        if let Some(limit) = self.rate_limit {
+            builder = builder.rate_limit(limit);
+        }
+        builder.build().map_err(|e| self.place(&e))
+    }
+
+    /// hookgate-receive's `error` about this source, at the key it is about
+    /// (the table when it is about no one key).
+    pub(crate) fn place(&self, error: &hookgate_receive::ConfigError) -> ConfigError {
+        use hookgate_receive::ConfigError as E;
+        let places = &self.places;
+        let at = match error {
+            E::InvalidPath { .. } | E::DuplicatePath(_) => Some(&places.path),
+            E::SuccessStatus(_) => places.status.as_ref(),
+            E::Zero("body limit") => places.body_limit.as_ref(),
+            E::Zero("ack budget") => places.ack_budget.as_ref(),
+            E::Zero("read timeout") => places.read_timeout.as_ref(),
+            _ => None,
+        };
+        at.unwrap_or(&places.table)
+            .error(format!("sources.{}: {error}", self.name))
+    }
 }
 
 /// One name or a list of names.
@@ -213,9 +295,9 @@ pub(super) struct RawSource {
     sender: Option<Sender>,
     events: Option<Spanned<Vec<Pattern>>>,
     tolerance: Option<HumanDuration>,
-    ack_budget: Option<HumanDuration>,
+    ack_budget: Option<Spanned<HumanDuration>>,
     body_limit: Option<Spanned<usize>>,
-    read_timeout: Option<HumanDuration>,
+    read_timeout: Option<Spanned<HumanDuration>>,
     methods: Option<Vec<Spanned<String>>>,
     status: Option<Spanned<u16>>,
     required_context: Option<Vec<String>>,
@@ -229,7 +311,7 @@ pub(super) struct RawSource {
     signed_content: Option<String>,
     timestamp_header: Option<String>,
     id_header: Option<String>,
-    action: Option<Spanned<RawAction>>,
+    pub(super) action: Option<Spanned<RawAction>>,
 }
 
 pub(super) fn check_source(
@@ -260,17 +342,14 @@ pub(super) fn check_source(
         .parse()
         .map_err(|e| ctx.at(raw.scheme.span(), format!("{prefix}: {e}")))?;
 
-    let path = match raw.path {
-        Some(path) => {
-            if !path.get_ref().starts_with('/') {
-                return Err(ctx.at(path.span(), format!("{prefix}: `path` must start with `/`")));
-            }
-            path.into_inner()
-        }
-        None => format!("/hooks/{name}"),
-    };
+    let path_place = ctx.location(raw.path.as_ref().map_or(name_span, Spanned::span));
+    let path = raw
+        .path
+        .map_or_else(|| format!("/hooks/{name}"), Spanned::into_inner);
 
-    let sender = raw.sender.or_else(|| default_sender(scheme));
+    let sender = raw
+        .sender
+        .or_else(|| hookgate_receive::default_sender(scheme));
     let events = match raw.events {
         Some(events) => {
             if sender.is_none() {
@@ -336,28 +415,20 @@ pub(super) fn check_source(
         methods.push(Method::POST);
     }
 
-    let status = match raw.status {
-        Some(status) => match *status.get_ref() {
-            200 => Some(StatusCode::OK),
-            202 => Some(StatusCode::ACCEPTED),
-            204 => Some(StatusCode::NO_CONTENT),
-            other => {
-                return Err(ctx.at(
-                    status.span(),
-                    format!("{prefix}: status {other} is not a success status hookgate answers; use 200, 202 or 204"),
-                ));
-            }
-        },
+    // Which statuses a receiver may answer is hookgate-receive's rule,
+    // checked when the source is built; here, that it is a status at all.
+    let status = match &raw.status {
+        Some(status) => Some(StatusCode::from_u16(*status.get_ref()).map_err(|_| {
+            ctx.at(
+                status.span(),
+                format!(
+                    "{prefix}: status {} is not an HTTP status code",
+                    status.get_ref()
+                ),
+            )
+        })?),
         None => None,
     };
-    if let Some(limit) = &raw.body_limit
-        && *limit.get_ref() == 0
-    {
-        return Err(ctx.at(
-            limit.span(),
-            format!("{prefix}: `body_limit` must be at least 1 byte"),
-        ));
-    }
 
     let allow_ips = match raw.allow_ips {
         Some(list) => {
@@ -397,9 +468,9 @@ pub(super) fn check_source(
         scheme,
         sender,
         events,
-        ack_budget: raw.ack_budget.map(|d| d.0),
-        body_limit: raw.body_limit.map(Spanned::into_inner),
-        read_timeout: raw.read_timeout.map(|d| d.0),
+        ack_budget: raw.ack_budget.as_ref().map(|d| d.get_ref().0),
+        body_limit: raw.body_limit.as_ref().map(|l| *l.get_ref()),
+        read_timeout: raw.read_timeout.as_ref().map(|d| d.get_ref().0),
         methods,
         status,
         required_context: raw.required_context.unwrap_or_default(),
@@ -423,6 +494,14 @@ pub(super) fn check_source(
             signed_content: raw.signed_content,
             timestamp_header: raw.timestamp_header,
             id_header: raw.id_header,
+        },
+        places: Places {
+            table: ctx.location(source_span.clone()),
+            path: path_place,
+            status: raw.status.map(|s| ctx.location(s.span())),
+            body_limit: raw.body_limit.map(|l| ctx.location(l.span())),
+            ack_budget: raw.ack_budget.map(|d| ctx.location(d.span())),
+            read_timeout: raw.read_timeout.map(|d| ctx.location(d.span())),
         },
     };
     // The scheme's options are checked now, secrets only when serving.
@@ -459,20 +538,5 @@ fn check_rate(
             .map(Some)
             .map_err(|e| ctx.at(burst.span(), format!("{prefix}: {e}"))),
         None => Ok(Some(limit)),
-    }
-}
-
-/// The payload format that usually comes with a scheme.
-pub(crate) fn default_sender(scheme: Scheme) -> Option<Sender> {
-    match scheme {
-        Scheme::Standard => Some(Sender::Standard),
-        Scheme::Svix => Some(Sender::Svix),
-        Scheme::Clarife => Some(Sender::Clarife),
-        Scheme::Stripe => Some(Sender::Stripe),
-        Scheme::GitHub => Some(Sender::GitHub),
-        Scheme::Slack => Some(Sender::Slack),
-        Scheme::Shopify => Some(Sender::Shopify),
-        Scheme::Claravine => Some(Sender::Claravine),
-        _ => None,
     }
 }

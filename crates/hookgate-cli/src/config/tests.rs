@@ -12,6 +12,7 @@ use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, "hookgate.toml", Path::new("/etc/hookgate"))
+        .map_err(ConfigErrors::into_first)
 }
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -493,15 +494,81 @@ fn events_filter_needs_a_payload_format() {
     ));
 }
 
+/// Every source built with the secrets of `env`, then the receiver: where
+/// hookgate-receive's own checks run.
+fn build(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    let sources = config
+        .sources
+        .iter()
+        .map(|source| source.build(env))
+        .collect::<Result<Vec<_>, _>>()?;
+    config
+        .receiver(
+            sources,
+            std::sync::Arc::new(hookgate_queue::MemoryQueue::new()),
+        )
+        .map(drop)
+}
+
 #[test]
 fn two_sources_cannot_share_a_path() {
     let text = format!(
         "{MINIMAL}\n[sources.other]\nscheme = \"github\"\nsecret_env = \"GH\"\npath = \"/hooks/clarife\"\n"
     );
-    let err = parse(&text).unwrap_err();
-    assert!(err.to_string().contains("already used"), "{err}");
-    // The line of the second `path`.
-    assert!(matches!(err, ConfigError::At { line: 12, .. }), "{err}");
+    let config = parse(&text).unwrap();
+    let env = env_of(&[("HOOKGATE_SECRET_CLARIFE", "k"), ("GH", "k")]);
+    let err = build(&config, &env).unwrap_err();
+    // hookgate-receive's message, on the line of the second `path`.
+    assert!(err.to_string().contains("used by two sources"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("hookgate.toml:12:8: sources.other: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_receiving_library_s_errors_are_placed_on_their_key() {
+    let env = env_of(&[("HOOKGATE_SECRET_CLARIFE", "k")]);
+    for (added, place, expected) in [
+        ("path = \"hooks/x\"", "8:8", "does not start with '/'"),
+        (
+            "status = 201",
+            "8:10",
+            "success status 201 is not one of 200, 202, 204",
+        ),
+        (
+            "body_limit = 0",
+            "8:14",
+            "body limit must be greater than zero",
+        ),
+        (
+            "ack_budget = \"0s\"",
+            "8:14",
+            "ack budget must be greater than zero",
+        ),
+        (
+            "read_timeout = \"0s\"",
+            "8:16",
+            "read timeout must be greater than zero",
+        ),
+    ] {
+        let config = parse(&format!("{MINIMAL}{added}\n")).unwrap();
+        let err = build(&config, &env).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("hookgate.toml:{place}: sources.clarife: ")),
+            "{added}: {err}"
+        );
+        assert!(err.contains(expected), "{added}: {err}");
+    }
+    // A number that is no HTTP status at all is refused while parsing.
+    let err = parse(&format!("{MINIMAL}status = 1000\n")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sources.clarife: status 1000 is not an HTTP status code"),
+        "{err}"
+    );
+    build(&parse(MINIMAL).unwrap(), &env).unwrap();
 }
 
 #[test]

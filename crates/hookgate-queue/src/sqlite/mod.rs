@@ -94,7 +94,7 @@ use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
 use crate::observe;
 use crate::{
     BoxFuture, Clock, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
-    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
+    NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, SystemClock, Wakeups,
 };
 pub use budget::MinFreeDisk;
 use budget::{Budget, Limits};
@@ -322,6 +322,7 @@ impl SqliteQueueBuilder {
 
         let (commands, inbox) = mpsc::channel();
         let upkeep = Upkeep::new(&conn, self.wal, wal_frames, checkpoint);
+        let ready = ReadySignal::new();
         let limits = Limits {
             capacity: self.capacity,
             max_bytes: self.max_bytes,
@@ -334,6 +335,7 @@ impl SqliteQueueBuilder {
             disk_full: Arc::clone(&disk_full),
             upkeep,
             max_batch_bytes: self.wal.max_batch_bytes(),
+            ready: ready.clone(),
             conn,
             inbox,
             clock: Arc::clone(&self.clock),
@@ -356,6 +358,7 @@ impl SqliteQueueBuilder {
             clock: self.clock,
             commands,
             reader: Arc::new(Mutex::new(reader)),
+            ready,
             limits: Arc::new(limits),
             disk_full,
         })
@@ -403,6 +406,8 @@ pub struct SqliteQueue {
     clock: Arc<dyn Clock>,
     commands: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
+    /// Notified by the writer after a commit that made deliveries ready.
+    ready: ReadySignal,
     limits: Arc<Limits>,
     /// Set by the writer while writes fail for want of space.
     disk_full: Arc<AtomicBool>,
@@ -592,6 +597,13 @@ impl Queue for SqliteQueue {
             Ok(stats)
         })
     }
+
+    /// Wakes once a batch with an enqueue, a release, a retry, a recovery
+    /// or a replay of this process committed. Changes by another process
+    /// (a replay by `hookgate queue`) are found by polling.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.ready.subscribe())
+    }
 }
 
 type Reply<T> = oneshot::Sender<Result<T, QueueError>>;
@@ -637,6 +649,16 @@ impl Command {
                         .sum::<usize>()
             }
             _ => 0,
+        }
+    }
+
+    /// Whether committing this command may make a delivery ready: idle
+    /// workers are woken after the batch commits.
+    fn may_make_ready(&self) -> bool {
+        match self {
+            Self::Enqueue { .. } | Self::Recover { .. } | Self::Replay { .. } => true,
+            Self::Finish { action, .. } => matches!(action, Finish::Release | Finish::Retry { .. }),
+            Self::Lease { .. } | Self::Extend { .. } => false,
         }
     }
 }
@@ -691,6 +713,8 @@ struct Writer {
     upkeep: Upkeep,
     /// The most body and header bytes one batch carries (see `WalPolicy`).
     max_batch_bytes: usize,
+    /// Wakes idle worker pools after a commit that made deliveries ready.
+    ready: ReadySignal,
     inbox: mpsc::Receiver<Command>,
     clock: Arc<dyn Clock>,
     /// The capacity, the byte budget and the free-space floor.
@@ -807,12 +831,13 @@ impl Writer {
             return;
         }
         self.follow_other_processes();
+        let wakes = batch.iter().any(Command::may_make_ready);
         self.budget.start_batch(&self.conn);
         let mut commands = batch.drain(..);
         match self.run_commands(&mut commands, now, dedup_cutoff) {
             Ok((answers, live)) => {
                 let pruned = self.prune_if_due(now, dedup_cutoff);
-                self.finish(answers, live, pruned);
+                self.finish(answers, live, pruned, wakes);
             }
             Err((answers, err)) => self.abandon(answers, commands, &err),
         }
@@ -906,8 +931,9 @@ impl Writer {
     }
 
     /// Commits, then answers every caller with its result; if the commit
-    /// fails, every caller is told so.
-    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize) {
+    /// fails, every caller is told so. Idle worker pools are woken (when `wakes`) before the upkeep between
+    /// batches, so a checkpoint never delays a handler's start.
+    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize, wakes: bool) {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
@@ -916,6 +942,9 @@ impl Writer {
                 }
                 self.note_space(&answers);
                 answers.into_iter().for_each(Answer::send);
+                if wakes {
+                    self.ready.notify();
+                }
                 // Between batches: no caller waits on what this does.
                 self.upkeep.after_commit(&self.conn);
             }
@@ -1184,6 +1213,7 @@ mod tests {
             upkeep: Upkeep::new(&conn, policy, frames, checkpoint),
             max_batch_bytes: policy.max_batch_bytes(),
             conn,
+            ready: ReadySignal::new(),
             inbox,
             clock: Arc::new(crate::SystemClock),
             budget: Budget::new(Limits {

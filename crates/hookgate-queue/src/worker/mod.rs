@@ -161,6 +161,13 @@ impl WorkerPoolBuilder {
     }
 
     /// How long to wait before asking an empty queue again (default 100 ms).
+    ///
+    /// A queue that offers [wake-ups](Queue::wakeups) (all of hookgate's
+    /// back-ends do, for this process's enqueues; PostgreSQL for every
+    /// process's) has its idle pool lease as soon as a delivery arrives, so
+    /// the poll only finds what no wake-up announces: retries whose time has
+    /// come, and enqueues by other processes on back-ends without
+    /// server-side notifications.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
@@ -407,6 +414,12 @@ impl WorkerPool {
             tick
         });
         let mut shutdown = std::pin::pin!(shutdown);
+        // Subscribed before the first lease, so an enqueue that lands after
+        // any lease that found nothing wakes the loop below.
+        let mut wakeups = match mode {
+            Mode::UntilShutdown => inner.queue.wakeups(),
+            Mode::UntilIdle => None,
+        };
 
         loop {
             attempts.settle_finished(&mut report);
@@ -443,8 +456,8 @@ impl WorkerPool {
                 break;
             }
             // Nothing more to start now: wait for a running attempt (its
-            // source may have been the one at its limit), the next poll, or
-            // shutdown.
+            // source may have been the one at its limit), a wake-up from the
+            // queue, the next poll, or shutdown.
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
@@ -454,6 +467,7 @@ impl WorkerPool {
                 _ = async { stats_tick.as_mut().expect("enabled").tick().await }, if stats_tick.is_some() => {
                     inner.publish_stats().await;
                 }
+                () = async { wakeups.as_mut().expect("enabled").ready().await }, if free > 0 && wakeups.is_some() => {}
                 () = tokio::time::sleep(inner.poll_interval), if free > 0 && mode == Mode::UntilShutdown => {}
             }
         }
