@@ -26,7 +26,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use hookgate_queue::{Delivery, Enqueue, HandlerError, NewDelivery, Queue, SqliteQueue, WorkerPool};
+use hookgate_queue::{
+    Delivery, Enqueue, HandlerError, NewDelivery, Queue, SqliteQueue, WorkerPool,
+};
 
 const PRODUCERS: usize = 64;
 const BODY: usize = 1024;
@@ -71,8 +73,10 @@ async fn run(setup: Setup, dir: &Path, n: usize) -> Run {
         Setup::Before => {
             // A file as earlier versions made it, which this opener does not migrate.
             let conn = rusqlite::Connection::open(&db).unwrap();
-            conn.execute_batch("PRAGMA auto_vacuum = NONE; PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
-                .unwrap();
+            conn.execute_batch(
+                "PRAGMA auto_vacuum = NONE; PRAGMA journal_mode = WAL; CREATE TABLE t (x);",
+            )
+            .unwrap();
             drop(conn);
             SqliteQueue::builder(&db)
                 .recover_leases_on_open(false)
@@ -83,10 +87,12 @@ async fn run(setup: Setup, dir: &Path, n: usize) -> Run {
     };
     let queue = Arc::new(builder.open().unwrap());
     let dyn_queue: Arc<dyn Queue> = queue.clone();
-    let pool = WorkerPool::builder(dyn_queue, |_: Delivery| async { Ok::<(), HandlerError>(()) })
-        .concurrency(16)
-        .poll_interval(Duration::from_millis(2))
-        .build();
+    let pool = WorkerPool::builder(dyn_queue, |_: Delivery| async {
+        Ok::<(), HandlerError>(())
+    })
+    .concurrency(16)
+    .poll_interval(Duration::from_millis(2))
+    .build();
 
     let (before, wchar_before) = io_counters();
     let started = Instant::now();
@@ -141,14 +147,20 @@ fn main() {
         .build()
         .unwrap();
     println!("{n} deliveries of {BODY} B per run, {PRODUCERS} producers, fsync before ack");
-    println!("| round | set-up | write_bytes / delivery | wchar / delivery | deliveries/s | db file after |");
+    println!(
+        "| round | set-up | write_bytes / delivery | wchar / delivery | deliveries/s | db file after |"
+    );
     println!("|---:|---|---:|---:|---:|---:|");
     let mut totals = [(0u64, 0u64); 2];
     for round in 1..=rounds {
         for setup in [Setup::Before, Setup::After] {
             let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
             let r = runtime.block_on(run(setup, dir.path(), n));
-            let name = if setup == Setup::Before { "before" } else { "after" };
+            let name = if setup == Setup::Before {
+                "before"
+            } else {
+                "after"
+            };
             let slot = &mut totals[usize::from(setup == Setup::After)];
             slot.0 += r.write_bytes;
             slot.1 += r.wchar;
