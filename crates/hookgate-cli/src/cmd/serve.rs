@@ -235,8 +235,10 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// `GET /healthz`: 200 with the queue's counts while the queue answers, 503
-/// when it does not.
+/// `GET /healthz`: 200 with the queue's counts while the queue answers and
+/// takes deliveries; 503 `"full"` naming the limit (`capacity`, `max_bytes`,
+/// `min_free_disk`, `storage_full`) while one refuses enqueues, and 503
+/// `"unavailable"` when the queue does not answer.
 async fn healthz(State(state): State<AppState>) -> Response {
     let (status, body) = health(state.queue.stats().await);
     (status, Json(body)).into_response()
@@ -250,20 +252,31 @@ fn health(
 ) -> (StatusCode, serde_json::Value) {
     use hookgate_queue::QueueErrorKind;
     match stats {
-        Ok(stats) => (
-            StatusCode::OK,
-            json!({
-                "status": "ok",
-                "queue": {
-                    "depth": stats.depth(),
-                    "ready": stats.ready,
-                    "scheduled": stats.scheduled,
-                    "leased": stats.leased,
-                    "dead": stats.dead,
-                    "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
-                }
-            }),
-        ),
+        Ok(stats) => {
+            let limit = stats.storage.and_then(|usage| usage.limit_reached);
+            let mut queue = json!({
+                "depth": stats.depth(),
+                "ready": stats.ready,
+                "scheduled": stats.scheduled,
+                "leased": stats.leased,
+                "dead": stats.dead,
+                "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
+            });
+            if let Some(usage) = stats.storage {
+                queue["storage"] = json!({
+                    "bytes": usage.bytes,
+                    "wal_bytes": usage.wal_bytes,
+                    "free_disk_bytes": usage.free_disk,
+                });
+            }
+            match limit {
+                None => (StatusCode::OK, json!({ "status": "ok", "queue": queue })),
+                Some(limit) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({ "status": "full", "limit": limit.as_str(), "queue": queue }),
+                ),
+            }
+        }
         Err(err) => {
             tracing::warn!(error = %err, "health check: the queue does not answer");
             let reason = match err.kind() {

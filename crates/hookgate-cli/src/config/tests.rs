@@ -699,3 +699,51 @@ verify_token_env = "HOOKGATE_VERIFY_TOKEN_META"
     );
     assert!(err.starts_with("hookgate.toml:8:"), "{err}");
 }
+#[test]
+fn storage_budgets_of_the_sqlite_queue() {
+    let config = parse(&format!(
+        "{MINIMAL}\n[queue]\nmax_bytes = \"10GiB\"\nmin_free_disk = \"5%\"\nwal_limit = \"16MiB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.queue.max_bytes, Some(10 << 30));
+    assert_eq!(
+        config.queue.min_free_disk,
+        Some(crate::size::FreeDisk::Percent(5.0))
+    );
+    assert_eq!(config.queue.wal_limit, Some(16 << 20));
+    let config = parse(&format!(
+        "{MINIMAL}\n[queue]\nmax_bytes = 1000000\nmin_free_disk = \"2GB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.queue.max_bytes, Some(1_000_000));
+    assert_eq!(
+        config.queue.min_free_disk,
+        Some(crate::size::FreeDisk::Bytes(2_000_000_000))
+    );
+
+    for (queue, expected) in [
+        (
+            "[queue]\nredis = \"redis://h\"\nmax_bytes = \"1GB\"\n",
+            "`max_bytes` applies to the sqlite queue only",
+        ),
+        (
+            "[queue]\nqueue = 1\nmin_free_disk = \"5%\"\n",
+            "unknown field",
+        ),
+        ("[queue]\nmax_bytes = \"1 gigabyte\"\n", "invalid size"),
+        ("[queue]\nmin_free_disk = \"120%\"\n", "invalid percentage"),
+        (
+            "[queue]\nmax_bytes = 0\n",
+            "`max_bytes` must be at least 1 byte",
+        ),
+        (
+            "[queue]\nwal_limit = \"64KiB\"\n",
+            "`wal_limit` must be at least 1MiB",
+        ),
+    ] {
+        let err = parse(&format!("{MINIMAL}\n{queue}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{queue:?}: {err}");
+    }
+}
