@@ -15,6 +15,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 mod action;
+mod admin;
 mod error;
 mod queue;
 mod retry;
@@ -24,6 +25,8 @@ mod workers;
 
 pub(crate) use action::Action;
 use action::{RawAction, check_action};
+pub(crate) use admin::{AdminConfig, DEFAULT_TOKEN_ENV};
+use admin::{RawAdmin, check_admin};
 pub(crate) use error::ConfigError;
 use error::Ctx;
 pub(crate) use queue::{DurabilityName, QueueBackend, QueueConfig};
@@ -58,6 +61,8 @@ pub(crate) struct Config {
     pub(crate) workers: WorkersConfig,
     /// `[sources.*]`, in the file's order.
     pub(crate) sources: Vec<SourceConfig>,
+    /// `[admin]`, when present.
+    pub(crate) admin: Option<AdminConfig>,
 }
 
 impl Config {
@@ -103,6 +108,7 @@ struct RawConfig {
     action: Option<Spanned<RawAction>>,
     #[serde(default)]
     sources: BTreeMap<Spanned<String>, Spanned<RawSource>>,
+    admin: Option<RawAdmin>,
 }
 impl RawConfig {
     fn check(self, ctx: &Ctx<'_>, base: &Path) -> Result<Config, ConfigError> {
@@ -110,6 +116,7 @@ impl RawConfig {
         let queue = check_queue(ctx, base, self.queue)?;
         let retry = check_retry(ctx, self.retry)?;
         let workers = check_workers(ctx, self.workers)?;
+        let admin = self.admin.map(|raw| check_admin(ctx, raw)).transpose()?;
         let default_action = self
             .action
             .map(|action| check_action(ctx, action))
@@ -150,6 +157,7 @@ impl RawConfig {
             retry,
             workers,
             sources,
+            admin,
         })
     }
 }
