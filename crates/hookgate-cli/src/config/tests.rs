@@ -527,6 +527,7 @@ fn build(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Co
         .receiver(
             sources,
             std::sync::Arc::new(hookgate_queue::MemoryQueue::new()),
+            None,
         )
         .map(drop)
 }
