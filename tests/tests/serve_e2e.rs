@@ -455,6 +455,46 @@ async fn a_replay_under_a_fresh_id_is_handled_once_with_the_body_guard() {
     assert_eq!(guarded[0].headers["x-github-delivery"], "d-1");
 }
 
+/// A second `hookgate serve` on the SQLite file of a running one refuses to
+/// start, naming the file, instead of recovering (and handling again) the
+/// first one's leases; `hookgate queue` keeps working beside it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_serve_on_one_sqlite_file_refuses_to_start() {
+    let sink = Sink::default();
+    let server = Server::start(sink.start().await, "max_attempts = 1");
+    let mut second = Command::new(hookgate_bin())
+        .args(["serve", "--config"])
+        .arg(&server.config)
+        .env("HOOKGATE_LOG", "off")
+        .envs(
+            SCHEMES
+                .map(|(scheme, secret)| (format!("E2E_SECRET_{}", scheme.to_uppercase()), secret)),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > PATIENCE {
+            let _ = second.kill();
+            panic!("the second hookgate serve kept running");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let output = second.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("queue.db"), "{stderr}");
+    assert!(stderr.contains("in use by another process"), "{stderr}");
+    // The first one still answers, and the queue commands still open the file.
+    assert_eq!(server.health().await["queue"]["depth"], 0);
+    assert_success(&server.queue(&["stats"]), "queue stats beside serve");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_sink_gets_retries_then_the_delivery() {
     let sink = Sink::default();

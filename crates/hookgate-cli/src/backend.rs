@@ -53,7 +53,10 @@ pub(crate) async fn open(
                     DurabilityName::Fsync => Durability::Fsync,
                     DurabilityName::ProcessCrash => Durability::ProcessCrash,
                 })
-                .recover_leases_on_open(opener == Opener::Receiver);
+                .recover_leases_on_open(opener == Opener::Receiver)
+                // A second `serve` on the file would recover (and handle again)
+                // this one's leases; the `queue` commands only inspect.
+                .exclusive(opener == Opener::Receiver);
             if let Some(window) = queue.dedup_window {
                 builder = builder.dedup_window(window);
             }

@@ -113,6 +113,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+pub use hookgate_queue::Durability;
 use hookgate_queue::{
     BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId,
     LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, Wakeups,
@@ -270,6 +271,73 @@ impl RedisQueue {
             redis::cmd("PING").query_async::<()>(&mut conn).await
         })
         .await
+    }
+
+    /// Checks that the Redis server keeps an acknowledged enqueue as durable
+    /// as `required` says, in the words of the SQLite queue's setting: its
+    /// `appendonly` and `appendfsync`, read with `CONFIG GET`.
+    ///
+    /// - `appendonly no` meets neither level: a Redis restart or crash loses
+    ///   every delivery since the last snapshot, acknowledged or not.
+    /// - `appendfsync always` meets [`Durability::Fsync`]: each write is
+    ///   `fsync`ed before Redis answers.
+    /// - `appendfsync everysec` (Redis's default) or `no` meets
+    ///   [`Durability::ProcessCrash`]: Redis writes the AOF before it
+    ///   answers, so a crash of Redis loses nothing, but a power loss can
+    ///   lose the last second (or more) of acknowledged deliveries.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid`, naming the setting to change, when the server does not meet
+    /// `required`; `Unavailable` when Redis does not answer. Where `CONFIG` is
+    /// disabled or not permitted (managed services often rename it), the
+    /// answer is [`DurabilityCheck::Unverified`], saying what to check
+    /// instead: the caller decides whether to start anyway.
+    pub async fn check_durability(
+        &self,
+        required: Durability,
+    ) -> Result<DurabilityCheck, QueueError> {
+        let answer = self
+            .bounded(async {
+                let mut conn = self.inner.conn.clone();
+                // `append*`: one pattern, which Redis 6 understands too (it
+                // takes a single parameter).
+                Ok(redis::cmd("CONFIG")
+                    .arg("GET")
+                    .arg("append*")
+                    .query_async::<std::collections::HashMap<String, String>>(&mut conn)
+                    .await)
+            })
+            .await?;
+        let settings = match answer {
+            Ok(settings) => settings,
+            Err(err)
+                if err.is_io_error()
+                    || err.is_timeout()
+                    || err.is_connection_dropped()
+                    || err.is_connection_refusal() =>
+            {
+                return Err(map_err(err));
+            }
+            Err(err) => {
+                return Ok(DurabilityCheck::Unverified {
+                    reason: format!(
+                        "CONFIG GET is not available ({}): check that the server has appendonly yes and appendfsync {}",
+                        err.code().unwrap_or("error"),
+                        if required == Durability::Fsync {
+                            "always"
+                        } else {
+                            "always or everysec"
+                        }
+                    ),
+                });
+            }
+        };
+        let setting = |name: &str| settings.get(name).map_or("", String::as_str);
+        match durability_problem(required, setting("appendonly"), setting("appendfsync")) {
+            Some(problem) => Err(QueueError::invalid(problem)),
+            None => Ok(DurabilityCheck::Met),
+        }
     }
 
     /// Runs `op` within the operation timeout, mapping errors.
@@ -617,6 +685,41 @@ impl Queue for RedisQueue {
 
 /// Connection trouble is `Unavailable` (try again soon), Redis out of memory
 /// is `Full`, anything else (a script or data error) is `Storage`.
+/// What [`RedisQueue::check_durability`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DurabilityCheck {
+    /// The server's settings meet the durability asked for.
+    Met,
+    /// The settings could not be read (`CONFIG` disabled or not permitted).
+    Unverified {
+        /// What could not be read, and what to check by hand.
+        reason: String,
+    },
+}
+
+/// Why `appendonly` and `appendfsync` do not meet `required`, naming the
+/// setting to change; `None` when they do.
+fn durability_problem(required: Durability, appendonly: &str, appendfsync: &str) -> Option<String> {
+    let wanted = match required {
+        Durability::Fsync => "fsync",
+        _ => "process-crash",
+    };
+    if !appendonly.eq_ignore_ascii_case("yes") {
+        return Some(format!(
+            "redis has appendonly {appendonly:?}: a restart or crash of Redis loses acknowledged deliveries, \
+             which durability = \"{wanted}\" refuses; set appendonly yes (CONFIG SET appendonly yes, and in redis.conf)"
+        ));
+    }
+    if required == Durability::Fsync && !appendfsync.eq_ignore_ascii_case("always") {
+        return Some(format!(
+            "redis has appendfsync {appendfsync:?}: a power loss can lose the last acknowledged deliveries, \
+             which durability = \"fsync\" refuses; set appendfsync always, or durability = \"process-crash\""
+        ));
+    }
+    None
+}
+
 fn map_err(err: RedisError) -> QueueError {
     if err.code() == Some("OOM") {
         // `/healthz` and the metrics name it as any storage limit.
@@ -743,4 +846,29 @@ fn parse_dead(reply: &Value) -> Option<Vec<DeadLetter>> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durability_follows_appendonly_and_appendfsync() {
+        let met = |required, appendonly, appendfsync| {
+            durability_problem(required, appendonly, appendfsync).is_none()
+        };
+        for required in [Durability::Fsync, Durability::ProcessCrash] {
+            assert!(met(required, "yes", "always"));
+            assert!(!met(required, "no", "always"));
+            assert!(!met(required, "", ""));
+        }
+        for appendfsync in ["everysec", "no"] {
+            assert!(met(Durability::ProcessCrash, "yes", appendfsync));
+            assert!(!met(Durability::Fsync, "yes", appendfsync));
+        }
+        let problem = durability_problem(Durability::Fsync, "yes", "everysec").unwrap();
+        assert!(problem.contains("set appendfsync always"), "{problem}");
+        let problem = durability_problem(Durability::ProcessCrash, "no", "everysec").unwrap();
+        assert!(problem.contains("set appendonly yes"), "{problem}");
+    }
 }

@@ -200,3 +200,25 @@ async fn killed_connection_is_replaced() {
     );
     common::delete_prefix(&url, &prefix).await;
 }
+
+/// A Redis without an append-only file meets no durability: the check
+/// refuses it, naming the setting; the queue is still usable (the caller,
+/// `hookgate serve`, decides to refuse to start).
+#[tokio::test]
+async fn a_redis_without_aof_fails_the_durability_check() {
+    let Some(redis) = OwnRedis::start() else {
+        return;
+    };
+    let queue = RedisQueue::builder(redis.url())
+        .prefix("durability-check")
+        .build()
+        .unwrap();
+    for required in [
+        hookgate_queue_redis::Durability::Fsync,
+        hookgate_queue_redis::Durability::ProcessCrash,
+    ] {
+        let err = queue.check_durability(required).await.unwrap_err();
+        assert_eq!(err.kind(), QueueErrorKind::Invalid, "{err}");
+        assert!(err.to_string().contains("set appendonly yes"), "{err}");
+    }
+}

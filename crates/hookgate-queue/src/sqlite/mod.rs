@@ -138,6 +138,7 @@ pub struct SqliteQueueBuilder {
     max_batch: usize,
     clock: Arc<dyn Clock>,
     recover_leases_on_open: bool,
+    exclusive: bool,
     wal: WalPolicy,
 }
 
@@ -252,10 +253,47 @@ impl SqliteQueueBuilder {
         self
     }
 
+    /// Claims the file for this process while the queue is open (default
+    /// `false`): [`open`](Self::open) takes an exclusive OS lock on
+    /// `<file>.lock` beside it, and fails with `Invalid`, naming the file,
+    /// when another exclusive open (in this process or any other) holds it.
+    /// The lock goes with the process, so a crash never leaves it behind.
+    ///
+    /// For the process that serves the queue: two of them on one file would
+    /// each recover the other's leases at start and handle those deliveries
+    /// twice. Opens that only inspect the file (stats, dead letters,
+    /// replays, with [`recover_leases_on_open`](Self::recover_leases_on_open)
+    /// `false`) leave this off and keep working beside it.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use hookgate_queue::{QueueErrorKind, SqliteQueue};
+    ///
+    /// let path = dir.path().join("queue.db");
+    /// let serving = SqliteQueue::builder(&path).exclusive(true).open()?;
+    /// let second = SqliteQueue::builder(&path).exclusive(true).open().unwrap_err();
+    /// assert_eq!(second.kind(), QueueErrorKind::Invalid);
+    /// let inspecting = SqliteQueue::builder(&path).recover_leases_on_open(false).open()?;
+    /// drop(serving);
+    /// assert!(SqliteQueue::builder(&path).exclusive(true).open().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn exclusive(mut self, exclusive: bool) -> Self {
+        self.exclusive = exclusive;
+        self
+    }
+
     /// Opens (creating if needed) the queue file, recovers its leases (see
     /// [`recover_leases_on_open`](Self::recover_leases_on_open)) and starts
     /// the writer thread. Blocks while the file is opened.
     pub fn open(self) -> Result<SqliteQueue, QueueError> {
+        // Before anything is read: the leases recovered below are only
+        // ours to recover if no other serving process has the file.
+        let owner = if self.exclusive {
+            Some(lock_owner(&self.path)?)
+        } else {
+            None
+        };
         let mut conn = Connection::open(&self.path).map_err(storage)?;
         // Before the first table exists (a no-op on an existing file): freed
         // pages can then be given back to the file system.
@@ -361,7 +399,41 @@ impl SqliteQueueBuilder {
             ready,
             limits: Arc::new(limits),
             disk_full,
+            _owner: owner,
         })
+    }
+}
+
+/// Takes the exclusive lock of [`SqliteQueueBuilder::exclusive`] on
+/// `<path>.lock`, held as long as the returned file is open.
+fn lock_owner(path: &Path) -> Result<std::fs::File, QueueError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| {
+            QueueError::storage(format!(
+                "cannot open the lock file {}: {e}",
+                lock_path.display()
+            ))
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(QueueError::invalid(format!(
+            "the queue file {} is in use by another process serving it (it holds {}): \
+             two would handle each other's deliveries twice; stop the other one, or give \
+             this one its own queue file",
+            path.display(),
+            lock_path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(QueueError::storage(format!(
+            "cannot lock {}: {e}",
+            lock_path.display()
+        ))),
     }
 }
 
@@ -411,6 +483,8 @@ pub struct SqliteQueue {
     limits: Arc<Limits>,
     /// Set by the writer while writes fail for want of space.
     disk_full: Arc<OutOfSpace>,
+    /// The lock of [`SqliteQueueBuilder::exclusive`], released on drop.
+    _owner: Option<std::fs::File>,
 }
 
 impl SqliteQueue {
@@ -433,6 +507,7 @@ impl SqliteQueue {
             max_batch: 1024,
             clock: Arc::new(SystemClock),
             recover_leases_on_open: true,
+            exclusive: false,
             wal: WalPolicy {
                 limit: DEFAULT_WAL_LIMIT,
                 checkpoint_after: DEFAULT_CHECKPOINT_AFTER,
