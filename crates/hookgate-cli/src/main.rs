@@ -55,6 +55,8 @@ enum Command {
     Send(cmd::send::SendArgs),
     /// Inspect the queue of `hookgate serve` and replay dead letters.
     Queue(cmd::queue::QueueArgs),
+    /// Follow a running receiver's deliveries as they happen (its admin listener).
+    Tail(cmd::tail::TailArgs),
 }
 
 fn main() -> ExitCode {
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Send(args) => cmd::send::run(args),
         Command::Queue(args) => cmd::queue::run(args),
+        Command::Tail(args) => cmd::tail::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -70,6 +70,7 @@
 mod error;
 mod event;
 mod handler;
+pub mod handshake;
 mod json;
 mod name;
 mod pattern;
@@ -81,6 +82,11 @@ mod senders;
 pub use error::{ParseError, ParseErrorKind};
 pub use event::{Event, FromDelivery};
 pub use handler::{BoxError, DeliveryInfo, Disposition, HandlerError};
+pub use handshake::{
+    DiscordPing, DropboxChallenge, GraphValidation, HandshakeMessage, InvalidHandshake,
+    MAX_ECHO_LEN, MetaSubscribe, SlackUrlVerification, TwitchCallbackVerification,
+    ZoomUrlValidation, check_echo,
+};
 pub use json::JsonBody;
 pub use name::{EventName, InvalidEventName, MAX_EVENT_NAME_LEN, NameProblem};
 pub use pattern::{EventFilter, InvalidPattern, Pattern};

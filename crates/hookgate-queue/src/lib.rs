@@ -89,6 +89,8 @@ mod retry;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub mod sqlite;
+mod storage;
+mod wake;
 pub mod wire;
 mod worker;
 
@@ -107,6 +109,8 @@ pub use retry::{RetryPolicy, RetrySchedule};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};
+pub use storage::{StorageLimit, StorageUsage};
+pub use wake::{ReadySignal, Wakeups};
 pub use worker::{
     DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_VISIBILITY_TIMEOUT, Handler, RouterHandler, WorkerPool,
     WorkerPoolBuilder, WorkerReport,

@@ -3,10 +3,14 @@
 //! Install any `metrics` recorder (e.g. `metrics-exporter-prometheus`) to
 //! collect them; without one they cost almost nothing. Back-ends in other
 //! crates call [`record_enqueue`] so every back-end reports the same series.
+//!
+//! Beside metrics, an [`Observer`] is told about each delivery as it happens
+//! (received, refused, queued, processed, retried, dead-lettered): what an
+//! admin console or `hookgate tail` shows.
 
 use std::time::Duration;
 
-use crate::{EnqueueOutcome, QueueError, Stats};
+use crate::{EnqueueOutcome, QueueError, Stats, StorageLimit};
 
 /// Counter: deliveries stored, by `source`.
 pub const RECEIVED: &str = "hookgate_queue_received_total";
@@ -22,6 +26,15 @@ pub const ENQUEUE_LATENCY: &str = "hookgate_queue_enqueue_seconds";
 pub const DEPTH: &str = "hookgate_queue_depth";
 /// Gauge: age in seconds of the oldest ready delivery (0 when none).
 pub const OLDEST_READY_AGE: &str = "hookgate_queue_oldest_ready_seconds";
+/// Gauge: bytes the queue's data takes (SQLite: database pages in use).
+pub const STORAGE_BYTES: &str = "hookgate_queue_storage_bytes";
+/// Gauge: bytes of the queue's write-ahead log file (SQLite).
+pub const WAL_BYTES: &str = "hookgate_queue_wal_bytes";
+/// Gauge: free bytes on the file system holding the queue (SQLite).
+pub const DISK_FREE: &str = "hookgate_queue_disk_free_bytes";
+/// Gauge: 1 while a storage limit refuses enqueues, by `limit`
+/// (`capacity`, `max_bytes`, `min_free_disk`, `storage_full`), else 0.
+pub const LIMIT_REACHED: &str = "hookgate_queue_limit_reached";
 /// Counter: deliveries handled successfully, by `source`.
 pub const HANDLED: &str = "hookgate_queue_handled_total";
 /// Counter: attempts that failed and were scheduled again, by `source`.
@@ -64,4 +77,181 @@ pub fn record_stats(stats: &Stats) {
         metrics::gauge!(DEPTH, "state" => state).set(value as f64);
     }
     metrics::gauge!(OLDEST_READY_AGE).set(stats.oldest_ready_age.unwrap_or_default().as_secs_f64());
+    if let Some(storage) = &stats.storage {
+        metrics::gauge!(STORAGE_BYTES).set(storage.bytes as f64);
+        if let Some(wal) = storage.wal_bytes {
+            metrics::gauge!(WAL_BYTES).set(wal as f64);
+        }
+        if let Some(free) = storage.free_disk {
+            metrics::gauge!(DISK_FREE).set(free as f64);
+        }
+        for limit in [
+            StorageLimit::Capacity,
+            StorageLimit::MaxBytes,
+            StorageLimit::MinFreeDisk,
+            StorageLimit::StorageFull,
+        ] {
+            let reached = storage.limit_reached == Some(limit);
+            metrics::gauge!(LIMIT_REACHED, "limit" => limit.as_str())
+                .set(f64::from(u8::from(reached)));
+        }
+    }
+}
+
+/// What happened to a delivery, as told to an [`Observer`].
+///
+/// The receiving side (`hookgate-receive`) reports the first six, a
+/// [`WorkerPool`](crate::WorkerPool) the last three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A request arrived on a source's route (nothing is known about it yet).
+    Received,
+    /// The request was refused; [`DeliveryEvent::reason`] says why.
+    Refused,
+    /// The delivery had been received before: acknowledged, not stored again.
+    Duplicate,
+    /// The delivery is durably queued.
+    Queued,
+    /// Inline mode: verified and handed to the application (not queued).
+    Verified,
+    /// Verified and acknowledged, but not queued: excluded by the source's
+    /// event filter, or superseded by a newer version of the same object.
+    Skipped,
+    /// A worker's handler succeeded.
+    Processed,
+    /// An attempt failed and the delivery was scheduled again.
+    RetryScheduled,
+    /// The delivery was moved to the dead letters.
+    DeadLettered,
+}
+
+impl EventKind {
+    /// A stable snake_case name (`received`, `refused`, `duplicate`,
+    /// `queued`, `verified`, `skipped`, `processed`, `retry_scheduled`,
+    /// `dead_lettered`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Refused => "refused",
+            Self::Duplicate => "duplicate",
+            Self::Queued => "queued",
+            Self::Verified => "verified",
+            Self::Skipped => "skipped",
+            Self::Processed => "processed",
+            Self::RetryScheduled => "retry_scheduled",
+            Self::DeadLettered => "dead_lettered",
+        }
+    }
+
+    /// Every kind, in the order a delivery meets them.
+    pub const ALL: [EventKind; 9] = [
+        Self::Received,
+        Self::Refused,
+        Self::Duplicate,
+        Self::Queued,
+        Self::Verified,
+        Self::Skipped,
+        Self::Processed,
+        Self::RetryScheduled,
+        Self::DeadLettered,
+    ];
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event in a delivery's life, borrowed from the code that reports it:
+/// an [`Observer`] copies what it keeps.
+///
+/// Fields that do not apply to a kind are `None`. Headers never hold
+/// credentials (the receiving side removes them before anything sees them,
+/// as it does before the queue); headers and body come from the sender and
+/// must be treated as hostile (escape them wherever they are shown).
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct DeliveryEvent<'a> {
+    /// What happened.
+    pub kind: EventKind,
+    /// The source the delivery arrived on.
+    pub source: &'a str,
+    /// The delivery id, once known (after verification).
+    pub delivery_id: Option<&'a str>,
+    /// The event name, when the source's sender names it.
+    pub event_name: Option<&'a str>,
+    /// A finer outcome than the kind: the receiver's
+    /// [`Outcome`](https://docs.rs/hookgate-receive) name (`queued`,
+    /// `verified`, `filtered_out`, `superseded`, `duplicate`) for
+    /// acknowledgements.
+    pub outcome: Option<&'static str>,
+    /// Why a request was refused (a `RejectionKind` name, e.g. `unauthenticated`).
+    pub reason: Option<&'static str>,
+    /// The HTTP status answered to the sender.
+    pub status: Option<u16>,
+    /// From the request's arrival to the answer, or a handler's run time.
+    pub latency: Option<Duration>,
+    /// The attempt number (worker events).
+    pub attempt: Option<u32>,
+    /// The refusal's detail, or the handler's error.
+    pub error: Option<&'a str>,
+    /// When a scheduled retry is due.
+    pub retry_at: Option<std::time::SystemTime>,
+    /// The headers as queued (credentials removed), for accepted deliveries.
+    pub headers: Option<&'a http::HeaderMap>,
+    /// The body as queued, for accepted deliveries. It may be a slice of the
+    /// server's read buffer: an observer that keeps it should copy it.
+    pub body: Option<&'a bytes::Bytes>,
+}
+
+impl<'a> DeliveryEvent<'a> {
+    /// An event of `kind` on `source`, every other field empty.
+    pub fn new(kind: EventKind, source: &'a str) -> Self {
+        Self {
+            kind,
+            source,
+            delivery_id: None,
+            event_name: None,
+            outcome: None,
+            reason: None,
+            status: None,
+            latency: None,
+            attempt: None,
+            error: None,
+            retry_at: None,
+            headers: None,
+            body: None,
+        }
+    }
+}
+
+/// Told about every [`DeliveryEvent`] of the receivers and worker pools it is
+/// given to (`ReceiverBuilder::observer`, [`WorkerPoolBuilder::observer`](crate::WorkerPoolBuilder::observer)).
+///
+/// Called inline on the request or worker path: keep it quick and never
+/// block (copy what you need, then hand it to a channel). Without an
+/// observer, nothing is built or allocated for it.
+///
+/// ```
+/// use std::sync::Mutex;
+/// use hookgate_queue::observe::{DeliveryEvent, EventKind, Observer};
+///
+/// #[derive(Debug, Default)]
+/// struct Log(Mutex<Vec<String>>);
+///
+/// impl Observer for Log {
+///     fn observe(&self, event: &DeliveryEvent<'_>) {
+///         self.0.lock().unwrap().push(format!("{} {}", event.kind, event.source));
+///     }
+/// }
+///
+/// let log = Log::default();
+/// log.observe(&DeliveryEvent::new(EventKind::Received, "github"));
+/// assert_eq!(log.0.lock().unwrap()[0], "received github");
+/// ```
+pub trait Observer: Send + Sync + std::fmt::Debug + 'static {
+    /// One event happened.
+    fn observe(&self, event: &DeliveryEvent<'_>);
 }

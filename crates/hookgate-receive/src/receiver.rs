@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use hookgate_events::JsonBody;
+use hookgate_queue::observe::{DeliveryEvent, EventKind, Observer};
 use hookgate_queue::{Enqueue, EnqueueOutcome, NewDelivery};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use tokio::time::Instant;
@@ -18,6 +19,7 @@ use crate::admission::{Admission, InFlight};
 use crate::body::{BodyCollector, check_content_length};
 use crate::client_ip::Cidr;
 use crate::context::missing_fields;
+use crate::handshake::Answer;
 use crate::id::derived_delivery_id;
 use crate::metrics as m;
 use crate::{ConfigError, Mode, Rejection, RejectionKind, RespondToRejection, Source};
@@ -62,6 +64,7 @@ pub struct Receiver {
 struct Inner {
     sources: Vec<Arc<Source>>,
     queue: Option<Arc<dyn Enqueue>>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl fmt::Debug for Receiver {
@@ -69,6 +72,7 @@ impl fmt::Debug for Receiver {
         f.debug_struct("Receiver")
             .field("sources", &self.inner.sources)
             .field("queue", &self.inner.queue.as_ref().map(|_| "dyn Enqueue"))
+            .field("observer", &self.inner.observer)
             .finish()
     }
 }
@@ -96,9 +100,13 @@ impl Receiver {
             outcome = field::Empty,
         );
         m::received(&source.name);
+        if let Some(observer) = &self.inner.observer {
+            observer.observe(&DeliveryEvent::new(EventKind::Received, &source.name));
+        }
         Some(Reception {
             source,
             queue: self.inner.queue.clone(),
+            observer: self.inner.observer.clone(),
             started: Instant::now(),
             span,
             client_checked: false,
@@ -114,6 +122,7 @@ pub struct ReceiverBuilder {
     sources: Vec<Source>,
     queue: Option<Arc<dyn Enqueue>>,
     trusted_proxies: Vec<Cidr>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl fmt::Debug for ReceiverBuilder {
@@ -122,6 +131,7 @@ impl fmt::Debug for ReceiverBuilder {
             .field("sources", &self.sources)
             .field("queue", &self.queue.as_ref().map(|_| "dyn Enqueue"))
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("observer", &self.observer)
             .finish()
     }
 }
@@ -131,6 +141,16 @@ impl ReceiverBuilder {
     /// (`Arc<dyn Queue>` converts), or anything else that takes deliveries.
     pub fn queue(mut self, queue: Arc<dyn Enqueue>) -> Self {
         self.queue = Some(queue);
+        self
+    }
+
+    /// Tells `observer` about every request: received, then refused (with
+    /// the reason), duplicate, queued, verified (inline mode) or skipped
+    /// (filtered out, superseded); see [`hookgate_queue::observe`]. Accepted
+    /// deliveries come with their headers (credentials removed) and body.
+    /// Without an observer, nothing is built or copied for it.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -198,6 +218,7 @@ impl ReceiverBuilder {
             inner: Arc::new(Inner {
                 sources: sources.into_iter().map(Arc::new).collect(),
                 queue: self.queue,
+                observer: self.observer,
             }),
         })
     }
@@ -225,6 +246,7 @@ pub struct RequestHead<'a> {
 pub struct Reception {
     source: Arc<Source>,
     queue: Option<Arc<dyn Enqueue>>,
+    observer: Option<Arc<dyn Observer>>,
     started: Instant,
     span: Span,
     /// Whether [`check_head`](Self::check_head) admitted the client already
@@ -259,6 +281,10 @@ pub enum Outcome {
     FilteredOut,
     /// Verified, to be passed on to the application (inline mode).
     Verified,
+    /// A sender's handshake (Slack's `url_verification`, Meta's
+    /// `hub.challenge` ...), answered at once, never queued nor passed on;
+    /// see [`handshake`](crate::handshake).
+    Handshake,
 }
 
 impl Outcome {
@@ -270,6 +296,7 @@ impl Outcome {
             Self::Superseded => "superseded",
             Self::FilteredOut => "filtered_out",
             Self::Verified => "verified",
+            Self::Handshake => "handshake",
         }
     }
 }
@@ -282,9 +309,21 @@ pub struct Accepted {
     status: StatusCode,
     delivery_id: String,
     delivery: Option<VerifiedDelivery>,
+    /// The answer to a handshake ([`Outcome::Handshake`]).
+    answer: Option<Answer>,
 }
 
 impl Accepted {
+    fn handshake(answer: Answer, delivery_id: String) -> Self {
+        Self {
+            outcome: Outcome::Handshake,
+            status: StatusCode::OK,
+            delivery_id,
+            delivery: None,
+            answer: Some(answer),
+        }
+    }
+
     /// What became of the delivery.
     pub fn outcome(&self) -> Outcome {
         self.outcome
@@ -295,7 +334,9 @@ impl Accepted {
         self.status
     }
 
-    /// The delivery id (the sender's, or derived from the body).
+    /// The delivery id (the sender's, or derived from the body); empty for
+    /// a handshake that is not signed (Meta's, Dropbox's and Microsoft
+    /// Graph's), which has none.
     pub fn delivery_id(&self) -> &str {
         &self.delivery_id
     }
@@ -310,8 +351,13 @@ impl Accepted {
         self.delivery
     }
 
-    /// The acknowledgement: the status with an empty body.
+    /// The acknowledgement: the status with an empty body, or for a
+    /// handshake its answer (200, `text/plain` or JSON, with
+    /// `X-Content-Type-Options: nosniff`).
     pub fn to_response(&self) -> Response<Bytes> {
+        if let Some(answer) = &self.answer {
+            return answer.to_response();
+        }
         let mut res = Response::new(Bytes::new());
         *res.status_mut() = self.status;
         res
@@ -504,7 +550,7 @@ impl Reception {
         headers: &HeaderMap,
         peer: Option<IpAddr>,
     ) -> Result<(), Rejection> {
-        if !self.source.methods.contains(method) {
+        if !self.source.accepts(method) {
             return Err(Rejection::method_not_allowed(method, &self.source.methods));
         }
         check_content_length(headers, self.source.body_limit)?;
@@ -655,7 +701,16 @@ impl Reception {
         let reason = rejection.kind().as_str();
         self.span.record("outcome", reason);
         m::refused(&self.source.name, reason);
-        m::ack_latency(&self.source.name, reason, self.started.elapsed());
+        let elapsed = self.started.elapsed();
+        m::ack_latency(&self.source.name, reason, elapsed);
+        if let Some(observer) = &self.observer {
+            let mut event = DeliveryEvent::new(EventKind::Refused, &self.source.name);
+            event.reason = Some(reason);
+            event.status = Some(rejection.status().as_u16());
+            event.latency = Some(elapsed);
+            event.error = Some(rejection.body_text());
+            observer.observe(&event);
+        }
         self.span.in_scope(|| {
             if rejection.kind().is_admission() {
                 // A flood is refused one request at a time: a line each would
@@ -723,6 +778,17 @@ impl Reception {
 
     async fn decide(&self, head: RequestHead<'_>, body: Bytes) -> Result<Accepted, Rejection> {
         let source = &*self.source;
+        // Unsigned handshakes (Meta's and Dropbox's GET, Microsoft Graph's
+        // validationToken) have nothing to verify: answered first.
+        if let Some(handshake) = &source.handshake
+            && let Some(answer) = handshake.before_verification(head.method, head.query)
+        {
+            return answer.map(|answer| self.answered(answer, String::new()));
+        }
+        if !source.methods.contains(head.method) && source.accepts(head.method) {
+            // A GET let through for a handshake that turned out not to be one.
+            return Err(Rejection::method_not_allowed(head.method, &source.methods));
+        }
         let verified = match &source.public_url {
             // The URL the sender called, as it saw it (Twilio signs it).
             Some(base) if source.verifier.scheme().needs_url() => {
@@ -738,8 +804,21 @@ impl Reception {
         .map_err(|e| Rejection::verification(&e))?;
 
         // The body is read as JSON at most once, and only if a question needs
-        // it: the context fields and the event name are both read from this.
+        // it: the handshake, the context fields and the event name are all
+        // read from this.
         let json = JsonBody::new(&body);
+
+        // A signed handshake is answered once verified, before the context
+        // fields and the filter, which it would fail (it has neither).
+        if let Some(handshake) = &source.handshake
+            && let Some(answer) = handshake.after_verification(head.headers, &json)
+        {
+            let id = verified.delivery_id().unwrap_or_default().to_owned();
+            if !id.is_empty() {
+                self.span.record("delivery_id", id.as_str());
+            }
+            return answer.map(|answer| self.answered(answer, id));
+        }
         let missing = missing_fields(
             &source.required_context,
             *head.method == Method::GET,
@@ -765,6 +844,7 @@ impl Reception {
             status,
             delivery_id: delivery_id.clone(),
             delivery,
+            answer: None,
         };
 
         let event_name = source
@@ -775,6 +855,16 @@ impl Reception {
         if let (Some(filter), Some(name)) = (&source.filter, &event_name)
             && !filter.allows(name)
         {
+            if let Some(observer) = &self.observer {
+                let mut event = self.accepted_event(
+                    EventKind::Skipped,
+                    Outcome::FilteredOut,
+                    StatusCode::OK,
+                    &delivery_id,
+                );
+                event.event_name = Some(name.as_str());
+                observer.observe(&event);
+            }
             return Ok(accepted(Outcome::FilteredOut, StatusCode::OK, None));
         }
 
@@ -791,6 +881,18 @@ impl Reception {
             None => body,
         };
         if source.mode == Mode::Inline {
+            if let Some(observer) = &self.observer {
+                let mut event = self.accepted_event(
+                    EventKind::Verified,
+                    Outcome::Verified,
+                    source.success_status,
+                    &delivery_id,
+                );
+                event.event_name = event_name.as_ref().map(|name| name.as_str());
+                event.headers = Some(&headers);
+                event.body = Some(&payload);
+                observer.observe(&event);
+            }
             let delivery = VerifiedDelivery {
                 inner: Arc::new(DeliveryInner {
                     source: Arc::clone(&source.name),
@@ -819,37 +921,85 @@ impl Reception {
         };
         // Body and header values may be slices of the server's read buffer;
         // a queue that keeps them in memory copies them (`MemoryQueue` does).
+        // An observer is told about them after the enqueue: kept aside only
+        // when there is one.
+        let told = self
+            .observer
+            .as_ref()
+            .map(|_| (headers.clone(), payload.clone()));
         let new = NewDelivery::new(&*source.name, delivery_id.as_str(), received_at, payload)
             .with_headers(headers);
-        match tokio::time::timeout(source.ack_budget, queue.enqueue(new)).await {
+        let enqueued = tokio::time::timeout(source.ack_budget, queue.enqueue(new)).await;
+        let (kind, outcome, status) = match enqueued {
             Ok(Ok(EnqueueOutcome::Duplicate)) => {
-                Ok(accepted(Outcome::Duplicate, StatusCode::OK, None))
+                (EventKind::Duplicate, Outcome::Duplicate, StatusCode::OK)
             }
             Ok(Ok(EnqueueOutcome::Superseded)) => {
-                Ok(accepted(Outcome::Superseded, StatusCode::OK, None))
+                (EventKind::Skipped, Outcome::Superseded, StatusCode::OK)
             }
             // `Enqueued`, and by the queue's contract any other outcome: the
             // delivery is safe to acknowledge.
-            Ok(Ok(_)) => Ok(accepted(Outcome::Queued, source.success_status, None)),
+            Ok(Ok(_)) => (EventKind::Queued, Outcome::Queued, source.success_status),
             Ok(Err(error)) => {
                 // The error's cause may name files or hosts: log it, and tell
                 // the sender only the kind.
                 tracing::warn!(%error, "queue refused a webhook delivery");
-                Err(Rejection::unavailable(
+                return Err(Rejection::unavailable(
                     RejectionKind::QueueUnavailable,
                     format!("the delivery could not be queued: {}", error.kind()),
                     error.retry_after().unwrap_or(source.retry_after),
-                ))
+                ));
             }
-            Err(_elapsed) => Err(Rejection::unavailable(
-                RejectionKind::AckBudgetExceeded,
-                format!(
-                    "the delivery could not be queued within {} ms",
-                    source.ack_budget.as_millis()
-                ),
-                source.retry_after,
-            )),
+            Err(_elapsed) => {
+                return Err(Rejection::unavailable(
+                    RejectionKind::AckBudgetExceeded,
+                    format!(
+                        "the delivery could not be queued within {} ms",
+                        source.ack_budget.as_millis()
+                    ),
+                    source.retry_after,
+                ));
+            }
+        };
+        if let (Some(observer), Some((headers, body))) = (&self.observer, &told) {
+            let mut event = self.accepted_event(kind, outcome, status, &delivery_id);
+            event.event_name = event_name.as_ref().map(|name| name.as_str());
+            event.headers = Some(headers);
+            event.body = Some(body);
+            observer.observe(&event);
         }
+        Ok(accepted(outcome, status, None))
+    }
+
+    /// A handshake answered: acknowledged, never queued (an observer hears
+    /// of it as skipped, with the outcome `handshake`).
+    fn answered(&self, answer: Answer, delivery_id: String) -> Accepted {
+        if let Some(observer) = &self.observer {
+            observer.observe(&self.accepted_event(
+                EventKind::Skipped,
+                Outcome::Handshake,
+                StatusCode::OK,
+                &delivery_id,
+            ));
+        }
+        Accepted::handshake(answer, delivery_id)
+    }
+
+    /// The observer's event for an accepted delivery, without headers, body
+    /// or event name.
+    fn accepted_event<'a>(
+        &'a self,
+        kind: EventKind,
+        outcome: Outcome,
+        status: StatusCode,
+        delivery_id: &'a str,
+    ) -> DeliveryEvent<'a> {
+        let mut event = DeliveryEvent::new(kind, &self.source.name);
+        event.delivery_id = Some(delivery_id);
+        event.outcome = Some(outcome.as_str());
+        event.status = Some(status.as_u16());
+        event.latency = Some(self.started.elapsed());
+        event
     }
 }
 
@@ -1538,5 +1688,256 @@ mod tests {
         assert_eq!(delivery.source(), "a");
         assert_eq!(delivery.delivery_id(), crate::derived_delivery_id(b"{}"));
         assert!(delivery.headers().get("x-clarity-webhook-token").is_none());
+    }
+
+    fn now_unix() -> u64 {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[tokio::test]
+    async fn a_signed_slack_url_verification_is_answered_and_not_queued() {
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "slack",
+                    "/hooks/slack",
+                    Verifier::new(Scheme::Slack, "slack-secret").unwrap(),
+                )
+                .sender(hookgate_events::Sender::Slack)
+                // Neither the filter nor the context fields apply to it.
+                .filter(hookgate_events::EventFilter::new(["app_mention"]).unwrap())
+                .require_context(["team_id"])
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(
+            receiver
+                .sources()
+                .next()
+                .unwrap()
+                .handshake()
+                .unwrap()
+                .name(),
+            "slack"
+        );
+        let body = Bytes::from_static(
+            br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#,
+        );
+        let signer = hookgate_verify::Signer::new(Scheme::Slack, "slack-secret").unwrap();
+        let headers = signer.sign("", now_unix(), &body).unwrap();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+            peer: None,
+        };
+        let accepted = receiver
+            .start("/hooks/slack")
+            .unwrap()
+            .complete(head, body.clone())
+            .await
+            .unwrap();
+        assert_eq!(accepted.outcome(), Outcome::Handshake);
+        let res = accepted.to_response();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.body(),
+            "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+        );
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+
+        // The same handshake signed with another secret is refused like a delivery.
+        let forged = hookgate_verify::Signer::new(Scheme::Slack, "not-the-secret")
+            .unwrap()
+            .sign("", now_unix(), &body)
+            .unwrap();
+        let head = RequestHead {
+            headers: &forged,
+            ..head
+        };
+        let refused = receiver
+            .start("/hooks/slack")
+            .unwrap()
+            .complete(head, body)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::Unauthenticated);
+        assert_eq!(queue.stats().await.unwrap().depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_meta_source_answers_get_for_its_handshake_only() {
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "meta",
+                    "/hooks/meta",
+                    Verifier::new(Scheme::GitHub, "app-secret").unwrap(),
+                )
+                .handshake(crate::Handshake::meta("meatyhamhock").unwrap())
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let headers = HeaderMap::new();
+        let get = |query: &'static str| {
+            let receiver = receiver.clone();
+            let headers = headers.clone();
+            async move {
+                let mut reception = receiver.start("/hooks/meta").unwrap();
+                reception.check_head(&Method::GET, &headers, None)?;
+                let head = RequestHead {
+                    method: &Method::GET,
+                    query: Some(query),
+                    headers: &headers,
+                    peer: None,
+                };
+                reception.complete(head, Bytes::new()).await
+            }
+        };
+        let ok = get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock")
+            .await
+            .unwrap();
+        assert_eq!(ok.outcome(), Outcome::Handshake);
+        assert_eq!(ok.to_response().body(), "1158201444");
+        let refused = get("hub.mode=subscribe&hub.challenge=1&hub.verify_token=guess")
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        // A GET that is no handshake is not a delivery on a POST route.
+        let refused = get("page=1").await.unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::MethodNotAllowed);
+        assert_eq!(refused.allow(), [Method::POST]);
+        // Other methods are still refused before the body.
+        let mut reception = receiver.start("/hooks/meta").unwrap();
+        assert!(reception.check_head(&Method::PUT, &headers, None).is_err());
+        assert_eq!(queue.stats().await.unwrap().depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn no_handshake_makes_a_url_verification_a_delivery() {
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "slack",
+                    "/hooks/slack",
+                    Verifier::new(Scheme::Slack, "slack-secret").unwrap(),
+                )
+                .no_handshake()
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let body = Bytes::from_static(br#"{"challenge":"c","type":"url_verification"}"#);
+        let headers = hookgate_verify::Signer::new(Scheme::Slack, "slack-secret")
+            .unwrap()
+            .sign("", now_unix(), &body)
+            .unwrap();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+            peer: None,
+        };
+        let accepted = receiver
+            .start("/hooks/slack")
+            .unwrap()
+            .complete(head, body)
+            .await
+            .unwrap();
+        assert_eq!(accepted.outcome(), Outcome::Queued);
+        assert_eq!(queue.stats().await.unwrap().depth(), 1);
+    }
+
+    /// Keeps each event as `kind outcome/reason id`, and the headers told.
+    #[derive(Debug, Default)]
+    struct Recorded(std::sync::Mutex<Vec<(String, Option<HeaderMap>, Option<Bytes>)>>);
+
+    impl Observer for Recorded {
+        fn observe(&self, event: &DeliveryEvent<'_>) {
+            let line = format!(
+                "{} {} {} {}",
+                event.kind,
+                event.source,
+                event.outcome.or(event.reason).unwrap_or("-"),
+                event.status.map_or("-".to_owned(), |s| s.to_string()),
+            );
+            self.0
+                .lock()
+                .unwrap()
+                .push((line, event.headers.cloned(), event.body.cloned()));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_observer_is_told_each_request_and_what_became_of_it() {
+        let observer = Arc::new(Recorded::default());
+        let receiver = Receiver::builder()
+            .queue(Arc::new(hookgate_queue::MemoryQueue::new()))
+            .observer(observer.clone())
+            .source(source("q", "/hooks/q", Mode::Queue))
+            .source(source("i", "/hooks/i", Mode::Inline))
+            .build()
+            .unwrap();
+        let mut headers = token_headers();
+        headers.insert("x-trace", "<script>".parse().unwrap());
+        let unsigned = HeaderMap::new();
+        for (path, headers) in [
+            ("/hooks/q", &headers),
+            ("/hooks/q", &headers),
+            ("/hooks/q", &unsigned),
+            ("/hooks/i", &headers),
+        ] {
+            let head = RequestHead {
+                method: &Method::POST,
+                query: None,
+                headers,
+                peer: None,
+            };
+            let _ = receiver
+                .start(path)
+                .unwrap()
+                .complete(head, Bytes::from_static(b"{}"))
+                .await;
+        }
+        let events = observer.0.lock().unwrap();
+        let lines: Vec<&str> = events.iter().map(|(line, ..)| line.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "received q - -",
+                "queued q queued 200",
+                "received q - -",
+                "duplicate q duplicate 200",
+                "received q - -",
+                "refused q malformed 400",
+                "received i - -",
+                "verified i verified 200",
+            ]
+        );
+        // Accepted deliveries come with what was queued, credentials removed.
+        let (_, told_headers, body) = &events[1];
+        let told_headers = told_headers.as_ref().unwrap();
+        assert!(told_headers.get("x-clarity-webhook-token").is_none());
+        assert_eq!(told_headers["x-trace"], "<script>");
+        assert_eq!(body.as_deref(), Some(&b"{}"[..]));
+        assert!(events[5].1.is_none(), "a refusal has no headers told");
     }
 }

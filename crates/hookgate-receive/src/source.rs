@@ -7,11 +7,11 @@ use std::time::Duration;
 use hookgate_events::{EventFilter, Sender};
 
 use crate::client_ip::{Cidr, ClientPolicy};
-use hookgate_verify::Verifier;
+use hookgate_verify::{Scheme, Verifier};
 use http::{HeaderName, Method, StatusCode};
 
-use crate::RateLimit;
 use crate::admission::Admission;
+use crate::{Handshake, RateLimit};
 
 /// The default ACK budget: 400 ms, below Claravine's 500 ms deadline.
 pub const DEFAULT_ACK_BUDGET: Duration = Duration::from_millis(400);
@@ -21,6 +21,35 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default `Retry-After` when the queue gives no hint: 1 s.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// The payload format that usually comes with a signature scheme: what to
+/// pass to [`SourceBuilder::sender`] when the configuration names only the
+/// scheme (as `hookgate serve` does). `None` for schemes that many senders
+/// use with payloads of their own (`custom`, Clarity's header token,
+/// Claimable's unpublished scheme).
+///
+/// ```
+/// use hookgate_events::Sender;
+/// use hookgate_receive::default_sender;
+/// use hookgate_verify::Scheme;
+///
+/// assert_eq!(default_sender(Scheme::Stripe), Some(Sender::Stripe));
+/// assert_eq!(default_sender(Scheme::Custom), None);
+/// ```
+#[must_use]
+pub fn default_sender(scheme: Scheme) -> Option<Sender> {
+    match scheme {
+        Scheme::Standard => Some(Sender::Standard),
+        Scheme::Svix => Some(Sender::Svix),
+        Scheme::Clarife => Some(Sender::Clarife),
+        Scheme::Stripe => Some(Sender::Stripe),
+        Scheme::GitHub => Some(Sender::GitHub),
+        Scheme::Slack => Some(Sender::Slack),
+        Scheme::Shopify => Some(Sender::Shopify),
+        Scheme::Claravine => Some(Sender::Claravine),
+        _ => None,
+    }
+}
 
 /// A mistake in the configuration, found when building it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +105,9 @@ pub enum ConfigError {
         /// The URL given.
         url: String,
     },
+    /// A handshake's secret (Meta's verify token, Zoom's secret token) must not be empty.
+    #[error("the {0} handshake needs a secret that is not empty")]
+    EmptyHandshakeSecret(&'static str),
 }
 
 /// What happens to a verified delivery.
@@ -130,6 +162,8 @@ pub struct Source {
     /// a trailing `/`: the signed URL is this, the source's path and the
     /// request's query.
     pub(crate) public_url: Option<String>,
+    /// The handshake answered on this route, if any.
+    pub(crate) handshake: Option<Handshake>,
 }
 
 impl Source {
@@ -158,6 +192,7 @@ impl Source {
             max_in_flight: None,
             rate_limit: None,
             public_url: None,
+            handshake: HandshakeChoice::Default,
         }
     }
 
@@ -220,6 +255,28 @@ impl Source {
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.admission.rate_limit()
     }
+
+    /// The handshake answered on this route, if any (see [`Handshake`]).
+    pub fn handshake(&self) -> Option<&Handshake> {
+        self.handshake.as_ref()
+    }
+
+    /// Whether `method` is accepted: one of [`methods`](Self::methods), or
+    /// `GET` for a handshake that comes as one.
+    pub(crate) fn accepts(&self, method: &Method) -> bool {
+        self.methods.contains(method)
+            || (*method == Method::GET
+                && self.handshake.as_ref().is_some_and(Handshake::answers_get))
+    }
+}
+
+/// What [`SourceBuilder::handshake`] and [`SourceBuilder::no_handshake`] chose.
+#[derive(Debug)]
+enum HandshakeChoice {
+    /// The verifier's scheme's ([`Handshake::for_scheme`]).
+    Default,
+    Set(Handshake),
+    None,
 }
 
 impl fmt::Debug for Source {
@@ -239,6 +296,7 @@ impl fmt::Debug for Source {
             .field("mode", &self.mode)
             .field("allow_ips", &self.allow_ips())
             .field("admission", &self.admission)
+            .field("handshake", &self.handshake)
             .finish_non_exhaustive()
     }
 }
@@ -264,6 +322,7 @@ pub struct SourceBuilder {
     max_in_flight: Option<usize>,
     rate_limit: Option<RateLimit>,
     public_url: Option<String>,
+    handshake: HandshakeChoice,
 }
 
 impl SourceBuilder {
@@ -412,6 +471,33 @@ impl SourceBuilder {
         self
     }
 
+    /// Answers `handshake` on this route (default: the one of the
+    /// verifier's scheme, [`Handshake::for_scheme`]): Meta's, for one, needs
+    /// the verify token given in Meta's dashboard.
+    ///
+    /// ```
+    /// use hookgate_receive::{Handshake, Source};
+    /// use hookgate_verify::{Scheme, Verifier};
+    ///
+    /// // Meta signs like GitHub (`X-Hub-Signature-256` over the body).
+    /// let source = Source::builder("meta", "/hooks/meta", Verifier::new(Scheme::GitHub, "app-secret")?)
+    ///     .handshake(Handshake::meta("verify-token")?)
+    ///     .build()?;
+    /// assert_eq!(source.handshake().unwrap().name(), "meta");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn handshake(mut self, handshake: Handshake) -> Self {
+        self.handshake = HandshakeChoice::Set(handshake);
+        self
+    }
+
+    /// Answers no handshake on this route, not even the scheme's: every
+    /// request is a delivery (verified, then queued or passed on).
+    pub fn no_handshake(mut self) -> Self {
+        self.handshake = HandshakeChoice::None;
+        self
+    }
+
     /// Checks the configuration.
     pub fn build(self) -> Result<Source, ConfigError> {
         if self.name.is_empty() {
@@ -466,7 +552,13 @@ impl SourceBuilder {
                 return Err(ConfigError::Zero(what));
             }
         }
+        let handshake = match self.handshake {
+            HandshakeChoice::Default => Handshake::for_scheme(self.verifier.scheme()),
+            HandshakeChoice::Set(handshake) => Some(handshake),
+            HandshakeChoice::None => None,
+        };
         Ok(Source {
+            handshake,
             name: self.name.into(),
             path: self.path,
             methods: self.methods,
@@ -494,7 +586,18 @@ impl SourceBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookgate_verify::Scheme;
+
+    #[test]
+    fn a_default_sender_has_its_scheme_name() {
+        let mut with_sender = 0;
+        for scheme in Scheme::ALL {
+            if let Some(sender) = default_sender(scheme) {
+                assert_eq!(sender.as_str(), scheme.as_str());
+                with_sender += 1;
+            }
+        }
+        assert!(with_sender >= 8, "{with_sender}");
+    }
 
     fn verifier() -> Verifier {
         Verifier::new(Scheme::Clarity, "route-token").unwrap()

@@ -14,6 +14,7 @@ pub(crate) mod queue;
 pub(crate) mod send;
 pub(crate) mod serve;
 pub(crate) mod sign;
+pub(crate) mod tail;
 pub(crate) mod verify;
 
 /// Why a subcommand did not succeed; decides the exit code.
@@ -23,11 +24,18 @@ pub(crate) enum Failure {
     Refused(String),
     /// The command line or its inputs were unusable (exit 2, like clap's own errors).
     Usage(String),
+    /// Several problems with the configuration, each on its own line (exit 2).
+    Problems(Vec<String>),
 }
 
 impl Failure {
     pub(crate) fn usage(message: impl fmt::Display) -> Self {
         Failure::Usage(message.to_string())
+    }
+
+    /// Every problem of a configuration, one line each.
+    pub(crate) fn config(errors: crate::config::ConfigErrors) -> Self {
+        Failure::Problems(errors.iter().map(ToString::to_string).collect())
     }
 
     /// Prints the one-line reason on stderr and returns the exit code.
@@ -39,6 +47,18 @@ impl Failure {
             }
             Failure::Usage(reason) => {
                 eprintln!("error: {}", one_line(&reason));
+                ExitCode::from(2)
+            }
+            Failure::Problems(problems) => {
+                for problem in &problems {
+                    eprintln!("error: {}", one_line(problem));
+                }
+                if problems.len() > 1 {
+                    eprintln!(
+                        "error: {} problems; fix them all, then run the command again",
+                        problems.len()
+                    );
+                }
                 ExitCode::from(2)
             }
         }

@@ -114,7 +114,7 @@ enum QueueCommand {
 }
 
 pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
-    let config = Config::load(&args.config).map_err(Failure::usage)?;
+    let config = Config::load(&args.config).map_err(Failure::config)?;
     if config.queue.backend == QueueBackend::Memory {
         return Err(Failure::usage(
             "the configured queue is \"memory\": it lives inside `hookgate serve` and cannot be inspected from another process",

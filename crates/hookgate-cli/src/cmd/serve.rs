@@ -19,9 +19,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
-use hookgate_events::EventFilter;
-use hookgate_queue::{Queue, WorkerPool};
-use hookgate_tower::{Receiver, Server, Source, WebhookLayer};
+use hookgate_queue::{MemoryQueue, Queue, WorkerPool};
+use hookgate_tower::{Receiver, Server, WebhookLayer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio::sync::watch;
@@ -29,7 +28,7 @@ use tokio::sync::watch;
 use super::Failure;
 use crate::action::Actions;
 use crate::backend;
-use crate::config::{Config, LogFormat, SourceConfig};
+use crate::config::{Config, LogFormat};
 
 /// Run a receiver: verify, queue durably, then forward or run a command.
 #[derive(Debug, Args)]
@@ -56,17 +55,21 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
-    let config = Config::load(&args.config).map_err(Failure::usage)?;
+    let config = Config::load(&args.config).map_err(Failure::config)?;
     let env = |name: &str| std::env::var(name).ok();
-    let mut sources = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
-        sources.push(build_source(source, &env)?);
-    }
+    let path_var = std::env::var_os("PATH");
+    let sources = config
+        .sources(&env, path_var.as_deref())
+        .map_err(Failure::config)?;
     if args.check {
+        // The checks that concern several sources, with a queue that costs nothing.
+        config
+            .receiver(sources, Arc::new(MemoryQueue::new()))
+            .map_err(Failure::usage)?;
         println!(
             "{}: ok ({} sources, queue {})",
             args.config.display(),
-            sources.len(),
+            config.sources.len(),
             backend::describe(&config.queue)
         );
         return Ok(());
@@ -97,62 +100,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let queue = backend::open(&config, &env, backend::Opener::Receiver)
             .await
             .map_err(Failure::Usage)?;
-        let mut receiver = Receiver::builder()
-            .queue(queue.clone())
-            .trusted_proxies(config.server.trusted_proxies.iter().copied());
-        for source in sources {
-            receiver = receiver.source(source);
-        }
-        let receiver = receiver.build().map_err(Failure::usage)?;
+        let receiver = config
+            .receiver(sources, queue.clone())
+            .map_err(Failure::usage)?;
         serve(config, listen, queue, receiver, actions, metrics).await
     })
-}
-
-fn build_source(
-    source: &SourceConfig,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Source, Failure> {
-    let verifier = source.verifier(env).map_err(Failure::usage)?;
-    let mut builder = Source::builder(&source.name, &source.path, verifier)
-        .methods(source.methods.iter().cloned());
-    if let Some(sender) = source.sender {
-        builder = builder.sender(sender);
-    }
-    if !source.events.is_empty() {
-        let filter = source
-            .events
-            .iter()
-            .cloned()
-            .fold(EventFilter::allow_all(), EventFilter::with);
-        builder = builder.filter(filter);
-    }
-    if let Some(budget) = source.ack_budget {
-        builder = builder.ack_budget(budget);
-    }
-    if let Some(limit) = source.body_limit {
-        builder = builder.body_limit(limit);
-    }
-    if let Some(timeout) = source.read_timeout {
-        builder = builder.read_timeout(timeout);
-    }
-    if let Some(status) = source.status {
-        builder = builder.success_status(status).map_err(Failure::usage)?;
-    }
-    if !source.required_context.is_empty() {
-        builder = builder.require_context(source.required_context.iter().cloned());
-    }
-    if let Some(ranges) = &source.allow_ips {
-        builder = builder.allow_ips(ranges.iter().copied());
-    }
-    if let Some(limit) = source.max_in_flight {
-        builder = builder.max_in_flight(limit);
-    }
-    if let Some(limit) = source.rate_limit {
-        builder = builder.rate_limit(limit);
-    }
-    builder
-        .build()
-        .map_err(|e| Failure::usage(format!("sources.{}: {e}", source.name)))
 }
 
 fn init_logging(format: LogFormat) {

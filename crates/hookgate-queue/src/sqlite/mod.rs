@@ -17,6 +17,20 @@
 //! through a second connection: WAL lets them see the last commit without
 //! waiting for (or delaying) the writer's batch.
 //!
+//! # Disk use
+//!
+//! The write-ahead log stays under [`SqliteQueueBuilder::wal_limit`] (64 MiB
+//! by default): a background thread copies it into the database file, the
+//! writer resets it between batches once it holds half the bound, and when
+//! no command has come for a second it is truncated to zero bytes. The
+//! database file gives back the pages of handled deliveries (acknowledged
+//! rows are deleted; their dedup keys stay for the window): new files use
+//! incremental auto-vacuum and the writer frees pages in bounded steps when
+//! it is idle (or when half the file is free under load). A file made by an
+//! earlier version is migrated when the serving process opens it (one
+//! `VACUUM`, which rewrites the file once; if that fails, say for want of
+//! disk, the queue works as before and logs how to migrate offline).
+//!
 //! # Schema
 //!
 //! Inspect a queue with `sqlite3 queue.db` (times are microseconds since the
@@ -61,11 +75,14 @@
 //! another process commits (a replay) are noticed at the writer's next batch
 //! (`PRAGMA data_version`), which then recounts what the capacity limits.
 
+mod budget;
 mod codec;
 mod store;
+mod upkeep;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -77,9 +94,12 @@ use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
 use crate::observe;
 use crate::{
     BoxFuture, Clock, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
-    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
+    NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, SystemClock, Wakeups,
 };
+pub use budget::MinFreeDisk;
+use budget::{Budget, Limits};
 use store::{Finish, Live, storage};
+use upkeep::{Upkeep, WalPolicy};
 
 /// How durable an acknowledged enqueue is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -100,6 +120,11 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How many expired dedup keys one batch deletes at most, so pruning a large
 /// backlog never stalls enqueues for long.
 const PRUNE_LIMIT: usize = 10_000;
+/// The default bound on the WAL file (see [`SqliteQueueBuilder::wal_limit`]).
+pub const DEFAULT_WAL_LIMIT: u64 = 64 << 20;
+/// The default WAL bytes between two background checkpoints (see
+/// [`SqliteQueueBuilder::checkpoint_after`]).
+pub const DEFAULT_CHECKPOINT_AFTER: u64 = 4 << 20;
 
 /// Configures and opens a [`SqliteQueue`].
 #[must_use]
@@ -107,11 +132,14 @@ pub struct SqliteQueueBuilder {
     path: PathBuf,
     durability: Durability,
     capacity: u64,
+    max_bytes: Option<u64>,
+    min_free_disk: Option<MinFreeDisk>,
     dedup_window: Duration,
     prune_interval: Duration,
     max_batch: usize,
     clock: Arc<dyn Clock>,
     recover_leases_on_open: bool,
+    wal: WalPolicy,
 }
 
 impl SqliteQueueBuilder {
@@ -125,6 +153,35 @@ impl SqliteQueueBuilder {
     /// leased (dead letters do not count). Default one million.
     pub fn capacity(mut self, capacity: u64) -> Self {
         self.capacity = capacity;
+        self
+    }
+
+    /// Refuses enqueues with `Full` ([`StorageLimit::MaxBytes`](crate::StorageLimit::MaxBytes)) once the
+    /// queue's data would take more than `bytes`: the database file's pages
+    /// in use (deliveries, dead letters, dedup keys and indexes; the WAL is
+    /// bounded apart, by [`wal_limit`](Self::wal_limit)). Default: no budget.
+    ///
+    /// Checked before anything of the delivery is written, so a refused
+    /// enqueue leaves nothing behind; the receiving side answers `503` with
+    /// `Retry-After`, and enqueues succeed again once handled deliveries
+    /// are acknowledged.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Refuses enqueues with `Full` ([`StorageLimit::MinFreeDisk`](crate::StorageLimit::MinFreeDisk)) while the
+    /// file system holding the queue has less free space than `floor`
+    /// (bytes, or a percentage of its size), counting what the delivery
+    /// would take (twice its bytes: the WAL, then the database file).
+    /// Default: no floor (a full disk still refuses enqueues, as
+    /// [`StorageLimit::StorageFull`](crate::StorageLimit::StorageFull), once a write fails).
+    ///
+    /// Free space is read with `statvfs` on Unix, as an unprivileged
+    /// process sees it (without the blocks reserved for root); elsewhere
+    /// the floor is not checked.
+    pub fn min_free_disk(mut self, floor: MinFreeDisk) -> Self {
+        self.min_free_disk = Some(floor);
         self
     }
 
@@ -145,6 +202,34 @@ impl SqliteQueueBuilder {
     /// commit saves.
     pub fn max_batch(mut self, max_batch: usize) -> Self {
         self.max_batch = max_batch.max(1);
+        self
+    }
+
+    /// The bound on the write-ahead log file, in bytes (default
+    /// [`DEFAULT_WAL_LIMIT`], 64 MiB; at least 1 MiB).
+    ///
+    /// Once the WAL holds half of it, the writer resets it between two
+    /// batches (a `RESTART` checkpoint), `journal_size_limit` cuts the file
+    /// back to half the bound at the reset, and a batch carries at most an
+    /// eighth of it in bodies, so at a sustainable rate the file stays under
+    /// the bound. When no command has come for a second, the WAL is
+    /// checkpointed and truncated to zero bytes.
+    pub fn wal_limit(mut self, bytes: u64) -> Self {
+        self.wal.limit = bytes.max(1 << 20);
+        self
+    }
+
+    /// How many bytes the WAL grows by between two background (`PASSIVE`)
+    /// checkpoints, which copy it into the database file off the enqueue
+    /// path (default [`DEFAULT_CHECKPOINT_AFTER`], 4 MiB; at least once a
+    /// second while commits come).
+    ///
+    /// A page changed by many commits (the end of a table, an index page)
+    /// is copied once per checkpoint, so fewer checkpoints write less; `0`
+    /// asks for one after every commit (at most every 50 ms), as earlier
+    /// versions did: useful to measure what this saves.
+    pub fn checkpoint_after(mut self, bytes: u64) -> Self {
+        self.wal.checkpoint_after = bytes;
         self
     }
 
@@ -173,6 +258,10 @@ impl SqliteQueueBuilder {
     /// the writer thread. Blocks while the file is opened.
     pub fn open(self) -> Result<SqliteQueue, QueueError> {
         let mut conn = Connection::open(&self.path).map_err(storage)?;
+        // Before the first table exists (a no-op on an existing file): freed
+        // pages can then be given back to the file system.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
+            .map_err(storage)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(storage)?;
         let synchronous = match self.durability {
@@ -181,15 +270,21 @@ impl SqliteQueueBuilder {
         };
         conn.pragma_update(None, "synchronous", synchronous)
             .map_err(storage)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(storage)?;
+        conn.busy_timeout(upkeep::BUSY_TIMEOUT).map_err(storage)?;
         conn.set_prepared_statement_cache_capacity(32);
         conn.execute_batch(store::SCHEMA).map_err(storage)?;
         // Checkpoints run on their own thread (below), never inside a commit
-        // that callers are waiting for.
+        // that callers are waiting for; the writer resets the WAL between
+        // batches (see `upkeep`). The WAL hook replaces the automatic
+        // checkpoint, so this comes first.
         conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(storage)?;
+        let wal_frames = upkeep::track_wal_frames(&mut conn).map_err(storage)?;
+        conn.pragma_update(None, "journal_size_limit", self.wal.journal_size_limit())
             .map_err(storage)?;
 
         if self.recover_leases_on_open {
+            upkeep::migrate_auto_vacuum(&conn, &self.path);
             let now = self.clock.now();
             let tx = conn.transaction().map_err(storage)?;
             let mut live = Live(0);
@@ -214,7 +309,10 @@ impl SqliteQueueBuilder {
 
         let checkpointer = Connection::open(&self.path).map_err(storage)?;
         checkpointer
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(upkeep::BUSY_TIMEOUT)
+            .map_err(storage)?;
+        checkpointer
+            .pragma_update(None, "journal_size_limit", self.wal.journal_size_limit())
             .map_err(storage)?;
         let (checkpoint, checkpoint_requests) = mpsc::sync_channel(1);
         std::thread::Builder::new()
@@ -223,12 +321,24 @@ impl SqliteQueueBuilder {
             .map_err(QueueError::unavailable)?;
 
         let (commands, inbox) = mpsc::channel();
+        let upkeep = Upkeep::new(&conn, self.wal, wal_frames, checkpoint);
+        let ready = ReadySignal::new();
+        let limits = Limits {
+            capacity: self.capacity,
+            max_bytes: self.max_bytes,
+            min_free_disk: self.min_free_disk,
+            path: self.path.clone(),
+        };
+        let disk_full = Arc::new(AtomicBool::new(false));
         let writer = Writer {
-            checkpoint,
+            budget: Budget::new(limits.clone()),
+            disk_full: Arc::clone(&disk_full),
+            upkeep,
+            max_batch_bytes: self.wal.max_batch_bytes(),
+            ready: ready.clone(),
             conn,
             inbox,
             clock: Arc::clone(&self.clock),
-            capacity: self.capacity,
             dedup_window: self.dedup_window,
             prune_interval: self.prune_interval,
             max_batch: self.max_batch,
@@ -248,6 +358,9 @@ impl SqliteQueueBuilder {
             clock: self.clock,
             commands,
             reader: Arc::new(Mutex::new(reader)),
+            ready,
+            limits: Arc::new(limits),
+            disk_full,
         })
     }
 }
@@ -258,11 +371,15 @@ impl fmt::Debug for SqliteQueueBuilder {
             .field("path", &self.path)
             .field("durability", &self.durability)
             .field("capacity", &self.capacity)
+            .field("max_bytes", &self.max_bytes)
+            .field("min_free_disk", &self.min_free_disk)
             .field("dedup_window", &self.dedup_window)
             .field("prune_interval", &self.prune_interval)
             .field("max_batch", &self.max_batch)
             .field("clock", &self.clock)
             .field("recover_leases_on_open", &self.recover_leases_on_open)
+            .field("wal_limit", &self.wal.limit)
+            .field("checkpoint_after", &self.wal.checkpoint_after)
             .finish()
     }
 }
@@ -289,6 +406,11 @@ pub struct SqliteQueue {
     clock: Arc<dyn Clock>,
     commands: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
+    /// Notified by the writer after a commit that made deliveries ready.
+    ready: ReadySignal,
+    limits: Arc<Limits>,
+    /// Set by the writer while writes fail for want of space.
+    disk_full: Arc<AtomicBool>,
 }
 
 impl SqliteQueue {
@@ -304,11 +426,17 @@ impl SqliteQueue {
             path: path.as_ref().to_owned(),
             durability: Durability::default(),
             capacity: DEFAULT_CAPACITY,
+            max_bytes: None,
+            min_free_disk: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             prune_interval: Duration::from_secs(60),
             max_batch: 1024,
             clock: Arc::new(SystemClock),
             recover_leases_on_open: true,
+            wal: WalPolicy {
+                limit: DEFAULT_WAL_LIMIT,
+                checkpoint_after: DEFAULT_CHECKPOINT_AFTER,
+            },
         }
     }
 
@@ -445,8 +573,36 @@ impl Queue for SqliteQueue {
         self.send(|reply| Command::Replay { selection, reply })
     }
 
+    /// Counts by state, and [`Stats::storage`]: the database's bytes in
+    /// use, the WAL file's size, the free disk space, and the limit that
+    /// refuses enqueues now, if any.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        self.read(store::stats)
+        let limits = Arc::clone(&self.limits);
+        let disk_full = Arc::clone(&self.disk_full);
+        self.read(move |conn, now| {
+            let mut stats = store::stats(conn, now)?;
+            let used = budget::used_bytes(conn).unwrap_or(0);
+            let disk = budget::disk_space(&limits.path);
+            let usage = crate::StorageUsage {
+                bytes: used,
+                wal_bytes: Some(upkeep::wal_file_len(&limits.path)),
+                free_disk: disk.map(|(available, _)| available),
+                limit_reached: if disk_full.load(Ordering::Relaxed) {
+                    Some(crate::StorageLimit::StorageFull)
+                } else {
+                    limits.reached(stats.depth(), used, disk)
+                },
+            };
+            stats.storage = Some(usage);
+            Ok(stats)
+        })
+    }
+
+    /// Wakes once a batch with an enqueue, a release, a retry, a recovery
+    /// or a replay of this process committed. Changes by another process
+    /// (a replay by `hookgate queue`) are found by polling.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.ready.subscribe())
     }
 }
 
@@ -480,6 +636,33 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The body and header bytes the command writes (what bounds a batch).
+    fn payload_bytes(&self) -> usize {
+        match self {
+            Self::Enqueue { delivery, .. } => {
+                delivery.body.len()
+                    + delivery
+                        .headers
+                        .iter()
+                        .map(|(name, value)| name.as_str().len() + value.len())
+                        .sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+
+    /// Whether committing this command may make a delivery ready: idle
+    /// workers are woken after the batch commits.
+    fn may_make_ready(&self) -> bool {
+        match self {
+            Self::Enqueue { .. } | Self::Recover { .. } | Self::Replay { .. } => true,
+            Self::Finish { action, .. } => matches!(action, Finish::Release | Finish::Retry { .. }),
+            Self::Lease { .. } | Self::Extend { .. } => false,
+        }
+    }
+}
+
 /// A command's result, held until the transaction commits.
 enum Answer {
     Enqueue(Reply<EnqueueOutcome>, Result<EnqueueOutcome, QueueError>),
@@ -507,7 +690,13 @@ impl Answer {
 
     /// Replaces a successful result by `err`: the transaction did not commit.
     fn fail(self, err: &rusqlite::Error) -> Self {
-        let failed = || QueueError::storage(format!("commit failed: {err}"));
+        let failed = || {
+            if store::is_disk_full(err) {
+                store::disk_full(err)
+            } else {
+                QueueError::storage(format!("commit failed: {err}"))
+            }
+        };
         match self {
             Self::Enqueue(reply, result) => Self::Enqueue(reply, result.and(Err(failed()))),
             Self::Lease(reply, result) => Self::Lease(reply, result.and(Err(failed()))),
@@ -520,11 +709,18 @@ impl Answer {
 
 struct Writer {
     conn: Connection,
-    /// Asks the checkpoint thread to copy the WAL into the database file.
-    checkpoint: mpsc::SyncSender<()>,
+    /// Checkpoints and vacuum between batches (see `upkeep`).
+    upkeep: Upkeep,
+    /// The most body and header bytes one batch carries (see `WalPolicy`).
+    max_batch_bytes: usize,
+    /// Wakes idle worker pools after a commit that made deliveries ready.
+    ready: ReadySignal,
     inbox: mpsc::Receiver<Command>,
     clock: Arc<dyn Clock>,
-    capacity: u64,
+    /// The capacity, the byte budget and the free-space floor.
+    budget: Budget,
+    /// Whether the last enqueues failed for want of space (for statistics).
+    disk_full: Arc<AtomicBool>,
     dedup_window: Duration,
     prune_interval: Duration,
     max_batch: usize,
@@ -540,11 +736,15 @@ impl Writer {
     fn run(mut self) {
         let mut batch = Vec::with_capacity(self.max_batch);
         // Blocks until a command arrives; ends when every queue handle is dropped.
-        while let Ok(first) = self.inbox.recv() {
+        while let Some(first) = self.next_command() {
+            let mut bytes = first.payload_bytes();
             batch.push(first);
-            while batch.len() < self.max_batch {
+            while batch.len() < self.max_batch && bytes < self.max_batch_bytes {
                 match self.inbox.try_recv() {
-                    Ok(command) => batch.push(command),
+                    Ok(command) => {
+                        bytes += command.payload_bytes();
+                        batch.push(command);
+                    }
                     Err(_) => break,
                 }
             }
@@ -570,6 +770,49 @@ impl Writer {
         }
     }
 
+    /// Waits for the next command, tidying the files (see `upkeep`) while
+    /// none comes; `None` once every queue handle is dropped.
+    fn next_command(&mut self) -> Option<Command> {
+        loop {
+            // Once tidy, the writer still wakes to prune dedup keys whose
+            // window passed while no command came (then tidies again).
+            let wait = self
+                .upkeep
+                .idle_wait()
+                .unwrap_or(self.prune_interval.max(upkeep::IDLE_AFTER));
+            match self.inbox.recv_timeout(wait) {
+                Ok(command) => return Some(command),
+                Err(mpsc::RecvTimeoutError::Timeout) => self.idle(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
+
+    /// No command came for a while: prunes expired dedup keys if that is
+    /// due, or else does one step of the files' upkeep.
+    fn idle(&mut self) {
+        let now = self.clock.now();
+        let dedup_cutoff = now
+            .checked_sub(self.dedup_window)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let due = self
+            .last_prune
+            .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= self.prune_interval);
+        if due && sql(&self.conn, "BEGIN IMMEDIATE").is_ok() {
+            let pruned = self.prune_if_due(now, dedup_cutoff);
+            if let Err(err) = sql(&self.conn, "COMMIT") {
+                tracing::warn!(error = %err, "could not commit the pruning of dedup keys");
+                self.roll_back();
+            } else if pruned > 0 {
+                tracing::debug!(pruned, "pruned expired dedup keys");
+                // Their pages are free now: give them back.
+                self.upkeep.untidy();
+                return;
+            }
+        }
+        self.upkeep.idle(&self.conn);
+    }
+
     /// Runs `batch` in one transaction and answers every caller once it is
     /// committed (or failed): each command in a savepoint of its own, so one
     /// failure does not sink the others.
@@ -588,11 +831,13 @@ impl Writer {
             return;
         }
         self.follow_other_processes();
+        let wakes = batch.iter().any(Command::may_make_ready);
+        self.budget.start_batch(&self.conn);
         let mut commands = batch.drain(..);
         match self.run_commands(&mut commands, now, dedup_cutoff) {
             Ok((answers, live)) => {
                 let pruned = self.prune_if_due(now, dedup_cutoff);
-                self.finish(answers, live, pruned);
+                self.finish(answers, live, pruned, wakes);
             }
             Err((answers, err)) => self.abandon(answers, commands, &err),
         }
@@ -640,7 +885,10 @@ impl Writer {
                 continue;
             }
             let mut delta = Live(0);
-            let room = live < self.capacity;
+            let room = match &command {
+                Command::Enqueue { .. } => self.budget.admit(live, command.payload_bytes() as u64),
+                _ => Ok(()),
+            };
             let (answer, ok) = execute(conn, command, now, dedup_cutoff, room, &mut delta);
             let released = ok.then(|| sql(conn, "RELEASE command"));
             let (answer, kept) = kept(answer, released);
@@ -683,20 +931,28 @@ impl Writer {
     }
 
     /// Commits, then answers every caller with its result; if the commit
-    /// fails, every caller is told so.
-    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize) {
+    /// fails, every caller is told so. Idle worker pools are woken (when `wakes`) before the upkeep between
+    /// batches, so a checkpoint never delays a handler's start.
+    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize, wakes: bool) {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
-                // A full channel means a checkpoint is already pending.
-                let _ = self.checkpoint.try_send(());
                 if pruned > 0 {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
+                self.note_space(&answers);
                 answers.into_iter().for_each(Answer::send);
+                if wakes {
+                    self.ready.notify();
+                }
+                // Between batches: no caller waits on what this does.
+                self.upkeep.after_commit(&self.conn);
             }
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
+                if store::is_disk_full(&err) {
+                    self.disk_full.store(true, Ordering::Relaxed);
+                }
                 self.roll_back();
                 answers
                     .into_iter()
@@ -715,6 +971,12 @@ impl Writer {
         err: &rusqlite::Error,
     ) {
         tracing::error!(error = %err, "sqlite queue transaction broken; the batch is rolled back");
+        let out_of_space = answers.iter().any(|answer| {
+            matches!(answer, Answer::Enqueue(_, Err(e)) if e.limit() == Some(crate::StorageLimit::StorageFull))
+        });
+        if out_of_space || store::is_disk_full(err) {
+            self.disk_full.store(true, Ordering::Relaxed);
+        }
         for command in not_run {
             fail_command(command, err);
         }
@@ -723,6 +985,22 @@ impl Writer {
             .into_iter()
             .for_each(|answer| answer.fail(err).send());
         self.recount();
+    }
+
+    /// Keeps the disk-full flag of the statistics: set while enqueues fail
+    /// for want of space, cleared once one is stored again.
+    fn note_space(&self, answers: &[Answer]) {
+        for answer in answers {
+            match answer {
+                Answer::Enqueue(_, Ok(_)) => self.disk_full.store(false, Ordering::Relaxed),
+                Answer::Enqueue(_, Err(err))
+                    if err.limit() == Some(crate::StorageLimit::StorageFull) =>
+                {
+                    self.disk_full.store(true, Ordering::Relaxed);
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Rolls back the open transaction, if SQLite has not already.
@@ -764,8 +1042,9 @@ fn sql(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
 /// file that a checkpoint needs happens here, off the enqueue path.
 fn run_checkpoints(conn: &Connection, requests: &mpsc::Receiver<()>) {
     while requests.recv().is_ok() {
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %err, "sqlite checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            Ok(()) => tracing::trace!(mode = "PASSIVE", "sqlite checkpoint done"),
+            Err(err) => tracing::warn!(error = %err, "sqlite checkpoint failed"),
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -793,7 +1072,7 @@ fn execute(
     command: Command,
     now: SystemTime,
     dedup_cutoff: SystemTime,
-    room: bool,
+    room: Result<(), (crate::StorageLimit, String)>,
     live: &mut Live,
 ) -> (Answer, bool) {
     match command {
@@ -840,7 +1119,13 @@ fn execute(
 }
 
 fn fail_command(command: Command, err: &rusqlite::Error) {
-    let err = || QueueError::storage(err.to_string());
+    let err = || {
+        if store::is_disk_full(err) {
+            store::disk_full(err)
+        } else {
+            QueueError::storage(err.to_string())
+        }
+    };
     let _ = match command {
         Command::Enqueue { reply, .. } => reply.send(Err(err())).map_err(drop),
         Command::Lease { reply, .. } => reply.send(Err(err())).map_err(drop),
@@ -919,12 +1204,25 @@ mod tests {
         let data_version = store::data_version(&conn).unwrap();
         let (checkpoint, _) = mpsc::sync_channel(1);
         let (_, inbox) = mpsc::channel();
+        let policy = WalPolicy {
+            limit: DEFAULT_WAL_LIMIT,
+            checkpoint_after: DEFAULT_CHECKPOINT_AFTER,
+        };
+        let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
         Writer {
+            upkeep: Upkeep::new(&conn, policy, frames, checkpoint),
+            max_batch_bytes: policy.max_batch_bytes(),
             conn,
-            checkpoint,
+            ready: ReadySignal::new(),
             inbox,
             clock: Arc::new(crate::SystemClock),
-            capacity: DEFAULT_CAPACITY,
+            budget: Budget::new(Limits {
+                capacity: DEFAULT_CAPACITY,
+                max_bytes: None,
+                min_free_disk: None,
+                path: path.to_owned(),
+            }),
+            disk_full: Arc::new(AtomicBool::new(false)),
             dedup_window: DEFAULT_DEDUP_WINDOW,
             prune_interval: Duration::from_secs(3600),
             max_batch: 16,
@@ -979,11 +1277,23 @@ mod tests {
                     told_ok += 1;
                 }
                 Err(err) => {
-                    assert_eq!(err.kind(), QueueErrorKind::Storage, "d{i}: {err}");
+                    // Out of space is `Full` with a retry hint, as any
+                    // limit; the others in the batch fail as SQLite says.
+                    match err.kind() {
+                        QueueErrorKind::Full => {
+                            assert_eq!(err.limit(), Some(crate::StorageLimit::StorageFull));
+                            assert!(err.retry_after().is_some());
+                        }
+                        kind => assert_eq!(kind, QueueErrorKind::Storage, "d{i}: {err}"),
+                    }
                     assert_eq!((stored, seen), (0, 0), "d{i} was refused");
                 }
             }
         }
+        assert!(
+            writer.disk_full.load(Ordering::Relaxed) || told_ok > 0,
+            "the statistics know the disk was full, unless a later enqueue succeeded"
+        );
         let refused_big = reader
             .query_row(
                 "SELECT count(*) FROM deliveries WHERE delivery_id = 'd1'",

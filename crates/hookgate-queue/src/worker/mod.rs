@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::observe;
+use crate::observe::{self, DeliveryEvent, EventKind, Observer};
 use crate::retry::Verdict;
 use crate::{
     Clock, Delivery, LeaseId, Leased, Queue, QueueError, QueueErrorKind, RetryPolicy, SystemClock,
@@ -90,6 +90,7 @@ pub struct WorkerPoolBuilder {
     poll_interval: Duration,
     stats_interval: Duration,
     retry: RetryPolicy,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl WorkerPoolBuilder {
@@ -160,6 +161,13 @@ impl WorkerPoolBuilder {
     }
 
     /// How long to wait before asking an empty queue again (default 100 ms).
+    ///
+    /// A queue that offers [wake-ups](Queue::wakeups) (all of hookgate's
+    /// back-ends do, for this process's enqueues; PostgreSQL for every
+    /// process's) has its idle pool lease as soon as a delivery arrives, so
+    /// the poll only finds what no wake-up announces: retries whose time has
+    /// come, and enqueues by other processes on back-ends without
+    /// server-side notifications.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
         self
@@ -174,6 +182,14 @@ impl WorkerPoolBuilder {
     /// The retry policy (default: [`RetryPolicy::default`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Tells `observer` about each settled attempt: processed, retry
+    /// scheduled, dead-lettered (see [`observe::Observer`]). Without one,
+    /// nothing is built for it.
+    pub fn observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -212,6 +228,7 @@ impl WorkerPoolBuilder {
                 poll_interval: self.poll_interval,
                 stats_interval: self.stats_interval,
                 retry: self.retry,
+                observer: self.observer,
             }),
         }
     }
@@ -279,6 +296,7 @@ struct Inner {
     poll_interval: Duration,
     stats_interval: Duration,
     retry: RetryPolicy,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl fmt::Debug for WorkerPool {
@@ -330,6 +348,7 @@ impl WorkerPool {
             poll_interval: Duration::from_millis(100),
             stats_interval: Duration::from_secs(10),
             retry: RetryPolicy::default(),
+            observer: None,
         }
     }
 
@@ -395,6 +414,12 @@ impl WorkerPool {
             tick
         });
         let mut shutdown = std::pin::pin!(shutdown);
+        // Subscribed before the first lease, so an enqueue that lands after
+        // any lease that found nothing wakes the loop below.
+        let mut wakeups = match mode {
+            Mode::UntilShutdown => inner.queue.wakeups(),
+            Mode::UntilIdle => None,
+        };
 
         loop {
             attempts.settle_finished(&mut report);
@@ -431,8 +456,8 @@ impl WorkerPool {
                 break;
             }
             // Nothing more to start now: wait for a running attempt (its
-            // source may have been the one at its limit), the next poll, or
-            // shutdown.
+            // source may have been the one at its limit), a wake-up from the
+            // queue, the next poll, or shutdown.
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
@@ -442,6 +467,7 @@ impl WorkerPool {
                 _ = async { stats_tick.as_mut().expect("enabled").tick().await }, if stats_tick.is_some() => {
                     inner.publish_stats().await;
                 }
+                () = async { wakeups.as_mut().expect("enabled").ready().await }, if free > 0 && wakeups.is_some() => {}
                 () = tokio::time::sleep(inner.poll_interval), if free > 0 && mode == Mode::UntilShutdown => {}
             }
         }
@@ -615,36 +641,67 @@ impl Inner {
         let source = delivery.source.clone();
         let attempt = delivery.attempt;
         let age = delivery.age(self.clock.now());
+        // Copied only for an observer: the delivery moves into the handler.
+        let delivery_id = self.observer.as_ref().map(|_| delivery.delivery_id.clone());
         let started = Instant::now();
         let result = self.handler.handle(delivery).await;
         // Settled from here on: no more extensions.
         drop(running);
+        let took = started.elapsed();
         metrics::histogram!(observe::HANDLER_LATENCY, "source" => source.clone())
-            .record(started.elapsed().as_secs_f64());
+            .record(took.as_secs_f64());
+        let notify = |kind, error: Option<&str>, retry_at| {
+            if let Some(observer) = &self.observer {
+                let mut event = DeliveryEvent::new(kind, &source);
+                event.delivery_id = delivery_id.as_deref();
+                event.attempt = Some(attempt);
+                event.latency = Some(took);
+                event.error = error;
+                event.retry_at = retry_at;
+                observer.observe(&event);
+            }
+        };
 
         let recorded = match result {
             Ok(()) => {
                 tracing::debug!("handled");
+                let recorded = self.queue.ack(lease).await.map(|()| Outcome::Handled);
+                if recorded.is_ok() {
+                    notify(EventKind::Processed, None, None);
+                }
                 metrics::counter!(observe::HANDLED, "source" => source).increment(1);
-                self.queue.ack(lease).await.map(|()| Outcome::Handled)
+                recorded
             }
             Err(err) => match self.retry.verdict(&err, attempt, age) {
                 Verdict::RetryIn(delay) => {
                     tracing::warn!(error = %err, retry_in = ?delay, "attempt failed; will retry");
-                    metrics::counter!(observe::RETRIES, "source" => source).increment(1);
                     let at = crate::clock::later(self.clock.now(), delay);
-                    self.queue
-                        .retry_at(lease, at, err.to_string())
+                    let error = err.to_string();
+                    let told = self.observer.as_ref().map(|_| error.clone());
+                    let recorded = self
+                        .queue
+                        .retry_at(lease, at, error)
                         .await
-                        .map(|()| Outcome::Retried)
+                        .map(|()| Outcome::Retried);
+                    if recorded.is_ok() {
+                        notify(EventKind::RetryScheduled, told.as_deref(), Some(at));
+                    }
+                    metrics::counter!(observe::RETRIES, "source" => source).increment(1);
+                    recorded
                 }
                 Verdict::GiveUp(reason) => {
                     tracing::error!(error = %reason, "delivery moved to the dead letters");
-                    metrics::counter!(observe::DEAD_LETTERS, "source" => source).increment(1);
-                    self.queue
+                    let told = self.observer.as_ref().map(|_| reason.clone());
+                    let recorded = self
+                        .queue
                         .dead_letter(lease, reason)
                         .await
-                        .map(|()| Outcome::DeadLettered)
+                        .map(|()| Outcome::DeadLettered);
+                    if recorded.is_ok() {
+                        notify(EventKind::DeadLettered, told.as_deref(), None);
+                    }
+                    metrics::counter!(observe::DEAD_LETTERS, "source" => source).increment(1);
+                    recorded
                 }
             },
         };

@@ -1,5 +1,6 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router, Sender};
 
@@ -229,6 +230,51 @@ async fn run_recovers_expired_leases_and_handles_new_deliveries() {
     );
     assert_eq!(report.handled, 2);
     assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+/// With a poll interval of an hour, a delivery enqueued into an idle pool is
+/// handled at once: the queue's wake-up, not the poll, starts it. (Real
+/// time: a paused clock would jump over the hour.)
+#[tokio::test]
+async fn an_idle_pool_wakes_on_enqueue_without_waiting_for_its_poll() {
+    let queue = Arc::new(MemoryQueue::new());
+    let (handled_tx, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
+        let handled_tx = handled_tx.clone();
+        async move {
+            handled_tx.send(d.delivery_id).expect("test alive");
+            Ok(())
+        }
+    })
+    .poll_interval(Duration::from_secs(3600))
+    .build();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        pool.run(
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(1),
+        )
+        .await
+    });
+    // A guard against hanging for an hour, not a timing assertion.
+    let patience = Duration::from_secs(60);
+    for id in ["first", "second"] {
+        // The pool idles between the two: it handled the first, found
+        // nothing more, and waits.
+        tokio::task::yield_now().await;
+        queue
+            .enqueue(NewDelivery::new("clarife", id, SystemTime::now(), "{}"))
+            .await
+            .expect("enqueue");
+        let got = tokio::time::timeout(patience, handled.recv())
+            .await
+            .expect("handled without waiting for the poll interval");
+        assert_eq!(got.as_deref(), Some(id));
+    }
+    stop.send(()).expect("pool running");
+    assert_eq!(run.await.expect("pool").handled, 2);
 }
 
 #[tokio::test]
@@ -711,4 +757,57 @@ async fn without_heartbeats_a_long_handler_loses_its_lease() {
     .build();
     let report = pool.process_ready().await.unwrap();
     assert_eq!(report.lease_lost, 1, "{report:?}");
+}
+
+/// Keeps each event as `kind source/id attempt error`.
+#[derive(Debug, Default)]
+struct Told(Mutex<Vec<String>>);
+
+impl Observer for Told {
+    fn observe(&self, event: &DeliveryEvent<'_>) {
+        assert!(event.latency.is_some());
+        self.0.lock().unwrap().push(format!(
+            "{} {}/{} {} {}",
+            event.kind,
+            event.source,
+            event.delivery_id.unwrap_or("-"),
+            event.attempt.unwrap_or_default(),
+            event.error.unwrap_or("-"),
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_observer_is_told_each_settled_attempt() {
+    let (clock, queue) = setup();
+    enqueue(&queue, &clock, "clarife", "ok", "{}").await;
+    enqueue(&queue, &clock, "clarife", "flaky", "{}").await;
+    enqueue(&queue, &clock, "clarife", "bad", "{}").await;
+    let told = Arc::new(Told::default());
+    let pool = WorkerPool::builder(queue.clone(), |d: Delivery| async move {
+        match (d.delivery_id.as_str(), d.attempt) {
+            ("flaky", 1) => Err(HandlerError::retry("db down")),
+            ("bad", _) => Err(HandlerError::give_up("unknown schema")),
+            _ => Ok(()),
+        }
+    })
+    .retry(RetryPolicy::new(RetrySchedule::clarife()))
+    .observer(told.clone())
+    .clock(clock.clone())
+    .build();
+    pool.process_ready().await.unwrap();
+    clock.advance(Duration::from_secs(1));
+    pool.process_ready().await.unwrap();
+    let mut lines = told.0.lock().unwrap().clone();
+    // The first run's attempts settle in any order.
+    lines[..3].sort();
+    assert_eq!(
+        lines,
+        [
+            "dead_lettered clarife/bad 1 unknown schema",
+            "processed clarife/ok 1 -",
+            "retry_scheduled clarife/flaky 1 db down",
+            "processed clarife/flaky 2 -",
+        ]
+    );
 }

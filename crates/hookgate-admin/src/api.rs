@@ -1,0 +1,315 @@
+//! The JSON API and the live stream; documented in `openapi.json`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use futures_util::Stream;
+use hookgate_queue::{DeliveryKey, QueueError, QueueErrorKind, Replay};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::Admin;
+use crate::recorder::{Entry, Minute};
+use crate::time::{parse_rfc3339, rfc3339};
+use hookgate_queue::observe::EventKind;
+
+/// The most entries or dead letters one answer lists.
+pub(crate) const MAX_LIST: usize = 1000;
+/// The most dead letters a replay of a selection by source looks through.
+pub(crate) const MAX_SELECTION: usize = 10_000;
+
+/// An `application/problem+json` answer (RFC 9457).
+pub(crate) fn problem(status: StatusCode, detail: &str) -> Response {
+    let body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "detail": detail,
+    });
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}
+
+/// A queue error as an answer: its kind only (its cause may name files or hosts).
+fn queue_problem(error: &QueueError) -> Response {
+    match error.kind() {
+        QueueErrorKind::NotFound => problem(StatusCode::NOT_FOUND, "no such dead letter"),
+        QueueErrorKind::Invalid => problem(StatusCode::BAD_REQUEST, &error.kind().to_string()),
+        kind => {
+            tracing::warn!(%error, "admin: the queue did not answer");
+            problem(StatusCode::SERVICE_UNAVAILABLE, &kind.to_string())
+        }
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+pub(crate) fn summary(entry: &Entry) -> Value {
+    json!({
+        "seq": entry.seq,
+        "source": &*entry.source,
+        "delivery_id": entry.delivery_id,
+        "event": entry.event,
+        "outcome": entry.outcome,
+        "reason": entry.reason,
+        "status": entry.status,
+        "latency_ms": entry.latency.map(millis),
+        "attempts": entry.attempts,
+        "last_error": entry.last_error,
+        "received_at": rfc3339(entry.received_at),
+        "updated_at": rfc3339(entry.updated_at),
+        "body_len": entry.body_len,
+    })
+}
+
+/// The body as text when it is UTF-8, else base64.
+pub(crate) fn body_text(body: &[u8]) -> (String, &'static str) {
+    match std::str::from_utf8(body) {
+        Ok(text) => (text.to_owned(), "utf-8"),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(body),
+            "base64",
+        ),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    source: Option<String>,
+    outcome: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/deliveries`
+pub(crate) async fn deliveries(
+    State(admin): State<Admin>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(100).min(MAX_LIST);
+    let entries =
+        admin
+            .inner
+            .recorder
+            .recent(query.source.as_deref(), query.outcome.as_deref(), limit);
+    Json(json!({ "deliveries": entries.iter().map(summary).collect::<Vec<_>>() })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DetailQuery {
+    #[serde(default)]
+    body: bool,
+}
+
+/// `GET /api/deliveries/{seq}`
+pub(crate) async fn delivery(
+    State(admin): State<Admin>,
+    Path(seq): Path<u64>,
+    Query(query): Query<DetailQuery>,
+) -> Response {
+    let Some(entry) = admin.inner.recorder.get(seq) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "no such delivery among the recent ones (the ring keeps the last N)",
+        );
+    };
+    Json(detail(&entry, query.body)).into_response()
+}
+
+pub(crate) fn detail(entry: &Entry, with_body: bool) -> Value {
+    let mut value = summary(entry);
+    value["headers"] = json!(entry.headers);
+    if with_body {
+        let body = entry.body.as_deref().unwrap_or_default();
+        let (text, encoding) = body_text(body);
+        value["body"] = json!(entry.body.as_ref().map(|_| text));
+        value["body_encoding"] = json!(encoding);
+        value["body_truncated"] = json!(body.len() < entry.body_len);
+    }
+    value
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeadQuery {
+    source: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /api/dead-letters`
+pub(crate) async fn dead_letters(
+    State(admin): State<Admin>,
+    Query(query): Query<DeadQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(100).min(MAX_LIST);
+    match admin.dead_letters(query.source.as_deref(), limit).await {
+        Ok(list) => Json(json!({ "dead_letters": list })).into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReplayOne {
+    source: String,
+    delivery_id: String,
+}
+
+/// `POST /api/dead-letters/replay`
+pub(crate) async fn replay_one(
+    State(admin): State<Admin>,
+    Json(body): Json<ReplayOne>,
+) -> Response {
+    let key = DeliveryKey::new(body.source, body.delivery_id);
+    match admin.inner.queue.replay(Replay::One(key)).await {
+        Ok(replayed) => Json(json!({ "replayed": replayed })).into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReplaySelection {
+    pub(crate) source: Option<String>,
+    pub(crate) since: Option<String>,
+}
+
+/// `POST /api/dead-letters/replay-selection`
+pub(crate) async fn replay_selection(
+    State(admin): State<Admin>,
+    Json(body): Json<ReplaySelection>,
+) -> Response {
+    let since = match body
+        .since
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(parse_rfc3339)
+    {
+        None => None,
+        Some(Ok(since)) => Some(since),
+        Some(Err(expected)) => {
+            return problem(StatusCode::BAD_REQUEST, &format!("since: {expected}"));
+        }
+    };
+    let source = body.source.as_deref().filter(|s| !s.is_empty());
+    match admin.replay_selection(source, since).await {
+        Ok(replayed) => Json(json!({ "replayed": replayed })).into_response(),
+        Err(error) => queue_problem(&error),
+    }
+}
+
+/// `GET /api/stats`
+pub(crate) async fn stats(State(admin): State<Admin>) -> Response {
+    match admin.inner.queue.stats().await {
+        Ok(stats) => {
+            admin.inner.recorder.sample_depth(stats.depth());
+            Json(json!({
+                "depth": stats.depth(),
+                "ready": stats.ready,
+                "scheduled": stats.scheduled,
+                "leased": stats.leased,
+                "dead": stats.dead,
+                "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
+            }))
+            .into_response()
+        }
+        Err(error) => queue_problem(&error),
+    }
+}
+
+pub(crate) fn source_counts(admin: &Admin) -> Vec<Value> {
+    admin
+        .inner
+        .recorder
+        .counts()
+        .into_iter()
+        .map(|(name, counts)| {
+            let mut by_kind = serde_json::Map::new();
+            for (kind, count) in EventKind::ALL.iter().zip(counts) {
+                by_kind.insert(kind.as_str().to_owned(), json!(count));
+            }
+            json!({ "source": &*name, "counts": by_kind })
+        })
+        .collect()
+}
+
+/// `GET /api/sources`
+pub(crate) async fn sources(State(admin): State<Admin>) -> Response {
+    Json(json!({ "sources": source_counts(&admin) })).into_response()
+}
+
+fn minute_json(minute: &Minute) -> Value {
+    let start = UNIX_EPOCH + Duration::from_secs(minute.minute * 60);
+    json!({
+        "start": rfc3339(start),
+        "received": minute.received,
+        "processed": minute.processed,
+        "depth": minute.depth,
+    })
+}
+
+/// `GET /api/history`
+pub(crate) async fn history(State(admin): State<Admin>) -> Response {
+    let minutes = admin.inner.recorder.history();
+    Json(json!({ "minutes": minutes.iter().map(minute_json).collect::<Vec<_>>() })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventsQuery {
+    source: Option<String>,
+}
+
+/// `GET /api/events`: Server-Sent Events, one `data:` line of JSON per
+/// delivery event; a subscriber that falls too far behind is told how many
+/// it missed (`event: lagged`).
+pub(crate) async fn events(
+    State(admin): State<Admin>,
+    Query(query): Query<EventsQuery>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = admin.inner.recorder.subscribe();
+    let source: Option<Arc<str>> = query.source.map(Arc::from);
+    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
+        let source = source.clone();
+        async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(told) => {
+                        if source.as_ref().is_some_and(|s| *s != told.source) {
+                            continue;
+                        }
+                        let data = serde_json::to_string(&*told).unwrap_or_default();
+                        return Some((Ok(Event::default().data(data)), receiver));
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        let event = Event::default().event("lagged").data(missed.to_string());
+                        return Some((Ok(event), receiver));
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// `GET /openapi.json`
+pub(crate) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], crate::OPENAPI).into_response()
+}
+
+/// `since` to `now`, for a replay of everything received since then.
+pub(crate) fn since_until_now(since: SystemTime) -> Replay {
+    // A minute ahead: what arrives while replaying is not a dead letter yet.
+    let to = SystemTime::now() + Duration::from_secs(60);
+    Replay::ReceivedBetween { from: since, to }
+}

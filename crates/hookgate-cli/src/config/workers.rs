@@ -1,0 +1,55 @@
+//! `[workers]`: how deliveries are processed.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::{ConfigError, Ctx};
+use crate::duration::HumanDuration;
+
+/// The `[workers]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorkersConfig {
+    /// Deliveries processed at once.
+    pub(crate) concurrency: usize,
+    /// How long a lease lasts without a heartbeat from its worker: after a
+    /// crash, how soon another worker takes what it held.
+    pub(crate) visibility_timeout: Duration,
+    /// How often an idle worker looks for due deliveries.
+    pub(crate) poll_interval: Duration,
+    /// How long shutdown waits for attempts in progress.
+    pub(crate) shutdown_timeout: Duration,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWorkers {
+    concurrency: Option<Spanned<usize>>,
+    visibility_timeout: Option<HumanDuration>,
+    poll_interval: Option<HumanDuration>,
+    shutdown_timeout: Option<HumanDuration>,
+}
+
+pub(super) fn check_workers(ctx: &Ctx<'_>, raw: RawWorkers) -> Result<WorkersConfig, ConfigError> {
+    if let Some(concurrency) = &raw.concurrency
+        && *concurrency.get_ref() == 0
+    {
+        return Err(ctx.at(
+            concurrency.span(),
+            "workers: `concurrency` must be at least 1",
+        ));
+    }
+    Ok(WorkersConfig {
+        concurrency: raw.concurrency.map_or(8, Spanned::into_inner),
+        visibility_timeout: raw
+            .visibility_timeout
+            .map_or(hookgate_queue::DEFAULT_VISIBILITY_TIMEOUT, |d| d.0),
+        poll_interval: raw
+            .poll_interval
+            .map_or(Duration::from_millis(200), |d| d.0),
+        shutdown_timeout: raw
+            .shutdown_timeout
+            .map_or(Duration::from_secs(10), |d| d.0),
+    })
+}
