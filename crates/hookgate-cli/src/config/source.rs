@@ -84,6 +84,9 @@ pub(crate) struct SourceConfig {
     pub(crate) max_in_flight: Option<usize>,
     /// How fast requests of the source may come, when limited (`rate`, `burst`).
     pub(crate) rate_limit: Option<RateLimit>,
+    /// Where senders reach hookgate (`public_url`), for the schemes that
+    /// sign the URL they called (twilio).
+    pub(crate) public_url: Option<String>,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
@@ -104,6 +107,7 @@ struct Places {
     body_limit: Option<Location>,
     ack_budget: Option<Location>,
     read_timeout: Option<Location>,
+    public_url: Option<Location>,
 }
 
 impl SourceConfig {
@@ -223,6 +227,9 @@ impl SourceConfig {
         if let Some(limit) = self.rate_limit {
             builder = builder.rate_limit(limit);
         }
+        if let Some(url) = &self.public_url {
+            builder = builder.public_url(url);
+        }
         builder.build().map_err(|e| self.place(&e))
     }
 
@@ -237,6 +244,7 @@ impl SourceConfig {
             E::Zero("body limit") => places.body_limit.as_ref(),
             E::Zero("ack budget") => places.ack_budget.as_ref(),
             E::Zero("read timeout") => places.read_timeout.as_ref(),
+            E::InvalidPublicUrl { .. } => places.public_url.as_ref(),
             _ => None,
         };
         at.unwrap_or(&places.table)
@@ -305,6 +313,7 @@ pub(super) struct RawSource {
     max_in_flight: Option<NonZeroUsize>,
     rate: Option<Spanned<String>>,
     burst: Option<Spanned<u32>>,
+    public_url: Option<Spanned<String>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
@@ -477,6 +486,7 @@ pub(super) fn check_source(
         allow_ips,
         max_in_flight: raw.max_in_flight.map(NonZeroUsize::get),
         rate_limit,
+        public_url: raw.public_url.as_ref().map(|url| url.get_ref().clone()),
         action,
         secrets: SecretSpec {
             env,
@@ -502,6 +512,7 @@ pub(super) fn check_source(
             body_limit: raw.body_limit.map(|l| ctx.location(l.span())),
             ack_budget: raw.ack_budget.map(|d| ctx.location(d.span())),
             read_timeout: raw.read_timeout.map(|d| ctx.location(d.span())),
+            public_url: raw.public_url.map(|url| ctx.location(url.span())),
         },
     };
     // The scheme's options are checked now, secrets only when serving.
