@@ -120,6 +120,27 @@ fn main() {
         let svix_headers = signed(hookgate_verify::Scheme::Svix, unix, &body);
         svix.verify(&body, &svix_headers).unwrap();
 
+        // Twilio: HMAC-SHA1 of the URL and the sorted form parameters of a
+        // form body of the same size, against the bare HMAC-SHA1 of the same
+        // bytes (the URL then the decoded parameters, as one buffer).
+        let twilio_url = "https://hooks.example.com/hooks/twilio?tenant=7";
+        let form = twilio_form(size);
+        let twilio_signed_bytes = twilio_content(twilio_url, &form);
+        let twilio = Verifier::new(Scheme::Twilio, RAW_SECRET).unwrap();
+        let twilio_context = hookgate_verify::RequestContext::new().with_url(twilio_url);
+        let mut twilio_headers = delivered(
+            Signer::new(Scheme::Twilio, RAW_SECRET)
+                .unwrap()
+                .sign_with("", unix, &form, twilio_context)
+                .unwrap(),
+        );
+        twilio_headers.insert(
+            "content-type",
+            http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        twilio
+            .verify_with_at(&twilio_headers, &form, twilio_context, now)
+            .unwrap();
         let mut contenders = vec![
             Contender {
                 name: "hmac-sha256 (bare)".into(),
@@ -183,6 +204,34 @@ fn main() {
             fastest: f64::MAX,
             calls,
         });
+        let first_sha1 = contenders.len();
+        contenders.push(Contender {
+            name: "hmac-sha1 (bare, url+params)".into(),
+            run: Box::new(|| {
+                let mut mac = hmac::Hmac::<sha1::Sha1>::new_from_slice(black_box(key)).unwrap();
+                mac.update(black_box(&twilio_signed_bytes));
+                black_box(mac.finalize().into_bytes());
+            }),
+            fastest: f64::MAX,
+            calls,
+        });
+        contenders.push(Contender {
+            name: "hookgate/twilio".into(),
+            run: Box::new(|| {
+                black_box(
+                    twilio
+                        .verify_with_at(
+                            black_box(&twilio_headers),
+                            black_box(&form),
+                            twilio_context,
+                            now,
+                        )
+                        .unwrap(),
+                );
+            }),
+            fastest: f64::MAX,
+            calls,
+        });
         let first_ed25519 = contenders.len();
         contenders.push(Contender {
             name: "ed25519-dalek verify_strict (bare)".into(),
@@ -232,9 +281,12 @@ fn main() {
              ({ed25519_calls} for Ed25519)"
         );
         for (i, contender) in contenders.iter().enumerate() {
-            // Ed25519 rows are compared with the bare ed25519-dalek verify.
+            // Ed25519 rows are compared with the bare ed25519-dalek verify,
+            // Twilio's with the bare HMAC-SHA1.
             let (base, of) = if i >= first_ed25519 {
                 (contenders[first_ed25519].fastest, "bare ed25519-dalek")
+            } else if i >= first_sha1 {
+                (contenders[first_sha1].fastest, "bare hmac-sha1")
             } else {
                 (bare, "bare")
             };
@@ -246,4 +298,40 @@ fn main() {
             );
         }
     }
+}
+
+/// A Twilio-like form body of exactly `size` bytes: a few parameters, the
+/// last one padded.
+fn twilio_form(size: usize) -> Vec<u8> {
+    let head = b"AccountSid=AC0123456789abcdef0123456789abcdef&From=%2B14158675309&To=%2B14155551212&MessageSid=SM0123456789abcdef&Body=";
+    let mut body = head.to_vec();
+    body.resize(size.max(head.len()), b'x');
+    body
+}
+
+/// What Twilio signs for `form` at `url`: the URL, then each parameter's
+/// name and value (percent-decoded), sorted by name.
+fn twilio_content(url: &str, form: &[u8]) -> Vec<u8> {
+    let mut params: Vec<(Vec<u8>, Vec<u8>)> = form
+        .split(|&b| b == b'&')
+        .map(|pair| {
+            let at = pair.iter().position(|&b| b == b'=').unwrap_or(pair.len());
+            let decode = |text: &[u8]| {
+                String::from_utf8_lossy(text)
+                    .replace("%2B", "+")
+                    .into_bytes()
+            };
+            (
+                decode(&pair[..at]),
+                decode(pair.get(at + 1..).unwrap_or_default()),
+            )
+        })
+        .collect();
+    params.sort();
+    let mut content = url.as_bytes().to_vec();
+    for (name, value) in params {
+        content.extend(name);
+        content.extend(value);
+    }
+    content
 }

@@ -86,6 +86,9 @@ pub(crate) struct SourceConfig {
     pub(crate) rate_limit: Option<RateLimit>,
     /// What the queue deduplicates deliveries on (`replay_guard`).
     pub(crate) replay_guard: ReplayGuard,
+    /// Where senders reach hookgate (`public_url`), for the schemes that
+    /// sign the URL they called (twilio).
+    pub(crate) public_url: Option<String>,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
@@ -109,6 +112,7 @@ struct Places {
     body_limit: Option<Location>,
     ack_budget: Option<Location>,
     read_timeout: Option<Location>,
+    public_url: Option<Location>,
 }
 
 impl SourceConfig {
@@ -239,6 +243,9 @@ impl SourceConfig {
             let handshake = Handshake::meta(token).map_err(|e| self.place(&e))?;
             builder = builder.handshake(handshake);
         }
+        if let Some(url) = &self.public_url {
+            builder = builder.public_url(url);
+        }
         builder.build().map_err(|e| self.place(&e))
     }
 
@@ -253,6 +260,7 @@ impl SourceConfig {
             E::Zero("body limit") => places.body_limit.as_ref(),
             E::Zero("ack budget") => places.ack_budget.as_ref(),
             E::Zero("read timeout") => places.read_timeout.as_ref(),
+            E::InvalidPublicUrl { .. } => places.public_url.as_ref(),
             _ => None,
         };
         at.unwrap_or(&places.table)
@@ -322,6 +330,7 @@ pub(super) struct RawSource {
     rate: Option<Spanned<String>>,
     burst: Option<Spanned<Whole<u32>>>,
     replay_guard: Option<Spanned<String>>,
+    public_url: Option<Spanned<String>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
@@ -538,6 +547,7 @@ pub(super) fn check_source(
         max_in_flight: raw.max_in_flight.map(|m| m.into_inner().0),
         rate_limit,
         replay_guard,
+        public_url: raw.public_url.as_ref().map(|url| url.get_ref().clone()),
         action,
         secrets: SecretSpec {
             env,
@@ -564,6 +574,7 @@ pub(super) fn check_source(
             body_limit: raw.body_limit.map(|l| ctx.location(l.span())),
             ack_budget: raw.ack_budget.map(|d| ctx.location(d.span())),
             read_timeout: raw.read_timeout.map(|d| ctx.location(d.span())),
+            public_url: raw.public_url.map(|url| ctx.location(url.span())),
         },
     };
     // The scheme's options are checked now, secrets only when serving.

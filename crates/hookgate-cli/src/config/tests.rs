@@ -594,6 +594,34 @@ fn the_receiving_library_s_errors_are_placed_on_their_key() {
 }
 
 #[test]
+fn a_twilio_source_needs_its_public_url() {
+    const TWILIO: &str = r#"
+[action]
+forward = "http://127.0.0.1:9000/events"
+
+[sources.twilio]
+scheme = "twilio"
+secret_env = "HOOKGATE_SECRET_TWILIO"
+"#;
+    let env = env_of(&[("HOOKGATE_SECRET_TWILIO", "auth-token")]);
+    let err = build(&parse(TWILIO).unwrap(), &env)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("hookgate.toml:5:1: sources.twilio: ") && err.contains("public URL"),
+        "{err}"
+    );
+    let bad = format!("{TWILIO}public_url = \"hooks.example.com\"\n");
+    let err = build(&parse(&bad).unwrap(), &env).unwrap_err().to_string();
+    assert!(
+        err.starts_with("hookgate.toml:8:14: sources.twilio: "),
+        "{err}"
+    );
+    let good = format!("{TWILIO}public_url = \"https://hooks.example.com\"\n");
+    build(&parse(&good).unwrap(), &env).unwrap();
+}
+
+#[test]
 fn retry_base_and_cap_errors_name_their_line() {
     let zero = parse(&format!("{MINIMAL}\n[retry]\nbase = \"0s\"\n")).unwrap_err();
     assert!(matches!(zero, ConfigError::At { line: 10, .. }), "{zero}");

@@ -56,11 +56,14 @@ pub(crate) fn secret_for(scheme: Scheme) -> &'static str {
 }
 
 /// The HMAC schemes with a fixed header layout (every scheme but the tokens,
-/// the custom one and Discord's Ed25519), in the order of [`Scheme::ALL`].
+/// the custom one, Discord's Ed25519 and Twilio's URL-signing HMAC-SHA1), in
+/// the order of [`Scheme::ALL`].
 pub(crate) fn schemes() -> impl Iterator<Item = Scheme> {
-    Scheme::ALL
-        .into_iter()
-        .filter(|scheme| !scheme.is_token() && !matches!(scheme, Scheme::Custom | Scheme::Discord))
+    Scheme::ALL.into_iter().filter(|scheme| {
+        !scheme.is_token()
+            && !scheme.needs_url()
+            && !matches!(scheme, Scheme::Custom | Scheme::Discord)
+    })
 }
 
 /// [`body`] as `scheme` sends it, still `size` bytes: Linear's carries its
