@@ -116,7 +116,8 @@ use async_nats::jetstream::{self, AckKind, consumer::PullConsumer, kv, stream};
 use futures_util::StreamExt;
 use hookgate_queue::{
     BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, DeliveryKey, Enqueue, EnqueueOutcome,
-    LeaseId, LeaseRequest, Leased, NewDelivery, Queue, QueueError, Replay, Stats, observe,
+    LeaseId, LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats,
+    Wakeups, observe,
 };
 
 use crate::envelope::Envelope;
@@ -341,6 +342,7 @@ impl NatsQueueBuilder {
         let margin = (ack_wait / 10).min(Duration::from_secs(1));
         Ok(NatsQueue {
             inner: Arc::new(Inner {
+                ready: ReadySignal::new(),
                 js,
                 work,
                 dead,
@@ -411,6 +413,8 @@ struct Inner {
     margin: Duration,
     timeout: Duration,
     leases: Mutex<HashMap<LeaseId, Held>>,
+    /// Wakes this process's idle worker pools (see [`Queue::wakeups`]).
+    ready: ReadySignal,
 }
 
 /// A lease this handle holds.
@@ -970,12 +974,25 @@ impl fmt::Debug for NatsQueue {
     }
 }
 
+impl NatsQueue {
+    /// Wakes idle pools after an enqueue that stored a delivery.
+    fn wake_if_ready(&self, result: &Result<EnqueueOutcome, QueueError>) {
+        if matches!(
+            result,
+            Ok(EnqueueOutcome::Enqueued | EnqueueOutcome::Superseded)
+        ) {
+            self.inner.ready.notify();
+        }
+    }
+}
+
 impl Enqueue for NatsQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         Box::pin(async move {
             let started = Instant::now();
             let source = delivery.source.clone();
             let result = self.bounded(self.enqueue_now(delivery)).await;
+            self.wake_if_ready(&result);
             observe::record_enqueue(&source, &result, started.elapsed());
             result
         })
@@ -1026,7 +1043,13 @@ impl Queue for NatsQueue {
     }
 
     fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        Box::pin(async move { self.bounded(self.finish(&lease, Finish::Release)).await })
+        Box::pin(async move {
+            let result = self.bounded(self.finish(&lease, Finish::Release)).await;
+            if result.is_ok() {
+                self.inner.ready.notify();
+            }
+            result
+        })
     }
 
     /// JetStream redelivers expired leases by itself: nothing to do.
@@ -1041,11 +1064,24 @@ impl Queue for NatsQueue {
     }
 
     fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        Box::pin(self.replay_now(selection))
+        Box::pin(async move {
+            let replayed = self.replay_now(selection).await;
+            if matches!(replayed, Ok(n) if n > 0) {
+                self.inner.ready.notify();
+            }
+            replayed
+        })
     }
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         Box::pin(self.bounded(self.stats_now()))
+    }
+    /// Wakes on this process's enqueues, releases and replays (an
+    /// in-process signal: the server is not asked). Enqueues by other
+    /// processes, and expired leases the server redelivers, are found by
+    /// the pool's poll.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.inner.ready.subscribe())
     }
 }
 

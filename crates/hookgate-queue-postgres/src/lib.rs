@@ -236,7 +236,8 @@ mod sql;
 mod tls;
 mod writer;
 
-pub use listen::Wakeups;
+/// Re-exported from `hookgate-queue`: what [`PostgresQueue::wakeups`] returns.
+pub use hookgate_queue::Wakeups;
 pub use migrate::{MIGRATIONS, Migration};
 pub use queue::{
     DEFAULT_MAX_BATCH, DEFAULT_OPERATION_TIMEOUT, DEFAULT_POOL_SIZE, DEFAULT_PRUNE_INTERVAL,

@@ -1,9 +1,10 @@
 //! `LISTEN "<schema>.ready"` on a connection of its own, turned into
-//! [`Wakeups`] for idle workers.
+//! [`Wakeups`](hookgate_queue::Wakeups) for idle workers.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
+use hookgate_queue::ReadySignal;
 use tokio::sync::watch;
 use tokio_postgres::AsyncMessage;
 
@@ -11,42 +12,6 @@ use crate::queue::Shared;
 
 /// How long the listener waits before connecting again after a failure.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
-
-/// Resolves when a delivery was enqueued or became ready again; from
-/// [`PostgresQueue::wakeups`](crate::PostgresQueue::wakeups).
-///
-/// ```no_run
-/// # async fn wait(queue: hookgate_queue_postgres::PostgresQueue) {
-/// use std::time::Duration;
-///
-/// let mut wakeups = queue.wakeups();
-/// // ... a lease found nothing: sleep until something is enqueued, at most 1 s.
-/// tokio::select! {
-///     () = wakeups.ready() => {}
-///     () = tokio::time::sleep(Duration::from_secs(1)) => {}
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct Wakeups {
-    ready: watch::Receiver<u64>,
-}
-
-impl Wakeups {
-    pub(crate) fn new(ready: watch::Receiver<u64>) -> Self {
-        Self { ready }
-    }
-
-    /// Resolves once something became ready since this handle was made or
-    /// this method last returned: at once if that happened meanwhile, so a
-    /// notification that arrives while the caller is busy leasing is not
-    /// lost. Pending for ever once the queue is dropped.
-    pub async fn ready(&mut self) {
-        if self.ready.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
 
 /// Listens until the queue is dropped (`stop`'s sender with it),
 /// reconnecting after failures. Every (re)connection counts as a wake-up:
@@ -62,7 +27,7 @@ pub(crate) async fn run(shared: Weak<Shared>, mut stop: watch::Receiver<()>) {
         config.keepalives_idle(Duration::from_secs(30));
         let tls = strong.target.tls.clone();
         let channel = format!("{}.ready", strong.schema);
-        let ready = Arc::clone(&strong.ready);
+        let ready = strong.ready.clone();
         drop(strong);
         let listened = tokio::select! {
             result = listen(config, tls, &channel, &ready, &mut failing) => result,
@@ -74,7 +39,7 @@ pub(crate) async fn run(shared: Weak<Shared>, mut stop: watch::Receiver<()>) {
             failing = true;
             tracing::warn!(error = %err, channel, "postgres notification listener lost its connection; reconnecting");
         }
-        ready.send_modify(|n| *n = n.wrapping_add(1));
+        ready.notify();
         tokio::select! {
             () = tokio::time::sleep(RECONNECT_AFTER) => {}
             _ = stop.changed() => return,
@@ -87,16 +52,16 @@ async fn listen(
     config: tokio_postgres::Config,
     tls: crate::tls::Tls,
     channel: &str,
-    ready: &Arc<watch::Sender<u64>>,
+    ready: &ReadySignal,
     failing: &mut bool,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = config.connect(tls).await?;
-    let counter = Arc::clone(ready);
+    let counter = ready.clone();
     let mut driver = tokio::spawn(async move {
         loop {
             match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
                 Some(Ok(AsyncMessage::Notification(_))) => {
-                    counter.send_modify(|n| *n = n.wrapping_add(1));
+                    counter.notify();
                 }
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err),
@@ -111,7 +76,7 @@ async fn listen(
     if std::mem::take(failing) {
         tracing::info!(channel, "postgres notification listener reconnected");
     }
-    ready.send_modify(|n| *n = n.wrapping_add(1));
+    ready.notify();
     let ended = (&mut driver).await;
     drop(driver_guard);
     drop(client);

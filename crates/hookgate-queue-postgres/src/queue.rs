@@ -17,10 +17,11 @@ use tokio_postgres::Row;
 
 use crate::connect::Target;
 use crate::error::{map_pg, map_pool, timed_out, unavailable};
-use crate::listen::{self, Wakeups};
+use crate::listen;
 use crate::migrate::{self, Migration};
 use crate::sql::Sql;
 use crate::writer::{self, Pending};
+use hookgate_queue::{ReadySignal, Wakeups};
 
 /// The default schema of the queue's tables.
 pub const DEFAULT_SCHEMA: &str = "hookgate";
@@ -167,7 +168,6 @@ impl PostgresQueueBuilder {
             .create_timeout(Some(self.operation_timeout))
             .build()
             .map_err(|e| QueueError::invalid(format!("postgres pool: {e}")))?;
-        let (ready, _) = watch::channel(0_u64);
         let shared = Arc::new(Shared {
             pool,
             target,
@@ -176,7 +176,7 @@ impl PostgresQueueBuilder {
             dedup_window: self.dedup_window,
             operation_timeout: self.operation_timeout,
             clock: self.clock,
-            ready: Arc::new(ready),
+            ready: ReadySignal::new(),
             max_batch: self.max_batch,
         });
         if self.migrate {
@@ -255,7 +255,7 @@ pub(crate) struct Shared {
     pub(crate) clock: Option<Arc<dyn Clock>>,
     /// Counts the times something became ready: bumped by this handle's own
     /// commits and by the listener's notifications.
-    pub(crate) ready: Arc<watch::Sender<u64>>,
+    pub(crate) ready: ReadySignal,
     pub(crate) max_batch: usize,
 }
 
@@ -275,7 +275,7 @@ impl Shared {
 
     /// Tells this process's idle workers that something is ready.
     pub(crate) fn wake(&self) {
-        self.ready.send_modify(|n| *n = n.wrapping_add(1));
+        self.ready.notify();
     }
 }
 
@@ -442,7 +442,7 @@ impl PostgresQueue {
     pub fn wakeups(&self) -> Wakeups {
         // Subscribed first, so the listener's first (re)connection wake-up
         // reaches this handle too.
-        let wakeups = Wakeups::new(self.inner.shared.ready.subscribe());
+        let wakeups = self.inner.shared.ready.subscribe();
         self.inner.listener.call_once(|| {
             tokio::spawn(listen::run(
                 Arc::downgrade(&self.inner.shared),
@@ -1022,6 +1022,12 @@ impl Queue for PostgresQueue {
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         Box::pin(self.stats_now())
+    }
+
+    /// [`PostgresQueue::wakeups`]: woken by every process's enqueues and
+    /// releases, through `LISTEN`/`NOTIFY`.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(PostgresQueue::wakeups(self))
     }
 }
 

@@ -115,7 +115,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use hookgate_queue::{
     BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId,
-    LeaseRequest, Leased, NewDelivery, Queue, QueueError, Replay, Stats, observe,
+    LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, Wakeups,
+    observe,
 };
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RetryMethod, Value};
@@ -201,6 +202,7 @@ impl RedisQueueBuilder {
         });
         Ok(RedisQueue {
             inner: Arc::new(Inner {
+                ready: ReadySignal::new(),
                 conn,
                 scripts: Scripts::new(),
                 prefix: self.prefix,
@@ -239,6 +241,8 @@ struct Inner {
     consumer: String,
     dedup_window: Duration,
     operation_timeout: Duration,
+    /// Wakes this process's idle worker pools (see [`Queue::wakeups`]).
+    ready: ReadySignal,
 }
 
 impl RedisQueue {
@@ -492,12 +496,25 @@ impl fmt::Debug for RedisQueue {
     }
 }
 
+impl RedisQueue {
+    /// Wakes idle pools after an enqueue that stored a delivery.
+    fn wake_if_ready(&self, result: &Result<EnqueueOutcome, QueueError>) {
+        if matches!(
+            result,
+            Ok(EnqueueOutcome::Enqueued | EnqueueOutcome::Superseded)
+        ) {
+            self.inner.ready.notify();
+        }
+    }
+}
+
 impl Enqueue for RedisQueue {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         Box::pin(async move {
             let started = Instant::now();
             let source = delivery.source.clone();
             let result = self.enqueue_now(delivery).await;
+            self.wake_if_ready(&result);
             observe::record_enqueue(&source, &result, started.elapsed());
             result
         })
@@ -547,7 +564,13 @@ impl Queue for RedisQueue {
     }
 
     fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        Box::pin(async move { self.finish(&self.inner.scripts.release, &lease, &[]).await })
+        Box::pin(async move {
+            let result = self.finish(&self.inner.scripts.release, &lease, &[]).await;
+            if result.is_ok() {
+                self.inner.ready.notify();
+            }
+            result
+        })
     }
 
     /// Makes expired leases waiting again. Leases that have not expired may
@@ -555,9 +578,13 @@ impl Queue for RedisQueue {
     fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
         Box::pin(async move {
             let reply = self.run(&self.inner.scripts.recover, &[]).await?;
-            int_of(&reply)
+            let recovered = int_of(&reply)
                 .and_then(|n| u64::try_from(n).ok())
-                .ok_or_else(|| unexpected(&reply))
+                .ok_or_else(|| unexpected(&reply))?;
+            if recovered > 0 {
+                self.inner.ready.notify();
+            }
+            Ok(recovered)
         })
     }
 
@@ -568,11 +595,23 @@ impl Queue for RedisQueue {
     }
 
     fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        Box::pin(self.replay_now(selection))
+        Box::pin(async move {
+            let replayed = self.replay_now(selection).await;
+            if matches!(replayed, Ok(n) if n > 0) {
+                self.inner.ready.notify();
+            }
+            replayed
+        })
     }
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         Box::pin(self.stats_now())
+    }
+    /// Wakes on this process's enqueues, releases, recoveries and replays
+    /// (an in-process signal: Redis is not asked). Enqueues by other
+    /// processes are found by the pool's poll.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.inner.ready.subscribe())
     }
 }
 
@@ -580,8 +619,12 @@ impl Queue for RedisQueue {
 /// is `Full`, anything else (a script or data error) is `Storage`.
 fn map_err(err: RedisError) -> QueueError {
     if err.code() == Some("OOM") {
-        return QueueError::with_source(hookgate_queue::QueueErrorKind::Full, err)
-            .retry_after_hint(FULL_RETRY_AFTER);
+        // `/healthz` and the metrics name it as any storage limit.
+        return QueueError::full_at(
+            hookgate_queue::StorageLimit::StorageFull,
+            Some(err.to_string()),
+            FULL_RETRY_AFTER,
+        );
     }
     let transient = err.is_io_error()
         || err.is_timeout()

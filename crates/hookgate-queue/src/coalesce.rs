@@ -135,4 +135,8 @@ impl<Q: Queue> Queue for Coalescing<Q> {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         self.inner.stats()
     }
+
+    fn wakeups(&self) -> Option<crate::Wakeups> {
+        self.inner.wakeups()
+    }
 }

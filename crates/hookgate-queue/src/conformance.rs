@@ -172,6 +172,10 @@ const CASES: &[(&str, Case)] = &[
         "concurrent_enqueues_are_all_kept_once",
         concurrent_enqueues_are_all_kept_once,
     ),
+    (
+        "wakeups_follow_enqueues_and_releases",
+        wakeups_follow_enqueues_and_releases,
+    ),
 ];
 
 /// The names of all cases, in the order they run.
@@ -886,5 +890,32 @@ fn concurrent_enqueues_are_all_kept_once(h: &Harness) -> BoxFuture<'_, ()> {
             }
         }
         assert_eq!(seen.len(), 200);
+    })
+}
+
+/// A back-end that offers wake-ups wakes a subscriber after an enqueue and
+/// after a release (a spurious wake-up is allowed; a missing one is not).
+fn wakeups_follow_enqueues_and_releases(h: &Harness) -> BoxFuture<'_, ()> {
+    Box::pin(async move {
+        let Some(mut wakeups) = h.queue.wakeups() else {
+            return;
+        };
+        // Long enough for any server round trip; reached only when broken.
+        let patience = Duration::from_secs(30);
+        h.enqueue(h.delivery("src", "w-1")).await;
+        tokio::time::timeout(patience, wakeups.ready())
+            .await
+            .expect("no wake-up after an enqueue");
+        let leased = h.lease(1).await;
+        assert_eq!(leased.len(), 1);
+        // Subscribed after the enqueue: only the release can wake this one.
+        let mut later = h.queue.wakeups().expect("offered once, offered always");
+        h.queue
+            .release(leased[0].lease.clone())
+            .await
+            .expect("release");
+        tokio::time::timeout(patience, later.ready())
+            .await
+            .expect("no wake-up after a release");
     })
 }

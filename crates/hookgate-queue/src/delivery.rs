@@ -357,6 +357,9 @@ pub struct Stats {
     pub dead: u64,
     /// The age (since received) of the oldest delivery that is ready now.
     pub oldest_ready_age: Option<Duration>,
+    /// What the storage holds and whether a limit refuses enqueues, for
+    /// back-ends that can tell (`None` otherwise).
+    pub storage: Option<crate::StorageUsage>,
 }
 
 impl Stats {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 pub use hookgate_core::BoxError;
 
+use crate::StorageLimit;
+
 /// Why a queue operation failed.
 ///
 /// The [`kind`](QueueError::kind) says what went wrong; [`retry_after`](QueueError::retry_after)
@@ -58,6 +60,25 @@ impl QueueError {
     /// The queue is full; callers should come back after `retry_after`.
     pub fn full(retry_after: Duration) -> Self {
         Self::new(QueueErrorKind::Full).retry_after_hint(retry_after)
+    }
+
+    /// The queue is full because `limit` is reached (`detail` says by how
+    /// much, for logs); callers should come back after `retry_after`.
+    pub fn full_at(limit: StorageLimit, detail: Option<String>, retry_after: Duration) -> Self {
+        Self::with_source(
+            QueueErrorKind::Full,
+            crate::storage::LimitReached { limit, detail },
+        )
+        .retry_after_hint(retry_after)
+    }
+
+    /// Which limit refused the enqueue, for a `Full` error made with
+    /// [`full_at`](Self::full_at) (`None` for other errors).
+    pub fn limit(&self) -> Option<StorageLimit> {
+        self.source
+            .as_deref()
+            .and_then(|source| source.downcast_ref::<crate::storage::LimitReached>())
+            .map(|reached| reached.limit)
     }
 
     /// The back-end is unreachable or closed.
@@ -168,5 +189,17 @@ mod tests {
         assert_eq!(full.kind(), QueueErrorKind::Full);
         assert_eq!(full.retry_after(), Some(Duration::from_secs(2)));
         assert!(!QueueError::lease_lost().is_transient());
+        assert_eq!(full.limit(), None);
+        let floor = QueueError::full_at(
+            StorageLimit::MinFreeDisk,
+            Some("10 MB free".to_owned()),
+            Duration::from_secs(5),
+        );
+        assert_eq!(floor.kind(), QueueErrorKind::Full);
+        assert_eq!(floor.limit(), Some(StorageLimit::MinFreeDisk));
+        assert_eq!(
+            floor.to_string(),
+            "queue is full: min_free_disk reached (10 MB free)"
+        );
     }
 }

@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::{
     BoxFuture, Clock, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
-    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
+    NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, SystemClock, Wakeups,
 };
 use crate::{observe, wire};
 
@@ -50,6 +50,8 @@ pub struct MemoryQueue {
     capacity: u64,
     dedup_window: Duration,
     state: Mutex<State>,
+    /// Wakes this queue's idle worker pools (see [`Queue::wakeups`]).
+    ready: ReadySignal,
 }
 
 impl MemoryQueue {
@@ -60,6 +62,7 @@ impl MemoryQueue {
             capacity: DEFAULT_CAPACITY,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             state: Mutex::new(State::default()),
+            ready: ReadySignal::new(),
         }
     }
 
@@ -108,7 +111,13 @@ impl MemoryQueue {
             hash_map::Entry::Occupied(first) if within(now, *first.get(), self.dedup_window) => {
                 return Ok(EnqueueOutcome::Duplicate);
             }
-            _ if full => return Err(QueueError::full(FULL_RETRY_AFTER)),
+            _ if full => {
+                return Err(QueueError::full_at(
+                    crate::StorageLimit::Capacity,
+                    None,
+                    FULL_RETRY_AFTER,
+                ));
+            }
             hash_map::Entry::Occupied(mut expired) => {
                 expired.insert(now);
             }
@@ -484,6 +493,12 @@ impl Enqueue for MemoryQueue {
         let started = Instant::now();
         let source = delivery.source.clone();
         let result = self.enqueue_now(delivery);
+        if matches!(
+            result,
+            Ok(EnqueueOutcome::Enqueued | EnqueueOutcome::Superseded)
+        ) {
+            self.ready.notify();
+        }
         observe::record_enqueue(&source, &result, started.elapsed());
         Box::pin(async move { result })
     }
@@ -523,12 +538,17 @@ impl Queue for MemoryQueue {
         at: SystemTime,
         error: String,
     ) -> BoxFuture<'_, Result<(), QueueError>> {
-        let result = self.finish(&lease, |state, id, _| {
+        let mut due_now = false;
+        let result = self.finish(&lease, |state, id, now| {
             if let Some(entry) = state.entries.get_mut(&id) {
                 entry.last_error = Some(error);
             }
+            due_now = at <= now;
             state.make_waiting(id, at);
         });
+        if due_now {
+            self.ready.notify();
+        }
         Box::pin(async move { result })
     }
 
@@ -550,6 +570,9 @@ impl Queue for MemoryQueue {
             }
             state.make_waiting(id, now);
         });
+        if result.is_ok() {
+            self.ready.notify();
+        }
         Box::pin(async move { result })
     }
 
@@ -569,6 +592,10 @@ impl Queue for MemoryQueue {
             state.make_waiting(id, until);
         }
         let count = expired.len() as u64;
+        drop(state);
+        if count > 0 {
+            self.ready.notify();
+        }
         Box::pin(async move { Ok(count) })
     }
 
@@ -635,6 +662,10 @@ impl Queue for MemoryQueue {
             }
             _ => Ok(chosen.len() as u64),
         };
+        drop(state);
+        if !chosen.is_empty() {
+            self.ready.notify();
+        }
         Box::pin(async move { result })
     }
 
@@ -657,6 +688,11 @@ impl Queue for MemoryQueue {
         }
         stats.oldest_ready_age = oldest.map(|o| now.duration_since(o).unwrap_or_default());
         Box::pin(async move { Ok(stats) })
+    }
+    /// Wakes on this queue's enqueues, releases, replays and recoveries,
+    /// and retries due at once.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.ready.subscribe())
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::{EnqueueOutcome, QueueError, Stats};
+use crate::{EnqueueOutcome, QueueError, Stats, StorageLimit};
 
 /// Counter: deliveries stored, by `source`.
 pub const RECEIVED: &str = "hookgate_queue_received_total";
@@ -26,14 +26,77 @@ pub const ENQUEUE_LATENCY: &str = "hookgate_queue_enqueue_seconds";
 pub const DEPTH: &str = "hookgate_queue_depth";
 /// Gauge: age in seconds of the oldest ready delivery (0 when none).
 pub const OLDEST_READY_AGE: &str = "hookgate_queue_oldest_ready_seconds";
+/// Gauge: bytes the queue's data takes (SQLite: database pages in use).
+pub const STORAGE_BYTES: &str = "hookgate_queue_storage_bytes";
+/// Gauge: bytes of the queue's write-ahead log file (SQLite).
+pub const WAL_BYTES: &str = "hookgate_queue_wal_bytes";
+/// Gauge: free bytes on the file system holding the queue (SQLite).
+pub const DISK_FREE: &str = "hookgate_queue_disk_free_bytes";
+/// Gauge: 1 while a storage limit refuses enqueues, by `limit`
+/// (`capacity`, `max_bytes`, `min_free_disk`, `storage_full`), else 0.
+pub const LIMIT_REACHED: &str = "hookgate_queue_limit_reached";
 /// Counter: deliveries handled successfully, by `source`.
 pub const HANDLED: &str = "hookgate_queue_handled_total";
 /// Counter: attempts that failed and were scheduled again, by `source`.
 pub const RETRIES: &str = "hookgate_queue_retries_total";
 /// Counter: deliveries moved to the dead letters, by `source`.
 pub const DEAD_LETTERS: &str = "hookgate_queue_dead_letters_total";
+/// Counter: enqueues refused because the backlog was too old
+/// ([`BacklogLimit`](crate::BacklogLimit)), by `source`.
+pub const BACKLOG_REFUSED: &str = "hookgate_queue_backlog_refused_total";
 /// Histogram: seconds a handler took, by `source`.
 pub const HANDLER_LATENCY: &str = "hookgate_queue_handler_seconds";
+
+/// Describes these metrics to the installed recorder (the `# HELP` lines of
+/// Prometheus' text format). Call it once, after installing the recorder.
+///
+/// ```
+/// hookgate_queue::observe::describe();
+/// ```
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(RECEIVED, "Deliveries stored in the queue, by source.");
+    describe_counter!(
+        DUPLICATES,
+        "Enqueues refused as duplicates of a delivery id already seen, by source."
+    );
+    describe_counter!(
+        COALESCED,
+        "Deliveries replaced by a newer one with the same coalescing key, by source."
+    );
+    describe_counter!(
+        ENQUEUE_ERRORS,
+        "Enqueues that failed, by source and error kind."
+    );
+    describe_histogram!(
+        ENQUEUE_LATENCY,
+        Unit::Seconds,
+        "Time from calling enqueue to its answer."
+    );
+    describe_gauge!(
+        DEPTH,
+        "Deliveries in the queue, by state (ready, scheduled, leased, dead)."
+    );
+    describe_gauge!(
+        OLDEST_READY_AGE,
+        Unit::Seconds,
+        "Age of the oldest delivery ready to be handled (0 when none)."
+    );
+    describe_counter!(HANDLED, "Deliveries handled successfully, by source.");
+    describe_counter!(
+        RETRIES,
+        "Attempts that failed and were scheduled again, by source."
+    );
+    describe_counter!(
+        DEAD_LETTERS,
+        "Deliveries moved to the dead letters, by source."
+    );
+    describe_histogram!(
+        HANDLER_LATENCY,
+        Unit::Seconds,
+        "Time a handler took, by source."
+    );
+}
 
 /// Records the result of one enqueue.
 pub fn record_enqueue(
@@ -68,6 +131,25 @@ pub fn record_stats(stats: &Stats) {
         metrics::gauge!(DEPTH, "state" => state).set(value as f64);
     }
     metrics::gauge!(OLDEST_READY_AGE).set(stats.oldest_ready_age.unwrap_or_default().as_secs_f64());
+    if let Some(storage) = &stats.storage {
+        metrics::gauge!(STORAGE_BYTES).set(storage.bytes as f64);
+        if let Some(wal) = storage.wal_bytes {
+            metrics::gauge!(WAL_BYTES).set(wal as f64);
+        }
+        if let Some(free) = storage.free_disk {
+            metrics::gauge!(DISK_FREE).set(free as f64);
+        }
+        for limit in [
+            StorageLimit::Capacity,
+            StorageLimit::MaxBytes,
+            StorageLimit::MinFreeDisk,
+            StorageLimit::StorageFull,
+        ] {
+            let reached = storage.limit_reached == Some(limit);
+            metrics::gauge!(LIMIT_REACHED, "limit" => limit.as_str())
+                .set(f64::from(u8::from(reached)));
+        }
+    }
 }
 
 /// What happened to a delivery, as told to an [`Observer`].

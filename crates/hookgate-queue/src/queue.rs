@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::{
     DeadLetter, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, QueueError, Replay,
-    Stats,
+    Stats, Wakeups,
 };
 
 /// A boxed, sendable future: what [`Enqueue`] and [`Queue`] methods return,
@@ -154,6 +154,21 @@ pub trait Queue: Enqueue {
 
     /// Counts by state, and the age of the oldest ready delivery.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>>;
+
+    /// A handle that resolves when deliveries may have become ready (an
+    /// enqueue, a release, a replay), so that an idle worker pool leases at
+    /// once instead of at its next poll; `None` (the default) when the
+    /// back-end cannot tell, and pools only poll.
+    ///
+    /// A wake-up is a hint: the pool leases, and may find nothing. What no
+    /// wake-up covers (a retry whose time has come, or, depending on the
+    /// back-end, an enqueue by another process) is found by polling. Each
+    /// back-end says what wakes its pools: [`MemoryQueue`](crate::MemoryQueue)
+    /// and [`SqliteQueue`](crate::SqliteQueue) wake on this process's
+    /// changes, from a [`ReadySignal`](crate::ReadySignal).
+    fn wakeups(&self) -> Option<Wakeups> {
+        None
+    }
 }
 
 /// An `Arc` of a queue takes deliveries, so `Arc<dyn Enqueue>` can be wrapped and shared.
@@ -212,5 +227,9 @@ impl<Q: Queue + ?Sized> Queue for Arc<Q> {
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         (**self).stats()
+    }
+
+    fn wakeups(&self) -> Option<Wakeups> {
+        (**self).wakeups()
     }
 }

@@ -1,6 +1,7 @@
 //! Behaviour specific to the SQLite back-end: persistence across reopen,
 //! lease recovery at open (and a second opener that leaves leases alone),
-//! capacity, durability settings, and a writer that outlives a bad batch.
+//! capacity, durability settings, a writer that outlives a bad batch, and
+//! idle worker pools woken by enqueues.
 #![cfg(feature = "sqlite")]
 
 use std::sync::Arc;
@@ -8,8 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
-    Clock, Durability, Enqueue, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery, Queue,
-    QueueErrorKind, Replay, SqliteQueue,
+    Clock, Delivery, Durability, Enqueue, EnqueueOutcome, LeaseRequest, ManualClock, NewDelivery,
+    Queue, QueueErrorKind, Replay, SqliteQueue, WorkerPool,
 };
 
 fn delivery(id: &str) -> NewDelivery {
@@ -298,4 +299,43 @@ async fn capacity_counts_what_another_process_replayed() {
         .await
         .expect_err("two live deliveries fill a capacity of 2");
     assert_eq!(err.kind(), QueueErrorKind::Full);
+}
+
+/// With a poll interval of an hour, a delivery enqueued into an idle pool is
+/// handled at once: the writer wakes the pool once the enqueue commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_pool_wakes_on_enqueue_without_waiting_for_its_poll() {
+    let dir = tempfile::tempdir().unwrap();
+    let queue = Arc::new(SqliteQueue::open(dir.path().join("queue.db")).unwrap());
+    let (handled_tx, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
+        let handled_tx = handled_tx.clone();
+        async move {
+            handled_tx.send(d.delivery_id).expect("test alive");
+            Ok(())
+        }
+    })
+    .poll_interval(Duration::from_secs(3600))
+    .build();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        pool.run(
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(1),
+        )
+        .await
+    });
+    // A guard against hanging for an hour, not a timing assertion.
+    let patience = Duration::from_secs(60);
+    for id in ["first", "second", "third"] {
+        queue.enqueue(delivery(id)).await.unwrap();
+        let got = tokio::time::timeout(patience, handled.recv())
+            .await
+            .expect("handled without waiting for the poll interval");
+        assert_eq!(got.as_deref(), Some(id));
+    }
+    stop.send(()).expect("pool running");
+    assert_eq!(run.await.unwrap().handled, 3);
 }

@@ -1,6 +1,7 @@
 //! What the SQLite queue costs the disk (issue 18): a WAL that stays under
 //! its bound under load and shrinks once the load stops, and the pages of
-//! handled deliveries given back to the file system.
+//! handled deliveries given back to the file system; the byte budget and
+//! the free-space floor.
 #![cfg(feature = "sqlite")]
 
 use std::path::{Path, PathBuf};
@@ -8,8 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use hookgate_queue::sqlite::MinFreeDisk;
 use hookgate_queue::{
-    Durability, Enqueue, EnqueueOutcome, LeaseRequest, NewDelivery, Queue, SqliteQueue,
+    Durability, Enqueue, EnqueueOutcome, LeaseRequest, NewDelivery, Queue, QueueErrorKind,
+    SqliteQueue, StorageLimit,
 };
 
 fn delivery(id: &str, size: usize) -> NewDelivery {
@@ -199,4 +202,90 @@ async fn a_file_made_without_auto_vacuum_is_migrated_at_open() {
         "the dedup key survived the migration"
     );
     assert_eq!(queue.stats().await.unwrap().ready, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_byte_budget_refuses_enqueues_whole_until_deliveries_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let queue = SqliteQueue::builder(&path)
+        .durability(Durability::ProcessCrash)
+        .max_bytes(1 << 20)
+        .open()
+        .unwrap();
+    let mut stored = 0;
+    let refused = loop {
+        match queue.enqueue(delivery(&format!("d{stored}"), 8000)).await {
+            Ok(outcome) => {
+                assert_eq!(outcome, EnqueueOutcome::Enqueued);
+                stored += 1;
+                assert!(stored < 1000, "the budget never refused");
+            }
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(refused.kind(), QueueErrorKind::Full);
+    assert_eq!(refused.limit(), Some(StorageLimit::MaxBytes));
+    assert!(refused.retry_after().is_some());
+    assert!(
+        (100..=130).contains(&stored),
+        "about 1 MiB of 8 KB deliveries stored: {stored}"
+    );
+    let stats = queue.stats().await.unwrap();
+    let usage = stats.storage.expect("the sqlite queue reports its storage");
+    assert_eq!(usage.limit_reached, Some(StorageLimit::MaxBytes));
+    assert!(usage.bytes <= 1 << 20, "{usage:?}");
+    assert_eq!(stats.ready, stored as u64);
+
+    // Nothing of the refused delivery was kept: not even its dedup key.
+    let leased = queue
+        .lease(LeaseRequest::new(50, Duration::from_secs(60)))
+        .await
+        .unwrap();
+    for lease in leased {
+        queue.ack(lease.lease).await.unwrap();
+    }
+    assert_eq!(
+        queue
+            .enqueue(delivery(&format!("d{stored}"), 8000))
+            .await
+            .unwrap(),
+        EnqueueOutcome::Enqueued,
+        "accepted once deliveries were handled, and not a duplicate"
+    );
+    let usage = queue.stats().await.unwrap().storage.unwrap();
+    assert_eq!(usage.limit_reached, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_free_space_floor_refuses_enqueues_and_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    // No file system keeps all of itself free: every enqueue is refused.
+    let queue = SqliteQueue::builder(&path)
+        .min_free_disk(MinFreeDisk::Percent(100.0))
+        .open()
+        .unwrap();
+    let err = queue.enqueue(delivery("d", 10)).await.unwrap_err();
+    assert_eq!(err.kind(), QueueErrorKind::Full);
+    assert_eq!(err.limit(), Some(StorageLimit::MinFreeDisk));
+    let usage = queue.stats().await.unwrap().storage.unwrap();
+    assert_eq!(usage.limit_reached, Some(StorageLimit::MinFreeDisk));
+    assert!(usage.free_disk.is_some_and(|free| free > 0));
+    assert_eq!(queue.stats().await.unwrap().ready, 0);
+    drop(queue);
+
+    // A floor the disk is above lets deliveries in.
+    let queue = SqliteQueue::builder(&path)
+        .min_free_disk(MinFreeDisk::Bytes(1))
+        .open()
+        .unwrap();
+    assert_eq!(
+        queue.enqueue(delivery("d", 10)).await.unwrap(),
+        EnqueueOutcome::Enqueued,
+        "the refused enqueue left no dedup key"
+    );
+    let usage = queue.stats().await.unwrap().storage.unwrap();
+    assert_eq!(usage.limit_reached, None);
+    assert!(usage.bytes > 0 && usage.wal_bytes.is_some());
 }

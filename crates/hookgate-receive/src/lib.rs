@@ -10,6 +10,9 @@
 //! (422), the event filter (200, not queued), the delivery id, and the enqueue
 //! under the ACK budget (2xx only once the queue confirmed; 503 with
 //! `Retry-After` when it did not in time or refused; 200 for a duplicate).
+//! Senders' handshakes (Slack's `url_verification`, Meta's `hub.challenge`,
+//! Microsoft Graph's `validationToken` ...) are answered at once and never
+//! queued: see [`handshake`].
 //!
 //! Refusals are [`Rejection`]s with an `application/problem+json` body
 //! (RFC 9457: `type`, `title`, `status`, `detail`); how they are turned into
@@ -40,6 +43,11 @@
 //! body, with `Content-Type: application/x-www-form-urlencoded`, in both
 //! modes: what is queued, and [`VerifiedDelivery::body`] in inline mode (the
 //! request handed on to the application keeps its own, empty, body).
+//!
+//! GitHub's and Shopify's ids are not signed: a captured delivery resent with
+//! a fresh id verifies and is a new delivery. A source with
+//! [`ReplayGuard::Body`] is keyed by the body's SHA-256 instead, whatever id
+//! it carries (see its cost there).
 //!
 //! # ACK budget
 //!
@@ -105,6 +113,7 @@ mod admission;
 mod body;
 mod client_ip;
 mod context;
+pub mod handshake;
 mod id;
 pub mod metrics;
 mod receiver;
@@ -116,6 +125,7 @@ pub mod testing;
 pub use admission::RateLimit;
 pub use body::{BodyCollector, check_content_length};
 pub use client_ip::{Cidr, CidrError, MAX_FORWARDED_HOPS};
+pub use handshake::Handshake;
 pub use id::derived_delivery_id;
 pub use receiver::{
     Accepted, Decision, Outcome, Receiver, ReceiverBuilder, Reception, RequestHead,
@@ -124,5 +134,5 @@ pub use receiver::{
 pub use rejection::{PROBLEM_JSON, ProblemJson, Rejection, RejectionKind, RespondToRejection};
 pub use source::{
     ConfigError, DEFAULT_ACK_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_AFTER,
-    Mode, Source, SourceBuilder,
+    Mode, ReplayGuard, Source, SourceBuilder, default_sender,
 };

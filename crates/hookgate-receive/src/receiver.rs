@@ -19,9 +19,10 @@ use crate::admission::{Admission, InFlight};
 use crate::body::{BodyCollector, check_content_length};
 use crate::client_ip::Cidr;
 use crate::context::missing_fields;
+use crate::handshake::Answer;
 use crate::id::derived_delivery_id;
 use crate::metrics as m;
-use crate::{ConfigError, Mode, Rejection, RejectionKind, RespondToRejection, Source};
+use crate::{ConfigError, Mode, Rejection, RejectionKind, ReplayGuard, RespondToRejection, Source};
 
 /// The webhook routes of one server and the queue behind them.
 ///
@@ -280,6 +281,10 @@ pub enum Outcome {
     FilteredOut,
     /// Verified, to be passed on to the application (inline mode).
     Verified,
+    /// A sender's handshake (Slack's `url_verification`, Meta's
+    /// `hub.challenge` ...), answered at once, never queued nor passed on;
+    /// see [`handshake`](crate::handshake).
+    Handshake,
 }
 
 impl Outcome {
@@ -291,6 +296,7 @@ impl Outcome {
             Self::Superseded => "superseded",
             Self::FilteredOut => "filtered_out",
             Self::Verified => "verified",
+            Self::Handshake => "handshake",
         }
     }
 }
@@ -303,9 +309,21 @@ pub struct Accepted {
     status: StatusCode,
     delivery_id: String,
     delivery: Option<VerifiedDelivery>,
+    /// The answer to a handshake ([`Outcome::Handshake`]).
+    answer: Option<Answer>,
 }
 
 impl Accepted {
+    fn handshake(answer: Answer, delivery_id: String) -> Self {
+        Self {
+            outcome: Outcome::Handshake,
+            status: StatusCode::OK,
+            delivery_id,
+            delivery: None,
+            answer: Some(answer),
+        }
+    }
+
     /// What became of the delivery.
     pub fn outcome(&self) -> Outcome {
         self.outcome
@@ -316,7 +334,9 @@ impl Accepted {
         self.status
     }
 
-    /// The delivery id (the sender's, or derived from the body).
+    /// The delivery id (the sender's, or derived from the body); empty for
+    /// a handshake that is not signed (Meta's, Dropbox's and Microsoft
+    /// Graph's), which has none.
     pub fn delivery_id(&self) -> &str {
         &self.delivery_id
     }
@@ -331,8 +351,13 @@ impl Accepted {
         self.delivery
     }
 
-    /// The acknowledgement: the status with an empty body.
+    /// The acknowledgement: the status with an empty body, or for a
+    /// handshake its answer (200, `text/plain` or JSON, with
+    /// `X-Content-Type-Options: nosniff`).
     pub fn to_response(&self) -> Response<Bytes> {
+        if let Some(answer) = &self.answer {
+            return answer.to_response();
+        }
         let mut res = Response::new(Bytes::new());
         *res.status_mut() = self.status;
         res
@@ -525,7 +550,7 @@ impl Reception {
         headers: &HeaderMap,
         peer: Option<IpAddr>,
     ) -> Result<(), Rejection> {
-        if !self.source.methods.contains(method) {
+        if !self.source.accepts(method) {
             return Err(Rejection::method_not_allowed(method, &self.source.methods));
         }
         check_content_length(headers, self.source.body_limit)?;
@@ -753,14 +778,47 @@ impl Reception {
 
     async fn decide(&self, head: RequestHead<'_>, body: Bytes) -> Result<Accepted, Rejection> {
         let source = &*self.source;
-        let verified = source
-            .verifier
-            .verify(head.headers, &body)
-            .map_err(|e| Rejection::verification(&e))?;
+        // Unsigned handshakes (Meta's and Dropbox's GET, Microsoft Graph's
+        // validationToken) have nothing to verify: answered first.
+        if let Some(handshake) = &source.handshake
+            && let Some(answer) = handshake.before_verification(head.method, head.query)
+        {
+            return answer.map(|answer| self.answered(answer, String::new()));
+        }
+        if !source.methods.contains(head.method) && source.accepts(head.method) {
+            // A GET let through for a handshake that turned out not to be one.
+            return Err(Rejection::method_not_allowed(head.method, &source.methods));
+        }
+        let verified = match &source.public_url {
+            // The URL the sender called, as it saw it (Twilio signs it).
+            Some(base) if source.verifier.scheme().needs_url() => {
+                let url = match head.query {
+                    Some(query) => format!("{base}{}?{query}", source.path),
+                    None => format!("{base}{}", source.path),
+                };
+                let context = hookgate_verify::RequestContext::new().with_url(&url);
+                source.verifier.verify_with(head.headers, &body, context)
+            }
+            _ => source.verifier.verify(head.headers, &body),
+        }
+        .map_err(|e| Rejection::verification(&e))?;
 
         // The body is read as JSON at most once, and only if a question needs
-        // it: the context fields and the event name are both read from this.
+        // it: the handshake, the context fields and the event name are all
+        // read from this.
         let json = JsonBody::new(&body);
+
+        // A signed handshake is answered once verified, before the context
+        // fields and the filter, which it would fail (it has neither).
+        if let Some(handshake) = &source.handshake
+            && let Some(answer) = handshake.after_verification(head.headers, &json)
+        {
+            let id = verified.delivery_id().unwrap_or_default().to_owned();
+            if !id.is_empty() {
+                self.span.record("delivery_id", id.as_str());
+            }
+            return answer.map(|answer| self.answered(answer, id));
+        }
         let missing = missing_fields(
             &source.required_context,
             *head.method == Method::GET,
@@ -776,9 +834,13 @@ impl Reception {
         // is what is queued, and what the inline delivery holds.
         let query_payload = (*head.method == Method::GET && body.is_empty())
             .then(|| Bytes::copy_from_slice(head.query.unwrap_or_default().as_bytes()));
-        let delivery_id = match verified.delivery_id() {
-            Some(id) => id.to_owned(),
-            None => derived_delivery_id(query_payload.as_deref().unwrap_or(&body)),
+        // The id the queue deduplicates on: the sender's, unless the source
+        // keys deliveries by what was signed (an unsigned id can be replaced).
+        let delivery_id = match (source.replay_guard, verified.delivery_id()) {
+            (ReplayGuard::Id, Some(id)) => id.to_owned(),
+            (ReplayGuard::Id, None) | (ReplayGuard::Body, _) => {
+                derived_delivery_id(query_payload.as_deref().unwrap_or(&body))
+            }
         };
         self.span.record("delivery_id", delivery_id.as_str());
         let accepted = |outcome, status, delivery| Accepted {
@@ -786,6 +848,7 @@ impl Reception {
             status,
             delivery_id: delivery_id.clone(),
             delivery,
+            answer: None,
         };
 
         let event_name = source
@@ -912,6 +975,20 @@ impl Reception {
         Ok(accepted(outcome, status, None))
     }
 
+    /// A handshake answered: acknowledged, never queued (an observer hears
+    /// of it as skipped, with the outcome `handshake`).
+    fn answered(&self, answer: Answer, delivery_id: String) -> Accepted {
+        if let Some(observer) = &self.observer {
+            observer.observe(&self.accepted_event(
+                EventKind::Skipped,
+                Outcome::Handshake,
+                StatusCode::OK,
+                &delivery_id,
+            ));
+        }
+        Accepted::handshake(answer, delivery_id)
+    }
+
     /// The observer's event for an accepted delivery, without headers, body
     /// or event name.
     fn accepted_event<'a>(
@@ -950,7 +1027,7 @@ mod tests {
     use super::*;
     use crate::RateLimit;
     use hookgate_queue::Queue;
-    use hookgate_verify::{Scheme, Verifier};
+    use hookgate_verify::{Scheme, Signer, Verifier};
 
     fn source(name: &str, path: &str, mode: Mode) -> Source {
         Source::builder(
@@ -1258,6 +1335,74 @@ mod tests {
             first.headers[header::CONTENT_TYPE],
             "application/x-www-form-urlencoded"
         );
+    }
+
+    /// A GitHub delivery captured and resent with a fresh `X-GitHub-Delivery`
+    /// (which the signature does not cover) verifies: with the default guard
+    /// it is a new delivery, with `ReplayGuard::Body` a duplicate.
+    #[tokio::test]
+    async fn a_replay_under_a_fresh_id_is_a_duplicate_only_with_the_body_guard() {
+        let body = br#"{"action":"opened","number":1}"#;
+        let signed = Signer::new(Scheme::GitHub, "s3cret")
+            .unwrap()
+            .sign("", 0, body)
+            .unwrap();
+        for (guard, outcomes) in [
+            (
+                ReplayGuard::Id,
+                [Outcome::Queued, Outcome::Queued, Outcome::Duplicate],
+            ),
+            (
+                ReplayGuard::Body,
+                [Outcome::Queued, Outcome::Duplicate, Outcome::Duplicate],
+            ),
+        ] {
+            let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+            let github = Source::builder(
+                "github",
+                "/hooks/github",
+                Verifier::new(Scheme::GitHub, "s3cret").unwrap(),
+            )
+            .replay_guard(guard)
+            .build()
+            .unwrap();
+            let receiver = Receiver::builder()
+                .queue(queue.clone())
+                .source(github)
+                .build()
+                .unwrap();
+            // The original, the replay under a fresh id, the sender's retry.
+            for (delivery, outcome) in ["d-1", "d-2", "d-1"].into_iter().zip(outcomes) {
+                let mut headers = signed.clone();
+                headers.insert("x-github-delivery", delivery.parse().unwrap());
+                let head = RequestHead {
+                    method: &Method::POST,
+                    query: None,
+                    headers: &headers,
+                    peer: None,
+                };
+                let reception = receiver.start("/hooks/github").unwrap();
+                let accepted = reception
+                    .complete(head, Bytes::from_static(body))
+                    .await
+                    .unwrap();
+                assert_eq!(accepted.outcome, outcome, "{guard} {delivery}");
+                let expected_id = match guard {
+                    ReplayGuard::Body => crate::derived_delivery_id(body),
+                    _ => delivery.to_owned(),
+                };
+                assert_eq!(accepted.delivery_id, expected_id);
+            }
+            // The sender's own id is kept beside the delivery all the same.
+            let leased = queue
+                .lease(hookgate_queue::LeaseRequest::new(
+                    10,
+                    std::time::Duration::from_secs(1),
+                ))
+                .await
+                .unwrap();
+            assert_eq!(leased[0].delivery.headers["x-github-delivery"], "d-1");
+        }
     }
 
     /// Inline mode holds the same delivery as queue mode for a GET: the
@@ -1615,6 +1760,182 @@ mod tests {
         assert_eq!(delivery.source(), "a");
         assert_eq!(delivery.delivery_id(), crate::derived_delivery_id(b"{}"));
         assert!(delivery.headers().get("x-clarity-webhook-token").is_none());
+    }
+
+    fn now_unix() -> u64 {
+        SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    #[tokio::test]
+    async fn a_signed_slack_url_verification_is_answered_and_not_queued() {
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "slack",
+                    "/hooks/slack",
+                    Verifier::new(Scheme::Slack, "slack-secret").unwrap(),
+                )
+                .sender(hookgate_events::Sender::Slack)
+                // Neither the filter nor the context fields apply to it.
+                .filter(hookgate_events::EventFilter::new(["app_mention"]).unwrap())
+                .require_context(["team_id"])
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(
+            receiver
+                .sources()
+                .next()
+                .unwrap()
+                .handshake()
+                .unwrap()
+                .name(),
+            "slack"
+        );
+        let body = Bytes::from_static(
+            br#"{"token":"Jhj5dZrVaK7ZwHHjRyZWjbDl","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#,
+        );
+        let signer = hookgate_verify::Signer::new(Scheme::Slack, "slack-secret").unwrap();
+        let headers = signer.sign("", now_unix(), &body).unwrap();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+            peer: None,
+        };
+        let accepted = receiver
+            .start("/hooks/slack")
+            .unwrap()
+            .complete(head, body.clone())
+            .await
+            .unwrap();
+        assert_eq!(accepted.outcome(), Outcome::Handshake);
+        let res = accepted.to_response();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(
+            res.body(),
+            "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+        );
+        assert_eq!(
+            res.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+
+        // The same handshake signed with another secret is refused like a delivery.
+        let forged = hookgate_verify::Signer::new(Scheme::Slack, "not-the-secret")
+            .unwrap()
+            .sign("", now_unix(), &body)
+            .unwrap();
+        let head = RequestHead {
+            headers: &forged,
+            ..head
+        };
+        let refused = receiver
+            .start("/hooks/slack")
+            .unwrap()
+            .complete(head, body)
+            .await
+            .unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::Unauthenticated);
+        assert_eq!(queue.stats().await.unwrap().depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_meta_source_answers_get_for_its_handshake_only() {
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "meta",
+                    "/hooks/meta",
+                    Verifier::new(Scheme::GitHub, "app-secret").unwrap(),
+                )
+                .handshake(crate::Handshake::meta("meatyhamhock").unwrap())
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let headers = HeaderMap::new();
+        let get = |query: &'static str| {
+            let receiver = receiver.clone();
+            let headers = headers.clone();
+            async move {
+                let mut reception = receiver.start("/hooks/meta").unwrap();
+                reception.check_head(&Method::GET, &headers, None)?;
+                let head = RequestHead {
+                    method: &Method::GET,
+                    query: Some(query),
+                    headers: &headers,
+                    peer: None,
+                };
+                reception.complete(head, Bytes::new()).await
+            }
+        };
+        let ok = get("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meatyhamhock")
+            .await
+            .unwrap();
+        assert_eq!(ok.outcome(), Outcome::Handshake);
+        assert_eq!(ok.to_response().body(), "1158201444");
+        let refused = get("hub.mode=subscribe&hub.challenge=1&hub.verify_token=guess")
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        // A GET that is no handshake is not a delivery on a POST route.
+        let refused = get("page=1").await.unwrap_err();
+        assert_eq!(refused.kind(), RejectionKind::MethodNotAllowed);
+        assert_eq!(refused.allow(), [Method::POST]);
+        // Other methods are still refused before the body.
+        let mut reception = receiver.start("/hooks/meta").unwrap();
+        assert!(reception.check_head(&Method::PUT, &headers, None).is_err());
+        assert_eq!(queue.stats().await.unwrap().depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn no_handshake_makes_a_url_verification_a_delivery() {
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "slack",
+                    "/hooks/slack",
+                    Verifier::new(Scheme::Slack, "slack-secret").unwrap(),
+                )
+                .no_handshake()
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let body = Bytes::from_static(br#"{"challenge":"c","type":"url_verification"}"#);
+        let headers = hookgate_verify::Signer::new(Scheme::Slack, "slack-secret")
+            .unwrap()
+            .sign("", now_unix(), &body)
+            .unwrap();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+            peer: None,
+        };
+        let accepted = receiver
+            .start("/hooks/slack")
+            .unwrap()
+            .complete(head, body)
+            .await
+            .unwrap();
+        assert_eq!(accepted.outcome(), Outcome::Queued);
+        assert_eq!(queue.stats().await.unwrap().depth(), 1);
     }
 
     /// Keeps each event as `kind outcome/reason id`, and the headers told.

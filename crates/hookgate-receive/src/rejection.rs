@@ -50,6 +50,12 @@ pub enum RejectionKind {
     /// The source is over its [`rate_limit`](crate::SourceBuilder::rate_limit)
     /// (503, with `Retry-After`: when a request would be admitted).
     RateLimited,
+    /// A handshake whose credentials do not match: Meta's `hub.verify_token`
+    /// is not the source's verify token (403).
+    HandshakeRefused,
+    /// A handshake that cannot be answered: a field is missing, or the
+    /// value to echo is too long or has characters that may not be echoed (400).
+    InvalidHandshake,
 }
 
 impl RejectionKind {
@@ -70,6 +76,8 @@ impl RejectionKind {
             Self::ClientNotAllowed => "client_not_allowed",
             Self::TooManyInFlight => "too_many_in_flight",
             Self::RateLimited => "rate_limited",
+            Self::HandshakeRefused => "handshake_refused",
+            Self::InvalidHandshake => "invalid_handshake",
         }
     }
 
@@ -95,6 +103,8 @@ impl RejectionKind {
             Self::ClientNotAllowed => "client address not allowed",
             Self::TooManyInFlight => "too many requests in flight",
             Self::RateLimited => "rate limit exceeded",
+            Self::HandshakeRefused => "handshake refused",
+            Self::InvalidHandshake => "invalid handshake",
         }
     }
 
@@ -103,7 +113,9 @@ impl RejectionKind {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::BodyUnreadable | Self::Malformed => StatusCode::BAD_REQUEST,
+            Self::BodyUnreadable | Self::Malformed | Self::InvalidHandshake => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::MissingContext | Self::InvalidPayload => StatusCode::UNPROCESSABLE_ENTITY,
             Self::QueueUnavailable
@@ -111,7 +123,7 @@ impl RejectionKind {
             | Self::TooManyInFlight
             | Self::RateLimited => StatusCode::SERVICE_UNAVAILABLE,
             Self::NotVerified => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::ClientNotAllowed => StatusCode::FORBIDDEN,
+            Self::ClientNotAllowed | Self::HandshakeRefused => StatusCode::FORBIDDEN,
         }
     }
 }

@@ -58,7 +58,7 @@ pub use body::{RequestBody, ResponseBody};
 pub use extract::{RejectionResponse, Verified, VerifiedBytes};
 pub use hookgate_receive::{
     Cidr, Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind,
-    RespondToRejection, Source, VerifiedDelivery,
+    RespondToRejection, Source, VerifiedDelivery, default_sender,
 };
 pub use server::{PeerAddr, Server};
 pub use webhook::{ResponseFuture, Webhook, WebhookLayer};

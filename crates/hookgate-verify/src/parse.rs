@@ -104,6 +104,119 @@ pub(crate) fn parse_timestamp(text: impl AsRef<[u8]>) -> Option<u64> {
     })
 }
 
+/// An RFC 3339 date-time (`2023-07-19T14:56:51.634234626Z`, or with an
+/// offset such as `+02:00`) as whole Unix seconds, the fraction dropped: the
+/// form of Twitch's `Twitch-Eventsub-Message-Timestamp`. Anything else, a
+/// date before 1970 among them, is `None`. At most 9 fraction digits (Twitch
+/// sends nanoseconds); a leap second (`:60`) counts as the next second.
+pub(crate) fn parse_rfc3339(text: impl AsRef<[u8]>) -> Option<u64> {
+    let bytes = text.as_ref();
+    // `YYYY-MM-DDTHH:MM:SS` is 19 bytes; then a fraction and the offset.
+    if bytes.len() < 20 || bytes.len() > 40 {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        bytes[range].iter().try_fold(0u32, |value, &byte| {
+            byte.is_ascii_digit()
+                .then(|| value * 10 + u32::from(byte - b'0'))
+        })
+    };
+    let punctuation = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
+    if punctuation.iter().any(|&(at, byte)| bytes[at] != byte) || !matches!(bytes[10], b'T' | b't')
+    {
+        return None;
+    }
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &bytes[19..];
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let digits = fraction.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 9 {
+            return None;
+        }
+        rest = &fraction[digits..];
+    }
+    let offset: i64 = match rest {
+        [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let digits = [*h1, *h2, *m1, *m2];
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            let [h1, h2, m1, m2] = digits.map(|d| i64::from(d - b'0'));
+            let (hours, minutes) = (h1 * 10 + h2, m1 * 10 + m2);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let seconds = hours * 3600 + minutes * 60;
+            if *sign == b'+' { seconds } else { -seconds }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(year), month, day);
+    let local = days * 86_400 + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    u64::try_from(local - offset).ok()
+}
+
+/// Unix seconds as RFC 3339 in UTC (`2019-11-16T10:11:12Z`): the inverse of
+/// [`parse_rfc3339`] for whole seconds, for the signer.
+pub(crate) fn format_rfc3339(unix: u64) -> String {
+    let days = i64::try_from(unix / 86_400).unwrap_or(i64::MAX / 2);
+    let seconds = unix % 86_400;
+    // Howard Hinnant's `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let mp = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+fn is_leap_year(year: u32) -> bool {
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if is_leap_year(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month = i64::from(month);
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
 /// 64 lowercase hex digits into a tag; anything else is `None`.
 ///
 /// Every sender emits lowercase; refusing uppercase keeps one spelling per
@@ -199,6 +312,24 @@ pub(crate) fn decode_base64_tag(text: impl AsRef<[u8]>) -> Option<Tag> {
     tag[30] = (word >> 10) as u8;
     tag[31] = (word >> 2) as u8;
     Some(tag)
+}
+
+/// Standard (padded) base64 of exactly 20 bytes (an HMAC-SHA1 tag, Twilio's):
+/// 28 characters, the last one `=`, in the canonical spelling only.
+pub(crate) fn decode_base64_sha1_tag(text: &str) -> Option<[u8; 20]> {
+    use base64::Engine as _;
+    if text.len() != 28 {
+        return None;
+    }
+    let mut out = [0u8; 21];
+    match base64::engine::general_purpose::STANDARD.decode_slice(text.as_bytes(), &mut out) {
+        Ok(20) => {
+            let mut tag = [0u8; 20];
+            tag.copy_from_slice(&out[..20]);
+            Some(tag)
+        }
+        _ => None,
+    }
 }
 
 /// The value of each character of the standard base64 alphabet, 0x80 for
@@ -378,21 +509,129 @@ pub(crate) fn standard_signatures(
     }
 }
 
+/// How a `key=value` list of a timestamp and hex signatures is written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyedList {
+    /// Between two items.
+    pub(crate) separator: u8,
+    /// The key of the timestamp (the first one counts).
+    pub(crate) timestamp: &'static str,
+    /// The key of a signature, followed by `=`; as many as the sender likes.
+    pub(crate) signature: &'static str,
+}
+
+/// clarife and Stripe: `t=<unix>,v1=<hex>,v1=<hex>`.
+pub(crate) const T_V1: KeyedList = KeyedList {
+    separator: b',',
+    timestamp: "t",
+    signature: "v1=",
+};
+
+/// Paddle: `ts=<unix>;h1=<hex>;h1=<hex>`.
+pub(crate) const TS_H1: KeyedList = KeyedList {
+    separator: b';',
+    timestamp: "ts",
+    signature: "h1=",
+};
+
+/// The most `v1a` (Ed25519) entries one Standard Webhooks signature list may
+/// hold. Each costs a signature verification (tens of microseconds, not the
+/// tens of nanoseconds of an HMAC comparison), so a longer list is refused
+/// before any is checked: a sender signs with one key, or a few during a
+/// rotation.
+pub const MAX_ED25519_SIGNATURES: usize = 16;
+
+/// An Ed25519 signature.
+pub(crate) type Ed25519Signature = [u8; 64];
+
+/// The `v1a,<base64>` entries of a Standard Webhooks signature list, decoded
+/// (an entry that does not decode to 64 bytes is dropped, and reported by
+/// `saw_supported` when no other is left). Entries of other versions are
+/// skipped; the list's syntax is checked by [`standard_signatures`].
+#[derive(Debug, Default)]
+pub(crate) struct Ed25519Signatures {
+    pub(crate) signatures: Vec<Ed25519Signature>,
+    pub(crate) saw_supported: bool,
+}
+
+/// Reads the `v1a` entries of a Standard Webhooks list: at most
+/// [`MAX_ED25519_SIGNATURES`] of them, else [`Malformed::TooManySignatures`]
+/// before any is decoded. Linear in the length of the list.
+pub(crate) fn standard_ed25519_signatures(
+    header: &HeaderName,
+    text: &str,
+) -> Result<Ed25519Signatures, VerifyErrorKind> {
+    use base64::Engine as _;
+    let mut found = Ed25519Signatures::default();
+    let entries = || {
+        Items::new(text, b' ').filter_map(|entry| match split_once(entry, b',') {
+            Some(("v1a", signature)) => Some(signature),
+            _ => None,
+        })
+    };
+    if entries().nth(MAX_ED25519_SIGNATURES).is_some() {
+        return Err(malformed(header, Malformed::TooManySignatures));
+    }
+    for signature in entries() {
+        found.saw_supported = true;
+        // 64 bytes are 88 characters of padded base64.
+        if signature.len() != 88 {
+            continue;
+        }
+        let mut decoded = [0u8; 66];
+        if let Ok(64) = base64::engine::general_purpose::STANDARD
+            .decode_slice(signature.as_bytes(), &mut decoded)
+        {
+            let mut bytes = [0u8; 64];
+            bytes.copy_from_slice(&decoded[..64]);
+            found.signatures.push(bytes);
+        }
+    }
+    Ok(found)
+}
+
+/// 128 lowercase hex digits into an Ed25519 signature (Discord's
+/// `X-Signature-Ed25519`).
+pub(crate) fn decode_hex_signature(text: impl AsRef<[u8]>) -> Option<Ed25519Signature> {
+    let digits = text.as_ref();
+    if digits.len() != 128 {
+        return None;
+    }
+    let mut signature = [0u8; 64];
+    for (half, out) in digits.chunks_exact(64).zip(signature.chunks_exact_mut(32)) {
+        out.copy_from_slice(&decode_hex_tag(half)?);
+    }
+    Some(signature)
+}
+
 /// Parses a `t=…,v1=…` header (clarife, Stripe), adding its `v1=` signatures
-/// to `signatures`, and answers its timestamp: the `t=` value exactly as sent
-/// (Stripe signs this text) and its value. The first `t=` counts; entries with
-/// other keys (`v0=`, or any `k=v` a sender adds) and empty entries are
-/// skipped. An entry that is not `key=value` at all (no `=`, an empty key) is
-/// [`Malformed::InvalidSyntax`]: neither Stripe nor clarife sends one.
+/// to `signatures`, and answers its timestamp: see [`keyed_signatures`].
 pub(crate) fn timestamped_signatures<'a>(
     header: &HeaderName,
     text: &'a str,
     signatures: &mut Signatures,
 ) -> Result<(&'a str, u64), VerifyErrorKind> {
+    keyed_signatures(header, text, T_V1, signatures)
+}
+
+/// Parses a `key=value` list written as `list` says (clarife and Stripe's
+/// `t=…,v1=…`, Paddle's `ts=…;h1=…`), adding its signatures to `signatures`,
+/// and answers its timestamp: the value exactly as sent (Stripe and Paddle
+/// sign this text) and its value. The first timestamp counts; entries with
+/// other keys (`v0=`, or any `k=v` a sender adds) and empty entries are
+/// skipped. An entry that is not `key=value` at all (no `=`, an empty key) is
+/// [`Malformed::InvalidSyntax`]: no sender sends one.
+pub(crate) fn keyed_signatures<'a>(
+    header: &HeaderName,
+    text: &'a str,
+    list: KeyedList,
+    signatures: &mut Signatures,
+) -> Result<(&'a str, u64), VerifyErrorKind> {
     let mut timestamp = None;
-    let mut items = Items::new(text, b',');
+    let mut items = Items::new(text, list.separator);
+    let signature_key = list.signature.strip_suffix('=').unwrap_or(list.signature);
     loop {
-        if let Some(tag) = items.usual_tag("v1=", 64, |tag| decode_hex_tag(tag)) {
+        if let Some(tag) = items.usual_tag(list.signature, 64, |tag| decode_hex_tag(tag)) {
             signatures.push(Some(tag));
             continue;
         }
@@ -409,14 +648,14 @@ pub(crate) fn timestamped_signatures<'a>(
             Some((key, value)) if !key.is_empty() => (key, value),
             _ => return Err(malformed(header, Malformed::InvalidSyntax)),
         };
-        match key {
-            "t" if timestamp.is_none() => {
+        if key == list.timestamp {
+            if timestamp.is_none() {
                 let parsed = parse_timestamp(value)
                     .ok_or_else(|| malformed(header, Malformed::InvalidTimestamp))?;
                 timestamp = Some((value, parsed));
             }
-            "v1" => signatures.push(decode_hex_tag(value)),
-            _ => {}
+        } else if key == signature_key {
+            signatures.push(decode_hex_tag(value));
         }
     }
     timestamp.ok_or_else(|| malformed(header, Malformed::MissingTimestamp))
@@ -498,6 +737,123 @@ mod tests {
         ] {
             assert_eq!(parse_timestamp(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn rfc3339_timestamps_read_as_unix_seconds() {
+        for (text, unix) in [
+            ("1970-01-01T00:00:00Z", Some(0)),
+            ("2019-11-16T10:11:12.634234626Z", Some(1_573_899_072)),
+            ("2019-11-16T10:11:12.634234626z", Some(1_573_899_072)),
+            ("2019-11-16t10:11:12Z", Some(1_573_899_072)),
+            ("2019-11-16T12:11:12+02:00", Some(1_573_899_072)),
+            ("2019-11-16T08:41:12.5-01:30", Some(1_573_899_072)),
+            ("2024-02-29T00:00:00Z", Some(1_709_164_800)),
+            ("2016-12-31T23:59:60Z", Some(1_483_228_800)),
+            ("9999-12-31T23:59:59Z", Some(253_402_300_799)),
+            ("1969-12-31T23:59:59Z", None),
+            ("1970-01-01T00:30:00+01:00", None),
+            ("2023-02-29T00:00:00Z", None),
+            ("2023-13-01T00:00:00Z", None),
+            ("2023-00-01T00:00:00Z", None),
+            ("2023-01-32T00:00:00Z", None),
+            ("2023-01-01T24:00:00Z", None),
+            ("2023-01-01T00:60:00Z", None),
+            ("2023-01-01T00:00:61Z", None),
+            ("2023-01-01T00:00:00", None),
+            ("2023-01-01 00:00:00Z", None),
+            ("2023-01-01T00:00:00.Z", None),
+            ("2023-01-01T00:00:00.1234567890Z", None),
+            ("2023-01-01T00:00:00+0100", None),
+            ("2023-01-01T00:00:00+24:00", None),
+            ("+023-01-01T00:00:00Z", None),
+            ("2023-01-01T00:00:00ZZ", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_rfc3339(text), unix, "{text}");
+        }
+        // Every day of four years, against counting days one by one.
+        let mut expected = days_from_civil(2023, 1, 1) * 86_400;
+        for year in 2023..2027 {
+            for month in 1..=12 {
+                for day in 1..=days_in_month(year, month) {
+                    let text = format!("{year:04}-{month:02}-{day:02}T00:00:00Z");
+                    assert_eq!(parse_rfc3339(&text), u64::try_from(expected).ok(), "{text}");
+                    expected += 86_400;
+                }
+            }
+        }
+        assert_eq!(days_from_civil(2023, 1, 1), 19_358);
+        for unix in [
+            0,
+            1_573_899_072,
+            1_709_164_800,
+            253_402_300_799,
+            951_782_400,
+        ] {
+            assert_eq!(parse_rfc3339(format_rfc3339(unix)), Some(unix), "{unix}");
+        }
+        assert_eq!(format_rfc3339(1_573_899_072), "2019-11-16T10:11:12Z");
+    }
+
+    #[test]
+    fn v1a_entries_are_read_beside_v1_ones_and_bounded() {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let list = format!(
+            "v1,{} v1a,{} v2,x v1a,{} v1a,short",
+            b64(&[1; 32]),
+            b64(&[2; 64]),
+            b64(&[3; 64])
+        );
+        let found = standard_ed25519_signatures(&name(), &list).unwrap();
+        assert_eq!(found.signatures, vec![[2; 64], [3; 64]]);
+        assert!(found.saw_supported);
+        // And the v1 entry is the HMAC parser's, which skips the v1a ones.
+        assert_eq!(standard(&list).unwrap().tags(&name()).unwrap().len(), 1);
+
+        let none = standard_ed25519_signatures(&name(), &format!("v1,{}", b64(&[1; 32]))).unwrap();
+        assert!(!none.saw_supported && none.signatures.is_empty());
+
+        let entry = format!("v1a,{}", b64(&[4; 64]));
+        let most = vec![entry.as_str(); MAX_ED25519_SIGNATURES].join(" ");
+        assert_eq!(
+            standard_ed25519_signatures(&name(), &most)
+                .unwrap()
+                .signatures
+                .len(),
+            MAX_ED25519_SIGNATURES
+        );
+        let thousand = vec![entry.as_str(); 1000].join(" ");
+        assert!(matches!(
+            standard_ed25519_signatures(&name(), &thousand),
+            Err(VerifyErrorKind::MalformedHeader {
+                reason: Malformed::TooManySignatures,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn discord_signatures_are_128_lowercase_hex_digits() {
+        let hex = "0a".repeat(64);
+        assert_eq!(decode_hex_signature(&hex), Some([0x0a; 64]));
+        assert_eq!(decode_hex_signature(hex.to_uppercase()), None);
+        assert_eq!(decode_hex_signature(&hex[..126]), None);
+        assert_eq!(decode_hex_signature(format!("{}zz", &hex[..126])), None);
+    }
+
+    #[test]
+    fn paddle_lists_take_the_first_ts_and_every_h1() {
+        let hex = "00".repeat(32);
+        let mut found = Signatures::default();
+        let header = format!("ts=1671552777;h1={hex};h1={hex};x=1;ts=9");
+        let (text, ts) = keyed_signatures(&name(), &header, TS_H1, &mut found).unwrap();
+        assert_eq!((text, ts), ("1671552777", 1_671_552_777));
+        assert_eq!(found.tags(&name()).unwrap().len(), 2);
+        // Commas are not Paddle's separator: one item, not key=value.
+        let mut found = Signatures::default();
+        assert!(keyed_signatures(&name(), &format!("ts=1,h1={hex}"), TS_H1, &mut found).is_err());
     }
 
     #[test]

@@ -2,13 +2,17 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
+
+use crate::DEFAULT_TOLERANCE;
 
 /// A way a sender proves a delivery is theirs.
 ///
 /// The names returned by [`Scheme::as_str`] are the ones the `hookgate` command
 /// accepts after `--scheme` and in its configuration file; [`FromStr`] parses
 /// them back, ignoring ASCII case and surrounding spaces, and accepts a few
-/// aliases (`standard-webhooks`, `clazar`, `header-token`, `custom-hmac`).
+/// aliases (`standard-webhooks`, `clazar`, `header-token`, `custom-hmac`,
+/// `facebook`, `instagram`, `whatsapp`, `twitch-eventsub`).
 ///
 /// ```
 /// use hookgate_verify::Scheme;
@@ -26,7 +30,10 @@ use std::str::FromStr;
 pub enum Scheme {
     /// Standard Webhooks: `webhook-id`, `webhook-timestamp` and a space-separated
     /// `webhook-signature` list of `v1,<base64>` over `{id}.{timestamp}.{body}`;
-    /// `whsec_` + base64 secrets.
+    /// `whsec_` + base64 secrets. Asymmetric `v1a,<base64>` Ed25519 entries
+    /// over the same content verify with `whpk_` + base64 public keys and are
+    /// signed with `whsk_` + base64 secret keys; a list may mix both, and
+    /// each kind of key reads only its own entries.
     Standard,
     /// Svix (used by Clazar): Standard Webhooks with `svix-*` headers; the
     /// `webhook-*` headers are accepted too.
@@ -47,6 +54,40 @@ pub enum Scheme {
     /// Shopify: `X-Shopify-Hmac-Sha256: <base64>` over the body (also
     /// `Shopify-Hmac-Sha256`); no timestamp.
     Shopify,
+    /// Paddle Billing: `Paddle-Signature: ts=<unix>;h1=<hex>` over
+    /// `{ts}:{body}`, several `h1` during a rotation; 5 seconds of tolerance
+    /// by default, as Paddle's SDKs. The delivery id is the body's `event_id`.
+    Paddle,
+    /// Linear: `Linear-Signature: <hex>` over the body; the signed body's
+    /// `webhookTimestamp` (milliseconds) within 60 seconds by default, as
+    /// Linear's SDK. `Linear-Delivery` is the delivery id.
+    Linear,
+    /// Zoom: `x-zm-signature: v0=<hex>` over
+    /// `v0:{x-zm-request-timestamp}:{body}`.
+    Zoom,
+    /// Twitch EventSub: `Twitch-Eventsub-Message-Signature: sha256=<hex>` over
+    /// message id, timestamp (RFC 3339, as sent) and body, with nothing
+    /// between them; 10 minutes of tolerance by default, as Twitch asks.
+    Twitch,
+    /// Meta (Facebook, Instagram, WhatsApp): `X-Hub-Signature-256:
+    /// sha256=<hex>` over the body, under the app secret.
+    Meta,
+    /// Dropbox: `X-Dropbox-Signature: <hex>` over the body, under the app
+    /// secret.
+    Dropbox,
+    /// Discord interactions: `X-Signature-Ed25519: <hex>`, an Ed25519
+    /// signature of `{X-Signature-Timestamp}{body}`; verified with the
+    /// application's public key (64 hex digits), signed with a 32-byte seed
+    /// (64 hex digits). The delivery id is the interaction's `id`.
+    Discord,
+    /// Twilio: `X-Twilio-Signature`, the base64 HMAC-SHA1 (under the auth
+    /// token) of the full URL Twilio called followed by the form parameters
+    /// sorted by name, each name then its value; a JSON body is instead
+    /// hashed into the URL's `bodySHA256` parameter, and the signature covers
+    /// the URL alone. Needs the URL: see
+    /// [`Verifier::verify_with`](crate::Verifier::verify_with).
+    /// `I-Twilio-Idempotency-Token` is the delivery id.
+    Twilio,
     /// Claravine: `Authorization: Bearer <token>` and the same token in the JSON
     /// body's top-level `token`; both must match.
     Claravine,
@@ -55,6 +96,13 @@ pub enum Scheme {
     /// authenticates with a fixed token in a header of its choosing (set the
     /// header and an optional prefix on the builder).
     Clarity,
+    /// GitLab: the secret token itself in `X-Gitlab-Token`, compared in
+    /// constant time; `X-Gitlab-Event-UUID` is the delivery id.
+    GitLab,
+    /// Microsoft Graph change notifications: the `clientState` of every
+    /// item of the body's `value` equals the secret (compared in constant
+    /// time). Needs the `json` feature.
+    MsGraph,
     /// HMAC-SHA256 described declaratively: header, prefix, encoding and a
     /// signed-content template over id, timestamp and body.
     Custom,
@@ -71,7 +119,7 @@ struct Names {
 /// is the variant whose discriminant is `i` (checked when compiling, by
 /// [`Scheme::ALL`]). [`Scheme::ALL`], [`Scheme::as_str`], [`FromStr`] and
 /// [`UnknownScheme`]'s message are all read from it, so a new scheme is one row.
-const NAMES: [Names; 10] = [
+const NAMES: [Names; 20] = [
     Names {
         scheme: Scheme::Standard,
         name: "standard",
@@ -108,6 +156,46 @@ const NAMES: [Names; 10] = [
         aliases: &[],
     },
     Names {
+        scheme: Scheme::Paddle,
+        name: "paddle",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Linear,
+        name: "linear",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Zoom,
+        name: "zoom",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Twitch,
+        name: "twitch",
+        aliases: &["twitch-eventsub"],
+    },
+    Names {
+        scheme: Scheme::Meta,
+        name: "meta",
+        aliases: &["facebook", "instagram", "whatsapp"],
+    },
+    Names {
+        scheme: Scheme::Dropbox,
+        name: "dropbox",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Discord,
+        name: "discord",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Twilio,
+        name: "twilio",
+        aliases: &[],
+    },
+    Names {
         scheme: Scheme::Claravine,
         name: "claravine",
         aliases: &[],
@@ -116,6 +204,16 @@ const NAMES: [Names; 10] = [
         scheme: Scheme::Clarity,
         name: "clarity",
         aliases: &["header-token"],
+    },
+    Names {
+        scheme: Scheme::GitLab,
+        name: "gitlab",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::MsGraph,
+        name: "msgraph",
+        aliases: &["microsoft-graph"],
     },
     Names {
         scheme: Scheme::Custom,
@@ -146,9 +244,41 @@ impl Scheme {
         NAMES[self as usize].name
     }
 
-    /// Whether the scheme authenticates with a shared token rather than an HMAC.
+    /// How far a signed timestamp may be from the receiver's clock, in either
+    /// direction, unless the builder says otherwise: what the sender's own
+    /// libraries check. 5 seconds for Paddle, 60 seconds for Linear, 10
+    /// minutes for Twitch, [`DEFAULT_TOLERANCE`] (5 minutes) for the others.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use hookgate_verify::{DEFAULT_TOLERANCE, Scheme};
+    ///
+    /// assert_eq!(Scheme::Linear.default_tolerance(), Duration::from_secs(60));
+    /// assert_eq!(Scheme::Stripe.default_tolerance(), DEFAULT_TOLERANCE);
+    /// ```
+    pub const fn default_tolerance(self) -> Duration {
+        match self {
+            Scheme::Paddle => Duration::from_secs(5),
+            Scheme::Linear => Duration::from_secs(60),
+            Scheme::Twitch => Duration::from_secs(10 * 60),
+            _ => DEFAULT_TOLERANCE,
+        }
+    }
+
+    /// Whether verifying needs the URL the sender called
+    /// ([`RequestContext::with_url`](crate::RequestContext::with_url)):
+    /// Twilio signs it.
+    pub const fn needs_url(self) -> bool {
+        matches!(self, Scheme::Twilio)
+    }
+
+    /// Whether the scheme authenticates with a shared token rather than a
+    /// signature.
     pub const fn is_token(self) -> bool {
-        matches!(self, Scheme::Claravine | Scheme::Clarity)
+        matches!(
+            self,
+            Scheme::Claravine | Scheme::Clarity | Scheme::GitLab | Scheme::MsGraph
+        )
     }
 }
 
@@ -228,6 +358,8 @@ mod tests {
             ("Clazar", Scheme::Svix),
             ("header-token", Scheme::Clarity),
             ("CUSTOM-HMAC", Scheme::Custom),
+            ("WhatsApp", Scheme::Meta),
+            ("twitch-eventsub", Scheme::Twitch),
         ] {
             assert_eq!(alias.parse::<Scheme>().unwrap(), scheme);
         }

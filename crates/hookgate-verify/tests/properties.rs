@@ -11,7 +11,7 @@ use proptest::prelude::*;
 const NOW: u64 = 1_700_000_000;
 
 /// Schemes whose signer covers the body, so any body change is refused.
-const BODY_SIGNED: [Scheme; 7] = [
+const BODY_SIGNED: [Scheme; 12] = [
     Scheme::Standard,
     Scheme::Svix,
     Scheme::Clarife,
@@ -19,6 +19,11 @@ const BODY_SIGNED: [Scheme; 7] = [
     Scheme::GitHub,
     Scheme::Slack,
     Scheme::Shopify,
+    Scheme::Paddle,
+    Scheme::Zoom,
+    Scheme::Twitch,
+    Scheme::Meta,
+    Scheme::Dropbox,
 ];
 
 fn secret_for(scheme: Scheme, raw: &[u8]) -> Vec<u8> {
@@ -53,6 +58,13 @@ fn custom(secret: &[u8]) -> Verifier {
 fn verifier(scheme: Scheme, raw_secret: &[u8]) -> Verifier {
     if scheme == Scheme::Custom {
         custom(raw_secret)
+    } else if scheme == Scheme::Discord {
+        // RFC 8032's test 1 public key: Discord verifies with a public key.
+        Verifier::new(
+            scheme,
+            "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        )
+        .unwrap()
     } else {
         Verifier::new(scheme, secret_for(scheme, raw_secret)).unwrap()
     }
@@ -67,6 +79,11 @@ fn hmac_scheme() -> impl Strategy<Value = Scheme> {
         Scheme::GitHub,
         Scheme::Slack,
         Scheme::Shopify,
+        Scheme::Paddle,
+        Scheme::Zoom,
+        Scheme::Twitch,
+        Scheme::Meta,
+        Scheme::Dropbox,
         Scheme::Custom,
     ])
 }
@@ -87,6 +104,8 @@ proptest! {
         skew in 0u64..=300,
     ) {
         let verifier = verifier(scheme, &secret);
+        // Paddle's tolerance is 5 seconds.
+        let skew = skew.min(verifier.past_tolerance().as_secs());
         let signed = verifier.signer().sign(&id, NOW, &body).unwrap();
         let verified = verifier.verify_at(&signed, &body, at(NOW + skew)).unwrap();
         prop_assert_eq!(verified.scheme(), scheme);
@@ -107,7 +126,13 @@ proptest! {
         let verifier = verifier(scheme, b"secret");
         let signed = verifier.signer().sign("msg_1", NOW, &body).unwrap();
         let expected = verifier.verify_at(&signed, &body, at(NOW)).unwrap();
-        let names: Vec<HeaderName> = signed.keys().cloned().collect();
+        // Twitch's message type says what the delivery is; the verifier
+        // does not read it.
+        let names: Vec<HeaderName> = signed
+            .keys()
+            .filter(|n| *n != "twitch-eventsub-message-type")
+            .cloned()
+            .collect();
         let name = which.get(&names);
 
         let mut padded = signed.clone();
@@ -144,6 +169,13 @@ proptest! {
         let clarity = Verifier::new(Scheme::Clarity, &token).unwrap();
         let signed = clarity.signer().sign("", 0, b"").unwrap();
         prop_assert!(clarity.verify(&signed, b"").is_ok());
+
+        let gitlab = Verifier::new(Scheme::GitLab, &token).unwrap();
+        let signed = gitlab.signer().sign("", 0, b"").unwrap();
+        prop_assert!(gitlab.verify(&signed, b"").is_ok());
+        let mut wrong = signed.clone();
+        wrong.insert("x-gitlab-token", HeaderValue::from_str(&format!("{token}{extra}x")).unwrap());
+        prop_assert!(gitlab.verify(&wrong, b"").is_err());
 
         #[cfg(feature = "json")]
         {
@@ -186,7 +218,13 @@ proptest! {
         let signed = verifier.signer().sign("msg_1", NOW, &body).unwrap();
         let names: Vec<HeaderName> = signed
             .keys()
-            .filter(|n| *n != "x-github-delivery" && *n != "x-shopify-webhook-id")
+            .filter(|n| {
+                // Unsigned ids, and Twitch's message type (what the delivery
+                // is, not who sent it).
+                *n != "x-github-delivery"
+                    && *n != "x-shopify-webhook-id"
+                    && *n != "twitch-eventsub-message-type"
+            })
             .cloned()
             .collect();
         let name = &names[pick.index(names.len())];
@@ -228,7 +266,7 @@ proptest! {
         scheme in prop::sample::select(
             hookgate_verify::Scheme::ALL
                 .into_iter()
-                .filter(|s| cfg!(feature = "json") || *s != Scheme::Claravine)
+                .filter(|s| cfg!(feature = "json") || !matches!(s, Scheme::Claravine | Scheme::Linear | Scheme::MsGraph))
                 .collect::<Vec<_>>()
         ),
         values in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 1..4),
@@ -246,6 +284,18 @@ proptest! {
             Scheme::Shopify => &["x-shopify-hmac-sha256", "x-shopify-webhook-id"],
             Scheme::Claravine => &["authorization"],
             Scheme::Clarity => &["x-clarity-webhook-token"],
+            Scheme::Paddle => &["paddle-signature"],
+            Scheme::Linear => &["linear-signature", "linear-delivery"],
+            Scheme::Zoom => &["x-zm-request-timestamp", "x-zm-signature"],
+            Scheme::Twitch => &[
+                "twitch-eventsub-message-id",
+                "twitch-eventsub-message-timestamp",
+                "twitch-eventsub-message-signature",
+            ],
+            Scheme::Meta => &["x-hub-signature-256"],
+            Scheme::Dropbox => &["x-dropbox-signature"],
+            Scheme::GitLab => &["x-gitlab-token", "x-gitlab-event-uuid"],
+            Scheme::Discord => &["x-signature-timestamp", "x-signature-ed25519"],
             _ => &["x-sig", "x-ts", "x-id"],
         };
         let mut headers = HeaderMap::new();

@@ -1,4 +1,5 @@
-//! `hookgate init`: write a commented sample `hookgate.toml`.
+//! `hookgate init`: write a commented `hookgate.toml`: a minimal one, or the
+//! tour of every option with `--full`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,11 +9,11 @@ use clap::Args;
 use super::Failure;
 use crate::config;
 
-/// Write a commented sample configuration for `hookgate serve`.
+/// Write a commented configuration for `hookgate serve`.
 #[derive(Debug, Args)]
 #[command(after_help = "Example:\n  \
-    hookgate init                       # writes ./hookgate.toml\n  \
-    hookgate init --output - | less     # prints it instead\n  \
+    hookgate init                       # writes ./hookgate.toml: one clarife source\n  \
+    hookgate init --full --output - | less   # prints the tour of every option\n  \
     hookgate serve --config hookgate.toml --check\n\n\
     An existing file is never overwritten unless --force is given.")]
 pub(crate) struct InitArgs {
@@ -23,12 +24,22 @@ pub(crate) struct InitArgs {
     /// Overwrite the file if it exists.
     #[arg(long)]
     force: bool,
+
+    /// Write the tour of every option (five sources, every section, the
+    /// alternatives commented) instead of the minimal configuration.
+    #[arg(long)]
+    full: bool,
 }
 
 pub(crate) fn run(args: InitArgs) -> Result<(), Failure> {
+    let text = if args.full {
+        config::SAMPLE
+    } else {
+        config::MINIMAL_SAMPLE
+    };
     if args.output.as_os_str() == "-" {
         return std::io::stdout()
-            .write_all(config::SAMPLE.as_bytes())
+            .write_all(text.as_bytes())
             .map_err(|e| Failure::usage(format!("cannot write to stdout: {e}")));
     }
     let mut options = std::fs::OpenOptions::new();
@@ -46,10 +57,10 @@ pub(crate) fn run(args: InitArgs) -> Result<(), Failure> {
         )),
         _ => Failure::usage(format!("cannot write {path}: {e}")),
     })?;
-    file.write_all(config::SAMPLE.as_bytes())
+    file.write_all(text.as_bytes())
         .map_err(|e| Failure::usage(format!("cannot write {path}: {e}")))?;
     eprintln!(
-        "wrote {path}; set the secrets' environment variables it names, then run: hookgate serve --config {path}"
+        "wrote {path}; set the secrets' environment variables it names (`secret_env`), then run: hookgate serve --config {path}"
     );
     Ok(())
 }
@@ -65,16 +76,18 @@ mod tests {
         run(InitArgs {
             output: output.clone(),
             force: false,
+            full: false,
         })
         .unwrap();
         let written = std::fs::read_to_string(&output).unwrap();
-        assert_eq!(written, config::SAMPLE);
+        assert_eq!(written, config::MINIMAL_SAMPLE);
         config::Config::load(&output).unwrap();
 
         std::fs::write(&output, "mine").unwrap();
         let refused = run(InitArgs {
             output: output.clone(),
             force: false,
+            full: false,
         })
         .unwrap_err();
         assert!(matches!(refused, Failure::Usage(m) if m.contains("already exists")));
@@ -83,8 +96,10 @@ mod tests {
         run(InitArgs {
             output: output.clone(),
             force: true,
+            full: true,
         })
         .unwrap();
         assert_eq!(std::fs::read_to_string(&output).unwrap(), config::SAMPLE);
+        config::Config::load(&output).unwrap();
     }
 }

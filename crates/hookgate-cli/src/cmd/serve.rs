@@ -8,6 +8,7 @@
 //! `[workers] shutdown_timeout` to finish their attempts (unfinished ones are
 //! released, due again at the next start).
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,9 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
 use hookgate_admin::Admin;
-use hookgate_events::EventFilter;
-use hookgate_queue::{Queue, WorkerPool};
-use hookgate_tower::{Receiver, Server, Source, WebhookLayer};
+use hookgate_queue::{MemoryQueue, Queue, WorkerPool};
+use hookgate_tower::{Receiver, Server, WebhookLayer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio::sync::watch;
@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use super::Failure;
 use crate::action::Actions;
 use crate::backend;
-use crate::config::{Config, LogFormat, SourceConfig};
+use crate::config::{Config, LogFormat};
 
 /// Run a receiver: verify, queue durably, then forward or run a command.
 #[derive(Debug, Args)]
@@ -64,18 +64,22 @@ pub(crate) struct ServeArgs {
 }
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
-    let config = Config::load(&args.config).map_err(Failure::usage)?;
+    let config = Config::load(&args.config).map_err(Failure::config)?;
     let env = |name: &str| std::env::var(name).ok();
-    let mut sources = Vec::with_capacity(config.sources.len());
-    for source in &config.sources {
-        sources.push(build_source(source, &env)?);
-    }
+    let path_var = std::env::var_os("PATH");
+    let sources = config
+        .sources(&env, path_var.as_deref())
+        .map_err(Failure::config)?;
     let admin = admin_settings(&config, args.admin_listen, &env)?;
     if args.check {
+        // The checks that concern several sources, with a queue that costs nothing.
+        config
+            .receiver(sources, Arc::new(MemoryQueue::new()), None)
+            .map_err(Failure::usage)?;
         println!(
             "{}: ok ({} sources, queue {})",
             args.config.display(),
-            sources.len(),
+            config.sources.len(),
             backend::describe(&config.queue)
         );
         return Ok(());
@@ -94,6 +98,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| Failure::usage(format!("cannot install the metrics recorder: {e}")))?;
+    // The `# HELP` lines of /metrics.
+    hookgate_receive::metrics::describe();
+    hookgate_queue::observe::describe();
     let actions = Actions::new(&config.sources).map_err(Failure::Usage)?;
     let listen = args.listen.unwrap_or(config.server.listen);
 
@@ -106,19 +113,16 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let queue = backend::open(&config, &env, backend::Opener::Receiver)
             .await
             .map_err(Failure::Usage)?;
-        let mut receiver = Receiver::builder()
-            .queue(queue.clone())
-            .trusted_proxies(config.server.trusted_proxies.iter().copied());
-        for source in sources {
-            receiver = receiver.source(source);
-        }
         let admin = admin
             .map(|settings| settings.build(&config, &queue))
             .transpose()?;
-        if let Some((admin, _)) = &admin {
-            receiver = receiver.observer(admin.observer());
-        }
-        let receiver = receiver.build().map_err(Failure::usage)?;
+        let receiver = config
+            .receiver(
+                sources,
+                queue.clone(),
+                admin.as_ref().map(|(admin, _)| admin.observer()),
+            )
+            .map_err(Failure::usage)?;
         serve(config, listen, queue, receiver, actions, metrics, admin).await
     })
 }
@@ -193,59 +197,14 @@ impl AdminSettings {
     }
 }
 
-fn build_source(
-    source: &SourceConfig,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Source, Failure> {
-    let verifier = source.verifier(env).map_err(Failure::usage)?;
-    let mut builder = Source::builder(&source.name, &source.path, verifier)
-        .methods(source.methods.iter().cloned());
-    if let Some(sender) = source.sender {
-        builder = builder.sender(sender);
-    }
-    if !source.events.is_empty() {
-        let filter = source
-            .events
-            .iter()
-            .cloned()
-            .fold(EventFilter::allow_all(), EventFilter::with);
-        builder = builder.filter(filter);
-    }
-    if let Some(budget) = source.ack_budget {
-        builder = builder.ack_budget(budget);
-    }
-    if let Some(limit) = source.body_limit {
-        builder = builder.body_limit(limit);
-    }
-    if let Some(timeout) = source.read_timeout {
-        builder = builder.read_timeout(timeout);
-    }
-    if let Some(status) = source.status {
-        builder = builder.success_status(status).map_err(Failure::usage)?;
-    }
-    if !source.required_context.is_empty() {
-        builder = builder.require_context(source.required_context.iter().cloned());
-    }
-    if let Some(ranges) = &source.allow_ips {
-        builder = builder.allow_ips(ranges.iter().copied());
-    }
-    if let Some(limit) = source.max_in_flight {
-        builder = builder.max_in_flight(limit);
-    }
-    if let Some(limit) = source.rate_limit {
-        builder = builder.rate_limit(limit);
-    }
-    builder
-        .build()
-        .map_err(|e| Failure::usage(format!("sources.{}: {e}", source.name)))
-}
-
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
 
     let filter = EnvFilter::try_from_env("HOOKGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal, never into a file or a pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A second initialisation (never in this binary) would only be ignored.
     let _ = match format {
@@ -271,7 +230,11 @@ async fn serve(
 ) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| {
+            Failure::usage(format!(
+                "cannot listen on {listen}: {e}; is another program using that port? Change [server] listen or pass --listen"
+            ))
+        })?;
     let local = listener
         .local_addr()
         .map_err(|e| Failure::usage(format!("cannot read the listening address: {e}")))?;
@@ -359,7 +322,14 @@ async fn serve(
     let report = workers
         .await
         .map_err(|e| Failure::usage(format!("the worker pool failed: {e}")))?;
-    tracing::info!(?report, "stopped");
+    tracing::info!(
+        handled = report.handled,
+        retried = report.retried,
+        dead_lettered = report.dead_lettered,
+        lease_lost = report.lease_lost,
+        released = report.released,
+        "stopped"
+    );
     Ok(())
 }
 
@@ -398,27 +368,60 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// `GET /healthz`: 200 with the queue's counts while the queue answers, 503
-/// when it does not.
+/// `GET /healthz`: 200 with the queue's counts while the queue answers and
+/// takes deliveries; 503 `"full"` naming the limit (`capacity`, `max_bytes`,
+/// `min_free_disk`, `storage_full`) while one refuses enqueues, and 503
+/// `"unavailable"` when the queue does not answer.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.queue.stats().await {
-        Ok(stats) => Json(json!({
-            "status": "ok",
-            "queue": {
+    let (status, body) = health(state.queue.stats().await);
+    (status, Json(body)).into_response()
+}
+
+/// The answer of `/healthz`. When the queue does not answer, the reason is
+/// generic (the error may name files, hosts or users, and `/healthz` is often
+/// public); the full error goes to the log.
+fn health(
+    stats: Result<hookgate_queue::Stats, hookgate_queue::QueueError>,
+) -> (StatusCode, serde_json::Value) {
+    use hookgate_queue::QueueErrorKind;
+    match stats {
+        Ok(stats) => {
+            let limit = stats.storage.and_then(|usage| usage.limit_reached);
+            let mut queue = json!({
                 "depth": stats.depth(),
                 "ready": stats.ready,
                 "scheduled": stats.scheduled,
                 "leased": stats.leased,
                 "dead": stats.dead,
                 "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
+            });
+            if let Some(usage) = stats.storage {
+                queue["storage"] = json!({
+                    "bytes": usage.bytes,
+                    "wal_bytes": usage.wal_bytes,
+                    "free_disk_bytes": usage.free_disk,
+                });
             }
-        }))
-        .into_response(),
-        Err(err) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "error": err.to_string() })),
-        )
-            .into_response(),
+            match limit {
+                None => (StatusCode::OK, json!({ "status": "ok", "queue": queue })),
+                Some(limit) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({ "status": "full", "limit": limit.as_str(), "queue": queue }),
+                ),
+            }
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: the queue does not answer");
+            let reason = match err.kind() {
+                QueueErrorKind::Unavailable => "the queue's server cannot be reached",
+                QueueErrorKind::Full => "the queue is full",
+                _ => "the queue does not answer",
+            };
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "unavailable", "reason": reason }),
+            )
+        }
     }
 }
 
@@ -432,4 +435,31 @@ async fn render_metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookgate_queue::QueueError;
+
+    #[test]
+    fn health_never_shows_an_error_s_text() {
+        for (error, reason) in [
+            (
+                QueueError::storage("/var/lib/hookgate/queue.db: disk I/O error"),
+                "the queue does not answer",
+            ),
+            (
+                QueueError::unavailable("redis://admin@10.0.0.7:6379: connection refused"),
+                "the queue's server cannot be reached",
+            ),
+        ] {
+            let (status, body) = health(Err(error));
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(body, json!({ "status": "unavailable", "reason": reason }));
+        }
+        let (status, body) = health(Ok(hookgate_queue::Stats::default()));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["queue"]["depth"], 0);
+    }
 }

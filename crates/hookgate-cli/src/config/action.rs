@@ -1,11 +1,12 @@
 //! `[action]` and `[sources.NAME.action]`: what is done with each event.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::error::{ConfigError, Ctx};
+use super::error::{ConfigError, Ctx, Location};
 use crate::duration::HumanDuration;
 
 /// What to do with each event of a source.
@@ -29,6 +30,8 @@ pub(crate) enum Action {
         args: Vec<String>,
         /// How long it may run.
         timeout: Duration,
+        /// Where `command` is written, for [`Action::check_program`].
+        at: Location,
     },
 }
 
@@ -37,6 +40,36 @@ impl Action {
     pub(crate) fn timeout(&self) -> Duration {
         match self {
             Action::Forward { timeout, .. } | Action::Command { timeout, .. } => *timeout,
+        }
+    }
+
+    /// That a command's program can be run: a path (with a `/`, relative to
+    /// the directory `hookgate serve` runs in) to an executable file, or a
+    /// name found in `PATH`, as the worker will run it. `Ok` for `forward`.
+    pub(crate) fn check_program(
+        &self,
+        path_var: Option<&std::ffi::OsStr>,
+    ) -> Result<(), ConfigError> {
+        let Action::Command { program, at, .. } = self else {
+            return Ok(());
+        };
+        let problem = if program.contains('/') {
+            executable(Path::new(program)).err()
+        } else {
+            let found = path_var
+                .map(|dirs| std::env::split_paths(dirs).collect::<Vec<PathBuf>>())
+                .unwrap_or_default()
+                .iter()
+                .any(|dir| executable(&dir.join(program)).is_ok());
+            (!found).then(|| {
+                format!(
+                    "is not found in any directory of PATH; write its path (e.g. [\"./{program}\"]) or install it"
+                )
+            })
+        };
+        match problem {
+            None => Ok(()),
+            Some(problem) => Err(at.error(format!("action: command {program:?} {problem}"))),
         }
     }
 
@@ -89,15 +122,43 @@ pub(super) fn check_action(ctx: &Ctx<'_>, raw: Spanned<RawAction>) -> Result<Act
         (None, Some(command)) => {
             let span = command.span();
             let mut words = command.into_inner().into_iter();
-            let program = words
-                .next()
-                .filter(|p| !p.is_empty())
-                .ok_or_else(|| ctx.at(span, "action: `command` needs at least a program name"))?;
+            let program = words.next().filter(|p| !p.is_empty()).ok_or_else(|| {
+                ctx.at(
+                    span.clone(),
+                    "action: `command` needs at least a program name",
+                )
+            })?;
             Ok(Action::Command {
                 program,
                 args: words.collect(),
                 timeout,
+                at: ctx.location(span),
             })
         }
     }
+}
+
+/// Why `path` cannot be run as a program, if it cannot.
+fn executable(path: &Path) -> Result<(), String> {
+    let metadata = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            "does not exist (a relative path is taken from the directory hookgate serve runs in)"
+                .to_owned()
+        }
+        _ => format!("cannot be read: {e}"),
+    })?;
+    if !metadata.is_file() {
+        return Err("is not a file".to_owned());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if metadata.permissions().mode() & 0o111 == 0 {
+            return Err(format!(
+                "is not executable; run `chmod +x {}`",
+                path.display()
+            ));
+        }
+    }
+    Ok(())
 }

@@ -36,6 +36,55 @@ pub(crate) enum ConfigError {
     },
 }
 
+/// Every problem found in a configuration, one per line, in the file's order.
+#[derive(Debug)]
+pub(crate) struct ConfigErrors(Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// `errors`, in the file's order (those without a place first); `Ok` when there are none.
+    pub(crate) fn check(mut errors: Vec<ConfigError>) -> Result<(), Self> {
+        if errors.is_empty() {
+            return Ok(());
+        }
+        errors.sort_by_key(|e| match e {
+            ConfigError::At { line, column, .. } => (*line, *column),
+            _ => (0, 0),
+        });
+        Err(Self(errors))
+    }
+
+    /// The problems.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &ConfigError> {
+        self.0.iter()
+    }
+
+    /// The first problem in the file's order.
+    #[cfg(test)]
+    pub(crate) fn into_first(self) -> ConfigError {
+        self.0.into_iter().next().expect("at least one problem")
+    }
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        Self(vec![error])
+    }
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
 /// Where a value sits in the file, kept for errors found after parsing
 /// (secrets are read from the environment only when serving).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +120,15 @@ impl Ctx<'_> {
             file: self.file.to_owned(),
             line,
             column,
+        }
+    }
+
+    /// toml's `error`, at its place when it has one.
+    pub(super) fn toml_error(&self, error: &toml::de::Error) -> ConfigError {
+        let message = error.message().trim_end();
+        match error.span() {
+            Some(span) => self.at(span, message),
+            None => self.file_error(message),
         }
     }
 

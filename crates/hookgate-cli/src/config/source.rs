@@ -1,7 +1,6 @@
 //! `[sources.NAME]`: a route hookgate receives on, and its verifier.
 
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
@@ -9,13 +8,15 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use toml::Spanned;
 
-use hookgate_events::{Pattern, Sender};
+use hookgate_events::{EventFilter, Pattern, Sender};
+use hookgate_receive::{Handshake, ReplayGuard, Source};
 use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
 use super::action::{Action, RawAction, check_action};
 use super::error::{ConfigError, Ctx, Location};
 use super::server::cidr;
+use super::values::Whole;
 use crate::duration::HumanDuration;
 
 /// Where a source's secrets come from.
@@ -83,11 +84,31 @@ pub(crate) struct SourceConfig {
     pub(crate) max_in_flight: Option<usize>,
     /// How fast requests of the source may come, when limited (`rate`, `burst`).
     pub(crate) rate_limit: Option<RateLimit>,
+    /// What the queue deduplicates deliveries on (`replay_guard`).
+    pub(crate) replay_guard: ReplayGuard,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
     pub(crate) secrets: SecretSpec,
+    /// The environment variable holding Meta's verify token (`verify_token_env`),
+    /// for the `GET ?hub.mode=subscribe` handshake.
+    pub(crate) verify_token_env: Option<String>,
     options: VerifierOptions,
+    places: Places,
+}
+
+/// Where the keys that hookgate-receive checks are written, so that its
+/// errors name the place to fix instead of being checked twice.
+#[derive(Debug, Clone)]
+struct Places {
+    /// The `[sources.NAME]` table.
+    table: Location,
+    /// `path`, or the table's name when the path is the default one.
+    path: Location,
+    status: Option<Location>,
+    body_limit: Option<Location>,
+    ack_budget: Option<Location>,
+    read_timeout: Option<Location>,
 }
 
 impl SourceConfig {
@@ -160,6 +181,83 @@ impl SourceConfig {
         }
         builder.build().map_err(wrap)
     }
+
+    /// The receiving side's [`Source`], with the verifier's secrets read
+    /// through `env`. hookgate-receive checks what it takes (the path's
+    /// leading `/`, the success status, zero limits); its errors are placed
+    /// on the key at fault.
+    pub(crate) fn build(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Source, ConfigError> {
+        let verifier = self.verifier(env)?;
+        let mut builder =
+            Source::builder(&self.name, &self.path, verifier).methods(self.methods.iter().cloned());
+        if let Some(sender) = self.sender {
+            builder = builder.sender(sender);
+        }
+        if !self.events.is_empty() {
+            let filter = self
+                .events
+                .iter()
+                .cloned()
+                .fold(EventFilter::allow_all(), EventFilter::with);
+            builder = builder.filter(filter);
+        }
+        if let Some(budget) = self.ack_budget {
+            builder = builder.ack_budget(budget);
+        }
+        if let Some(limit) = self.body_limit {
+            builder = builder.body_limit(limit);
+        }
+        if let Some(timeout) = self.read_timeout {
+            builder = builder.read_timeout(timeout);
+        }
+        if let Some(status) = self.status {
+            builder = builder.success_status(status).map_err(|e| self.place(&e))?;
+        }
+        if !self.required_context.is_empty() {
+            builder = builder.require_context(self.required_context.iter().cloned());
+        }
+        if let Some(ranges) = &self.allow_ips {
+            builder = builder.allow_ips(ranges.iter().copied());
+        }
+        if let Some(limit) = self.max_in_flight {
+            builder = builder.max_in_flight(limit);
+        }
+        if let Some(limit) = self.rate_limit {
+            builder = builder.rate_limit(limit);
+        }
+        builder = builder.replay_guard(self.replay_guard);
+        if let Some(var) = &self.verify_token_env {
+            let token = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                self.places.table.error(format!(
+                    "sources.{}: environment variable {var} is not set (it holds Meta's verify token, `verify_token_env`)",
+                    self.name
+                ))
+            })?;
+            let handshake = Handshake::meta(token).map_err(|e| self.place(&e))?;
+            builder = builder.handshake(handshake);
+        }
+        builder.build().map_err(|e| self.place(&e))
+    }
+
+    /// hookgate-receive's `error` about this source, at the key it is about
+    /// (the table when it is about no one key).
+    pub(crate) fn place(&self, error: &hookgate_receive::ConfigError) -> ConfigError {
+        use hookgate_receive::ConfigError as E;
+        let places = &self.places;
+        let at = match error {
+            E::InvalidPath { .. } | E::DuplicatePath(_) => Some(&places.path),
+            E::SuccessStatus(_) => places.status.as_ref(),
+            E::Zero("body limit") => places.body_limit.as_ref(),
+            E::Zero("ack budget") => places.ack_budget.as_ref(),
+            E::Zero("read timeout") => places.read_timeout.as_ref(),
+            _ => None,
+        };
+        at.unwrap_or(&places.table)
+            .error(format!("sources.{}: {error}", self.name))
+    }
 }
 
 /// One name or a list of names.
@@ -213,23 +311,25 @@ pub(super) struct RawSource {
     sender: Option<Sender>,
     events: Option<Spanned<Vec<Pattern>>>,
     tolerance: Option<HumanDuration>,
-    ack_budget: Option<HumanDuration>,
-    body_limit: Option<Spanned<usize>>,
-    read_timeout: Option<HumanDuration>,
+    ack_budget: Option<Spanned<HumanDuration>>,
+    body_limit: Option<Spanned<Whole<usize>>>,
+    read_timeout: Option<Spanned<HumanDuration>>,
     methods: Option<Vec<Spanned<String>>>,
-    status: Option<Spanned<u16>>,
+    status: Option<Spanned<Whole<u16>>>,
     required_context: Option<Vec<String>>,
     allow_ips: Option<Spanned<Vec<Spanned<String>>>>,
-    max_in_flight: Option<NonZeroUsize>,
+    max_in_flight: Option<Spanned<Whole<usize>>>,
     rate: Option<Spanned<String>>,
-    burst: Option<Spanned<u32>>,
+    burst: Option<Spanned<Whole<u32>>>,
+    replay_guard: Option<Spanned<String>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
     signed_content: Option<String>,
     timestamp_header: Option<String>,
     id_header: Option<String>,
-    action: Option<Spanned<RawAction>>,
+    verify_token_env: Option<Spanned<String>>,
+    pub(super) action: Option<Spanned<RawAction>>,
 }
 
 pub(super) fn check_source(
@@ -260,17 +360,14 @@ pub(super) fn check_source(
         .parse()
         .map_err(|e| ctx.at(raw.scheme.span(), format!("{prefix}: {e}")))?;
 
-    let path = match raw.path {
-        Some(path) => {
-            if !path.get_ref().starts_with('/') {
-                return Err(ctx.at(path.span(), format!("{prefix}: `path` must start with `/`")));
-            }
-            path.into_inner()
-        }
-        None => format!("/hooks/{name}"),
-    };
+    let path_place = ctx.location(raw.path.as_ref().map_or(name_span, Spanned::span));
+    let path = raw
+        .path
+        .map_or_else(|| format!("/hooks/{name}"), Spanned::into_inner);
 
-    let sender = raw.sender.or_else(|| default_sender(scheme));
+    let sender = raw
+        .sender
+        .or_else(|| hookgate_receive::default_sender(scheme));
     let events = match raw.events {
         Some(events) => {
             if sender.is_none() {
@@ -336,28 +433,20 @@ pub(super) fn check_source(
         methods.push(Method::POST);
     }
 
-    let status = match raw.status {
-        Some(status) => match *status.get_ref() {
-            200 => Some(StatusCode::OK),
-            202 => Some(StatusCode::ACCEPTED),
-            204 => Some(StatusCode::NO_CONTENT),
-            other => {
-                return Err(ctx.at(
-                    status.span(),
-                    format!("{prefix}: status {other} is not a success status hookgate answers; use 200, 202 or 204"),
-                ));
-            }
-        },
+    // Which statuses a receiver may answer is hookgate-receive's rule,
+    // checked when the source is built; here, that it is a status at all.
+    let status = match &raw.status {
+        Some(status) => Some(StatusCode::from_u16(status.get_ref().0).map_err(|_| {
+            ctx.at(
+                status.span(),
+                format!(
+                    "{prefix}: status {} is not an HTTP status code",
+                    status.get_ref().0
+                ),
+            )
+        })?),
         None => None,
     };
-    if let Some(limit) = &raw.body_limit
-        && *limit.get_ref() == 0
-    {
-        return Err(ctx.at(
-            limit.span(),
-            format!("{prefix}: `body_limit` must be at least 1 byte"),
-        ));
-    }
 
     let allow_ips = match raw.allow_ips {
         Some(list) => {
@@ -379,7 +468,49 @@ pub(super) fn check_source(
         }
         None => None,
     };
+    if let Some(limit) = &raw.max_in_flight
+        && limit.get_ref().0 == 0
+    {
+        return Err(ctx.at(
+            limit.span(),
+            format!("{prefix}: `max_in_flight` must be at least 1 (leave it out for no limit)"),
+        ));
+    }
     let rate_limit = check_rate(ctx, &prefix, raw.rate, raw.burst)?;
+    let replay_guard = match &raw.replay_guard {
+        Some(guard) => guard.get_ref().parse::<ReplayGuard>().map_err(|_| {
+            ctx.at(
+                guard.span(),
+                format!(
+                    "{prefix}: `replay_guard` is {:?}; use \"id\" (deduplicate on the sender's delivery id, the default) or \"body\" (on the SHA-256 of the body)",
+                    guard.get_ref()
+                ),
+            )
+        })?,
+        None => ReplayGuard::default(),
+    };
+
+    let verify_token_env = match raw.verify_token_env {
+        Some(var) => {
+            if scheme != Scheme::Meta {
+                return Err(ctx.at(
+                    var.span(),
+                    format!(
+                        "{prefix}: `verify_token_env` is for the meta scheme (its GET hub.challenge handshake), not {scheme}"
+                    ),
+                ));
+            }
+            let name = var.get_ref();
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(ctx.at(
+                    var.span(),
+                    format!("{prefix}: {name:?} is not an environment variable name"),
+                ));
+            }
+            Some(var.into_inner())
+        }
+        None => None,
+    };
 
     let action = match raw.action {
         Some(action) => check_action(ctx, action)?,
@@ -397,21 +528,23 @@ pub(super) fn check_source(
         scheme,
         sender,
         events,
-        ack_budget: raw.ack_budget.map(|d| d.0),
-        body_limit: raw.body_limit.map(Spanned::into_inner),
-        read_timeout: raw.read_timeout.map(|d| d.0),
+        ack_budget: raw.ack_budget.as_ref().map(|d| d.get_ref().0),
+        body_limit: raw.body_limit.as_ref().map(|l| l.get_ref().0),
+        read_timeout: raw.read_timeout.as_ref().map(|d| d.get_ref().0),
         methods,
         status,
         required_context: raw.required_context.unwrap_or_default(),
         allow_ips,
-        max_in_flight: raw.max_in_flight.map(NonZeroUsize::get),
+        max_in_flight: raw.max_in_flight.map(|m| m.into_inner().0),
         rate_limit,
+        replay_guard,
         action,
         secrets: SecretSpec {
             env,
             dev_secret,
             location: secret_location,
         },
+        verify_token_env,
         options: VerifierOptions {
             tolerance: raw.tolerance.map(|d| d.0),
             header: raw.header,
@@ -423,6 +556,14 @@ pub(super) fn check_source(
             signed_content: raw.signed_content,
             timestamp_header: raw.timestamp_header,
             id_header: raw.id_header,
+        },
+        places: Places {
+            table: ctx.location(source_span.clone()),
+            path: path_place,
+            status: raw.status.map(|s| ctx.location(s.span())),
+            body_limit: raw.body_limit.map(|l| ctx.location(l.span())),
+            ack_budget: raw.ack_budget.map(|d| ctx.location(d.span())),
+            read_timeout: raw.read_timeout.map(|d| ctx.location(d.span())),
         },
     };
     // The scheme's options are checked now, secrets only when serving.
@@ -438,7 +579,7 @@ fn check_rate(
     ctx: &Ctx<'_>,
     prefix: &str,
     rate: Option<Spanned<String>>,
-    burst: Option<Spanned<u32>>,
+    burst: Option<Spanned<Whole<u32>>>,
 ) -> Result<Option<RateLimit>, ConfigError> {
     let Some(rate) = rate else {
         return match burst {
@@ -455,24 +596,9 @@ fn check_rate(
         .map_err(|e| ctx.at(rate.span(), format!("{prefix}: {e}")))?;
     match burst {
         Some(burst) => limit
-            .with_burst(*burst.get_ref())
+            .with_burst(burst.get_ref().0)
             .map(Some)
             .map_err(|e| ctx.at(burst.span(), format!("{prefix}: {e}"))),
         None => Ok(Some(limit)),
-    }
-}
-
-/// The payload format that usually comes with a scheme.
-pub(crate) fn default_sender(scheme: Scheme) -> Option<Sender> {
-    match scheme {
-        Scheme::Standard => Some(Sender::Standard),
-        Scheme::Svix => Some(Sender::Svix),
-        Scheme::Clarife => Some(Sender::Clarife),
-        Scheme::Stripe => Some(Sender::Stripe),
-        Scheme::GitHub => Some(Sender::GitHub),
-        Scheme::Slack => Some(Sender::Slack),
-        Scheme::Shopify => Some(Sender::Shopify),
-        Scheme::Claravine => Some(Sender::Claravine),
-        _ => None,
     }
 }

@@ -12,6 +12,7 @@ use super::*;
 
 fn parse(text: &str) -> Result<Config, ConfigError> {
     Config::parse(text, "hookgate.toml", Path::new("/etc/hookgate"))
+        .map_err(ConfigErrors::into_first)
 }
 
 fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
@@ -343,7 +344,7 @@ fn admission_control_per_source() {
             "rate = \"1/s\"\nburst = 0",
             "burst must be greater than zero",
         ),
-        ("max_in_flight = 0", "nonzero"),
+        ("max_in_flight = 0", "`max_in_flight` must be at least 1"),
     ] {
         let text = format!("{MINIMAL}{added}\n");
         let err = parse(&text).unwrap_err();
@@ -353,6 +354,27 @@ fn admission_control_per_source() {
         assert_eq!(*line, text.lines().count(), "{err}");
         assert!(err.to_string().contains(expected), "{err}");
     }
+}
+
+#[test]
+fn replay_guard_per_source() {
+    use hookgate_receive::ReplayGuard;
+
+    let minimal = parse(MINIMAL).unwrap();
+    assert_eq!(minimal.sources[0].replay_guard, ReplayGuard::Id);
+    let body = parse(&format!("{MINIMAL}replay_guard = \"body\"\n")).unwrap();
+    assert_eq!(body.sources[0].replay_guard, ReplayGuard::Body);
+    let text = format!("{MINIMAL}replay_guard = \"hash\"\n");
+    let err = parse(&text).unwrap_err();
+    let ConfigError::At { line, .. } = &err else {
+        panic!("{err} has no position");
+    };
+    assert_eq!(*line, text.lines().count(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`replay_guard` is \"hash\"; use \"id\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -493,15 +515,82 @@ fn events_filter_needs_a_payload_format() {
     ));
 }
 
+/// Every source built with the secrets of `env`, then the receiver: where
+/// hookgate-receive's own checks run.
+fn build(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+    let sources = config
+        .sources
+        .iter()
+        .map(|source| source.build(env))
+        .collect::<Result<Vec<_>, _>>()?;
+    config
+        .receiver(
+            sources,
+            std::sync::Arc::new(hookgate_queue::MemoryQueue::new()),
+            None,
+        )
+        .map(drop)
+}
+
 #[test]
 fn two_sources_cannot_share_a_path() {
     let text = format!(
         "{MINIMAL}\n[sources.other]\nscheme = \"github\"\nsecret_env = \"GH\"\npath = \"/hooks/clarife\"\n"
     );
-    let err = parse(&text).unwrap_err();
-    assert!(err.to_string().contains("already used"), "{err}");
-    // The line of the second `path`.
-    assert!(matches!(err, ConfigError::At { line: 12, .. }), "{err}");
+    let config = parse(&text).unwrap();
+    let env = env_of(&[("HOOKGATE_SECRET_CLARIFE", "k"), ("GH", "k")]);
+    let err = build(&config, &env).unwrap_err();
+    // hookgate-receive's message, on the line of the second `path`.
+    assert!(err.to_string().contains("used by two sources"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("hookgate.toml:12:8: sources.other: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_receiving_library_s_errors_are_placed_on_their_key() {
+    let env = env_of(&[("HOOKGATE_SECRET_CLARIFE", "k")]);
+    for (added, place, expected) in [
+        ("path = \"hooks/x\"", "8:8", "does not start with '/'"),
+        (
+            "status = 201",
+            "8:10",
+            "success status 201 is not one of 200, 202, 204",
+        ),
+        (
+            "body_limit = 0",
+            "8:14",
+            "body limit must be greater than zero",
+        ),
+        (
+            "ack_budget = \"0s\"",
+            "8:14",
+            "ack budget must be greater than zero",
+        ),
+        (
+            "read_timeout = \"0s\"",
+            "8:16",
+            "read timeout must be greater than zero",
+        ),
+    ] {
+        let config = parse(&format!("{MINIMAL}{added}\n")).unwrap();
+        let err = build(&config, &env).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("hookgate.toml:{place}: sources.clarife: ")),
+            "{added}: {err}"
+        );
+        assert!(err.contains(expected), "{added}: {err}");
+    }
+    // A number that is no HTTP status at all is refused while parsing.
+    let err = parse(&format!("{MINIMAL}status = 1000\n")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sources.clarife: status 1000 is not an HTTP status code"),
+        "{err}"
+    );
+    build(&parse(MINIMAL).unwrap(), &env).unwrap();
 }
 
 #[test]
@@ -517,4 +606,145 @@ fn retry_base_and_cap_errors_name_their_line() {
         below.to_string().contains("`cap` at least `base`"),
         "{below}"
     );
+}
+
+/// Mistakes are explained with the value written and the form expected,
+/// never a Rust type (`expected usize`, `invalid socket address syntax`).
+#[test]
+fn mistakes_are_explained_in_people_s_words() {
+    for (text, expected) in [
+        (
+            format!("[server]\nlisten = \"localhost:8080\"\n{MINIMAL}"),
+            "hookgate.toml:2:10: server: \"localhost:8080\" is not an IP address and a port, such as \"127.0.0.1:8080\"",
+        ),
+        (
+            format!("[server]\nmax_connections = -5\n{MINIMAL}"),
+            "hookgate.toml:2:19: server: -5 is below zero",
+        ),
+        (
+            format!("[workers]\nconcurrency = \"8\"\n{MINIMAL}"),
+            "hookgate.toml:2:15: workers: \"8\" is text; write the number without quotes: 8",
+        ),
+        (
+            format!("[retry]\nmax_attempts = 1.5\n{MINIMAL}"),
+            "hookgate.toml:2:16: retry: 1.5 is not a whole number",
+        ),
+        (
+            format!("{MINIMAL}status = 70000\n"),
+            "hookgate.toml:8:10: sources.clarife: 70000 is too large; the most is 65535",
+        ),
+        (
+            format!("{MINIMAL}burst = -1\n"),
+            "hookgate.toml:8:9: sources.clarife: -1 is below zero",
+        ),
+        (
+            format!("{MINIMAL}body_limit = \"1MB\"\n"),
+            "expected a whole number from 0 to",
+        ),
+        (
+            format!("{MINIMAL}read_timeout = 30\n"),
+            "hookgate.toml:8:16: sources.clarife: 30 has no unit; write it as text with one, such as \"30s\"",
+        ),
+    ] {
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+        for rust in [
+            "usize",
+            "u16",
+            "u32",
+            "u64",
+            "socket address syntax",
+            "invalid type",
+        ] {
+            assert!(!err.contains(rust), "{err}");
+        }
+    }
+}
+
+#[test]
+fn meta_s_verify_token_comes_from_the_environment() {
+    let text = r#"
+[action]
+forward = "http://127.0.0.1:9000/events"
+
+[sources.meta]
+scheme = "meta"
+secret_env = "HOOKGATE_SECRET_META"
+verify_token_env = "HOOKGATE_VERIFY_TOKEN_META"
+"#;
+    let config = parse(text).unwrap();
+    let source = &config.sources[0];
+    let missing = source
+        .build(&env_of(&[("HOOKGATE_SECRET_META", "app-secret")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("HOOKGATE_VERIFY_TOKEN_META is not set"),
+        "{missing}"
+    );
+    let built = source
+        .build(&env_of(&[
+            ("HOOKGATE_SECRET_META", "app-secret"),
+            ("HOOKGATE_VERIFY_TOKEN_META", "verify-me"),
+        ]))
+        .unwrap();
+    assert_eq!(built.handshake().unwrap().name(), "meta");
+    assert!(built.methods().contains(&Method::POST));
+
+    // Only Meta has a verify token.
+    let wrong = text.replace("scheme = \"meta\"", "scheme = \"github\"");
+    let err = parse(&wrong).unwrap_err().to_string();
+    assert!(
+        err.contains("`verify_token_env` is for the meta scheme"),
+        "{err}"
+    );
+    assert!(err.starts_with("hookgate.toml:8:"), "{err}");
+}
+#[test]
+fn storage_budgets_of_the_sqlite_queue() {
+    let config = parse(&format!(
+        "{MINIMAL}\n[queue]\nmax_bytes = \"10GiB\"\nmin_free_disk = \"5%\"\nwal_limit = \"16MiB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.queue.max_bytes, Some(10 << 30));
+    assert_eq!(
+        config.queue.min_free_disk,
+        Some(crate::size::FreeDisk::Percent(5.0))
+    );
+    assert_eq!(config.queue.wal_limit, Some(16 << 20));
+    let config = parse(&format!(
+        "{MINIMAL}\n[queue]\nmax_bytes = 1000000\nmin_free_disk = \"2GB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.queue.max_bytes, Some(1_000_000));
+    assert_eq!(
+        config.queue.min_free_disk,
+        Some(crate::size::FreeDisk::Bytes(2_000_000_000))
+    );
+
+    for (queue, expected) in [
+        (
+            "[queue]\nredis = \"redis://h\"\nmax_bytes = \"1GB\"\n",
+            "`max_bytes` applies to the sqlite queue only",
+        ),
+        (
+            "[queue]\nqueue = 1\nmin_free_disk = \"5%\"\n",
+            "unknown field",
+        ),
+        ("[queue]\nmax_bytes = \"1 gigabyte\"\n", "invalid size"),
+        ("[queue]\nmin_free_disk = \"120%\"\n", "invalid percentage"),
+        (
+            "[queue]\nmax_bytes = 0\n",
+            "`max_bytes` must be at least 1 byte",
+        ),
+        (
+            "[queue]\nwal_limit = \"64KiB\"\n",
+            "`wal_limit` must be at least 1MiB",
+        ),
+    ] {
+        let err = parse(&format!("{MINIMAL}\n{queue}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{queue:?}: {err}");
+    }
 }

@@ -75,6 +75,7 @@
 //! another process commits (a replay) are noticed at the writer's next batch
 //! (`PRAGMA data_version`), which then recounts what the capacity limits.
 
+mod budget;
 mod codec;
 mod store;
 mod upkeep;
@@ -92,8 +93,10 @@ use crate::memory::{DEFAULT_CAPACITY, DEFAULT_DEDUP_WINDOW};
 use crate::observe;
 use crate::{
     BoxFuture, Clock, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased,
-    NewDelivery, Queue, QueueError, Replay, Stats, SystemClock,
+    NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, SystemClock, Wakeups,
 };
+pub use budget::MinFreeDisk;
+use budget::{Budget, Limits, OutOfSpace};
 use store::{Finish, Live, storage};
 use upkeep::{Upkeep, WalPolicy};
 
@@ -128,6 +131,8 @@ pub struct SqliteQueueBuilder {
     path: PathBuf,
     durability: Durability,
     capacity: u64,
+    max_bytes: Option<u64>,
+    min_free_disk: Option<MinFreeDisk>,
     dedup_window: Duration,
     prune_interval: Duration,
     max_batch: usize,
@@ -147,6 +152,35 @@ impl SqliteQueueBuilder {
     /// leased (dead letters do not count). Default one million.
     pub fn capacity(mut self, capacity: u64) -> Self {
         self.capacity = capacity;
+        self
+    }
+
+    /// Refuses enqueues with `Full` ([`StorageLimit::MaxBytes`](crate::StorageLimit::MaxBytes)) once the
+    /// queue's data would take more than `bytes`: the database file's pages
+    /// in use (deliveries, dead letters, dedup keys and indexes; the WAL is
+    /// bounded apart, by [`wal_limit`](Self::wal_limit)). Default: no budget.
+    ///
+    /// Checked before anything of the delivery is written, so a refused
+    /// enqueue leaves nothing behind; the receiving side answers `503` with
+    /// `Retry-After`, and enqueues succeed again once handled deliveries
+    /// are acknowledged.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
+        self
+    }
+
+    /// Refuses enqueues with `Full` ([`StorageLimit::MinFreeDisk`](crate::StorageLimit::MinFreeDisk)) while the
+    /// file system holding the queue has less free space than `floor`
+    /// (bytes, or a percentage of its size), counting what the delivery
+    /// would take (twice its bytes: the WAL, then the database file).
+    /// Default: no floor (a full disk still refuses enqueues, as
+    /// [`StorageLimit::StorageFull`](crate::StorageLimit::StorageFull), once a write fails).
+    ///
+    /// Free space is read with `statvfs` on Unix, as an unprivileged
+    /// process sees it (without the blocks reserved for root); elsewhere
+    /// the floor is not checked.
+    pub fn min_free_disk(mut self, floor: MinFreeDisk) -> Self {
+        self.min_free_disk = Some(floor);
         self
     }
 
@@ -287,13 +321,24 @@ impl SqliteQueueBuilder {
 
         let (commands, inbox) = mpsc::channel();
         let upkeep = Upkeep::new(&conn, self.wal, wal_frames, checkpoint);
+        let ready = ReadySignal::new();
+        let limits = Limits {
+            capacity: self.capacity,
+            max_bytes: self.max_bytes,
+            min_free_disk: self.min_free_disk,
+            path: self.path.clone(),
+            last_refused: Arc::default(),
+        };
+        let disk_full = Arc::new(OutOfSpace::default());
         let writer = Writer {
+            budget: Budget::new(limits.clone()),
+            disk_full: Arc::clone(&disk_full),
             upkeep,
             max_batch_bytes: self.wal.max_batch_bytes(),
+            ready: ready.clone(),
             conn,
             inbox,
             clock: Arc::clone(&self.clock),
-            capacity: self.capacity,
             dedup_window: self.dedup_window,
             prune_interval: self.prune_interval,
             max_batch: self.max_batch,
@@ -313,6 +358,9 @@ impl SqliteQueueBuilder {
             clock: self.clock,
             commands,
             reader: Arc::new(Mutex::new(reader)),
+            ready,
+            limits: Arc::new(limits),
+            disk_full,
         })
     }
 }
@@ -323,6 +371,8 @@ impl fmt::Debug for SqliteQueueBuilder {
             .field("path", &self.path)
             .field("durability", &self.durability)
             .field("capacity", &self.capacity)
+            .field("max_bytes", &self.max_bytes)
+            .field("min_free_disk", &self.min_free_disk)
             .field("dedup_window", &self.dedup_window)
             .field("prune_interval", &self.prune_interval)
             .field("max_batch", &self.max_batch)
@@ -356,6 +406,11 @@ pub struct SqliteQueue {
     clock: Arc<dyn Clock>,
     commands: mpsc::Sender<Command>,
     reader: Arc<Mutex<Connection>>,
+    /// Notified by the writer after a commit that made deliveries ready.
+    ready: ReadySignal,
+    limits: Arc<Limits>,
+    /// Set by the writer while writes fail for want of space.
+    disk_full: Arc<OutOfSpace>,
 }
 
 impl SqliteQueue {
@@ -371,6 +426,8 @@ impl SqliteQueue {
             path: path.as_ref().to_owned(),
             durability: Durability::default(),
             capacity: DEFAULT_CAPACITY,
+            max_bytes: None,
+            min_free_disk: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             prune_interval: Duration::from_secs(60),
             max_batch: 1024,
@@ -516,8 +573,36 @@ impl Queue for SqliteQueue {
         self.send(|reply| Command::Replay { selection, reply })
     }
 
+    /// Counts by state, and [`Stats::storage`]: the database's bytes in
+    /// use, the WAL file's size, the free disk space, and the limit that
+    /// refuses enqueues now, if any.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        self.read(store::stats)
+        let limits = Arc::clone(&self.limits);
+        let disk_full = Arc::clone(&self.disk_full);
+        self.read(move |conn, now| {
+            let mut stats = store::stats(conn, now)?;
+            let used = budget::used_bytes(conn).unwrap_or(0);
+            let disk = budget::disk_space(&limits.path);
+            let usage = crate::StorageUsage {
+                bytes: used,
+                wal_bytes: Some(upkeep::wal_file_len(&limits.path)),
+                free_disk: disk.map(|(available, _)| available),
+                limit_reached: if disk_full.still(disk.map(|(available, _)| available)) {
+                    Some(crate::StorageLimit::StorageFull)
+                } else {
+                    limits.reached(stats.depth(), used, disk)
+                },
+            };
+            stats.storage = Some(usage);
+            Ok(stats)
+        })
+    }
+
+    /// Wakes once a batch with an enqueue, a release, a retry, a recovery
+    /// or a replay of this process committed. Changes by another process
+    /// (a replay by `hookgate queue`) are found by polling.
+    fn wakeups(&self) -> Option<Wakeups> {
+        Some(self.ready.subscribe())
     }
 }
 
@@ -566,6 +651,16 @@ impl Command {
             _ => 0,
         }
     }
+
+    /// Whether committing this command may make a delivery ready: idle
+    /// workers are woken after the batch commits.
+    fn may_make_ready(&self) -> bool {
+        match self {
+            Self::Enqueue { .. } | Self::Recover { .. } | Self::Replay { .. } => true,
+            Self::Finish { action, .. } => matches!(action, Finish::Release | Finish::Retry { .. }),
+            Self::Lease { .. } | Self::Extend { .. } => false,
+        }
+    }
 }
 
 /// A command's result, held until the transaction commits.
@@ -595,7 +690,13 @@ impl Answer {
 
     /// Replaces a successful result by `err`: the transaction did not commit.
     fn fail(self, err: &rusqlite::Error) -> Self {
-        let failed = || QueueError::storage(format!("commit failed: {err}"));
+        let failed = || {
+            if store::is_disk_full(err) {
+                store::disk_full(err)
+            } else {
+                QueueError::storage(format!("commit failed: {err}"))
+            }
+        };
         match self {
             Self::Enqueue(reply, result) => Self::Enqueue(reply, result.and(Err(failed()))),
             Self::Lease(reply, result) => Self::Lease(reply, result.and(Err(failed()))),
@@ -612,9 +713,14 @@ struct Writer {
     upkeep: Upkeep,
     /// The most body and header bytes one batch carries (see `WalPolicy`).
     max_batch_bytes: usize,
+    /// Wakes idle worker pools after a commit that made deliveries ready.
+    ready: ReadySignal,
     inbox: mpsc::Receiver<Command>,
     clock: Arc<dyn Clock>,
-    capacity: u64,
+    /// The capacity, the byte budget and the free-space floor.
+    budget: Budget,
+    /// Whether the last enqueues failed for want of space (for statistics).
+    disk_full: Arc<OutOfSpace>,
     dedup_window: Duration,
     prune_interval: Duration,
     max_batch: usize,
@@ -725,11 +831,13 @@ impl Writer {
             return;
         }
         self.follow_other_processes();
+        let wakes = batch.iter().any(Command::may_make_ready);
+        self.budget.start_batch(&self.conn);
         let mut commands = batch.drain(..);
         match self.run_commands(&mut commands, now, dedup_cutoff) {
             Ok((answers, live)) => {
                 let pruned = self.prune_if_due(now, dedup_cutoff);
-                self.finish(answers, live, pruned);
+                self.finish(answers, live, pruned, wakes);
             }
             Err((answers, err)) => self.abandon(answers, commands, &err),
         }
@@ -777,7 +885,10 @@ impl Writer {
                 continue;
             }
             let mut delta = Live(0);
-            let room = live < self.capacity;
+            let room = match &command {
+                Command::Enqueue { .. } => self.budget.admit(live, command.payload_bytes() as u64),
+                _ => Ok(()),
+            };
             let (answer, ok) = execute(conn, command, now, dedup_cutoff, room, &mut delta);
             let released = ok.then(|| sql(conn, "RELEASE command"));
             let (answer, kept) = kept(answer, released);
@@ -820,20 +931,28 @@ impl Writer {
     }
 
     /// Commits, then answers every caller with its result; if the commit
-    /// fails, every caller is told so.
-    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize) {
+    /// fails, every caller is told so. Idle worker pools are woken (when `wakes`) before the upkeep between
+    /// batches, so a checkpoint never delays a handler's start.
+    fn finish(&mut self, answers: Vec<Answer>, live: u64, pruned: usize, wakes: bool) {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
                 if pruned > 0 {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
+                self.note_space(&answers);
                 answers.into_iter().for_each(Answer::send);
+                if wakes {
+                    self.ready.notify();
+                }
                 // Between batches: no caller waits on what this does.
                 self.upkeep.after_commit(&self.conn);
             }
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
+                if store::is_disk_full(&err) {
+                    self.disk_full.set(self.budget.path());
+                }
                 self.roll_back();
                 answers
                     .into_iter()
@@ -852,6 +971,12 @@ impl Writer {
         err: &rusqlite::Error,
     ) {
         tracing::error!(error = %err, "sqlite queue transaction broken; the batch is rolled back");
+        let out_of_space = answers.iter().any(|answer| {
+            matches!(answer, Answer::Enqueue(_, Err(e)) if e.limit() == Some(crate::StorageLimit::StorageFull))
+        });
+        if out_of_space || store::is_disk_full(err) {
+            self.disk_full.set(self.budget.path());
+        }
         for command in not_run {
             fail_command(command, err);
         }
@@ -860,6 +985,22 @@ impl Writer {
             .into_iter()
             .for_each(|answer| answer.fail(err).send());
         self.recount();
+    }
+
+    /// Keeps the disk-full flag of the statistics: set while enqueues fail
+    /// for want of space, cleared once one is stored again.
+    fn note_space(&self, answers: &[Answer]) {
+        for answer in answers {
+            match answer {
+                Answer::Enqueue(_, Ok(_)) => self.disk_full.clear(),
+                Answer::Enqueue(_, Err(err))
+                    if err.limit() == Some(crate::StorageLimit::StorageFull) =>
+                {
+                    self.disk_full.set(self.budget.path());
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Rolls back the open transaction, if SQLite has not already.
@@ -901,8 +1042,9 @@ fn sql(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
 /// file that a checkpoint needs happens here, off the enqueue path.
 fn run_checkpoints(conn: &Connection, requests: &mpsc::Receiver<()>) {
     while requests.recv().is_ok() {
-        if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %err, "sqlite checkpoint failed");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            Ok(()) => tracing::trace!(mode = "PASSIVE", "sqlite checkpoint done"),
+            Err(err) => tracing::warn!(error = %err, "sqlite checkpoint failed"),
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -930,7 +1072,7 @@ fn execute(
     command: Command,
     now: SystemTime,
     dedup_cutoff: SystemTime,
-    room: bool,
+    room: Result<(), (crate::StorageLimit, String)>,
     live: &mut Live,
 ) -> (Answer, bool) {
     match command {
@@ -977,7 +1119,13 @@ fn execute(
 }
 
 fn fail_command(command: Command, err: &rusqlite::Error) {
-    let err = || QueueError::storage(err.to_string());
+    let err = || {
+        if store::is_disk_full(err) {
+            store::disk_full(err)
+        } else {
+            QueueError::storage(err.to_string())
+        }
+    };
     let _ = match command {
         Command::Enqueue { reply, .. } => reply.send(Err(err())).map_err(drop),
         Command::Lease { reply, .. } => reply.send(Err(err())).map_err(drop),
@@ -1065,9 +1213,17 @@ mod tests {
             upkeep: Upkeep::new(&conn, policy, frames, checkpoint),
             max_batch_bytes: policy.max_batch_bytes(),
             conn,
+            ready: ReadySignal::new(),
             inbox,
             clock: Arc::new(crate::SystemClock),
-            capacity: DEFAULT_CAPACITY,
+            budget: Budget::new(Limits {
+                capacity: DEFAULT_CAPACITY,
+                max_bytes: None,
+                min_free_disk: None,
+                path: path.to_owned(),
+                last_refused: Arc::default(),
+            }),
+            disk_full: Arc::new(OutOfSpace::default()),
             dedup_window: DEFAULT_DEDUP_WINDOW,
             prune_interval: Duration::from_secs(3600),
             max_batch: 16,
@@ -1122,11 +1278,23 @@ mod tests {
                     told_ok += 1;
                 }
                 Err(err) => {
-                    assert_eq!(err.kind(), QueueErrorKind::Storage, "d{i}: {err}");
+                    // Out of space is `Full` with a retry hint, as any
+                    // limit; the others in the batch fail as SQLite says.
+                    match err.kind() {
+                        QueueErrorKind::Full => {
+                            assert_eq!(err.limit(), Some(crate::StorageLimit::StorageFull));
+                            assert!(err.retry_after().is_some());
+                        }
+                        kind => assert_eq!(kind, QueueErrorKind::Storage, "d{i}: {err}"),
+                    }
                     assert_eq!((stored, seen), (0, 0), "d{i} was refused");
                 }
             }
         }
+        assert!(
+            writer.disk_full.is_set() || told_ok > 0,
+            "the statistics know the disk was full, unless a later enqueue succeeded"
+        );
         let refused_big = reader
             .query_row(
                 "SELECT count(*) FROM deliveries WHERE delivery_id = 'd1'",

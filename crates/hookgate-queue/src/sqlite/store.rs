@@ -10,7 +10,7 @@ use super::codec::{from_micros, micros};
 use crate::wire::{decode_headers, encode_headers};
 use crate::{
     DeadLetter, Delivery, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, QueueError,
-    Replay, Stats,
+    Replay, Stats, StorageLimit,
 };
 
 /// The schema, applied at open (idempotent). Documented in the module docs.
@@ -48,7 +48,26 @@ const DELIVERY_COLUMNS: &str =
     "id, source, delivery_id, received_at, headers, body, coalesce_key, attempts, last_error";
 
 pub(super) fn storage(err: rusqlite::Error) -> QueueError {
+    if is_disk_full(&err) {
+        return disk_full(&err);
+    }
     QueueError::storage(err)
+}
+
+/// Whether SQLite failed for want of space (`SQLITE_FULL`: the disk, or
+/// `max_page_count`).
+pub(super) fn is_disk_full(err: &rusqlite::Error) -> bool {
+    err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+}
+
+/// A write that failed for want of space is `Full`, with a retry hint: it
+/// succeeds again once space is freed, so the sender should come back.
+pub(super) fn disk_full(err: &rusqlite::Error) -> QueueError {
+    QueueError::full_at(
+        StorageLimit::StorageFull,
+        Some(err.to_string()),
+        crate::memory::FULL_RETRY_AFTER,
+    )
 }
 
 /// Counts deliveries that are not dead: what the capacity limits.
@@ -77,7 +96,7 @@ pub(super) fn enqueue(
     new: &NewDelivery,
     now: SystemTime,
     dedup_cutoff: SystemTime,
-    room: bool,
+    room: Result<(), (StorageLimit, String)>,
     live: &mut Live,
 ) -> Result<EnqueueOutcome, QueueError> {
     // The upsert only overwrites a row older than the window (not yet pruned),
@@ -100,8 +119,12 @@ pub(super) fn enqueue(
     if changed == 0 {
         return Ok(EnqueueOutcome::Duplicate);
     }
-    if !room {
-        return Err(QueueError::full(crate::memory::FULL_RETRY_AFTER));
+    if let Err((limit, detail)) = room {
+        return Err(QueueError::full_at(
+            limit,
+            Some(detail),
+            crate::memory::FULL_RETRY_AFTER,
+        ));
     }
     conn.prepare_cached(
         "INSERT INTO deliveries
@@ -310,6 +333,21 @@ pub(super) fn finish(
     live: &mut Live,
 ) -> Result<(), QueueError> {
     let (id, token) = parse_lease(lease).ok_or_else(QueueError::lease_lost)?;
+    if let Finish::Ack = action {
+        // The most frequent write after enqueues: one statement, checked
+        // against the lease token, instead of a check and a delete.
+        let deleted = conn
+            .prepare_cached(
+                "DELETE FROM deliveries WHERE id = ?1 AND state = 'leased' AND lease_token = ?2",
+            )
+            .and_then(|mut stmt| stmt.execute(params![id, token]))
+            .map_err(storage)?;
+        if deleted == 0 {
+            return Err(QueueError::lease_lost());
+        }
+        live.0 -= 1;
+        return Ok(());
+    }
     let held = conn
         .prepare_cached(
             "SELECT 1 FROM deliveries WHERE id = ?1 AND state = 'leased' AND lease_token = ?2",
@@ -320,14 +358,8 @@ pub(super) fn finish(
         return Err(QueueError::lease_lost());
     }
     let (sql, args, becomes_waiting): (&str, Vec<rusqlite::types::Value>, bool) = match action {
-        Finish::Ack => {
-            live.0 -= 1;
-            (
-                "DELETE FROM deliveries WHERE id = ?1",
-                vec![id.into()],
-                false,
-            )
-        }
+        // Done above.
+        Finish::Ack => return Ok(()),
         Finish::Retry { at, error } => (
             "UPDATE deliveries SET state = 'waiting', due_at = ?2, last_error = ?3,
                  lease_token = NULL

@@ -224,6 +224,7 @@ impl Upkeep {
             // Every frame copied and no reader left in the WAL: the next
             // commit starts it over.
             Ok(0) => {
+                tracing::trace!(mode, "sqlite checkpoint done");
                 self.wal_frames.store(0, Ordering::Relaxed);
                 self.asked_at_frames = 0;
                 self.asked_at = Instant::now();
@@ -266,6 +267,13 @@ pub(super) fn migrate_auto_vacuum(conn: &Connection, path: &std::path::Path) {
              (offline: sqlite3 FILE 'PRAGMA auto_vacuum = INCREMENTAL; VACUUM;')"
         ),
     }
+}
+
+/// The size of the WAL file next to the database at `db` (0 when absent).
+pub(super) fn wal_file_len(db: &std::path::Path) -> u64 {
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(wal).map_or(0, |meta| meta.len())
 }
 
 /// `(freelist_count, page_count)` of the database file.

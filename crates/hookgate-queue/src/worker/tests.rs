@@ -1,5 +1,6 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
 
 use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router, Sender};
 
@@ -229,6 +230,93 @@ async fn run_recovers_expired_leases_and_handles_new_deliveries() {
     );
     assert_eq!(report.handled, 2);
     assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+/// With a poll interval of an hour, a delivery enqueued into an idle pool is
+/// handled at once: the queue's wake-up, not the poll, starts it. (Real
+/// time: a paused clock would jump over the hour.)
+#[tokio::test]
+async fn an_idle_pool_wakes_on_enqueue_without_waiting_for_its_poll() {
+    let queue = Arc::new(MemoryQueue::new());
+    let (handled_tx, mut handled) = tokio::sync::mpsc::unbounded_channel();
+    let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
+        let handled_tx = handled_tx.clone();
+        async move {
+            handled_tx.send(d.delivery_id).expect("test alive");
+            Ok(())
+        }
+    })
+    .poll_interval(Duration::from_secs(3600))
+    .build();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        pool.run(
+            async move {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(1),
+        )
+        .await
+    });
+    // A guard against hanging for an hour, not a timing assertion.
+    let patience = Duration::from_secs(60);
+    for id in ["first", "second"] {
+        // The pool idles between the two: it handled the first, found
+        // nothing more, and waits.
+        tokio::task::yield_now().await;
+        queue
+            .enqueue(NewDelivery::new("clarife", id, SystemTime::now(), "{}"))
+            .await
+            .expect("enqueue");
+        let got = tokio::time::timeout(patience, handled.recv())
+            .await
+            .expect("handled without waiting for the poll interval");
+        assert_eq!(got.as_deref(), Some(id));
+    }
+    stop.send(()).expect("pool running");
+    assert_eq!(run.await.expect("pool").handled, 2);
+}
+
+/// Deliveries leased ahead of a free slot wait with their lease kept, and
+/// are handed back untouched at shutdown.
+#[tokio::test(start_paused = true)]
+async fn prefetched_deliveries_are_handed_back_untouched_at_shutdown() {
+    let (clock, queue) = setup();
+    for i in 0..5 {
+        enqueue(&queue, &clock, "clarife", &format!("evt-{i}"), "{}").await;
+    }
+    let started = Arc::new(tokio::sync::Notify::new());
+    let notify = started.clone();
+    let pool = WorkerPool::builder(queue.clone(), move |_d: Delivery| {
+        let notify = notify.clone();
+        async move {
+            notify.notify_one();
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    })
+    .concurrency(1)
+    .prefetch(2)
+    .clock(clock.clone())
+    .build();
+    let report = pool
+        .run(
+            async move { started.notified().await },
+            Duration::from_secs(1),
+        )
+        .await;
+    // One running (aborted at the deadline) and two prefetched.
+    assert_eq!(report.released, 3);
+    let stats = stats(&queue).await;
+    assert_eq!((stats.ready, stats.leased), (5, 0));
+    let again = queue
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|l| l.delivery.attempt == 1),
+        "no hand-back counted as an attempt"
+    );
 }
 
 #[tokio::test]

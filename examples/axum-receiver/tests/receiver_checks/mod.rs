@@ -40,6 +40,17 @@ fn documented_secret(scheme: Scheme) -> &'static str {
         Scheme::Shopify => "dev-shopify-secret",
         Scheme::Claravine => "dev-claravine-secret",
         Scheme::Clarity => "dev-clarity-secret",
+        Scheme::Paddle => "dev-paddle-secret",
+        Scheme::Linear => "dev-linear-secret",
+        Scheme::Zoom => "dev-zoom-secret",
+        Scheme::Twitch => "dev-twitch-secret",
+        Scheme::Meta => "dev-meta-secret",
+        Scheme::Dropbox => "dev-dropbox-secret",
+        Scheme::GitLab => "dev-gitlab-secret",
+        Scheme::Twilio => "dev-twilio-secret",
+        Scheme::MsGraph => "dev-msgraph-secret",
+        // The development seed, whose public key the example verifies with.
+        Scheme::Discord => "6464646464646464646464646464646464646464646464646464646464646464",
         other => panic!("the example does not serve {other}"),
     }
 }
@@ -48,6 +59,7 @@ fn documented_secret(scheme: Scheme) -> &'static str {
 fn wrong_secret(scheme: Scheme) -> &'static str {
     match scheme {
         Scheme::Standard | Scheme::Svix => "whsec_d3Jvbmcta2V5",
+        Scheme::Discord => "7777777777777777777777777777777777777777777777777777777777777777",
         _ => "wrong-secret",
     }
 }
@@ -63,6 +75,22 @@ fn sample(scheme: Scheme) -> &'static str {
         Scheme::Shopify => include_str!("../../../../samples/shopify.json"),
         Scheme::Claravine => include_str!("../../../../samples/claravine.json"),
         Scheme::Clarity => include_str!("../../../../samples/clarity.json"),
+        // Senders without a sample of their own: a body of their shape.
+        Scheme::Paddle => {
+            r#"{"event_id":"evt_01hv8x2acma2kbqsjzzyaxad2r","event_type":"transaction.paid","data":{"id":"txn_1"}}"#
+        }
+        Scheme::Linear => r#"{"action":"create","type":"Issue","data":{"id":"issue-1"}}"#,
+        Scheme::Zoom => r#"{"event":"meeting.started","payload":{"object":{"id":"1"}}}"#,
+        Scheme::Twitch => r#"{"subscription":{"type":"channel.follow"},"event":{"user_id":"1"}}"#,
+        Scheme::Meta => r#"{"object":"page","entry":[{"id":"1","changes":[{"field":"feed"}]}]}"#,
+        Scheme::Dropbox => r#"{"list_folder":{"accounts":["dbid:1"]}}"#,
+        Scheme::GitLab => r#"{"object_kind":"push","ref":"refs/heads/main"}"#,
+        Scheme::Discord => r#"{"id":"1180000000000000002","type":2,"data":{"name":"hello"}}"#,
+        // Twilio posts a form.
+        Scheme::Twilio => "MessageSid=SM1&From=%2B15005550006&To=%2B15005550001&Body=Hello+there",
+        Scheme::MsGraph => {
+            r#"{"value":[{"subscriptionId":"s-1","changeType":"created","resource":"Users/a/Messages/b"}]}"#
+        }
         other => panic!("no sample for {other}"),
     }
 }
@@ -72,8 +100,12 @@ struct Delivery {
     headers: HeaderMap,
     body: Vec<u8>,
     delivery_id: String,
-    /// `None` for Clarity, whose custom routes name no event.
+    /// `None` for Clarity, whose custom routes name no event; `Some("")` for
+    /// a sender whose events any name may log.
     event: Option<&'static str>,
+    /// For the schemes that sign the URL, signed when it is known.
+    signer: Signer,
+    sent_id: String,
 }
 
 fn delivery(scheme: Scheme, secret: &str) -> Delivery {
@@ -83,17 +115,31 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         body = body.replace("\"client-secret\"", &format!("{secret:?}"));
         assert!(body.contains(secret), "the Claravine sample has no token");
     }
-    let body = body.into_bytes();
-    let sent_id = format!("test-{scheme}-1");
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let mut headers = Signer::new(scheme, secret)
-        .unwrap()
-        .sign(&sent_id, now, &body)
-        .unwrap();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    if scheme == Scheme::Linear {
+        // Linear signs its timestamp inside the body, in milliseconds.
+        body = body.replacen('{', &format!(r#"{{"webhookTimestamp":{},"#, now * 1000), 1);
+    }
+    let signer = Signer::new(scheme, secret).unwrap();
+    // Microsoft Graph's notifications carry the secret as their clientState.
+    let body = signer.prepare_body(body);
+    let sent_id = format!("test-{scheme}-1");
+    // Twilio signs the URL, known once the example listens: `post` signs it.
+    let headers = if scheme.needs_url() {
+        HeaderMap::new()
+    } else {
+        signer.sign(&sent_id, now, &body).unwrap()
+    };
+    let mut headers = headers;
+    let content_type = if scheme == Scheme::Twilio {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    headers.insert("content-type", HeaderValue::from_static(content_type));
     let (delivery_id, event) = match scheme {
         Scheme::Standard => (sent_id, Some("contact.created")),
         Scheme::Svix => (sent_id, Some("listing.subscription.created")),
@@ -118,6 +164,12 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         Scheme::Slack => (derived(&body), Some("app_mention")),
         Scheme::Claravine => (derived(&body), Some("submission.completed")),
         Scheme::Clarity => (derived(&body), None),
+        Scheme::Paddle => ("evt_01hv8x2acma2kbqsjzzyaxad2r".to_owned(), typed(scheme)),
+        Scheme::Linear | Scheme::Twitch | Scheme::GitLab => (sent_id, typed(scheme)),
+        Scheme::Zoom | Scheme::Meta | Scheme::Dropbox => (derived(&body), typed(scheme)),
+        Scheme::Discord => ("1180000000000000002".to_owned(), typed(scheme)),
+        Scheme::Twilio => (sent_id, typed(scheme)),
+        Scheme::MsGraph => (derived(&body), typed(scheme)),
         other => panic!("the example does not serve {other}"),
     };
     Delivery {
@@ -125,7 +177,19 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         body,
         delivery_id,
         event,
+        signer,
+        sent_id: format!("test-{scheme}-1"),
     }
+}
+
+/// What the example logs for a sender whose events are typed (any event
+/// name), or by size when hookgate-events has no typed sender of that name.
+fn typed(scheme: Scheme) -> Option<&'static str> {
+    scheme
+        .as_str()
+        .parse::<hookgate_events::Sender>()
+        .ok()
+        .map(|_| "")
 }
 
 fn derived(body: &[u8]) -> String {
@@ -184,9 +248,20 @@ impl Example {
     }
 
     async fn post(&self, scheme: Scheme, delivery: &Delivery) -> reqwest::Response {
+        let url = format!("{}/hooks/{scheme}", self.base);
+        let mut headers = delivery.headers.clone();
+        if scheme.needs_url() {
+            // The example's public URL defaults to the address it bound.
+            let context = hookgate_verify::RequestContext::new().with_url(&url);
+            let signed = delivery
+                .signer
+                .sign_with(&delivery.sent_id, 0, &delivery.body, context)
+                .unwrap();
+            headers.extend(signed);
+        }
         reqwest::Client::new()
-            .post(format!("{}/hooks/{scheme}", self.base))
-            .headers(delivery.headers.clone())
+            .post(url)
+            .headers(headers)
             .body(delivery.body.clone())
             .send()
             .await
@@ -243,11 +318,17 @@ async fn every_scheme_is_verified_queued_and_processed_with_the_development_secr
         );
 
         let line = example.processed(scheme, &signed).await;
-        let logged = match signed.event {
-            Some(event) => format!("processed event={event}"),
-            None => format!("processed bytes={}", signed.body.len()),
-        };
-        assert!(line.ends_with(&logged), "{scheme}: {line}");
+        match signed.event {
+            Some("") => assert!(line.contains("processed event="), "{scheme}: {line}"),
+            Some(event) => assert!(
+                line.ends_with(&format!("processed event={event}")),
+                "{scheme}: {line}"
+            ),
+            None => assert!(
+                line.ends_with(&format!("processed bytes={}", signed.body.len())),
+                "{scheme}: {line}"
+            ),
+        }
     }
 }
 
