@@ -121,9 +121,12 @@ async fn check(shared: &Shared, request: Request, next: Next) -> Response {
     let secrets = &shared.secrets;
     let headers = request.headers();
     let by_header = secrets.bearer(headers);
-    let login = request.uri().path() == "/login";
+    let path = request.uri().path();
+    // The login form and the console's script and style (public, no data)
+    // are served without a session: the login page uses the style.
+    let open = path == "/login" || path.starts_with("/assets/");
     if secrets.token.is_some() {
-        if !(by_header || login || secrets.session(headers)) {
+        if !(by_header || open || secrets.session(headers)) {
             return unauthorized(&request, shared);
         }
     } else if !host_is_local_name(headers) {

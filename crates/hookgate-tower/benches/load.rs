@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefghijklmn`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghijklmno`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
@@ -40,7 +40,11 @@
 //!   acknowledged in process memory;
 //! - (m), on request only: (c) with admission control configured on its
 //!   source (`max_in_flight`, a rate limit) but never reached: what checking
-//!   it costs (`cm` puts them side by side).
+//!   it costs (`cm` puts them side by side);
+//! - (o), on request only: (c) observed by `hookgate-admin` (the ring of
+//!   recent deliveries with each body copied, the counters and history) with
+//!   one client following its event stream (`/api/events`, as `hookgate tail`
+//!   does): what the admin listener costs the receiving path (`co`).
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table,
 //! and (on Linux) each server's CPU time per request: user + system time of
@@ -85,6 +89,52 @@ fn body_for(n: u64) -> Vec<u8> {
 
 fn layered(queue: Arc<dyn Enqueue>) -> Router {
     layered_with(queue, |source| source)
+}
+
+/// [`layered`], every delivery event told to `observer`.
+fn layered_observed(
+    queue: Arc<dyn Enqueue>,
+    observer: Arc<dyn hookgate_queue::observe::Observer>,
+) -> Router {
+    let verifier = hookgate_verify::Verifier::new(hookgate_verify::Scheme::GitHub, SECRET)
+        .expect("valid secret");
+    let receiver = Receiver::builder()
+        .queue(queue)
+        .observer(observer)
+        .source(
+            Source::builder("github", PATH, verifier)
+                .build()
+                .expect("valid source"),
+        )
+        .build()
+        .expect("valid receiver");
+    Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .layer(WebhookLayer::new(receiver))
+}
+
+/// Serves `admin` and follows its event stream from one client, reading
+/// every event (what `hookgate tail` does), for as long as the process lives.
+async fn follow_admin_stream(admin: &hookgate_admin::Admin) {
+    let addr = serve(admin.router()).await;
+    let stream = TcpStream::connect(addr)
+        .await
+        .expect("connect to the admin listener");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let request = http::Request::get("/api/events")
+        .header("host", "127.0.0.1")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    let response = sender
+        .send_request(request)
+        .await
+        .expect("the event stream");
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    tokio::spawn(async move { while let Some(Ok(_)) = body.frame().await {} });
 }
 
 /// [`layered`], the source configured further by `configure`.
@@ -291,7 +341,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghijklmn";
+const SCENARIOS: &str = "abcdefghijklmno";
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn main() {
@@ -399,6 +449,20 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
                 },
             ),
         ),
+        'o' => {
+            let queue: Arc<dyn Queue> = Arc::new(
+                hookgate_queue::SqliteQueue::open(dir.join("load-admin.db")).expect("sqlite queue"),
+            );
+            let admin = hookgate_admin::Admin::builder(Arc::clone(&queue))
+                .sources(["github"])
+                .build()
+                .expect("admin");
+            follow_admin_stream(&admin).await;
+            (
+                "(o) = (c) with the admin ring and a client on its event stream",
+                layered_observed(queue, admin.observer()),
+            )
+        }
         'e' => (
             "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
             layered(Arc::new(
