@@ -15,12 +15,19 @@ const SLACK_SECRET: &str = "slack-handshake-secret";
 const META_APP_SECRET: &str = "meta-app-secret";
 const META_VERIFY_TOKEN: &str = "meatyhamhock";
 const DROPBOX_SECRET: &str = "dropbox-app-secret";
+/// Zoom's documented example secret token; its answer for
+/// [`ZOOM_PLAIN_TOKEN`] is [`ZOOM_ENCRYPTED_TOKEN`], computed apart (Python's hmac).
+const ZOOM_SECRET: &str = "Wvs0_T9rQ_2oVTNrjLjFDw";
+const ZOOM_PLAIN_TOKEN: &str = "qgg8vlvZRS6UYooatFL8Aw";
+const ZOOM_ENCRYPTED_TOKEN: &str =
+    "49a9765f5ae5f5e635183e90fd274671287fa2896a3106fd314501110f82b7f6";
+const TWITCH_SECRET: &str = "twitch-eventsub-secret";
 const GRAPH_CLIENT_STATE: &str = "graph-client-state";
 
 /// The sources of every server under test, each answering its sender's
-/// handshake. Until their own schemes exist, Meta (which signs exactly as
-/// GitHub does), Dropbox and Microsoft Graph are verified by stand-ins:
-/// their handshakes are not signed, so the answer does not depend on it.
+/// handshake with no more configuration than its scheme (and Meta's verify
+/// token). Until its scheme exists, Microsoft Graph is verified by a
+/// stand-in: its handshake is not signed, so the answer does not depend on it.
 fn receiver(queue: Arc<MemoryQueue>) -> Receiver {
     Receiver::builder()
         .queue(queue)
@@ -37,7 +44,7 @@ fn receiver(queue: Arc<MemoryQueue>) -> Receiver {
             Source::builder(
                 "meta",
                 "/hooks/meta",
-                Verifier::new(Scheme::GitHub, META_APP_SECRET).unwrap(),
+                Verifier::new(Scheme::Meta, META_APP_SECRET).unwrap(),
             )
             .handshake(Handshake::meta(META_VERIFY_TOKEN).unwrap())
             .build()
@@ -47,9 +54,26 @@ fn receiver(queue: Arc<MemoryQueue>) -> Receiver {
             Source::builder(
                 "dropbox",
                 "/hooks/dropbox",
-                Verifier::new(Scheme::GitHub, DROPBOX_SECRET).unwrap(),
+                Verifier::new(Scheme::Dropbox, DROPBOX_SECRET).unwrap(),
             )
-            .handshake(Handshake::dropbox())
+            .build()
+            .unwrap(),
+        )
+        .source(
+            Source::builder(
+                "zoom",
+                "/hooks/zoom",
+                Verifier::new(Scheme::Zoom, ZOOM_SECRET).unwrap(),
+            )
+            .build()
+            .unwrap(),
+        )
+        .source(
+            Source::builder(
+                "twitch",
+                "/hooks/twitch",
+                Verifier::new(Scheme::Twitch, TWITCH_SECRET).unwrap(),
+            )
             .build()
             .unwrap(),
         )
@@ -155,10 +179,26 @@ fn signed(
     secret: &str,
     body: &str,
 ) -> reqwest::RequestBuilder {
-    let headers = Signer::new(scheme, secret)
+    signed_with(client, url, scheme, secret, body, &[])
+}
+
+/// A signed request, with `overrides` set after signing (headers the
+/// signature does not cover, such as Twitch's message type).
+fn signed_with(
+    client: &reqwest::Client,
+    url: String,
+    scheme: Scheme,
+    secret: &str,
+    body: &str,
+    overrides: &[(&'static str, &'static str)],
+) -> reqwest::RequestBuilder {
+    let mut headers = Signer::new(scheme, secret)
         .unwrap()
-        .sign("", now(), body.as_bytes())
+        .sign("e2e-message-1", now(), body.as_bytes())
         .unwrap();
+    for (name, value) in overrides {
+        headers.insert(*name, http::HeaderValue::from_static(value));
+    }
     let mut req = client
         .post(url)
         .header("content-type", "application/json")
@@ -209,6 +249,64 @@ async fn check_every_handshake(addr: SocketAddr, queue: &MemoryQueue) {
     .await;
     assert_eq!(refused.status, 400, "{refused:?}");
     assert!(!refused.body.contains("<script>"), "{refused:?}");
+
+    // Zoom: signed endpoint.url_validation, answered with the signed token.
+    let validation = format!(
+        r#"{{"payload":{{"plainToken":"{ZOOM_PLAIN_TOKEN}"}},"event_ts":1654503849680,"event":"endpoint.url_validation"}}"#
+    );
+    let answer = send(signed(
+        &client,
+        url("/hooks/zoom"),
+        Scheme::Zoom,
+        ZOOM_SECRET,
+        &validation,
+    ))
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.headers["content-type"], "application/json");
+    let json: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"plainToken": ZOOM_PLAIN_TOKEN, "encryptedToken": ZOOM_ENCRYPTED_TOKEN})
+    );
+    let forged = send(signed(
+        &client,
+        url("/hooks/zoom"),
+        Scheme::Zoom,
+        "not-the-secret",
+        &validation,
+    ))
+    .await;
+    assert_eq!(forged.status, 401, "{forged:?}");
+    assert!(!forged.body.contains(ZOOM_ENCRYPTED_TOKEN));
+
+    // Twitch: signed webhook_callback_verification, answered with the challenge.
+    let verification = r#"{"challenge":"pogchamp-kappa-360noscope-vohiyo","subscription":{"id":"f1c2a387-161a-49f9-a165-0f21d7a4e1c4","status":"webhook_callback_verification_pending","type":"channel.follow","version":"2"}}"#;
+    let verification_type = [(
+        "twitch-eventsub-message-type",
+        "webhook_callback_verification",
+    )];
+    let answer = send(signed_with(
+        &client,
+        url("/hooks/twitch"),
+        Scheme::Twitch,
+        TWITCH_SECRET,
+        verification,
+        &verification_type,
+    ))
+    .await;
+    assert_echo(&answer, "pogchamp-kappa-360noscope-vohiyo");
+    let forged = send(signed_with(
+        &client,
+        url("/hooks/twitch"),
+        Scheme::Twitch,
+        "not-the-secret",
+        verification,
+        &verification_type,
+    ))
+    .await;
+    assert!(matches!(forged.status, 401 | 403), "{forged:?}");
+    assert!(!forged.body.contains("pogchamp"));
 
     // Meta: GET with the verify token, compared in constant time.
     let subscribe = |token: &str| {
@@ -266,6 +364,21 @@ async fn check_every_handshake(addr: SocketAddr, queue: &MemoryQueue) {
     // Nothing was queued.
     assert_eq!(queue.stats().await.unwrap().depth(), 0);
 
+    // A Twitch revocation is an event: delivered, not answered.
+    let revocation = r#"{"subscription":{"id":"f1c2a387","status":"authorization_revoked","type":"channel.follow","version":"2"}}"#;
+    let queued = send(signed_with(
+        &client,
+        url("/hooks/twitch"),
+        Scheme::Twitch,
+        TWITCH_SECRET,
+        revocation,
+        &[("twitch-eventsub-message-type", "revocation")],
+    ))
+    .await;
+    assert_eq!(queued.status, 200, "{queued:?}");
+    assert!(queued.body.is_empty());
+    assert_eq!(queue.stats().await.unwrap().depth(), 1);
+
     // The routes still deliver: a signed Slack event is queued.
     let event = r#"{"type":"event_callback","event_id":"Ev1","event":{"type":"app_mention"}}"#;
     let queued = send(signed(
@@ -278,7 +391,7 @@ async fn check_every_handshake(addr: SocketAddr, queue: &MemoryQueue) {
     .await;
     assert_eq!(queued.status, 200, "{queued:?}");
     assert!(queued.body.is_empty());
-    assert_eq!(queue.stats().await.unwrap().depth(), 1);
+    assert_eq!(queue.stats().await.unwrap().depth(), 2);
 }
 
 #[tokio::test]

@@ -29,6 +29,11 @@
       (outcome && tr.dataset.outcome !== outcome));
   }
 
+  // `2026-12-03T13:24:11.123456Z` -> `13:24:11.123`
+  function clock(at) {
+    return typeof at === 'string' ? at.slice(11, 23) : '';
+  }
+
   function latency(ms) {
     return typeof ms === 'number' ? ms.toFixed(1) + ' ms' : '';
   }
@@ -40,7 +45,7 @@
     tr.dataset.outcome = event.kind;
     tr.tabIndex = 0;
     tr.append(
-      cell(event.at), cell(event.source), cell(event.delivery_id), cell(event.event),
+      cell(clock(event.at), 'time'), cell(event.source), cell(event.delivery_id), cell(event.event),
       cell(event.kind, 'outcome'), cell(event.status), cell(latency(event.latency_ms)),
       cell(0, 'attempts'), cell(event.error || event.reason, 'error'));
     feed.insertBefore(tr, feed.firstChild);
@@ -194,7 +199,7 @@
     const series = { received: [], processed: [], depth: [] };
     let max = 1;
     for (const m of minutes) {
-      const x = 600 - (now - Math.floor(Date.parse(m.start) / 60000)) * 10;
+      const x = 594 - (now - Math.floor(Date.parse(m.start) / 60000)) * 9.8;
       for (const name of Object.keys(series)) {
         if (typeof m[name] === 'number') {
           series[name].push([x, m[name]]);
@@ -208,6 +213,14 @@
       line.setAttribute('points', points.map(([x, y]) =>
         x.toFixed(0) + ',' + (115 - (y / max) * 105).toFixed(1)).join(' '));
       chart.append(line);
+      for (const [x, y] of points) {
+        const dot = document.createElementNS(SVG, 'circle');
+        dot.setAttribute('class', name);
+        dot.setAttribute('cx', x.toFixed(0));
+        dot.setAttribute('cy', (115 - (y / max) * 105).toFixed(1));
+        dot.setAttribute('r', '3');
+        chart.append(dot);
+      }
     }
     const label = document.createElementNS(SVG, 'text');
     label.setAttribute('x', '4');

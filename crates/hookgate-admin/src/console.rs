@@ -199,7 +199,13 @@ pub(crate) async fn page(State(admin): State<Admin>, Query(query): Query<PageQue
             escape(&entry.source),
             entry.outcome
         );
-        cell(&mut out, &rfc3339(entry.received_at));
+        let at = rfc3339(entry.received_at);
+        // `2026-12-03T13:24:11.123456Z` -> `13:24:11.123`, as the script writes it.
+        let _ = write!(
+            out,
+            "<td class=\"time\" title=\"{at}\">{}</td>",
+            at.get(11..23).unwrap_or(&at)
+        );
         cell(&mut out, &entry.source);
         cell(&mut out, entry.delivery_id.as_deref().unwrap_or(""));
         cell(&mut out, entry.event.as_deref().unwrap_or(""));

@@ -3,12 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookgate_queue::sqlite::MinFreeDisk;
 use hookgate_queue::{Durability, MemoryQueue, Queue, RetryPolicy, RetrySchedule, SqliteQueue};
 
 use crate::cmd::with_causes;
 use crate::config::{
     Config, DurabilityName, QueueBackend, QueueConfig, RetryConfig, ScheduleConfig,
 };
+use crate::size::FreeDisk;
 
 // The back-ends' defaults, spelled here too so that `describe` needs neither
 // crate (they are optional); a test checks they agree.
@@ -57,6 +59,18 @@ pub(crate) async fn open(
             }
             if let Some(capacity) = queue.capacity {
                 builder = builder.capacity(capacity);
+            }
+            if let Some(max) = queue.max_bytes {
+                builder = builder.max_bytes(max);
+            }
+            if let Some(floor) = queue.min_free_disk {
+                builder = builder.min_free_disk(match floor {
+                    FreeDisk::Bytes(bytes) => MinFreeDisk::Bytes(bytes),
+                    FreeDisk::Percent(percent) => MinFreeDisk::Percent(percent),
+                });
+            }
+            if let Some(limit) = queue.wal_limit {
+                builder = builder.wal_limit(limit);
             }
             let opened = builder.open().map_err(|e| {
                 format!(

@@ -15,6 +15,7 @@ mod cmd;
 mod config;
 mod duration;
 mod input;
+mod size;
 
 /// Receive webhooks safely: sign and verify deliveries, run a receiver,
 /// inspect and replay its queue.

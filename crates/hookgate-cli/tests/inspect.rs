@@ -213,3 +213,59 @@ fn clarity_sample_reads_as_a_trigger_with_its_context_in_order() {
     let creator = line.find("\"creator_id\"").unwrap();
     assert!(app < creator, "{line}");
 }
+
+/// Every sender added with issue 14 reads its shipped sample.
+#[test]
+fn the_newer_senders_read_their_samples() {
+    let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/");
+    for (sender, headers, event, id) in [
+        (
+            "linear",
+            &["Linear-Event: Issue", "Linear-Delivery: d-1"][..],
+            "issue.create",
+            serde_json::json!("d-1"),
+        ),
+        (
+            "gitlab",
+            &["X-Gitlab-Event-UUID: 13792a34-cac6-4fda-95a8-c58e00a3954e"],
+            "merge_request.open",
+            serde_json::json!("13792a34-cac6-4fda-95a8-c58e00a3954e"),
+        ),
+        (
+            "paddle",
+            &[],
+            "transaction.completed",
+            serde_json::json!("evt_01h8bzakzx3hm2fmen703n5q45"),
+        ),
+        ("zoom", &[], "meeting.started", serde_json::Value::Null),
+        (
+            "twitch",
+            &["Twitch-Eventsub-Message-Type: notification"],
+            "channel.follow",
+            serde_json::Value::Null,
+        ),
+        (
+            "meta",
+            &[],
+            "whatsapp_business_account.messages",
+            serde_json::Value::Null,
+        ),
+        (
+            "discord",
+            &[],
+            "application_command.cardsearch",
+            serde_json::json!("786008729715212338"),
+        ),
+    ] {
+        let body = format!("{samples}{sender}.json");
+        let mut args = vec!["inspect", "--sender", sender, "--body", &body];
+        for header in headers {
+            args.extend(["-H", header]);
+        }
+        let out = hookgate(&args, b"");
+        let line = json_line(&out);
+        assert_eq!(line["event"], event, "{sender}");
+        assert_eq!(line["known"], true, "{sender}");
+        assert_eq!(line["id"], id, "{sender}");
+    }
+}

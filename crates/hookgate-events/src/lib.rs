@@ -5,12 +5,15 @@
 //! verified bytes, once, into a typed event:
 //!
 //! * [`Sender`] names a sender (`claravine`, `clarife`, `claimable`,
-//!   `standard`, `svix`, `stripe`, `github`, `slack`, `shopify`, `clarity`);
+//!   `standard`, `svix`, `stripe`, `github`, `slack`, `shopify`, `clarity`, `linear`,
+//!   `gitlab`, `paddle`, `zoom`, `twitch`, `meta`, `discord`);
 //!   [`Sender::parse`] gives an [`AnyEvent`], [`Sender::event_name`] just the
 //!   name (cheap, for filtering before enqueueing).
 //! * Each sender has its own type ([`ClaravineEvent`], [`ClarifeEvent`],
 //!   [`ClaimableEvent`], [`StandardEvent`], [`StripeEvent`], [`GitHubEvent`],
-//!   [`SlackEvent`], [`ShopifyEvent`], [`ClarityEvent`]); senders whose catalogue is too large to
+//!   [`SlackEvent`], [`ShopifyEvent`], [`ClarityEvent`], [`LinearEvent`], [`GitLabEvent`],
+//!   [`PaddleEvent`], [`ZoomEvent`], [`TwitchEvent`], [`MetaEvent`],
+//!   [`DiscordInteraction`]); senders whose catalogue is too large to
 //!   model take the data type as a parameter (JSON by default). Each reads
 //!   itself from a delivery with [`FromDelivery`].
 //! * **Forward compatible**: an event name, operation or field a sender adds
@@ -23,6 +26,10 @@
 //!   [`EventFilter`] (an allow-list) or a [`Router`], which runs every
 //!   matching async handler and tells the queue worker, through
 //!   [`HandlerError`], whether to retry or give up.
+//!
+//! * The [`handshake`] messages senders send to check an endpoint (Slack's
+//!   `url_verification`, Meta's `hub.challenge` ...), which receivers answer
+//!   rather than queue.
 //!
 //! Secrets that senders repeat in bodies (Claravine's `token`, Slack's legacy
 //! `token`) are never printed by `Debug` and never serialized.
@@ -99,8 +106,15 @@ pub use senders::claimable::{
 pub use senders::claravine::{ClaravineEvent, ClaravineObject, ClaravineOperation};
 pub use senders::clarife::{ClarifeData, ClarifeDocument, ClarifeEvent, ClarifeEventType};
 pub use senders::clarity::ClarityEvent;
+pub use senders::discord::DiscordInteraction;
 pub use senders::github::GitHubEvent;
+pub use senders::gitlab::GitLabEvent;
+pub use senders::linear::LinearEvent;
+pub use senders::meta::MetaEvent;
+pub use senders::paddle::PaddleEvent;
 pub use senders::shopify::ShopifyEvent;
 pub use senders::slack::{SlackEvent, SlackInnerEvent};
 pub use senders::standard::StandardEvent;
 pub use senders::stripe::{StripeEvent, StripeEventData};
+pub use senders::twitch::TwitchEvent;
+pub use senders::zoom::ZoomEvent;

@@ -7,11 +7,14 @@ use http::HeaderMap;
 use serde::{Serialize, Serializer};
 
 use crate::senders::{
-    claimable, claravine, clarife, clarity, github, shopify, slack, standard, stripe,
+    claimable, claravine, clarife, clarity, discord, github, gitlab, linear, meta, paddle, shopify,
+    slack, standard, stripe, twitch, zoom,
 };
 use crate::{
-    ClaimableEvent, ClaravineEvent, ClarifeEvent, ClarityEvent, Event, EventName, FromDelivery,
-    GitHubEvent, JsonBody, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent,
+    ClaimableEvent, ClaravineEvent, ClarifeEvent, ClarityEvent, DiscordInteraction, Event,
+    EventName, FromDelivery, GitHubEvent, GitLabEvent, JsonBody, LinearEvent, MetaEvent,
+    PaddleEvent, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent, TwitchEvent,
+    ZoomEvent,
 };
 
 /// A sender whose payloads this crate reads.
@@ -57,6 +60,20 @@ pub enum Sender {
     /// Clarity's custom routes (`clarity`): the context fields of a
     /// workflow trigger, every delivery named `trigger`.
     Clarity,
+    /// Linear (`linear`): `Linear-Event` (or the body's `type`) and `action`.
+    Linear,
+    /// GitLab (`gitlab`): `object_kind` and `object_attributes.action`.
+    GitLab,
+    /// Paddle Billing (`paddle`): `event_type`.
+    Paddle,
+    /// Zoom (`zoom`): `event`.
+    Zoom,
+    /// Twitch EventSub (`twitch`): the subscription type.
+    Twitch,
+    /// Meta: Facebook, Instagram, WhatsApp (`meta`): `object` and the changed field.
+    Meta,
+    /// Discord interactions (`discord`): the interaction type.
+    Discord,
 }
 
 /// A sender name that is not one of [`Sender::ALL`]'s. Its message lists
@@ -77,7 +94,7 @@ impl UnknownSender {
 /// [`Sender::ALL`]). [`Sender::ALL`], [`Sender::as_str`], [`FromStr`] and
 /// [`UnknownSender`]'s message are all read from it, so a new sender is one
 /// row (and its parser).
-const NAMES: [(Sender, &str); 10] = [
+const NAMES: [(Sender, &str); 17] = [
     (Sender::Claravine, "claravine"),
     (Sender::Clarife, "clarife"),
     (Sender::Claimable, "claimable"),
@@ -88,6 +105,13 @@ const NAMES: [(Sender, &str); 10] = [
     (Sender::Slack, "slack"),
     (Sender::Shopify, "shopify"),
     (Sender::Clarity, "clarity"),
+    (Sender::Linear, "linear"),
+    (Sender::GitLab, "gitlab"),
+    (Sender::Paddle, "paddle"),
+    (Sender::Zoom, "zoom"),
+    (Sender::Twitch, "twitch"),
+    (Sender::Meta, "meta"),
+    (Sender::Discord, "discord"),
 ];
 
 /// The names of a table, comma-separated.
@@ -145,6 +169,13 @@ impl Sender {
             Self::Slack => AnyEvent::Slack(SlackEvent::from_delivery(headers, body)?),
             Self::Shopify => AnyEvent::Shopify(ShopifyEvent::from_delivery(headers, body)?),
             Self::Clarity => AnyEvent::Clarity(ClarityEvent::from_delivery(headers, body)?),
+            Self::Linear => AnyEvent::Linear(LinearEvent::from_delivery(headers, body)?),
+            Self::GitLab => AnyEvent::GitLab(GitLabEvent::from_delivery(headers, body)?),
+            Self::Paddle => AnyEvent::Paddle(PaddleEvent::from_delivery(headers, body)?),
+            Self::Zoom => AnyEvent::Zoom(ZoomEvent::from_delivery(headers, body)?),
+            Self::Twitch => AnyEvent::Twitch(TwitchEvent::from_delivery(headers, body)?),
+            Self::Meta => AnyEvent::Meta(MetaEvent::from_delivery(headers, body)?),
+            Self::Discord => AnyEvent::Discord(DiscordInteraction::from_delivery(headers, body)?),
         })
     }
 
@@ -177,6 +208,13 @@ impl Sender {
             Self::Slack => slack::event_name(body),
             Self::Shopify => shopify::event_name(headers),
             Self::Clarity => Ok(clarity::event_name()),
+            Self::Linear => linear::event_name(headers, body),
+            Self::GitLab => gitlab::event_name(body),
+            Self::Paddle => paddle::event_name(body),
+            Self::Zoom => zoom::event_name(body),
+            Self::Twitch => twitch::event_name(headers, body),
+            Self::Meta => meta::event_name(body),
+            Self::Discord => discord::event_name(body),
         }
     }
 }
@@ -244,6 +282,20 @@ pub enum AnyEvent {
     Shopify(ShopifyEvent),
     /// A Clarity trigger's context.
     Clarity(ClarityEvent),
+    /// A Linear delivery.
+    Linear(LinearEvent),
+    /// A GitLab delivery.
+    GitLab(GitLabEvent),
+    /// A Paddle Billing notification.
+    Paddle(PaddleEvent),
+    /// A Zoom event.
+    Zoom(ZoomEvent),
+    /// A Twitch EventSub message.
+    Twitch(TwitchEvent),
+    /// A Meta notification.
+    Meta(MetaEvent),
+    /// A Discord interaction.
+    Discord(DiscordInteraction),
 }
 
 impl AnyEvent {
@@ -260,6 +312,13 @@ impl AnyEvent {
             Self::Slack(_) => Sender::Slack,
             Self::Shopify(_) => Sender::Shopify,
             Self::Clarity(_) => Sender::Clarity,
+            Self::Linear(_) => Sender::Linear,
+            Self::GitLab(_) => Sender::GitLab,
+            Self::Paddle(_) => Sender::Paddle,
+            Self::Zoom(_) => Sender::Zoom,
+            Self::Twitch(_) => Sender::Twitch,
+            Self::Meta(_) => Sender::Meta,
+            Self::Discord(_) => Sender::Discord,
         }
     }
 
@@ -274,6 +333,13 @@ impl AnyEvent {
             Self::Slack(e) => e,
             Self::Shopify(e) => e,
             Self::Clarity(e) => e,
+            Self::Linear(e) => e,
+            Self::GitLab(e) => e,
+            Self::Paddle(e) => e,
+            Self::Zoom(e) => e,
+            Self::Twitch(e) => e,
+            Self::Meta(e) => e,
+            Self::Discord(e) => e,
         }
     }
 }
@@ -321,6 +387,8 @@ mod tests {
         github.insert("x-github-event", "issues".parse().unwrap());
         let mut shopify = HeaderMap::new();
         shopify.insert("x-shopify-topic", "app/uninstalled".parse().unwrap());
+        let mut linear = HeaderMap::new();
+        linear.insert("linear-event", "Issue".parse().unwrap());
         let none = HeaderMap::new;
         vec![
             (
@@ -378,6 +446,48 @@ mod tests {
                 r#"{"identity_id": "42", "entitlement_id": "7"}"#,
                 "trigger",
             ),
+            (
+                Sender::Linear,
+                linear,
+                r#"{"action": "update", "type": "Issue", "data": {}}"#,
+                "issue.update",
+            ),
+            (
+                Sender::GitLab,
+                none(),
+                r#"{"object_kind": "push", "ref": "refs/heads/main"}"#,
+                "push",
+            ),
+            (
+                Sender::Paddle,
+                none(),
+                r#"{"event_id": "evt_1", "event_type": "subscription.canceled", "data": {}}"#,
+                "subscription.canceled",
+            ),
+            (
+                Sender::Zoom,
+                none(),
+                r#"{"event": "meeting.ended", "event_ts": 1, "payload": {}}"#,
+                "meeting.ended",
+            ),
+            (
+                Sender::Twitch,
+                none(),
+                r#"{"subscription": {"type": "stream.online"}, "event": {}}"#,
+                "stream.online",
+            ),
+            (
+                Sender::Meta,
+                none(),
+                r#"{"object": "instagram", "entry": [{"changes": [{"field": "comments"}]}]}"#,
+                "instagram.comments",
+            ),
+            (
+                Sender::Discord,
+                none(),
+                r#"{"type": 3, "id": "1"}"#,
+                "message_component",
+            ),
         ]
     }
 
@@ -410,6 +520,75 @@ mod tests {
                     .starts_with(&format!("not a {sender} payload")),
                 "{err}"
             );
+        }
+    }
+
+    /// The shipped samples (`samples/`, what `hookgate send` sends) of the
+    /// senders added with issue 14 read as their typed events.
+    #[test]
+    fn the_samples_of_the_newer_senders_parse() {
+        let mut linear = HeaderMap::new();
+        linear.insert("linear-event", "Issue".parse().unwrap());
+        linear.insert(
+            "linear-delivery",
+            "234d1a4e-b617-4388-90fe-adc3633d6b72".parse().unwrap(),
+        );
+        let none = HeaderMap::new;
+        for (sender, headers, body, name, id) in [
+            (
+                Sender::Linear,
+                linear,
+                include_str!("../../../samples/linear.json"),
+                "issue.create",
+                Some("234d1a4e-b617-4388-90fe-adc3633d6b72"),
+            ),
+            (
+                Sender::GitLab,
+                none(),
+                include_str!("../../../samples/gitlab.json"),
+                "merge_request.open",
+                None,
+            ),
+            (
+                Sender::Paddle,
+                none(),
+                include_str!("../../../samples/paddle.json"),
+                "transaction.completed",
+                Some("evt_01h8bzakzx3hm2fmen703n5q45"),
+            ),
+            (
+                Sender::Zoom,
+                none(),
+                include_str!("../../../samples/zoom.json"),
+                "meeting.started",
+                None,
+            ),
+            (
+                Sender::Twitch,
+                none(),
+                include_str!("../../../samples/twitch.json"),
+                "channel.follow",
+                None,
+            ),
+            (
+                Sender::Meta,
+                none(),
+                include_str!("../../../samples/meta.json"),
+                "whatsapp_business_account.messages",
+                None,
+            ),
+            (
+                Sender::Discord,
+                none(),
+                include_str!("../../../samples/discord.json"),
+                "application_command.cardsearch",
+                Some("786008729715212338"),
+            ),
+        ] {
+            let event = sender.parse(&headers, body.as_bytes()).unwrap();
+            assert_eq!(event.event_name(), name, "{sender}");
+            assert_eq!(event.event_id(), id, "{sender}");
+            assert_eq!(sender.event_name(&headers, body.as_bytes()).unwrap(), name);
         }
     }
 

@@ -619,8 +619,12 @@ impl Queue for RedisQueue {
 /// is `Full`, anything else (a script or data error) is `Storage`.
 fn map_err(err: RedisError) -> QueueError {
     if err.code() == Some("OOM") {
-        return QueueError::with_source(hookgate_queue::QueueErrorKind::Full, err)
-            .retry_after_hint(FULL_RETRY_AFTER);
+        // `/healthz` and the metrics name it as any storage limit.
+        return QueueError::full_at(
+            hookgate_queue::StorageLimit::StorageFull,
+            Some(err.to_string()),
+            FULL_RETRY_AFTER,
+        );
     }
     let transient = err.is_io_error()
         || err.is_timeout()

@@ -35,7 +35,9 @@
 //! operators use [`Queue`], which builds on it.
 //!
 //! Wrap any of them in [`Coalescing`] to let a newer version of an object
-//! replace an older one still waiting.
+//! replace an older one still waiting, and in [`BacklogLimit`] to refuse
+//! new deliveries (`503` with `Retry-After` from a receiver) while the
+//! oldest waiting one is older than a bound.
 //!
 //! # Workers
 //!
@@ -75,6 +77,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod backlog;
 mod clock;
 mod coalesce;
 #[cfg(feature = "conformance")]
@@ -94,6 +97,7 @@ mod wake;
 pub mod wire;
 mod worker;
 
+pub use backlog::{BacklogLimit, DEFAULT_BACKLOG_CHECK_INTERVAL, DEFAULT_BACKLOG_RETRY_AFTER};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use coalesce::{CoalesceKeyFn, Coalescing};
 pub use delivery::{

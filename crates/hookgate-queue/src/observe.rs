@@ -41,6 +41,9 @@ pub const HANDLED: &str = "hookgate_queue_handled_total";
 pub const RETRIES: &str = "hookgate_queue_retries_total";
 /// Counter: deliveries moved to the dead letters, by `source`.
 pub const DEAD_LETTERS: &str = "hookgate_queue_dead_letters_total";
+/// Counter: enqueues refused because the backlog was too old
+/// ([`BacklogLimit`](crate::BacklogLimit)), by `source`.
+pub const BACKLOG_REFUSED: &str = "hookgate_queue_backlog_refused_total";
 /// Histogram: seconds a handler took, by `source`.
 pub const HANDLER_LATENCY: &str = "hookgate_queue_handler_seconds";
 

@@ -25,19 +25,16 @@
 use std::fmt;
 
 use bytes::Bytes;
-use hmac::{Hmac, KeyInit as _, Mac as _};
 use hookgate_events::{
     DiscordPing, DropboxChallenge, GraphValidation, InvalidHandshake, JsonBody, MetaSubscribe,
     SlackUrlVerification, TwitchCallbackVerification, ZoomUrlValidation,
 };
-use hookgate_verify::Scheme;
+use hookgate_verify::{Scheme, Verifier};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::{ConfigError, Rejection, RejectionKind};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// The handshake a source answers; see the [module docs](self).
 ///
@@ -47,6 +44,9 @@ type HmacSha256 = Hmac<Sha256>;
 ///
 /// assert_eq!(Handshake::for_scheme(Scheme::Slack).unwrap().name(), "slack");
 /// assert!(Handshake::for_scheme(Scheme::GitHub).is_none());
+/// // Zoom's answer is signed with the verifier's secret.
+/// let zoom = hookgate_verify::Verifier::new(Scheme::Zoom, "secret-token").unwrap();
+/// assert_eq!(Handshake::for_verifier(&zoom).unwrap().name(), "zoom");
 /// let meta = Handshake::meta("meatyhamhock")?;
 /// assert!(meta.answers_get());
 /// assert!(!format!("{meta:?}").contains("meatyhamhock"));
@@ -60,7 +60,8 @@ pub struct Handshake {
 #[derive(Clone)]
 enum Kind {
     Slack,
-    Zoom(Box<HmacSha256>),
+    /// Signs `plainToken` with the first secret of this (Zoom) verifier.
+    Zoom(Verifier),
     Twitch,
     Discord,
     /// The SHA-256 of the verify token: compared in constant time whatever
@@ -103,14 +104,10 @@ impl Handshake {
     /// `encryptedToken`, the hex HMAC-SHA256 of it under `secret` (the
     /// app's secret token, the one its signatures use).
     pub fn zoom(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
-        let secret = secret.as_ref();
-        if secret.is_empty() {
-            return Err(ConfigError::EmptyHandshakeSecret("zoom"));
-        }
-        let mac = HmacSha256::new_from_slice(secret)
+        let verifier = Verifier::new(Scheme::Zoom, secret)
             .map_err(|_| ConfigError::EmptyHandshakeSecret("zoom"))?;
         Ok(Self {
-            kind: Kind::Zoom(Box::new(mac)),
+            kind: Kind::Zoom(verifier),
         })
     }
 
@@ -161,12 +158,30 @@ impl Handshake {
     }
 
     /// The handshake a source verified by `scheme` answers by default, when
-    /// it needs nothing but the scheme: Slack's today. (A Meta source needs
-    /// [`Handshake::meta`] with its verify token.)
+    /// it needs nothing but the scheme: Slack's, Twitch's, Dropbox's, and
+    /// Meta's without a verify token (every subscription refused until
+    /// [`Handshake::meta`] gives one). Zoom's needs the secret too: see
+    /// [`for_verifier`](Self::for_verifier).
     pub fn for_scheme(scheme: Scheme) -> Option<Self> {
         match scheme {
             Scheme::Slack => Some(Self::slack()),
+            Scheme::Twitch => Some(Self::twitch()),
+            Scheme::Dropbox => Some(Self::dropbox()),
+            Scheme::Meta => Some(Self::meta_without_token()),
             _ => None,
+        }
+    }
+
+    /// The handshake a source verified by `verifier` answers by default
+    /// (what [`Source::builder`](crate::Source::builder) uses): the
+    /// [scheme's](Self::for_scheme), and for Zoom, its
+    /// `endpoint.url_validation` signed with the verifier's first secret.
+    pub fn for_verifier(verifier: &Verifier) -> Option<Self> {
+        match verifier.scheme() {
+            Scheme::Zoom => Some(Self {
+                kind: Kind::Zoom(verifier.clone()),
+            }),
+            scheme => Self::for_scheme(scheme),
         }
     }
 
@@ -248,10 +263,11 @@ impl Handshake {
             }
             Kind::Twitch => TwitchCallbackVerification::from_delivery(headers, body)?
                 .map(|m| Answer::text(m.challenge)),
-            Kind::Zoom(key) => ZoomUrlValidation::from_json(body)?.map(|m| {
-                let mut mac = (**key).clone();
-                mac.update(m.plain_token.as_bytes());
-                let encrypted = hex(&mac.finalize().into_bytes());
+            Kind::Zoom(verifier) => ZoomUrlValidation::from_json(body)?.map(|m| {
+                // A Zoom verifier's secrets are HMAC keys.
+                let encrypted = verifier
+                    .hmac_sha256_hex(m.plain_token.as_bytes())
+                    .unwrap_or_default();
                 // Both values are hex or checked by `check_echo` (no quote,
                 // no backslash, no control character): nothing to escape.
                 Answer::json(format!(
@@ -271,16 +287,6 @@ impl Handshake {
 
 fn invalid_handshake(invalid: &InvalidHandshake) -> Rejection {
     Rejection::new(RejectionKind::InvalidHandshake, invalid.to_string())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    out
 }
 
 /// What a handshake is answered with: 200, a content type and a body.
@@ -397,9 +403,11 @@ mod tests {
             .unwrap();
         let json: serde_json::Value = serde_json::from_slice(answer.to_response().body()).unwrap();
         assert_eq!(json["plainToken"], "qgg8vlvZRS6UYooatFL8Aw");
-        let mut mac = HmacSha256::new_from_slice(b"Wvs0_T9rQ_2oVTNrjLjFDw").unwrap();
-        mac.update(b"qgg8vlvZRS6UYooatFL8Aw");
-        assert_eq!(json["encryptedToken"], hex(&mac.finalize().into_bytes()));
+        // HMAC-SHA256 computed apart (Python's hmac module).
+        assert_eq!(
+            json["encryptedToken"],
+            "49a9765f5ae5f5e635183e90fd274671287fa2896a3106fd314501110f82b7f6"
+        );
         assert!(!format!("{zoom:?}").contains("Wvs0"));
     }
 

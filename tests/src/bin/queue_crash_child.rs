@@ -16,6 +16,13 @@
 //! was not acknowledged would), printing `NEW <id>` for each one the queue
 //! had not seen, then `RESENT <enqueued> <duplicates>`; handles everything
 //! left, prints `DRAINED <handled>` and exits.
+//!
+//! `queue-crash-child settle <db> <handled-log> <n>`: enqueues `d-0..d-n`
+//! first (all committed, then `QUEUED`), then only handles them: each
+//! handler appends its id to the log and prints `HANDLED <id>`, while the
+//! outcomes of many attempts (and the next leases) are group-committed
+//! together by the writer. Runs until killed, somewhere between a batch of
+//! acknowledgements and its commit.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -57,7 +64,7 @@ fn main() {
                 .open(&log)
                 .expect("open handled log"),
         );
-        let pool = WorkerPool::builder(queue.clone(), record_to(log))
+        let pool = WorkerPool::builder(queue.clone(), record_to(log.clone()))
             .concurrency(16)
             .poll_interval(Duration::from_millis(5))
             .build();
@@ -68,6 +75,7 @@ fn main() {
                 resend(&queue, n, producers).await;
                 drain(&queue, &pool).await;
             }
+            "settle" => settle(queue, log, n).await,
             _ => panic!("{usage}"),
         }
     });
@@ -88,6 +96,35 @@ fn record_to(
             .map_err(hookgate_queue::HandlerError::from);
         std::future::ready(result)
     }
+}
+
+/// Queues `n` deliveries, then handles them until killed.
+async fn settle(queue: Arc<dyn Queue>, log: Arc<File>, n: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        let queue = queue.clone();
+        tasks.spawn(async move { queue.enqueue(delivery(i)).await.expect("enqueue") });
+    }
+    while let Some(outcome) = tasks.join_next().await {
+        assert_eq!(outcome.expect("enqueue task"), EnqueueOutcome::Enqueued);
+    }
+    println!("QUEUED");
+    let record = record_to(log);
+    let pool = WorkerPool::builder(queue, move |delivery: Delivery| {
+        let id = delivery.delivery_id.clone();
+        let recorded = record(delivery);
+        async move {
+            let result = recorded.await;
+            // After the log line: the parent kills on this one.
+            println!("HANDLED {id}");
+            result
+        }
+    })
+    .concurrency(16)
+    .poll_interval(Duration::from_millis(5))
+    .build();
+    pool.run(std::future::pending(), Duration::from_secs(1))
+        .await;
 }
 
 async fn produce(queue: Arc<dyn Queue>, pool: WorkerPool, n: usize, producers: usize) {

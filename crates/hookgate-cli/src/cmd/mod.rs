@@ -191,6 +191,23 @@ impl SchemeArgs {
         builder.build().map_err(Failure::usage)
     }
 
+    /// The signer these options describe: the verifier's, except for Ed25519
+    /// secret keys (Standard Webhooks' `whsk_…`, Discord's seed), which a
+    /// verifier does not take.
+    pub(crate) fn signer(&self) -> Result<hookgate_verify::Signer, Failure> {
+        let ed25519 = match (self.scheme, self.secrets.first()) {
+            (Scheme::Discord, Some(_)) => true,
+            (Scheme::Standard, Some(secret)) => secret.starts_with("whsk_"),
+            _ => false,
+        };
+        match self.secrets.first() {
+            Some(secret) if ed25519 => {
+                hookgate_verify::Signer::new(self.scheme, secret).map_err(Failure::usage)
+            }
+            _ => Ok(self.verifier(None)?.signer()),
+        }
+    }
+
     fn options(
         &self,
         mut builder: VerifierBuilder,
@@ -214,6 +231,21 @@ impl SchemeArgs {
             builder = builder.id_header(name)?;
         }
         Ok(builder)
+    }
+}
+
+/// The request context of `--url`: required (a usage error) by the schemes
+/// that sign the URL.
+pub(crate) fn request_context(
+    scheme: Scheme,
+    url: Option<&str>,
+) -> Result<hookgate_verify::RequestContext<'_>, Failure> {
+    match url {
+        Some(url) => Ok(hookgate_verify::RequestContext::new().with_url(url)),
+        None if scheme.needs_url() => Err(Failure::usage(format!(
+            "--scheme {scheme} signs the request URL: give the full URL with --url URL"
+        ))),
+        None => Ok(hookgate_verify::RequestContext::new()),
     }
 }
 

@@ -27,6 +27,13 @@ fn sample(scheme: Scheme) -> Option<&'static str> {
         Scheme::Shopify => include_str!("../../../../samples/shopify.json"),
         Scheme::Claravine => include_str!("../../../../samples/claravine.json"),
         Scheme::Clarity => include_str!("../../../../samples/clarity.json"),
+        Scheme::Paddle => include_str!("../../../../samples/paddle.json"),
+        Scheme::Linear => include_str!("../../../../samples/linear.json"),
+        Scheme::Zoom => include_str!("../../../../samples/zoom.json"),
+        Scheme::Twitch => include_str!("../../../../samples/twitch.json"),
+        Scheme::Meta => include_str!("../../../../samples/meta.json"),
+        Scheme::Dropbox => include_str!("../../../../samples/dropbox.json"),
+        Scheme::GitLab => include_str!("../../../../samples/gitlab.json"),
         _ => return None,
     })
 }
@@ -49,7 +56,11 @@ fn default_event(scheme: Scheme) -> &'static str {
     Without --body, the scheme's sample payload (samples/*.json, from the senders' docs) is sent with a\n\
     fresh id; --event renames its event (`type`, Claravine's event.operation, GitHub's X-GitHub-Event and\n\
     `action`, Shopify's X-Shopify-Topic). Prints the status line, then the answer's body.\n\
-    Exit 0 on a 2xx, 1 on any other answer or when the receiver cannot be reached, 2 on usage errors.")]
+    Exit 0 on a 2xx, 1 on any other answer or when the receiver cannot be reached, 2 on usage errors.\n\n\
+    --handshake sends the scheme's handshake (Slack url_verification, Zoom endpoint.url_validation,\n\
+    Twitch webhook_callback_verification, Meta GET hub.challenge with --verify-token, Dropbox GET\n\
+    challenge) and exits 0 only when the answer is the one the sender expects:\n  \
+    hookgate send --scheme slack --secret s3cret --url http://127.0.0.1:3000/hooks/slack --handshake")]
 pub(crate) struct SendArgs {
     #[command(flatten)]
     scheme: SchemeArgs,
@@ -73,12 +84,25 @@ pub(crate) struct SendArgs {
     /// Seconds to wait for the answer.
     #[arg(long, value_name = "SECS", default_value_t = 30)]
     timeout: u64,
+
+    /// Send the scheme's handshake instead of an event (slack, zoom, twitch,
+    /// meta, dropbox), with a fresh challenge; exit 0 only when the receiver
+    /// answers it as the sender expects.
+    #[arg(long, conflicts_with_all = ["event", "body"])]
+    handshake: bool,
+
+    /// Meta's verify token, for `--handshake` with the meta scheme.
+    #[arg(long, value_name = "TOKEN", requires = "handshake")]
+    verify_token: Option<String>,
 }
 
 pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
+    if args.handshake {
+        return handshake::send(&args);
+    }
     let scheme = args.scheme.scheme;
     let secret = args.scheme.secrets.first().cloned().unwrap_or_default();
-    let signer = args.scheme.verifier(None)?.signer();
+    let signer = args.scheme.signer()?;
     let id = args.id.clone().unwrap_or_else(fresh_id);
     let now = input::unix_now();
     let event = args
@@ -97,7 +121,11 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             sample_body(scheme, sample, &id, &event, &secret, now)?
         }
     };
-    let mut headers = signer.sign(&id, now, &body).map_err(Failure::usage)?;
+    // The URL sent to is the URL signed, for the schemes that sign it.
+    let context = hookgate_verify::RequestContext::new().with_url(&args.url);
+    let mut headers = signer
+        .sign_with(&id, now, &body, context)
+        .map_err(Failure::usage)?;
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -131,11 +159,21 @@ async fn post(
     body: Vec<u8>,
     timeout: Duration,
 ) -> Result<(http::StatusCode, String), Failure> {
+    request(http::Method::POST, url, headers, body, timeout).await
+}
+
+async fn request(
+    method: http::Method,
+    url: &str,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    timeout: Duration,
+) -> Result<(http::StatusCode, String), Failure> {
     let client = reqwest::Client::builder()
         .build()
         .map_err(|e| Failure::usage(format!("cannot create the HTTP client: {e}")))?;
     let response = client
-        .post(url)
+        .request(method, url)
         .headers(headers)
         .body(body)
         .timeout(timeout)
@@ -238,6 +276,55 @@ fn sample_body(
             }
             object.insert("event_id".to_owned(), Value::from(format!("Ev{id}")));
         }
+        Scheme::Paddle => {
+            object.insert("event_id".to_owned(), Value::from(format!("evt_{id}")));
+            if !event.is_empty() {
+                object.insert("event_type".to_owned(), Value::from(event));
+            }
+        }
+        Scheme::Zoom => {
+            if !event.is_empty() {
+                object.insert("event".to_owned(), Value::from(event));
+            }
+            object.insert("event_ts".to_owned(), Value::from(now.saturating_mul(1000)));
+        }
+        Scheme::Twitch => {
+            if !event.is_empty()
+                && let Some(sub) = object
+                    .get_mut("subscription")
+                    .and_then(Value::as_object_mut)
+            {
+                sub.insert("type".to_owned(), Value::from(event));
+            }
+        }
+        Scheme::Linear => {
+            // `issue.update`: the entity type (`Issue`) and the action.
+            if let Some((kind, action)) = event.split_once('.') {
+                object.insert("type".to_owned(), Value::from(camel_case(kind)));
+                object.insert("action".to_owned(), Value::from(action));
+            }
+            object.insert("webhookId".to_owned(), Value::from(id));
+            // Linear signs its time in the body; receivers check it (60 s).
+            object.insert(
+                "webhookTimestamp".to_owned(),
+                Value::from(now.saturating_mul(1000)),
+            );
+        }
+        Scheme::GitLab if !event.is_empty() => {
+            let (kind, action) = event.split_once('.').unwrap_or((event, ""));
+            object.insert("object_kind".to_owned(), Value::from(kind));
+            object.insert("event_type".to_owned(), Value::from(kind));
+            if let Some(attributes) = object
+                .get_mut("object_attributes")
+                .and_then(Value::as_object_mut)
+            {
+                if action.is_empty() {
+                    attributes.remove("action");
+                } else {
+                    attributes.insert("action".to_owned(), Value::from(action));
+                }
+            }
+        }
         _ => {}
     }
     let mut body = serde_json::to_vec_pretty(&value)
@@ -257,6 +344,13 @@ fn event_headers(scheme: Scheme, event: &str, headers: &mut HeaderMap) -> Result
                 .to_owned(),
         ),
         Scheme::Shopify => ("x-shopify-topic", event.replacen('.', "/", 1)),
+        Scheme::Linear => (
+            "linear-event",
+            // The sample's type, `Issue`, unless another was asked for.
+            event
+                .split_once('.')
+                .map_or_else(|| "Issue".to_owned(), |(kind, _)| camel_case(kind)),
+        ),
         _ => return Ok(()),
     };
     if value.is_empty() {
@@ -266,6 +360,172 @@ fn event_headers(scheme: Scheme, event: &str, headers: &mut HeaderMap) -> Result
         .map_err(|_| Failure::usage(format!("--event {event:?} cannot be sent in a header")))?;
     headers.insert(HeaderName::from_static(name), value);
     Ok(())
+}
+
+/// `hookgate send --handshake`: what a sender sends to check an endpoint,
+/// and the check of the answer.
+mod handshake {
+    use std::time::Duration;
+
+    use hookgate_verify::Scheme;
+    use http::{HeaderValue, Method};
+    use serde_json::{Value, json};
+
+    use super::{Failure, SendArgs, fresh_id, input};
+
+    /// What the receiver must answer.
+    enum Expected {
+        /// Exactly this body (the challenge).
+        Echo(String),
+        /// This JSON value.
+        Json(Value),
+    }
+
+    pub(super) fn send(args: &SendArgs) -> Result<(), Failure> {
+        let scheme = args.scheme.scheme;
+        let verifier = args.scheme.verifier(None)?;
+        let signer = verifier.signer();
+        let now = input::unix_now();
+        let id = args.id.clone().unwrap_or_else(fresh_id);
+        // Letters, digits and `_`: what every sender's challenges look like.
+        let challenge = format!("hookgate_{}", fresh_id());
+        let signed = |body: Value| -> Result<(http::HeaderMap, Vec<u8>), Failure> {
+            let body = serde_json::to_vec(&body)
+                .map_err(|e| Failure::usage(format!("cannot write the body: {e}")))?;
+            let mut headers = signer.sign(&id, now, &body).map_err(Failure::usage)?;
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            Ok((headers, body))
+        };
+        let with_query = |params: &[(&str, &str)]| {
+            let query: String = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(params)
+                .finish();
+            let sep = if args.url.contains('?') { '&' } else { '?' };
+            format!("{}{sep}{query}", args.url)
+        };
+        let (method, url, headers, body, expected) = match scheme {
+            Scheme::Slack => {
+                let (headers, body) = signed(json!({
+                    "token": "hookgate-send", "challenge": challenge, "type": "url_verification"
+                }))?;
+                let url = args.url.clone();
+                (Method::POST, url, headers, body, Expected::Echo(challenge))
+            }
+            Scheme::Zoom => {
+                let (headers, body) = signed(json!({
+                    "payload": {"plainToken": challenge},
+                    "event_ts": now.saturating_mul(1000),
+                    "event": "endpoint.url_validation"
+                }))?;
+                let encrypted = verifier
+                    .hmac_sha256_hex(challenge.as_bytes())
+                    .unwrap_or_default();
+                let expected = Expected::Json(json!({
+                    "plainToken": challenge, "encryptedToken": encrypted
+                }));
+                (Method::POST, args.url.clone(), headers, body, expected)
+            }
+            Scheme::Twitch => {
+                let (mut headers, body) = signed(json!({
+                    "challenge": challenge,
+                    "subscription": {
+                        "id": id, "status": "webhook_callback_verification_pending",
+                        "type": "channel.follow", "version": "2", "cost": 0,
+                        "condition": {"broadcaster_user_id": "1337", "moderator_user_id": "1337"},
+                        "transport": {"method": "webhook", "callback": args.url}
+                    }
+                }))?;
+                headers.insert(
+                    "twitch-eventsub-message-type",
+                    HeaderValue::from_static("webhook_callback_verification"),
+                );
+                let url = args.url.clone();
+                (Method::POST, url, headers, body, Expected::Echo(challenge))
+            }
+            Scheme::Meta => {
+                let token = args.verify_token.as_deref().ok_or_else(|| {
+                    Failure::usage("the meta handshake needs --verify-token TOKEN (the verify token set in Meta's dashboard)")
+                })?;
+                let url = with_query(&[
+                    ("hub.mode", "subscribe"),
+                    ("hub.challenge", &challenge),
+                    ("hub.verify_token", token),
+                ]);
+                let headers = http::HeaderMap::new();
+                (
+                    Method::GET,
+                    url,
+                    headers,
+                    Vec::new(),
+                    Expected::Echo(challenge),
+                )
+            }
+            Scheme::Dropbox => {
+                let url = with_query(&[("challenge", &challenge)]);
+                let headers = http::HeaderMap::new();
+                (
+                    Method::GET,
+                    url,
+                    headers,
+                    Vec::new(),
+                    Expected::Echo(challenge),
+                )
+            }
+            other => {
+                return Err(Failure::usage(format!(
+                    "hookgate send knows no handshake of the {other} scheme; it sends those of slack, zoom, twitch, meta and dropbox"
+                )));
+            }
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
+        let (status, answer) = runtime.block_on(super::request(
+            method,
+            &url,
+            headers,
+            body,
+            Duration::from_secs(args.timeout),
+        ))?;
+        println!("{status}");
+        if !answer.is_empty() {
+            println!("{answer}");
+        }
+        if !status.is_success() {
+            return Err(Failure::Refused(format!("the receiver answered {status}")));
+        }
+        let right = match &expected {
+            Expected::Echo(challenge) => answer == *challenge,
+            Expected::Json(value) => {
+                serde_json::from_str::<Value>(&answer).is_ok_and(|got| got == *value)
+            }
+        };
+        if right {
+            Ok(())
+        } else {
+            Err(Failure::Refused(format!(
+                "the receiver answered {status} but not what the {scheme} handshake expects"
+            )))
+        }
+    }
+}
+
+/// `issue_label` as `IssueLabel`: Linear's entity types from the snake_case
+/// segment of an event name (the reverse of hookgate-events' naming).
+fn camel_case(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
 }
 
 /// A UUID (version 4 layout, variant 1) that is a function of `id`: FNV-1a
@@ -331,6 +591,22 @@ mod tests {
                 Some(Sender::Claravine),
             ),
             (Scheme::Clarity, "", None),
+            (
+                Scheme::Paddle,
+                "subscription.canceled",
+                Some(Sender::Paddle),
+            ),
+            (Scheme::Linear, "issue_label.remove", Some(Sender::Linear)),
+            (Scheme::Zoom, "meeting.ended", Some(Sender::Zoom)),
+            (Scheme::Twitch, "stream.online", Some(Sender::Twitch)),
+            (
+                Scheme::Meta,
+                "whatsapp_business_account.messages",
+                Some(Sender::Meta),
+            ),
+            (Scheme::GitLab, "merge_request.merge", Some(Sender::GitLab)),
+            (Scheme::GitLab, "push", Some(Sender::GitLab)),
+            (Scheme::Dropbox, "", None),
         ];
         for (scheme, event, sender) in cases {
             let secret = secret_for(scheme);

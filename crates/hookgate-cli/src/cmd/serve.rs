@@ -20,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use clap::Args;
+use hookgate_admin::Admin;
 use hookgate_queue::{MemoryQueue, Queue, WorkerPool};
 use hookgate_tower::{Receiver, Server, WebhookLayer};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -40,7 +41,9 @@ use crate::config::{Config, LogFormat};
     Routes: each source's path (/hooks/NAME by default), GET /healthz (queue depth and\n\
     oldest age, JSON), GET /metrics (Prometheus). Logs go to stderr; set HOOKGATE_LOG\n\
     (e.g. `hookgate=debug,info`) to change the level. Once listening, one line\n\
-    `listening on http://ADDR` is printed on stdout.")]
+    `listening on http://ADDR` is printed on stdout, then `admin on http://ADDR` when the\n\
+    admin listener runs ([admin] table or --admin-listen: API, event stream for\n\
+    `hookgate tail`, console at /; off loopback it needs HOOKGATE_ADMIN_TOKEN).")]
 pub(crate) struct ServeArgs {
     /// The configuration file.
     #[arg(long, short, value_name = "FILE", default_value = "hookgate.toml")]
@@ -49,6 +52,11 @@ pub(crate) struct ServeArgs {
     /// Listen here instead of `[server] listen` (port 0 picks a free port).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+
+    /// Run the admin listener here instead of `[admin] listen` (port 0 picks
+    /// a free port); turns it on without an `[admin]` table.
+    #[arg(long, value_name = "ADDR")]
+    admin_listen: Option<SocketAddr>,
 
     /// Check the configuration and the secrets' environment variables, then exit.
     #[arg(long)]
@@ -62,10 +70,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let sources = config
         .sources(&env, path_var.as_deref())
         .map_err(Failure::config)?;
+    let admin = admin_settings(&config, args.admin_listen, &env)?;
     if args.check {
         // The checks that concern several sources, with a queue that costs nothing.
         config
-            .receiver(sources, Arc::new(MemoryQueue::new()))
+            .receiver(sources, Arc::new(MemoryQueue::new()), None)
             .map_err(Failure::usage)?;
         println!(
             "{}: ok ({} sources, queue {})",
@@ -104,11 +113,88 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         let queue = backend::open(&config, &env, backend::Opener::Receiver)
             .await
             .map_err(Failure::Usage)?;
+        let admin = admin
+            .map(|settings| settings.build(&config, &queue))
+            .transpose()?;
         let receiver = config
-            .receiver(sources, queue.clone())
+            .receiver(
+                sources,
+                queue.clone(),
+                admin.as_ref().map(|(admin, _)| admin.observer()),
+            )
             .map_err(Failure::usage)?;
-        serve(config, listen, queue, receiver, actions, metrics).await
+        serve(config, listen, queue, receiver, actions, metrics, admin).await
     })
+}
+
+/// The admin listener's address and token, checked before anything starts:
+/// off loopback, the token's environment variable must be set.
+#[derive(Debug)]
+struct AdminSettings {
+    listen: SocketAddr,
+    token: Option<String>,
+}
+
+fn admin_settings(
+    config: &Config,
+    listen: Option<SocketAddr>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<AdminSettings>, Failure> {
+    let defaults;
+    let admin = match (&config.admin, listen) {
+        (Some(admin), _) => admin,
+        (None, Some(_)) => {
+            defaults = crate::config::AdminConfig::default();
+            &defaults
+        }
+        (None, None) => return Ok(None),
+    };
+    let listen = listen.unwrap_or(admin.listen);
+    let token = env(&admin.token_env).filter(|t| !t.is_empty());
+    if token.is_none() && !listen.ip().is_loopback() {
+        return Err(Failure::usage(format!(
+            "admin: the admin listener {listen} is not on loopback, and {} is not set: set it to a token of at least {} characters (clients send it as `Authorization: Bearer TOKEN`), or listen on 127.0.0.1",
+            admin.token_env,
+            hookgate_admin::MIN_TOKEN_LEN
+        )));
+    }
+    if let Some(token) = &token
+        && token.chars().count() < hookgate_admin::MIN_TOKEN_LEN
+    {
+        return Err(Failure::usage(format!(
+            "admin: {} holds a token of {} characters; use at least {} (e.g. `openssl rand -hex 32`)",
+            admin.token_env,
+            token.chars().count(),
+            hookgate_admin::MIN_TOKEN_LEN
+        )));
+    }
+    Ok(Some(AdminSettings { listen, token }))
+}
+
+impl AdminSettings {
+    fn build(
+        self,
+        config: &Config,
+        queue: &Arc<dyn Queue>,
+    ) -> Result<(Admin, SocketAddr), Failure> {
+        let settings = config.admin.clone().unwrap_or_default();
+        let mut builder = Admin::builder(Arc::clone(queue))
+            .sources(config.sources.iter().map(|s| s.name.clone()))
+            .recent(settings.recent)
+            .body_limit(settings.body_limit);
+        if let Some(token) = self.token {
+            builder = builder
+                .token(token)
+                .map_err(|e| Failure::usage(format!("admin: {e}")))?;
+        }
+        let admin = builder
+            .build()
+            .map_err(|e| Failure::usage(format!("admin: {e}")))?;
+        admin
+            .check_listen(self.listen)
+            .map_err(|e| Failure::usage(format!("admin: {e}")))?;
+        Ok((admin, self.listen))
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -140,6 +226,7 @@ async fn serve(
     receiver: Receiver,
     actions: Actions,
     metrics: PrometheusHandle,
+    admin: Option<(Admin, SocketAddr)>,
 ) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -167,7 +254,17 @@ async fn serve(
     for source in &config.sources {
         pool = pool.source_attempt_timeout(&source.name, source.action.timeout());
     }
+    if let Some((admin, _)) = &admin {
+        pool = pool.observer(admin.observer());
+    }
     let pool = pool.build();
+    // The admin listener is not drained at shutdown: its event streams
+    // never end by themselves. It stops with the process.
+    let admin_tasks = match admin {
+        Some((admin, addr)) => Some(start_admin(admin, addr, &config).await?),
+        None => None,
+    };
+    let admin_addr = admin_tasks.as_ref().map(|(_, addr)| *addr);
     let workers = {
         let stop = stopped(stop_rx.clone());
         let deadline = config.workers.shutdown_timeout;
@@ -205,6 +302,9 @@ async fn serve(
     }
     tracing::info!(address = %local, queue = %backend::describe(&config.queue), "listening");
     println!("listening on http://{local}");
+    if let Some(addr) = admin_addr {
+        println!("admin on http://{addr}");
+    }
 
     // The hardened server: header and idle timeouts, a connection limit
     // (see hookgate_tower::server), and the peer address for `allow_ips`.
@@ -216,6 +316,9 @@ async fn serve(
         .with_graceful_shutdown(stopped(stop_rx))
         .await;
     upkeep.abort();
+    for task in admin_tasks.into_iter().flat_map(|(tasks, _)| tasks) {
+        task.abort();
+    }
     let report = workers
         .await
         .map_err(|e| Failure::usage(format!("the worker pool failed: {e}")))?;
@@ -230,13 +333,45 @@ async fn serve(
     Ok(())
 }
 
+/// Binds the admin listener and starts serving it, and the sampler of the
+/// console's depth chart; returns both tasks and the address.
+async fn start_admin(
+    admin: Admin,
+    addr: SocketAddr,
+    config: &Config,
+) -> Result<([tokio::task::JoinHandle<()>; 2], SocketAddr), Failure> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure::usage(format!("admin: cannot listen on {addr}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::usage(format!("admin: cannot read the listening address: {e}")))?;
+    let server = Server::new()
+        .header_read_timeout(config.server.header_timeout)
+        .max_connections(64)
+        .serve(listener, admin.router());
+    let serving = tokio::spawn(server.into_future());
+    let sampler = {
+        let admin = admin.clone();
+        tokio::spawn(async move { admin.sample_depth(Duration::from_secs(10)).await })
+    };
+    tracing::info!(
+        address = %local,
+        token = admin.requires_token(),
+        "admin listener (API, event stream, console)"
+    );
+    Ok(([serving, sampler], local))
+}
+
 /// Completes once the stop flag is raised (or its sender is gone).
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// `GET /healthz`: 200 with the queue's counts while the queue answers, 503
-/// when it does not.
+/// `GET /healthz`: 200 with the queue's counts while the queue answers and
+/// takes deliveries; 503 `"full"` naming the limit (`capacity`, `max_bytes`,
+/// `min_free_disk`, `storage_full`) while one refuses enqueues, and 503
+/// `"unavailable"` when the queue does not answer.
 async fn healthz(State(state): State<AppState>) -> Response {
     let (status, body) = health(state.queue.stats().await);
     (status, Json(body)).into_response()
@@ -250,20 +385,31 @@ fn health(
 ) -> (StatusCode, serde_json::Value) {
     use hookgate_queue::QueueErrorKind;
     match stats {
-        Ok(stats) => (
-            StatusCode::OK,
-            json!({
-                "status": "ok",
-                "queue": {
-                    "depth": stats.depth(),
-                    "ready": stats.ready,
-                    "scheduled": stats.scheduled,
-                    "leased": stats.leased,
-                    "dead": stats.dead,
-                    "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
-                }
-            }),
-        ),
+        Ok(stats) => {
+            let limit = stats.storage.and_then(|usage| usage.limit_reached);
+            let mut queue = json!({
+                "depth": stats.depth(),
+                "ready": stats.ready,
+                "scheduled": stats.scheduled,
+                "leased": stats.leased,
+                "dead": stats.dead,
+                "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
+            });
+            if let Some(usage) = stats.storage {
+                queue["storage"] = json!({
+                    "bytes": usage.bytes,
+                    "wal_bytes": usage.wal_bytes,
+                    "free_disk_bytes": usage.free_disk,
+                });
+            }
+            match limit {
+                None => (StatusCode::OK, json!({ "status": "ok", "queue": queue })),
+                Some(limit) => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({ "status": "full", "limit": limit.as_str(), "queue": queue }),
+                ),
+            }
+        }
         Err(err) => {
             tracing::warn!(error = %err, "health check: the queue does not answer");
             let reason = match err.kind() {

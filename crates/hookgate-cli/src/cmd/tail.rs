@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use super::Failure;
 
-/// The environment variable holding the admin token, read by `serve` (by
-/// default: `[admin] token_env`) and by `tail`.
-pub(crate) const TOKEN_ENV: &str = "HOOKGATE_ADMIN_TOKEN";
+/// The environment variable holding the admin token: `serve`'s default
+/// `[admin] token_env`.
+use crate::config::DEFAULT_TOKEN_ENV as TOKEN_ENV;
 /// Where `serve`'s admin listener is by default.
 pub(crate) const DEFAULT_ADMIN_URL: &str = "http://127.0.0.1:8081";
 /// The longest line accepted from the stream; past it the server is not an

@@ -19,6 +19,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 mod action;
+mod admin;
 mod error;
 mod queue;
 mod retry;
@@ -29,6 +30,8 @@ mod workers;
 
 pub(crate) use action::Action;
 use action::{RawAction, check_action};
+pub(crate) use admin::{AdminConfig, DEFAULT_TOKEN_ENV};
+use admin::{RawAdmin, check_admin};
 use error::Ctx;
 pub(crate) use error::{ConfigError, ConfigErrors};
 pub(crate) use queue::{DurabilityName, QueueBackend, QueueConfig};
@@ -68,6 +71,8 @@ pub(crate) struct Config {
     pub(crate) sources: Vec<SourceConfig>,
     /// The file's name as given, for errors found after parsing.
     file: String,
+    /// `[admin]`, when present.
+    pub(crate) admin: Option<AdminConfig>,
 }
 
 impl Config {
@@ -136,10 +141,14 @@ impl Config {
         &self,
         sources: Vec<Source>,
         queue: Arc<dyn Enqueue>,
+        observer: Option<Arc<dyn hookgate_queue::observe::Observer>>,
     ) -> Result<Receiver, ConfigError> {
         let mut builder = Receiver::builder()
             .queue(queue)
             .trusted_proxies(self.server.trusted_proxies.iter().copied());
+        if let Some(observer) = observer {
+            builder = builder.observer(observer);
+        }
         for source in sources {
             builder = builder.source(source);
         }
@@ -169,7 +178,9 @@ impl Config {
 // does not hide the others.
 
 /// The sections a file may have, for the message about an unknown one.
-const SECTIONS: [&str; 6] = ["server", "queue", "retry", "workers", "action", "sources"];
+const SECTIONS: [&str; 7] = [
+    "server", "queue", "retry", "workers", "action", "sources", "admin",
+];
 
 #[derive(Default)]
 struct RawConfig {
@@ -184,6 +195,8 @@ struct RawConfig {
     sources: Vec<(Spanned<String>, Spanned<RawSource>)>,
     /// Whether some source could not be read.
     sources_unreadable: bool,
+    /// `[admin]`, when present (`None` also when it could not be read).
+    admin: Option<RawAdmin>,
 }
 
 /// The value of `result`, or `None` with its error added to `errors`.
@@ -226,6 +239,7 @@ impl RawConfig {
                     raw.server = read_value(ctx, "server", value, errors).unwrap_or_default();
                 }
                 "queue" => raw.queue = read_value(ctx, "queue", value, errors),
+                "admin" => raw.admin = read_value(ctx, "admin", value, errors),
                 "retry" => raw.retry = read_value(ctx, "retry", value, errors).unwrap_or_default(),
                 "workers" => {
                     raw.workers = read_value(ctx, "workers", value, errors).unwrap_or_default();
@@ -273,6 +287,7 @@ impl RawConfig {
         let queue = keep(errors, check_queue(ctx, base, self.queue));
         let retry = keep(errors, check_retry(ctx, self.retry));
         let workers = keep(errors, check_workers(ctx, self.workers));
+        let admin = self.admin.map(|raw| keep(errors, check_admin(ctx, raw)));
         // A source without its own action is not also blamed for an
         // `[action]` already reported.
         let action_written = self.action.is_some() || self.action_unreadable;
@@ -306,6 +321,7 @@ impl RawConfig {
             workers: workers?,
             sources,
             file: ctx.file.to_owned(),
+            admin: admin.flatten(),
         })
     }
 }

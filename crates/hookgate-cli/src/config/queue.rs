@@ -13,6 +13,7 @@ use super::DEFAULT_QUEUE_FILE;
 use super::error::{ConfigError, Ctx};
 use super::values::Whole;
 use crate::duration::HumanDuration;
+use crate::size::{ByteSize, FreeDisk};
 
 /// How durable the SQLite (or PostgreSQL) queue's acknowledged enqueue is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -102,7 +103,7 @@ impl Endpoint {
 }
 
 /// The `[queue]` table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct QueueConfig {
     /// The back-end.
     pub(crate) backend: QueueBackend,
@@ -110,7 +111,16 @@ pub(crate) struct QueueConfig {
     pub(crate) dedup_window: Option<Duration>,
     /// The most deliveries waiting before enqueues are refused (503).
     pub(crate) capacity: Option<u64>,
+    /// The most bytes the queue's data may take before enqueues are refused (503).
+    pub(crate) max_bytes: Option<u64>,
+    /// The free space left on the queue's file system, below which enqueues are refused (503).
+    pub(crate) min_free_disk: Option<FreeDisk>,
+    /// The bound on the SQLite queue's write-ahead log.
+    pub(crate) wal_limit: Option<u64>,
 }
+
+// `FreeDisk` holds an f64 percentage, always finite (checked when read).
+impl Eq for QueueConfig {}
 
 /// `queue = "memory"`, or a `[queue]` table.
 pub(super) struct RawQueue(RawQueueTable);
@@ -132,6 +142,9 @@ struct RawQueueTable {
     durability: Option<Spanned<DurabilityName>>,
     dedup_window: Option<HumanDuration>,
     capacity: Option<Spanned<Whole<u64>>>,
+    max_bytes: Option<Spanned<ByteSize>>,
+    min_free_disk: Option<Spanned<FreeDisk>>,
+    wal_limit: Option<Spanned<ByteSize>>,
 }
 
 impl<'de> Deserialize<'de> for RawQueue {
@@ -183,6 +196,9 @@ pub(super) fn check_queue(
             },
             dedup_window: None,
             capacity: None,
+            max_bytes: None,
+            min_free_disk: None,
+            wal_limit: None,
         });
     };
     let span = raw.span();
@@ -237,6 +253,13 @@ pub(super) fn check_queue(
         &["sqlite", "memory"],
         "sqlite and memory queues",
     )?;
+    for (key, at) in [
+        ("max_bytes", span_of(&table.max_bytes)),
+        ("min_free_disk", span_of(&table.min_free_disk)),
+        ("wal_limit", span_of(&table.wal_limit)),
+    ] {
+        only(key, at, &["sqlite"], "sqlite queue")?;
+    }
     only(
         "prefix",
         span_of(&table.prefix),
@@ -315,9 +338,22 @@ pub(super) fn check_queue(
     {
         return Err(ctx.at(capacity.span(), "queue: `capacity` must be at least 1"));
     }
+    if let Some(max) = &table.max_bytes
+        && max.get_ref().0 == 0
+    {
+        return Err(ctx.at(max.span(), "queue: `max_bytes` must be at least 1 byte"));
+    }
+    if let Some(limit) = &table.wal_limit
+        && limit.get_ref().0 < 1 << 20
+    {
+        return Err(ctx.at(limit.span(), "queue: `wal_limit` must be at least 1MiB"));
+    }
     Ok(QueueConfig {
         backend,
         dedup_window: table.dedup_window.map(|d| d.0),
         capacity: table.capacity.map(|c| c.into_inner().0),
+        max_bytes: table.max_bytes.map(|b| b.into_inner().0),
+        min_free_disk: table.min_free_disk.map(Spanned::into_inner),
+        wal_limit: table.wal_limit.map(|b| b.into_inner().0),
     })
 }

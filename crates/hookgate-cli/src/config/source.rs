@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use hookgate_events::{EventFilter, Pattern, Sender};
-use hookgate_receive::Source;
+use hookgate_receive::{Handshake, ReplayGuard, Source};
 use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
@@ -84,10 +84,15 @@ pub(crate) struct SourceConfig {
     pub(crate) max_in_flight: Option<usize>,
     /// How fast requests of the source may come, when limited (`rate`, `burst`).
     pub(crate) rate_limit: Option<RateLimit>,
+    /// What the queue deduplicates deliveries on (`replay_guard`).
+    pub(crate) replay_guard: ReplayGuard,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
     pub(crate) secrets: SecretSpec,
+    /// The environment variable holding Meta's verify token (`verify_token_env`),
+    /// for the `GET ?hub.mode=subscribe` handshake.
+    pub(crate) verify_token_env: Option<String>,
     options: VerifierOptions,
     places: Places,
 }
@@ -223,6 +228,17 @@ impl SourceConfig {
         if let Some(limit) = self.rate_limit {
             builder = builder.rate_limit(limit);
         }
+        builder = builder.replay_guard(self.replay_guard);
+        if let Some(var) = &self.verify_token_env {
+            let token = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                self.places.table.error(format!(
+                    "sources.{}: environment variable {var} is not set (it holds Meta's verify token, `verify_token_env`)",
+                    self.name
+                ))
+            })?;
+            let handshake = Handshake::meta(token).map_err(|e| self.place(&e))?;
+            builder = builder.handshake(handshake);
+        }
         builder.build().map_err(|e| self.place(&e))
     }
 
@@ -305,12 +321,14 @@ pub(super) struct RawSource {
     max_in_flight: Option<Spanned<Whole<usize>>>,
     rate: Option<Spanned<String>>,
     burst: Option<Spanned<Whole<u32>>>,
+    replay_guard: Option<Spanned<String>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
     signed_content: Option<String>,
     timestamp_header: Option<String>,
     id_header: Option<String>,
+    verify_token_env: Option<Spanned<String>>,
     pub(super) action: Option<Spanned<RawAction>>,
 }
 
@@ -459,6 +477,40 @@ pub(super) fn check_source(
         ));
     }
     let rate_limit = check_rate(ctx, &prefix, raw.rate, raw.burst)?;
+    let replay_guard = match &raw.replay_guard {
+        Some(guard) => guard.get_ref().parse::<ReplayGuard>().map_err(|_| {
+            ctx.at(
+                guard.span(),
+                format!(
+                    "{prefix}: `replay_guard` is {:?}; use \"id\" (deduplicate on the sender's delivery id, the default) or \"body\" (on the SHA-256 of the body)",
+                    guard.get_ref()
+                ),
+            )
+        })?,
+        None => ReplayGuard::default(),
+    };
+
+    let verify_token_env = match raw.verify_token_env {
+        Some(var) => {
+            if scheme != Scheme::Meta {
+                return Err(ctx.at(
+                    var.span(),
+                    format!(
+                        "{prefix}: `verify_token_env` is for the meta scheme (its GET hub.challenge handshake), not {scheme}"
+                    ),
+                ));
+            }
+            let name = var.get_ref();
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(ctx.at(
+                    var.span(),
+                    format!("{prefix}: {name:?} is not an environment variable name"),
+                ));
+            }
+            Some(var.into_inner())
+        }
+        None => None,
+    };
 
     let action = match raw.action {
         Some(action) => check_action(ctx, action)?,
@@ -485,12 +537,14 @@ pub(super) fn check_source(
         allow_ips,
         max_in_flight: raw.max_in_flight.map(|m| m.into_inner().0),
         rate_limit,
+        replay_guard,
         action,
         secrets: SecretSpec {
             env,
             dev_secret,
             location: secret_location,
         },
+        verify_token_env,
         options: VerifierOptions {
             tolerance: raw.tolerance.map(|d| d.0),
             header: raw.header,

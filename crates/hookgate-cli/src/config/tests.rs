@@ -357,6 +357,27 @@ fn admission_control_per_source() {
 }
 
 #[test]
+fn replay_guard_per_source() {
+    use hookgate_receive::ReplayGuard;
+
+    let minimal = parse(MINIMAL).unwrap();
+    assert_eq!(minimal.sources[0].replay_guard, ReplayGuard::Id);
+    let body = parse(&format!("{MINIMAL}replay_guard = \"body\"\n")).unwrap();
+    assert_eq!(body.sources[0].replay_guard, ReplayGuard::Body);
+    let text = format!("{MINIMAL}replay_guard = \"hash\"\n");
+    let err = parse(&text).unwrap_err();
+    let ConfigError::At { line, .. } = &err else {
+        panic!("{err} has no position");
+    };
+    assert_eq!(*line, text.lines().count(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`replay_guard` is \"hash\"; use \"id\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn secrets_come_from_the_environment() {
     let config = parse(MINIMAL).unwrap();
     let source = &config.sources[0];
@@ -506,6 +527,7 @@ fn build(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<(), Co
         .receiver(
             sources,
             std::sync::Arc::new(hookgate_queue::MemoryQueue::new()),
+            None,
         )
         .map(drop)
 }
@@ -636,5 +658,93 @@ fn mistakes_are_explained_in_people_s_words() {
         ] {
             assert!(!err.contains(rust), "{err}");
         }
+    }
+}
+
+#[test]
+fn meta_s_verify_token_comes_from_the_environment() {
+    let text = r#"
+[action]
+forward = "http://127.0.0.1:9000/events"
+
+[sources.meta]
+scheme = "meta"
+secret_env = "HOOKGATE_SECRET_META"
+verify_token_env = "HOOKGATE_VERIFY_TOKEN_META"
+"#;
+    let config = parse(text).unwrap();
+    let source = &config.sources[0];
+    let missing = source
+        .build(&env_of(&[("HOOKGATE_SECRET_META", "app-secret")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.contains("HOOKGATE_VERIFY_TOKEN_META is not set"),
+        "{missing}"
+    );
+    let built = source
+        .build(&env_of(&[
+            ("HOOKGATE_SECRET_META", "app-secret"),
+            ("HOOKGATE_VERIFY_TOKEN_META", "verify-me"),
+        ]))
+        .unwrap();
+    assert_eq!(built.handshake().unwrap().name(), "meta");
+    assert!(built.methods().contains(&Method::POST));
+
+    // Only Meta has a verify token.
+    let wrong = text.replace("scheme = \"meta\"", "scheme = \"github\"");
+    let err = parse(&wrong).unwrap_err().to_string();
+    assert!(
+        err.contains("`verify_token_env` is for the meta scheme"),
+        "{err}"
+    );
+    assert!(err.starts_with("hookgate.toml:8:"), "{err}");
+}
+#[test]
+fn storage_budgets_of_the_sqlite_queue() {
+    let config = parse(&format!(
+        "{MINIMAL}\n[queue]\nmax_bytes = \"10GiB\"\nmin_free_disk = \"5%\"\nwal_limit = \"16MiB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.queue.max_bytes, Some(10 << 30));
+    assert_eq!(
+        config.queue.min_free_disk,
+        Some(crate::size::FreeDisk::Percent(5.0))
+    );
+    assert_eq!(config.queue.wal_limit, Some(16 << 20));
+    let config = parse(&format!(
+        "{MINIMAL}\n[queue]\nmax_bytes = 1000000\nmin_free_disk = \"2GB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(config.queue.max_bytes, Some(1_000_000));
+    assert_eq!(
+        config.queue.min_free_disk,
+        Some(crate::size::FreeDisk::Bytes(2_000_000_000))
+    );
+
+    for (queue, expected) in [
+        (
+            "[queue]\nredis = \"redis://h\"\nmax_bytes = \"1GB\"\n",
+            "`max_bytes` applies to the sqlite queue only",
+        ),
+        (
+            "[queue]\nqueue = 1\nmin_free_disk = \"5%\"\n",
+            "unknown field",
+        ),
+        ("[queue]\nmax_bytes = \"1 gigabyte\"\n", "invalid size"),
+        ("[queue]\nmin_free_disk = \"120%\"\n", "invalid percentage"),
+        (
+            "[queue]\nmax_bytes = 0\n",
+            "`max_bytes` must be at least 1 byte",
+        ),
+        (
+            "[queue]\nwal_limit = \"64KiB\"\n",
+            "`wal_limit` must be at least 1MiB",
+        ),
+    ] {
+        let err = parse(&format!("{MINIMAL}\n{queue}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(expected), "{queue:?}: {err}");
     }
 }

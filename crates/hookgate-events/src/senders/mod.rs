@@ -6,11 +6,18 @@ pub(crate) mod claimable;
 pub(crate) mod claravine;
 pub(crate) mod clarife;
 pub(crate) mod clarity;
+pub(crate) mod discord;
 pub(crate) mod github;
+pub(crate) mod gitlab;
+pub(crate) mod linear;
+pub(crate) mod meta;
+pub(crate) mod paddle;
 pub(crate) mod shopify;
 pub(crate) mod slack;
 pub(crate) mod standard;
 pub(crate) mod stripe;
+pub(crate) mod twitch;
+pub(crate) mod zoom;
 
 use http::HeaderMap;
 
@@ -38,4 +45,55 @@ pub(crate) fn required_header<'a>(
     name: &'static str,
 ) -> Result<&'a str, ParseError> {
     header(sender, headers, name)?.ok_or_else(|| ParseError::missing_header(sender, name))
+}
+
+/// Reads `body` as a JSON tree once, for both the fields that name the event
+/// (`N`) and the payload (`D`, moved out of the tree, not copied, when it is
+/// the JSON value). Only when that fails are the bytes read again, as `N` or
+/// `D` directly, for an error that knows its line and column.
+pub(crate) fn names_and_payload<N, D>(sender: Sender, body: &[u8]) -> Result<(N, D), ParseError>
+where
+    N: serde::de::DeserializeOwned,
+    D: serde::de::DeserializeOwned,
+{
+    let tree: serde_json::Value = crate::error::from_body(sender, body)?;
+    let names = match N::deserialize(&tree) {
+        Ok(names) => names,
+        Err(_) => crate::error::from_body(sender, body)?,
+    };
+    let payload = match D::deserialize(tree) {
+        Ok(payload) => payload,
+        Err(_) => crate::error::from_body(sender, body)?,
+    };
+    Ok((names, payload))
+}
+
+/// `IssueLabel` as `issue_label`: Linear's (and others') CamelCase type
+/// names as the snake_case segments of the other senders' event names.
+pub(crate) fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, c) in camel.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `resource.action` from raw parts, each kept through
+/// [`EventName::new_lossy`](crate::EventName::new_lossy).
+pub(crate) fn joined(resource: &str, action: Option<&str>) -> crate::EventName {
+    let resource = crate::EventName::new_lossy(resource);
+    match action.filter(|a| !a.is_empty()) {
+        Some(action) => crate::EventName::join(
+            resource.as_str(),
+            crate::EventName::new_lossy(action).as_str(),
+        ),
+        None => resource,
+    }
 }

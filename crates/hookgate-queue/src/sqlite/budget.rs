@@ -9,6 +9,8 @@
 
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 
@@ -82,13 +84,57 @@ pub(super) fn used_bytes(conn: &Connection) -> Option<u64> {
     )
 }
 
-/// The limits, as configured.
+/// Whether the last enqueues failed for want of space (`SQLITE_FULL`), and
+/// the free space then: the statistics report [`StorageLimit::StorageFull`]
+/// until an enqueue is stored again, or until [`FREED_ENOUGH`] more bytes
+/// are free (so that `/healthz` turns healthy once space is freed, even if
+/// a load balancer sends nothing while it says full).
+#[derive(Debug, Default)]
+pub(super) struct OutOfSpace(AtomicU64);
+
+/// See [`OutOfSpace`].
+const FREED_ENOUGH: u64 = 1 << 20;
+
+impl OutOfSpace {
+    /// Writes failed for want of space on the file system of `path`.
+    pub(super) fn set(&self, path: &Path) {
+        let free = disk_space(path).map_or(0, |(available, _)| available);
+        self.0.store(free.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// An enqueue was stored.
+    pub(super) fn clear(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether writes failed for want of space since the last stored enqueue.
+    #[cfg(test)]
+    pub(super) fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether the queue is still out of space with `available` bytes free now.
+    pub(super) fn still(&self, available: Option<u64>) -> bool {
+        match self.0.load(Ordering::Relaxed) {
+            0 => false,
+            then => available.is_none_or(|now| now < (then - 1).saturating_add(FREED_ENOUGH)),
+        }
+    }
+}
+
+/// The limits, as configured, and the size of the last delivery they
+/// refused (shared by the writer and the statistics).
 #[derive(Debug, Clone)]
 pub(super) struct Limits {
     pub(super) capacity: u64,
     pub(super) max_bytes: Option<u64>,
     pub(super) min_free_disk: Option<MinFreeDisk>,
     pub(super) path: PathBuf,
+    /// The bytes of the last enqueue refused by `max_bytes` or
+    /// `min_free_disk`: the statistics report the limit reached while that
+    /// delivery would still be refused (so `/healthz` agrees with the last
+    /// `503`, and turns healthy once it would fit).
+    pub(super) last_refused: Arc<AtomicU64>,
 }
 
 impl Limits {
@@ -104,11 +150,17 @@ impl Limits {
         if live >= self.capacity {
             return Some(StorageLimit::Capacity);
         }
-        if self.max_bytes.is_some_and(|max| used >= max) {
+        let refused = self.last_refused.load(Ordering::Relaxed);
+        if self
+            .max_bytes
+            .is_some_and(|max| used.saturating_add(refused) >= max)
+        {
             return Some(StorageLimit::MaxBytes);
         }
         match (self.min_free_disk, disk) {
-            (Some(floor), Some((available, total))) if available < floor.floor(total) => {
+            (Some(floor), Some((available, total)))
+                if available.saturating_sub(refused.saturating_mul(2)) < floor.floor(total) =>
+            {
                 Some(StorageLimit::MinFreeDisk)
             }
             _ => None,
@@ -137,6 +189,11 @@ impl Budget {
         }
     }
 
+    /// The queue file.
+    pub(super) fn path(&self) -> &Path {
+        &self.limits.path
+    }
+
     /// Reads what the checks need, once per batch (only what is configured).
     pub(super) fn start_batch(&self, conn: &Connection) {
         self.admitted.set(0);
@@ -161,6 +218,7 @@ impl Budget {
         if let Some(max) = self.limits.max_bytes {
             let would_use = self.used.get().saturating_add(admitted);
             if would_use > max {
+                self.limits.last_refused.store(bytes, Ordering::Relaxed);
                 let detail = format!("{} bytes in use of {max}", self.used.get());
                 return Err((StorageLimit::MaxBytes, detail));
             }
@@ -170,6 +228,7 @@ impl Budget {
         {
             let floor = floor.floor(total);
             if available.saturating_sub(admitted.saturating_mul(2)) < floor {
+                self.limits.last_refused.store(bytes, Ordering::Relaxed);
                 let detail = format!("{available} bytes free, floor {floor}");
                 return Err((StorageLimit::MinFreeDisk, detail));
             }
@@ -189,6 +248,7 @@ mod tests {
             max_bytes,
             min_free_disk,
             path: PathBuf::from("queue.db"),
+            last_refused: Arc::default(),
         })
     }
 
@@ -216,6 +276,7 @@ mod tests {
             max_bytes: Some(100),
             min_free_disk: Some(MinFreeDisk::Bytes(50)),
             path: PathBuf::from("q.db"),
+            last_refused: Arc::default(),
         };
         assert_eq!(limits.reached(1, 10, Some((60, 1000))), None);
         assert_eq!(limits.reached(5, 10, None), Some(StorageLimit::Capacity));
@@ -224,5 +285,9 @@ mod tests {
             limits.reached(1, 10, Some((49, 1000))),
             Some(StorageLimit::MinFreeDisk)
         );
+        // Until a refused delivery would fit again.
+        limits.last_refused.store(20, Ordering::Relaxed);
+        assert_eq!(limits.reached(1, 85, None), Some(StorageLimit::MaxBytes));
+        assert_eq!(limits.reached(1, 79, Some((100, 1000))), None);
     }
 }

@@ -82,7 +82,6 @@ mod upkeep;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -97,7 +96,7 @@ use crate::{
     NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, SystemClock, Wakeups,
 };
 pub use budget::MinFreeDisk;
-use budget::{Budget, Limits};
+use budget::{Budget, Limits, OutOfSpace};
 use store::{Finish, Live, storage};
 use upkeep::{Upkeep, WalPolicy};
 
@@ -328,8 +327,9 @@ impl SqliteQueueBuilder {
             max_bytes: self.max_bytes,
             min_free_disk: self.min_free_disk,
             path: self.path.clone(),
+            last_refused: Arc::default(),
         };
-        let disk_full = Arc::new(AtomicBool::new(false));
+        let disk_full = Arc::new(OutOfSpace::default());
         let writer = Writer {
             budget: Budget::new(limits.clone()),
             disk_full: Arc::clone(&disk_full),
@@ -410,7 +410,7 @@ pub struct SqliteQueue {
     ready: ReadySignal,
     limits: Arc<Limits>,
     /// Set by the writer while writes fail for want of space.
-    disk_full: Arc<AtomicBool>,
+    disk_full: Arc<OutOfSpace>,
 }
 
 impl SqliteQueue {
@@ -587,7 +587,7 @@ impl Queue for SqliteQueue {
                 bytes: used,
                 wal_bytes: Some(upkeep::wal_file_len(&limits.path)),
                 free_disk: disk.map(|(available, _)| available),
-                limit_reached: if disk_full.load(Ordering::Relaxed) {
+                limit_reached: if disk_full.still(disk.map(|(available, _)| available)) {
                     Some(crate::StorageLimit::StorageFull)
                 } else {
                     limits.reached(stats.depth(), used, disk)
@@ -720,7 +720,7 @@ struct Writer {
     /// The capacity, the byte budget and the free-space floor.
     budget: Budget,
     /// Whether the last enqueues failed for want of space (for statistics).
-    disk_full: Arc<AtomicBool>,
+    disk_full: Arc<OutOfSpace>,
     dedup_window: Duration,
     prune_interval: Duration,
     max_batch: usize,
@@ -951,7 +951,7 @@ impl Writer {
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
                 if store::is_disk_full(&err) {
-                    self.disk_full.store(true, Ordering::Relaxed);
+                    self.disk_full.set(self.budget.path());
                 }
                 self.roll_back();
                 answers
@@ -975,7 +975,7 @@ impl Writer {
             matches!(answer, Answer::Enqueue(_, Err(e)) if e.limit() == Some(crate::StorageLimit::StorageFull))
         });
         if out_of_space || store::is_disk_full(err) {
-            self.disk_full.store(true, Ordering::Relaxed);
+            self.disk_full.set(self.budget.path());
         }
         for command in not_run {
             fail_command(command, err);
@@ -992,11 +992,11 @@ impl Writer {
     fn note_space(&self, answers: &[Answer]) {
         for answer in answers {
             match answer {
-                Answer::Enqueue(_, Ok(_)) => self.disk_full.store(false, Ordering::Relaxed),
+                Answer::Enqueue(_, Ok(_)) => self.disk_full.clear(),
                 Answer::Enqueue(_, Err(err))
                     if err.limit() == Some(crate::StorageLimit::StorageFull) =>
                 {
-                    self.disk_full.store(true, Ordering::Relaxed);
+                    self.disk_full.set(self.budget.path());
                 }
                 _ => {}
             }
@@ -1221,8 +1221,9 @@ mod tests {
                 max_bytes: None,
                 min_free_disk: None,
                 path: path.to_owned(),
+                last_refused: Arc::default(),
             }),
-            disk_full: Arc::new(AtomicBool::new(false)),
+            disk_full: Arc::new(OutOfSpace::default()),
             dedup_window: DEFAULT_DEDUP_WINDOW,
             prune_interval: Duration::from_secs(3600),
             max_batch: 16,
@@ -1291,7 +1292,7 @@ mod tests {
             }
         }
         assert!(
-            writer.disk_full.load(Ordering::Relaxed) || told_ok > 0,
+            writer.disk_full.is_set() || told_ok > 0,
             "the statistics know the disk was full, unless a later enqueue succeeded"
         );
         let refused_big = reader

@@ -6,6 +6,13 @@
 //! attempt is allowed is decided by plain pieces around the user's handler
 //! (`layers`: the attempt timeout, panic isolation), by the retry policy on
 //! what comes out, and by the concurrency limits on what goes in (`limits`).
+//!
+//! The loop never waits on the queue while it could start a handler: the
+//! next deliveries are leased while handlers run (prefetch), an attempt's
+//! slot is free once its handler returns (its outcome is recorded after,
+//! beside the next attempts), and an idle loop wakes on the queue's
+//! [wake-ups](Queue::wakeups). On a back-end that group-commits (SQLite),
+//! the outcomes of many attempts and the next lease then share one commit.
 
 mod handler;
 mod heartbeat;
@@ -14,10 +21,11 @@ mod limits;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -27,7 +35,8 @@ use tracing::Instrument;
 use crate::observe::{self, DeliveryEvent, EventKind, Observer};
 use crate::retry::Verdict;
 use crate::{
-    Clock, Delivery, LeaseId, Leased, Queue, QueueError, QueueErrorKind, RetryPolicy, SystemClock,
+    BoxFuture, Clock, Delivery, LeaseId, Leased, Queue, QueueError, QueueErrorKind, RetryPolicy,
+    SystemClock,
 };
 pub use handler::{Handler, RouterHandler};
 use heartbeat::{Registration, Running};
@@ -81,6 +90,7 @@ pub struct WorkerPoolBuilder {
     handler: Arc<dyn Handler>,
     clock: Arc<dyn Clock>,
     concurrency: usize,
+    prefetch: Option<usize>,
     source_limits: HashMap<String, usize>,
     default_source_limit: Option<usize>,
     attempt_timeout: Option<Duration>,
@@ -97,6 +107,22 @@ impl WorkerPoolBuilder {
     /// At most `n` deliveries handled at once, all sources together (default 16).
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// How many deliveries the pool leases ahead of its free slots, to
+    /// start each as soon as a slot frees instead of after a round trip to
+    /// the queue (default: as many as the [concurrency](Self::concurrency);
+    /// `0` leases only for free slots).
+    ///
+    /// Prefetched deliveries are leased like running ones: their lease is
+    /// extended by the heartbeat, they count against their source's
+    /// [limit](Self::source_concurrency), and they are handed back
+    /// untouched (the attempt not counted) at shutdown. With several pools
+    /// (processes) on one shared queue, each holds up to this many more
+    /// deliveries than it runs: lower it when deliveries are few and slow.
+    pub fn prefetch(mut self, n: usize) -> Self {
+        self.prefetch = Some(n);
         self
     }
 
@@ -219,6 +245,7 @@ impl WorkerPoolBuilder {
                     self.source_limits,
                     self.default_source_limit,
                 ),
+                prefetch: self.prefetch.unwrap_or(self.concurrency),
                 visibility: self.visibility,
                 // `interval` refuses a zero period.
                 heartbeat: self
@@ -239,6 +266,7 @@ impl fmt::Debug for WorkerPoolBuilder {
         f.debug_struct("WorkerPoolBuilder")
             .field("queue", &self.queue)
             .field("concurrency", &self.concurrency)
+            .field("prefetch", &self.prefetch)
             .field("source_limits", &self.source_limits)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("visibility", &self.visibility)
@@ -291,6 +319,8 @@ struct Inner {
     handler: Isolated<Timeout>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// Deliveries leased ahead of free slots.
+    prefetch: usize,
     visibility: Duration,
     heartbeat: Duration,
     poll_interval: Duration,
@@ -304,6 +334,7 @@ impl fmt::Debug for WorkerPool {
         f.debug_struct("WorkerPool")
             .field("queue", &self.inner.queue)
             .field("concurrency", &self.inner.limits.overall)
+            .field("prefetch", &self.inner.prefetch)
             .field("source_limits", self.inner.limits.by_source())
             .field("handler", &self.inner.handler)
             .field("visibility", &self.inner.visibility)
@@ -339,6 +370,7 @@ impl WorkerPool {
             handler: Arc::new(handler),
             clock: Arc::new(SystemClock),
             concurrency: 16,
+            prefetch: None,
             source_limits: HashMap::new(),
             default_source_limit: None,
             attempt_timeout: Some(DEFAULT_ATTEMPT_TIMEOUT),
@@ -380,11 +412,13 @@ impl WorkerPool {
         self.drive(Mode::UntilShutdown, shutdown, deadline).await.0
     }
 
-    /// The one scheduling loop: lease as many deliveries as there is room
-    /// for, start an attempt for each, settle the attempts that finished,
-    /// and wait (for an attempt, the poll interval or shutdown) when there
-    /// is nothing to start. Returns what it did, and in
-    /// [`Mode::UntilIdle`] the lease error that stopped it.
+    /// The one scheduling loop: start an attempt for each prefetched
+    /// delivery there is a free slot for, lease more while attempts run
+    /// (for the free slots and the prefetch), record outcomes as attempts
+    /// finish, and wait (for a lease, an attempt, a wake-up from the queue,
+    /// the poll interval or shutdown) when there is nothing to start.
+    /// Returns what it did, and in [`Mode::UntilIdle`] the lease error that
+    /// stopped it.
     async fn drive(
         &self,
         mode: Mode,
@@ -420,12 +454,31 @@ impl WorkerPool {
             Mode::UntilShutdown => inner.queue.wakeups(),
             Mode::UntilIdle => None,
         };
+        let overall = inner.limits.overall;
+        let slot_freed = Arc::clone(&attempts.slot_freed);
+        let mut prefetched: VecDeque<Prefetched> = VecDeque::new();
+        // At most one lease call in flight, with the number it asked for.
+        let mut leasing: Option<(BoxFuture<'static, Result<Vec<Leased>, QueueError>>, usize)> =
+            None;
+        // Whether the queue may have something due that we have not asked
+        // for: after a full batch, an outcome recorded, a wake-up, a poll.
+        let mut look = true;
 
-        loop {
-            attempts.settle_finished(&mut report);
-            let free = inner.limits.overall.saturating_sub(attempts.len());
-            let mut started = 0;
-            if free > 0 && failed.is_none() {
+        'drive: loop {
+            // An outcome was recorded: a retry due at once, or room a
+            // limited source was waiting for.
+            look |= attempts.settle_finished(&mut report);
+            // Outcomes being recorded are bounded too: a queue slow to
+            // record them slows the pool down instead of piling them up.
+            while attempts.handlers() < overall && attempts.len() < 2 * overall {
+                let Some(next) = prefetched.pop_front() else {
+                    break;
+                };
+                attempts.start(inner, next);
+            }
+            let held = attempts.handlers() + prefetched.len();
+            let room = (overall + inner.prefetch).saturating_sub(held);
+            if leasing.is_none() && failed.is_none() && look && room > 0 {
                 // Shutdown is checked before leasing, never raced against a
                 // lease in flight: dropping that call would not undo it (the
                 // SQLite writer commits it anyway), and nobody would release
@@ -433,47 +486,79 @@ impl WorkerPool {
                 if is_ready(shutdown.as_mut()).await {
                     break;
                 }
-                let request = inner.limits.next_request(free, inner.visibility);
-                match inner.queue.lease(request).await {
-                    Ok(leased) if is_ready(shutdown.as_mut()).await => {
-                        // Shut down while leasing: hand them back untouched.
-                        for leased in leased {
-                            if inner.hand_back(leased.lease, "at shutdown").await {
-                                report.released += 1;
-                            }
-                        }
-                        break;
-                    }
-                    Ok(leased) => started = attempts.start(inner, leased).await,
-                    Err(err) if mode == Mode::UntilIdle => failed = Some(err),
-                    Err(err) => tracing::warn!(error = %err, "leasing failed; will retry"),
-                }
+                let request = inner.limits.next_request(room, inner.visibility);
+                let asked = request.max;
+                let queue = Arc::clone(&inner.queue);
+                leasing = Some((Box::pin(async move { queue.lease(request).await }), asked));
+                look = false;
             }
-            if started > 0 {
-                continue;
-            }
-            if mode == Mode::UntilIdle && attempts.is_empty() {
+            if mode == Mode::UntilIdle
+                && leasing.is_none()
+                && attempts.is_empty()
+                && prefetched.is_empty()
+                && (!look || failed.is_some())
+            {
                 break;
             }
-            // Nothing more to start now: wait for a running attempt (its
-            // source may have been the one at its limit), a wake-up from the
-            // queue, the next poll, or shutdown.
+            let idle = leasing.is_none() && !look && room > 0;
             tokio::select! {
                 biased;
-                () = &mut shutdown => break,
+                () = &mut shutdown, if leasing.is_none() => break,
+                leased = async { (&mut leasing.as_mut().expect("enabled").0).await }, if leasing.is_some() => {
+                    let (_, asked) = leasing.take().expect("in flight");
+                    match leased {
+                        Ok(leased) if is_ready(shutdown.as_mut()).await => {
+                            // Shut down while leasing: hand them back untouched.
+                            for leased in leased {
+                                if inner.hand_back(leased.lease, "at shutdown").await {
+                                    report.released += 1;
+                                }
+                            }
+                            break 'drive;
+                        }
+                        Ok(leased) => {
+                            // A full batch: more may be due at once.
+                            look |= leased.len() >= asked;
+                            for leased in leased {
+                                if let Some(next) = attempts.prefetch(inner, leased).await {
+                                    prefetched.push_back(next);
+                                }
+                            }
+                        }
+                        Err(err) if mode == Mode::UntilIdle => failed = Some(err),
+                        Err(err) => tracing::warn!(error = %err, "leasing failed; will retry"),
+                    }
+                }
+                () = slot_freed.notified() => {}
                 Some(done) = attempts.tasks.join_next_with_id(), if !attempts.is_empty() => {
                     attempts.settle(done, &mut report);
+                    look = true;
                 }
                 _ = async { stats_tick.as_mut().expect("enabled").tick().await }, if stats_tick.is_some() => {
                     inner.publish_stats().await;
                 }
-                () = async { wakeups.as_mut().expect("enabled").ready().await }, if free > 0 && wakeups.is_some() => {}
-                () = tokio::time::sleep(inner.poll_interval), if free > 0 && mode == Mode::UntilShutdown => {}
+                () = async { wakeups.as_mut().expect("enabled").ready().await }, if idle && wakeups.is_some() => look = true,
+                () = tokio::time::sleep(inner.poll_interval), if idle && mode == Mode::UntilShutdown => look = true,
             }
         }
 
         if mode == Mode::UntilShutdown {
-            tracing::info!(in_flight = attempts.len(), "worker pool shutting down");
+            tracing::info!(
+                in_flight = attempts.handlers(),
+                prefetched = prefetched.len(),
+                "worker pool shutting down"
+            );
+        }
+        // Prefetched deliveries never started: handed back untouched, in
+        // both modes (a failed `process_ready` may leave some).
+        for next in prefetched.drain(..) {
+            let lease = next.leased.lease.clone();
+            drop(next);
+            if inner.hand_back(lease, "at shutdown").await {
+                report.released += 1;
+            }
+        }
+        if mode == Mode::UntilShutdown {
             attempts.finish_within(deadline, &mut report).await;
             for lease in attempts.unsettled() {
                 if inner.hand_back(lease, "at shutdown").await {
@@ -491,17 +576,48 @@ async fn is_ready<F: Future<Output = ()> + ?Sized>(mut future: std::pin::Pin<&mu
     std::future::poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx).is_ready())).await
 }
 
+/// A delivery leased ahead of a free slot: its source's slot is taken and
+/// its lease is kept by the heartbeat while it waits.
+struct Prefetched {
+    leased: Leased,
+    slot: SourceSlot,
+    running: Registration,
+}
+
 /// The attempts a run of the loop has started and not yet settled, with the
-/// lease each holds (to hand back those aborted at shutdown), and the leases
-/// whose handler runs (for the heartbeat).
+/// lease each holds (to hand back those aborted at shutdown), the leases
+/// the pool holds (for the heartbeat), and how many handlers run now.
+///
+/// An attempt's task runs the handler, frees its slot (`handlers` goes down
+/// and `slot_freed` wakes the loop), then records the outcome with the
+/// queue: the next attempt does not wait for that round trip.
 #[derive(Default)]
 struct Attempts {
     tasks: JoinSet<Outcome>,
     leases: HashMap<tokio::task::Id, LeaseId>,
     running: Arc<Running>,
+    handlers: Arc<AtomicUsize>,
+    slot_freed: Arc<tokio::sync::Notify>,
+}
+
+/// Frees an attempt's slot when its handler returned (or the attempt was
+/// aborted): dropped by the attempt's task before it records the outcome.
+struct HandlerSlot {
+    handlers: Arc<AtomicUsize>,
+    slot_freed: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for HandlerSlot {
+    fn drop(&mut self) {
+        self.handlers.fetch_sub(1, Ordering::SeqCst);
+        // A permit is kept if the loop is not waiting yet: never missed.
+        self.slot_freed.notify_one();
+    }
 }
 
 impl Attempts {
+    /// Attempts started and not settled: handlers running, and outcomes
+    /// being recorded.
     fn len(&self) -> usize {
         self.tasks.len()
     }
@@ -510,39 +626,62 @@ impl Attempts {
         self.tasks.is_empty()
     }
 
-    /// Starts an attempt on each leased delivery whose source has room, and
-    /// hands the others back at once (not counted as an attempt). Returns
-    /// how many started.
-    async fn start(&mut self, inner: &Arc<Inner>, leased: Vec<Leased>) -> usize {
-        let mut started = 0;
-        for leased in leased {
-            let Some(slot) = inner.limits.reserve(&leased.delivery.source) else {
-                tracing::debug!(
-                    source = %leased.delivery.source,
-                    "source at its concurrency limit; lease handed back"
-                );
-                inner
-                    .hand_back(leased.lease, "of a source at its limit")
-                    .await;
-                continue;
-            };
-            let lease = leased.lease.clone();
-            let running = self.running.enter(lease.clone());
-            let inner = Arc::clone(inner);
-            let handle = self
-                .tasks
-                .spawn(async move { inner.process(leased, slot, running).await });
-            self.leases.insert(handle.id(), lease);
-            started += 1;
-        }
-        started
+    /// Handlers running now.
+    fn handlers(&self) -> usize {
+        self.handlers.load(Ordering::SeqCst)
     }
 
-    /// Settles every attempt that has finished, without waiting.
-    fn settle_finished(&mut self, report: &mut WorkerReport) {
+    /// Takes the slot of `leased`'s source and keeps its lease alive until
+    /// it starts; a delivery whose source has no room is handed back at
+    /// once (not counted as an attempt).
+    async fn prefetch(&self, inner: &Arc<Inner>, leased: Leased) -> Option<Prefetched> {
+        let Some(slot) = inner.limits.reserve(&leased.delivery.source) else {
+            tracing::debug!(
+                source = %leased.delivery.source,
+                "source at its concurrency limit; lease handed back"
+            );
+            inner
+                .hand_back(leased.lease, "of a source at its limit")
+                .await;
+            return None;
+        };
+        let running = self.running.enter(leased.lease.clone());
+        Some(Prefetched {
+            leased,
+            slot,
+            running,
+        })
+    }
+
+    /// Starts an attempt on a prefetched delivery.
+    fn start(&mut self, inner: &Arc<Inner>, next: Prefetched) {
+        let Prefetched {
+            leased,
+            slot,
+            running,
+        } = next;
+        let lease = leased.lease.clone();
+        self.handlers.fetch_add(1, Ordering::SeqCst);
+        let handler_slot = HandlerSlot {
+            handlers: Arc::clone(&self.handlers),
+            slot_freed: Arc::clone(&self.slot_freed),
+        };
+        let inner = Arc::clone(inner);
+        let handle = self
+            .tasks
+            .spawn(async move { inner.process(leased, slot, running, handler_slot).await });
+        self.leases.insert(handle.id(), lease);
+    }
+
+    /// Settles every attempt that has finished, without waiting; whether
+    /// there was any.
+    fn settle_finished(&mut self, report: &mut WorkerReport) -> bool {
+        let mut any = false;
         while let Some(done) = self.tasks.try_join_next_with_id() {
             self.settle(done, report);
+            any = true;
         }
+        any
     }
 
     /// Records a finished attempt; an aborted one keeps its lease here, to
@@ -615,6 +754,7 @@ impl Inner {
         leased: Leased,
         _slot: SourceSlot,
         running: Registration,
+        handler_slot: HandlerSlot,
     ) -> Outcome {
         let Leased {
             delivery, lease, ..
@@ -627,7 +767,7 @@ impl Inner {
             outcome = tracing::field::Empty,
         );
         let outcome = self
-            .attempt(delivery, lease, running)
+            .attempt(delivery, lease, running, handler_slot)
             .instrument(span.clone())
             .await;
         span.record("outcome", format!("{outcome:?}"));
@@ -635,9 +775,15 @@ impl Inner {
     }
 
     /// Runs the handler (inside its layers) while the heartbeat keeps the
-    /// lease, asks the retry policy what a failure means, and records the
-    /// outcome with the queue.
-    async fn attempt(&self, delivery: Delivery, lease: LeaseId, running: Registration) -> Outcome {
+    /// lease, frees the pool's slot, asks the retry policy what a failure
+    /// means, and records the outcome with the queue.
+    async fn attempt(
+        &self,
+        delivery: Delivery,
+        lease: LeaseId,
+        running: Registration,
+        handler_slot: HandlerSlot,
+    ) -> Outcome {
         let source = delivery.source.clone();
         let attempt = delivery.attempt;
         let age = delivery.age(self.clock.now());
@@ -645,8 +791,10 @@ impl Inner {
         let delivery_id = self.observer.as_ref().map(|_| delivery.delivery_id.clone());
         let started = Instant::now();
         let result = self.handler.handle(delivery).await;
-        // Settled from here on: no more extensions.
+        // Settled from here on: no more extensions, and the next attempt
+        // may start while this outcome is recorded.
         drop(running);
+        drop(handler_slot);
         let took = started.elapsed();
         metrics::histogram!(observe::HANDLER_LATENCY, "source" => source.clone())
             .record(took.as_secs_f64());

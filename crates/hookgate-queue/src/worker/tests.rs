@@ -277,6 +277,48 @@ async fn an_idle_pool_wakes_on_enqueue_without_waiting_for_its_poll() {
     assert_eq!(run.await.expect("pool").handled, 2);
 }
 
+/// Deliveries leased ahead of a free slot wait with their lease kept, and
+/// are handed back untouched at shutdown.
+#[tokio::test(start_paused = true)]
+async fn prefetched_deliveries_are_handed_back_untouched_at_shutdown() {
+    let (clock, queue) = setup();
+    for i in 0..5 {
+        enqueue(&queue, &clock, "clarife", &format!("evt-{i}"), "{}").await;
+    }
+    let started = Arc::new(tokio::sync::Notify::new());
+    let notify = started.clone();
+    let pool = WorkerPool::builder(queue.clone(), move |_d: Delivery| {
+        let notify = notify.clone();
+        async move {
+            notify.notify_one();
+            std::future::pending::<()>().await;
+            Ok(())
+        }
+    })
+    .concurrency(1)
+    .prefetch(2)
+    .clock(clock.clone())
+    .build();
+    let report = pool
+        .run(
+            async move { started.notified().await },
+            Duration::from_secs(1),
+        )
+        .await;
+    // One running (aborted at the deadline) and two prefetched.
+    assert_eq!(report.released, 3);
+    let stats = stats(&queue).await;
+    assert_eq!((stats.ready, stats.leased), (5, 0));
+    let again = queue
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(
+        again.iter().all(|l| l.delivery.attempt == 1),
+        "no hand-back counted as an attempt"
+    );
+}
+
 #[tokio::test]
 async fn router_handler_parses_and_dispatches_by_source() {
     let (clock, queue) = setup();
