@@ -110,9 +110,100 @@ async fn record(
     StatusCode::OK
 }
 
+/// The stderr of the child processes a test started: kept in memory and
+/// written out only when the test fails (a passing run prints no WARN or
+/// ERROR line of the servers it broke on purpose).
+///
+/// The captures belong to the thread that registered them, the test's own
+/// (libtest runs each test on a thread of its own); a panic hook installed
+/// once writes that thread's captures before the panic message, where
+/// libtest shows a failing test's output.
+#[derive(Debug, Clone)]
+pub struct CapturedStderr {
+    label: String,
+    text: Arc<Mutex<Vec<u8>>>,
+}
+
+thread_local! {
+    static CAPTURED: std::cell::RefCell<Vec<CapturedStderr>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl CapturedStderr {
+    /// Reads `child`'s stderr (which must be piped) from now on, on a thread
+    /// of its own, and shows it if this test fails.
+    pub fn std(child: &mut std::process::Child, label: impl Into<String>) -> Self {
+        let captured = Self::register(label.into());
+        if let Some(mut stderr) = child.stderr.take() {
+            let text = Arc::clone(&captured.text);
+            std::thread::spawn(move || {
+                use std::io::Read as _;
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = stderr.read(&mut chunk) {
+                    text.lock()
+                        .expect("stderr lock")
+                        .extend_from_slice(&chunk[..n]);
+                }
+            });
+        }
+        captured
+    }
+
+    /// [`std`](Self::std) for a tokio child (its stderr must be piped).
+    pub fn tokio(child: &mut tokio::process::Child, label: impl Into<String>) -> Self {
+        let captured = Self::register(label.into());
+        if let Some(mut stderr) = child.stderr.take() {
+            let text = Arc::clone(&captured.text);
+            tokio::spawn(async move {
+                use tokio::io::AsyncReadExt as _;
+                let mut chunk = [0u8; 4096];
+                while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
+                    text.lock()
+                        .expect("stderr lock")
+                        .extend_from_slice(&chunk[..n]);
+                }
+            });
+        }
+        captured
+    }
+
+    /// What the child wrote so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().expect("stderr lock")).into_owned()
+    }
+
+    fn register(label: String) -> Self {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                // try_with: nothing to show on a thread being torn down.
+                let _ = CAPTURED.try_with(|captured| {
+                    for capture in captured.borrow().iter() {
+                        eprintln!(
+                            "---- stderr of {} ----\n{}---- end of {} ----",
+                            capture.label,
+                            capture.text(),
+                            capture.label
+                        );
+                    }
+                });
+                previous(info);
+            }));
+        });
+        let captured = Self {
+            label,
+            text: Arc::default(),
+        };
+        CAPTURED.with(|all| all.borrow_mut().push(captured.clone()));
+        captured
+    }
+}
+
 /// Starts `hookgate serve` with `config` (written to `dir/<name>.toml`) and
 /// the environment `env`; returns the child (killed on drop) and the address
-/// it listens on, read from its first line of output.
+/// it listens on, read from its first line of output. Its log is
+/// [captured](CapturedStderr): shown only if the test fails.
 pub async fn spawn_serve(
     dir: &Path,
     name: &str,
@@ -127,10 +218,11 @@ pub async fn spawn_serve(
         .envs(env.iter().copied())
         .env("HOOKGATE_LOG", "warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("hookgate serve starts");
+    CapturedStderr::tokio(&mut child, format!("hookgate serve ({name})"));
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let line = stdout
         .next_line()

@@ -17,7 +17,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use hookgate_tests::hookgate_bin;
+use hookgate_tests::{CapturedStderr, hookgate_bin};
 use hookgate_verify::{Scheme, Verifier};
 
 /// Every scheme `hookgate send` has a sample for, with the secret used here.
@@ -149,11 +149,13 @@ impl Server {
             .arg(&path)
             .env("HOOKGATE_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(Stdio::piped());
         for (scheme, secret) in SCHEMES {
             command.env(format!("E2E_SECRET_{}", scheme.to_uppercase()), secret);
         }
         let mut child = command.spawn().expect("hookgate serve starts");
+        // Shown only if the test fails.
+        CapturedStderr::std(&mut child, "hookgate serve");
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();

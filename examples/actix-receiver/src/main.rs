@@ -52,7 +52,7 @@
 //!
 //! ```text
 //! 2026-03-28T12:00:00.000000Z  INFO delivery{source=clarife delivery_id=evt_msg_… attempt=1}: processed event=document.created
-//! 2026-03-28T12:00:00.000000Z  INFO delivery{source=clarity delivery_id=sha256:… attempt=1}: processed bytes=…
+//! 2026-03-28T12:00:00.000000Z  INFO delivery{source=gitlab delivery_id=… attempt=1}: processed bytes=…
 //! ```
 
 use std::io::IsTerminal as _;
@@ -187,7 +187,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .read_timeout(read_timeout)
         .public_url(&public_url);
         if let Ok(sender) = name.parse() {
-            // Names the events (logs, filters); Clarity routes have no event names.
+            // Names the events (logs, filters); Clarity's are all `trigger`.
             source = source.sender(sender);
         }
         receiver = receiver.source(source.build()?);
@@ -195,7 +195,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let receiver = receiver.build()?;
 
     // Processing: typed events through a Router; deliveries of senders
-    // without typed events (Clarity's custom routes carry no event name) are
+    // without typed events (the schemes hookgate-events has no sender for) are
     // handled on their own.
     let router = Router::new()
         .on("submission.completed", on_submission_completed)
@@ -204,7 +204,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handler = move |delivery: Delivery| {
         let events = Arc::clone(&events);
         async move {
-            // Senders without typed events (Clarity's routes name none) are
+            // Senders without typed events are
             // logged by size.
             if delivery.source.parse::<Sender>().is_err() {
                 tracing::info!(bytes = delivery.body.len(), "processed");

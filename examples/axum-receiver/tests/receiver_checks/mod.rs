@@ -163,7 +163,7 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         // These carry no delivery id: the receiver derives one from the bytes.
         Scheme::Slack => (derived(&body), Some("app_mention")),
         Scheme::Claravine => (derived(&body), Some("submission.completed")),
-        // Clarity's routes all carry one event, the workflow trigger.
+        // Clarity's body names no event: every delivery is a `trigger`.
         Scheme::Clarity => (derived(&body), Some("trigger")),
         Scheme::Paddle => ("evt_01hv8x2acma2kbqsjzzyaxad2r".to_owned(), typed(scheme)),
         Scheme::Linear | Scheme::Twitch | Scheme::GitLab => (sent_id, typed(scheme)),
