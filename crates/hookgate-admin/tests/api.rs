@@ -476,7 +476,11 @@ async fn a_token_is_required_off_loopback_and_then_on_every_request() {
     .await;
     let refused = s.get("/api/stats").await;
     assert_eq!(refused.status(), 401);
-    assert_eq!(s.get("/assets/console.css").await.status(), 200, "the login page's style");
+    assert_eq!(
+        s.get("/assets/console.css").await.status(),
+        200,
+        "the login page's style"
+    );
     assert_eq!(s.get("/api/deliveries").await.status(), 401);
     assert!(refused.headers().contains_key("www-authenticate"));
     documented("/api/stats", "get", refused).await;
