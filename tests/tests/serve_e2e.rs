@@ -135,6 +135,11 @@ impl Server {
                 scheme.to_uppercase()
             ));
         }
+        // GitHub again, deduplicated on its body (replay_guard).
+        config.push_str(
+            "\n[sources.github-body]\nscheme = \"github\"\nsecret_env = \"E2E_SECRET_GITHUB\"\n\
+             replay_guard = \"body\"\n",
+        );
         let path = dir.path().join("hookgate.toml");
         std::fs::write(&path, config).unwrap();
 
@@ -395,6 +400,59 @@ async fn inspecting_the_queue_while_serve_runs_leaves_attempts_in_progress_alone
     .await;
     assert_eq!(sink.arrived.load(Ordering::SeqCst), 1, "handled once");
     assert_eq!(sink.accepted().len(), 1);
+}
+
+/// A GitHub delivery captured and resent under a fresh `X-GitHub-Delivery`
+/// (which GitHub does not sign) is handled twice by a default source, once by
+/// one with `replay_guard = "body"`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replay_under_a_fresh_id_is_handled_once_with_the_body_guard() {
+    let sink = Sink::default();
+    let server = Server::start(sink.start().await, "max_attempts = 1");
+    let (scheme, secret) = SCHEMES[4];
+    assert_eq!(scheme, "github");
+    let body = r#"{"action":"opened","number":7}"#;
+    let signed = hookgate_verify::Signer::new(Scheme::GitHub, secret)
+        .unwrap()
+        .sign("", 0, body.as_bytes())
+        .unwrap();
+    let client = reqwest::Client::new();
+    for path in ["github", "github-body"] {
+        for delivery in ["d-1", "d-2"] {
+            let answer = client
+                .post(server.url(path))
+                .headers(signed.clone())
+                .header("x-github-event", "pull_request")
+                .header("x-github-delivery", delivery)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 200, "{path} {delivery}");
+        }
+    }
+    eventually("both deliveries of the default source arrive", async || {
+        let accepted = sink.accepted();
+        accepted
+            .iter()
+            .filter(|r| r.headers["hookgate-source"] == "github")
+            .count()
+            == 2
+    })
+    .await;
+    eventually("the queue is drained", async || {
+        server.health().await["queue"]["depth"] == 0
+    })
+    .await;
+    let guarded: Vec<_> = sink
+        .accepted()
+        .into_iter()
+        .filter(|r| r.headers["hookgate-source"] == "github-body")
+        .collect();
+    assert_eq!(guarded.len(), 1, "the replay was a duplicate");
+    let id = hookgate_receive::derived_delivery_id(body.as_bytes());
+    assert_eq!(guarded[0].headers["hookgate-delivery-id"], id.as_str());
+    assert_eq!(guarded[0].headers["x-github-delivery"], "d-1");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use hookgate_queue::{Durability, MemoryQueue, Queue, RetryPolicy, RetrySchedule, SqliteQueue};
 
+use crate::cmd::with_causes;
 use crate::config::{
     Config, DurabilityName, QueueBackend, QueueConfig, RetryConfig, ScheduleConfig,
 };
@@ -57,9 +58,13 @@ pub(crate) async fn open(
             if let Some(capacity) = queue.capacity {
                 builder = builder.capacity(capacity);
             }
-            let opened = builder
-                .open()
-                .map_err(|e| format!("cannot open the queue {}: {e}", path.display()))?;
+            let opened = builder.open().map_err(|e| {
+                format!(
+                    "cannot open the queue {}: {}",
+                    path.display(),
+                    with_causes(&e)
+                )
+            })?;
             Ok(Arc::new(opened))
         }
         QueueBackend::Memory => {
@@ -132,7 +137,12 @@ async fn open_postgres(
 ) -> Result<Arc<dyn Queue>, String> {
     use hookgate_queue_postgres::Durability as PgDurability;
 
-    let failed = |e: hookgate_queue::QueueError| format!("cannot open the postgres queue: {e}");
+    let failed = |e: hookgate_queue::QueueError| {
+        format!(
+            "cannot open the postgres queue: {}; is PostgreSQL running at the URL of [queue], and may its user connect?",
+            with_causes(&e)
+        )
+    };
     let builder = postgres_builder(url, schema, dedup_window);
     match opener {
         Opener::Receiver => {
@@ -142,7 +152,10 @@ async fn open_postgres(
                 DurabilityName::ProcessCrash => PgDurability::ProcessCrash,
             };
             opened.check_durability(required).await.map_err(|e| {
-                format!("the postgres queue does not meet durability = \"{required}\": {e}")
+                format!(
+                    "the postgres queue does not meet durability = \"{required}\": {}",
+                    with_causes(&e)
+                )
             })?;
             Ok(Arc::new(opened))
         }
@@ -219,7 +232,7 @@ async fn migrate_postgres(
     dedup_window: Option<Duration>,
     check: bool,
 ) -> Result<MigrationReport, String> {
-    let failed = |e: hookgate_queue::QueueError| format!("postgres queue: {e}");
+    let failed = |e: hookgate_queue::QueueError| format!("postgres queue: {}", with_causes(&e));
     let queue = postgres_builder(url, schema, dedup_window)
         .migrate(false)
         .prune_interval(None)
@@ -265,7 +278,7 @@ fn open_redis(
     // answers 503 until it is back.
     let opened = builder
         .build()
-        .map_err(|e| format!("cannot open the redis queue: {e}"))?;
+        .map_err(|e| format!("cannot open the redis queue: {}", with_causes(&e)))?;
     Ok(Arc::new(opened))
 }
 
@@ -293,7 +306,12 @@ async fn open_nats(
     let opened = builder
         .connect()
         .await
-        .map_err(|e| format!("cannot open the nats queue: {e}"))?;
+        .map_err(|e| {
+            format!(
+                "cannot open the nats queue: {}; is nats-server running with JetStream (-js) at the URL of [queue]?",
+                with_causes(&e)
+            )
+        })?;
     Ok(Arc::new(opened))
 }
 

@@ -56,9 +56,22 @@ impl<'de> Deserialize<'de> for HumanDuration {
             fn visit_str<E: de::Error>(self, text: &str) -> Result<HumanDuration, E> {
                 text.parse().map_err(E::custom)
             }
+
+            fn visit_i64<E: de::Error>(self, number: i64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "{number} has no unit; write it as text with one, such as \"{}s\" (ms, s, m, h or d)",
+                    number.unsigned_abs()
+                )))
+            }
+
+            fn visit_u64<E: de::Error>(self, number: u64) -> Result<HumanDuration, E> {
+                Err(E::custom(format!(
+                    "{number} has no unit; write it as text with one, such as \"{number}s\" (ms, s, m, h or d)"
+                )))
+            }
         }
 
-        deserializer.deserialize_str(Visitor)
+        deserializer.deserialize_any(Visitor)
     }
 }
 

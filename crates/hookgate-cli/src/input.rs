@@ -1,7 +1,7 @@
 //! Reading the command's inputs: a body from a file or stdin, `Name: value`
 //! header lines, Unix times.
 
-use std::io::Read as _;
+use std::io::{IsTerminal as _, Read as _};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hookgate_verify::http::{HeaderName, HeaderValue};
@@ -9,6 +9,9 @@ use hookgate_verify::http::{HeaderName, HeaderValue};
 /// Reads the body from `path`, or from stdin when `path` is `-`.
 pub(crate) fn read_body(path: &str) -> Result<Vec<u8>, String> {
     if path == "-" {
+        if let Some(hint) = stdin_hint(std::io::stdin().is_terminal()) {
+            eprintln!("{hint}");
+        }
         let mut body = Vec::new();
         std::io::stdin()
             .read_to_end(&mut body)
@@ -17,6 +20,14 @@ pub(crate) fn read_body(path: &str) -> Result<Vec<u8>, String> {
     } else {
         std::fs::read(path).map_err(|err| format!("cannot read the body from {path}: {err}"))
     }
+}
+
+/// What to say before reading the body from stdin: at a terminal, a command
+/// waiting silently looks stuck, so say that it reads and how to end.
+fn stdin_hint(stdin_is_terminal: bool) -> Option<&'static str> {
+    stdin_is_terminal.then_some(
+        "reading the body from stdin: type or paste it, then press Ctrl-D (or give --body FILE)",
+    )
 }
 
 /// Parses `Name: value` (as curl's `-H`); the value is trimmed.
@@ -50,6 +61,14 @@ mod tests {
         assert!(parse_header("no colon").is_err());
         assert!(parse_header("bad name: x").is_err());
         assert!(parse_header("X-Empty:").is_ok());
+    }
+
+    #[test]
+    fn a_terminal_is_told_that_the_body_is_read_from_stdin() {
+        let hint = stdin_hint(true).unwrap();
+        assert!(hint.contains("stdin") && hint.contains("Ctrl-D") && hint.contains("--body"));
+        // A pipe or a file: nothing is printed, the output stays clean.
+        assert_eq!(stdin_hint(false), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! `main` only parses the command line and dispatches; each subcommand lives
 //! in its own module under `cmd/`, and exit codes are decided in one place
-//! ([`cmd::Failure`]): 0 success, 1 refused delivery, 2 usage error.
+//! ([`cmd::Failure`]): 0 success, 1 refused delivery or failed operation,
+//! 2 usage or configuration error.
 
 use std::process::ExitCode;
 
@@ -32,7 +33,8 @@ mod input;
         hookgate send --scheme clarife --secret whsec_sample --url http://127.0.0.1:8080/hooks/clarife\n  \
         hookgate queue stats\n\n\
         `hookgate COMMAND --help` shows each command's own example.\n\
-        Exit codes: 0 success, 1 delivery refused (or not that sender's payload), 2 usage error."
+        Exit codes: 0 success, 1 delivery refused or the operation failed (receiver unreachable,\n\
+        not that sender's payload, no such dead letter), 2 usage or configuration error."
 )]
 struct Cli {
     #[command(subcommand)]

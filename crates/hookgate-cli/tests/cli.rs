@@ -143,6 +143,17 @@ fn usage_errors_exit_2() {
         ],
         &["verify", "--scheme", "standard", "--secret", "whsec_%%%"],
         &["sign", "--scheme", "custom", "--secret", "x"],
+        // Twilio signs the URL: without --url, a usage error.
+        &["sign", "--scheme", "twilio", "--secret", "x"],
+        &[
+            "verify",
+            "--scheme",
+            "twilio",
+            "--secret",
+            "x",
+            "-H",
+            "X-Twilio-Signature: AAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ],
         &["frobnicate"],
     ] {
         let out = hookgate(args, Some(b"{}"));
@@ -159,16 +170,38 @@ fn usage_errors_exit_2() {
 #[test]
 fn sign_output_feeds_verify_for_every_scheme() {
     let body = br#"{"id":"evt_1","token":"tok-1"}"#;
-    for (scheme, secret) in [
-        ("standard", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-        ("svix", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-        ("clarife", "whsec_sample"),
-        ("stripe", "whsec_test"),
-        ("github", "gh"),
-        ("slack", "sl"),
-        ("shopify", "sh"),
-        ("claravine", "tok-1"),
-        ("clarity", "tok-1"),
+    const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    // Ed25519 signs with the secret key and verifies with the public one
+    // (RFC 8032's test 1 key; the "other" keys are test 2's).
+    const WHSK: &str = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=";
+    const WHPK: &str = "whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+    const SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    const PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+    const OTHER_PUBLIC: &str = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+    for (scheme, secret, verify_secret, other) in [
+        ("standard", WHSEC, WHSEC, "whsec_b3RoZXI="),
+        (
+            "standard",
+            WHSK,
+            WHPK,
+            "whpk_PUAXw+hDiVqStwqnTRt+vJyYLM8uxJaMwM1V8Sr0Zgw=",
+        ),
+        ("svix", WHSEC, WHSEC, "whsec_b3RoZXI="),
+        ("clarife", "whsec_sample", "whsec_sample", "other"),
+        ("stripe", "whsec_test", "whsec_test", "other"),
+        ("github", "gh", "gh", "other"),
+        ("slack", "sl", "sl", "other"),
+        ("shopify", "sh", "sh", "other"),
+        ("paddle", "pd", "pd", "other"),
+        ("zoom", "zm", "zm", "other"),
+        ("twitch", "tw", "tw", "other"),
+        ("meta", "mt", "mt", "other"),
+        ("dropbox", "db", "db", "other"),
+        ("discord", SEED, PUBLIC, OTHER_PUBLIC),
+        ("claravine", "tok-1", "tok-1", "other"),
+        ("clarity", "tok-1", "tok-1", "other"),
+        ("gitlab", "tok-1", "tok-1", "other"),
+        ("twilio", "tw-token", "tw-token", "other"),
     ] {
         let signed = hookgate(
             &[
@@ -181,6 +214,9 @@ fn sign_output_feeds_verify_for_every_scheme() {
                 "msg_7",
                 "--timestamp",
                 "1700000000",
+                // Signed by twilio, ignored by the others.
+                "--url",
+                "https://hooks.example.com/hooks/x",
             ],
             Some(body),
         );
@@ -192,11 +228,6 @@ fn sign_output_feeds_verify_for_every_scheme() {
         );
         let lines = text(&signed.stdout);
         // A second, older secret first: the key reported must be the second.
-        let other = if scheme == "standard" || scheme == "svix" {
-            "whsec_b3RoZXI="
-        } else {
-            "other"
-        };
         let mut args = vec![
             "verify",
             "--scheme",
@@ -204,9 +235,11 @@ fn sign_output_feeds_verify_for_every_scheme() {
             "--secret",
             other,
             "--secret",
-            secret,
+            verify_secret,
             "--now",
             "1700000001",
+            "--url",
+            "https://hooks.example.com/hooks/x",
         ];
         for line in lines.lines() {
             assert!(line.contains(": "), "{scheme}: {line}");
@@ -228,6 +261,41 @@ fn sign_output_feeds_verify_for_every_scheme() {
             assert_eq!(json["id"], "evt_1", "{scheme}");
         }
     }
+}
+
+/// Twilio's documented example (twilio-python's RequestValidator signs it
+/// so), through `sign --url` and `verify --url`.
+#[test]
+fn twilio_signs_and_verifies_the_url_given_with_url() {
+    let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    let body = b"CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212";
+    let signed = hookgate(
+        &[
+            "sign", "--scheme", "twilio", "--secret", "12345", "--url", url,
+        ],
+        Some(body),
+    );
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed.stderr));
+    let line = text(&signed.stdout);
+    assert_eq!(
+        line.lines().next().unwrap(),
+        "x-twilio-signature: 0/KCTR6DLpKmkAf8muzZqo1nDgQ="
+    );
+    let header = line.lines().next().unwrap().to_owned();
+    let verify = |url: &str| {
+        hookgate(
+            &[
+                "verify", "--scheme", "twilio", "--secret", "12345", "--url", url, "-H", &header,
+            ],
+            Some(body),
+        )
+    };
+    let out = verify(url);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        verify("https://mycompany.com/other.php").status.code(),
+        Some(1)
+    );
 }
 
 #[test]
@@ -318,4 +386,67 @@ fn the_sample_configuration_names_every_scheme() {
         .collect();
     let names = hookgate_verify::Scheme::ALL.map(hookgate_verify::Scheme::as_str);
     assert_eq!(listed, names, "{comment}");
+}
+
+/// A receiver that is down is no refusal: the message says what happened,
+/// the cause from the whole error chain, and what to check (exit 1).
+#[test]
+fn send_to_a_receiver_that_is_down_names_the_cause() {
+    // A port nothing listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hooks/clarife");
+    let out = hookgate(
+        &[
+            "send",
+            "--scheme",
+            "clarife",
+            "--secret",
+            "whsec_sample",
+            "--url",
+            &url,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("error: cannot connect to {url}: ")),
+        "{err}"
+    );
+    assert!(err.to_lowercase().contains("connection refused"), "{err}");
+    assert!(err.contains("is the receiver running"), "{err}");
+    assert!(!err.contains("refused:"), "{err}");
+}
+
+/// A lookup that finds nothing is no refusal either.
+#[test]
+fn replaying_a_missing_dead_letter_says_how_to_list_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookgate.toml");
+    std::fs::write(
+        &config,
+        "[action]\nforward = \"http://127.0.0.1:9000/\"\n\n[sources.clarife]\nscheme = \"clarife\"\nsecret_env = \"HOOKGATE_SECRET_CLARIFE\"\n",
+    )
+    .unwrap();
+    let out = hookgate(
+        &[
+            "queue",
+            "--config",
+            config.to_str().unwrap(),
+            "replay",
+            "clarife/evt_missing",
+        ],
+        None,
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "error: no dead letter clarife/evt_missing; `hookgate queue list --dead` lists them\n"
+    );
 }

@@ -249,3 +249,23 @@ fn the_newer_senders_read_their_samples() {
         assert_eq!(line["id"], id, "{sender}");
     }
 }
+
+/// Every sample that ships reads as its sender's event, Clarity's included.
+#[test]
+fn clarity_sample_reads_as_a_trigger_with_its_context_in_order() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/clarity.json");
+    let out = hookgate(&["inspect", "--sender", "clarity", "--body", sample], b"");
+    let value = json_line(&out);
+    assert_eq!(value["event"], "trigger");
+    assert_eq!(value["known"], true);
+    assert_eq!(value["id"], serde_json::Value::Null);
+    assert_eq!(
+        value["payload"]["identity_id"],
+        "8f14e45f-ceea-467f-a8f5-1c3c3e0c2a9b"
+    );
+    // The context in the order Clarity requires it.
+    let line = text(&out.stdout);
+    let app = line.find("\"app_identifier\"").unwrap();
+    let creator = line.find("\"creator_id\"").unwrap();
+    assert!(app < creator, "{line}");
+}

@@ -6,14 +6,15 @@
 //!
 //! * [`Sender`] names a sender (`claravine`, `clarife`, `claimable`,
 //!   `standard`, `svix`, `stripe`, `github`, `slack`, `shopify`, `linear`,
-//!   `gitlab`, `paddle`, `zoom`, `twitch`, `meta`, `discord`);
+//!   `gitlab`, `paddle`, `zoom`, `twitch`, `meta`, `discord`, `clarity`);
 //!   [`Sender::parse`] gives an [`AnyEvent`], [`Sender::event_name`] just the
 //!   name (cheap, for filtering before enqueueing).
 //! * Each sender has its own type ([`ClaravineEvent`], [`ClarifeEvent`],
 //!   [`ClaimableEvent`], [`StandardEvent`], [`StripeEvent`], [`GitHubEvent`],
 //!   [`SlackEvent`], [`ShopifyEvent`], [`LinearEvent`], [`GitLabEvent`],
 //!   [`PaddleEvent`], [`ZoomEvent`], [`TwitchEvent`], [`MetaEvent`],
-//!   [`DiscordInteraction`]); senders whose catalogue is too large to
+//!   [`DiscordInteraction`], [`ClarityEvent`]); senders whose catalogue is
+//!   too large to
 //!   model take the data type as a parameter (JSON by default). Each reads
 //!   itself from a delivery with [`FromDelivery`].
 //! * **Forward compatible**: an event name, operation or field a sender adds
@@ -105,6 +106,7 @@ pub use senders::claimable::{
 };
 pub use senders::claravine::{ClaravineEvent, ClaravineObject, ClaravineOperation};
 pub use senders::clarife::{ClarifeData, ClarifeDocument, ClarifeEvent, ClarifeEventType};
+pub use senders::clarity::ClarityEvent;
 pub use senders::discord::DiscordInteraction;
 pub use senders::github::GitHubEvent;
 pub use senders::gitlab::GitLabEvent;

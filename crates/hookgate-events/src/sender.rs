@@ -7,13 +7,14 @@ use http::HeaderMap;
 use serde::{Serialize, Serializer};
 
 use crate::senders::{
-    claimable, claravine, clarife, discord, github, gitlab, linear, meta, paddle, shopify, slack,
-    standard, stripe, twitch, zoom,
+    claimable, claravine, clarife, clarity, discord, github, gitlab, linear, meta, paddle, shopify,
+    slack, standard, stripe, twitch, zoom,
 };
 use crate::{
-    ClaimableEvent, ClaravineEvent, ClarifeEvent, DiscordInteraction, Event, EventName,
-    FromDelivery, GitHubEvent, GitLabEvent, JsonBody, LinearEvent, MetaEvent, PaddleEvent,
-    ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent, TwitchEvent, ZoomEvent,
+    ClaimableEvent, ClaravineEvent, ClarifeEvent, ClarityEvent, DiscordInteraction, Event,
+    EventName, FromDelivery, GitHubEvent, GitLabEvent, JsonBody, LinearEvent, MetaEvent,
+    PaddleEvent, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent, TwitchEvent,
+    ZoomEvent,
 };
 
 /// A sender whose payloads this crate reads.
@@ -70,6 +71,9 @@ pub enum Sender {
     Meta,
     /// Discord interactions (`discord`): the interaction type.
     Discord,
+    /// Clarity's custom routes (`clarity`): the context fields of a
+    /// workflow trigger, every delivery named `trigger`.
+    Clarity,
 }
 
 /// A sender name that is not one of [`Sender::ALL`]'s. Its message lists
@@ -90,7 +94,7 @@ impl UnknownSender {
 /// [`Sender::ALL`]). [`Sender::ALL`], [`Sender::as_str`], [`FromStr`] and
 /// [`UnknownSender`]'s message are all read from it, so a new sender is one
 /// row (and its parser).
-const NAMES: [(Sender, &str); 16] = [
+const NAMES: [(Sender, &str); 17] = [
     (Sender::Claravine, "claravine"),
     (Sender::Clarife, "clarife"),
     (Sender::Claimable, "claimable"),
@@ -107,6 +111,7 @@ const NAMES: [(Sender, &str); 16] = [
     (Sender::Twitch, "twitch"),
     (Sender::Meta, "meta"),
     (Sender::Discord, "discord"),
+    (Sender::Clarity, "clarity"),
 ];
 
 /// The names of a table, comma-separated.
@@ -170,6 +175,7 @@ impl Sender {
             Self::Twitch => AnyEvent::Twitch(TwitchEvent::from_delivery(headers, body)?),
             Self::Meta => AnyEvent::Meta(MetaEvent::from_delivery(headers, body)?),
             Self::Discord => AnyEvent::Discord(DiscordInteraction::from_delivery(headers, body)?),
+            Self::Clarity => AnyEvent::Clarity(ClarityEvent::from_delivery(headers, body)?),
         })
     }
 
@@ -208,6 +214,7 @@ impl Sender {
             Self::Twitch => twitch::event_name(headers, body),
             Self::Meta => meta::event_name(body),
             Self::Discord => discord::event_name(body),
+            Self::Clarity => Ok(clarity::event_name()),
         }
     }
 }
@@ -287,6 +294,8 @@ pub enum AnyEvent {
     Meta(MetaEvent),
     /// A Discord interaction.
     Discord(DiscordInteraction),
+    /// A Clarity trigger's context.
+    Clarity(ClarityEvent),
 }
 
 impl AnyEvent {
@@ -309,6 +318,7 @@ impl AnyEvent {
             Self::Twitch(_) => Sender::Twitch,
             Self::Meta(_) => Sender::Meta,
             Self::Discord(_) => Sender::Discord,
+            Self::Clarity(_) => Sender::Clarity,
         }
     }
 
@@ -329,6 +339,7 @@ impl AnyEvent {
             Self::Twitch(e) => e,
             Self::Meta(e) => e,
             Self::Discord(e) => e,
+            Self::Clarity(e) => e,
         }
     }
 }
@@ -470,6 +481,12 @@ mod tests {
                 none(),
                 r#"{"type": 3, "id": "1"}"#,
                 "message_component",
+            ),
+            (
+                Sender::Clarity,
+                none(),
+                r#"{"identity_id": "42", "entitlement_id": "7"}"#,
+                "trigger",
             ),
         ]
     }

@@ -44,6 +44,57 @@ pub const DEAD_LETTERS: &str = "hookgate_queue_dead_letters_total";
 /// Histogram: seconds a handler took, by `source`.
 pub const HANDLER_LATENCY: &str = "hookgate_queue_handler_seconds";
 
+/// Describes these metrics to the installed recorder (the `# HELP` lines of
+/// Prometheus' text format). Call it once, after installing the recorder.
+///
+/// ```
+/// hookgate_queue::observe::describe();
+/// ```
+pub fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(RECEIVED, "Deliveries stored in the queue, by source.");
+    describe_counter!(
+        DUPLICATES,
+        "Enqueues refused as duplicates of a delivery id already seen, by source."
+    );
+    describe_counter!(
+        COALESCED,
+        "Deliveries replaced by a newer one with the same coalescing key, by source."
+    );
+    describe_counter!(
+        ENQUEUE_ERRORS,
+        "Enqueues that failed, by source and error kind."
+    );
+    describe_histogram!(
+        ENQUEUE_LATENCY,
+        Unit::Seconds,
+        "Time from calling enqueue to its answer."
+    );
+    describe_gauge!(
+        DEPTH,
+        "Deliveries in the queue, by state (ready, scheduled, leased, dead)."
+    );
+    describe_gauge!(
+        OLDEST_READY_AGE,
+        Unit::Seconds,
+        "Age of the oldest delivery ready to be handled (0 when none)."
+    );
+    describe_counter!(HANDLED, "Deliveries handled successfully, by source.");
+    describe_counter!(
+        RETRIES,
+        "Attempts that failed and were scheduled again, by source."
+    );
+    describe_counter!(
+        DEAD_LETTERS,
+        "Deliveries moved to the dead letters, by source."
+    );
+    describe_histogram!(
+        HANDLER_LATENCY,
+        Unit::Seconds,
+        "Time a handler took, by source."
+    );
+}
+
 /// Records the result of one enqueue.
 pub fn record_enqueue(
     source: &str,

@@ -44,6 +44,11 @@
 //! modes: what is queued, and [`VerifiedDelivery::body`] in inline mode (the
 //! request handed on to the application keeps its own, empty, body).
 //!
+//! GitHub's and Shopify's ids are not signed: a captured delivery resent with
+//! a fresh id verifies and is a new delivery. A source with
+//! [`ReplayGuard::Body`] is keyed by the body's SHA-256 instead, whatever id
+//! it carries (see its cost there).
+//!
 //! # ACK budget
 //!
 //! The budget bounds the enqueue, the only step whose duration hookgate does
@@ -129,5 +134,5 @@ pub use receiver::{
 pub use rejection::{PROBLEM_JSON, ProblemJson, Rejection, RejectionKind, RespondToRejection};
 pub use source::{
     ConfigError, DEFAULT_ACK_BUDGET, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT, DEFAULT_RETRY_AFTER,
-    Mode, Source, SourceBuilder, default_sender,
+    Mode, ReplayGuard, Source, SourceBuilder, default_sender,
 };

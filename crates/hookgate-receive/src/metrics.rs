@@ -19,6 +19,29 @@ pub const DUPLICATES: &str = "hookgate_receive_duplicates_total";
 /// Time from the request's arrival to the decision, in seconds.
 pub const ACK_SECONDS: &str = "hookgate_receive_ack_seconds";
 
+/// Describes these metrics to the installed recorder (the `# HELP` lines of
+/// Prometheus' text format). Call it once, after installing the recorder.
+///
+/// ```
+/// hookgate_receive::metrics::describe();
+/// ```
+pub fn describe() {
+    metrics::describe_counter!(REQUESTS, "Requests routed to a source.");
+    metrics::describe_counter!(
+        REFUSED,
+        "Requests refused, by source and reason (bad signature, too large, rate limited...)."
+    );
+    metrics::describe_counter!(
+        DUPLICATES,
+        "Deliveries acknowledged as duplicates of one already queued."
+    );
+    metrics::describe_histogram!(
+        ACK_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from a request's arrival to its answer, by source and outcome."
+    );
+}
+
 fn label(source: &Arc<str>) -> metrics::SharedString {
     metrics::SharedString::from(Arc::clone(source))
 }

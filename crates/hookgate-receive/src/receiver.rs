@@ -22,7 +22,7 @@ use crate::context::missing_fields;
 use crate::handshake::Answer;
 use crate::id::derived_delivery_id;
 use crate::metrics as m;
-use crate::{ConfigError, Mode, Rejection, RejectionKind, RespondToRejection, Source};
+use crate::{ConfigError, Mode, Rejection, RejectionKind, ReplayGuard, RespondToRejection, Source};
 
 /// The webhook routes of one server and the queue behind them.
 ///
@@ -789,10 +789,19 @@ impl Reception {
             // A GET let through for a handshake that turned out not to be one.
             return Err(Rejection::method_not_allowed(head.method, &source.methods));
         }
-        let verified = source
-            .verifier
-            .verify(head.headers, &body)
-            .map_err(|e| Rejection::verification(&e))?;
+        let verified = match &source.public_url {
+            // The URL the sender called, as it saw it (Twilio signs it).
+            Some(base) if source.verifier.scheme().needs_url() => {
+                let url = match head.query {
+                    Some(query) => format!("{base}{}?{query}", source.path),
+                    None => format!("{base}{}", source.path),
+                };
+                let context = hookgate_verify::RequestContext::new().with_url(&url);
+                source.verifier.verify_with(head.headers, &body, context)
+            }
+            _ => source.verifier.verify(head.headers, &body),
+        }
+        .map_err(|e| Rejection::verification(&e))?;
 
         // The body is read as JSON at most once, and only if a question needs
         // it: the handshake, the context fields and the event name are all
@@ -825,9 +834,13 @@ impl Reception {
         // is what is queued, and what the inline delivery holds.
         let query_payload = (*head.method == Method::GET && body.is_empty())
             .then(|| Bytes::copy_from_slice(head.query.unwrap_or_default().as_bytes()));
-        let delivery_id = match verified.delivery_id() {
-            Some(id) => id.to_owned(),
-            None => derived_delivery_id(query_payload.as_deref().unwrap_or(&body)),
+        // The id the queue deduplicates on: the sender's, unless the source
+        // keys deliveries by what was signed (an unsigned id can be replaced).
+        let delivery_id = match (source.replay_guard, verified.delivery_id()) {
+            (ReplayGuard::Id, Some(id)) => id.to_owned(),
+            (ReplayGuard::Id, None) | (ReplayGuard::Body, _) => {
+                derived_delivery_id(query_payload.as_deref().unwrap_or(&body))
+            }
         };
         self.span.record("delivery_id", delivery_id.as_str());
         let accepted = |outcome, status, delivery| Accepted {
@@ -1014,7 +1027,7 @@ mod tests {
     use super::*;
     use crate::RateLimit;
     use hookgate_queue::Queue;
-    use hookgate_verify::{Scheme, Verifier};
+    use hookgate_verify::{Scheme, Signer, Verifier};
 
     fn source(name: &str, path: &str, mode: Mode) -> Source {
         Source::builder(
@@ -1322,6 +1335,74 @@ mod tests {
             first.headers[header::CONTENT_TYPE],
             "application/x-www-form-urlencoded"
         );
+    }
+
+    /// A GitHub delivery captured and resent with a fresh `X-GitHub-Delivery`
+    /// (which the signature does not cover) verifies: with the default guard
+    /// it is a new delivery, with `ReplayGuard::Body` a duplicate.
+    #[tokio::test]
+    async fn a_replay_under_a_fresh_id_is_a_duplicate_only_with_the_body_guard() {
+        let body = br#"{"action":"opened","number":1}"#;
+        let signed = Signer::new(Scheme::GitHub, "s3cret")
+            .unwrap()
+            .sign("", 0, body)
+            .unwrap();
+        for (guard, outcomes) in [
+            (
+                ReplayGuard::Id,
+                [Outcome::Queued, Outcome::Queued, Outcome::Duplicate],
+            ),
+            (
+                ReplayGuard::Body,
+                [Outcome::Queued, Outcome::Duplicate, Outcome::Duplicate],
+            ),
+        ] {
+            let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+            let github = Source::builder(
+                "github",
+                "/hooks/github",
+                Verifier::new(Scheme::GitHub, "s3cret").unwrap(),
+            )
+            .replay_guard(guard)
+            .build()
+            .unwrap();
+            let receiver = Receiver::builder()
+                .queue(queue.clone())
+                .source(github)
+                .build()
+                .unwrap();
+            // The original, the replay under a fresh id, the sender's retry.
+            for (delivery, outcome) in ["d-1", "d-2", "d-1"].into_iter().zip(outcomes) {
+                let mut headers = signed.clone();
+                headers.insert("x-github-delivery", delivery.parse().unwrap());
+                let head = RequestHead {
+                    method: &Method::POST,
+                    query: None,
+                    headers: &headers,
+                    peer: None,
+                };
+                let reception = receiver.start("/hooks/github").unwrap();
+                let accepted = reception
+                    .complete(head, Bytes::from_static(body))
+                    .await
+                    .unwrap();
+                assert_eq!(accepted.outcome, outcome, "{guard} {delivery}");
+                let expected_id = match guard {
+                    ReplayGuard::Body => crate::derived_delivery_id(body),
+                    _ => delivery.to_owned(),
+                };
+                assert_eq!(accepted.delivery_id, expected_id);
+            }
+            // The sender's own id is kept beside the delivery all the same.
+            let leased = queue
+                .lease(hookgate_queue::LeaseRequest::new(
+                    10,
+                    std::time::Duration::from_secs(1),
+                ))
+                .await
+                .unwrap();
+            assert_eq!(leased[0].delivery.headers["x-github-delivery"], "d-1");
+        }
     }
 
     /// Inline mode holds the same delivery as queue mode for a GET: the

@@ -53,6 +53,7 @@ pub fn default_sender(scheme: Scheme) -> Option<Sender> {
         Scheme::Zoom => Some(Sender::Zoom),
         Scheme::Twitch => Some(Sender::Twitch),
         Scheme::Meta => Some(Sender::Meta),
+        Scheme::Discord => Some(Sender::Discord),
         _ => None,
     }
 }
@@ -99,9 +100,24 @@ pub enum ConfigError {
     /// A rate is written `N/s`, `N/min` or `N/h`.
     #[error("rate {0:?} is not N/s, N/min or N/h")]
     InvalidRate(String),
+    /// A replay guard is written `"id"` or `"body"`.
+    #[error("replay guard {0:?} is not \"id\" or \"body\"")]
+    InvalidReplayGuard(String),
     /// A handshake's secret (Meta's verify token, Zoom's secret token) must not be empty.
     #[error("the {0} handshake needs a secret that is not empty")]
     EmptyHandshakeSecret(&'static str),
+    /// The source's scheme signs the URL the sender called (Twilio) and the
+    /// source has no [public URL](SourceBuilder::public_url).
+    #[error("source {0:?} needs its public URL (its scheme signs the URL the sender called)")]
+    PublicUrlRequired(String),
+    /// A public URL is `http://` or `https://`, a host, and an optional path.
+    #[error("public URL {url:?} of source {source_name:?} is not an http(s) URL without query")]
+    InvalidPublicUrl {
+        /// The source at fault.
+        source_name: String,
+        /// The URL given.
+        url: String,
+    },
 }
 
 /// What happens to a verified delivery.
@@ -115,6 +131,82 @@ pub enum Mode {
     /// Pass it on to the application with the raw body restored and the
     /// verification result attached; the application's handler answers.
     Inline,
+}
+
+/// What the queue deduplicates a source's deliveries on: the delivery id it
+/// is given ([`VerifiedDelivery::delivery_id`](crate::VerifiedDelivery::delivery_id)).
+///
+/// The sender's id is what its retries repeat, but several schemes do not
+/// sign it: GitHub's `X-GitHub-Delivery`, Shopify's `X-Shopify-Webhook-Id`
+/// and Meta-style body-only HMACs sign the body alone and carry no signed
+/// timestamp. Whoever captures one of their deliveries (a proxy log, a
+/// misdirected request) can send it again with a fresh id; it verifies, and
+/// with the default guard it is queued again, as often as they like, for as
+/// long as the secret is valid. [`ReplayGuard::Body`] closes that.
+///
+/// ```
+/// use hookgate_receive::{ReplayGuard, Source};
+/// use hookgate_verify::{Scheme, Verifier};
+///
+/// let source = Source::builder("github", "/hooks/github", Verifier::new(Scheme::GitHub, "s3cret")?)
+///     .replay_guard(ReplayGuard::Body)
+///     .build()?;
+/// assert_eq!(source.replay_guard(), ReplayGuard::Body);
+/// assert_eq!("body".parse::<ReplayGuard>()?, ReplayGuard::Body);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum ReplayGuard {
+    /// The sender's delivery id ([`Verified::delivery_id`](hookgate_verify::Verified::delivery_id)),
+    /// or, for senders that send none, the SHA-256 of the body (see
+    /// [`derived_delivery_id`](crate::derived_delivery_id)). Written `"id"`.
+    #[default]
+    Id,
+    /// The SHA-256 of the body, which the signature covers (for body-only
+    /// HMACs it is the whole signed content), whatever id the request carries:
+    /// a replay under a fresh id is a duplicate, answered 200 and not queued
+    /// again, for as long as the queue remembers ids (its dedup window, 24 h
+    /// by default). Written `"body"`.
+    ///
+    /// What it costs: two genuine deliveries with byte-identical bodies
+    /// inside the window are one (the second is dropped as a duplicate);
+    /// GitHub and Shopify bodies carry the object's state and timestamps, so
+    /// distinct events rarely collide, but a sender that repeats an event
+    /// with the same body on purpose is heard once. The queue and the
+    /// handlers see `sha256:<hex>` as the delivery id; the sender's own id
+    /// stays in its header, which is queued with the delivery. And one
+    /// SHA-256 over the body per delivery, a fraction of the HMAC's cost.
+    Body,
+}
+
+impl ReplayGuard {
+    /// How the guard is written in configuration: `"id"` or `"body"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Id => "id",
+            Self::Body => "body",
+        }
+    }
+}
+
+impl fmt::Display for ReplayGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ReplayGuard {
+    type Err = ConfigError;
+
+    /// `"id"` or `"body"`.
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "id" => Ok(Self::Id),
+            "body" => Ok(Self::Body),
+            other => Err(ConfigError::InvalidReplayGuard(other.to_owned())),
+        }
+    }
 }
 
 /// One sender on one route: the path, methods, verifier, optional event filter,
@@ -152,8 +244,13 @@ pub struct Source {
     /// receiver is built); `None`: every client.
     pub(crate) client_policy: Option<ClientPolicy>,
     pub(crate) admission: Admission,
+    pub(crate) replay_guard: ReplayGuard,
     /// The handshake answered on this route, if any.
     pub(crate) handshake: Option<Handshake>,
+    /// Where senders reach the receiver (scheme, host, path prefix), without
+    /// a trailing `/`: the signed URL is this, the source's path and the
+    /// request's query.
+    pub(crate) public_url: Option<String>,
 }
 
 impl Source {
@@ -181,7 +278,9 @@ impl Source {
             allow_ips: None,
             max_in_flight: None,
             rate_limit: None,
+            replay_guard: ReplayGuard::Id,
             handshake: HandshakeChoice::Default,
+            public_url: None,
         }
     }
 
@@ -245,6 +344,10 @@ impl Source {
         self.admission.rate_limit()
     }
 
+    /// What the queue deduplicates this source's deliveries on.
+    pub fn replay_guard(&self) -> ReplayGuard {
+        self.replay_guard
+    }
     /// The handshake answered on this route, if any (see [`Handshake`]).
     pub fn handshake(&self) -> Option<&Handshake> {
         self.handshake.as_ref()
@@ -285,6 +388,7 @@ impl fmt::Debug for Source {
             .field("mode", &self.mode)
             .field("allow_ips", &self.allow_ips())
             .field("admission", &self.admission)
+            .field("replay_guard", &self.replay_guard)
             .field("handshake", &self.handshake)
             .finish_non_exhaustive()
     }
@@ -310,10 +414,25 @@ pub struct SourceBuilder {
     allow_ips: Option<Vec<Cidr>>,
     max_in_flight: Option<usize>,
     rate_limit: Option<RateLimit>,
+    replay_guard: ReplayGuard,
     handshake: HandshakeChoice,
+    public_url: Option<String>,
 }
 
 impl SourceBuilder {
+    /// Where senders reach this receiver, as they see it (a proxy may have
+    /// rewritten the request on its way): scheme, host and any path prefix,
+    /// e.g. `https://hooks.example.com`. The URL a sender signed (Twilio
+    /// does) is this, then the source's path, then the request's query.
+    /// Required by the schemes that sign the URL ([`Scheme::needs_url`]),
+    /// ignored by the others.
+    ///
+    /// [`Scheme::needs_url`]: hookgate_verify::Scheme::needs_url
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into());
+        self
+    }
+
     /// Accepts exactly `methods` (Clarity routes may be `GET` or `POST`); others get 405.
     pub fn methods(mut self, methods: impl IntoIterator<Item = Method>) -> Self {
         self.methods = methods.into_iter().collect();
@@ -446,6 +565,16 @@ impl SourceBuilder {
         self
     }
 
+    /// What the queue deduplicates this source's deliveries on (default
+    /// [`ReplayGuard::Id`]). [`ReplayGuard::Body`] keys them by the SHA-256
+    /// of the body, so that a delivery of a body-only HMAC scheme (GitHub,
+    /// Shopify, Meta-style) captured and resent with a fresh, unsigned id is
+    /// a duplicate; read its cost on [`ReplayGuard::Body`] first.
+    pub fn replay_guard(mut self, guard: ReplayGuard) -> Self {
+        self.replay_guard = guard;
+        self
+    }
+
     /// Answers `handshake` on this route (default: the one of the
     /// verifier's scheme, [`Handshake::for_verifier`]): Meta's, for one,
     /// needs the verify token given in Meta's dashboard.
@@ -492,6 +621,30 @@ impl SourceBuilder {
         if self.allow_ips.as_ref().is_some_and(Vec::is_empty) {
             return Err(ConfigError::EmptyAllowIps(self.name));
         }
+        let public_url = match self.public_url {
+            Some(url) => {
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"));
+                let valid = rest.is_some_and(|rest| {
+                    !rest.is_empty()
+                        && !rest.starts_with('/')
+                        && !rest.contains(['?', '#'])
+                        && rest.bytes().all(|b| b.is_ascii_graphic())
+                });
+                if !valid {
+                    return Err(ConfigError::InvalidPublicUrl {
+                        source_name: self.name,
+                        url,
+                    });
+                }
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            None if self.verifier.scheme().needs_url() => {
+                return Err(ConfigError::PublicUrlRequired(self.name));
+            }
+            None => None,
+        };
         for (what, zero) in [
             ("ack budget", self.ack_budget.is_zero()),
             ("body limit", self.body_limit == 0),
@@ -513,6 +666,7 @@ impl SourceBuilder {
             path: self.path,
             methods: self.methods,
             secret_header: self.verifier.secret_header(),
+            public_url,
             verifier: self.verifier,
             sender: self.sender,
             filter: self.filter,
@@ -528,6 +682,7 @@ impl SourceBuilder {
                 trusted_proxies: Arc::from([]),
             }),
             admission: Admission::new(self.max_in_flight, self.rate_limit),
+            replay_guard: self.replay_guard,
         })
     }
 }
@@ -581,6 +736,45 @@ mod tests {
         let github = Verifier::new(Scheme::GitHub, "s").unwrap();
         let source = Source::builder("c", "/c", github).build().unwrap();
         assert!(source.secret_header.is_none());
+    }
+
+    #[test]
+    fn a_source_whose_scheme_signs_the_url_needs_its_public_url() {
+        let twilio = || Verifier::new(hookgate_verify::Scheme::Twilio, "auth-token").unwrap();
+        assert_eq!(
+            Source::builder("twilio", "/hooks/twilio", twilio())
+                .build()
+                .unwrap_err(),
+            ConfigError::PublicUrlRequired("twilio".into())
+        );
+        for bad in [
+            "hooks.example.com",
+            "ftp://hooks.example.com",
+            "https://",
+            "https:///path",
+            "https://hooks.example.com/?x=1",
+            "https://hooks example.com",
+        ] {
+            assert!(
+                matches!(
+                    Source::builder("twilio", "/hooks/twilio", twilio())
+                        .public_url(bad)
+                        .build(),
+                    Err(ConfigError::InvalidPublicUrl { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let built = Source::builder("twilio", "/hooks/twilio", twilio())
+            .public_url("https://hooks.example.com/prefix/")
+            .build()
+            .unwrap();
+        assert_eq!(
+            built.public_url.as_deref(),
+            Some("https://hooks.example.com/prefix")
+        );
+        // Schemes that do not sign the URL need none.
+        assert!(Source::builder("a", "/x", verifier()).build().is_ok());
     }
 
     #[test]

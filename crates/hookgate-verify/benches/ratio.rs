@@ -15,15 +15,27 @@ use hmac::{KeyInit, Mac};
 use hookgate_verify::Verifier;
 
 mod common;
-use common::{MESSAGE_ID, RAW_SECRET, STANDARD_SECRET, body, schemes, secret_for, signed};
+use common::{
+    MESSAGE_ID, RAW_SECRET, STANDARD_SECRET, body, body_for, delivered, schemes, secret_for, signed,
+};
+use hookgate_verify::{Scheme, Signer};
 
 type Hmac = hmac::Hmac<sha2::Sha256>;
+
+/// The Ed25519 seed of the benches (RFC 8032's test 1), for Standard
+/// Webhooks' `whsk_` and Discord's hex form.
+const ED25519_SEED: [u8; 32] = [
+    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+    0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+];
 
 /// One contender: a name and one call of what it measures.
 struct Contender<'a> {
     name: String,
     run: Box<dyn FnMut() + 'a>,
     fastest: f64,
+    /// Calls per batch: Ed25519 verifications cost a thousand HMACs.
+    calls: u32,
 }
 
 /// Nanoseconds per call over a batch long enough to dwarf the clock reads.
@@ -56,11 +68,54 @@ fn main() {
         let verifiers: Vec<_> = schemes()
             .map(|scheme| {
                 let verifier = Verifier::new(scheme, secret_for(scheme)).unwrap();
+                let body = body_for(scheme, size, unix);
                 let headers = signed(scheme, unix, &body);
                 verifier.verify_at(&headers, &body, now).unwrap();
-                (scheme, verifier, headers)
+                (scheme, verifier, headers, body)
             })
             .collect();
+        // Ed25519: Standard Webhooks v1a and Discord, and the bare verifies
+        // over the same message (`{id}.{timestamp}.{body}`).
+        let b64 = |bytes: &[u8]| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        };
+        let hex: String = ED25519_SEED.iter().map(|b| format!("{b:02x}")).collect();
+        let ed25519: Vec<_> = [
+            (Scheme::Standard, format!("whsk_{}", b64(&ED25519_SEED))),
+            (Scheme::Discord, hex),
+        ]
+        .into_iter()
+        .map(|(scheme, secret)| {
+            let signer = Signer::new(scheme, secret).unwrap();
+            let verifier = Verifier::new(scheme, signer.public_key().unwrap()).unwrap();
+            let headers = delivered(signer.sign(MESSAGE_ID, unix, &body).unwrap());
+            verifier.verify_at(&headers, &body, now).unwrap();
+            (scheme, verifier, headers)
+        })
+        .collect();
+        let dalek_key = ed25519_dalek::SigningKey::from_bytes(&ED25519_SEED);
+        let message = [
+            MESSAGE_ID.as_bytes(),
+            b".",
+            timestamp.as_bytes(),
+            b".",
+            &body,
+        ]
+        .concat();
+        let dalek_signature = {
+            use ed25519_dalek::Signer as _;
+            dalek_key.sign(&message)
+        };
+        let dalek_public = dalek_key.verifying_key();
+        let ring_public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ED25519,
+            dalek_public.to_bytes(),
+        );
+        let signature_bytes = dalek_signature.to_bytes();
+        // About 2 ms per batch whatever the body size.
+        let calls = u32::try_from((2_000_000 / (size + 512)).max(10)).unwrap_or(u32::MAX);
+        let ed25519_calls = 40;
         let svix = svix::webhooks::Webhook::new(STANDARD_SECRET).unwrap();
         let svix_headers = signed(hookgate_verify::Scheme::Svix, unix, &body);
         svix.verify(&body, &svix_headers).unwrap();
@@ -74,6 +129,7 @@ fn main() {
                     black_box(mac.finalize().into_bytes());
                 }),
                 fastest: f64::MAX,
+                calls,
             },
             Contender {
                 name: "hmac-sha256 (bare, id.timestamp.body)".into(),
@@ -91,6 +147,7 @@ fn main() {
                     black_box(mac.finalize().into_bytes());
                 }),
                 fastest: f64::MAX,
+                calls,
             },
             Contender {
                 name: "hmac-sha256 (key absorbed once)".into(),
@@ -100,19 +157,21 @@ fn main() {
                     black_box(mac.finalize().into_bytes());
                 }),
                 fastest: f64::MAX,
+                calls,
             },
         ];
-        for (scheme, verifier, headers) in &verifiers {
+        for (scheme, verifier, headers, body) in &verifiers {
             contenders.push(Contender {
                 name: format!("hookgate/{scheme}"),
                 run: Box::new(|| {
                     black_box(
                         verifier
-                            .verify_at(black_box(headers), black_box(&body), now)
+                            .verify_at(black_box(headers), black_box(body), now)
                             .unwrap(),
                     );
                 }),
                 fastest: f64::MAX,
+                calls,
             });
         }
         contenders.push(Contender {
@@ -122,24 +181,68 @@ fn main() {
                     .unwrap();
             }),
             fastest: f64::MAX,
+            calls,
         });
+        let first_ed25519 = contenders.len();
+        contenders.push(Contender {
+            name: "ed25519-dalek verify_strict (bare)".into(),
+            run: Box::new(|| {
+                let signature = ed25519_dalek::Signature::from_bytes(black_box(&signature_bytes));
+                dalek_public
+                    .verify_strict(black_box(&message), &signature)
+                    .unwrap();
+            }),
+            fastest: f64::MAX,
+            calls: ed25519_calls,
+        });
+        contenders.push(Contender {
+            name: "ring ed25519 verify (bare)".into(),
+            run: Box::new(|| {
+                ring_public
+                    .verify(black_box(&message), black_box(&signature_bytes))
+                    .unwrap();
+            }),
+            fastest: f64::MAX,
+            calls: ed25519_calls,
+        });
+        for (scheme, verifier, headers) in &ed25519 {
+            contenders.push(Contender {
+                name: format!("hookgate/{scheme} (ed25519)"),
+                run: Box::new(|| {
+                    black_box(
+                        verifier
+                            .verify_at(black_box(headers), black_box(&body), now)
+                            .unwrap(),
+                    );
+                }),
+                fastest: f64::MAX,
+                calls: ed25519_calls,
+            });
+        }
 
-        // About 2 ms per batch whatever the body size.
-        let calls = u32::try_from((2_000_000 / (size + 512)).max(10)).unwrap_or(u32::MAX);
         for _ in 0..rounds {
             for contender in &mut contenders {
-                let took = time_batch(&mut contender.run, calls);
+                let took = time_batch(&mut contender.run, contender.calls);
                 contender.fastest = contender.fastest.min(took);
             }
         }
         let bare = contenders[0].fastest;
-        println!("{size} B body, fastest of {rounds} interleaved rounds of {calls} calls");
-        for contender in &contenders {
+        println!(
+            "{size} B body, fastest of {rounds} interleaved rounds of {calls} calls \
+             ({ed25519_calls} for Ed25519)"
+        );
+        for (i, contender) in contenders.iter().enumerate() {
+            // Ed25519 rows are compared with the bare ed25519-dalek verify.
+            let (base, of) = if i >= first_ed25519 {
+                (contenders[first_ed25519].fastest, "bare ed25519-dalek")
+            } else {
+                (bare, "bare")
+            };
             println!(
-                "  {:40} {:>10.1} ns  {:>6.3}x bare",
+                "  {:40} {:>10.1} ns  {:>6.3}x {of}",
                 contender.name,
                 contender.fastest,
-                contender.fastest / bare
+                contender.fastest / base
             );
         }
     }

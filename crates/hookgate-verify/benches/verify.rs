@@ -11,7 +11,9 @@ use hmac::{KeyInit, Mac};
 use hookgate_verify::{Scheme, Verifier};
 
 mod common;
-use common::{MESSAGE_ID, RAW_SECRET, STANDARD_SECRET, body, schemes, secret_for, signed};
+use common::{
+    MESSAGE_ID, RAW_SECRET, STANDARD_SECRET, body, body_for, schemes, secret_for, signed,
+};
 
 fn verify(c: &mut Criterion) {
     let now = SystemTime::now();
@@ -48,6 +50,7 @@ fn verify(c: &mut Criterion) {
 
         for scheme in schemes() {
             let verifier = Verifier::new(scheme, secret_for(scheme)).unwrap();
+            let body = body_for(scheme, size, unix);
             let headers = signed(scheme, unix, &body);
             verifier.verify_at(&headers, &body, now).unwrap();
             group.bench_with_input(

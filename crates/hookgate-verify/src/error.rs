@@ -82,6 +82,10 @@ pub enum Malformed {
     /// The `Authorization` header is not `Bearer <token>`, or a token lacks its
     /// configured prefix.
     MissingPrefix,
+    /// A Standard Webhooks list holds more than
+    /// [`MAX_ED25519_SIGNATURES`](crate::MAX_ED25519_SIGNATURES) `v1a`
+    /// entries: refused before any is checked.
+    TooManySignatures,
 }
 
 impl Malformed {
@@ -96,6 +100,7 @@ impl Malformed {
             }
             Malformed::InvalidSyntax => "entry is not of the expected form",
             Malformed::MissingPrefix => "expected prefix is missing",
+            Malformed::TooManySignatures => "too many asymmetric signatures",
         }
     }
 }
@@ -167,11 +172,30 @@ pub enum VerifyErrorKind {
         /// The field.
         field: &'static str,
     },
+    /// The field the scheme reads from the JSON body (Claravine's `token`, the
+    /// `id` of clarife, Stripe or a custom scheme reading its id from the
+    /// body, Paddle's `event_id`, Linear's `webhookTimestamp`) appears more
+    /// than once at the top level, so verification and a typed payload could
+    /// read different values.
+    DuplicateBodyField {
+        /// The field.
+        field: &'static str,
+    },
+    /// A secret the body repeats (Microsoft Graph's `clientState`) matches
+    /// no configured secret.
+    BodyFieldMismatch {
+        /// The field.
+        field: &'static str,
+    },
+    /// The scheme signs the URL the sender called (Twilio) and the receiver
+    /// gave none: a mistake of the receiver's configuration, answered 500.
+    UrlRequired,
 }
 
 impl VerifyErrorKind {
     /// The status a receiver should answer: 400 for a malformed request, 401 when
-    /// authentication failed.
+    /// authentication failed, 500 when the receiver did not give what its
+    /// scheme needs (the URL, for Twilio).
     pub fn status(&self) -> StatusCode {
         match self {
             VerifyErrorKind::MissingHeader { .. }
@@ -179,12 +203,15 @@ impl VerifyErrorKind {
             | VerifyErrorKind::NoSupportedSignature { .. }
             | VerifyErrorKind::BodyNotJson
             | VerifyErrorKind::MissingBodyField { .. }
-            | VerifyErrorKind::InvalidBodyField { .. } => StatusCode::BAD_REQUEST,
+            | VerifyErrorKind::InvalidBodyField { .. }
+            | VerifyErrorKind::DuplicateBodyField { .. } => StatusCode::BAD_REQUEST,
             VerifyErrorKind::TimestampTooOld { .. }
             | VerifyErrorKind::TimestampInFuture { .. }
             | VerifyErrorKind::SignatureMismatch { .. }
             | VerifyErrorKind::TokenMismatch { .. }
-            | VerifyErrorKind::BodyTokenMismatch => StatusCode::UNAUTHORIZED,
+            | VerifyErrorKind::BodyTokenMismatch
+            | VerifyErrorKind::BodyFieldMismatch { .. } => StatusCode::UNAUTHORIZED,
+            VerifyErrorKind::UrlRequired => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -230,6 +257,15 @@ impl fmt::Display for VerifyErrorKind {
             VerifyErrorKind::InvalidBodyField { field } => {
                 write!(f, "body field {field:?} is not of the expected form")
             }
+            VerifyErrorKind::DuplicateBodyField { field } => {
+                write!(f, "body has the field {field:?} more than once")
+            }
+            VerifyErrorKind::BodyFieldMismatch { field } => {
+                write!(f, "body field {field:?} does not match")
+            }
+            VerifyErrorKind::UrlRequired => {
+                f.write_str("the receiver did not give the request URL this scheme signs")
+            }
         }
     }
 }
@@ -266,7 +302,8 @@ impl VerifyError {
         self.kind
     }
 
-    /// The status a receiver should answer (400 or 401).
+    /// The status a receiver should answer (400, 401, or 500 for
+    /// [`VerifyErrorKind::UrlRequired`]).
     pub fn status(&self) -> StatusCode {
         self.kind.status()
     }

@@ -67,6 +67,15 @@ pub const TWITCH_MESSAGE_TYPE: HeaderName = HeaderName::from_static("twitch-even
 pub const META_SIGNATURE_256: HeaderName = HeaderName::from_static("x-hub-signature-256");
 /// Dropbox signature: hex HMAC-SHA256 of the body.
 pub const DROPBOX_SIGNATURE: HeaderName = HeaderName::from_static("x-dropbox-signature");
+/// Discord's Ed25519 signature (128 hex digits).
+pub const DISCORD_SIGNATURE: HeaderName = HeaderName::from_static("x-signature-ed25519");
+/// Discord's timestamp (Unix seconds), signed.
+pub const DISCORD_TIMESTAMP: HeaderName = HeaderName::from_static("x-signature-timestamp");
+/// Twilio's signature: base64 HMAC-SHA1 of the URL and form parameters.
+pub const TWILIO_SIGNATURE: HeaderName = HeaderName::from_static("x-twilio-signature");
+/// Twilio's delivery id, the same on every retry.
+pub const TWILIO_IDEMPOTENCY_TOKEN: HeaderName =
+    HeaderName::from_static("i-twilio-idempotency-token");
 /// GitLab's secret token, sent in clear.
 pub const GITLAB_TOKEN: HeaderName = HeaderName::from_static("x-gitlab-token");
 /// GitLab delivery id.

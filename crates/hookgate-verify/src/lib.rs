@@ -8,7 +8,7 @@
 //!
 //! | [`Scheme`] | reads |
 //! |---|---|
-//! | `standard` | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>…` |
+//! | `standard` | `webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64>…` (HMAC) and `v1a,<base64>…` (Ed25519) |
 //! | `svix` | `svix-id`, `svix-timestamp`, `svix-signature` (or the `webhook-*` ones) |
 //! | `clarife` | `X-Clarife-Signature: t=<unix>,v1=<hex>` |
 //! | `stripe` | `Stripe-Signature: t=<unix>,v1=<hex>…` |
@@ -21,9 +21,12 @@
 //! | `twitch` | `Twitch-Eventsub-Message-Signature: sha256=<hex>`, `-Message-Id`, `-Message-Timestamp` |
 //! | `meta` | `X-Hub-Signature-256: sha256=<hex>` |
 //! | `dropbox` | `X-Dropbox-Signature: <hex>` |
+//! | `discord` | `X-Signature-Ed25519: <hex>` (Ed25519), `X-Signature-Timestamp` |
 //! | `claravine` | `Authorization: Bearer <token>` and the body's `token` |
 //! | `clarity` | `x-clarity-webhook-token` (any header, configurable) |
 //! | `gitlab` | `X-Gitlab-Token`, `X-Gitlab-Event-UUID` |
+//! | `twilio` | `X-Twilio-Signature` (HMAC-SHA1 of the URL and the form), `I-Twilio-Idempotency-Token` |
+//! | `msgraph` | the body's `value[].clientState` |
 //! | `custom` | a declared header, prefix, encoding and signed-content template |
 //!
 //! What each scheme protects against, and what it does not, is on the
@@ -83,6 +86,7 @@ mod scheme;
 pub mod security;
 pub mod sign;
 mod signed;
+mod twilio;
 mod verifier;
 
 /// The `http` crate whose types this API uses, re-exported so users need not
@@ -94,6 +98,9 @@ pub use hookgate_core::{Clock, ManualClock, SystemClock};
 
 pub use error::{ConfigError, Malformed, VerifyError, VerifyErrorKind};
 pub use key::KeyId;
+pub use parse::MAX_ED25519_SIGNATURES;
 pub use scheme::{Scheme, UnknownScheme};
 pub use sign::{SignError, Signer};
-pub use verifier::{DEFAULT_TOLERANCE, SignatureEncoding, Verified, Verifier, VerifierBuilder};
+pub use verifier::{
+    DEFAULT_TOLERANCE, RequestContext, SignatureEncoding, Verified, Verifier, VerifierBuilder,
+};

@@ -314,6 +314,24 @@ pub(crate) fn decode_base64_tag(text: impl AsRef<[u8]>) -> Option<Tag> {
     Some(tag)
 }
 
+/// Standard (padded) base64 of exactly 20 bytes (an HMAC-SHA1 tag, Twilio's):
+/// 28 characters, the last one `=`, in the canonical spelling only.
+pub(crate) fn decode_base64_sha1_tag(text: &str) -> Option<[u8; 20]> {
+    use base64::Engine as _;
+    if text.len() != 28 {
+        return None;
+    }
+    let mut out = [0u8; 21];
+    match base64::engine::general_purpose::STANDARD.decode_slice(text.as_bytes(), &mut out) {
+        Ok(20) => {
+            let mut tag = [0u8; 20];
+            tag.copy_from_slice(&out[..20]);
+            Some(tag)
+        }
+        _ => None,
+    }
+}
+
 /// The value of each character of the standard base64 alphabet, 0x80 for
 /// every other byte (the padding `=` among them).
 const BASE64: [u8; 256] = {
@@ -516,6 +534,76 @@ pub(crate) const TS_H1: KeyedList = KeyedList {
     signature: "h1=",
 };
 
+/// The most `v1a` (Ed25519) entries one Standard Webhooks signature list may
+/// hold. Each costs a signature verification (tens of microseconds, not the
+/// tens of nanoseconds of an HMAC comparison), so a longer list is refused
+/// before any is checked: a sender signs with one key, or a few during a
+/// rotation.
+pub const MAX_ED25519_SIGNATURES: usize = 16;
+
+/// An Ed25519 signature.
+pub(crate) type Ed25519Signature = [u8; 64];
+
+/// The `v1a,<base64>` entries of a Standard Webhooks signature list, decoded
+/// (an entry that does not decode to 64 bytes is dropped, and reported by
+/// `saw_supported` when no other is left). Entries of other versions are
+/// skipped; the list's syntax is checked by [`standard_signatures`].
+#[derive(Debug, Default)]
+pub(crate) struct Ed25519Signatures {
+    pub(crate) signatures: Vec<Ed25519Signature>,
+    pub(crate) saw_supported: bool,
+}
+
+/// Reads the `v1a` entries of a Standard Webhooks list: at most
+/// [`MAX_ED25519_SIGNATURES`] of them, else [`Malformed::TooManySignatures`]
+/// before any is decoded. Linear in the length of the list.
+pub(crate) fn standard_ed25519_signatures(
+    header: &HeaderName,
+    text: &str,
+) -> Result<Ed25519Signatures, VerifyErrorKind> {
+    use base64::Engine as _;
+    let mut found = Ed25519Signatures::default();
+    let entries = || {
+        Items::new(text, b' ').filter_map(|entry| match split_once(entry, b',') {
+            Some(("v1a", signature)) => Some(signature),
+            _ => None,
+        })
+    };
+    if entries().nth(MAX_ED25519_SIGNATURES).is_some() {
+        return Err(malformed(header, Malformed::TooManySignatures));
+    }
+    for signature in entries() {
+        found.saw_supported = true;
+        // 64 bytes are 88 characters of padded base64.
+        if signature.len() != 88 {
+            continue;
+        }
+        let mut decoded = [0u8; 66];
+        if let Ok(64) = base64::engine::general_purpose::STANDARD
+            .decode_slice(signature.as_bytes(), &mut decoded)
+        {
+            let mut bytes = [0u8; 64];
+            bytes.copy_from_slice(&decoded[..64]);
+            found.signatures.push(bytes);
+        }
+    }
+    Ok(found)
+}
+
+/// 128 lowercase hex digits into an Ed25519 signature (Discord's
+/// `X-Signature-Ed25519`).
+pub(crate) fn decode_hex_signature(text: impl AsRef<[u8]>) -> Option<Ed25519Signature> {
+    let digits = text.as_ref();
+    if digits.len() != 128 {
+        return None;
+    }
+    let mut signature = [0u8; 64];
+    for (half, out) in digits.chunks_exact(64).zip(signature.chunks_exact_mut(32)) {
+        out.copy_from_slice(&decode_hex_tag(half)?);
+    }
+    Some(signature)
+}
+
 /// Parses a `t=…,v1=…` header (clarife, Stripe), adding its `v1=` signatures
 /// to `signatures`, and answers its timestamp: see [`keyed_signatures`].
 pub(crate) fn timestamped_signatures<'a>(
@@ -706,6 +794,53 @@ mod tests {
             assert_eq!(parse_rfc3339(format_rfc3339(unix)), Some(unix), "{unix}");
         }
         assert_eq!(format_rfc3339(1_573_899_072), "2019-11-16T10:11:12Z");
+    }
+
+    #[test]
+    fn v1a_entries_are_read_beside_v1_ones_and_bounded() {
+        use base64::Engine as _;
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let list = format!(
+            "v1,{} v1a,{} v2,x v1a,{} v1a,short",
+            b64(&[1; 32]),
+            b64(&[2; 64]),
+            b64(&[3; 64])
+        );
+        let found = standard_ed25519_signatures(&name(), &list).unwrap();
+        assert_eq!(found.signatures, vec![[2; 64], [3; 64]]);
+        assert!(found.saw_supported);
+        // And the v1 entry is the HMAC parser's, which skips the v1a ones.
+        assert_eq!(standard(&list).unwrap().tags(&name()).unwrap().len(), 1);
+
+        let none = standard_ed25519_signatures(&name(), &format!("v1,{}", b64(&[1; 32]))).unwrap();
+        assert!(!none.saw_supported && none.signatures.is_empty());
+
+        let entry = format!("v1a,{}", b64(&[4; 64]));
+        let most = vec![entry.as_str(); MAX_ED25519_SIGNATURES].join(" ");
+        assert_eq!(
+            standard_ed25519_signatures(&name(), &most)
+                .unwrap()
+                .signatures
+                .len(),
+            MAX_ED25519_SIGNATURES
+        );
+        let thousand = vec![entry.as_str(); 1000].join(" ");
+        assert!(matches!(
+            standard_ed25519_signatures(&name(), &thousand),
+            Err(VerifyErrorKind::MalformedHeader {
+                reason: Malformed::TooManySignatures,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn discord_signatures_are_128_lowercase_hex_digits() {
+        let hex = "0a".repeat(64);
+        assert_eq!(decode_hex_signature(&hex), Some([0x0a; 64]));
+        assert_eq!(decode_hex_signature(hex.to_uppercase()), None);
+        assert_eq!(decode_hex_signature(&hex[..126]), None);
+        assert_eq!(decode_hex_signature(format!("{}zz", &hex[..126])), None);
     }
 
     #[test]

@@ -30,7 +30,10 @@ use crate::DEFAULT_TOLERANCE;
 pub enum Scheme {
     /// Standard Webhooks: `webhook-id`, `webhook-timestamp` and a space-separated
     /// `webhook-signature` list of `v1,<base64>` over `{id}.{timestamp}.{body}`;
-    /// `whsec_` + base64 secrets.
+    /// `whsec_` + base64 secrets. Asymmetric `v1a,<base64>` Ed25519 entries
+    /// over the same content verify with `whpk_` + base64 public keys and are
+    /// signed with `whsk_` + base64 secret keys; a list may mix both, and
+    /// each kind of key reads only its own entries.
     Standard,
     /// Svix (used by Clazar): Standard Webhooks with `svix-*` headers; the
     /// `webhook-*` headers are accepted too.
@@ -72,6 +75,19 @@ pub enum Scheme {
     /// Dropbox: `X-Dropbox-Signature: <hex>` over the body, under the app
     /// secret.
     Dropbox,
+    /// Discord interactions: `X-Signature-Ed25519: <hex>`, an Ed25519
+    /// signature of `{X-Signature-Timestamp}{body}`; verified with the
+    /// application's public key (64 hex digits), signed with a 32-byte seed
+    /// (64 hex digits). The delivery id is the interaction's `id`.
+    Discord,
+    /// Twilio: `X-Twilio-Signature`, the base64 HMAC-SHA1 (under the auth
+    /// token) of the full URL Twilio called followed by the form parameters
+    /// sorted by name, each name then its value; a JSON body is instead
+    /// hashed into the URL's `bodySHA256` parameter, and the signature covers
+    /// the URL alone. Needs the URL: see
+    /// [`Verifier::verify_with`](crate::Verifier::verify_with).
+    /// `I-Twilio-Idempotency-Token` is the delivery id.
+    Twilio,
     /// Claravine: `Authorization: Bearer <token>` and the same token in the JSON
     /// body's top-level `token`; both must match.
     Claravine,
@@ -83,6 +99,10 @@ pub enum Scheme {
     /// GitLab: the secret token itself in `X-Gitlab-Token`, compared in
     /// constant time; `X-Gitlab-Event-UUID` is the delivery id.
     GitLab,
+    /// Microsoft Graph change notifications: the `clientState` of every
+    /// item of the body's `value` equals the secret (compared in constant
+    /// time). Needs the `json` feature.
+    MsGraph,
     /// HMAC-SHA256 described declaratively: header, prefix, encoding and a
     /// signed-content template over id, timestamp and body.
     Custom,
@@ -99,7 +119,7 @@ struct Names {
 /// is the variant whose discriminant is `i` (checked when compiling, by
 /// [`Scheme::ALL`]). [`Scheme::ALL`], [`Scheme::as_str`], [`FromStr`] and
 /// [`UnknownScheme`]'s message are all read from it, so a new scheme is one row.
-const NAMES: [Names; 17] = [
+const NAMES: [Names; 20] = [
     Names {
         scheme: Scheme::Standard,
         name: "standard",
@@ -166,6 +186,16 @@ const NAMES: [Names; 17] = [
         aliases: &[],
     },
     Names {
+        scheme: Scheme::Discord,
+        name: "discord",
+        aliases: &[],
+    },
+    Names {
+        scheme: Scheme::Twilio,
+        name: "twilio",
+        aliases: &[],
+    },
+    Names {
         scheme: Scheme::Claravine,
         name: "claravine",
         aliases: &[],
@@ -179,6 +209,11 @@ const NAMES: [Names; 17] = [
         scheme: Scheme::GitLab,
         name: "gitlab",
         aliases: &[],
+    },
+    Names {
+        scheme: Scheme::MsGraph,
+        name: "msgraph",
+        aliases: &["microsoft-graph"],
     },
     Names {
         scheme: Scheme::Custom,
@@ -230,10 +265,20 @@ impl Scheme {
         }
     }
 
+    /// Whether verifying needs the URL the sender called
+    /// ([`RequestContext::with_url`](crate::RequestContext::with_url)):
+    /// Twilio signs it.
+    pub const fn needs_url(self) -> bool {
+        matches!(self, Scheme::Twilio)
+    }
+
     /// Whether the scheme authenticates with a shared token rather than a
     /// signature.
     pub const fn is_token(self) -> bool {
-        matches!(self, Scheme::Claravine | Scheme::Clarity | Scheme::GitLab)
+        matches!(
+            self,
+            Scheme::Claravine | Scheme::Clarity | Scheme::GitLab | Scheme::MsGraph
+        )
     }
 }
 

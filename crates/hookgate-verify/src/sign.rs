@@ -34,24 +34,95 @@ pub enum SignError {
     /// header value.
     #[error("delivery id is empty or cannot be sent in a header")]
     InvalidId,
+    /// The scheme signs with Ed25519 and this signer holds only the public
+    /// key (a [`Verifier::signer`] of a verifier): build it with
+    /// [`Signer::new`] from the secret key.
+    #[error("signing needs the Ed25519 secret key; this signer holds only the public key")]
+    NoSigningKey,
+    /// The scheme signs the URL the request is sent to (Twilio) and none was
+    /// given: use [`Signer::sign_with`].
+    #[error("this scheme signs the request URL: give it (--url)")]
+    UrlRequired,
 }
 
 /// Produces the headers a sender sets, with the first secret of a verifier's
-/// configuration.
-#[derive(Debug, Clone)]
+/// configuration, or the Ed25519 secret key it was built from.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use hookgate_verify::{Scheme, Signer, Verifier};
+///
+/// // Standard Webhooks v1a: sign with whsk_ (the seed), verify with whpk_.
+/// let signer = Signer::new(Scheme::Standard, "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=")?;
+/// let headers = signer.sign("msg_1", 1_700_000_000, b"{}")?;
+/// assert!(headers["webhook-signature"].to_str()?.starts_with("v1a,"));
+/// let verifier = Verifier::new(Scheme::Standard, signer.public_key().unwrap())?;
+/// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// assert!(verifier.verify_at(&headers, b"{}", now).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
 pub struct Signer {
     verifier: Verifier,
+    /// The Ed25519 secret key (zeroized on drop), for the schemes that sign
+    /// with one.
+    signing: Option<std::sync::Arc<ed25519_dalek::SigningKey>>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("verifier", &self.verifier)
+            .field("signing_key", &self.signing.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
 }
 
 impl Signer {
-    /// A signer for `scheme` with `secret`, interpreted as [`Verifier::new`] does.
+    /// A signer for `scheme` with `secret`, interpreted as [`Verifier::new`]
+    /// does, except for Ed25519: Standard Webhooks' `whsk_<base64>` (the
+    /// 32-byte seed, or the seed then the public key) signs `v1a` entries,
+    /// and Discord's secret is the 32-byte seed in 64 hex digits.
     ///
     /// # Errors
     ///
-    /// As [`Verifier::new`]. A custom scheme needs its options: build a
-    /// [`Verifier`] and call [`Verifier::signer`].
+    /// As [`Verifier::new`]; an Ed25519 public key (`whpk_…`) cannot sign. A
+    /// custom scheme needs its options: build a [`Verifier`] and call
+    /// [`Verifier::signer`].
     pub fn new(scheme: Scheme, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let secret = secret.as_ref();
+        if secret.is_empty() {
+            return Err(ConfigError::EmptySecret);
+        }
+        if let Some(signing) = crate::key::ed25519_signing_key(scheme, secret)? {
+            let verifier = Verifier::builder(scheme)
+                .ed25519_public(signing.verifying_key())
+                .build()?;
+            return Ok(Self {
+                verifier,
+                signing: Some(std::sync::Arc::new(signing)),
+            });
+        }
         Verifier::new(scheme, secret).map(|verifier| verifier.signer())
+    }
+
+    /// The public key that verifies this signer's Ed25519 signatures, as a
+    /// verifier takes it (`whpk_<base64>` for Standard Webhooks, 64 hex
+    /// digits for Discord); `None` for shared-secret schemes.
+    pub fn public_key(&self) -> Option<String> {
+        let public = self.signing.as_ref()?.verifying_key();
+        Some(match self.scheme() {
+            Scheme::Discord => hex(public.as_bytes()),
+            _ => format!("whpk_{}", base64(public.as_bytes())),
+        })
+    }
+
+    /// The Ed25519 signature of the scheme's signed content over `fields`.
+    fn ed25519(&self, fields: Fields<'_>) -> Result<[u8; 64], SignError> {
+        use ed25519_dalek::Signer as _;
+        let signing = self.signing.as_ref().ok_or(SignError::NoSigningKey)?;
+        let message = self.verifier.inner.signed.message(fields);
+        Ok(signing.sign(&message).to_bytes())
     }
 
     /// The scheme this signer signs for.
@@ -76,6 +147,24 @@ impl Signer {
     /// [`SignError::InvalidId`] when the scheme carries an id in a header and
     /// `id` is empty or not a valid header value.
     pub fn sign(&self, id: &str, timestamp: u64, body: &[u8]) -> Result<HeaderMap, SignError> {
+        self.sign_with(id, timestamp, body, crate::RequestContext::new())
+    }
+
+    /// [`Signer::sign`] with what the scheme may need beyond the body: the
+    /// full URL the request is sent to, which Twilio signs (with the body's
+    /// form parameters, or alone when the URL carries `bodySHA256`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Signer::sign`]; [`SignError::UrlRequired`] when the scheme signs
+    /// the URL and `context` has none.
+    pub fn sign_with(
+        &self,
+        id: &str,
+        timestamp: u64,
+        body: &[u8],
+        context: crate::RequestContext<'_>,
+    ) -> Result<HeaderMap, SignError> {
         let inner = &*self.verifier.inner;
         let ts = timestamp.to_string();
         let fields = Fields {
@@ -87,7 +176,10 @@ impl Signer {
         match inner.scheme {
             Scheme::Standard | Scheme::Svix => {
                 let id_value = required_id(id)?;
-                let tag = self.hmac(fields);
+                let signature = match self.first_material() {
+                    Some(Material::Ed25519(_)) => format!("v1a,{}", base64(&self.ed25519(fields)?)),
+                    _ => format!("v1,{}", base64(&self.hmac(fields))),
+                };
                 let (id_name, ts_name, sig_name) = if inner.scheme == Scheme::Svix {
                     (h::SVIX_ID, h::SVIX_TIMESTAMP, h::SVIX_SIGNATURE)
                 } else {
@@ -95,7 +187,26 @@ impl Signer {
                 };
                 headers.insert(id_name, id_value);
                 headers.insert(ts_name, value(&ts));
-                headers.insert(sig_name, value(&format!("v1,{}", base64(&tag))));
+                headers.insert(sig_name, value(&signature));
+            }
+            Scheme::Twilio => {
+                let url = context.url().ok_or(SignError::UrlRequired)?;
+                let params = match crate::twilio::body_hash(url, body) {
+                    crate::twilio::BodyHash::Absent => crate::twilio::form_params(body),
+                    _ => Vec::new(),
+                };
+                if let Some(Material::HmacSha1(keyed)) = self.first_material() {
+                    let tag = crate::twilio::mac(keyed, url, &params);
+                    headers.insert(h::TWILIO_SIGNATURE, value(&base64(&tag)));
+                }
+                optional_id(&mut headers, h::TWILIO_IDEMPOTENCY_TOKEN, id)?;
+            }
+            // The secret travels in the body: see `Signer::prepare_body`.
+            Scheme::MsGraph => {}
+            Scheme::Discord => {
+                let signature = self.ed25519(fields)?;
+                headers.insert(h::DISCORD_TIMESTAMP, value(&ts));
+                headers.insert(h::DISCORD_SIGNATURE, value(&hex(&signature)));
             }
             Scheme::Clarife | Scheme::Stripe => {
                 let tag = self.hmac(fields);
@@ -272,6 +383,10 @@ impl Signer {
         if self.scheme() == Scheme::Claravine {
             return with_top_level(body, "token", self.token().into(), true);
         }
+        #[cfg(feature = "json")]
+        if self.scheme() == Scheme::MsGraph {
+            return with_client_state(body, self.token());
+        }
         body
     }
 
@@ -315,9 +430,13 @@ impl Signer {
 impl Verifier {
     /// A [`Signer`] using this verifier's first secret and options (the way to
     /// sign for a custom scheme, or a clarity one with its own header).
+    ///
+    /// An Ed25519 verifier holds only public keys: its signer cannot sign
+    /// ([`SignError::NoSigningKey`]); use [`Signer::new`] with the secret key.
     pub fn signer(&self) -> Signer {
         Signer {
             verifier: self.clone(),
+            signing: None,
         }
     }
 }
@@ -366,6 +485,33 @@ fn with_top_level(body: Vec<u8>, field: &str, wanted: serde_json::Value, replace
         }
         _ => body,
     }
+}
+
+/// A Microsoft Graph notification body with every item of its `value`
+/// carrying `clientState: state` (rewritten by serde_json, so the layout is
+/// not kept); a body that is not an object with a `value` array is unchanged.
+#[cfg(feature = "json")]
+fn with_client_state(body: Vec<u8>, state: &str) -> Vec<u8> {
+    use serde_json::Value;
+    let Ok(Value::Object(mut object)) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let Some(Value::Array(items)) = object.get_mut("value") else {
+        return body;
+    };
+    let mut changed = false;
+    for item in items.iter_mut() {
+        if let Value::Object(item) = item
+            && item.get("clientState").and_then(Value::as_str) != Some(state)
+        {
+            item.insert("clientState".to_owned(), Value::from(state));
+            changed = true;
+        }
+    }
+    if !changed {
+        return body;
+    }
+    serde_json::to_vec(&object).unwrap_or(body)
 }
 
 fn value(text: &str) -> HeaderValue {

@@ -21,6 +21,48 @@ use crate::{ConfigError, Scheme, VerifyError};
 /// ([`Scheme::default_tolerance`]).
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
+/// What a verification may need beyond the headers and the body: the full
+/// URL the sender called, which Twilio signs. The URL is the public one (as
+/// the sender saw it, before any proxy rewrote it), query string included.
+///
+/// ```
+/// use hookgate_verify::{RequestContext, Scheme, Signer, Verifier};
+///
+/// let url = "https://hooks.example.com/hooks/twilio?tenant=7";
+/// let body = b"From=%2B14158675309&Body=Hello";
+/// let context = RequestContext::new().with_url(url);
+/// let headers = Signer::new(Scheme::Twilio, "auth-token")?.sign_with("", 0, body, context)?;
+/// let verifier = Verifier::new(Scheme::Twilio, "auth-token")?;
+/// assert!(verifier.verify_with(&headers, body, context).is_ok());
+/// // Another URL, or none, is refused.
+/// assert!(verifier.verify_with(&headers, body, RequestContext::new().with_url("https://evil.example/")).is_err());
+/// assert_eq!(verifier.verify(&headers, body).unwrap_err().status(), 500);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestContext<'a> {
+    url: Option<&'a str>,
+}
+
+impl<'a> RequestContext<'a> {
+    /// No URL.
+    pub const fn new() -> Self {
+        Self { url: None }
+    }
+
+    /// The full URL the sender called: scheme, host, path and query.
+    #[must_use]
+    pub const fn with_url(mut self, url: &'a str) -> Self {
+        self.url = Some(url);
+        self
+    }
+
+    /// The URL, if given.
+    pub const fn url(&self) -> Option<&'a str> {
+        self.url
+    }
+}
+
 /// How a custom scheme encodes its signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -86,6 +128,10 @@ pub(crate) struct Inner {
     /// The body's top-level string field holding the delivery id, read after
     /// the signature matched when no header carries one.
     body_id_field: Option<&'static str>,
+    /// Whether any key is an HMAC key, and whether any is an Ed25519 public
+    /// key (a Standard Webhooks verifier may hold both during a migration).
+    has_hmac: bool,
+    has_ed25519: bool,
 }
 
 impl fmt::Debug for Verifier {
@@ -206,11 +252,48 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Verified, VerifyError> {
+        self.verify_with_at(headers, body, RequestContext::new(), now)
+    }
+
+    /// [`Verifier::verify`] with what the scheme may need beyond headers and
+    /// body: the URL the sender called, for Twilio
+    /// ([`Scheme::needs_url`]). Other schemes ignore it.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`]; [`VerifyErrorKind::UrlRequired`] when the scheme
+    /// signs the URL and `context` has none.
+    pub fn verify_with(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        context: RequestContext<'_>,
+    ) -> Result<Verified, VerifyError> {
+        let now = match &self.inner.clock {
+            Some(clock) => clock.now(),
+            None => SystemTime::now(),
+        };
+        self.verify_with_at(headers, body, context, now)
+    }
+
+    /// [`Verifier::verify_with`] as if the time were `now`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::verify_with`].
+    pub fn verify_with_at(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        context: RequestContext<'_>,
+        now: SystemTime,
+    ) -> Result<Verified, VerifyError> {
         let check = Check {
             inner: &self.inner,
             headers,
             body,
             now,
+            url: context.url,
         };
         let outcome = match self.inner.scheme {
             Scheme::Standard | Scheme::Svix => check.standard(),
@@ -224,10 +307,13 @@ impl Verifier {
             Scheme::Twitch => check.twitch(),
             Scheme::Meta => check
                 .body_hex(&h::META_SIGNATURE_256, "sha256=")
-                .map(|key| check.verified(key, None, None)),
+                .and_then(|key| check.verified(key, None, None)),
             Scheme::Dropbox => check
                 .body_hex(&h::DROPBOX_SIGNATURE, "")
-                .map(|key| check.verified(key, None, None)),
+                .and_then(|key| check.verified(key, None, None)),
+            Scheme::Discord => check.discord(),
+            Scheme::Twilio => check.twilio(),
+            Scheme::MsGraph => check.msgraph(),
             Scheme::Claravine => check.claravine(),
             Scheme::Clarity => check.header_token(),
             Scheme::GitLab => check.gitlab(),
@@ -243,25 +329,33 @@ struct Check<'a> {
     headers: &'a HeaderMap,
     body: &'a [u8],
     now: SystemTime,
+    url: Option<&'a str>,
 }
 
 impl Check<'_> {
-    fn verified(&self, key: KeyId, timestamp: Option<u64>, header_id: Option<&str>) -> Verified {
+    fn verified(
+        &self,
+        key: KeyId,
+        timestamp: Option<u64>,
+        header_id: Option<&str>,
+    ) -> Result<Verified, VerifyErrorKind> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
-            None => self.inner.body_id_field.and_then(|field| {
-                crate::json::top_level_string(self.body, field)
+            None => match self.inner.body_id_field {
+                Some(field) => crate::json::top_level_string(self.body, field)
+                    .map_err(|_| VerifyErrorKind::DuplicateBodyField { field })?
                     .filter(|id| !id.is_empty())
-                    .map(|id| DeliveryId::new(&id))
-            }),
+                    .map(|id| DeliveryId::new(&id)),
+                None => None,
+            },
         };
-        Verified {
+        Ok(Verified {
             scheme: self.inner.scheme,
             delivery_id,
             timestamp,
             key,
-        }
+        })
     }
 
     /// Refuses timestamps (Unix seconds) outside the tolerance window.
@@ -349,7 +443,7 @@ impl Check<'_> {
             .iter()
             .find(|key| match &key.material {
                 Material::Token { digest, .. } => bool::from(digest.ct_eq(&presented)),
-                Material::Hmac(_) => false,
+                Material::Hmac(_) | Material::Ed25519(_) | Material::HmacSha1(_) => false,
             })
             .ok_or_else(|| VerifyErrorKind::TokenMismatch {
                 header: header.clone(),
@@ -390,14 +484,173 @@ impl Check<'_> {
                 &mut signatures,
             )?,
         }
-        let tags = signatures.tags(sig_name)?;
         let fields = Fields {
             id: id.as_bytes(),
             timestamp: ts_text,
             body: self.body,
         };
-        let key = self.match_hmac(fields, &tags, sig_name)?;
-        Ok(self.verified(key, Some(timestamp), Some(id)))
+        if !self.inner.has_ed25519 {
+            let tags = signatures.tags(sig_name)?;
+            let key = self.match_hmac(fields, &tags, sig_name)?;
+            return self.verified(key, Some(timestamp), Some(id));
+        }
+        // Ed25519 keys read the `v1a` entries, HMAC keys the `v1` ones; a
+        // verifier may hold both.
+        let asymmetric =
+            parse::standard_ed25519_signatures(sig_name, header_text(sig_name, sig_value)?)?;
+        let mut candidates = false;
+        if self.inner.has_hmac
+            && let Ok(tags) = signatures.tags(sig_name)
+        {
+            candidates = true;
+            if let Ok(key) = self.match_hmac(fields, &tags, sig_name) {
+                return self.verified(key, Some(timestamp), Some(id));
+            }
+        }
+        if !asymmetric.signatures.is_empty() {
+            candidates = true;
+            let message = self.inner.signed.message(fields);
+            if let Some(key) = self.match_ed25519(&message, &asymmetric.signatures) {
+                return self.verified(key, Some(timestamp), Some(id));
+            }
+        }
+        let header = sig_name.clone();
+        Err(if candidates {
+            VerifyErrorKind::SignatureMismatch { header }
+        } else if (self.inner.has_hmac && signatures.saw_supported) || asymmetric.saw_supported {
+            malformed(&header, Malformed::InvalidSignature)
+        } else {
+            VerifyErrorKind::NoSupportedSignature { header }
+        })
+    }
+
+    /// The first Ed25519 key under which one of `signatures` signs `message`
+    /// (strict verification: non-canonical signatures are refused).
+    fn match_ed25519(
+        &self,
+        message: &[u8],
+        signatures: &[parse::Ed25519Signature],
+    ) -> Option<KeyId> {
+        self.inner.keys.iter().find_map(|key| {
+            let Material::Ed25519(public) = &key.material else {
+                return None;
+            };
+            signatures
+                .iter()
+                .any(|signature| {
+                    let signature = ed25519_dalek::Signature::from_bytes(signature);
+                    public.verify_strict(message, &signature).is_ok()
+                })
+                .then(|| key.id.clone())
+        })
+    }
+
+    /// Twilio: the URL (tried with and without its port, as Twilio's
+    /// validator does) and the sorted form parameters, or the URL alone
+    /// when it carries the body's `bodySHA256`.
+    fn twilio(&self) -> Result<Verified, VerifyErrorKind> {
+        use crate::twilio::{self, BodyHash};
+        let name = h::TWILIO_SIGNATURE;
+        let [signature, id] =
+            parse::find_headers(self.headers, [&name, &h::TWILIO_IDEMPOTENCY_TOKEN]);
+        let text = header_text(&name, signature)?;
+        let tag = parse::decode_base64_sha1_tag(text)
+            .ok_or_else(|| malformed(&name, Malformed::InvalidSignature))?;
+        let url = self.url.ok_or(VerifyErrorKind::UrlRequired)?;
+        let params = match twilio::body_hash(url, self.body) {
+            BodyHash::Matches => Vec::new(),
+            BodyHash::Differs => return Err(VerifyErrorKind::SignatureMismatch { header: name }),
+            BodyHash::Absent if self.form_body() => twilio::form_params(self.body),
+            BodyHash::Absent => Vec::new(),
+        };
+        let urls = twilio::url_variants(url);
+        for key in &self.inner.keys {
+            let Material::HmacSha1(keyed) = &key.material else {
+                continue;
+            };
+            let matched = urls.iter().any(|url| {
+                let expected = twilio::mac(keyed, url, &params);
+                bool::from(expected.ct_eq(&tag))
+            });
+            if matched {
+                return self.verified(key.id.clone(), None, optional_id(id));
+            }
+        }
+        Err(VerifyErrorKind::SignatureMismatch { header: name })
+    }
+
+    /// Whether the body is form parameters: its `Content-Type` says so, or
+    /// it has none (as a replayed body on the command line).
+    fn form_body(&self) -> bool {
+        match self.headers.get(http::header::CONTENT_TYPE) {
+            None => true,
+            Some(value) => value.as_bytes().get(..33).is_some_and(|essence| {
+                essence.eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+            }),
+        }
+    }
+
+    /// Microsoft Graph: every notification's `clientState` is a configured
+    /// secret; the key of the first is reported.
+    #[cfg(feature = "json")]
+    fn msgraph(&self) -> Result<Verified, VerifyErrorKind> {
+        const FIELD: &str = "clientState";
+        let body: serde_json::Value =
+            serde_json::from_slice(self.body).map_err(|_| VerifyErrorKind::BodyNotJson)?;
+        let items = body
+            .get("value")
+            .and_then(serde_json::Value::as_array)
+            .filter(|items| !items.is_empty())
+            .ok_or(VerifyErrorKind::MissingBodyField { field: "value" })?;
+        let mut first = None;
+        for item in items {
+            let state = item
+                .get(FIELD)
+                .and_then(serde_json::Value::as_str)
+                .ok_or(VerifyErrorKind::MissingBodyField { field: FIELD })?;
+            let presented = token_digest(state.as_bytes());
+            let key = self
+                .inner
+                .keys
+                .iter()
+                .find(|key| match &key.material {
+                    Material::Token { digest, .. } => bool::from(digest.ct_eq(&presented)),
+                    _ => false,
+                })
+                .ok_or(VerifyErrorKind::BodyFieldMismatch { field: FIELD })?;
+            first.get_or_insert_with(|| key.id.clone());
+        }
+        let key = first.ok_or(VerifyErrorKind::MissingBodyField { field: "value" })?;
+        self.verified(key, None, None)
+    }
+
+    #[cfg(not(feature = "json"))]
+    #[expect(clippy::unused_self, reason = "the same signature as with `json`")]
+    fn msgraph(&self) -> Result<Verified, VerifyErrorKind> {
+        // `VerifierBuilder::build` refuses Microsoft Graph without `json`.
+        Err(VerifyErrorKind::BodyNotJson)
+    }
+
+    fn discord(&self) -> Result<Verified, VerifyErrorKind> {
+        let name = h::DISCORD_SIGNATURE;
+        let [timestamp, signature] =
+            parse::find_headers(self.headers, [&h::DISCORD_TIMESTAMP, &name]);
+        let (ts_text, timestamp) = self.timestamp_header(&h::DISCORD_TIMESTAMP, timestamp)?;
+        let signature =
+            match signature.and_then(|value| parse::decode_hex_signature(value.as_bytes())) {
+                Some(signature) => signature,
+                None => parse::decode_hex_signature(header_text(&name, signature)?)
+                    .ok_or_else(|| malformed(&name, Malformed::InvalidSignature))?,
+            };
+        let message = self.inner.signed.message(Fields {
+            id: b"",
+            timestamp: ts_text,
+            body: self.body,
+        });
+        let key = self
+            .match_ed25519(&message, &[signature])
+            .ok_or(VerifyErrorKind::SignatureMismatch { header: name })?;
+        self.verified(key, Some(timestamp), None)
     }
 
     fn timestamped(&self) -> Result<Verified, VerifyErrorKind> {
@@ -418,7 +671,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, &name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     fn github(&self) -> Result<Verified, VerifyErrorKind> {
@@ -434,7 +687,7 @@ impl Check<'_> {
             &signatures.tags(&name)?,
             &name,
         )?;
-        Ok(self.verified(key, None, optional_id(delivery)))
+        self.verified(key, None, optional_id(delivery))
     }
 
     fn slack(&self) -> Result<Verified, VerifyErrorKind> {
@@ -456,7 +709,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(name)?, name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     fn shopify(&self) -> Result<Verified, VerifyErrorKind> {
@@ -483,7 +736,7 @@ impl Check<'_> {
             &signatures.tags(&name)?,
             &name,
         )?;
-        Ok(self.verified(key, None, optional_id(id.or(unprefixed_id))))
+        self.verified(key, None, optional_id(id.or(unprefixed_id)))
     }
 
     /// A single hex signature, after `prefix`, over the body alone (Meta,
@@ -516,7 +769,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
-        Ok(self.verified(key, Some(timestamp), None))
+        self.verified(key, Some(timestamp), None)
     }
 
     /// Linear signs the body alone; its timestamp, `webhookTimestamp` in
@@ -528,17 +781,20 @@ impl Check<'_> {
         let now = self.now.duration_since(UNIX_EPOCH).unwrap_or_default();
         self.check_age(Duration::from_millis(millis), now)?;
         let id = optional_id(self.headers.get(h::LINEAR_DELIVERY));
-        Ok(self.verified(key, Some(millis / 1000), id))
+        self.verified(key, Some(millis / 1000), id)
     }
 
     /// A whole number at the body's top-level `field`.
     #[cfg(feature = "json")]
     fn body_timestamp_millis(&self, field: &'static str) -> Result<u64, VerifyErrorKind> {
-        match crate::json::top_level_value(self.body, field) {
-            Some(Ok(range)) => parse::parse_timestamp(&self.body[range])
+        use crate::json::Unreadable;
+
+        match crate::json::unique_top_level_value(self.body, field) {
+            Ok(Some(range)) => parse::parse_timestamp(&self.body[range])
                 .ok_or(VerifyErrorKind::InvalidBodyField { field }),
-            Some(Err(_)) => Err(VerifyErrorKind::MissingBodyField { field }),
-            None => Err(VerifyErrorKind::BodyNotJson),
+            Ok(None) => Err(VerifyErrorKind::MissingBodyField { field }),
+            Err(Unreadable::Duplicate) => Err(VerifyErrorKind::DuplicateBodyField { field }),
+            Err(Unreadable::NotAnObject) => Err(VerifyErrorKind::BodyNotJson),
         }
     }
 
@@ -576,14 +832,14 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(sig_name)?, sig_name)?;
-        Ok(self.verified(key, Some(timestamp), Some(id)))
+        self.verified(key, Some(timestamp), Some(id))
     }
 
     fn gitlab(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::GITLAB_TOKEN;
         let [token, id] = parse::find_headers(self.headers, [&name, &h::GITLAB_EVENT_UUID]);
         let key = self.match_token(header_text(&name, token)?.as_bytes(), &name)?;
-        Ok(self.verified(key.id.clone(), None, optional_id(id)))
+        self.verified(key.id.clone(), None, optional_id(id))
     }
 
     fn claravine(&self) -> Result<Verified, VerifyErrorKind> {
@@ -592,7 +848,7 @@ impl Check<'_> {
             .ok_or_else(|| malformed(&name, Malformed::MissingPrefix))?;
         let key = self.match_token(token.as_bytes(), &name)?;
         self.check_body_token(key)?;
-        Ok(self.verified(key.id.clone(), None, None))
+        self.verified(key.id.clone(), None, None)
     }
 
     #[cfg(feature = "json")]
@@ -601,14 +857,19 @@ impl Check<'_> {
         // nothing is built from it: a `serde_json::Value` of every member cost
         // four to six times this read on a 1 KiB Claravine body, and the
         // receiver reads the body once more for its own questions.
+        use crate::json::Unreadable;
+
         let token = crate::json::checked_top_level_string(self.body, "token")
-            .map_err(|_| VerifyErrorKind::BodyNotJson)?
+            .map_err(|unreadable| match unreadable {
+                Unreadable::NotAnObject => VerifyErrorKind::BodyNotJson,
+                Unreadable::Duplicate => VerifyErrorKind::DuplicateBodyField { field: "token" },
+            })?
             .ok_or(VerifyErrorKind::MissingBodyField { field: "token" })?;
         let matches = match &key.material {
             Material::Token { digest, .. } => {
                 bool::from(digest.ct_eq(&token_digest(token.as_bytes())))
             }
-            Material::Hmac(_) => false,
+            Material::Hmac(_) | Material::Ed25519(_) | Material::HmacSha1(_) => false,
         };
         if matches {
             Ok(())
@@ -638,7 +899,7 @@ impl Check<'_> {
             None => text,
         };
         let key = self.match_token(token.as_bytes(), &name)?;
-        Ok(self.verified(key.id.clone(), None, None))
+        self.verified(key.id.clone(), None, None)
     }
 
     fn custom(&self) -> Result<Verified, VerifyErrorKind> {
@@ -676,7 +937,7 @@ impl Check<'_> {
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, name)?;
-        Ok(self.verified(key, timestamp.map(|(_, ts)| ts), id))
+        self.verified(key, timestamp.map(|(_, ts)| ts), id)
     }
 }
 
@@ -857,8 +1118,21 @@ impl VerifierBuilder {
         Ok(self)
     }
 
-    /// Adds a secret (a token for Claravine and Clarity). Several secrets
-    /// may be configured during a rotation; any of them verifies.
+    /// An Ed25519 public key, for a signer built from the secret key.
+    pub(crate) fn ed25519_public(mut self, public: ed25519_dalek::VerifyingKey) -> Self {
+        let id = KeyId::new(self.keys.len(), None);
+        self.keys.push(Key {
+            id,
+            material: Material::Ed25519(Box::new(public)),
+        });
+        self
+    }
+
+    /// Adds a secret (a token for Claravine, Clarity and GitLab; for Ed25519,
+    /// the public key: Standard Webhooks' `whpk_<base64>`, Discord's 64 hex
+    /// digits). Several secrets may be configured during a rotation; any of
+    /// them verifies, and a Standard Webhooks verifier may hold `whsec_` and
+    /// `whpk_` keys together.
     ///
     /// # Errors
     ///
@@ -1046,7 +1320,11 @@ impl VerifierBuilder {
         if self.keys.is_empty() {
             return Err(ConfigError::NoSecret);
         }
-        if matches!(self.scheme, Scheme::Claravine | Scheme::Linear) && !cfg!(feature = "json") {
+        if matches!(
+            self.scheme,
+            Scheme::Claravine | Scheme::Linear | Scheme::MsGraph
+        ) && !cfg!(feature = "json")
+        {
             return Err(ConfigError::FeatureRequired {
                 scheme: self.scheme,
                 feature: "json",
@@ -1066,8 +1344,18 @@ impl VerifierBuilder {
                 return Err(ConfigError::MissingOption("id_header"));
             }
         }
+        let has_hmac = self
+            .keys
+            .iter()
+            .any(|key| matches!(key.material, Material::Hmac(_)));
+        let has_ed25519 = self
+            .keys
+            .iter()
+            .any(|key| matches!(key.material, Material::Ed25519(_)));
         Ok(Verifier {
             inner: Arc::new(Inner {
+                has_hmac,
+                has_ed25519,
                 scheme: self.scheme,
                 keys: self.keys,
                 past_tolerance: self.past_tolerance,
@@ -1085,6 +1373,8 @@ impl VerifierBuilder {
                 body_id_field: match self.scheme {
                     Scheme::Clarife | Scheme::Stripe => Some("id"),
                     Scheme::Paddle => Some("event_id"),
+                    // The interaction's snowflake id.
+                    Scheme::Discord => Some("id"),
                     _ => self.id_from_body.then_some("id"),
                 },
             }),

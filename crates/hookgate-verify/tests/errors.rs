@@ -384,6 +384,114 @@ fn body_token_mismatch() {
     assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
 }
 
+#[cfg(feature = "json")] // Claravine reads the JSON body.
+#[test]
+fn claravine_body_naming_the_token_twice() {
+    let verifier = Verifier::new(Scheme::Claravine, "client-secret").unwrap();
+    let auth = one("authorization", "Bearer client-secret");
+    // A wrong token then the right one, the other way round, and the second
+    // key spelled with an escape: each one a body two readers read apart.
+    for body in [
+        &br#"{"token":"other","event":"list","token":"client-secret"}"#[..],
+        br#"{"token":"client-secret","token":"other"}"#,
+        br#"{"token":"client-secret","tok\u0065n":"client-secret"}"#,
+    ] {
+        let err = verifier.verify_at(&auth, body, now()).unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &VerifyErrorKind::DuplicateBodyField { field: "token" }
+        );
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            err.to_string(),
+            r#"body has the field "token" more than once"#
+        );
+    }
+    // A nested `token` is another field.
+    let nested = br#"{"token":"client-secret","data":{"token":"x","token":"y"}}"#;
+    assert!(verifier.verify_at(&auth, nested, now()).is_ok());
+}
+
+/// Every scheme that reads its delivery id from the signed body refuses a
+/// body naming `id` twice at its top level, and reads the one `id` otherwise.
+#[test]
+fn body_ids_named_twice() {
+    let custom = || {
+        Verifier::builder(Scheme::Custom)
+            .header("x-signature")
+            .unwrap()
+            .secret("s3cret")
+            .unwrap()
+            .delivery_id_from_body()
+            .build()
+            .unwrap()
+    };
+    let verifiers = [
+        Verifier::new(Scheme::Clarife, "s3cret").unwrap(),
+        Verifier::new(Scheme::Stripe, "s3cret").unwrap(),
+        custom(),
+    ];
+    for verifier in verifiers {
+        let signed = |body: &[u8]| verifier.signer().sign("", NOW, body).unwrap();
+        for body in [
+            &br#"{"id":"evt_1","type":"x","id":"evt_2"}"#[..],
+            br#"{"id":"evt_1","data":{},"\u0069d":"evt_1"}"#,
+            br#"{"id":{"nested":true},"id":"evt_2"}"#,
+        ] {
+            let err = verifier.verify_at(&signed(body), body, now()).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                &VerifyErrorKind::DuplicateBodyField { field: "id" },
+                "{:?}",
+                verifier.scheme()
+            );
+            assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        }
+        let body = br#"{"id":"evt_1","data":{"id":"inner","id":"twice"}}"#;
+        let verified = verifier.verify_at(&signed(body), body, now()).unwrap();
+        assert_eq!(verified.delivery_id(), Some("evt_1"));
+        // A forged body is refused for its signature, whatever its ids.
+        let forged = br#"{"id":"evt_1","id":"evt_2"}"#;
+        let err = verifier
+            .verify_at(&signed(b"{}"), forged, now())
+            .unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            VerifyErrorKind::SignatureMismatch { .. }
+        ));
+    }
+}
+
+/// Paddle's `event_id` and Linear's `webhookTimestamp`, read from the signed
+/// body, are refused when named twice too.
+#[cfg(feature = "json")] // Linear reads its timestamp from the JSON body.
+#[test]
+fn other_body_fields_named_twice() {
+    let millis = NOW * 1000;
+    for (scheme, field, body) in [
+        (
+            Scheme::Paddle,
+            "event_id",
+            r#"{"event_id":"evt_1","event_type":"x","event_id":"evt_2"}"#.to_owned(),
+        ),
+        (
+            Scheme::Linear,
+            "webhookTimestamp",
+            format!(
+                r#"{{"webhookTimestamp":{millis},"type":"Issue","webhookTimestamp":{millis}}}"#
+            ),
+        ),
+    ] {
+        let verifier = Verifier::new(scheme, "s3cret").unwrap();
+        let headers = verifier.signer().sign("", NOW, body.as_bytes()).unwrap();
+        let err = verifier
+            .verify_at(&headers, body.as_bytes(), now())
+            .unwrap_err();
+        assert_eq!(err.kind(), &VerifyErrorKind::DuplicateBodyField { field });
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
 #[cfg(not(feature = "json"))]
 #[test]
 fn claravine_needs_the_json_feature() {

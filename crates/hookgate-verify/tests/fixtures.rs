@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use hookgate_verify::{Scheme, Verifier};
+use hookgate_verify::{RequestContext, Scheme, Verifier};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
@@ -67,7 +67,11 @@ fn check(scheme_name: &str, fixture: &Value) -> usize {
         let sent = headers(case["headers"].as_array().unwrap());
         let body = case["body"].as_str().unwrap().as_bytes();
         let now = UNIX_EPOCH + Duration::from_millis(case["now_ms"].as_u64().unwrap());
-        let result = verifier.verify_at(&sent, body, now);
+        let mut context = RequestContext::new();
+        if let Some(url) = case["url"].as_str() {
+            context = context.with_url(url);
+        }
+        let result = verifier.verify_with_at(&sent, body, context, now);
         if case["valid"].as_bool().unwrap() {
             let verified = result.unwrap_or_else(|err| panic!("{name}: refused: {err}"));
             assert_eq!(verified.scheme(), scheme, "{name}");
@@ -108,6 +112,58 @@ fn every_fixture_verifies_as_the_senders_library_says() {
         );
     }
     assert!(total >= 30, "{total}");
+}
+
+/// Ed25519 signatures are deterministic: the signer, given the seed the
+/// generators used, writes exactly the signatures the references wrote.
+#[test]
+fn ed25519_signers_reproduce_the_reference_signatures() {
+    use hookgate_verify::Signer;
+
+    let discord_seed = std::fs::read_to_string(vectors_dir().join("discord-seed.txt")).unwrap();
+    let fixture: Value =
+        serde_json::from_str(&std::fs::read_to_string(vectors_dir().join("discord.json")).unwrap())
+            .unwrap();
+    let first = &fixture["cases"][0];
+    let signer = Signer::new(Scheme::Discord, discord_seed.trim()).unwrap();
+    assert_eq!(
+        Some(first["secrets"][0].as_str().unwrap().to_owned()),
+        signer.public_key()
+    );
+    let sent = headers(first["headers"].as_array().unwrap());
+    let signed = signer
+        .sign(
+            "",
+            1_700_000_000,
+            first["body"].as_str().unwrap().as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(signed["x-signature-ed25519"], sent["x-signature-ed25519"]);
+
+    // RFC 8032's test 1 seed, as whsk_, signs the first v1a case.
+    let fixture: Value = serde_json::from_str(
+        &std::fs::read_to_string(vectors_dir().join("standard-v1a.json")).unwrap(),
+    )
+    .unwrap();
+    let first = &fixture["cases"][0];
+    let signer = Signer::new(
+        Scheme::Standard,
+        "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=",
+    )
+    .unwrap();
+    assert_eq!(
+        Some(first["secrets"][0].as_str().unwrap().to_owned()),
+        signer.public_key()
+    );
+    let sent = headers(first["headers"].as_array().unwrap());
+    let signed = signer
+        .sign(
+            sent["webhook-id"].to_str().unwrap(),
+            1_614_265_330,
+            first["body"].as_str().unwrap().as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(signed["webhook-signature"], sent["webhook-signature"]);
 }
 
 /// The generators are checked in beside the fixtures they wrote.

@@ -8,7 +8,7 @@
 //!
 //! It serves `POST /hooks/<scheme>` for every scheme of `hookgate verify`:
 //! `standard`, `svix`, `clarife`, `stripe`, `github`, `slack`, `shopify`,
-//! `paddle`, `linear`, `zoom`, `twitch`, `meta`, `dropbox`, `claravine`,
+//! `paddle`, `linear`, `zoom`, `twitch`, `meta`, `dropbox`, `discord`, `claravine`,
 //! `clarity` (header `x-clarity-webhook-token`) and `gitlab`: every scheme
 //! but `custom`, which needs a sender's description.
 //!
@@ -17,6 +17,7 @@
 //! | `HOOKGATE_ADDR` | `127.0.0.1:3000` |
 //! | `HOOKGATE_QUEUE` | `hookgate-actix-example.db` (in the current folder; not `axum-receiver`'s, so both can run side by side) |
 //! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
+//! | `HOOKGATE_PUBLIC_URL` | `http://<the address bound>`: where senders reach the receiver, for the schemes that sign the URL (`twilio`) |
 //! | `HOOKGATE_HEADER_TIMEOUT` | `10` seconds to send the first request head (then 408 and the connection is closed) |
 //! | `HOOKGATE_KEEP_ALIVE` | `5` seconds idle between requests (`0`: one request per connection) |
 //! | `HOOKGATE_MAX_CONNECTIONS` | `1024` connections at once, divided among the workers (more wait until one closes) |
@@ -35,6 +36,7 @@
 //! |---|---|
 //! | `standard`, `svix` | `whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw` (the Standard Webhooks spec's example) |
 //! | `clarife` | `whsec_sample` (the secret of `samples/clarife.json`) |
+//! | `discord` | the public key `2bc2800b…d270f653` of the development seed `6464…64` (64 hex digits, 32 bytes of 0x64), with which `hookgate sign --scheme discord` signs |
 //! | any other | `dev-<scheme>-secret`, e.g. `dev-github-secret` |
 //!
 //! Try it from another terminal:
@@ -72,6 +74,10 @@ fn schemes() -> impl Iterator<Item = Scheme> {
         .filter(|scheme| *scheme != Scheme::Custom)
 }
 
+/// Discord's development public key: that of the seed of 32 bytes 0x64.
+const DISCORD_DEV_PUBLIC_KEY: &str =
+    "2bc2800b3316e009209ffd757dab19ccf0ae84bc7ae90654e1e81712d270f653";
+
 /// The secret for `scheme`: `HOOKGATE_SECRET_<SCHEME>`, or the development
 /// default when it is unset or empty (an empty secret cannot verify anything,
 /// and `VAR=` is how shells and compose files "unset" a variable).
@@ -86,7 +92,20 @@ fn secret(scheme: Scheme) -> String {
     match scheme {
         Scheme::Standard | Scheme::Svix => "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
         Scheme::Clarife => "whsec_sample".to_owned(),
+        // A public key: the development seed signs (`hookgate sign --scheme
+        // discord --secret 6464…64`, 32 bytes of 0x64).
+        Scheme::Discord => DISCORD_DEV_PUBLIC_KEY.to_owned(),
         other => format!("dev-{other}-secret"),
+    }
+}
+
+/// Where senders reach this receiver (`HOOKGATE_PUBLIC_URL`), for the
+/// schemes that sign the URL they called (Twilio): by default the address
+/// bound, over plain HTTP.
+fn public_url(bound: SocketAddr) -> String {
+    match std::env::var("HOOKGATE_PUBLIC_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => format!("http://{bound}"),
     }
 }
 
@@ -153,6 +172,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let read_timeout = seconds("HOOKGATE_READ_TIMEOUT", Duration::from_secs(5))?;
 
     // Receiving: one source per scheme, verified, queued, then 200.
+    // Bound first: the public URL defaults to the address bound (port 0 too).
+    let listener = std::net::TcpListener::bind(addr)?;
+    let public_url = public_url(listener.local_addr()?);
+
     let mut receiver = Receiver::builder().queue(queue.clone());
     for scheme in schemes() {
         let name = scheme.as_str();
@@ -161,7 +184,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("/hooks/{name}"),
             Verifier::new(scheme, secret(scheme))?,
         )
-        .read_timeout(read_timeout);
+        .read_timeout(read_timeout)
+        .public_url(&public_url);
         if let Ok(sender) = name.parse() {
             // Names the events (logs, filters); Clarity routes have no event names.
             source = source.sender(sender);
@@ -206,7 +230,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .max_connections(max_connections.div_ceil(threads).max(1))
     .client_disconnect_timeout(Duration::from_secs(1))
     .shutdown_timeout(30)
-    .bind(addr)?;
+    .listen(listener)?;
     for bound in server.addrs() {
         tracing::info!(queue = %queue_path, "listening on http://{bound}");
         // For scripts and tests that start the example on port 0.

@@ -139,18 +139,21 @@ fn clarife_request(
     let body = format!(
         r#"{{"id":"{id}","type":"{kind}","created_at":"2026-03-28T12:00:00Z","data":{{"id":"d1"}}}}"#
     );
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let headers = Signer::new(Scheme::Clarife, CLARIFE_SECRET)
         .unwrap()
-        .sign(id, now, body.as_bytes())
+        .sign(id, unix_now(), body.as_bytes())
         .unwrap();
     client
         .post(format!("{base}/hooks/clarife"))
         .headers(headers)
         .body(body)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn claravine_request(
@@ -261,6 +264,40 @@ pub async fn check_every_path(addr: SocketAddr, queue: &MemoryQueue) {
     assert_eq!(a.status, 401);
     assert_eq!(a.problem()["type"], "urn:hookgate:problem:unauthenticated");
     assert!(!a.body.contains(CLARAVINE_TOKEN));
+
+    // A body naming the field verification reads twice (a wrong token, then
+    // the right one): 400 naming the field, nothing queued, since the typed
+    // payload could read the other one.
+    let smuggled =
+        claravine_body("obj-2").replacen(r#"{"event""#, r#"{"token":"not-the-token","event""#, 1);
+    let a = send(
+        &client,
+        claravine_request(&client, url.clone(), "obj-2").body(smuggled),
+    )
+    .await;
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(a.problem()["type"], "urn:hookgate:problem:malformed");
+    assert_eq!(
+        a.problem()["detail"],
+        r#"body has the field "token" more than once"#
+    );
+    // The same for an id read from a signed body (clarife).
+    let body = r#"{"id":"evt_a","type":"document.created","id":"evt_b"}"#;
+    let headers = Signer::new(Scheme::Clarife, CLARIFE_SECRET)
+        .unwrap()
+        .sign("", unix_now(), body.as_bytes())
+        .unwrap();
+    let request = client
+        .post(format!("{base}/hooks/clarife"))
+        .headers(headers)
+        .body(body);
+    let a = send(&client, request).await;
+    assert_eq!(a.status, 400, "{a:?}");
+    assert_eq!(
+        a.problem()["detail"],
+        r#"body has the field "id" more than once"#
+    );
+    assert_eq!(depth().await, 1);
 
     // Wrong method: 405 with Allow.
     let a = send(&client, client.put(url.clone())).await;

@@ -13,8 +13,9 @@ use crate::input;
 /// re-serialized (secrets such as Claravine's token left out). Exit 1 with a
 /// one-line reason when the bytes are not that sender's payload.
 #[derive(Debug, Args)]
-#[command(after_help = "Example (the shipped sample):\n  \
+#[command(after_help = "Example (the shipped samples):\n  \
     hookgate inspect --sender clarife --body samples/clarife.json\n  \
+    hookgate inspect --sender clarity --body samples/clarity.json\n  \
     hookgate inspect --sender github -H 'X-GitHub-Event: push' --body push.json")]
 pub(crate) struct InspectArgs {
     // The help lists the names from the sender table.
@@ -42,12 +43,13 @@ pub(crate) fn run(args: InspectArgs) -> Result<(), Failure> {
     for (name, value) in args.headers {
         headers.append(name, value);
     }
+    // The parser's message says "not a SENDER payload" and where.
     let event = args
         .sender
         .parse(&headers, &body)
-        .map_err(|err| Failure::Refused(err.to_string()))?;
+        .map_err(|err| Failure::Failed(super::with_causes(&err)))?;
     let payload = serde_json::to_string(&event)
-        .map_err(|err| Failure::Refused(format!("cannot re-serialize the event: {err}")))?;
+        .map_err(|err| Failure::Failed(format!("cannot re-serialize the event: {err}")))?;
     // Written field by field so the keys keep the documented order.
     println!(
         "{{\"event\":{},\"known\":{},\"id\":{},\"payload\":{payload}}}",

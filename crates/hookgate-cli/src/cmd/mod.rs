@@ -18,10 +18,17 @@ pub(crate) mod tail;
 pub(crate) mod verify;
 
 /// Why a subcommand did not succeed; decides the exit code.
+///
+/// Each message says what happened, its cause (the whole chain of an
+/// error's sources, see [`with_causes`]) and, where there is one, what to do.
 #[derive(Debug)]
 pub(crate) enum Failure {
-    /// The delivery was refused (exit 1).
+    /// A delivery was refused: the signature, or the receiver's answer (exit 1).
     Refused(String),
+    /// Something else did not work: a receiver that cannot be reached, a
+    /// dead letter that does not exist, bytes that are not that sender's
+    /// payload (exit 1).
+    Failed(String),
     /// The command line or its inputs were unusable (exit 2, like clap's own errors).
     Usage(String),
     /// Several problems with the configuration, each on its own line (exit 2).
@@ -45,6 +52,10 @@ impl Failure {
                 eprintln!("refused: {}", one_line(&reason));
                 ExitCode::from(1)
             }
+            Failure::Failed(reason) => {
+                eprintln!("error: {}", one_line(&reason));
+                ExitCode::from(1)
+            }
             Failure::Usage(reason) => {
                 eprintln!("error: {}", one_line(&reason));
                 ExitCode::from(2)
@@ -63,6 +74,24 @@ impl Failure {
             }
         }
     }
+}
+
+/// `error` followed by its causes, `: `-separated. A cause whose text the
+/// message already holds (many errors repeat their source's) is not repeated,
+/// so "error sending request" ends with "Connection refused (os error 111)"
+/// exactly once.
+pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        let text = current.to_string();
+        if !text.is_empty() && !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = current.source();
+    }
+    message
 }
 
 /// `reason` on one line: each run of control characters (newline, tab,
@@ -162,6 +191,23 @@ impl SchemeArgs {
         builder.build().map_err(Failure::usage)
     }
 
+    /// The signer these options describe: the verifier's, except for Ed25519
+    /// secret keys (Standard Webhooks' `whsk_…`, Discord's seed), which a
+    /// verifier does not take.
+    pub(crate) fn signer(&self) -> Result<hookgate_verify::Signer, Failure> {
+        let ed25519 = match (self.scheme, self.secrets.first()) {
+            (Scheme::Discord, Some(_)) => true,
+            (Scheme::Standard, Some(secret)) => secret.starts_with("whsk_"),
+            _ => false,
+        };
+        match self.secrets.first() {
+            Some(secret) if ed25519 => {
+                hookgate_verify::Signer::new(self.scheme, secret).map_err(Failure::usage)
+            }
+            _ => Ok(self.verifier(None)?.signer()),
+        }
+    }
+
     fn options(
         &self,
         mut builder: VerifierBuilder,
@@ -185,6 +231,21 @@ impl SchemeArgs {
             builder = builder.id_header(name)?;
         }
         Ok(builder)
+    }
+}
+
+/// The request context of `--url`: required (a usage error) by the schemes
+/// that sign the URL.
+pub(crate) fn request_context(
+    scheme: Scheme,
+    url: Option<&str>,
+) -> Result<hookgate_verify::RequestContext<'_>, Failure> {
+    match url {
+        Some(url) => Ok(hookgate_verify::RequestContext::new().with_url(url)),
+        None if scheme.needs_url() => Err(Failure::usage(format!(
+            "--scheme {scheme} signs the request URL: give the full URL with --url URL"
+        ))),
+        None => Ok(hookgate_verify::RequestContext::new()),
     }
 }
 

@@ -141,7 +141,12 @@ pub(crate) fn run(args: QueueArgs) -> Result<(), Failure> {
 }
 
 async fn execute(queue: Arc<dyn Queue>, command: QueueCommand, json: bool) -> Result<(), Failure> {
-    let failed = |e: hookgate_queue::QueueError| Failure::usage(format!("queue: {e}"));
+    let failed = |e: hookgate_queue::QueueError| {
+        Failure::Failed(format!(
+            "the queue did not answer: {}; check [queue] in the configuration and that its server is running",
+            super::with_causes(&e)
+        ))
+    };
     match command {
         QueueCommand::Stats => {
             let stats = queue.stats().await.map_err(failed)?;
@@ -153,6 +158,7 @@ async fn execute(queue: Arc<dyn Queue>, command: QueueCommand, json: bool) -> Re
         }
         QueueCommand::Migrate { .. } => unreachable!("handled before the queue is opened"),
         QueueCommand::Replay { id, dead: _, since } => {
+            let wanted = id.clone();
             let selection = match (id, since) {
                 (Some(id), _) => {
                     let (source, delivery_id) = id.split_once('/').ok_or_else(|| {
@@ -174,7 +180,10 @@ async fn execute(queue: Arc<dyn Queue>, command: QueueCommand, json: bool) -> Re
             };
             let replayed = queue.replay(selection).await.map_err(|e| {
                 if e.kind() == QueueErrorKind::NotFound {
-                    Failure::Refused("no such dead letter".to_owned())
+                    Failure::Failed(format!(
+                        "no dead letter {}; `hookgate queue list --dead` lists them",
+                        wanted.as_deref().unwrap_or("in the selection")
+                    ))
                 } else {
                     failed(e)
                 }

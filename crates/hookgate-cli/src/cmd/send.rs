@@ -102,7 +102,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
     }
     let scheme = args.scheme.scheme;
     let secret = args.scheme.secrets.first().cloned().unwrap_or_default();
-    let signer = args.scheme.verifier(None)?.signer();
+    let signer = args.scheme.signer()?;
     let id = args.id.clone().unwrap_or_else(fresh_id);
     let now = input::unix_now();
     let event = args
@@ -121,7 +121,11 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
             sample_body(scheme, sample, &id, &event, &secret, now)?
         }
     };
-    let mut headers = signer.sign(&id, now, &body).map_err(Failure::usage)?;
+    // The URL sent to is the URL signed, for the schemes that sign it.
+    let context = hookgate_verify::RequestContext::new().with_url(&args.url);
+    let mut headers = signer
+        .sign_with(&id, now, &body, context)
+        .map_err(Failure::usage)?;
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -176,10 +180,22 @@ async fn request(
         .send()
         .await
         .map_err(|e| {
+            let cause = super::with_causes(&e);
             if e.is_builder() {
-                Failure::usage(format!("invalid --url {url:?}: {e}"))
+                Failure::usage(format!(
+                    "invalid --url {url:?}: {cause}; give an http:// or https:// URL"
+                ))
+            } else if e.is_timeout() {
+                Failure::Failed(format!(
+                    "no answer from {url} within {}s: {cause}; is the receiver overloaded? (--timeout SECS waits longer)",
+                    timeout.as_secs()
+                ))
+            } else if e.is_connect() {
+                Failure::Failed(format!(
+                    "cannot connect to {url}: {cause}; is the receiver running and listening on that address and port?"
+                ))
             } else {
-                Failure::Refused(format!("cannot send to {url}: {e}"))
+                Failure::Failed(format!("cannot send to {url}: {cause}"))
             }
         })?;
     let status = response.status();

@@ -8,6 +8,7 @@
 //! `[workers] shutdown_timeout` to finish their attempts (unfinished ones are
 //! released, due again at the next start).
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,6 +89,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| Failure::usage(format!("cannot install the metrics recorder: {e}")))?;
+    // The `# HELP` lines of /metrics.
+    hookgate_receive::metrics::describe();
+    hookgate_queue::observe::describe();
     let actions = Actions::new(&config.sources).map_err(Failure::Usage)?;
     let listen = args.listen.unwrap_or(config.server.listen);
 
@@ -111,8 +115,10 @@ fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
 
     let filter = EnvFilter::try_from_env("HOOKGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal, never into a file or a pipe.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     // A second initialisation (never in this binary) would only be ignored.
     let _ = match format {
@@ -137,7 +143,11 @@ async fn serve(
 ) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|e| Failure::usage(format!("cannot listen on {listen}: {e}")))?;
+        .map_err(|e| {
+            Failure::usage(format!(
+                "cannot listen on {listen}: {e}; is another program using that port? Change [server] listen or pass --listen"
+            ))
+        })?;
     let local = listener
         .local_addr()
         .map_err(|e| Failure::usage(format!("cannot read the listening address: {e}")))?;
@@ -209,7 +219,14 @@ async fn serve(
     let report = workers
         .await
         .map_err(|e| Failure::usage(format!("the worker pool failed: {e}")))?;
-    tracing::info!(?report, "stopped");
+    tracing::info!(
+        handled = report.handled,
+        retried = report.retried,
+        dead_lettered = report.dead_lettered,
+        lease_lost = report.lease_lost,
+        released = report.released,
+        "stopped"
+    );
     Ok(())
 }
 
@@ -221,24 +238,44 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
 /// `GET /healthz`: 200 with the queue's counts while the queue answers, 503
 /// when it does not.
 async fn healthz(State(state): State<AppState>) -> Response {
-    match state.queue.stats().await {
-        Ok(stats) => Json(json!({
-            "status": "ok",
-            "queue": {
-                "depth": stats.depth(),
-                "ready": stats.ready,
-                "scheduled": stats.scheduled,
-                "leased": stats.leased,
-                "dead": stats.dead,
-                "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
-            }
-        }))
-        .into_response(),
-        Err(err) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "error": err.to_string() })),
-        )
-            .into_response(),
+    let (status, body) = health(state.queue.stats().await);
+    (status, Json(body)).into_response()
+}
+
+/// The answer of `/healthz`. When the queue does not answer, the reason is
+/// generic (the error may name files, hosts or users, and `/healthz` is often
+/// public); the full error goes to the log.
+fn health(
+    stats: Result<hookgate_queue::Stats, hookgate_queue::QueueError>,
+) -> (StatusCode, serde_json::Value) {
+    use hookgate_queue::QueueErrorKind;
+    match stats {
+        Ok(stats) => (
+            StatusCode::OK,
+            json!({
+                "status": "ok",
+                "queue": {
+                    "depth": stats.depth(),
+                    "ready": stats.ready,
+                    "scheduled": stats.scheduled,
+                    "leased": stats.leased,
+                    "dead": stats.dead,
+                    "oldest_ready_age_seconds": stats.oldest_ready_age.map(|age| age.as_secs_f64()),
+                }
+            }),
+        ),
+        Err(err) => {
+            tracing::warn!(error = %err, "health check: the queue does not answer");
+            let reason = match err.kind() {
+                QueueErrorKind::Unavailable => "the queue's server cannot be reached",
+                QueueErrorKind::Full => "the queue is full",
+                _ => "the queue does not answer",
+            };
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({ "status": "unavailable", "reason": reason }),
+            )
+        }
     }
 }
 
@@ -252,4 +289,31 @@ async fn render_metrics(State(state): State<AppState>) -> Response {
         state.metrics.render(),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookgate_queue::QueueError;
+
+    #[test]
+    fn health_never_shows_an_error_s_text() {
+        for (error, reason) in [
+            (
+                QueueError::storage("/var/lib/hookgate/queue.db: disk I/O error"),
+                "the queue does not answer",
+            ),
+            (
+                QueueError::unavailable("redis://admin@10.0.0.7:6379: connection refused"),
+                "the queue's server cannot be reached",
+            ),
+        ] {
+            let (status, body) = health(Err(error));
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(body, json!({ "status": "unavailable", "reason": reason }));
+        }
+        let (status, body) = health(Ok(hookgate_queue::Stats::default()));
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["queue"]["depth"], 0);
+    }
 }

@@ -28,14 +28,22 @@ pub(crate) struct SignArgs {
     /// File holding the body, or `-` for stdin.
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     body: String,
+
+    /// The full URL the request is sent to, query included: the schemes that
+    /// sign it (twilio) need it.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
 }
 
 pub(crate) fn run(args: SignArgs) -> Result<(), Failure> {
-    let signer = args.scheme.verifier(None)?.signer();
+    let signer = args.scheme.signer()?;
     let body = input::read_body(&args.body).map_err(Failure::Usage)?;
     let timestamp = args.timestamp.unwrap_or_else(input::unix_now);
     let id = args.id.unwrap_or_else(fresh_id);
-    let headers = signer.sign(&id, timestamp, &body).map_err(Failure::usage)?;
+    let context = super::request_context(signer.scheme(), args.url.as_deref())?;
+    let headers = signer
+        .sign_with(&id, timestamp, &body, context)
+        .map_err(Failure::usage)?;
     for (name, value) in &headers {
         // Every value the signer produces is ASCII.
         println!("{name}: {}", value.to_str().unwrap_or_default());

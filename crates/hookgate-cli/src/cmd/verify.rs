@@ -25,7 +25,8 @@ pub(crate) struct VerifyArgs {
     #[arg(short = 'H', long = "header", value_name = "'Name: value'", value_parser = input::parse_header)]
     headers: Vec<(HeaderName, HeaderValue)>,
 
-    /// Accepted age and future skew of the signed timestamp, in seconds (default 300).
+    /// Accepted age and future skew of the signed timestamp, in seconds
+    /// (default: the scheme's, 300 for most; paddle 5, linear 60, twitch 600).
     #[arg(long, value_name = "SECS")]
     tolerance: Option<u64>,
 
@@ -36,6 +37,11 @@ pub(crate) struct VerifyArgs {
     /// File holding the body exactly as received, or `-` for stdin.
     #[arg(long, value_name = "FILE|-", default_value = "-")]
     body: String,
+
+    /// The full URL the request is sent to, query included: the schemes that
+    /// sign it (twilio) need it.
+    #[arg(long, value_name = "URL")]
+    url: Option<String>,
 }
 
 pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
@@ -48,8 +54,9 @@ pub(crate) fn run(args: VerifyArgs) -> Result<(), Failure> {
         headers.append(name, value);
     }
     let now = UNIX_EPOCH + Duration::from_secs(args.now.unwrap_or_else(input::unix_now));
+    let context = super::request_context(verifier.scheme(), args.url.as_deref())?;
     let verified = verifier
-        .verify_at(&headers, &body, now)
+        .verify_with_at(&headers, &body, context, now)
         .map_err(|err| Failure::Refused(format!("{err} ({})", err.status())))?;
     let key = match verified.key().id() {
         Some(id) => serde_json::Value::from(id),

@@ -24,6 +24,7 @@ mod queue;
 mod retry;
 mod server;
 mod source;
+mod values;
 mod workers;
 
 pub(crate) use action::Action;

@@ -11,6 +11,7 @@ use toml::Spanned;
 
 use super::DEFAULT_QUEUE_FILE;
 use super::error::{ConfigError, Ctx};
+use super::values::Whole;
 use crate::duration::HumanDuration;
 
 /// How durable the SQLite (or PostgreSQL) queue's acknowledged enqueue is.
@@ -130,7 +131,7 @@ struct RawQueueTable {
     schema: Option<Spanned<String>>,
     durability: Option<Spanned<DurabilityName>>,
     dedup_window: Option<HumanDuration>,
-    capacity: Option<Spanned<u64>>,
+    capacity: Option<Spanned<Whole<u64>>>,
 }
 
 impl<'de> Deserialize<'de> for RawQueue {
@@ -310,13 +311,13 @@ pub(super) fn check_queue(
         }
     };
     if let Some(capacity) = &table.capacity
-        && *capacity.get_ref() == 0
+        && capacity.get_ref().0 == 0
     {
         return Err(ctx.at(capacity.span(), "queue: `capacity` must be at least 1"));
     }
     Ok(QueueConfig {
         backend,
         dedup_window: table.dedup_window.map(|d| d.0),
-        capacity: table.capacity.map(Spanned::into_inner),
+        capacity: table.capacity.map(|c| c.into_inner().0),
     })
 }

@@ -8,6 +8,7 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use super::error::{ConfigError, Ctx};
+use super::values::Whole;
 use crate::duration::HumanDuration;
 
 /// The delays between attempts.
@@ -44,7 +45,7 @@ pub(super) struct RawRetry {
     base: Option<Spanned<HumanDuration>>,
     cap: Option<Spanned<HumanDuration>>,
     jitter: Option<bool>,
-    max_attempts: Option<Spanned<u32>>,
+    max_attempts: Option<Spanned<Whole<u32>>>,
     max_age: Option<HumanDuration>,
 }
 
@@ -157,13 +158,13 @@ pub(super) fn check_retry(ctx: &Ctx<'_>, raw: RawRetry) -> Result<RetryConfig, C
         });
     }
     if let Some(attempts) = &raw.max_attempts
-        && *attempts.get_ref() == 0
+        && attempts.get_ref().0 == 0
     {
         return Err(ctx.at(attempts.span(), "retry: `max_attempts` must be at least 1"));
     }
     Ok(RetryConfig {
         schedule,
-        max_attempts: raw.max_attempts.map(Spanned::into_inner),
+        max_attempts: raw.max_attempts.map(|a| a.into_inner().0),
         max_age: raw.max_age.map(|d| d.0),
     })
 }

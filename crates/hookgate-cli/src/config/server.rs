@@ -10,6 +10,7 @@ use hookgate_tower::Cidr;
 
 use super::DEFAULT_LISTEN;
 use super::error::{ConfigError, Ctx};
+use super::values::{ListenAddr, Whole};
 use crate::duration::HumanDuration;
 
 /// How log lines are written.
@@ -43,11 +44,11 @@ pub(crate) struct ServerConfig {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawServer {
-    listen: Option<SocketAddr>,
+    listen: Option<ListenAddr>,
     log_format: Option<LogFormat>,
     header_timeout: Option<Spanned<HumanDuration>>,
     keep_alive: Option<HumanDuration>,
-    max_connections: Option<Spanned<usize>>,
+    max_connections: Option<Spanned<Whole<usize>>>,
     trusted_proxies: Option<Vec<Spanned<String>>>,
 }
 
@@ -62,7 +63,7 @@ pub(super) fn check_server(ctx: &Ctx<'_>, raw: RawServer) -> Result<ServerConfig
         ));
     }
     if let Some(max) = &raw.max_connections
-        && *max.get_ref() == 0
+        && max.get_ref().0 == 0
     {
         return Err(ctx.at(max.span(), "server: `max_connections` must be at least 1"));
     }
@@ -73,7 +74,7 @@ pub(super) fn check_server(ctx: &Ctx<'_>, raw: RawServer) -> Result<ServerConfig
         .map(|range| cidr(ctx, range, "server: `trusted_proxies`"))
         .collect::<Result<_, _>>()?;
     Ok(ServerConfig {
-        listen: raw.listen.unwrap_or_else(|| {
+        listen: raw.listen.map(|l| l.0).unwrap_or_else(|| {
             DEFAULT_LISTEN
                 .parse()
                 .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)))
@@ -85,7 +86,7 @@ pub(super) fn check_server(ctx: &Ctx<'_>, raw: RawServer) -> Result<ServerConfig
         keep_alive: raw.keep_alive.map_or(server::DEFAULT_KEEP_ALIVE, |d| d.0),
         max_connections: raw
             .max_connections
-            .map_or(server::DEFAULT_MAX_CONNECTIONS, Spanned::into_inner),
+            .map_or(server::DEFAULT_MAX_CONNECTIONS, |max| max.into_inner().0),
         trusted_proxies,
     })
 }

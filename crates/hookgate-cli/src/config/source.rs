@@ -1,7 +1,6 @@
 //! `[sources.NAME]`: a route hookgate receives on, and its verifier.
 
 use std::fmt;
-use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
@@ -10,13 +9,14 @@ use serde::de::{self, Deserializer};
 use toml::Spanned;
 
 use hookgate_events::{EventFilter, Pattern, Sender};
-use hookgate_receive::{Handshake, Source};
+use hookgate_receive::{Handshake, ReplayGuard, Source};
 use hookgate_tower::{Cidr, RateLimit};
 use hookgate_verify::{Scheme, SignatureEncoding, Verifier, VerifierBuilder};
 
 use super::action::{Action, RawAction, check_action};
 use super::error::{ConfigError, Ctx, Location};
 use super::server::cidr;
+use super::values::Whole;
 use crate::duration::HumanDuration;
 
 /// Where a source's secrets come from.
@@ -84,6 +84,8 @@ pub(crate) struct SourceConfig {
     pub(crate) max_in_flight: Option<usize>,
     /// How fast requests of the source may come, when limited (`rate`, `burst`).
     pub(crate) rate_limit: Option<RateLimit>,
+    /// What the queue deduplicates deliveries on (`replay_guard`).
+    pub(crate) replay_guard: ReplayGuard,
     /// What to do with each event.
     pub(crate) action: Action,
     /// Where the secrets come from.
@@ -236,6 +238,7 @@ impl SourceConfig {
             let handshake = Handshake::meta(token).map_err(|e| self.place(&e))?;
             builder = builder.handshake(handshake);
         }
+        builder = builder.replay_guard(self.replay_guard);
         builder.build().map_err(|e| self.place(&e))
     }
 
@@ -309,15 +312,16 @@ pub(super) struct RawSource {
     events: Option<Spanned<Vec<Pattern>>>,
     tolerance: Option<HumanDuration>,
     ack_budget: Option<Spanned<HumanDuration>>,
-    body_limit: Option<Spanned<usize>>,
+    body_limit: Option<Spanned<Whole<usize>>>,
     read_timeout: Option<Spanned<HumanDuration>>,
     methods: Option<Vec<Spanned<String>>>,
-    status: Option<Spanned<u16>>,
+    status: Option<Spanned<Whole<u16>>>,
     required_context: Option<Vec<String>>,
     allow_ips: Option<Spanned<Vec<Spanned<String>>>>,
-    max_in_flight: Option<NonZeroUsize>,
+    max_in_flight: Option<Spanned<Whole<usize>>>,
     rate: Option<Spanned<String>>,
-    burst: Option<Spanned<u32>>,
+    burst: Option<Spanned<Whole<u32>>>,
+    replay_guard: Option<Spanned<String>>,
     header: Option<String>,
     prefix: Option<String>,
     encoding: Option<EncodingName>,
@@ -432,12 +436,12 @@ pub(super) fn check_source(
     // Which statuses a receiver may answer is hookgate-receive's rule,
     // checked when the source is built; here, that it is a status at all.
     let status = match &raw.status {
-        Some(status) => Some(StatusCode::from_u16(*status.get_ref()).map_err(|_| {
+        Some(status) => Some(StatusCode::from_u16(status.get_ref().0).map_err(|_| {
             ctx.at(
                 status.span(),
                 format!(
                     "{prefix}: status {} is not an HTTP status code",
-                    status.get_ref()
+                    status.get_ref().0
                 ),
             )
         })?),
@@ -464,7 +468,27 @@ pub(super) fn check_source(
         }
         None => None,
     };
+    if let Some(limit) = &raw.max_in_flight
+        && limit.get_ref().0 == 0
+    {
+        return Err(ctx.at(
+            limit.span(),
+            format!("{prefix}: `max_in_flight` must be at least 1 (leave it out for no limit)"),
+        ));
+    }
     let rate_limit = check_rate(ctx, &prefix, raw.rate, raw.burst)?;
+    let replay_guard = match &raw.replay_guard {
+        Some(guard) => guard.get_ref().parse::<ReplayGuard>().map_err(|_| {
+            ctx.at(
+                guard.span(),
+                format!(
+                    "{prefix}: `replay_guard` is {:?}; use \"id\" (deduplicate on the sender's delivery id, the default) or \"body\" (on the SHA-256 of the body)",
+                    guard.get_ref()
+                ),
+            )
+        })?,
+        None => ReplayGuard::default(),
+    };
 
     let verify_token_env = match raw.verify_token_env {
         Some(var) => {
@@ -505,14 +529,15 @@ pub(super) fn check_source(
         sender,
         events,
         ack_budget: raw.ack_budget.as_ref().map(|d| d.get_ref().0),
-        body_limit: raw.body_limit.as_ref().map(|l| *l.get_ref()),
+        body_limit: raw.body_limit.as_ref().map(|l| l.get_ref().0),
         read_timeout: raw.read_timeout.as_ref().map(|d| d.get_ref().0),
         methods,
         status,
         required_context: raw.required_context.unwrap_or_default(),
         allow_ips,
-        max_in_flight: raw.max_in_flight.map(NonZeroUsize::get),
+        max_in_flight: raw.max_in_flight.map(|m| m.into_inner().0),
         rate_limit,
+        replay_guard,
         action,
         secrets: SecretSpec {
             env,
@@ -554,7 +579,7 @@ fn check_rate(
     ctx: &Ctx<'_>,
     prefix: &str,
     rate: Option<Spanned<String>>,
-    burst: Option<Spanned<u32>>,
+    burst: Option<Spanned<Whole<u32>>>,
 ) -> Result<Option<RateLimit>, ConfigError> {
     let Some(rate) = rate else {
         return match burst {
@@ -571,7 +596,7 @@ fn check_rate(
         .map_err(|e| ctx.at(rate.span(), format!("{prefix}: {e}")))?;
     match burst {
         Some(burst) => limit
-            .with_burst(*burst.get_ref())
+            .with_burst(burst.get_ref().0)
             .map(Some)
             .map_err(|e| ctx.at(burst.span(), format!("{prefix}: {e}"))),
         None => Ok(Some(limit)),

@@ -344,7 +344,7 @@ fn admission_control_per_source() {
             "rate = \"1/s\"\nburst = 0",
             "burst must be greater than zero",
         ),
-        ("max_in_flight = 0", "nonzero"),
+        ("max_in_flight = 0", "`max_in_flight` must be at least 1"),
     ] {
         let text = format!("{MINIMAL}{added}\n");
         let err = parse(&text).unwrap_err();
@@ -354,6 +354,27 @@ fn admission_control_per_source() {
         assert_eq!(*line, text.lines().count(), "{err}");
         assert!(err.to_string().contains(expected), "{err}");
     }
+}
+
+#[test]
+fn replay_guard_per_source() {
+    use hookgate_receive::ReplayGuard;
+
+    let minimal = parse(MINIMAL).unwrap();
+    assert_eq!(minimal.sources[0].replay_guard, ReplayGuard::Id);
+    let body = parse(&format!("{MINIMAL}replay_guard = \"body\"\n")).unwrap();
+    assert_eq!(body.sources[0].replay_guard, ReplayGuard::Body);
+    let text = format!("{MINIMAL}replay_guard = \"hash\"\n");
+    let err = parse(&text).unwrap_err();
+    let ConfigError::At { line, .. } = &err else {
+        panic!("{err} has no position");
+    };
+    assert_eq!(*line, text.lines().count(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`replay_guard` is \"hash\"; use \"id\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -624,4 +645,57 @@ verify_token_env = "HOOKGATE_VERIFY_TOKEN_META"
         "{err}"
     );
     assert!(err.starts_with("hookgate.toml:8:"), "{err}");
+}
+
+/// Mistakes are explained with the value written and the form expected,
+/// never a Rust type (`expected usize`, `invalid socket address syntax`).
+#[test]
+fn mistakes_are_explained_in_people_s_words() {
+    for (text, expected) in [
+        (
+            format!("[server]\nlisten = \"localhost:8080\"\n{MINIMAL}"),
+            "hookgate.toml:2:10: server: \"localhost:8080\" is not an IP address and a port, such as \"127.0.0.1:8080\"",
+        ),
+        (
+            format!("[server]\nmax_connections = -5\n{MINIMAL}"),
+            "hookgate.toml:2:19: server: -5 is below zero",
+        ),
+        (
+            format!("[workers]\nconcurrency = \"8\"\n{MINIMAL}"),
+            "hookgate.toml:2:15: workers: \"8\" is text; write the number without quotes: 8",
+        ),
+        (
+            format!("[retry]\nmax_attempts = 1.5\n{MINIMAL}"),
+            "hookgate.toml:2:16: retry: 1.5 is not a whole number",
+        ),
+        (
+            format!("{MINIMAL}status = 70000\n"),
+            "hookgate.toml:8:10: sources.clarife: 70000 is too large; the most is 65535",
+        ),
+        (
+            format!("{MINIMAL}burst = -1\n"),
+            "hookgate.toml:8:9: sources.clarife: -1 is below zero",
+        ),
+        (
+            format!("{MINIMAL}body_limit = \"1MB\"\n"),
+            "expected a whole number from 0 to",
+        ),
+        (
+            format!("{MINIMAL}read_timeout = 30\n"),
+            "hookgate.toml:8:16: sources.clarife: 30 has no unit; write it as text with one, such as \"30s\"",
+        ),
+    ] {
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(err.contains(expected), "{err}");
+        for rust in [
+            "usize",
+            "u16",
+            "u32",
+            "u64",
+            "socket address syntax",
+            "invalid type",
+        ] {
+            assert!(!err.contains(rust), "{err}");
+        }
+    }
 }

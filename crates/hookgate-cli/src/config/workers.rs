@@ -6,6 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, Ctx};
+use super::values::Whole;
 use crate::duration::HumanDuration;
 
 /// The `[workers]` table.
@@ -25,7 +26,7 @@ pub(crate) struct WorkersConfig {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawWorkers {
-    concurrency: Option<Spanned<usize>>,
+    concurrency: Option<Spanned<Whole<usize>>>,
     visibility_timeout: Option<HumanDuration>,
     poll_interval: Option<HumanDuration>,
     shutdown_timeout: Option<HumanDuration>,
@@ -33,7 +34,7 @@ pub(super) struct RawWorkers {
 
 pub(super) fn check_workers(ctx: &Ctx<'_>, raw: RawWorkers) -> Result<WorkersConfig, ConfigError> {
     if let Some(concurrency) = &raw.concurrency
-        && *concurrency.get_ref() == 0
+        && concurrency.get_ref().0 == 0
     {
         return Err(ctx.at(
             concurrency.span(),
@@ -41,7 +42,7 @@ pub(super) fn check_workers(ctx: &Ctx<'_>, raw: RawWorkers) -> Result<WorkersCon
         ));
     }
     Ok(WorkersConfig {
-        concurrency: raw.concurrency.map_or(8, Spanned::into_inner),
+        concurrency: raw.concurrency.map_or(8, |c| c.into_inner().0),
         visibility_timeout: raw
             .visibility_timeout
             .map_or(hookgate_queue::DEFAULT_VISIBILITY_TIMEOUT, |d| d.0),

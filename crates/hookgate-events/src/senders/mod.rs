@@ -5,6 +5,7 @@ mod macros;
 pub(crate) mod claimable;
 pub(crate) mod claravine;
 pub(crate) mod clarife;
+pub(crate) mod clarity;
 pub(crate) mod discord;
 pub(crate) mod github;
 pub(crate) mod gitlab;

@@ -55,12 +55,26 @@ pub(crate) fn secret_for(scheme: Scheme) -> &'static str {
     }
 }
 
-/// The HMAC schemes with a fixed header layout (every scheme but the tokens
-/// and the custom one), in the order of [`Scheme::ALL`].
+/// The HMAC schemes with a fixed header layout (every scheme but the tokens,
+/// the custom one and Discord's Ed25519), in the order of [`Scheme::ALL`].
 pub(crate) fn schemes() -> impl Iterator<Item = Scheme> {
     Scheme::ALL
         .into_iter()
-        .filter(|scheme| !scheme.is_token() && *scheme != Scheme::Custom)
+        .filter(|scheme| !scheme.is_token() && !matches!(scheme, Scheme::Custom | Scheme::Discord))
+}
+
+/// [`body`] as `scheme` sends it, still `size` bytes: Linear's carries its
+/// signed `webhookTimestamp` (milliseconds) as its first member.
+pub(crate) fn body_for(scheme: Scheme, size: usize, unix: u64) -> Vec<u8> {
+    let mut body = body(size);
+    if scheme == Scheme::Linear {
+        let member = format!(r#""webhookTimestamp":{},"#, unix * 1000);
+        body.splice(1..1, member.into_bytes());
+        // Shorten the padding so the size stays the same.
+        let tail = body.len() - 3;
+        body.drain(tail - (body.len() - size)..tail);
+    }
+    body
 }
 
 /// The message id every signed delivery carries.

@@ -47,6 +47,10 @@ fn documented_secret(scheme: Scheme) -> &'static str {
         Scheme::Meta => "dev-meta-secret",
         Scheme::Dropbox => "dev-dropbox-secret",
         Scheme::GitLab => "dev-gitlab-secret",
+        Scheme::Twilio => "dev-twilio-secret",
+        Scheme::MsGraph => "dev-msgraph-secret",
+        // The development seed, whose public key the example verifies with.
+        Scheme::Discord => "6464646464646464646464646464646464646464646464646464646464646464",
         other => panic!("the example does not serve {other}"),
     }
 }
@@ -55,6 +59,7 @@ fn documented_secret(scheme: Scheme) -> &'static str {
 fn wrong_secret(scheme: Scheme) -> &'static str {
     match scheme {
         Scheme::Standard | Scheme::Svix => "whsec_d3Jvbmcta2V5",
+        Scheme::Discord => "7777777777777777777777777777777777777777777777777777777777777777",
         _ => "wrong-secret",
     }
 }
@@ -80,6 +85,12 @@ fn sample(scheme: Scheme) -> &'static str {
         Scheme::Meta => r#"{"object":"page","entry":[{"id":"1","changes":[{"field":"feed"}]}]}"#,
         Scheme::Dropbox => r#"{"list_folder":{"accounts":["dbid:1"]}}"#,
         Scheme::GitLab => r#"{"object_kind":"push","ref":"refs/heads/main"}"#,
+        Scheme::Discord => r#"{"id":"1180000000000000002","type":2,"data":{"name":"hello"}}"#,
+        // Twilio posts a form.
+        Scheme::Twilio => "MessageSid=SM1&From=%2B15005550006&To=%2B15005550001&Body=Hello+there",
+        Scheme::MsGraph => {
+            r#"{"value":[{"subscriptionId":"s-1","changeType":"created","resource":"Users/a/Messages/b"}]}"#
+        }
         other => panic!("no sample for {other}"),
     }
 }
@@ -92,6 +103,9 @@ struct Delivery {
     /// `None` for Clarity, whose custom routes name no event; `Some("")` for
     /// a sender whose events any name may log.
     event: Option<&'static str>,
+    /// For the schemes that sign the URL, signed when it is known.
+    signer: Signer,
+    sent_id: String,
 }
 
 fn delivery(scheme: Scheme, secret: &str) -> Delivery {
@@ -109,13 +123,23 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         // Linear signs its timestamp inside the body, in milliseconds.
         body = body.replacen('{', &format!(r#"{{"webhookTimestamp":{},"#, now * 1000), 1);
     }
-    let body = body.into_bytes();
+    let signer = Signer::new(scheme, secret).unwrap();
+    // Microsoft Graph's notifications carry the secret as their clientState.
+    let body = signer.prepare_body(body);
     let sent_id = format!("test-{scheme}-1");
-    let mut headers = Signer::new(scheme, secret)
-        .unwrap()
-        .sign(&sent_id, now, &body)
-        .unwrap();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    // Twilio signs the URL, known once the example listens: `post` signs it.
+    let headers = if scheme.needs_url() {
+        HeaderMap::new()
+    } else {
+        signer.sign(&sent_id, now, &body).unwrap()
+    };
+    let mut headers = headers;
+    let content_type = if scheme == Scheme::Twilio {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    };
+    headers.insert("content-type", HeaderValue::from_static(content_type));
     let (delivery_id, event) = match scheme {
         Scheme::Standard => (sent_id, Some("contact.created")),
         Scheme::Svix => (sent_id, Some("listing.subscription.created")),
@@ -143,6 +167,9 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         Scheme::Paddle => ("evt_01hv8x2acma2kbqsjzzyaxad2r".to_owned(), typed(scheme)),
         Scheme::Linear | Scheme::Twitch | Scheme::GitLab => (sent_id, typed(scheme)),
         Scheme::Zoom | Scheme::Meta | Scheme::Dropbox => (derived(&body), typed(scheme)),
+        Scheme::Discord => ("1180000000000000002".to_owned(), typed(scheme)),
+        Scheme::Twilio => (sent_id, typed(scheme)),
+        Scheme::MsGraph => (derived(&body), typed(scheme)),
         other => panic!("the example does not serve {other}"),
     };
     Delivery {
@@ -150,6 +177,8 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         body,
         delivery_id,
         event,
+        signer,
+        sent_id: format!("test-{scheme}-1"),
     }
 }
 
@@ -219,9 +248,20 @@ impl Example {
     }
 
     async fn post(&self, scheme: Scheme, delivery: &Delivery) -> reqwest::Response {
+        let url = format!("{}/hooks/{scheme}", self.base);
+        let mut headers = delivery.headers.clone();
+        if scheme.needs_url() {
+            // The example's public URL defaults to the address it bound.
+            let context = hookgate_verify::RequestContext::new().with_url(&url);
+            let signed = delivery
+                .signer
+                .sign_with(&delivery.sent_id, 0, &delivery.body, context)
+                .unwrap();
+            headers.extend(signed);
+        }
         reqwest::Client::new()
-            .post(format!("{}/hooks/{scheme}", self.base))
-            .headers(delivery.headers.clone())
+            .post(url)
+            .headers(headers)
             .body(delivery.body.clone())
             .send()
             .await
