@@ -100,8 +100,8 @@ struct Delivery {
     headers: HeaderMap,
     body: Vec<u8>,
     delivery_id: String,
-    /// `None` for Clarity, whose custom routes name no event; `Some("")` for
-    /// a sender whose events any name may log.
+    /// `None` for a scheme without a typed sender (its bytes are logged);
+    /// `Some("")` for a sender whose events any name may log.
     event: Option<&'static str>,
     /// For the schemes that sign the URL, signed when it is known.
     signer: Signer,
@@ -163,7 +163,8 @@ fn delivery(scheme: Scheme, secret: &str) -> Delivery {
         // These carry no delivery id: the receiver derives one from the bytes.
         Scheme::Slack => (derived(&body), Some("app_mention")),
         Scheme::Claravine => (derived(&body), Some("submission.completed")),
-        Scheme::Clarity => (derived(&body), None),
+        // Clarity's routes are the `clarity` sender's: every delivery a `trigger`.
+        Scheme::Clarity => (derived(&body), Some("trigger")),
         Scheme::Paddle => ("evt_01hv8x2acma2kbqsjzzyaxad2r".to_owned(), typed(scheme)),
         Scheme::Linear | Scheme::Twitch | Scheme::GitLab => (sent_id, typed(scheme)),
         Scheme::Zoom | Scheme::Meta | Scheme::Dropbox => (derived(&body), typed(scheme)),
