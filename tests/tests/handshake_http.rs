@@ -22,12 +22,17 @@ const ZOOM_PLAIN_TOKEN: &str = "qgg8vlvZRS6UYooatFL8Aw";
 const ZOOM_ENCRYPTED_TOKEN: &str =
     "49a9765f5ae5f5e635183e90fd274671287fa2896a3106fd314501110f82b7f6";
 const TWITCH_SECRET: &str = "twitch-eventsub-secret";
+/// RFC 8032's test 2 key pair: Discord signs with the seed, the receiver
+/// holds the public key.
+const DISCORD_SEED: &str = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+const DISCORD_PUBLIC_KEY: &str = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
+/// Another seed (RFC 8032's test 1): a signature Discord did not make.
+const OTHER_SEED: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 const GRAPH_CLIENT_STATE: &str = "graph-client-state";
 
 /// The sources of every server under test, each answering its sender's
 /// handshake with no more configuration than its scheme (and Meta's verify
-/// token). Until its scheme exists, Microsoft Graph is verified by a
-/// stand-in: its handshake is not signed, so the answer does not depend on it.
+/// token).
 fn receiver(queue: Arc<MemoryQueue>) -> Receiver {
     Receiver::builder()
         .queue(queue)
@@ -81,9 +86,17 @@ fn receiver(queue: Arc<MemoryQueue>) -> Receiver {
             Source::builder(
                 "msgraph",
                 "/hooks/msgraph",
-                Verifier::new(Scheme::Clarity, GRAPH_CLIENT_STATE).unwrap(),
+                Verifier::new(Scheme::MsGraph, GRAPH_CLIENT_STATE).unwrap(),
             )
-            .handshake(Handshake::microsoft_graph())
+            .build()
+            .unwrap(),
+        )
+        .source(
+            Source::builder(
+                "discord",
+                "/hooks/discord",
+                Verifier::new(Scheme::Discord, DISCORD_PUBLIC_KEY).unwrap(),
+            )
             .build()
             .unwrap(),
         )
@@ -360,6 +373,30 @@ async fn check_every_handshake(addr: SocketAddr, queue: &MemoryQueue) {
     )
     .await;
     assert_echo(&answer, token);
+
+    // Discord: an Ed25519-signed PING is answered PONG; an invalid
+    // signature 401 (Discord checks both when the URL is saved).
+    let ping = r#"{"id":"1180000000000000001","application_id":"1180000000000000000","type":1,"version":1,"token":"aW50ZXJhY3Rpb24"}"#;
+    let answer = send(signed(
+        &client,
+        url("/hooks/discord"),
+        Scheme::Discord,
+        DISCORD_SEED,
+        ping,
+    ))
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, r#"{"type":1}"#);
+    assert_eq!(answer.headers["content-type"], "application/json");
+    let forged = send(signed(
+        &client,
+        url("/hooks/discord"),
+        Scheme::Discord,
+        OTHER_SEED,
+        ping,
+    ))
+    .await;
+    assert_eq!(forged.status, 401, "{forged:?}");
 
     // Nothing was queued.
     assert_eq!(queue.stats().await.unwrap().depth(), 0);

@@ -70,7 +70,9 @@ async fn hookgate_serve_answers_handshakes_and_queues_nothing() {
          [sources.meta]\nscheme = \"meta\"\nsecret_env = \"HANDSHAKE_META_SECRET\"\nverify_token_env = \"HANDSHAKE_META_VERIFY_TOKEN\"\n\n\
          [sources.dropbox]\nscheme = \"dropbox\"\nsecret_env = \"HANDSHAKE_DROPBOX_SECRET\"\n\n\
          [sources.zoom]\nscheme = \"zoom\"\nsecret_env = \"HANDSHAKE_ZOOM_SECRET\"\n\n\
-         [sources.twitch]\nscheme = \"twitch\"\nsecret_env = \"HANDSHAKE_TWITCH_SECRET\"\n",
+         [sources.twitch]\nscheme = \"twitch\"\nsecret_env = \"HANDSHAKE_TWITCH_SECRET\"\n\n\
+         [sources.msgraph]\nscheme = \"msgraph\"\nsecret_env = \"HANDSHAKE_GRAPH_CLIENT_STATE\"\n\n\
+         [sources.discord]\nscheme = \"discord\"\nsecret_env = \"HANDSHAKE_DISCORD_PUBLIC_KEY\"\n",
         dir.path().join("queue.db").display()
     );
     let (_child, addr) = spawn_serve(
@@ -84,6 +86,12 @@ async fn hookgate_serve_answers_handshakes_and_queues_nothing() {
             ("HANDSHAKE_DROPBOX_SECRET", "dropbox-app-secret"),
             ("HANDSHAKE_ZOOM_SECRET", ZOOM_SECRET),
             ("HANDSHAKE_TWITCH_SECRET", TWITCH_SECRET),
+            ("HANDSHAKE_GRAPH_CLIENT_STATE", "graph-client-state"),
+            // RFC 8032's test 2 public key; `hookgate send` signs with its seed.
+            (
+                "HANDSHAKE_DISCORD_PUBLIC_KEY",
+                "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            ),
         ],
     )
     .await;
@@ -198,6 +206,12 @@ async fn hookgate_serve_answers_handshakes_and_queues_nothing() {
             &["--verify-token", META_VERIFY_TOKEN],
         ),
         ("dropbox", "dropbox-app-secret", &[]),
+        ("msgraph", "graph-client-state", &[]),
+        (
+            "discord",
+            "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+            &[],
+        ),
     ] {
         let (code, stdout, stderr) = send(scheme, secret, extra);
         assert_eq!(code, Some(0), "{scheme}: {stdout}{stderr}");
@@ -208,6 +222,11 @@ async fn hookgate_serve_answers_handshakes_and_queues_nothing() {
     assert!(stdout.starts_with("401"), "{stdout}");
     let (code, _, _) = send("meta", "meta-app-secret", &["--verify-token", "guessed"]);
     assert_eq!(code, Some(1));
+    // A PING signed by another key: Discord expects 401, and send says no.
+    let other_seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
+    let (code, stdout, _) = send("discord", other_seed, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.starts_with("401"), "{stdout}");
     let (code, _, stderr) = send("meta", "meta-app-secret", &[]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("--verify-token"), "{stderr}");

@@ -158,8 +158,8 @@ impl Handshake {
     }
 
     /// The handshake a source verified by `scheme` answers by default, when
-    /// it needs nothing but the scheme: Slack's, Twitch's, Dropbox's, and
-    /// Meta's without a verify token (every subscription refused until
+    /// it needs nothing but the scheme: Slack's, Twitch's, Dropbox's,
+    /// Discord's, Microsoft Graph's, and Meta's without a verify token (every subscription refused until
     /// [`Handshake::meta`] gives one). Zoom's needs the secret too: see
     /// [`for_verifier`](Self::for_verifier).
     pub fn for_scheme(scheme: Scheme) -> Option<Self> {
@@ -168,6 +168,8 @@ impl Handshake {
             Scheme::Twitch => Some(Self::twitch()),
             Scheme::Dropbox => Some(Self::dropbox()),
             Scheme::Meta => Some(Self::meta_without_token()),
+            Scheme::Discord => Some(Self::discord()),
+            Scheme::MsGraph => Some(Self::microsoft_graph()),
             _ => None,
         }
     }

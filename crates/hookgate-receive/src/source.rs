@@ -53,6 +53,7 @@ pub fn default_sender(scheme: Scheme) -> Option<Sender> {
         Scheme::Zoom => Some(Sender::Zoom),
         Scheme::Twitch => Some(Sender::Twitch),
         Scheme::Meta => Some(Sender::Meta),
+        Scheme::Discord => Some(Sender::Discord),
         _ => None,
     }
 }

@@ -59,7 +59,7 @@ fn default_event(scheme: Scheme) -> &'static str {
     Exit 0 on a 2xx, 1 on any other answer or when the receiver cannot be reached, 2 on usage errors.\n\n\
     --handshake sends the scheme's handshake (Slack url_verification, Zoom endpoint.url_validation,\n\
     Twitch webhook_callback_verification, Meta GET hub.challenge with --verify-token, Dropbox GET\n\
-    challenge) and exits 0 only when the answer is the one the sender expects:\n  \
+    challenge, Microsoft Graph validationToken, Discord PING) and exits 0 only when the answer is the one the sender expects:\n  \
     hookgate send --scheme slack --secret s3cret --url http://127.0.0.1:3000/hooks/slack --handshake")]
 pub(crate) struct SendArgs {
     #[command(flatten)]
@@ -86,7 +86,7 @@ pub(crate) struct SendArgs {
     timeout: u64,
 
     /// Send the scheme's handshake instead of an event (slack, zoom, twitch,
-    /// meta, dropbox), with a fresh challenge; exit 0 only when the receiver
+    /// meta, dropbox, msgraph, discord), with a fresh challenge; exit 0 only when the receiver
     /// answers it as the sender expects.
     #[arg(long, conflicts_with_all = ["event", "body"])]
     handshake: bool,
@@ -383,8 +383,8 @@ mod handshake {
 
     pub(super) fn send(args: &SendArgs) -> Result<(), Failure> {
         let scheme = args.scheme.scheme;
-        let verifier = args.scheme.verifier(None)?;
-        let signer = verifier.signer();
+        // Ed25519 schemes sign with a seed, not the verifier's public key.
+        let signer = args.scheme.signer()?;
         let now = input::unix_now();
         let id = args.id.clone().unwrap_or_else(fresh_id);
         // Letters, digits and `_`: what every sender's challenges look like.
@@ -420,7 +420,9 @@ mod handshake {
                     "event_ts": now.saturating_mul(1000),
                     "event": "endpoint.url_validation"
                 }))?;
-                let encrypted = verifier
+                let encrypted = args
+                    .scheme
+                    .verifier(None)?
                     .hmac_sha256_hex(challenge.as_bytes())
                     .unwrap_or_default();
                 let expected = Expected::Json(json!({
@@ -474,9 +476,26 @@ mod handshake {
                     Expected::Echo(challenge),
                 )
             }
+            Scheme::MsGraph => {
+                let url = with_query(&[("validationToken", &challenge)]);
+                let mut headers = http::HeaderMap::new();
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain"),
+                );
+                let expected = Expected::Echo(challenge);
+                (Method::POST, url, headers, Vec::new(), expected)
+            }
+            Scheme::Discord => {
+                let (headers, body) = signed(json!({
+                    "id": id, "application_id": "hookgate-send", "type": 1, "version": 1
+                }))?;
+                let expected = Expected::Json(json!({"type": 1}));
+                (Method::POST, args.url.clone(), headers, body, expected)
+            }
             other => {
                 return Err(Failure::usage(format!(
-                    "hookgate send knows no handshake of the {other} scheme; it sends those of slack, zoom, twitch, meta and dropbox"
+                    "hookgate send knows no handshake of the {other} scheme; it sends those of slack, zoom, twitch, meta, dropbox, msgraph and discord"
                 )));
             }
         };
