@@ -109,6 +109,8 @@ pub(crate) struct QueueConfig {
     pub(crate) dedup_window: Option<Duration>,
     /// The most deliveries waiting before enqueues are refused (503).
     pub(crate) capacity: Option<u64>,
+    /// Enqueues are refused (503) while the oldest ready delivery is older.
+    pub(crate) max_backlog_age: Option<Duration>,
 }
 
 /// `queue = "memory"`, or a `[queue]` table.
@@ -131,6 +133,7 @@ struct RawQueueTable {
     durability: Option<Spanned<DurabilityName>>,
     dedup_window: Option<HumanDuration>,
     capacity: Option<Spanned<u64>>,
+    max_backlog_age: Option<Spanned<HumanDuration>>,
 }
 
 impl<'de> Deserialize<'de> for RawQueue {
@@ -182,6 +185,7 @@ pub(super) fn check_queue(
             },
             dedup_window: None,
             capacity: None,
+            max_backlog_age: None,
         });
     };
     let span = raw.span();
@@ -314,9 +318,18 @@ pub(super) fn check_queue(
     {
         return Err(ctx.at(capacity.span(), "queue: `capacity` must be at least 1"));
     }
+    if let Some(age) = &table.max_backlog_age
+        && age.get_ref().0.is_zero()
+    {
+        return Err(ctx.at(
+            age.span(),
+            "queue: `max_backlog_age` must be more than 0s (it would refuse nearly everything)",
+        ));
+    }
     Ok(QueueConfig {
         backend,
         dedup_window: table.dedup_window.map(|d| d.0),
         capacity: table.capacity.map(Spanned::into_inner),
+        max_backlog_age: table.max_backlog_age.map(|age| age.into_inner().0),
     })
 }
