@@ -110,9 +110,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::usage(format!("cannot start the runtime: {e}")))?;
     runtime.block_on(async {
         // Inside the runtime: the distributed back-ends need it to connect.
-        let queue = backend::open(&config, &env, backend::Opener::Receiver)
+        let mut queue = backend::open(&config, &env, backend::Opener::Receiver)
             .await
             .map_err(Failure::Usage)?;
+        if let Some(max_age) = config.queue.max_backlog_age {
+            queue = Arc::new(hookgate_queue::BacklogLimit::new(queue, max_age));
+        }
         let admin = admin
             .map(|settings| settings.build(&config, &queue))
             .transpose()?;

@@ -117,6 +117,8 @@ pub(crate) struct QueueConfig {
     pub(crate) min_free_disk: Option<FreeDisk>,
     /// The bound on the SQLite queue's write-ahead log.
     pub(crate) wal_limit: Option<u64>,
+    /// Enqueues are refused (503) while the oldest ready delivery is older.
+    pub(crate) max_backlog_age: Option<Duration>,
 }
 
 // `FreeDisk` holds an f64 percentage, always finite (checked when read).
@@ -145,6 +147,7 @@ struct RawQueueTable {
     max_bytes: Option<Spanned<ByteSize>>,
     min_free_disk: Option<Spanned<FreeDisk>>,
     wal_limit: Option<Spanned<ByteSize>>,
+    max_backlog_age: Option<Spanned<HumanDuration>>,
 }
 
 impl<'de> Deserialize<'de> for RawQueue {
@@ -199,6 +202,7 @@ pub(super) fn check_queue(
             max_bytes: None,
             min_free_disk: None,
             wal_limit: None,
+            max_backlog_age: None,
         });
     };
     let span = raw.span();
@@ -348,6 +352,14 @@ pub(super) fn check_queue(
     {
         return Err(ctx.at(limit.span(), "queue: `wal_limit` must be at least 1MiB"));
     }
+    if let Some(age) = &table.max_backlog_age
+        && age.get_ref().0.is_zero()
+    {
+        return Err(ctx.at(
+            age.span(),
+            "queue: `max_backlog_age` must be more than 0s (it would refuse nearly everything)",
+        ));
+    }
     Ok(QueueConfig {
         backend,
         dedup_window: table.dedup_window.map(|d| d.0),
@@ -355,5 +367,6 @@ pub(super) fn check_queue(
         max_bytes: table.max_bytes.map(|b| b.into_inner().0),
         min_free_disk: table.min_free_disk.map(Spanned::into_inner),
         wal_limit: table.wal_limit.map(|b| b.into_inner().0),
+        max_backlog_age: table.max_backlog_age.map(|age| age.into_inner().0),
     })
 }

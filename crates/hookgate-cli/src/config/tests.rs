@@ -163,6 +163,24 @@ fn queue_spellings() {
 }
 
 #[test]
+fn max_backlog_age_applies_to_any_queue_and_is_more_than_zero() {
+    for backend in [
+        "sqlite = \"q.db\"",
+        "memory = true",
+        "redis = \"redis://h\"",
+    ] {
+        let config = parse(&format!(
+            "{MINIMAL}\n[queue]\n{backend}\nmax_backlog_age = \"10m\"\n"
+        ))
+        .unwrap();
+        assert_eq!(config.queue.max_backlog_age, Some(Duration::from_secs(600)));
+    }
+    assert_eq!(parse(MINIMAL).unwrap().queue.max_backlog_age, None);
+    let zero = parse(&format!("{MINIMAL}\n[queue]\nmax_backlog_age = \"0s\"\n")).unwrap_err();
+    assert!(zero.to_string().contains("more than 0s"), "{zero}");
+}
+
+#[test]
 fn distributed_queue_spellings() {
     let redis = parse(&format!(
         "{MINIMAL}\n[queue]\nredis = \"redis://127.0.0.1:6379\"\nprefix = \"{{orders}}\"\ndedup_window = \"2h\"\n"
