@@ -52,8 +52,8 @@ mod tests;
 
 pub use extract::{RejectionError, Verified, VerifiedBytes, actix_response};
 pub use hookgate_receive::{
-    Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind, RespondToRejection,
-    Source, VerifiedDelivery,
+    Handshake, Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind,
+    RespondToRejection, Source, VerifiedDelivery,
 };
 pub use middleware::{Webhook, WebhookMiddleware};
 pub use server::raise_open_files_limit;

@@ -57,7 +57,7 @@ pub use body::{RequestBody, ResponseBody};
 #[cfg(feature = "axum")]
 pub use extract::{RejectionResponse, Verified, VerifiedBytes};
 pub use hookgate_receive::{
-    Cidr, Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind,
+    Cidr, Handshake, Mode, Outcome, ProblemJson, RateLimit, Receiver, Rejection, RejectionKind,
     RespondToRejection, Source, VerifiedDelivery, default_sender,
 };
 pub use server::{PeerAddr, Server};

@@ -16,6 +16,7 @@
 //! | `HOOKGATE_ADDR` | `127.0.0.1:3000` |
 //! | `HOOKGATE_QUEUE` | `hookgate-example.db` (in the current folder) |
 //! | `HOOKGATE_SECRET_<SCHEME>` | a development secret, see below |
+//! | `HOOKGATE_VERIFY_TOKEN_META` | `dev-meta-verify-token`: the verify token Meta's subscription `GET` must carry |
 //! | `HOOKGATE_PUBLIC_URL` | `http://<the address bound>`: where senders reach the receiver, for the schemes that sign the URL (`twilio`) |
 //! | `HOOKGATE_HEADER_TIMEOUT` | `10` seconds to send a request head (then the connection is closed) |
 //! | `HOOKGATE_KEEP_ALIVE` | `5` seconds idle between requests (`0`: one request per connection) |
@@ -62,7 +63,7 @@ use axum::routing::get;
 use hookgate_events::{AnyEvent, DeliveryInfo, Event, HandlerError, Router, Sender};
 use hookgate_queue::{Delivery, Handler, Queue, RouterHandler, SqliteQueue, WorkerPool};
 use hookgate_tower::server::{Server, shutdown_signal};
-use hookgate_tower::{Receiver, Source, WebhookLayer};
+use hookgate_tower::{Handshake, Receiver, Source, WebhookLayer};
 use hookgate_verify::{Scheme, Verifier};
 
 /// The schemes served, each on `/hooks/<name>`: all but the custom HMAC.
@@ -94,6 +95,20 @@ fn secret(scheme: Scheme) -> String {
         // discord --secret 6464…64`, 32 bytes of 0x64).
         Scheme::Discord => DISCORD_DEV_PUBLIC_KEY.to_owned(),
         other => format!("dev-{other}-secret"),
+    }
+}
+
+/// Meta's verify token (`HOOKGATE_VERIFY_TOKEN_META`), which its subscription
+/// handshake (`GET ?hub.mode=subscribe&hub.verify_token=...`) must carry.
+fn meta_verify_token() -> String {
+    match std::env::var("HOOKGATE_VERIFY_TOKEN_META") {
+        Ok(token) if !token.is_empty() => token,
+        _ => {
+            tracing::warn!(
+                "HOOKGATE_VERIFY_TOKEN_META is unset or empty: using the development verify token"
+            );
+            "dev-meta-verify-token".to_owned()
+        }
     }
 }
 
@@ -179,6 +194,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .read_timeout(read_timeout)
         .public_url(&public_url);
+        if scheme == Scheme::Meta {
+            // Meta subscribes an endpoint with a GET carrying this token.
+            source = source.handshake(Handshake::meta(meta_verify_token())?);
+        }
         if let Ok(sender) = name.parse() {
             // Names the events (logs, filters); Clarity's are all `trigger`.
             source = source.sender(sender);

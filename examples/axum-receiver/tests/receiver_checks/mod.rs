@@ -333,6 +333,32 @@ async fn every_scheme_is_verified_queued_and_processed_with_the_development_secr
     }
 }
 
+/// Meta's subscription handshake: answered with the challenge when the verify
+/// token is the development one (or `HOOKGATE_VERIFY_TOKEN_META`), 403 otherwise.
+#[tokio::test]
+async fn meta_s_subscription_is_answered_with_the_verify_token() {
+    let get = |base: &str, token: &str| {
+        // The tokens used here need no percent-encoding.
+        reqwest::Client::new()
+            .get(format!(
+                "{base}/hooks/meta?hub.mode=subscribe&hub.verify_token={token}&hub.challenge=1158201444"
+            ))
+            .send()
+    };
+    let example = Example::start(&[]).await;
+    let answer = get(&example.base, "dev-meta-verify-token").await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "1158201444");
+    let answer = get(&example.base, "not-the-token").await.unwrap();
+    assert_eq!(answer.status(), 403);
+
+    let example = Example::start(&[("HOOKGATE_VERIFY_TOKEN_META", "from-the-env")]).await;
+    let answer = get(&example.base, "from-the-env").await.unwrap();
+    assert_eq!(answer.status(), 200);
+    let answer = get(&example.base, "dev-meta-verify-token").await.unwrap();
+    assert_eq!(answer.status(), 403);
+}
+
 #[tokio::test]
 async fn a_secret_from_the_environment_replaces_the_default_and_an_empty_one_does_not() {
     let mut example = Example::start(&[
