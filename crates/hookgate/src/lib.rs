@@ -17,6 +17,7 @@
 //! | `queue_redis` | `hookgate-queue-redis` | `redis` | Redis Streams queue, shared by several receivers |
 //! | `queue_nats` | `hookgate-queue-nats` | `nats` | NATS JetStream queue, shared by several receivers |
 //! | `queue_postgres` | `hookgate-queue-postgres` | `postgres` | PostgreSQL queue, shared by several receivers |
+//! | `admin` | `hookgate-admin` | `admin` | the admin API, event stream and browser console of a receiver |
 //!
 //! A user of the verification core alone (`default-features = false`)
 //! compiles neither tokio nor any web framework; `receive` adds tokio but
@@ -67,6 +68,9 @@
 //! ```
 #[cfg(feature = "actix")]
 pub use hookgate_actix as actix;
+/// The admin API, event stream and browser console of a receiver.
+#[cfg(feature = "admin")]
+pub use hookgate_admin as admin;
 pub use hookgate_core::{BoxError, Clock, ManualClock, SystemClock};
 #[cfg(feature = "events")]
 pub use hookgate_events as events;
