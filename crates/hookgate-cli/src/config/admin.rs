@@ -7,6 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::{ConfigError, Ctx};
+use super::values::{ListenAddr, Whole};
 
 /// The environment variable holding the admin token when `token_env` is absent.
 pub(crate) const DEFAULT_TOKEN_ENV: &str = "HOOKGATE_ADMIN_TOKEN";
@@ -27,10 +28,10 @@ pub(crate) struct AdminConfig {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawAdmin {
-    listen: Option<SocketAddr>,
+    listen: Option<ListenAddr>,
     token_env: Option<Spanned<String>>,
-    recent: Option<Spanned<usize>>,
-    body_limit: Option<usize>,
+    recent: Option<Spanned<Whole<usize>>>,
+    body_limit: Option<Whole<usize>>,
 }
 
 impl Default for AdminConfig {
@@ -46,7 +47,7 @@ impl Default for AdminConfig {
 
 pub(super) fn check_admin(ctx: &Ctx<'_>, raw: RawAdmin) -> Result<AdminConfig, ConfigError> {
     if let Some(recent) = &raw.recent
-        && *recent.get_ref() == 0
+        && recent.get_ref().0 == 0
     {
         return Err(ctx.at(recent.span(), "admin: `recent` must be at least 1"));
     }
@@ -60,12 +61,12 @@ pub(super) fn check_admin(ctx: &Ctx<'_>, raw: RawAdmin) -> Result<AdminConfig, C
     }
     let defaults = AdminConfig::default();
     Ok(AdminConfig {
-        listen: raw.listen.unwrap_or(defaults.listen),
+        listen: raw.listen.map_or(defaults.listen, |listen| listen.0),
         token_env: raw
             .token_env
             .map_or(defaults.token_env, Spanned::into_inner),
-        recent: raw.recent.map_or(defaults.recent, Spanned::into_inner),
-        body_limit: raw.body_limit.unwrap_or(defaults.body_limit),
+        recent: raw.recent.map_or(defaults.recent, |r| r.into_inner().0),
+        body_limit: raw.body_limit.map_or(defaults.body_limit, |limit| limit.0),
     })
 }
 
@@ -120,5 +121,14 @@ mod tests {
         );
         let error = parse("[admin]\ntoken = \"x\"").unwrap_err();
         assert!(error.contains("unknown field `token`"), "{error}");
+        // In people's words, with the value (issue 16 item 8), as in the other tables.
+        let error = parse("[admin]\nlisten = \"localhost:8081\"").unwrap_err();
+        assert!(
+            error.contains("\"localhost:8081\" is not an IP address and a port"),
+            "{error}"
+        );
+        let error = parse("[admin]\nrecent = -1").unwrap_err();
+        assert!(error.contains("-1 is below zero"), "{error}");
+        assert!(!error.contains("usize"), "{error}");
     }
 }
