@@ -3,12 +3,9 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use crate::{
-    BoxFuture, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
-    Queue, QueueError, Replay, Stats, Wakeups,
-};
+use crate::{BoxFuture, Enqueue, EnqueueOutcome, NewDelivery, Queue, QueueError};
 
 /// The default `Retry-After` given while the backlog is too old.
 pub const DEFAULT_BACKLOG_RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -21,7 +18,7 @@ pub const DEFAULT_BACKLOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// senders' patience is refused while the senders can still retry it,
 /// instead of being accepted and then handled too late.
 ///
-/// The age is [`Stats::oldest_ready_age`] (since receipt, of the oldest
+/// The age is [`Stats::oldest_ready_age`](crate::Stats::oldest_ready_age) (since receipt, of the oldest
 /// delivery due and not leased), read in the background at most once per
 /// [check interval](Self::check_interval), so an enqueue never waits for
 /// it. Enqueues are refused once two checks in a row found the backlog too
@@ -184,64 +181,13 @@ impl<Q: Queue> Enqueue for BacklogLimit<Q> {
 }
 
 impl<Q: Queue> Queue for BacklogLimit<Q> {
-    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
-        self.inner.lease(request)
-    }
-
-    fn extend(
-        &self,
-        leases: Vec<LeaseId>,
-        visibility: Duration,
-    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
-        self.inner.extend(leases, visibility)
-    }
-
-    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.ack(lease)
-    }
-
-    fn retry_at(
-        &self,
-        lease: LeaseId,
-        at: SystemTime,
-        error: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.retry_at(lease, at, error)
-    }
-
-    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.dead_letter(lease, error)
-    }
-
-    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.release(lease)
-    }
-
-    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        self.inner.recover()
-    }
-
-    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
-        self.inner.list_dead(limit)
-    }
-
-    fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        self.inner.replay(selection)
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        self.inner.stats()
-    }
-
-    fn wakeups(&self) -> Option<Wakeups> {
-        self.inner.wakeups()
-    }
+    forward_queue_methods!(self => self.inner);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Clock, ManualClock, MemoryQueue, QueueErrorKind};
+    use crate::{Clock, LeaseRequest, ManualClock, MemoryQueue, QueueErrorKind};
 
     /// Enqueues `id` until the gate has answered as `refused` (each
     /// enqueue may start a check; its answer lands a moment later).

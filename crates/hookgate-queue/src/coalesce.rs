@@ -2,12 +2,8 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
-use crate::{
-    BoxFuture, DeadLetter, Enqueue, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
-    Queue, QueueError, Replay, Stats,
-};
+use crate::{BoxFuture, Enqueue, EnqueueOutcome, NewDelivery, Queue, QueueError};
 
 /// Computes the coalescing key of a delivery, or `None` to never coalesce it.
 pub type CoalesceKeyFn = Arc<dyn Fn(&NewDelivery) -> Option<String> + Send + Sync>;
@@ -87,56 +83,5 @@ impl<Q: Enqueue> Enqueue for Coalescing<Q> {
 }
 
 impl<Q: Queue> Queue for Coalescing<Q> {
-    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
-        self.inner.lease(request)
-    }
-
-    fn extend(
-        &self,
-        leases: Vec<LeaseId>,
-        visibility: Duration,
-    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
-        self.inner.extend(leases, visibility)
-    }
-
-    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.ack(lease)
-    }
-
-    fn retry_at(
-        &self,
-        lease: LeaseId,
-        at: SystemTime,
-        error: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.retry_at(lease, at, error)
-    }
-
-    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.dead_letter(lease, error)
-    }
-
-    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        self.inner.release(lease)
-    }
-
-    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        self.inner.recover()
-    }
-
-    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
-        self.inner.list_dead(limit)
-    }
-
-    fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        self.inner.replay(selection)
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        self.inner.stats()
-    }
-
-    fn wakeups(&self) -> Option<crate::Wakeups> {
-        self.inner.wakeups()
-    }
+    forward_queue_methods!(self => self.inner);
 }

@@ -77,6 +77,80 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The `Queue` methods of a queue that hands each one to another (`$inner`,
+/// an expression of `self`): an `Arc`, and the wrappers that change only how
+/// deliveries are taken (`Enqueue`). One list, so a method added to `Queue`
+/// is forwarded by every wrapper or by none, never silently defaulted in one.
+macro_rules! forward_queue_methods {
+    ($self:ident => $inner:expr) => {
+        fn lease(
+            &$self,
+            request: $crate::LeaseRequest,
+        ) -> $crate::BoxFuture<'_, Result<Vec<$crate::Leased>, $crate::QueueError>> {
+            $inner.lease(request)
+        }
+
+        fn extend(
+            &$self,
+            leases: Vec<$crate::LeaseId>,
+            visibility: std::time::Duration,
+        ) -> $crate::BoxFuture<
+            '_,
+            Result<Vec<Result<std::time::SystemTime, $crate::QueueError>>, $crate::QueueError>,
+        > {
+            $inner.extend(leases, visibility)
+        }
+
+        fn ack(&$self, lease: $crate::LeaseId) -> $crate::BoxFuture<'_, Result<(), $crate::QueueError>> {
+            $inner.ack(lease)
+        }
+
+        fn retry_at(
+            &$self,
+            lease: $crate::LeaseId,
+            at: std::time::SystemTime,
+            error: String,
+        ) -> $crate::BoxFuture<'_, Result<(), $crate::QueueError>> {
+            $inner.retry_at(lease, at, error)
+        }
+
+        fn dead_letter(
+            &$self,
+            lease: $crate::LeaseId,
+            error: String,
+        ) -> $crate::BoxFuture<'_, Result<(), $crate::QueueError>> {
+            $inner.dead_letter(lease, error)
+        }
+
+        fn release(&$self, lease: $crate::LeaseId) -> $crate::BoxFuture<'_, Result<(), $crate::QueueError>> {
+            $inner.release(lease)
+        }
+
+        fn recover(&$self) -> $crate::BoxFuture<'_, Result<u64, $crate::QueueError>> {
+            $inner.recover()
+        }
+
+        fn list_dead(
+            &$self,
+            limit: usize,
+        ) -> $crate::BoxFuture<'_, Result<Vec<$crate::DeadLetter>, $crate::QueueError>> {
+            $inner.list_dead(limit)
+        }
+
+        fn replay(&$self, selection: $crate::Replay) -> $crate::BoxFuture<'_, Result<u64, $crate::QueueError>> {
+            $inner.replay(selection)
+        }
+
+        fn stats(&$self) -> $crate::BoxFuture<'_, Result<$crate::Stats, $crate::QueueError>> {
+            $inner.stats()
+        }
+
+        fn wakeups(&$self) -> Option<$crate::Wakeups> {
+            $inner.wakeups()
+        }
+    };
+}
+
 mod backlog;
 mod clock;
 mod coalesce;

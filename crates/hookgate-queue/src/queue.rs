@@ -180,56 +180,5 @@ impl<Q: Enqueue + ?Sized> Enqueue for Arc<Q> {
 
 /// An `Arc` of a queue is a queue, so `Arc<dyn Queue>` can be wrapped and shared.
 impl<Q: Queue + ?Sized> Queue for Arc<Q> {
-    fn lease(&self, request: LeaseRequest) -> BoxFuture<'_, Result<Vec<Leased>, QueueError>> {
-        (**self).lease(request)
-    }
-
-    fn extend(
-        &self,
-        leases: Vec<LeaseId>,
-        visibility: Duration,
-    ) -> BoxFuture<'_, Result<Vec<Result<SystemTime, QueueError>>, QueueError>> {
-        (**self).extend(leases, visibility)
-    }
-
-    fn ack(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        (**self).ack(lease)
-    }
-
-    fn retry_at(
-        &self,
-        lease: LeaseId,
-        at: SystemTime,
-        error: String,
-    ) -> BoxFuture<'_, Result<(), QueueError>> {
-        (**self).retry_at(lease, at, error)
-    }
-
-    fn dead_letter(&self, lease: LeaseId, error: String) -> BoxFuture<'_, Result<(), QueueError>> {
-        (**self).dead_letter(lease, error)
-    }
-
-    fn release(&self, lease: LeaseId) -> BoxFuture<'_, Result<(), QueueError>> {
-        (**self).release(lease)
-    }
-
-    fn recover(&self) -> BoxFuture<'_, Result<u64, QueueError>> {
-        (**self).recover()
-    }
-
-    fn list_dead(&self, limit: usize) -> BoxFuture<'_, Result<Vec<DeadLetter>, QueueError>> {
-        (**self).list_dead(limit)
-    }
-
-    fn replay(&self, selection: Replay) -> BoxFuture<'_, Result<u64, QueueError>> {
-        (**self).replay(selection)
-    }
-
-    fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
-        (**self).stats()
-    }
-
-    fn wakeups(&self) -> Option<Wakeups> {
-        (**self).wakeups()
-    }
+    forward_queue_methods!(self => (**self));
 }
