@@ -263,3 +263,19 @@ pub fn signed_github_delivery(n: usize, secret: &str) -> (HeaderMap, Vec<u8>) {
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeQuickStarts;
+
+/// A handler for the crash children that appends the delivery id to the log: one `write` per line,
+/// so a SIGKILL never leaves half a line.
+pub fn record_to(
+    log: Arc<std::fs::File>,
+) -> impl Fn(hookgate_queue::Delivery) -> std::future::Ready<Result<(), hookgate_queue::HandlerError>>
++ Send
++ Sync
++ 'static {
+    move |delivery: hookgate_queue::Delivery| {
+        let line = format!("{}\n", delivery.delivery_id);
+        let result = std::io::Write::write_all(&mut &*log, line.as_bytes())
+            .map_err(hookgate_queue::HandlerError::from);
+        std::future::ready(result)
+    }
+}

@@ -12,13 +12,14 @@
 //! `LISTENING <addr>`; once stdin closes, handles everything left, prints
 //! `DRAINED <handled>` and exits (non-zero if anything is left).
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::OpenOptions;
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookgate_queue::{Delivery, HandlerError, Queue, SqliteQueue, WorkerPool};
+use hookgate_queue::{Queue, SqliteQueue, WorkerPool};
 use hookgate_receive::{Receiver, Source};
+use hookgate_tests::record_to;
 use hookgate_tower::WebhookLayer;
 use hookgate_verify::{Scheme, Verifier};
 
@@ -98,19 +99,4 @@ fn main() {
             _ => panic!("{usage}"),
         }
     });
-}
-
-/// Appends the delivery id to the log, one `write` per line, so a SIGKILL
-/// never leaves half a line.
-fn record_to(
-    log: Arc<File>,
-) -> impl Fn(Delivery) -> std::future::Ready<Result<(), HandlerError>> + Send + Sync + 'static {
-    move |delivery: Delivery| {
-        let line = format!("{}\n", delivery.delivery_id);
-        std::future::ready(
-            (&*log)
-                .write_all(line.as_bytes())
-                .map_err(HandlerError::from),
-        )
-    }
 }

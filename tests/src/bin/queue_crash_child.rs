@@ -25,13 +25,13 @@
 //! acknowledgements and its commit.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use hookgate_queue::{
     Delivery, Enqueue, EnqueueOutcome, NewDelivery, Queue, SqliteQueue, WorkerPool,
 };
+use hookgate_tests::record_to;
 
 fn delivery(i: usize) -> NewDelivery {
     NewDelivery::new(
@@ -79,23 +79,6 @@ fn main() {
             _ => panic!("{usage}"),
         }
     });
-}
-
-/// A handler that appends the delivery id to the log: one `write` per line,
-/// so a SIGKILL never leaves half a line.
-fn record_to(
-    log: Arc<File>,
-) -> impl Fn(Delivery) -> std::future::Ready<Result<(), hookgate_queue::HandlerError>>
-+ Send
-+ Sync
-+ 'static {
-    move |delivery: Delivery| {
-        let line = format!("{}\n", delivery.delivery_id);
-        let result = (&*log)
-            .write_all(line.as_bytes())
-            .map_err(hookgate_queue::HandlerError::from);
-        std::future::ready(result)
-    }
 }
 
 /// Queues `n` deliveries, then handles them until killed.

@@ -14,12 +14,12 @@
 //! handles everything in it, checks `PRAGMA integrity_check`, prints
 //! `DRAINED <handled>` and `INTEGRITY <result>`, and exits.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::OpenOptions;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hookgate_queue::{Delivery, Durability, Enqueue, NewDelivery, Queue, SqliteQueue, WorkerPool};
+use hookgate_queue::{Durability, Enqueue, NewDelivery, Queue, SqliteQueue, WorkerPool};
+use hookgate_tests::record_to;
 
 const BURST: usize = 400;
 const PRODUCERS: usize = 16;
@@ -83,23 +83,6 @@ fn main() {
             _ => panic!("{usage}"),
         }
     });
-}
-
-/// A handler that appends the delivery id to the log: one `write` per line,
-/// so a SIGKILL never leaves half a line.
-fn record_to(
-    log: Arc<File>,
-) -> impl Fn(Delivery) -> std::future::Ready<Result<(), hookgate_queue::HandlerError>>
-+ Send
-+ Sync
-+ 'static {
-    move |delivery: Delivery| {
-        let line = format!("{}\n", delivery.delivery_id);
-        let result = (&*log)
-            .write_all(line.as_bytes())
-            .map_err(hookgate_queue::HandlerError::from);
-        std::future::ready(result)
-    }
 }
 
 async fn churn(queue: &Arc<SqliteQueue>, pool: &WorkerPool, rounds: usize) {
