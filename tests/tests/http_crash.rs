@@ -228,9 +228,13 @@ async fn every_delivery_acknowledged_over_http_survives_sigkill() {
         DELIVERIES,
         "after dedup, every delivery handled"
     );
+    // The child's pool runs 16 handlers and, since leases are prefetched and
+    // outcomes group-committed (issue 17), holds as many handled deliveries
+    // whose acknowledgement is not yet committed: queue_crash.rs's bound.
     assert!(
-        handled_twice <= 16,
-        "only deliveries in flight at the kill (at most the pool's concurrency) run twice"
+        handled_twice <= 2 * 16,
+        "only deliveries in flight at the kill run twice: at most the pool's concurrency \
+         running, and as many handled whose outcome was not yet committed"
     );
 }
 
