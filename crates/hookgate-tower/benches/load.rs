@@ -44,7 +44,11 @@
 //! - (o), on request only: (c) observed by `hookgate-admin` (the ring of
 //!   recent deliveries with each body copied, the counters and history) with
 //!   one client following its event stream (`/api/events`, as `hookgate tail`
-//!   does): what the admin listener costs the receiving path (`co`).
+//!   does, from the load generator's process: a `hookgate tail` is a process
+//!   of its own, and its reading is not the receiver's work): what the admin
+//!   listener costs the receiving path (`co`);
+//! - (p), on request only: (o) without a client on the stream: the ring,
+//!   counters and history alone (`cpo` puts the three side by side).
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table,
 //! and (on Linux) each server's CPU time per request: user + system time of
@@ -113,10 +117,10 @@ fn layered_observed(
         .layer(WebhookLayer::new(receiver))
 }
 
-/// Serves `admin` and follows its event stream from one client, reading
-/// every event (what `hookgate tail` does), for as long as the process lives.
-async fn follow_admin_stream(admin: &hookgate_admin::Admin) {
-    let addr = serve(admin.router()).await;
+/// Follows the event stream of the admin listener at `addr` from one client,
+/// reading every event (what `hookgate tail` does), for as long as this
+/// process lives.
+async fn follow_admin_stream(addr: SocketAddr) {
     let stream = TcpStream::connect(addr)
         .await
         .expect("connect to the admin listener");
@@ -341,7 +345,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghijklmno";
+const SCENARIOS: &str = "abcdefghijklmnop";
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn main() {
@@ -366,12 +370,17 @@ fn main() {
 /// (the load generator exited or is done), then exits without freeing what
 /// its queue holds.
 async fn serve_scenario(args: ServeArgs) {
-    let (name, app) = scenario(&args).await;
+    let (name, app, admin) = scenario(&args).await;
     let addr = match args.letter {
         'k' | 'l' => serve_hardened(app).await,
         _ => serve(app).await,
     };
-    println!("{addr} {name}");
+    // The admin listener, when the scenario has one whose stream is followed.
+    let admin = match admin {
+        Some(router) => serve(router).await.to_string(),
+        None => "-".to_owned(),
+    };
+    println!("{addr} {admin} {name}");
     tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
         .await
         .expect("stdin watcher")
@@ -379,7 +388,39 @@ async fn serve_scenario(args: ServeArgs) {
     std::process::exit(0);
 }
 
-async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
+/// The scenario's name and app, and the admin router whose event stream the
+/// load generator follows, if any.
+async fn scenario(args: &ServeArgs) -> (&'static str, Router, Option<Router>) {
+    let ServeArgs { letter, dir, .. } = args;
+    match letter {
+        'o' | 'p' => {
+            let queue: Arc<dyn Queue> = Arc::new(
+                hookgate_queue::SqliteQueue::open(dir.join(format!("load-admin-{letter}.db")))
+                    .expect("sqlite queue"),
+            );
+            let admin = hookgate_admin::Admin::builder(Arc::clone(&queue))
+                .sources(["github"])
+                .build()
+                .expect("admin");
+            let app = layered_observed(queue, admin.observer());
+            if *letter == 'o' {
+                (
+                    "(o) = (c) with the admin ring and a client on its event stream",
+                    app,
+                    Some(admin.router()),
+                )
+            } else {
+                ("(p) = (c) with the admin ring, no stream client", app, None)
+            }
+        }
+        _ => {
+            let (name, app) = plain_scenario(args).await;
+            (name, app, None)
+        }
+    }
+}
+
+async fn plain_scenario(args: &ServeArgs) -> (&'static str, Router) {
     let ServeArgs {
         letter,
         dir,
@@ -449,20 +490,6 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
                 },
             ),
         ),
-        'o' => {
-            let queue: Arc<dyn Queue> = Arc::new(
-                hookgate_queue::SqliteQueue::open(dir.join("load-admin.db")).expect("sqlite queue"),
-            );
-            let admin = hookgate_admin::Admin::builder(Arc::clone(&queue))
-                .sources(["github"])
-                .build()
-                .expect("admin");
-            follow_admin_stream(&admin).await;
-            (
-                "(o) = (c) with the admin ring and a client on its event stream",
-                layered_observed(queue, admin.observer()),
-            )
-        }
         'e' => (
             "(e) axum + WebhookLayer, SQLite queue (no fsync before ACK)",
             layered(Arc::new(
@@ -529,6 +556,8 @@ struct Server {
     letter: char,
     name: String,
     addr: SocketAddr,
+    /// Its admin listener, whose event stream the generator follows.
+    admin: Option<SocketAddr>,
     child: std::process::Child,
     /// Its CPU time once it listened, before any load.
     cpu_at_start: Option<Duration>,
@@ -567,15 +596,17 @@ fn spawn_server(letter: char, dir: &std::path::Path, distributed_name: &str) -> 
     std::io::BufReader::new(child.stdout.take().expect("piped stdout"))
         .read_line(&mut line)
         .expect("scenario server's address");
-    let (addr, name) = line
-        .trim_end()
-        .split_once(' ')
-        .unwrap_or_else(|| panic!("scenario {letter} did not start: {line:?}"));
+    let mut fields = line.trim_end().splitn(3, ' ');
+    let (Some(addr), Some(admin), Some(name)) = (fields.next(), fields.next(), fields.next())
+    else {
+        panic!("scenario {letter} did not start: {line:?}");
+    };
     let cpu_at_start = cpu_time(child.id());
     Server {
         letter,
         name: name.to_owned(),
         addr: addr.parse().expect("address"),
+        admin: (admin != "-").then(|| admin.parse().expect("admin address")),
         child,
         cpu_at_start,
     }
@@ -602,6 +633,9 @@ async fn generate_load(args: Vec<String>) {
         .chars()
         .map(|letter| spawn_server(letter, dir.path(), &distributed_name))
         .collect();
+    for admin in servers.iter().filter_map(|server| server.admin) {
+        follow_admin_stream(admin).await;
+    }
 
     let counter = Arc::new(AtomicU64::new(0));
     let mut samples: Vec<Samples> = servers.iter().map(|_| Samples::default()).collect();
