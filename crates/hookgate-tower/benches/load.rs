@@ -50,6 +50,14 @@
 //! - (p), on request only: (o) without a client on the stream: the ring,
 //!   counters and history alone (`cpo` puts the three side by side).
 //!
+//! With `callgrind`, each server runs under `valgrind --tool=callgrind`
+//! (instrumented from its first request on) and the table adds the
+//! instructions it executed per request: a figure the machine's load does
+//! not move, unlike CPU time, though it leaves out the kernel's work
+//! (syscalls) and runs everything some 50 times slower. `conns=N` sets the
+//! number of connections (64 by default; fewer under valgrind keep the
+//! answers within the ACK budget).
+//!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table,
 //! and (on Linux) each server's CPU time per request: user + system time of
 //! its process over every request it answered, warm-up included. On a
@@ -306,10 +314,16 @@ fn millis(latency: Option<Duration>) -> String {
 
 /// One round against `addr`: 0.5 s of warm-up, then `seconds` measured.
 /// `counter` numbers the deliveries across rounds, so none is a duplicate.
-async fn load(addr: SocketAddr, seconds: u64, counter: &Arc<AtomicU64>, into: &mut Samples) {
+async fn load(
+    addr: SocketAddr,
+    connections: usize,
+    seconds: u64,
+    counter: &Arc<AtomicU64>,
+    into: &mut Samples,
+) {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let tasks: Vec<_> = (0..CONNECTIONS)
+    let tasks: Vec<_> = (0..connections)
         .map(|_| {
             tokio::spawn(connection(
                 addr,
@@ -561,6 +575,20 @@ struct Server {
     child: std::process::Child,
     /// Its CPU time once it listened, before any load.
     cpu_at_start: Option<Duration>,
+    /// Where callgrind writes its counts, when it runs under callgrind.
+    callgrind_out: Option<std::path::PathBuf>,
+}
+
+/// The instructions a server ran under callgrind, from the `totals:` (or
+/// `summary:`) line of its output, once it exited.
+fn callgrind_instructions(out: &std::path::Path) -> Option<u64> {
+    let text = std::fs::read_to_string(out).ok()?;
+    text.lines().find_map(|line| {
+        let rest = line
+            .strip_prefix("totals:")
+            .or_else(|| line.strip_prefix("summary:"))?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
 }
 
 /// User + system CPU time of process `pid` so far, from `/proc/PID/stat`
@@ -582,9 +610,34 @@ impl Drop for Server {
     }
 }
 
-fn spawn_server(letter: char, dir: &std::path::Path, distributed_name: &str) -> Server {
+fn spawn_server(
+    letter: char,
+    dir: &std::path::Path,
+    distributed_name: &str,
+    callgrind: bool,
+) -> Server {
     use std::io::BufRead;
-    let mut child = std::process::Command::new(std::env::current_exe().expect("current exe"))
+    let exe = std::env::current_exe().expect("current exe");
+    // Kept after the run, for `callgrind_annotate` to say where they went.
+    let callgrind_out = callgrind.then(|| {
+        std::env::temp_dir().join(format!(
+            "hookgate-load.{}.{letter}.callgrind",
+            std::process::id()
+        ))
+    });
+    let mut command = match &callgrind_out {
+        Some(out) => {
+            let mut valgrind = std::process::Command::new("valgrind");
+            valgrind
+                .args(["--tool=callgrind", "--instr-atstart=no"])
+                .arg(format!("--callgrind-out-file={}", out.display()))
+                .arg(exe)
+                .stderr(std::process::Stdio::null());
+            valgrind
+        }
+        None => std::process::Command::new(exe),
+    };
+    let mut child = command
         .args(["--serve", &letter.to_string(), "--name", distributed_name])
         .arg("--dir")
         .arg(dir)
@@ -602,6 +655,15 @@ fn spawn_server(letter: char, dir: &std::path::Path, distributed_name: &str) -> 
         panic!("scenario {letter} did not start: {line:?}");
     };
     let cpu_at_start = cpu_time(child.id());
+    if callgrind {
+        // Count from here on: the requests, not the start.
+        let on = std::process::Command::new("callgrind_control")
+            .args(["--instr=on", &child.id().to_string()])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("callgrind_control (valgrind)");
+        assert!(on.success(), "callgrind_control --instr=on failed");
+    }
     Server {
         letter,
         name: name.to_owned(),
@@ -609,6 +671,7 @@ fn spawn_server(letter: char, dir: &std::path::Path, distributed_name: &str) -> 
         admin: (admin != "-").then(|| admin.parse().expect("admin address")),
         child,
         cpu_at_start,
+        callgrind_out,
     }
 }
 
@@ -626,12 +689,17 @@ async fn generate_load(args: Vec<String>) {
         .unwrap_or_else(|| "abcd".to_owned());
     let dir = tempfile::tempdir().expect("tempdir");
     let distributed_name = format!("HGLOAD_{}", std::process::id());
+    let callgrind = args.iter().any(|a| a == "callgrind");
+    let connections = args
+        .iter()
+        .find_map(|a| a.strip_prefix("conns=")?.parse::<usize>().ok())
+        .unwrap_or(CONNECTIONS);
 
     // Every server first; then rounds that visit each in turn, so a change in
     // the machine's load during the run affects all scenarios alike.
     let servers: Vec<Server> = only
         .chars()
-        .map(|letter| spawn_server(letter, dir.path(), &distributed_name))
+        .map(|letter| spawn_server(letter, dir.path(), &distributed_name, callgrind))
         .collect();
     for admin in servers.iter().filter_map(|server| server.admin) {
         follow_admin_stream(admin).await;
@@ -645,7 +713,7 @@ async fn generate_load(args: Vec<String>) {
     for _ in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
             let before = counter.load(Ordering::Relaxed);
-            load(server.addr, seconds, &counter, &mut samples[i]).await;
+            load(server.addr, connections, seconds, &counter, &mut samples[i]).await;
             sent[i] += counter.load(Ordering::Relaxed) - before;
         }
     }
@@ -659,7 +727,12 @@ async fn generate_load(args: Vec<String>) {
         .collect();
 
     println!(
-        "\n{CONNECTIONS} connections, {BODY_SIZE} B signed bodies, {rounds} rounds of {seconds} s per scenario (after 0.5 s of warm-up each)\n"
+        "\n{connections} connections, {BODY_SIZE} B signed bodies, {rounds} rounds of {seconds} s per scenario (after 0.5 s of warm-up each){}\n",
+        if callgrind {
+            ", servers under callgrind"
+        } else {
+            ""
+        }
     );
     println!("req/s, p50 and p99: requests answered 200 only; non-200: the others\n");
     println!("| scenario | req/s | p50 | p99 | non-200 | CPU/request |");
@@ -681,7 +754,29 @@ async fn generate_load(args: Vec<String>) {
         );
         rows.push((server.letter, f.rps, *cpu));
     }
+    // Callgrind writes its counts as each server exits.
+    let callgrind_outs: Vec<_> = servers.iter().map(|s| s.callgrind_out.clone()).collect();
     drop(servers);
+    if callgrind {
+        println!("\n| scenario | instructions/request | relative to the first |");
+        println!("|---|---:|---:|");
+        let mut first = None;
+        for ((letter, _, _), (out, sent)) in rows.iter().zip(callgrind_outs.iter().zip(&sent)) {
+            let Some(total) = out.as_deref().and_then(callgrind_instructions) else {
+                println!("| ({letter}) | - | - |");
+                continue;
+            };
+            let per_request = total as f64 / (*sent).max(1) as f64;
+            let base = *first.get_or_insert(per_request);
+            println!(
+                "| ({letter}) | {per_request:.0} | {:+.1}% |",
+                (per_request / base - 1.0) * 100.0
+            );
+        }
+        for out in callgrind_outs.iter().flatten() {
+            println!("callgrind_annotate {}", out.display());
+        }
+    }
     if only.contains('g') {
         delete_redis_keys(&distributed_name).await;
     }
