@@ -5,20 +5,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use futures_util::Stream;
+use bytes::Bytes;
 use hookgate_queue::{DeliveryKey, QueueError, QueueErrorKind, Replay};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::Admin;
-use crate::recorder::{Entry, Minute};
-use crate::time::{parse_rfc3339, rfc3339};
+use crate::recorder::{Entry, Minute, StreamEvent};
+use crate::time::{Rfc3339Writer, parse_rfc3339, rfc3339};
 use hookgate_queue::observe::EventKind;
 
 /// The most entries or dead letters one answer lists.
@@ -62,14 +63,14 @@ pub(crate) fn summary(entry: &Entry) -> Value {
     json!({
         "seq": entry.seq,
         "source": &*entry.source,
-        "delivery_id": entry.delivery_id,
-        "event": entry.event,
+        "delivery_id": entry.delivery_id.as_deref(),
+        "event": entry.event.as_deref(),
         "outcome": entry.outcome,
         "reason": entry.reason,
         "status": entry.status,
         "latency_ms": entry.latency.map(millis),
         "attempts": entry.attempts,
-        "last_error": entry.last_error,
+        "last_error": entry.last_error.as_deref(),
         "received_at": rfc3339(entry.received_at),
         "updated_at": rfc3339(entry.updated_at),
         "body_len": entry.body_len,
@@ -131,7 +132,11 @@ pub(crate) async fn delivery(
 
 pub(crate) fn detail(entry: &Entry, with_body: bool) -> Value {
     let mut value = summary(entry);
-    value["headers"] = json!(entry.headers);
+    value["headers"] = entry
+        .headers
+        .iter()
+        .map(|(name, value)| json!([name, value]))
+        .collect();
     if with_body {
         let body = entry.body.as_deref().unwrap_or_default();
         let (text, encoding) = body_text(body);
@@ -269,37 +274,103 @@ pub(crate) struct EventsQuery {
     source: Option<String>,
 }
 
+/// How long the stream lets events gather before writing them: one write,
+/// and one wake-up of the stream's task, per this period instead of per
+/// event (two per delivery). Short for a person watching.
+pub(crate) const GATHER: Duration = Duration::from_millis(20);
+/// The most bytes of events one write carries (the rest follow at once).
+const MAX_FRAME: usize = 64 * 1024;
+/// A comment line sent on a quiet stream, so proxies keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// One subscriber's stream.
+struct Subscriber {
+    receiver: broadcast::Receiver<Arc<StreamEvent>>,
+    source: Option<Arc<str>>,
+    times: Rfc3339Writer,
+}
+
+impl Subscriber {
+    /// Appends `told` as one event, unless filtered out.
+    fn write(&mut self, out: &mut Vec<u8>, told: &StreamEvent) {
+        if self.source.as_ref().is_some_and(|s| *s != told.source) {
+            return;
+        }
+        out.extend_from_slice(b"data: ");
+        // JSON escapes line breaks: the event is one `data:` line.
+        told.write_json(out, &mut self.times);
+        out.extend_from_slice(b"\n\n");
+    }
+
+    fn write_lagged(out: &mut Vec<u8>, missed: u64) {
+        out.extend_from_slice(format!("event: lagged\ndata: {missed}\n\n").as_bytes());
+    }
+
+    /// Appends the events already waiting, up to [`MAX_FRAME`]; false when
+    /// the stream has ended.
+    fn drain(&mut self, out: &mut Vec<u8>) -> bool {
+        while out.len() < MAX_FRAME {
+            match self.receiver.try_recv() {
+                Ok(told) => self.write(out, &told),
+                Err(TryRecvError::Lagged(missed)) => Self::write_lagged(out, missed),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Closed) => return !out.is_empty(),
+            }
+        }
+        true
+    }
+
+    /// The next write: the events that gathered, or a keep-alive comment;
+    /// `None` once the recorder is gone.
+    async fn next_frame(&mut self) -> Option<Bytes> {
+        let mut out = Vec::new();
+        let quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
+        loop {
+            // What is already there (the rest of a full frame) goes at once.
+            if !self.drain(&mut out) {
+                return None;
+            }
+            if !out.is_empty() {
+                return Some(Bytes::from(out));
+            }
+            match tokio::time::timeout_at(quiet_until, self.receiver.recv()).await {
+                Err(_quiet) => return Some(Bytes::from_static(b":\n\n")),
+                Ok(Err(RecvError::Closed)) => return None,
+                Ok(Err(RecvError::Lagged(missed))) => Self::write_lagged(&mut out, missed),
+                Ok(Ok(told)) => self.write(&mut out, &told),
+            }
+            // While it sleeps the task is not waiting on the channel, so
+            // the request path's sends wake nobody.
+            tokio::time::sleep(GATHER).await;
+        }
+    }
+}
+
 /// `GET /api/events`: Server-Sent Events, one `data:` line of JSON per
 /// delivery event; a subscriber that falls too far behind is told how many
-/// it missed (`event: lagged`).
+/// it missed (`event: lagged`). The events of a few milliseconds
+/// ([`GATHER`]) go out in one write.
 pub(crate) async fn events(
     State(admin): State<Admin>,
     Query(query): Query<EventsQuery>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let receiver = admin.inner.recorder.subscribe();
-    let source: Option<Arc<str>> = query.source.map(Arc::from);
-    let stream = futures_util::stream::unfold(receiver, move |mut receiver| {
-        let source = source.clone();
-        async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(told) => {
-                        if source.as_ref().is_some_and(|s| *s != told.source) {
-                            continue;
-                        }
-                        let data = serde_json::to_string(&*told).unwrap_or_default();
-                        return Some((Ok(Event::default().data(data)), receiver));
-                    }
-                    Err(RecvError::Lagged(missed)) => {
-                        let event = Event::default().event("lagged").data(missed.to_string());
-                        return Some((Ok(event), receiver));
-                    }
-                    Err(RecvError::Closed) => return None,
-                }
-            }
-        }
+) -> Response {
+    let subscriber = Subscriber {
+        receiver: admin.inner.recorder.subscribe(),
+        source: query.source.map(Arc::from),
+        times: Rfc3339Writer::default(),
+    };
+    let frames = futures_util::stream::unfold(subscriber, |mut subscriber| async move {
+        let frame = subscriber.next_frame().await?;
+        Some((Ok::<_, Infallible>(frame), subscriber))
     });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response()
 }
 
 /// `GET /openapi.json`

@@ -1,28 +1,112 @@
 //! Times as the API writes and reads them: RFC 3339, UTC.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
+use time::format_description::well_known::Rfc3339 as Rfc3339Format;
 
 /// `at` in RFC 3339 (`2026-12-03T13:24:11.123Z`).
 pub(crate) fn rfc3339(at: SystemTime) -> String {
     OffsetDateTime::from(at)
-        .format(&Rfc3339)
+        .format(&Rfc3339Format)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// A time in RFC 3339 exactly as [`rfc3339`] writes it, held on the stack.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rfc3339 {
+    text: [u8; Self::CAPACITY],
+    len: usize,
+}
+
+impl Rfc3339 {
+    /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, and room for a year past 9999.
+    const CAPACITY: usize = 40;
+
+    fn from_text(text: &str) -> Self {
+        let mut out = Self {
+            text: [0; Self::CAPACITY],
+            len: 0,
+        };
+        out.push(text.as_bytes());
+        out
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        // Never past the capacity: the callers write at most 30 bytes.
+        let end = (self.len + bytes.len()).min(Self::CAPACITY);
+        self.text[self.len..end].copy_from_slice(&bytes[..end - self.len]);
+        self.len = end;
+    }
+
+    /// The text.
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII is ever pushed.
+        std::str::from_utf8(&self.text[..self.len]).unwrap_or("1970-01-01T00:00:00Z")
+    }
+}
+
+/// Formats times as [`rfc3339`] does, without an allocation, reusing the
+/// date and time of day while they stay within one second: the live stream
+/// writes two times per delivery, mostly of the same second.
+#[derive(Debug, Default)]
+pub(crate) struct Rfc3339Writer {
+    /// A second since the Unix epoch and its `YYYY-MM-DDTHH:MM:SS`.
+    second: Option<(u64, Rfc3339)>,
+}
+
+impl Rfc3339Writer {
+    /// `at` in RFC 3339, as [`rfc3339`] writes it.
+    pub(crate) fn format(&mut self, at: SystemTime) -> Rfc3339 {
+        let Ok(since_epoch) = at.duration_since(UNIX_EPOCH) else {
+            return Rfc3339::from_text(&rfc3339(at));
+        };
+        let (seconds, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
+        let prefix = match self.second {
+            Some((second, prefix)) if second == seconds => prefix,
+            _ => {
+                let whole = rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
+                let Some(prefix) = whole.strip_suffix('Z') else {
+                    return Rfc3339::from_text(&rfc3339(at));
+                };
+                let prefix = Rfc3339::from_text(prefix);
+                self.second = Some((seconds, prefix));
+                prefix
+            }
+        };
+        let mut out = prefix;
+        if nanos != 0 {
+            // Nine digits, trailing zeros left out (as the `time` crate does).
+            let digits = format_nanos(nanos);
+            let significant = 9 - digits.iter().rev().take_while(|d| **d == b'0').count();
+            out.push(b".");
+            out.push(&digits[..significant]);
+        }
+        out.push(b"Z");
+        out
+    }
+}
+
+/// `nanos` (below 10^9) as nine decimal digits.
+fn format_nanos(mut nanos: u32) -> [u8; 9] {
+    let mut digits = [b'0'; 9];
+    for digit in digits.iter_mut().rev() {
+        // A remainder of 10 is one digit: the cast cannot truncate.
+        *digit = b'0' + (nanos % 10) as u8;
+        nanos /= 10;
+    }
+    digits
 }
 
 /// Parses an RFC 3339 time, or says what was expected.
 pub(crate) fn parse_rfc3339(text: &str) -> Result<SystemTime, String> {
-    OffsetDateTime::parse(text, &Rfc3339)
+    OffsetDateTime::parse(text, &Rfc3339Format)
         .map(SystemTime::from)
         .map_err(|_| "expected an RFC 3339 time such as 2026-12-03T13:00:00Z".to_owned())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, UNIX_EPOCH};
-
     use super::*;
 
     #[test]
@@ -31,5 +115,29 @@ mod tests {
         assert_eq!(rfc3339(at), "2025-12-03T13:20:00Z");
         assert_eq!(parse_rfc3339("2025-12-03T13:20:00Z"), Ok(at));
         assert!(parse_rfc3339("yesterday").is_err());
+    }
+
+    #[test]
+    fn the_writer_writes_what_rfc3339_writes() {
+        let mut writer = Rfc3339Writer::default();
+        let base = UNIX_EPOCH + Duration::from_secs(1_764_768_000);
+        // Whole seconds, every count of trailing zeros, the same second
+        // again (the cached date), the next second, and before 1970.
+        let times = [0, 1, 10, 120, 123_000_000, 999_999_999, 500_000_000, 7]
+            .into_iter()
+            .map(|nanos| base + Duration::from_nanos(nanos))
+            .chain([
+                base + Duration::from_millis(1500),
+                base + Duration::from_secs(86_399),
+                UNIX_EPOCH,
+                UNIX_EPOCH - Duration::from_millis(1),
+            ]);
+        for at in times {
+            assert_eq!(writer.format(at).as_str(), rfc3339(at), "{at:?}");
+        }
+        assert_eq!(
+            writer.format(base + Duration::from_millis(123)).as_str(),
+            "2025-12-03T13:20:00.123Z"
+        );
     }
 }

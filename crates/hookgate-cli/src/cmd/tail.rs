@@ -174,14 +174,16 @@ async fn follow(url: url::Url, token: Option<String>, json: bool) -> Result<(), 
             }
         };
         pending.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            print_block(&block, json);
+        }
+        // What is left is an event not ended yet: a chunk may carry many
+        // whole events (the listener writes what gathered at once).
         if pending.len() > MAX_PENDING {
             return Err(Failure::usage(format!(
                 "{url} sent more than {MAX_PENDING} bytes without ending an event: not an admin listener's stream"
             )));
-        }
-        while let Some(end) = pending.find("\n\n") {
-            let block: String = pending.drain(..end + 2).collect();
-            print_block(&block, json);
         }
     }
 }
