@@ -1,6 +1,7 @@
 //! The observer behind the admin API: a ring of recent deliveries,
 //! counters per source, an hour of per-minute history, and the live stream.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque, hash_map};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -54,7 +55,7 @@ impl StreamEvent {
         out.extend_from_slice(b"{\"seq\":");
         json_number(out, self.seq);
         out.extend_from_slice(b",\"kind\":");
-        json_str(out, Some(self.kind.as_str()));
+        json_name(out, Some(self.kind.as_str()));
         out.extend_from_slice(b",\"source\":");
         json_str(out, Some(&self.source));
         out.extend_from_slice(b",\"delivery_id\":");
@@ -62,9 +63,9 @@ impl StreamEvent {
         out.extend_from_slice(b",\"event\":");
         json_str(out, self.event.as_deref());
         out.extend_from_slice(b",\"outcome\":");
-        json_str(out, self.outcome);
+        json_name(out, self.outcome);
         out.extend_from_slice(b",\"reason\":");
-        json_str(out, self.reason);
+        json_name(out, self.reason);
         out.extend_from_slice(b",\"status\":");
         json_number(out, self.status);
         out.extend_from_slice(b",\"latency_ms\":");
@@ -75,9 +76,9 @@ impl StreamEvent {
         json_str(out, self.error.as_deref());
         out.extend_from_slice(b",\"retry_at\":");
         let retry_at = self.retry_at.map(|at| times.format(at));
-        json_str(out, retry_at.as_ref().map(Rfc3339::as_str));
+        json_name(out, retry_at.as_ref().map(Rfc3339::as_bytes));
         out.extend_from_slice(b",\"at\":");
-        json_str(out, Some(times.format(self.at).as_str()));
+        json_name(out, Some(times.format(self.at).as_bytes()));
         out.push(b'}');
     }
 }
@@ -99,6 +100,19 @@ fn json_str(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
+/// Appends `value`, one of our own names or times (ASCII letters, digits,
+/// `_`, `-`, `:`, `.`: nothing to escape), as a JSON string, or `null`.
+fn json_name(out: &mut Vec<u8>, value: Option<impl AsRef<[u8]>>) {
+    match value {
+        None => out.extend_from_slice(b"null"),
+        Some(name) => {
+            out.push(b'"');
+            out.extend_from_slice(name.as_ref());
+            out.push(b'"');
+        }
+    }
+}
+
 /// Appends a number as `serde_json` writes it, or `null`.
 fn json_number<N: Serialize>(out: &mut Vec<u8>, value: Option<N>) {
     // Writing a number to a Vec cannot fail (a NaN is written `null`).
@@ -106,11 +120,11 @@ fn json_number<N: Serialize>(out: &mut Vec<u8>, value: Option<N>) {
 }
 
 /// A delivery's headers as kept in the ring: `name: value` lines in one
-/// string, values decoded lossily (one allocation, instead of two strings a
-/// header). Unambiguous: `http` refuses line breaks in names and values, and
-/// `:` in names.
+/// buffer (one allocation and copy, instead of two strings a header), the
+/// values as received and decoded only when read. Unambiguous: `http`
+/// refuses line breaks in names and values, and `:` in names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct HeaderLines(String);
+pub(crate) struct HeaderLines(Vec<u8>);
 
 impl HeaderLines {
     fn new(headers: &http::HeaderMap) -> Self {
@@ -118,22 +132,26 @@ impl HeaderLines {
             .iter()
             .map(|(name, value)| name.as_str().len() + value.len() + 3)
             .sum();
-        let mut text = String::with_capacity(len);
+        let mut lines = Vec::with_capacity(len);
         for (name, value) in headers {
-            text.push_str(name.as_str());
-            text.push_str(": ");
-            match std::str::from_utf8(value.as_bytes()) {
-                Ok(value) => text.push_str(value),
-                Err(_) => text.push_str(&String::from_utf8_lossy(value.as_bytes())),
-            }
-            text.push('\n');
+            lines.extend_from_slice(name.as_str().as_bytes());
+            lines.extend_from_slice(b": ");
+            lines.extend_from_slice(value.as_bytes());
+            lines.push(b'\n');
         }
-        Self(text)
+        Self(lines)
     }
 
-    /// The headers' names and values, in the order received.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.lines().filter_map(|line| line.split_once(": "))
+    /// The headers' names and values (decoded lossily), in the order received.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        self.0.split(|b| *b == b'\n').filter_map(|line| {
+            let colon = line.iter().position(|b| *b == b':')?;
+            let value = line[colon + 1..].strip_prefix(b" ")?;
+            Some((
+                String::from_utf8_lossy(&line[..colon]),
+                String::from_utf8_lossy(value),
+            ))
+        })
     }
 }
 
@@ -573,13 +591,17 @@ mod tests {
         );
         let lines = HeaderLines::new(&headers);
         assert_eq!(
-            lines.iter().collect::<Vec<_>>(),
+            lines
+                .iter()
+                .map(|(name, value)| (name.into_owned(), value.into_owned()))
+                .collect::<Vec<_>>(),
             [
                 ("x-github-event", "issues"),
                 ("x-multi", "one: two"),
                 ("x-multi", ""),
                 ("x-bytes", "caf\u{fffd}"),
             ]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
         );
     }
 
