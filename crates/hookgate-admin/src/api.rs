@@ -285,7 +285,7 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One subscriber's stream.
 struct Subscriber {
-    receiver: broadcast::Receiver<Arc<StreamEvent>>,
+    receiver: broadcast::Receiver<StreamEvent>,
     source: Option<Arc<str>>,
     times: Rfc3339Writer,
 }
@@ -323,7 +323,8 @@ impl Subscriber {
     /// The next write: the events that gathered, or a keep-alive comment;
     /// `None` once the recorder is gone.
     async fn next_frame(&mut self) -> Option<Bytes> {
-        let mut out = Vec::new();
+        // Room for a full frame at once: no reallocation while writing it.
+        let mut out = Vec::with_capacity(MAX_FRAME + 1024);
         let quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
         loop {
             // What is already there (the rest of a full frame) goes at once.

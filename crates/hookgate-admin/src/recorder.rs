@@ -223,7 +223,9 @@ pub(crate) struct Recorder {
     state: Mutex<State>,
     capacity: usize,
     body_limit: usize,
-    stream: broadcast::Sender<Arc<StreamEvent>>,
+    /// Events by value, not in an `Arc`: a subscriber's copy costs a few
+    /// reference counts, less than an allocation per event.
+    stream: broadcast::Sender<StreamEvent>,
 }
 
 fn kind_index(kind: EventKind) -> usize {
@@ -268,7 +270,7 @@ impl Recorder {
     }
 
     /// A new subscriber to the live stream.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<StreamEvent>> {
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
         self.stream.subscribe()
     }
 
@@ -432,7 +434,7 @@ impl Recorder {
             at,
         };
         // Only fails when the last subscriber left meanwhile.
-        let _ = self.stream.send(Arc::new(told));
+        let _ = self.stream.send(told);
     }
 }
 
