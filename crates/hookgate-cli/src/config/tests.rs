@@ -36,6 +36,11 @@ secret_env = "HOOKGATE_SECRET_CLARIFE"
 fn the_sample_passes_validation_and_builds_every_verifier() {
     let config = parse(SAMPLE).unwrap();
     assert!(!config.sources.is_empty());
+    // The tour shows the admin listener, on loopback with the defaults.
+    let admin = config.admin.as_ref().expect("the sample's [admin] table");
+    assert_eq!(admin.listen.to_string(), "127.0.0.1:8081");
+    assert_eq!(admin.recent, hookgate_admin::DEFAULT_RECENT);
+    assert_eq!(admin.body_limit, hookgate_admin::DEFAULT_BODY_LIMIT);
     let mut pairs: Vec<(String, String)> = Vec::new();
     for source in &config.sources {
         for name in &source.secrets.env {
