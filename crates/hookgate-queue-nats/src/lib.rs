@@ -57,6 +57,11 @@
 //! `jetstream { sync_interval: always }` (NATS 2.10+). The development
 //! machine's NATS runs standalone with the defaults.
 //!
+//! Streams that exist are used as they are: [`NatsQueue::check_durability`]
+//! refuses one with memory storage or fewer replicas than asked for (and
+//! says that `sync_interval` cannot be read); `hookgate serve` calls it at
+//! start.
+//!
 //! # Errors
 //!
 //! An unreachable server, a broken connection or a timeout (default 2 s per
@@ -119,6 +124,7 @@ use hookgate_queue::{
     LeaseId, LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats,
     Wakeups, observe,
 };
+pub use hookgate_queue::{Durability, DurabilityCheck};
 
 use crate::envelope::Envelope;
 use crate::state::State;
@@ -350,6 +356,7 @@ impl NatsQueueBuilder {
                 state,
                 subjects,
                 stream: self.stream,
+                replicas: self.replicas,
                 ack_wait,
                 margin,
                 timeout,
@@ -409,6 +416,9 @@ struct Inner {
     state: kv::Store,
     subjects: Subjects,
     stream: String,
+    /// The replicas asked for: those of the streams this handle creates, and
+    /// the fewest [`NatsQueue::check_durability`] accepts.
+    replicas: usize,
     ack_wait: Duration,
     margin: Duration,
     timeout: Duration,
@@ -453,6 +463,77 @@ impl NatsQueue {
     /// The work stream's name.
     pub fn stream(&self) -> &str {
         &self.inner.stream
+    }
+
+    /// Checks that the queue's streams keep an acknowledged enqueue as
+    /// durable as `required` says, in the words of the SQLite queue's setting.
+    ///
+    /// [`connect`](NatsQueueBuilder::connect) uses streams that exist as they
+    /// are, so one created by hand (or by another tool) may not be what this
+    /// builder would create. Each of the three streams (work, dead letters,
+    /// state bucket) is read afresh from the server:
+    ///
+    /// - memory storage meets neither level: a restart of NATS loses every
+    ///   acknowledged delivery it holds;
+    /// - fewer replicas than [`NatsQueueBuilder::replicas`] asked for is
+    ///   refused too: the quorum that acknowledges a write is smaller than
+    ///   the operator planned for;
+    /// - file storage meets [`Durability::ProcessCrash`]: a `PubAck` means the
+    ///   message is written to the stream's files. Whether it is `fsync`ed
+    ///   first is the server's `sync_interval` (every 2 minutes by default;
+    ///   `always` since NATS 2.10), which clients cannot read: for
+    ///   [`Durability::Fsync`] the answer is [`DurabilityCheck::Unverified`],
+    ///   saying what to check.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid`, naming the stream and the setting to change, when a stream
+    /// does not meet `required`; `Unavailable` when the server does not answer.
+    pub async fn check_durability(
+        &self,
+        required: Durability,
+    ) -> Result<DurabilityCheck, QueueError> {
+        let names = [
+            self.inner.stream.clone(),
+            format!("{}_DEAD", self.inner.stream),
+            format!("KV_{}_STATE", self.inner.stream),
+        ];
+        for name in names {
+            let config = bounded(self.inner.timeout, async {
+                let mut stream = self
+                    .inner
+                    .js
+                    .get_stream(&name)
+                    .await
+                    .map_err(|err| setup_error("reading the stream's settings", err))?;
+                let info = stream
+                    .info()
+                    .await
+                    .map_err(|err| setup_error("reading the stream's settings", err))?;
+                Ok(info.config.clone())
+            })
+            .await?;
+            if let Some(problem) = durability_problem(
+                required,
+                &name,
+                config.storage,
+                config.num_replicas,
+                self.inner.replicas,
+            ) {
+                return Err(QueueError::invalid(problem));
+            }
+        }
+        Ok(match required {
+            Durability::ProcessCrash => DurabilityCheck::Met,
+            _ => DurabilityCheck::Unverified {
+                reason: format!(
+                    "nats acknowledges a message once it is written to the stream's files, and fsyncs them every \
+                     `sync_interval` (2 minutes by default), which a client cannot read: for durability = \"{required}\" \
+                     check that the server has `jetstream {{ sync_interval: always }}` (NATS 2.10+), \
+                     or set durability = \"process-crash\""
+                ),
+            },
+        })
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<LeaseId, Held>> {
@@ -1099,6 +1180,33 @@ async fn bounded<T>(
 }
 
 /// An error while creating the queue's streams, naming the step.
+/// Why a stream's settings do not meet `required`, naming the setting to
+/// change; `None` when they do (as far as a client can tell).
+fn durability_problem(
+    required: Durability,
+    name: &str,
+    storage: stream::StorageType,
+    replicas: usize,
+    wanted_replicas: usize,
+) -> Option<String> {
+    if storage == stream::StorageType::Memory {
+        return Some(format!(
+            "nats stream {name} keeps its messages in memory (storage: memory): a restart of NATS loses \
+             acknowledged deliveries, which durability = \"{required}\" refuses; recreate it with file storage \
+             (when it is empty: `nats stream rm {name}`, and hookgate creates it with file storage)"
+        ));
+    }
+    // A stream reports 0 replicas for the default of 1.
+    let replicas = replicas.max(1);
+    if replicas < wanted_replicas {
+        return Some(format!(
+            "nats stream {name} has {replicas} replica(s), fewer than the {wanted_replicas} configured \
+             (`replicas`): raise it (`nats stream edit {name} --replicas {wanted_replicas}`) or configure fewer"
+        ));
+    }
+    None
+}
+
 fn setup_error(step: &str, err: impl fmt::Display) -> QueueError {
     unavailable(format!("{step}: {err}"))
 }

@@ -54,6 +54,9 @@
 //! Redis cannot promise otherwise. The test Redis on the development machine
 //! runs with `--appendonly no --save ""`: it proves behaviour, not durability.
 //!
+//! [`RedisQueue::check_durability`] reads these settings and refuses a server
+//! that does not meet a [`Durability`]; `hookgate serve` calls it at start.
+//!
 //! In Redis Cluster, give a prefix with a hash tag (`{hookgate}`) so all keys
 //! of one queue live in one slot, as the scripts require.
 //!
@@ -113,12 +116,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-pub use hookgate_queue::Durability;
 use hookgate_queue::{
     BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId,
     LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, Wakeups,
     observe,
 };
+pub use hookgate_queue::{Durability, DurabilityCheck};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RetryMethod, Value};
 
@@ -685,19 +688,6 @@ impl Queue for RedisQueue {
 
 /// Connection trouble is `Unavailable` (try again soon), Redis out of memory
 /// is `Full`, anything else (a script or data error) is `Storage`.
-/// What [`RedisQueue::check_durability`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DurabilityCheck {
-    /// The server's settings meet the durability asked for.
-    Met,
-    /// The settings could not be read (`CONFIG` disabled or not permitted).
-    Unverified {
-        /// What could not be read, and what to check by hand.
-        reason: String,
-    },
-}
-
 /// Why `appendonly` and `appendfsync` do not meet `required`, naming the
 /// setting to change; `None` when they do.
 fn durability_problem(required: Durability, appendonly: &str, appendfsync: &str) -> Option<String> {
