@@ -116,6 +116,7 @@ pub(crate) async fn open(
                 queue.dedup_window,
                 config.workers.visibility_timeout,
                 *replicas,
+                queue.max_bytes,
                 (opener == Opener::Receiver).then_some(*durability),
             )
             .await
@@ -371,6 +372,7 @@ async fn open_nats(
     dedup_window: Option<Duration>,
     visibility: Duration,
     replicas: usize,
+    max_bytes: Option<u64>,
     check: Option<DurabilityName>,
 ) -> Result<Arc<dyn Queue>, String> {
     // JetStream keeps one lease duration per consumer (`ack_wait`): it is the
@@ -383,6 +385,9 @@ async fn open_nats(
     }
     if let Some(window) = dedup_window {
         builder = builder.dedup_window(window);
+    }
+    if let Some(max) = max_bytes {
+        builder = builder.max_bytes(max);
     }
     let opened = builder
         .connect()
@@ -410,6 +415,7 @@ async fn open_nats(
     _: Option<Duration>,
     _: Duration,
     _: usize,
+    _: Option<u64>,
     _: Option<DurabilityName>,
 ) -> Result<Arc<dyn Queue>, String> {
     Err(not_built("nats"))

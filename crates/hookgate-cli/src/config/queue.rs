@@ -292,8 +292,13 @@ pub(super) fn check_queue(
         &["sqlite", "memory"],
         "sqlite and memory queues",
     )?;
+    only(
+        "max_bytes",
+        span_of(&table.max_bytes),
+        &["sqlite", "nats", "nats_env"],
+        "sqlite and nats queues (Redis is bounded by its maxmemory)",
+    )?;
     for (key, at) in [
-        ("max_bytes", span_of(&table.max_bytes)),
         ("min_free_disk", span_of(&table.min_free_disk)),
         ("wal_limit", span_of(&table.wal_limit)),
     ] {

@@ -809,11 +809,16 @@ fn storage_budgets_of_the_sqlite_queue() {
         config.queue.min_free_disk,
         Some(crate::size::FreeDisk::Bytes(2_000_000_000))
     );
+    let nats = parse(&format!(
+        "{MINIMAL}\n[queue]\nnats = \"nats://h:4222\"\nmax_bytes = \"1GiB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(nats.queue.max_bytes, Some(1 << 30));
 
     for (queue, expected) in [
         (
             "[queue]\nredis = \"redis://h\"\nmax_bytes = \"1GB\"\n",
-            "`max_bytes` applies to the sqlite queue only",
+            "`max_bytes` applies to the sqlite and nats queues (Redis is bounded by its maxmemory) only",
         ),
         (
             "[queue]\nqueue = 1\nmin_free_disk = \"5%\"\n",
