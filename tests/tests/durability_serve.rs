@@ -230,7 +230,8 @@ async fn a_nats_stream_with_fewer_replicas_than_configured_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let streams = NatsStreams::new("replicas").await;
     let queue = format!("nats = \"{NATS_URL}\"\nstream = \"{}\"", streams.name);
-    // The first start creates the streams with one replica (a standalone server).
+    // The defaults ("process-crash", one replica) are met by the file
+    // streams the first start creates (a standalone server: one replica).
     starts(dir.path(), "one", &queue).await;
     let out = refused(dir.path(), "three", &format!("{queue}\nreplicas = 3")).await;
     let err = stderr(&out);
@@ -297,21 +298,5 @@ async fn nats_with_fsync_starts_with_a_warning_naming_sync_interval() {
         assert!(started.elapsed() < PATIENCE, "{seen:?}");
     }
     child.kill().await.unwrap();
-    streams.delete().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nats_file_streams_meet_process_crash_by_default() {
-    if !service_available("nats", "127.0.0.1:4222") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let streams = NatsStreams::new("default").await;
-    starts(
-        dir.path(),
-        "default",
-        &format!("nats = \"{NATS_URL}\"\nstream = \"{}\"", streams.name),
-    )
-    .await;
     streams.delete().await;
 }

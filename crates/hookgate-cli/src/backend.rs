@@ -165,8 +165,6 @@ async fn open_postgres(
     dedup_window: Option<Duration>,
     opener: Opener,
 ) -> Result<Arc<dyn Queue>, String> {
-    use hookgate_queue_postgres::Durability as PgDurability;
-
     let failed = |e: hookgate_queue::QueueError| {
         format!(
             "cannot open the postgres queue: {}; is PostgreSQL running at the URL of [queue], and may its user connect?",
@@ -177,10 +175,7 @@ async fn open_postgres(
     match opener {
         Opener::Receiver => {
             let opened = builder.connect().await.map_err(failed)?;
-            let required = match durability {
-                DurabilityName::Fsync => PgDurability::Fsync,
-                DurabilityName::ProcessCrash => PgDurability::ProcessCrash,
-            };
+            let required = hookgate_queue::Durability::from(durability);
             opened.check_durability(required).await.map_err(|e| {
                 format!(
                     "the postgres queue does not meet durability = \"{required}\": {}",
