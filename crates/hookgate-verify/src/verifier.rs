@@ -563,15 +563,21 @@ impl Check<'_> {
             BodyHash::Absent if self.form_body() => twilio::form_params(self.body),
             BodyHash::Absent => Vec::new(),
         };
-        let urls = twilio::url_variants(url);
+        // The other spelling of the URL (port added or removed) is worked out
+        // only if the URL as given matches under no key.
+        let mut other = None;
         for key in &self.inner.keys {
             let Material::HmacSha1(keyed) = &key.material else {
                 continue;
             };
-            let matched = urls.iter().any(|url| {
-                let expected = twilio::mac(keyed, url, &params);
-                bool::from(expected.ct_eq(&tag))
-            });
+            let matches = |url: &twilio::UrlPieces<'_>| {
+                bool::from(twilio::mac(keyed, url, &params).ct_eq(&tag))
+            };
+            let matched = matches(&twilio::as_given(url))
+                || other
+                    .get_or_insert_with(|| twilio::other_spelling(url))
+                    .as_ref()
+                    .is_some_and(matches);
             if matched {
                 return self.verified(key.id.clone(), None, optional_id(id));
             }
