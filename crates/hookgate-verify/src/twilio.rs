@@ -56,7 +56,8 @@ pub(crate) fn body_hash(url: &str, body: &[u8]) -> BodyHash {
 
 /// The first value of query parameter `name` in `url`, undecoded.
 fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    // Most URLs do not name it at all: one SIMD search says so.
+    // Most URLs do not name it at all: one memmem search says so for less
+    // than splitting the query (measured: 60-100 ns of Twilio's 1 µs).
     memchr::memmem::find(url.as_bytes(), name.as_bytes())?;
     let query = url.split_once('?')?.1;
     let query = query.split_once('#').map_or(query, |(query, _)| query);
@@ -95,7 +96,17 @@ struct Encoded<'a> {
 }
 
 impl<'a> Encoded<'a> {
-    fn new(text: &'a [u8]) -> Self {
+    /// A name: a few bytes, where a plain loop costs less than setting up
+    /// a SIMD search.
+    fn name(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            first_escape: text.iter().position(|&byte| byte == b'%' || byte == b'+'),
+        }
+    }
+
+    /// A value, which may be long (a message's `Body`).
+    fn value(text: &'a [u8]) -> Self {
         Self {
             text,
             first_escape: memchr::memchr2(b'%', b'+', text),
@@ -135,9 +146,9 @@ impl<'a> Encoded<'a> {
 /// duplicates dropped: the order and set Twilio's validator signs (`+` is a
 /// space, `%XX` a byte).
 pub(crate) fn form_params(body: &[u8]) -> Vec<Param<'_>> {
-    // memchr finds each `&`, `=` and escape 16 or 32 bytes at a time: a long
-    // `Body` parameter is most of a form, and walking it a byte at a time
-    // cost about as much as its HMAC.
+    // memchr finds each `&` and each value's escapes 16 or 32 bytes at a
+    // time: a long `Body` parameter is most of a form, and walking it a byte
+    // at a time cost about as much as its HMAC.
     // Room for the 10 to 20 parameters of Twilio's messaging and voice
     // webhooks without growing.
     let mut params = Vec::with_capacity(24);
@@ -149,13 +160,14 @@ pub(crate) fn form_params(body: &[u8]) -> Vec<Param<'_>> {
         if pair.is_empty() {
             continue;
         }
-        let (name, value) = match memchr::memchr(b'=', pair) {
+        // The `=` ends the name, a few bytes in.
+        let (name, value) = match pair.iter().position(|&byte| byte == b'=') {
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &[][..]),
         };
         params.push(Param {
-            name: Encoded::new(name),
-            value: Encoded::new(value),
+            name: Encoded::name(name),
+            value: Encoded::value(value),
         });
     }
     params.sort_unstable_by(Param::decoded_cmp);
@@ -241,7 +253,7 @@ pub(crate) fn other_spelling(url: &str) -> Option<UrlPieces<'_>> {
 /// decoded name then its decoded value) under `key`.
 pub(crate) fn mac(key: &HmacSha1, url: &UrlPieces<'_>, params: &[Param<'_>]) -> Sha1Tag {
     let mut mac = key.clone();
-    for piece in url {
+    for piece in url.iter().filter(|piece| !piece.is_empty()) {
         mac.update(piece.as_bytes());
     }
     for param in params {

@@ -127,7 +127,7 @@ pub(crate) struct Inner {
     pub(crate) id_header: Option<HeaderName>,
     /// The body's top-level string field holding the delivery id, read after
     /// the signature matched when no header carries one.
-    body_id_field: Option<&'static str>,
+    body_id_field: Option<crate::json::BodyField>,
     /// Whether any key is an HMAC key, and whether any is an Ed25519 public
     /// key (a Standard Webhooks verifier may hold both during a migration).
     has_hmac: bool,
@@ -342,9 +342,11 @@ impl Check<'_> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
-            None => match self.inner.body_id_field {
-                Some(field) => crate::json::top_level_string(self.body, field)
-                    .map_err(|_| VerifyErrorKind::DuplicateBodyField { field })?
+            None => match &self.inner.body_id_field {
+                Some(field) => crate::json::body_field_string(self.body, field)
+                    .map_err(|_| VerifyErrorKind::DuplicateBodyField {
+                        field: field.name(),
+                    })?
                     .filter(|id| !id.is_empty())
                     .map(|id| DeliveryId::new(&id)),
                 None => None,
@@ -1382,7 +1384,8 @@ impl VerifierBuilder {
                     // The interaction's snowflake id.
                     Scheme::Discord => Some("id"),
                     _ => self.id_from_body.then_some("id"),
-                },
+                }
+                .map(crate::json::BodyField::new),
             }),
         })
     }
