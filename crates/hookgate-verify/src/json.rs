@@ -123,6 +123,7 @@ fn top_level_string_of<'a>(
 }
 
 /// [`BodyField::cannot_be_named_in`] with a searcher built for this call.
+#[cfg(any(test, feature = "json"))]
 fn cannot_name_again(rest: &[u8], field: &str) -> bool {
     memchr::memchr(b'\\', rest).is_none() && memchr::memmem::find(rest, field.as_bytes()).is_none()
 }
