@@ -12,8 +12,8 @@
 #![no_main]
 
 use hookgate_events::{
-    DiscordPing, DropboxChallenge, GraphValidation, JsonBody, MetaSubscribe,
-    SlackUrlVerification, TwitchCallbackVerification, ZoomUrlValidation, check_echo,
+    DiscordPing, DropboxChallenge, GraphValidation, JsonBody, MetaSubscribe, SlackUrlVerification,
+    TwitchCallbackVerification, ZoomUrlValidation, check_echo,
 };
 use libfuzzer_sys::fuzz_target;
 
