@@ -20,7 +20,7 @@
 //! | `GET /api/stats` | the queue's counts |
 //! | `GET /api/sources` | counters per source and event kind |
 //! | `GET /api/history` | received, processed and queue depth per minute, last hour |
-//! | `GET /api/events` | Server-Sent Events: `received`, `refused` (with the reason), `duplicate`, `queued`, `verified`, `skipped`, `processed`, `retry_scheduled`, `dead_lettered` (`?source=`) |
+//! | `GET /api/events` | Server-Sent Events: `received`, `refused` (with the reason), `duplicate`, `queued`, `verified`, `skipped`, `processed`, `retry_scheduled`, `dead_lettered` (`?source=`), the events of up to 20 ms in one write |
 //! | `GET /openapi.json` | the API's OpenAPI 3.1 description |
 //!
 //! # Security
@@ -41,7 +41,16 @@
 //!   reach the ring: the receiver removes them before any observer sees the
 //!   headers.
 //! - **Memory.** The ring keeps the last N deliveries ([`AdminBuilder::recent`],
-//!   1,000 by default), each body cut at [`AdminBuilder::body_limit`] (16 KiB).
+//!   1,000 by default), each body cut at [`AdminBuilder::body_limit`] (16 KiB)
+//!   and copied (a slice of the server's read buffer would keep all of it).
+//!
+//! # Cost
+//!
+//! The observer runs on the request path: it counts, copies what the ring
+//! keeps, and, only while a client follows `/api/events`, hands the stream
+//! an event that shares those copies. The JSON and the times are written by
+//! the stream's own task, once per 20 ms for what gathered. BENCHMARKS.md
+//! (issue 16) has the figures.
 //!
 //! # Example
 //!
