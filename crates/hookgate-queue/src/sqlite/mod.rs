@@ -77,6 +77,7 @@
 
 mod budget;
 mod codec;
+mod held;
 mod store;
 mod upkeep;
 
@@ -97,6 +98,7 @@ use crate::{
 };
 pub use budget::MinFreeDisk;
 use budget::{Budget, Limits, OutOfSpace};
+use held::{Held, HeldLeases};
 use store::{Finish, Live, storage};
 use upkeep::{Upkeep, WalPolicy};
 
@@ -326,7 +328,7 @@ impl SqliteQueueBuilder {
             let tx = conn.transaction().map_err(storage)?;
             let mut live = Live(0);
             // No process can still hold a lease taken before this open.
-            let recovered = store::recover(&tx, crate::clock::far_future(), now, &mut live)?;
+            let recovered = store::recover(&tx, crate::clock::far_future(), now, &mut live, None)?;
             tx.commit().map_err(storage)?;
             if recovered > 0 {
                 tracing::info!(recovered, path = %self.path.display(), "recovered leases of a previous process");
@@ -368,7 +370,11 @@ impl SqliteQueueBuilder {
             last_refused: Arc::default(),
         };
         let disk_full = Arc::new(OutOfSpace::default());
+        // See `held`: only a process holding the file's lock may keep its
+        // leases where no other process can see them.
+        let held = self.exclusive.then(Held::default);
         let writer = Writer {
+            leases: held.clone().map(HeldLeases::new),
             budget: Budget::new(limits.clone()),
             disk_full: Arc::clone(&disk_full),
             upkeep,
@@ -399,6 +405,7 @@ impl SqliteQueueBuilder {
             ready,
             limits: Arc::new(limits),
             disk_full,
+            held,
             _owner: owner,
         })
     }
@@ -483,6 +490,8 @@ pub struct SqliteQueue {
     limits: Arc<Limits>,
     /// Set by the writer while writes fail for want of space.
     disk_full: Arc<OutOfSpace>,
+    /// The leases the writer holds in memory (exclusive queues only).
+    held: Option<Held>,
     /// The lock of [`SqliteQueueBuilder::exclusive`], released on drop.
     _owner: Option<std::fs::File>,
 }
@@ -654,8 +663,10 @@ impl Queue for SqliteQueue {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         let limits = Arc::clone(&self.limits);
         let disk_full = Arc::clone(&self.disk_full);
+        let held = self.held.clone();
         self.read(move |conn, now| {
-            let mut stats = store::stats(conn, now)?;
+            let held = held.map(|held| held.ids()).unwrap_or_default();
+            let mut stats = store::stats(conn, now, &held)?;
             let used = budget::used_bytes(conn).unwrap_or(0);
             let disk = budget::disk_space(&limits.path);
             let usage = crate::StorageUsage {
@@ -784,6 +795,9 @@ impl Answer {
 
 struct Writer {
     conn: Connection,
+    /// The leases held in memory instead of in the file (see `held`);
+    /// `None`: leases are written (a queue opened without the lock).
+    leases: Option<HeldLeases>,
     /// Checkpoints and vacuum between batches (see `upkeep`).
     upkeep: Upkeep,
     /// The most body and header bytes one batch carries (see `WalPolicy`).
@@ -946,12 +960,13 @@ impl Writer {
     /// outside the transaction each would commit on its own while its
     /// caller is told it failed.
     fn run_commands(
-        &self,
+        &mut self,
         commands: &mut impl Iterator<Item = Command>,
         now: SystemTime,
         dedup_cutoff: SystemTime,
     ) -> Result<(Vec<Answer>, u64), (Vec<Answer>, rusqlite::Error)> {
         let conn = &self.conn;
+        let mut leases = self.leases.as_mut();
         let mut live = self.live;
         let mut answers = Vec::with_capacity(commands.size_hint().0);
         for command in commands {
@@ -964,16 +979,27 @@ impl Writer {
                 Command::Enqueue { .. } => self.budget.admit(live, command.payload_bytes() as u64),
                 _ => Ok(()),
             };
-            let (answer, ok) = execute(conn, command, now, dedup_cutoff, room, &mut delta);
+            let mark = leases.as_ref().map(|leases| leases.mark());
+            let context = Context {
+                now,
+                dedup_cutoff,
+                leases: leases.as_deref_mut(),
+            };
+            let (answer, ok) = execute(conn, command, context, room, &mut delta);
             let released = ok.then(|| sql(conn, "RELEASE command"));
             let (answer, kept) = kept(answer, released);
             answers.push(answer);
             if kept {
                 live = live.saturating_add_signed(delta.0);
-            } else if let Err(err) =
-                sql(conn, "ROLLBACK TO command").and_then(|()| sql(conn, "RELEASE command"))
-            {
-                return Err((answers, err));
+            } else {
+                if let (Some(leases), Some(mark)) = (leases.as_deref_mut(), mark) {
+                    leases.roll_back_to(mark);
+                }
+                if let Err(err) =
+                    sql(conn, "ROLLBACK TO command").and_then(|()| sql(conn, "RELEASE command"))
+                {
+                    return Err((answers, err));
+                }
             }
             if conn.is_autocommit() {
                 return Err((answers, rolled_back()));
@@ -1012,6 +1038,9 @@ impl Writer {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
+                if let Some(leases) = &mut self.leases {
+                    leases.committed();
+                }
                 if pruned > 0 {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
@@ -1078,8 +1107,12 @@ impl Writer {
         }
     }
 
-    /// Rolls back the open transaction, if SQLite has not already.
-    fn roll_back(&self) {
+    /// Rolls back the open transaction, if SQLite has not already, and the
+    /// leases the batch took or ended in memory.
+    fn roll_back(&mut self) {
+        if let Some(leases) = &mut self.leases {
+            leases.roll_back_to(0);
+        }
         if self.conn.is_autocommit() {
             return;
         }
@@ -1141,33 +1174,52 @@ fn kept(answer: Answer, released: Option<rusqlite::Result<()>>) -> (Answer, bool
     }
 }
 
+/// What a command runs with besides the connection.
+struct Context<'a> {
+    now: SystemTime,
+    dedup_cutoff: SystemTime,
+    /// The leases held in memory, for an exclusive queue.
+    leases: Option<&'a mut HeldLeases>,
+}
+
 /// Runs one command; returns its answer and whether its changes should stay.
 fn execute(
     conn: &Connection,
     command: Command,
-    now: SystemTime,
-    dedup_cutoff: SystemTime,
+    context: Context<'_>,
     room: Result<(), (crate::StorageLimit, String)>,
     live: &mut Live,
 ) -> (Answer, bool) {
+    let Context {
+        now,
+        dedup_cutoff,
+        leases,
+    } = context;
     match command {
         Command::Enqueue { delivery, reply } => {
-            let result = store::enqueue(conn, &delivery, now, dedup_cutoff, room, live);
+            let held = leases.map(|leases| leases.held());
+            let result = store::enqueue(conn, &delivery, now, dedup_cutoff, room, live, held);
             let ok = result.is_ok();
             (Answer::Enqueue(reply, result), ok)
         }
         Command::Lease { request, reply } => {
-            let result = store::lease(conn, &request, now);
+            let result = match leases {
+                Some(leases) => held::lease(conn, &request, now, leases),
+                None => store::lease(conn, &request, now),
+            };
             let ok = result.is_ok();
             (Answer::Lease(reply, result), ok)
         }
         Command::Extend {
-            leases,
+            leases: ids,
             visibility,
             reply,
         } => {
             let until = crate::clock::later(now, visibility);
-            let result = store::extend(conn, &leases, until);
+            let result = match leases {
+                Some(leases) => Ok(held::extend(&ids, until, leases)),
+                None => store::extend(conn, &ids, until),
+            };
             let ok = result.is_ok();
             (Answer::Extend(reply, result), ok)
         }
@@ -1176,17 +1228,24 @@ fn execute(
             action,
             reply,
         } => {
-            let result = store::finish(conn, &lease, action, now, live);
+            let result = match leases {
+                Some(leases) => held::finish(conn, &lease, action, now, live, leases),
+                None => store::finish(conn, &lease, action, now, live),
+            };
             let ok = result.is_ok();
             (Answer::Unit(reply, result), ok)
         }
         Command::Recover { reply } => {
-            let result = store::recover(conn, now, now, live);
+            let result = match leases {
+                Some(leases) => held::recover(conn, now, live, leases),
+                None => store::recover(conn, now, now, live, None),
+            };
             let ok = result.is_ok();
             (Answer::Count(reply, result), ok)
         }
         Command::Replay { selection, reply } => {
-            let result = store::replay(conn, &selection, now, live);
+            let held = leases.map(|leases| leases.held());
+            let result = store::replay(conn, &selection, now, live, held);
             let ok = result.is_ok();
             (Answer::Count(reply, result), ok)
         }
@@ -1285,6 +1344,7 @@ mod tests {
         };
         let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
         Writer {
+            leases: None,
             upkeep: Upkeep::new(&conn, policy, frames, checkpoint),
             max_batch_bytes: policy.max_batch_bytes(),
             conn,
