@@ -4,20 +4,26 @@
 //! (`write_bytes`: what the process sent towards the disk; Linux only).
 //!
 //! Run with: `cargo bench -p hookgate-queue --bench disk_writes`
-//! (`HOOKGATE_BENCH_DELIVERIES=20000` per run, `HOOKGATE_BENCH_ROUNDS=3`).
+//! (`HOOKGATE_BENCH_DELIVERIES=20000` per run, `HOOKGATE_BENCH_ROUNDS=3`;
+//! `HOOKGATE_BENCH_IDS=random` for delivery ids spread like UUIDs instead
+//! of `d-0`, `d-1`, ..., which a batch inserts next to each other in the
+//! dedup table).
 //!
 //! Each run: 64 producers enqueue N deliveries of 1 KiB (fsync before ack)
 //! while a worker pool (16 at a time) acknowledges them; the run ends once
 //! everything is acknowledged and the writer, idle, has checkpointed and
-//! truncated the WAL, so every byte the deliveries cost is counted. The two
-//! set-ups alternate in the same process, `before` first in each round:
+//! truncated the WAL, so every byte the deliveries cost is counted. The
+//! set-ups alternate in the same process, in this order in each round:
 //!
 //! - `before`: as the queue was before issue 18: a file without
 //!   auto-vacuum, a background `PASSIVE` checkpoint after every commit (at
 //!   most every 50 ms, `checkpoint_after(0)`), no WAL reset between batches
 //!   (`wal_limit` of 1 TiB).
-//! - `after`: the defaults (checkpoints every 4 MiB of WAL, the WAL reset at
-//!   32 MiB, incremental auto-vacuum).
+//! - `shared`: the defaults of a queue opened without the lock (checkpoints
+//!   every 4 MiB of WAL, the WAL reset at 32 MiB, incremental auto-vacuum),
+//!   which writes its leases.
+//! - `after`: the same, opened as `hookgate serve` opens it
+//!   (`exclusive(true)`): leases held in memory.
 //!
 //! The floor is each delivery's row written once to the WAL and once to the
 //! database file: about 2 x (1 KiB body + headers, key and index entries).
@@ -54,7 +60,35 @@ fn wal_len(db: &Path) -> u64 {
 #[derive(Clone, Copy, PartialEq)]
 enum Setup {
     Before,
+    Shared,
     After,
+}
+
+impl Setup {
+    const ALL: [Self; 3] = [Self::Before, Self::Shared, Self::After];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Before => "before",
+            Self::Shared => "shared",
+            Self::After => "after",
+        }
+    }
+}
+
+/// The delivery id of the `i`th delivery.
+fn delivery_id(i: usize, random: bool) -> String {
+    if !random {
+        return format!("d-{i}");
+    }
+    // splitmix64: distinct ids spread over the key space as random ones are.
+    let mut z = (i as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    format!("{z:016x}-{i:08x}")
 }
 
 struct Run {
@@ -64,11 +98,8 @@ struct Run {
     elapsed: Duration,
 }
 
-async fn run(setup: Setup, dir: &Path, n: usize) -> Run {
-    let db = dir.join(match setup {
-        Setup::Before => "before.db",
-        Setup::After => "after.db",
-    });
+async fn run(setup: Setup, dir: &Path, n: usize, random_ids: bool) -> Run {
+    let db = dir.join(format!("{}.db", setup.name()));
     let builder = match setup {
         Setup::Before => {
             // A file as earlier versions made it, which this opener does not migrate.
@@ -83,7 +114,8 @@ async fn run(setup: Setup, dir: &Path, n: usize) -> Run {
                 .checkpoint_after(0)
                 .wal_limit(1 << 40)
         }
-        Setup::After => SqliteQueue::builder(&db),
+        Setup::Shared => SqliteQueue::builder(&db),
+        Setup::After => SqliteQueue::builder(&db).exclusive(true),
     };
     let queue = Arc::new(builder.open().unwrap());
     let dyn_queue: Arc<dyn Queue> = queue.clone();
@@ -102,8 +134,12 @@ async fn run(setup: Setup, dir: &Path, n: usize) -> Run {
         producers.spawn(async move {
             let body = bytes::Bytes::from(vec![b'x'; BODY]);
             for i in (p..n).step_by(PRODUCERS) {
-                let delivery =
-                    NewDelivery::new("bench", format!("d-{i}"), SystemTime::now(), body.clone());
+                let delivery = NewDelivery::new(
+                    "bench",
+                    delivery_id(i, random_ids),
+                    SystemTime::now(),
+                    body.clone(),
+                );
                 queue.enqueue(delivery).await.unwrap();
             }
         });
@@ -146,26 +182,24 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    println!("{n} deliveries of {BODY} B per run, {PRODUCERS} producers, fsync before ack");
+    let random_ids = std::env::var("HOOKGATE_BENCH_IDS").is_ok_and(|v| v == "random");
+    println!(
+        "{n} deliveries of {BODY} B per run, {PRODUCERS} producers, fsync before ack, {} ids",
+        if random_ids { "random" } else { "sequential" }
+    );
     println!(
         "| round | set-up | write_bytes / delivery | wchar / delivery | deliveries/s | db file after |"
     );
     println!("|---:|---|---:|---:|---:|---:|");
-    let mut totals = [(0u64, 0u64); 2];
+    let mut totals = [0u64; Setup::ALL.len()];
     for round in 1..=rounds {
-        for setup in [Setup::Before, Setup::After] {
+        for (slot, setup) in Setup::ALL.into_iter().enumerate() {
             let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
-            let r = runtime.block_on(run(setup, dir.path(), n));
-            let name = if setup == Setup::Before {
-                "before"
-            } else {
-                "after"
-            };
-            let slot = &mut totals[usize::from(setup == Setup::After)];
-            slot.0 += r.write_bytes;
-            slot.1 += r.wchar;
+            let r = runtime.block_on(run(setup, dir.path(), n, random_ids));
+            totals[slot] += r.write_bytes;
             println!(
-                "| {round} | {name} | {:.0} B | {:.0} B | {:.0} | {:.1} MB |",
+                "| {round} | {} | {:.0} B | {:.0} B | {:.0} | {:.1} MB |",
+                setup.name(),
                 r.write_bytes as f64 / n as f64,
                 r.wchar as f64 / n as f64,
                 n as f64 / r.elapsed.as_secs_f64(),
@@ -174,10 +208,11 @@ fn main() {
         }
     }
     let per = |bytes: u64| bytes as f64 / (n * rounds) as f64;
-    println!(
-        "mean write_bytes per delivery: before {:.0} B, after {:.0} B, after/before = {:.2}",
-        per(totals[0].0),
-        per(totals[1].0),
-        per(totals[1].0) / per(totals[0].0)
-    );
+    let before = per(totals[0]);
+    print!("mean write_bytes per delivery: before {before:.0} B");
+    for (slot, setup) in Setup::ALL.into_iter().enumerate().skip(1) {
+        let mean = per(totals[slot]);
+        print!(", {} {mean:.0} B ({:.2}x)", setup.name(), mean / before);
+    }
+    println!();
 }
