@@ -126,6 +126,15 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How many expired dedup keys one batch deletes at most, so pruning a large
 /// backlog never stalls enqueues for long.
 const PRUNE_LIMIT: usize = 10_000;
+/// The page size of a new queue file. Every commit writes each page it
+/// touched whole, to the WAL and again at the checkpoint, and most of what
+/// a commit touches is not the deliveries' bytes but a page or two of each
+/// index, the dedup table (a random page per key), the free list and the
+/// header: 1 KiB pages write half as much per delivery as SQLite's default
+/// 4 KiB (BENCHMARKS.md, issue 18). A larger body spills into overflow
+/// pages, which it fills. 2 KiB would be worse than either: a delivery of
+/// 1 KiB or so then takes a page of its own.
+const PAGE_SIZE: i64 = 1024;
 /// The default bound on the WAL file (see [`SqliteQueueBuilder::wal_limit`]).
 pub const DEFAULT_WAL_LIMIT: u64 = 64 << 20;
 /// The default WAL bytes between two background checkpoints (see
@@ -314,6 +323,10 @@ impl SqliteQueueBuilder {
             None
         };
         let mut conn = Connection::open(&self.path).map_err(storage)?;
+        // Before the first table exists (a no-op on an existing file, which
+        // keeps its page size): see `PAGE_SIZE`.
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(storage)?;
         // Before the first table exists (a no-op on an existing file): freed
         // pages can then be given back to the file system.
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
