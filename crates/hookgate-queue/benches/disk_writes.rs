@@ -20,10 +20,15 @@
 //!   most every 50 ms, `checkpoint_after(0)`), no WAL reset between batches
 //!   (`wal_limit` of 1 TiB).
 //! - `shared`: the defaults of a queue opened without the lock (checkpoints
-//!   every 4 MiB of WAL, the WAL reset at 32 MiB, incremental auto-vacuum),
-//!   which writes its leases.
-//! - `after`: the same, opened as `hookgate serve` opens it
-//!   (`exclusive(true)`): leases held in memory.
+//!   every 4 MiB of WAL, the WAL reset at 32 MiB, incremental auto-vacuum,
+//!   1 KiB pages), which writes its leases.
+//! - `excl-4k`: opened as `hookgate serve` opens it (`exclusive(true)`:
+//!   leases held in memory) but with SQLite's default 4 KiB pages.
+//! - `after`: opened as `hookgate serve` opens it, all defaults.
+//!
+//! `CPU / delivery` is the process's user and system time (all threads:
+//! producers, workers, the writer and checkpoints) per delivery, from
+//! `/proc/self/stat` (10 ms ticks).
 //!
 //! The floor is each delivery's row written once to the WAL and once to the
 //! database file: about 2 x (1 KiB body + headers, key and index entries).
@@ -61,19 +66,36 @@ fn wal_len(db: &Path) -> u64 {
 enum Setup {
     Before,
     Shared,
+    Exclusive4k,
     After,
 }
 
 impl Setup {
-    const ALL: [Self; 3] = [Self::Before, Self::Shared, Self::After];
+    const ALL: [Self; 4] = [Self::Before, Self::Shared, Self::Exclusive4k, Self::After];
 
     fn name(self) -> &'static str {
         match self {
             Self::Before => "before",
             Self::Shared => "shared",
+            Self::Exclusive4k => "excl-4k",
             Self::After => "after",
         }
     }
+}
+
+/// User and system CPU time of this process (all threads) so far.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat (Linux only)");
+    // The fields after the command name (which may hold spaces) in brackets.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here, in
+    // clock ticks (USER_HZ, 100 on Linux).
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
 }
 
 /// The delivery id of the `i`th delivery.
@@ -92,6 +114,7 @@ fn delivery_id(i: usize, random: bool) -> String {
 }
 
 struct Run {
+    cpu: Duration,
     write_bytes: u64,
     wchar: u64,
     db_bytes: u64,
@@ -115,6 +138,7 @@ async fn run(setup: Setup, dir: &Path, n: usize, random_ids: bool) -> Run {
                 .wal_limit(1 << 40)
         }
         Setup::Shared => SqliteQueue::builder(&db),
+        Setup::Exclusive4k => SqliteQueue::builder(&db).exclusive(true).page_size(4096),
         Setup::After => SqliteQueue::builder(&db).exclusive(true),
     };
     let queue = Arc::new(builder.open().unwrap());
@@ -127,6 +151,7 @@ async fn run(setup: Setup, dir: &Path, n: usize, random_ids: bool) -> Run {
     .build();
 
     let (before, wchar_before) = io_counters();
+    let cpu_before = cpu_time();
     let started = Instant::now();
     let mut producers = tokio::task::JoinSet::new();
     for p in 0..PRODUCERS {
@@ -160,8 +185,10 @@ async fn run(setup: Setup, dir: &Path, n: usize, random_ids: bool) -> Run {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (after, wchar_after) = io_counters();
+    let cpu = cpu_time() - cpu_before;
     let db_bytes = std::fs::metadata(&db).map_or(0, |m| m.len());
     Run {
+        cpu,
         write_bytes: after - before,
         wchar: wchar_after - wchar_before,
         db_bytes,
@@ -188,20 +215,23 @@ fn main() {
         if random_ids { "random" } else { "sequential" }
     );
     println!(
-        "| round | set-up | write_bytes / delivery | wchar / delivery | deliveries/s | db file after |"
+        "| round | set-up | write_bytes / delivery | wchar / delivery | CPU / delivery | deliveries/s | db file after |"
     );
-    println!("|---:|---|---:|---:|---:|---:|");
+    println!("|---:|---|---:|---:|---:|---:|---:|");
     let mut totals = [0u64; Setup::ALL.len()];
+    let mut cpu = [Duration::ZERO; Setup::ALL.len()];
     for round in 1..=rounds {
         for (slot, setup) in Setup::ALL.into_iter().enumerate() {
             let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
             let r = runtime.block_on(run(setup, dir.path(), n, random_ids));
             totals[slot] += r.write_bytes;
+            cpu[slot] += r.cpu;
             println!(
-                "| {round} | {} | {:.0} B | {:.0} B | {:.0} | {:.1} MB |",
+                "| {round} | {} | {:.0} B | {:.0} B | {:.1} µs | {:.0} | {:.1} MB |",
                 setup.name(),
                 r.write_bytes as f64 / n as f64,
                 r.wchar as f64 / n as f64,
+                r.cpu.as_secs_f64() * 1e6 / n as f64,
                 n as f64 / r.elapsed.as_secs_f64(),
                 r.db_bytes as f64 / 1e6
             );
@@ -213,6 +243,12 @@ fn main() {
     for (slot, setup) in Setup::ALL.into_iter().enumerate().skip(1) {
         let mean = per(totals[slot]);
         print!(", {} {mean:.0} B ({:.2}x)", setup.name(), mean / before);
+    }
+    println!();
+    print!("mean CPU per delivery:");
+    for (slot, setup) in Setup::ALL.into_iter().enumerate() {
+        let micros = cpu[slot].as_secs_f64() * 1e6 / (n * rounds) as f64;
+        print!(" {} {micros:.1} µs", setup.name());
     }
     println!();
 }

@@ -126,7 +126,8 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How many expired dedup keys one batch deletes at most, so pruning a large
 /// backlog never stalls enqueues for long.
 const PRUNE_LIMIT: usize = 10_000;
-/// The page size of a new queue file. Every commit writes each page it
+/// The default page size of a new queue file (see
+/// [`SqliteQueueBuilder::page_size`]). Every commit writes each page it
 /// touched whole, to the WAL and again at the checkpoint, and most of what
 /// a commit touches is not the deliveries' bytes but a page or two of each
 /// index, the dedup table (a random page per key), the free list and the
@@ -134,7 +135,7 @@ const PRUNE_LIMIT: usize = 10_000;
 /// 4 KiB (BENCHMARKS.md, issue 18). A larger body spills into overflow
 /// pages, which it fills. 2 KiB would be worse than either: a delivery of
 /// 1 KiB or so then takes a page of its own.
-const PAGE_SIZE: i64 = 1024;
+pub const DEFAULT_PAGE_SIZE: u32 = 1024;
 /// The default bound on the WAL file (see [`SqliteQueueBuilder::wal_limit`]).
 pub const DEFAULT_WAL_LIMIT: u64 = 64 << 20;
 /// The default WAL bytes between two background checkpoints (see
@@ -155,6 +156,7 @@ pub struct SqliteQueueBuilder {
     clock: Arc<dyn Clock>,
     recover_leases_on_open: bool,
     exclusive: bool,
+    page_size: u32,
     wal: WalPolicy,
 }
 
@@ -311,6 +313,21 @@ impl SqliteQueueBuilder {
         self
     }
 
+    /// The page size of a file this creates (default [`DEFAULT_PAGE_SIZE`],
+    /// 1 KiB; a power of two from 512 to 65536, others are rounded down to
+    /// one). An existing file keeps the page size it was made with.
+    ///
+    /// Each commit writes every page it touched whole, to the WAL and again
+    /// at the checkpoint; most of those pages are index, dedup and
+    /// free-list pages touched for a few bytes, so small pages write less
+    /// per delivery. Larger pages suit bodies of many KiB read back often.
+    pub fn page_size(mut self, bytes: u32) -> Self {
+        let bytes = bytes.clamp(512, 65536);
+        // The largest power of two not above `bytes`.
+        self.page_size = 1 << (31 - bytes.leading_zeros());
+        self
+    }
+
     /// Opens (creating if needed) the queue file, recovers its leases (see
     /// [`recover_leases_on_open`](Self::recover_leases_on_open)) and starts
     /// the writer thread. Blocks while the file is opened.
@@ -325,7 +342,7 @@ impl SqliteQueueBuilder {
         let mut conn = Connection::open(&self.path).map_err(storage)?;
         // Before the first table exists (a no-op on an existing file, which
         // keeps its page size): see `PAGE_SIZE`.
-        conn.pragma_update(None, "page_size", PAGE_SIZE)
+        conn.pragma_update(None, "page_size", self.page_size)
             .map_err(storage)?;
         // Before the first table exists (a no-op on an existing file): freed
         // pages can then be given back to the file system.
@@ -487,6 +504,8 @@ impl fmt::Debug for SqliteQueueBuilder {
             .field("max_batch", &self.max_batch)
             .field("clock", &self.clock)
             .field("recover_leases_on_open", &self.recover_leases_on_open)
+            .field("exclusive", &self.exclusive)
+            .field("page_size", &self.page_size)
             .field("wal_limit", &self.wal.limit)
             .field("checkpoint_after", &self.wal.checkpoint_after)
             .finish()
@@ -547,6 +566,7 @@ impl SqliteQueue {
             clock: Arc::new(SystemClock),
             recover_leases_on_open: true,
             exclusive: false,
+            page_size: DEFAULT_PAGE_SIZE,
             wal: WalPolicy {
                 limit: DEFAULT_WAL_LIMIT,
                 checkpoint_after: DEFAULT_CHECKPOINT_AFTER,
