@@ -436,6 +436,8 @@ impl SqliteQueueBuilder {
             live,
             data_version,
             last_prune: None,
+            changes: 0,
+            changed_at: Instant::now(),
         };
         std::thread::Builder::new()
             .name("hookgate-queue-writer".to_owned())
@@ -869,6 +871,12 @@ struct Writer {
     /// changes when another connection (another process) commits.
     data_version: i64,
     last_prune: Option<SystemTime>,
+    /// The connection's `total_changes` after the last batch that changed
+    /// the file, and when that was: the files are tidied once nothing was
+    /// written for a while, even while commands that write nothing (the
+    /// leases of polling workers on an empty queue) keep coming.
+    changes: u64,
+    changed_at: Instant,
 }
 
 impl Writer {
@@ -915,10 +923,16 @@ impl Writer {
         loop {
             // Once tidy, the writer still wakes to prune dedup keys whose
             // window passed while no command came (then tidies again).
-            let wait = self
-                .upkeep
-                .idle_wait()
-                .unwrap_or(self.prune_interval.max(upkeep::IDLE_AFTER));
+            let wait = match self.upkeep.idle_wait() {
+                Some(quiet) => quiet.saturating_sub(self.changed_at.elapsed()),
+                None => self.prune_interval.max(upkeep::IDLE_AFTER),
+            };
+            if wait.is_zero() {
+                // Nothing written for a while, but commands keep coming:
+                // one bounded step of tidying before the next one.
+                self.idle();
+                continue;
+            }
             match self.inbox.recv_timeout(wait) {
                 Ok(command) => return Some(command),
                 Err(mpsc::RecvTimeoutError::Timeout) => self.idle(),
@@ -1099,8 +1113,15 @@ impl Writer {
                 if wakes {
                     self.ready.notify();
                 }
-                // Between batches: no caller waits on what this does.
-                self.upkeep.after_commit(&self.conn);
+                // Between batches: no caller waits on what this does. A
+                // batch that wrote nothing (leases held in memory, or none
+                // due) leaves the files as they were.
+                let changes = self.conn.total_changes();
+                if changes != self.changes {
+                    self.changes = changes;
+                    self.changed_at = Instant::now();
+                    self.upkeep.after_commit(&self.conn);
+                }
             }
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
@@ -1415,6 +1436,8 @@ mod tests {
             live: 0,
             data_version,
             last_prune: None,
+            changes: 0,
+            changed_at: Instant::now(),
         }
     }
 
