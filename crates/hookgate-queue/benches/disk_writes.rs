@@ -26,6 +26,12 @@
 //!   leases held in memory) but with SQLite's default 4 KiB pages.
 //! - `after`: opened as `hookgate serve` opens it, all defaults.
 //!
+//! `HOOKGATE_BENCH_BREAKDOWN=1` then runs the `after` set-up once more with
+//! a WAL that is never reset (`wal_limit` of 1 TiB), copies the WAL before
+//! the writer truncates it, and counts its frames by the b-tree each page
+//! belongs to at the end (`dbstat`; pages free by then, such as the
+//! overflow pages of acknowledged bodies, are "free or other").
+//!
 //! `CPU / delivery` is the process's user and system time (all threads:
 //! producers, workers, the writer and checkpoints) per delivery, from
 //! `/proc/self/stat` (10 ms ticks).
@@ -121,7 +127,78 @@ struct Run {
     elapsed: Duration,
 }
 
+/// Counts the frames of the WAL beside `db` by the b-tree their page is in
+/// (read from a copy, so the queue may go on) and prints them per delivery.
+fn print_breakdown(db: &Path, n: usize) {
+    let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+    let copy = dir.path().join("copy.db");
+    let mut wal = db.as_os_str().to_owned();
+    wal.push("-wal");
+    // The WAL first: frames committed after it was read are not counted,
+    // and the database file is only written by checkpoints of older ones.
+    let frames = std::fs::read(&wal).unwrap();
+    std::fs::copy(db, &copy).unwrap();
+    std::fs::write(dir.path().join("copy.db-wal"), &frames).unwrap();
+    let page = u32::from_be_bytes(frames[8..12].try_into().unwrap()) as usize;
+    let salt = frames[16..24].to_vec();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let mut owner = std::collections::HashMap::new();
+    let mut stmt = conn
+        .prepare("SELECT pageno, name || ' ' || pagetype FROM dbstat")
+        .unwrap();
+    for row in stmt
+        .query_map([], |row| {
+            Ok((row.get::<_, u32>(0)?, row.get::<_, String>(1)?))
+        })
+        .unwrap()
+    {
+        let (page, name) = row.unwrap();
+        owner.insert(page, name);
+    }
+    // With auto-vacuum, pointer-map pages are page 2 and every
+    // (page size / 5 + 1) pages after it.
+    let ptrmap_every = (page / 5) as u32 + 1;
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    let (mut total, mut commits) = (0usize, 0usize);
+    let mut at = 32;
+    while at + 24 + page <= frames.len() && frames[at + 8..at + 16] == salt[..] {
+        let number = u32::from_be_bytes(frames[at..at + 4].try_into().unwrap());
+        if frames[at + 4..at + 8] != [0; 4] {
+            commits += 1;
+        }
+        let name = match number {
+            1 => "page 1 (header)".to_owned(),
+            n if n >= 2 && (n - 2) % ptrmap_every == 0 => "pointer map".to_owned(),
+            n => owner
+                .get(&n)
+                .cloned()
+                .unwrap_or_else(|| "free or other (freed overflow, free list)".to_owned()),
+        };
+        *counts.entry(name).or_default() += 1;
+        total += 1;
+        at += 24 + page;
+    }
+    let per = |frames: usize| (frames * (page + 24)) as f64 / n as f64;
+    println!(
+        "WAL frames of the `after` set-up ({page} B pages): {total} frames in {commits} commits, \
+         {:.1} deliveries per commit, {:.0} B of WAL per delivery",
+        n as f64 / commits.max(1) as f64,
+        per(total)
+    );
+    let mut rows: Vec<_> = counts.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    println!("| pages of | frames | WAL bytes / delivery |");
+    println!("|---|---:|---:|");
+    for (name, frames) in rows {
+        println!("| {name} | {frames} | {:.0} B |", per(frames));
+    }
+}
+
 async fn run(setup: Setup, dir: &Path, n: usize, random_ids: bool) -> Run {
+    run_with(setup, dir, n, random_ids, false).await
+}
+
+async fn run_with(setup: Setup, dir: &Path, n: usize, random_ids: bool, breakdown: bool) -> Run {
     let db = dir.join(format!("{}.db", setup.name()));
     let builder = match setup {
         Setup::Before => {
@@ -139,6 +216,7 @@ async fn run(setup: Setup, dir: &Path, n: usize, random_ids: bool) -> Run {
         }
         Setup::Shared => SqliteQueue::builder(&db),
         Setup::Exclusive4k => SqliteQueue::builder(&db).exclusive(true).page_size(4096),
+        Setup::After if breakdown => SqliteQueue::builder(&db).exclusive(true).wal_limit(1 << 40),
         Setup::After => SqliteQueue::builder(&db).exclusive(true),
     };
     let queue = Arc::new(builder.open().unwrap());
@@ -180,6 +258,9 @@ async fn run(setup: Setup, dir: &Path, n: usize, random_ids: bool) -> Run {
         while producers.join_next().await.is_some() {}
     });
     let elapsed = started.elapsed();
+    if breakdown {
+        print_breakdown(&db, n);
+    }
     // The writer, idle for a second, checkpoints and truncates the WAL.
     while wal_len(&db) > 0 {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -245,6 +326,10 @@ fn main() {
         print!(", {} {mean:.0} B ({:.2}x)", setup.name(), mean / before);
     }
     println!();
+    if std::env::var("HOOKGATE_BENCH_BREAKDOWN").is_ok_and(|v| v == "1") {
+        let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
+        runtime.block_on(run_with(Setup::After, dir.path(), n, random_ids, true));
+    }
     print!("mean CPU per delivery:");
     for (slot, setup) in Setup::ALL.into_iter().enumerate() {
         let micros = cpu[slot].as_secs_f64() * 1e6 / (n * rounds) as f64;
