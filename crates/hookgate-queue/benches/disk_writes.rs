@@ -186,7 +186,7 @@ fn print_breakdown(db: &Path, n: usize) {
         per(total)
     );
     let mut rows: Vec<_> = counts.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1));
+    rows.sort_by_key(|row| std::cmp::Reverse(row.1));
     println!("| pages of | frames | WAL bytes / delivery |");
     println!("|---|---:|---:|");
     for (name, frames) in rows {
