@@ -164,12 +164,14 @@ fn main() {
         "|{:-<30}|{:-<11}|{:-<14}|{:-<11}|{:-<11}|{:-<11}|",
         "", "", "", "", "", ""
     );
-    for (name, max_batch, page_size) in [
-        ("sqlite fsync, group commit", 1024, 1024),
-        ("sqlite fsync, 4 KiB pages", 1024, 4096),
-        ("sqlite fsync, 1 tx/enqueue", 1, 1024),
-    ] {
-        for producers in PRODUCERS {
+    // The SQLite set-ups alternate at each producer count, so that a change
+    // in the machine's load hits them alike.
+    for producers in PRODUCERS {
+        for (name, max_batch, page_size) in [
+            ("sqlite fsync, group commit", 1024, 1024),
+            ("sqlite fsync, 4 KiB pages", 1024, 4096),
+            ("sqlite fsync, 1 tx/enqueue", 1, 1024),
+        ] {
             let path = dir
                 .path()
                 .join(format!("q-{max_batch}-{page_size}-{producers}.db"));
