@@ -26,6 +26,9 @@
 //!   leases held in memory) but with SQLite's default 4 KiB pages.
 //! - `after`: opened as `hookgate serve` opens it, all defaults.
 //!
+//! `HOOKGATE_BENCH_SETUPS=after,excl-4k` runs only those (e.g. one at a
+//! time under `valgrind --tool=callgrind`, to count instructions).
+//!
 //! `HOOKGATE_BENCH_BREAKDOWN=1` then runs the `after` set-up once more with
 //! a WAL that is never reset (`wal_limit` of 1 TiB), copies the WAL before
 //! the writer truncates it, and counts its frames by the b-tree each page
@@ -301,8 +304,17 @@ fn main() {
     println!("|---:|---|---:|---:|---:|---:|---:|");
     let mut totals = [0u64; Setup::ALL.len()];
     let mut cpu = [Duration::ZERO; Setup::ALL.len()];
+    let chosen = std::env::var("HOOKGATE_BENCH_SETUPS").ok();
+    let runs = |setup: Setup| {
+        chosen
+            .as_deref()
+            .is_none_or(|list| list.split(',').any(|name| name.trim() == setup.name()))
+    };
     for round in 1..=rounds {
         for (slot, setup) in Setup::ALL.into_iter().enumerate() {
+            if !runs(setup) {
+                continue;
+            }
             let dir = tempfile::tempdir_in(std::env::temp_dir()).unwrap();
             let r = runtime.block_on(run(setup, dir.path(), n, random_ids));
             totals[slot] += r.write_bytes;
