@@ -21,8 +21,9 @@
 //!
 //! The write-ahead log stays under [`SqliteQueueBuilder::wal_limit`] (64 MiB
 //! by default): a background thread copies it into the database file, the
-//! writer resets it between batches once it holds half the bound, and when
-//! no command has come for a second it is truncated to zero bytes. The
+//! writer resets it between batches once it holds half the bound, and once
+//! nothing was written for a second (polling workers write nothing) it is
+//! truncated to zero bytes. The
 //! database file gives back the pages of handled deliveries (acknowledged
 //! rows are deleted; their dedup keys stay for the window): new files use
 //! incremental auto-vacuum and the writer frees pages in bounded steps when
@@ -230,7 +231,7 @@ impl SqliteQueueBuilder {
     /// batches (a `RESTART` checkpoint), `journal_size_limit` cuts the file
     /// back to half the bound at the reset, and a batch carries at most an
     /// eighth of it in bodies, so at a sustainable rate the file stays under
-    /// the bound. When no command has come for a second, the WAL is
+    /// the bound. Once nothing was written for a second, the WAL is
     /// checkpointed and truncated to zero bytes.
     pub fn wal_limit(mut self, bytes: u64) -> Self {
         self.wal.limit = bytes.max(1 << 20);
@@ -941,8 +942,8 @@ impl Writer {
         }
     }
 
-    /// No command came for a while: prunes expired dedup keys if that is
-    /// due, or else does one step of the files' upkeep.
+    /// Nothing was written for a while: prunes expired dedup keys if that
+    /// is due, or else does one step of the files' upkeep.
     fn idle(&mut self) {
         let now = self.clock.now();
         let dedup_cutoff = now
