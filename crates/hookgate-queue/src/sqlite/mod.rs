@@ -929,10 +929,15 @@ impl Writer {
                 None => self.prune_interval.max(upkeep::IDLE_AFTER),
             };
             if wait.is_zero() {
-                // Nothing written for a while, but commands keep coming:
-                // one bounded step of tidying before the next one.
+                // Nothing written for a while (commands that write nothing
+                // may keep coming): one bounded step of tidying, then any
+                // command that came meanwhile, before the next step.
                 self.idle();
-                continue;
+                match self.inbox.try_recv() {
+                    Ok(command) => return Some(command),
+                    Err(mpsc::TryRecvError::Empty) => continue,
+                    Err(mpsc::TryRecvError::Disconnected) => return None,
+                }
             }
             match self.inbox.recv_timeout(wait) {
                 Ok(command) => return Some(command),
