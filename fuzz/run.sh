@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of hookgate-verify for N seconds each (default 60).
+# Runs every fuzz target (hookgate-verify's header and body parsers, and the
+# handshake readers of hookgate-events that hookgate-receive answers senders'
+# endpoint checks with) for N seconds each (default 60). A target with a
+# dictionary beside this script (`<target>.dict`) runs with it.
 #
 #   fuzz/run.sh            # 60 s per target
 #   fuzz/run.sh 10         # 10 s per target
@@ -20,8 +23,12 @@ mkdir -p target/logs
 for target in $(cargo "${toolchain[@]}" fuzz list); do
     echo "==> $target (${seconds}s)"
     log="target/logs/$target.log"
+    dict=()
+    if [[ -f "$target.dict" ]]; then
+        dict=(-dict="$target.dict")
+    fi
     if ! cargo "${toolchain[@]}" fuzz run --sanitizer none "$target" -- \
-        -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 >"$log" 2>&1; then
+        -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1; then
         tail -n 40 "$log"
         echo "$target FAILED (full log: fuzz/$log)"
         exit 1

@@ -279,3 +279,79 @@ pub fn record_to(
         std::future::ready(result)
     }
 }
+
+/// A `redis-server` of the test's own, on a free port, with its data in a
+/// folder the test owns and the settings it asks for (`appendonly`, ...):
+/// the development machine's shared Redis keeps nothing on disk, which
+/// `hookgate serve` rightly refuses. Killed on drop.
+#[derive(Debug)]
+pub struct PrivateRedis {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    /// Where Debian installs the server.
+    const PROGRAM: &'static str = "/usr/bin/redis-server";
+
+    /// Starts the server with `settings` (command-line options such as
+    /// `--appendonly yes`), its files in `dir`; waits until it answers.
+    /// `None`, with the reason printed, when `redis-server` is not installed
+    /// (a failure under `HOOKGATE_REQUIRE_SERVICES=1`).
+    pub fn start(dir: &Path, settings: &[&str]) -> Option<Self> {
+        if !Path::new(Self::PROGRAM).exists() {
+            let reason = format!("{} is not installed", Self::PROGRAM);
+            if std::env::var("HOOKGATE_REQUIRE_SERVICES").as_deref() == Ok("1") {
+                panic!("{reason}, and HOOKGATE_REQUIRE_SERVICES=1");
+            }
+            eprintln!("skipped: {reason} (set HOOKGATE_REQUIRE_SERVICES=1 to fail instead)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new(Self::PROGRAM)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .args(settings)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let mut redis = PrivateRedis { child, port };
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
+            if let Some(status) = redis.child.try_wait().expect("redis-server's status") {
+                panic!("redis-server {settings:?} exited at start: {status}");
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(redis)
+    }
+
+    /// Its URL, `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -6,7 +6,8 @@
 //! after deduplication each is handled once. Prints the counts and how long
 //! the survivor took.
 //!
-//! Needs the local Redis (127.0.0.1:6379), NATS (127.0.0.1:4222) and
+//! Needs `redis-server` (started privately, with its append-only file, as
+//! `hookgate serve` requires), the local NATS (127.0.0.1:4222) and
 //! PostgreSQL (127.0.0.1:5432, database `test`): skipped
 //! with a printed reason when absent, failed when `HOOKGATE_REQUIRE_SERVICES=1`.
 
@@ -16,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hookgate_tests::{Sink, service_available, signed_github_delivery, spawn_serve};
+use hookgate_tests::{PrivateRedis, Sink, service_available, signed_github_delivery, spawn_serve};
 use tokio::process::Child;
 
 const DELIVERIES: usize = 1200;
@@ -227,34 +228,17 @@ fn unique(name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_two_serve_processes_one_sigkilled() {
-    if !service_available("redis", "127.0.0.1:6379") {
+    // A Redis of the test's own, with the append-only file `fsync`ed on every
+    // write: `hookgate serve` refuses the shared development Redis, which
+    // keeps nothing on disk.
+    let data = tempfile::tempdir().expect("tempdir");
+    let Some(redis) = PrivateRedis::start(
+        data.path(),
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    ) else {
         return;
-    }
-    let url = "redis://127.0.0.1:6379";
-    let prefix = unique("redis");
-    two_receivers_one_killed(
-        "redis",
-        &format!("redis = \"{url}\"\nprefix = \"{prefix}\""),
-    )
-    .await;
-
-    let client = redis::Client::open(url).expect("url");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("connect");
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}:*"))
-        .query_async(&mut conn)
-        .await
-        .expect("keys");
-    if !keys.is_empty() {
-        let _: () = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .expect("del");
-    }
+    };
+    two_receivers_one_killed("redis", &format!("redis = \"{}\"", redis.url())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,10 +49,7 @@ pub(crate) async fn open(
                 })?;
             }
             let mut builder = SqliteQueue::builder(path)
-                .durability(match durability {
-                    DurabilityName::Fsync => Durability::Fsync,
-                    DurabilityName::ProcessCrash => Durability::ProcessCrash,
-                })
+                .durability(Durability::from(*durability))
                 .recover_leases_on_open(opener == Opener::Receiver)
                 // A second `serve` on the file would recover (and handle again)
                 // this one's leases; the `queue` commands only inspect.
@@ -94,17 +91,33 @@ pub(crate) async fn open(
             }
             Ok(Arc::new(opened))
         }
-        QueueBackend::Redis { endpoint, prefix } => open_redis(
-            &endpoint.resolve(env)?,
-            prefix.as_deref(),
-            queue.dedup_window,
-        ),
-        QueueBackend::Nats { endpoint, stream } => {
+        QueueBackend::Redis {
+            endpoint,
+            prefix,
+            durability,
+        } => {
+            open_redis(
+                &endpoint.resolve(env)?,
+                prefix.as_deref(),
+                queue.dedup_window,
+                (opener == Opener::Receiver).then_some(*durability),
+            )
+            .await
+        }
+        QueueBackend::Nats {
+            endpoint,
+            stream,
+            durability,
+            replicas,
+        } => {
             open_nats(
                 &endpoint.resolve(env)?,
                 stream.as_deref(),
                 queue.dedup_window,
                 config.workers.visibility_timeout,
+                *replicas,
+                queue.max_bytes,
+                (opener == Opener::Receiver).then_some(*durability),
             )
             .await
         }
@@ -152,8 +165,6 @@ async fn open_postgres(
     dedup_window: Option<Duration>,
     opener: Opener,
 ) -> Result<Arc<dyn Queue>, String> {
-    use hookgate_queue_postgres::Durability as PgDurability;
-
     let failed = |e: hookgate_queue::QueueError| {
         format!(
             "cannot open the postgres queue: {}; is PostgreSQL running at the URL of [queue], and may its user connect?",
@@ -164,10 +175,7 @@ async fn open_postgres(
     match opener {
         Opener::Receiver => {
             let opened = builder.connect().await.map_err(failed)?;
-            let required = match durability {
-                DurabilityName::Fsync => PgDurability::Fsync,
-                DurabilityName::ProcessCrash => PgDurability::ProcessCrash,
-            };
+            let required = hookgate_queue::Durability::from(durability);
             opened.check_durability(required).await.map_err(|e| {
                 format!(
                     "the postgres queue does not meet durability = \"{required}\": {}",
@@ -278,11 +286,14 @@ async fn migrate_postgres(
     Err(not_built("postgres"))
 }
 
+/// `check`: the durability `serve` requires of the server, checked before
+/// anything is served (the `queue` commands only inspect, and check nothing).
 #[cfg(feature = "redis")]
-fn open_redis(
+async fn open_redis(
     url: &str,
     prefix: Option<&str>,
     dedup_window: Option<Duration>,
+    check: Option<DurabilityName>,
 ) -> Result<Arc<dyn Queue>, String> {
     let mut builder = hookgate_queue_redis::RedisQueue::builder(url);
     if let Some(prefix) = prefix {
@@ -291,16 +302,61 @@ fn open_redis(
     if let Some(window) = dedup_window {
         builder = builder.dedup_window(window);
     }
-    // Building does not connect: a receiver starts while Redis is down and
-    // answers 503 until it is back.
+    // Building does not connect: the `queue` commands start while Redis is
+    // down (and say so when they ask it something).
     let opened = builder
         .build()
         .map_err(|e| format!("cannot open the redis queue: {}", with_causes(&e)))?;
+    if let Some(required) = check {
+        // `serve` must know what a 2xx will mean before it answers one, so
+        // Redis must answer now: a receiver started while it is down would
+        // learn its settings only after acknowledging deliveries on them.
+        let found = opened
+            .check_durability(required.into())
+            .await
+            .map_err(|e| refused_durability("redis", required, &e))?;
+        warn_unverified("redis", found);
+    }
     Ok(Arc::new(opened))
 }
 
+/// `serve`'s refusal of a server that does not keep what `durability` says,
+/// or that cannot be asked.
+#[cfg(any(feature = "redis", feature = "nats"))]
+fn refused_durability(
+    backend: &str,
+    required: DurabilityName,
+    err: &hookgate_queue::QueueError,
+) -> String {
+    let required = hookgate_queue::Durability::from(required);
+    if err.kind() == hookgate_queue::QueueErrorKind::Invalid {
+        // The reason alone: "invalid queue request" would say nothing here.
+        let reason =
+            std::error::Error::source(err).map_or_else(|| err.to_string(), ToString::to_string);
+        format!("the {backend} queue does not meet durability = \"{required}\": {reason}")
+    } else {
+        format!(
+            "cannot check the {backend} queue's durability (durability = \"{required}\"): {}; is {backend} running at the URL of [queue]?",
+            with_causes(err)
+        )
+    }
+}
+
+/// Starts anyway when a setting could not be read, saying what to check.
+#[cfg(any(feature = "redis", feature = "nats"))]
+fn warn_unverified(backend: &str, found: hookgate_queue::DurabilityCheck) {
+    if let hookgate_queue::DurabilityCheck::Unverified { reason } = found {
+        tracing::warn!(queue = backend, "durability not verified: {reason}");
+    }
+}
+
 #[cfg(not(feature = "redis"))]
-fn open_redis(_: &str, _: Option<&str>, _: Option<Duration>) -> Result<Arc<dyn Queue>, String> {
+async fn open_redis(
+    _: &str,
+    _: Option<&str>,
+    _: Option<Duration>,
+    _: Option<DurabilityName>,
+) -> Result<Arc<dyn Queue>, String> {
     Err(not_built("redis"))
 }
 
@@ -310,15 +366,23 @@ async fn open_nats(
     stream: Option<&str>,
     dedup_window: Option<Duration>,
     visibility: Duration,
+    replicas: usize,
+    max_bytes: Option<u64>,
+    check: Option<DurabilityName>,
 ) -> Result<Arc<dyn Queue>, String> {
     // JetStream keeps one lease duration per consumer (`ack_wait`): it is the
     // workers' visibility timeout, as the other back-ends take it per lease.
-    let mut builder = hookgate_queue_nats::NatsQueue::builder(url).ack_wait(visibility);
+    let mut builder = hookgate_queue_nats::NatsQueue::builder(url)
+        .ack_wait(visibility)
+        .replicas(replicas);
     if let Some(stream) = stream {
         builder = builder.stream(stream);
     }
     if let Some(window) = dedup_window {
         builder = builder.dedup_window(window);
+    }
+    if let Some(max) = max_bytes {
+        builder = builder.max_bytes(max);
     }
     let opened = builder
         .connect()
@@ -329,6 +393,13 @@ async fn open_nats(
                 with_causes(&e)
             )
         })?;
+    if let Some(required) = check {
+        let found = opened
+            .check_durability(required.into())
+            .await
+            .map_err(|e| refused_durability("nats", required, &e))?;
+        warn_unverified("nats", found);
+    }
     Ok(Arc::new(opened))
 }
 
@@ -338,6 +409,9 @@ async fn open_nats(
     _: Option<&str>,
     _: Option<Duration>,
     _: Duration,
+    _: usize,
+    _: Option<u64>,
+    _: Option<DurabilityName>,
 ) -> Result<Arc<dyn Queue>, String> {
     Err(not_built("nats"))
 }

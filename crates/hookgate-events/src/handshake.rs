@@ -186,6 +186,13 @@ impl ZoomUrlValidation {
             let payload = body
                 .member("payload")
                 .ok_or(InvalidHandshake::new(MESSAGE, "payload is missing"))?;
+            // An object only: serde's derived struct would also read a JSON
+            // array (`"payload":["tok"]`) as `plainToken`, a token that a
+            // JSON reader of the same body does not see there (what the
+            // handshakes fuzz target's check against serde_json flags).
+            if !payload.trim_start().starts_with('{') {
+                return Err(InvalidHandshake::new(MESSAGE, "payload is not an object"));
+            }
             let payload: Payload = serde_json::from_str(payload).map_err(|_| {
                 InvalidHandshake::new(MESSAGE, "payload.plainToken is missing or not a string")
             })?;
@@ -455,6 +462,11 @@ mod tests {
         assert!(ZoomUrlValidation::from_json(&other).is_none());
         let bad = JsonBody::new(br#"{"event":"endpoint.url_validation","payload":{}}"#);
         assert!(ZoomUrlValidation::from_json(&bad).unwrap().is_err());
+        // A payload that is an array has no `plainToken` (serde's derived
+        // struct read the array's first string; fuzz/ handshakes target).
+        let array = JsonBody::new(br#"{"event":"endpoint.url_validation","payload":["tok"]}"#);
+        let err = ZoomUrlValidation::from_json(&array).unwrap().unwrap_err();
+        assert_eq!(err.reason(), "payload is not an object");
     }
 
     #[test]

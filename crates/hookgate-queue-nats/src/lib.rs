@@ -57,6 +57,14 @@
 //! `jetstream { sync_interval: always }` (NATS 2.10+). The development
 //! machine's NATS runs standalone with the defaults.
 //!
+//! Streams that exist are used as they are: [`NatsQueue::check_durability`]
+//! refuses one with memory storage, fewer replicas than asked for, or limits
+//! of its own (at a `max_bytes`, `max_msgs` or `max_age`, NATS removes stored
+//! messages: NATS 2.9 removes the oldest even with `discard = new`), and
+//! says that `sync_interval` cannot be read; `hookgate serve` calls it at
+//! start. [`NatsQueueBuilder::max_bytes`] bounds the work stream by refusing
+//! new deliveries instead.
+//!
 //! # Errors
 //!
 //! An unreachable server, a broken connection or a timeout (default 2 s per
@@ -117,8 +125,9 @@ use futures_util::StreamExt;
 use hookgate_queue::{
     BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, DeliveryKey, Enqueue, EnqueueOutcome,
     LeaseId, LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats,
-    Wakeups, observe,
+    StorageLimit, StorageUsage, Wakeups, observe,
 };
+pub use hookgate_queue::{Durability, DurabilityCheck};
 
 use crate::envelope::Envelope;
 use crate::state::State;
@@ -133,6 +142,9 @@ pub const DEFAULT_STREAM: &str = "HOOKGATE";
 pub const DEFAULT_CONSUMER: &str = "workers";
 /// The `Retry-After` hint given when NATS cannot be reached.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// The `Retry-After` hint given when the work stream is full: it empties as
+/// fast as workers handle deliveries.
+const FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// The longest redelivery delay JetStream can be asked for.
 const MAX_NAK_DELAY: Duration = Duration::from_nanos(i64::MAX as u64);
 const ATTEMPTS_HEADER: &str = "Hookgate-Attempts";
@@ -149,6 +161,7 @@ pub struct NatsQueueBuilder {
     max_deliver: Option<i64>,
     backoff: Vec<Duration>,
     replicas: usize,
+    max_bytes: Option<u64>,
     operation_timeout: Duration,
 }
 
@@ -199,6 +212,24 @@ impl NatsQueueBuilder {
     /// The streams' replica count (default 1; 3 in a cluster for durability).
     pub fn replicas(mut self, replicas: usize) -> Self {
         self.replicas = replicas.max(1);
+        self
+    }
+
+    /// The most bytes the work stream may hold (default: no limit). Past it
+    /// enqueues fail with
+    /// [`QueueErrorKind::Full`](hookgate_queue::QueueErrorKind::Full) for
+    /// [`StorageLimit::MaxBytes`]: the receiving side answers `503` with
+    /// `Retry-After`.
+    ///
+    /// The budget is kept by the queue, not by the stream's own `max_bytes`:
+    /// NATS 2.9 drops the *oldest* messages of a work-queue stream at its
+    /// limit even with `discard = new` (measured: 64 publishes acknowledged,
+    /// 13 kept), which would lose acknowledged deliveries. Each handle reads
+    /// the stream's size at most once a second and counts its own publishes
+    /// in between, so several receivers together may pass the budget by what
+    /// they enqueue in that second; nothing is ever dropped.
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = Some(bytes);
         self
     }
 
@@ -350,6 +381,8 @@ impl NatsQueueBuilder {
                 state,
                 subjects,
                 stream: self.stream,
+                replicas: self.replicas,
+                budget: self.max_bytes.map(ByteBudget::new),
                 ack_wait,
                 margin,
                 timeout,
@@ -371,6 +404,7 @@ impl fmt::Debug for NatsQueueBuilder {
             .field("max_deliver", &self.max_deliver)
             .field("backoff", &self.backoff)
             .field("replicas", &self.replicas)
+            .field("max_bytes", &self.max_bytes)
             .field("operation_timeout", &self.operation_timeout)
             .finish()
     }
@@ -409,12 +443,81 @@ struct Inner {
     state: kv::Store,
     subjects: Subjects,
     stream: String,
+    /// The replicas asked for: those of the streams this handle creates, and
+    /// the fewest [`NatsQueue::check_durability`] accepts.
+    replicas: usize,
+    /// `max_bytes`, kept by this handle (see [`NatsQueueBuilder::max_bytes`]).
+    budget: Option<ByteBudget>,
     ack_wait: Duration,
     margin: Duration,
     timeout: Duration,
     leases: Mutex<HashMap<LeaseId, Held>>,
     /// Wakes this process's idle worker pools (see [`Queue::wakeups`]).
     ready: ReadySignal,
+}
+
+/// The work stream's byte budget, as one handle sees it: the stream's size
+/// read from the server at most once per [`ByteBudget::REFRESH`], plus what
+/// this handle published since.
+struct ByteBudget {
+    max: u64,
+    seen: Mutex<SeenSize>,
+}
+
+struct SeenSize {
+    bytes: u64,
+    /// When `bytes` was read from the server; `None` before the first read.
+    read_at: Option<Instant>,
+}
+
+impl ByteBudget {
+    const REFRESH: Duration = Duration::from_secs(1);
+
+    fn new(max: u64) -> Self {
+        Self {
+            max,
+            seen: Mutex::new(SeenSize {
+                bytes: 0,
+                read_at: None,
+            }),
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, SeenSize> {
+        // Two plain numbers: consistent whatever panicked.
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether the size should be read again from the server.
+    fn stale(&self) -> bool {
+        self.seen()
+            .read_at
+            .is_none_or(|at| at.elapsed() >= Self::REFRESH)
+    }
+
+    fn set(&self, bytes: u64) {
+        *self.seen() = SeenSize {
+            bytes,
+            read_at: Some(Instant::now()),
+        };
+    }
+
+    /// Takes `len` bytes of the budget, or says it is spent.
+    fn take(&self, len: u64) -> Result<(), QueueError> {
+        let mut seen = self.seen();
+        if seen.bytes.saturating_add(len) > self.max {
+            return Err(QueueError::full_at(
+                StorageLimit::MaxBytes,
+                Some(format!(
+                    "the work stream holds {} bytes of its max_bytes {}",
+                    seen.bytes, self.max
+                )),
+                FULL_RETRY_AFTER,
+            ));
+        }
+        seen.bytes += len;
+        Ok(())
+    }
 }
 
 /// A lease this handle holds.
@@ -446,6 +549,7 @@ impl NatsQueue {
             max_deliver: None,
             backoff: Vec::new(),
             replicas: 1,
+            max_bytes: None,
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
         }
     }
@@ -453,6 +557,77 @@ impl NatsQueue {
     /// The work stream's name.
     pub fn stream(&self) -> &str {
         &self.inner.stream
+    }
+
+    /// Checks that the queue's streams keep an acknowledged enqueue as
+    /// durable as `required` says, in the words of the SQLite queue's setting.
+    ///
+    /// [`connect`](NatsQueueBuilder::connect) uses streams that exist as they
+    /// are, so one created by hand (or by another tool) may not be what this
+    /// builder would create. Each of the three streams (work, dead letters,
+    /// state bucket) is read afresh from the server:
+    ///
+    /// - memory storage meets neither level: a restart of NATS loses every
+    ///   acknowledged delivery it holds;
+    /// - fewer replicas than [`NatsQueueBuilder::replicas`] asked for is
+    ///   refused too: the quorum that acknowledges a write is smaller than
+    ///   the operator planned for;
+    /// - a limit on the work or dead-letter stream (`max_bytes`, `max_msgs`,
+    ///   `max_age`) is refused: at it, NATS removes stored messages, which
+    ///   are acknowledged deliveries (NATS 2.9 removes the oldest even with
+    ///   `discard = new`); [`NatsQueueBuilder::max_bytes`] is the budget that
+    ///   refuses new deliveries instead;
+    /// - file storage meets [`Durability::ProcessCrash`]: a `PubAck` means the
+    ///   message is written to the stream's files. Whether it is `fsync`ed
+    ///   first is the server's `sync_interval` (every 2 minutes by default;
+    ///   `always` since NATS 2.10), which clients cannot read: for
+    ///   [`Durability::Fsync`] the answer is [`DurabilityCheck::Unverified`],
+    ///   saying what to check.
+    ///
+    /// # Errors
+    ///
+    /// `Invalid`, naming the stream and the setting to change, when a stream
+    /// does not meet `required`; `Unavailable` when the server does not answer.
+    pub async fn check_durability(
+        &self,
+        required: Durability,
+    ) -> Result<DurabilityCheck, QueueError> {
+        let names = [
+            self.inner.stream.clone(),
+            format!("{}_DEAD", self.inner.stream),
+            format!("KV_{}_STATE", self.inner.stream),
+        ];
+        for name in names {
+            let config = bounded(self.inner.timeout, async {
+                let mut stream = self
+                    .inner
+                    .js
+                    .get_stream(&name)
+                    .await
+                    .map_err(|err| setup_error("reading the stream's settings", err))?;
+                let info = stream
+                    .info()
+                    .await
+                    .map_err(|err| setup_error("reading the stream's settings", err))?;
+                Ok(info.config.clone())
+            })
+            .await?;
+            if let Some(problem) = durability_problem(required, &name, &config, self.inner.replicas)
+            {
+                return Err(QueueError::invalid(problem));
+            }
+        }
+        Ok(match required {
+            Durability::ProcessCrash => DurabilityCheck::Met,
+            _ => DurabilityCheck::Unverified {
+                reason: format!(
+                    "nats acknowledges a message once it is written to the stream's files, and fsyncs them every \
+                     `sync_interval` (2 minutes by default), which a client cannot read: for durability = \"{required}\" \
+                     check that the server has `jetstream {{ sync_interval: always }}` (NATS 2.10+), \
+                     or set durability = \"process-crash\""
+                ),
+            },
+        })
     }
 
     fn leases(&self) -> std::sync::MutexGuard<'_, HashMap<LeaseId, Held>> {
@@ -509,6 +684,18 @@ impl NatsQueue {
                 .as_str(),
         );
         let payload = envelope::encode(&new, None);
+        if let Some(budget) = &self.inner.budget {
+            if budget.stale() {
+                let mut work = self.inner.work.clone();
+                let info = work.info().await.map_err(unavailable)?;
+                budget.set(info.state.bytes);
+            }
+            // What the server counts, rounded up: its record (22 bytes and an
+            // 8-byte hash), the subject, the header block with the id, the payload.
+            let id_len = new.source.len() + 1 + new.delivery_id.len();
+            let subject_len = self.inner.subjects.work.len();
+            budget.take((payload.len() + subject_len + id_len + 64) as u64)?;
+        }
         let Some(key) = &new.coalesce_key else {
             let ack = self
                 .publish(&self.inner.subjects.work, headers, payload)
@@ -895,6 +1082,8 @@ impl NatsQueue {
         let info = consumer.info().await.map_err(unavailable)?.clone();
         let mut dead = self.inner.dead.clone();
         let dead_count = dead.info().await.map_err(unavailable)?.state.messages;
+        let mut work = self.inner.work.clone();
+        let work = work.info().await.map_err(unavailable)?.clone();
 
         // Retries waiting for their time are pending acks to JetStream.
         let now_ms = envelope::micros(SystemTime::now()) / 1000;
@@ -919,6 +1108,15 @@ impl NatsQueue {
         stats.scheduled = scheduled;
         stats.leased = (info.num_ack_pending as u64).saturating_sub(scheduled + due_now);
         stats.dead = dead_count;
+        let mut storage = StorageUsage::default();
+        storage.bytes = work.state.bytes;
+        if let Some(budget) = &self.inner.budget {
+            budget.set(work.state.bytes);
+            if work.state.bytes >= budget.max {
+                storage.limit_reached = Some(StorageLimit::MaxBytes);
+            }
+        }
+        stats.storage = Some(storage);
         if info.num_pending > 0 {
             stats.oldest_ready_age = self
                 .first_waiting(info.delivered.stream_sequence)
@@ -1099,6 +1297,48 @@ async fn bounded<T>(
 }
 
 /// An error while creating the queue's streams, naming the step.
+/// Why a stream's settings do not meet `required`, naming the setting to
+/// change; `None` when they do (as far as a client can tell).
+fn durability_problem(
+    required: Durability,
+    name: &str,
+    config: &stream::Config,
+    wanted_replicas: usize,
+) -> Option<String> {
+    if config.storage == stream::StorageType::Memory {
+        return Some(format!(
+            "nats stream {name} keeps its messages in memory (storage: memory): a restart of NATS loses \
+             acknowledged deliveries, which durability = \"{required}\" refuses; recreate it with file storage \
+             (when it is empty: `nats stream rm {name}`, and hookgate creates it with file storage)"
+        ));
+    }
+    // A stream reports 0 replicas for the default of 1.
+    let replicas = config.num_replicas.max(1);
+    if replicas < wanted_replicas {
+        return Some(format!(
+            "nats stream {name} has {replicas} replica(s), fewer than the {wanted_replicas} configured \
+             (`replicas`): raise it (`nats stream edit {name} --replicas {wanted_replicas}`) or configure fewer"
+        ));
+    }
+    // The bucket keeps one value per key by design; the streams of
+    // deliveries must keep every message until it is handled.
+    if !name.starts_with("KV_") {
+        let limits = [
+            ("max_bytes", config.max_bytes > 0),
+            ("max_msgs", config.max_messages > 0),
+            ("max_age", !config.max_age.is_zero()),
+        ];
+        if let Some((limit, _)) = limits.iter().find(|(_, set)| *set) {
+            return Some(format!(
+                "nats stream {name} has a {limit} limit: at it NATS removes stored messages, acknowledged \
+                 deliveries among them, which durability = \"{required}\" refuses; remove the limit \
+                 (`nats stream edit {name}`) and use hookgate's max_bytes, which refuses new deliveries instead"
+            ));
+        }
+    }
+    None
+}
+
 fn setup_error(step: &str, err: impl fmt::Display) -> QueueError {
     unavailable(format!("{step}: {err}"))
 }
@@ -1110,10 +1350,32 @@ fn unavailable(err: impl Into<hookgate_queue::BoxError>) -> QueueError {
 
 /// A publish that timed out or lost its connection is `Unavailable`; one the
 /// server refused (no such stream, message too large) is `Storage`.
+/// A stream at its `max_bytes` (or the server out of JetStream storage) is
+/// `Full`, so the sender is told to come back.
 fn publish_error(err: jetstream::context::PublishError) -> QueueError {
     use jetstream::context::PublishErrorKind as Kind;
     match err.kind() {
         Kind::TimedOut | Kind::BrokenPipe | Kind::MaxAckPending => unavailable(err),
-        _ => QueueError::storage(err),
+        _ => match full_limit(&err) {
+            Some(limit) => QueueError::full_at(limit, Some(err.to_string()), FULL_RETRY_AFTER),
+            None => QueueError::storage(err),
+        },
+    }
+}
+
+/// The limit behind a refused publish, from the server's error code.
+fn full_limit(err: &jetstream::context::PublishError) -> Option<StorageLimit> {
+    use jetstream::ErrorCode;
+    let server = std::error::Error::source(err)?.downcast_ref::<jetstream::Error>()?;
+    match server.error_code() {
+        // `discard = new` at a limit: "maximum bytes exceeded" (or messages).
+        ErrorCode::STREAM_STORE_FAILED if server.to_string().contains("maximum bytes") => {
+            Some(StorageLimit::MaxBytes)
+        }
+        ErrorCode::STREAM_STORE_FAILED if server.to_string().contains("maximum messages") => {
+            Some(StorageLimit::Capacity)
+        }
+        ErrorCode::INSUFFICIENT_RESOURCES => Some(StorageLimit::StorageFull),
+        _ => None,
     }
 }

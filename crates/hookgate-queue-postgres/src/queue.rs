@@ -40,30 +40,12 @@ pub const PRUNE_BATCH: i64 = 10_000;
 /// "for ever" within PostgreSQL's timestamps).
 const FOREVER: Duration = Duration::from_secs(1 << 40);
 
-/// How durable an acknowledged enqueue must be, in the words of the SQLite
-/// queue's `durability` setting; see [`PostgresQueue::check_durability`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Durability {
-    /// A commit is flushed to disk (`fsync`) before the server answers:
-    /// survives a power loss or kernel crash. Needs `fsync = on`,
-    /// `full_page_writes = on` and `synchronous_commit` not `off`.
-    #[default]
-    Fsync,
-    /// A commit reaches the operating system before the server answers:
-    /// survives a crash of the PostgreSQL server process, may lose the last
-    /// commits on power loss. Needs `synchronous_commit` not `off`.
-    ProcessCrash,
-}
-
-impl fmt::Display for Durability {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Fsync => "fsync",
-            Self::ProcessCrash => "process-crash",
-        })
-    }
-}
+/// How durable an acknowledged enqueue must be: the words of every
+/// hookgate queue. For PostgreSQL, [`Durability::Fsync`] needs `fsync = on`,
+/// `full_page_writes = on` and `synchronous_commit` not `off`;
+/// [`Durability::ProcessCrash`] needs `synchronous_commit` not `off`. See
+/// [`PostgresQueue::check_durability`].
+pub use hookgate_queue::Durability;
 
 /// Configures and connects a [`PostgresQueue`].
 #[must_use]

@@ -50,9 +50,15 @@
 //! Also set `maxmemory-policy noeviction` (evicting queue keys loses
 //! deliveries; with `noeviction` a full Redis refuses writes and the queue
 //! answers [`QueueErrorKind::Full`](hookgate_queue::QueueErrorKind::Full)).
+//! Before that, enqueues are refused `Full` once Redis uses 90% of its
+//! `maxmemory` ([`RedisQueueBuilder::max_memory_use`]), so the leases,
+//! retries and acknowledgements of what was accepted still have room.
 //! With replicas, a failover can lose writes the replica had not received;
 //! Redis cannot promise otherwise. The test Redis on the development machine
 //! runs with `--appendonly no --save ""`: it proves behaviour, not durability.
+//!
+//! [`RedisQueue::check_durability`] reads these settings and refuses a server
+//! that does not meet a [`Durability`]; `hookgate serve` calls it at start.
 //!
 //! In Redis Cluster, give a prefix with a hash tag (`{hookgate}`) so all keys
 //! of one queue live in one slot, as the scripts require.
@@ -113,12 +119,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-pub use hookgate_queue::Durability;
 use hookgate_queue::{
     BoxFuture, DEFAULT_DEDUP_WINDOW, DeadLetter, Delivery, Enqueue, EnqueueOutcome, LeaseId,
-    LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, Wakeups,
-    observe,
+    LeaseRequest, Leased, NewDelivery, Queue, QueueError, ReadySignal, Replay, Stats, StorageLimit,
+    Wakeups, observe,
 };
+pub use hookgate_queue::{Durability, DurabilityCheck};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, RetryMethod, Value};
 
@@ -141,7 +147,11 @@ pub struct RedisQueueBuilder {
     consumer: Option<String>,
     dedup_window: Duration,
     operation_timeout: Duration,
+    max_memory_use: f64,
 }
+
+/// The default share of Redis's `maxmemory` past which enqueues are refused.
+pub const DEFAULT_MAX_MEMORY_USE: f64 = 0.9;
 
 impl RedisQueueBuilder {
     /// Prefixes every key of the queue (default `hookgate`). Queues with
@@ -169,6 +179,26 @@ impl RedisQueueBuilder {
     /// 2 s); past it the operation fails with `Unavailable`.
     pub fn operation_timeout(mut self, timeout: Duration) -> Self {
         self.operation_timeout = timeout;
+        self
+    }
+
+    /// Enqueues are refused ([`QueueErrorKind::Full`](hookgate_queue::QueueErrorKind::Full)
+    /// for [`StorageLimit::StorageFull`], so the receiving side answers 503
+    /// with `Retry-After`) while Redis's `used_memory` is above this share
+    /// of its `maxmemory` (default [`DEFAULT_MAX_MEMORY_USE`], 0.9; `1.0`
+    /// leaves it to Redis, which refuses writes at `maxmemory` with
+    /// `noeviction`). Without `maxmemory` (0) nothing is checked. `INFO
+    /// memory` is read at most once a second per handle, on an enqueue.
+    ///
+    /// The margin keeps room for what is already accepted to be handled:
+    /// leases, retries and dead letters write too, and a Redis that refuses
+    /// those stalls the workers that would free memory.
+    pub fn max_memory_use(mut self, share: f64) -> Self {
+        self.max_memory_use = if share.is_finite() {
+            share.clamp(0.0, 1.0)
+        } else {
+            DEFAULT_MAX_MEMORY_USE
+        };
         self
     }
 
@@ -210,6 +240,7 @@ impl RedisQueueBuilder {
                 consumer,
                 dedup_window: self.dedup_window,
                 operation_timeout: self.operation_timeout,
+                memory: MemoryGuard::new(self.max_memory_use),
             }),
         })
     }
@@ -224,6 +255,7 @@ impl fmt::Debug for RedisQueueBuilder {
             .field("consumer", &self.consumer)
             .field("dedup_window", &self.dedup_window)
             .field("operation_timeout", &self.operation_timeout)
+            .field("max_memory_use", &self.max_memory_use)
             .finish()
     }
 }
@@ -242,8 +274,92 @@ struct Inner {
     consumer: String,
     dedup_window: Duration,
     operation_timeout: Duration,
+    memory: MemoryGuard,
     /// Wakes this process's idle worker pools (see [`Queue::wakeups`]).
     ready: ReadySignal,
+}
+
+/// Redis's memory as one handle last read it (see
+/// [`RedisQueueBuilder::max_memory_use`]).
+struct MemoryGuard {
+    max_share: f64,
+    last: std::sync::Mutex<Option<MemoryReading>>,
+}
+
+#[derive(Clone, Copy)]
+struct MemoryReading {
+    used: u64,
+    max: u64,
+    at: Instant,
+}
+
+impl MemoryGuard {
+    const REFRESH: Duration = Duration::from_secs(1);
+
+    fn new(max_share: f64) -> Self {
+        Self {
+            max_share,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn last(&self) -> Option<MemoryReading> {
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn fresh(&self) -> Option<MemoryReading> {
+        self.last().filter(|r| r.at.elapsed() < Self::REFRESH)
+    }
+
+    fn set(&self, used: u64, max: u64) -> MemoryReading {
+        let reading = MemoryReading {
+            used,
+            max,
+            at: Instant::now(),
+        };
+        *self
+            .last
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reading);
+        reading
+    }
+
+    /// `Full` when the reading is past the share of `maxmemory`.
+    fn check(&self, reading: MemoryReading) -> Result<(), QueueError> {
+        if reading.max == 0 || self.max_share >= 1.0 {
+            return Ok(());
+        }
+        // f64 is exact to 2^53 bytes, far past any server's memory.
+        let limit = (reading.max as f64 * self.max_share) as u64;
+        if reading.used > limit {
+            return Err(QueueError::full_at(
+                StorageLimit::StorageFull,
+                Some(format!(
+                    "redis uses {} of its maxmemory {} bytes, past the {:.0}% kept for the queue's own work",
+                    reading.used,
+                    reading.max,
+                    self.max_share * 100.0
+                )),
+                FULL_RETRY_AFTER,
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `used_memory` and `maxmemory` from `INFO memory`'s `name:value` lines.
+fn parse_memory_info(info: &str) -> Option<(u64, u64)> {
+    let field = |name: &str| {
+        info.lines().find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .and_then(|value| value.trim().parse::<u64>().ok())
+        })
+    };
+    Some((field("used_memory")?, field("maxmemory")?))
 }
 
 impl RedisQueue {
@@ -256,6 +372,7 @@ impl RedisQueue {
             consumer: None,
             dedup_window: DEFAULT_DEDUP_WINDOW,
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+            max_memory_use: DEFAULT_MAX_MEMORY_USE,
         }
     }
 
@@ -369,6 +486,36 @@ impl RedisQueue {
         .await
     }
 
+    /// Refuses an enqueue while Redis is near its `maxmemory`, reading
+    /// `INFO memory` when the last reading is a second old.
+    async fn check_memory(&self) -> Result<(), QueueError> {
+        let guard = &self.inner.memory;
+        if guard.max_share >= 1.0 {
+            return Ok(());
+        }
+        let reading = match guard.fresh() {
+            Some(reading) => reading,
+            None => {
+                let info: String = self
+                    .bounded(async {
+                        let mut conn = self.inner.conn.clone();
+                        redis::cmd("INFO")
+                            .arg("memory")
+                            .query_async(&mut conn)
+                            .await
+                    })
+                    .await?;
+                match parse_memory_info(&info) {
+                    Some((used, max)) => guard.set(used, max),
+                    // A server that does not say (a proxy, a fork): Redis's
+                    // own refusal at `maxmemory` still answers `Full`.
+                    None => guard.set(0, 0),
+                }
+            }
+        };
+        guard.check(reading)
+    }
+
     async fn enqueue_now(&self, new: NewDelivery) -> Result<EnqueueOutcome, QueueError> {
         if new.source.is_empty() {
             return Err(QueueError::invalid("empty source name"));
@@ -376,6 +523,7 @@ impl RedisQueue {
         if new.delivery_id.is_empty() {
             return Err(QueueError::invalid("empty delivery id"));
         }
+        self.check_memory().await?;
         let received = codec::micros(new.received_at).to_string();
         let headers = hookgate_queue::wire::encode_headers(&new.headers);
         let window = codec::duration_millis(self.inner.dedup_window).to_string();
@@ -683,28 +831,10 @@ impl Queue for RedisQueue {
     }
 }
 
-/// Connection trouble is `Unavailable` (try again soon), Redis out of memory
-/// is `Full`, anything else (a script or data error) is `Storage`.
-/// What [`RedisQueue::check_durability`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DurabilityCheck {
-    /// The server's settings meet the durability asked for.
-    Met,
-    /// The settings could not be read (`CONFIG` disabled or not permitted).
-    Unverified {
-        /// What could not be read, and what to check by hand.
-        reason: String,
-    },
-}
-
 /// Why `appendonly` and `appendfsync` do not meet `required`, naming the
 /// setting to change; `None` when they do.
 fn durability_problem(required: Durability, appendonly: &str, appendfsync: &str) -> Option<String> {
-    let wanted = match required {
-        Durability::Fsync => "fsync",
-        _ => "process-crash",
-    };
+    let wanted = required.as_str();
     if !appendonly.eq_ignore_ascii_case("yes") {
         return Some(format!(
             "redis has appendonly {appendonly:?}: a restart or crash of Redis loses acknowledged deliveries, \
@@ -720,11 +850,13 @@ fn durability_problem(required: Durability, appendonly: &str, appendfsync: &str)
     None
 }
 
+/// Connection trouble is `Unavailable` (try again soon), Redis out of memory
+/// is `Full`, anything else (a script or data error) is `Storage`.
 fn map_err(err: RedisError) -> QueueError {
     if err.code() == Some("OOM") {
         // `/healthz` and the metrics name it as any storage limit.
         return QueueError::full_at(
-            hookgate_queue::StorageLimit::StorageFull,
+            StorageLimit::StorageFull,
             Some(err.to_string()),
             FULL_RETRY_AFTER,
         );
@@ -851,6 +983,25 @@ fn parse_dead(reply: &Value) -> Option<Vec<DeadLetter>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_info_reads_used_and_max() {
+        let info = "# Memory\r\nused_memory:1048576\r\nused_memory_human:1.00M\r\n\
+                    used_memory_rss:2000000\r\nmaxmemory:4194304\r\nmaxmemory_human:4.00M\r\n";
+        assert_eq!(parse_memory_info(info), Some((1_048_576, 4_194_304)));
+        assert_eq!(parse_memory_info("used_memory:1\r\n"), None);
+        let guard = MemoryGuard::new(0.9);
+        let at = |used, max| MemoryReading {
+            used,
+            max,
+            at: Instant::now(),
+        };
+        assert!(guard.check(at(100, 0)).is_ok(), "no maxmemory: no limit");
+        assert!(guard.check(at(900, 1000)).is_ok());
+        let err = guard.check(at(901, 1000)).unwrap_err();
+        assert_eq!(err.kind(), hookgate_queue::QueueErrorKind::Full);
+        assert!(MemoryGuard::new(1.0).check(at(1000, 1000)).is_ok());
+    }
 
     #[test]
     fn durability_follows_appendonly_and_appendfsync() {

@@ -222,3 +222,70 @@ async fn a_redis_without_aof_fails_the_durability_check() {
         assert!(err.to_string().contains("set appendonly yes"), "{err}");
     }
 }
+
+/// Near Redis's `maxmemory`, enqueues are refused `Full` before Redis would
+/// refuse the queue's own leases and acknowledgements; without `maxmemory`,
+/// or with the guard set to 1.0, nothing is checked.
+#[tokio::test]
+async fn near_maxmemory_enqueues_are_full() {
+    let Some(redis) = OwnRedis::start() else {
+        return;
+    };
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let used: u64 = info
+        .lines()
+        .find_map(|line| line.strip_prefix("used_memory:"))
+        .and_then(|value| value.trim().parse().ok())
+        .expect("used_memory");
+    let delivery = |id: &str| NewDelivery::new("clarife", id, SystemTime::now(), &b"{}"[..]);
+
+    // No maxmemory yet: the guard has nothing to compare with.
+    let guarded = RedisQueue::builder(redis.url())
+        .prefix("memory-guard")
+        .max_memory_use(0.5)
+        .build()
+        .unwrap();
+    assert_eq!(
+        guarded.enqueue(delivery("d-1")).await.unwrap(),
+        EnqueueOutcome::Enqueued
+    );
+
+    // Redis now at two thirds of its maxmemory, past the guard's half.
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg((used * 3 / 2).to_string())
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let fresh = RedisQueue::builder(redis.url())
+        .prefix("memory-guard")
+        .max_memory_use(0.5)
+        .build()
+        .unwrap();
+    let err = fresh.enqueue(delivery("d-2")).await.unwrap_err();
+    assert_eq!(err.kind(), QueueErrorKind::Full, "{err}");
+    assert_eq!(
+        err.limit(),
+        Some(hookgate_queue::StorageLimit::StorageFull),
+        "{err}"
+    );
+    assert!(err.retry_after().is_some(), "{err}");
+    assert!(format!("{err:?}").contains("maxmemory"), "{err:?}");
+
+    let unguarded = RedisQueue::builder(redis.url())
+        .prefix("memory-guard")
+        .max_memory_use(1.0)
+        .build()
+        .unwrap();
+    assert_eq!(
+        unguarded.enqueue(delivery("d-3")).await.unwrap(),
+        EnqueueOutcome::Enqueued
+    );
+}

@@ -158,6 +158,7 @@ mod coalesce;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 mod delivery;
+mod durability;
 mod error;
 mod memory;
 pub mod observe;
@@ -178,6 +179,7 @@ pub use delivery::{
     DeadLetter, Delivery, DeliveryKey, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery,
     Replay, Stats,
 };
+pub use durability::{Durability, DurabilityCheck};
 pub use error::{BoxError, QueueError, QueueErrorKind};
 /// Re-exported from `hookgate-events`: what handlers return and are told.
 pub use hookgate_events::{DeliveryInfo, Disposition, HandlerError};
@@ -186,7 +188,7 @@ pub use queue::{BoxFuture, Enqueue, Queue};
 pub use retry::{RetryPolicy, RetrySchedule};
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-pub use sqlite::{Durability, SqliteQueue, SqliteQueueBuilder};
+pub use sqlite::{SqliteQueue, SqliteQueueBuilder};
 pub use storage::{StorageLimit, StorageUsage};
 pub use wake::{ReadySignal, Wakeups};
 pub use worker::{

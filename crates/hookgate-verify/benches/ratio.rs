@@ -6,7 +6,11 @@
 //! same drift.
 //!
 //! Run with: `cargo bench -p hookgate-verify --bench ratio` (add `-- ROUNDS
-//! SIZE…` to change the 200 rounds and the 256, 1024 and 65536-byte bodies).
+//! SIZE…` to change the 200 rounds and the 256, 1024 and 65536-byte bodies,
+//! and words to time only the contenders whose names contain one of them:
+//! `-- 1 1024 twilio` under `valgrind --tool=callgrind
+//! --toggle-collect='ratio::time_batch*'` counts one contender's
+//! instructions alone).
 
 use std::hint::black_box;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -39,6 +43,8 @@ struct Contender<'a> {
 }
 
 /// Nanoseconds per call over a batch long enough to dwarf the clock reads.
+/// Never inlined: callgrind's `--toggle-collect` names it.
+#[inline(never)]
 fn time_batch(run: &mut dyn FnMut(), calls: u32) -> f64 {
     let start = Instant::now();
     for _ in 0..calls {
@@ -48,11 +54,19 @@ fn time_batch(run: &mut dyn FnMut(), calls: u32) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; anything else is rounds, then sizes.
-    let numbers: Vec<usize> = std::env::args()
+    // `cargo bench` passes `--bench`; numbers are rounds, then sizes, and
+    // other words filter the contenders by name.
+    let args: Vec<String> = std::env::args()
         .skip(1)
-        .filter_map(|arg| arg.parse().ok())
+        .filter(|arg| !arg.starts_with("--"))
         .collect();
+    let numbers: Vec<usize> = args.iter().filter_map(|arg| arg.parse().ok()).collect();
+    let filters: Vec<&str> = args
+        .iter()
+        .filter(|arg| arg.parse::<usize>().is_err())
+        .map(String::as_str)
+        .collect();
+    let selected = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
     let rounds = numbers.first().copied().unwrap_or(200);
     let sizes = match numbers.get(1..) {
         Some(sizes) if !sizes.is_empty() => sizes.to_vec(),
@@ -70,7 +84,14 @@ fn main() {
                 let verifier = Verifier::new(scheme, secret_for(scheme)).unwrap();
                 let body = body_for(scheme, size, unix);
                 let headers = signed(scheme, unix, &body);
-                verifier.verify_at(&headers, &body, now).unwrap();
+                let verified = verifier.verify_at(&headers, &body, now).unwrap();
+                if scheme == Scheme::Paddle {
+                    // The id scan of a realistic body, not a missing id's.
+                    assert_eq!(
+                        verified.delivery_id(),
+                        Some("evt_01h8bzakzx3hm2fmen703n5q45")
+                    );
+                }
                 (scheme, verifier, headers, body)
             })
             .collect();
@@ -204,6 +225,51 @@ fn main() {
             fastest: f64::MAX,
             calls,
         });
+        // The body id's duplicate-key scan (issue 13, item 6) alone: a custom
+        // scheme over the same body with and without reading `id` from it.
+        // Where nothing after the first `id` could name it again, two SIMD
+        // searches end the scan; a body with a nested `"id"` (a Stripe
+        // event's object) is walked to its end.
+        for (label, body) in [
+            ("rest skipped", body.clone()),
+            ("rest walked", nested_id_body(size)),
+        ] {
+            let build = |from_body: bool| {
+                let builder = Verifier::builder(Scheme::Custom)
+                    .header("x-signature")
+                    .and_then(|builder| builder.secret(RAW_SECRET))
+                    .unwrap();
+                let verifier = if from_body {
+                    builder.delivery_id_from_body()
+                } else {
+                    builder
+                }
+                .build()
+                .unwrap();
+                let headers = delivered(verifier.signer().sign("", unix, &body).unwrap());
+                let read = verifier.verify_at(&headers, &body, now).unwrap();
+                assert_eq!(read.delivery_id().is_some(), from_body);
+                (verifier, headers)
+            };
+            for (name, (verifier, headers)) in [
+                (format!("custom, id in header ({label})"), build(false)),
+                (format!("custom, id from body ({label})"), build(true)),
+            ] {
+                let body = body.clone();
+                contenders.push(Contender {
+                    name,
+                    run: Box::new(move || {
+                        black_box(
+                            verifier
+                                .verify_at(black_box(&headers), black_box(&body), now)
+                                .unwrap(),
+                        );
+                    }),
+                    fastest: f64::MAX,
+                    calls,
+                });
+            }
+        }
         let first_sha1 = contenders.len();
         contenders.push(Contender {
             name: "hmac-sha1 (bare, url+params)".into(),
@@ -270,7 +336,7 @@ fn main() {
         }
 
         for _ in 0..rounds {
-            for contender in &mut contenders {
+            for contender in contenders.iter_mut().filter(|c| selected(&c.name)) {
                 let took = time_batch(&mut contender.run, contender.calls);
                 contender.fastest = contender.fastest.min(took);
             }
@@ -281,6 +347,9 @@ fn main() {
              ({ed25519_calls} for Ed25519)"
         );
         for (i, contender) in contenders.iter().enumerate() {
+            if !selected(&contender.name) {
+                continue;
+            }
             // Ed25519 rows are compared with the bare ed25519-dalek verify,
             // Twilio's with the bare HMAC-SHA1.
             let (base, of) = if i >= first_ed25519 {
@@ -290,14 +359,39 @@ fn main() {
             } else {
                 (bare, "bare")
             };
+            // A baseline filtered out was never timed: no ratio.
+            let ratio = if base < f64::MAX {
+                format!("{:>6.3}x {of}", contender.fastest / base)
+            } else {
+                String::new()
+            };
             println!(
-                "  {:40} {:>10.1} ns  {:>6.3}x {of}",
-                contender.name,
-                contender.fastest,
-                contender.fastest / base
+                "  {:40} {:>10.1} ns  {ratio}",
+                contender.name, contender.fastest
             );
         }
     }
+}
+
+/// [`body`] of `size` bytes whose `data` object has an `id` of its own, as
+/// a Stripe event's object does: the top-level `id`'s duplicate check then
+/// walks the rest of the body.
+fn nested_id_body(size: usize) -> Vec<u8> {
+    let plain = body(size);
+    let marker = br#""data":{"#;
+    let at = plain
+        .windows(marker.len())
+        .position(|window| window == marker)
+        .unwrap()
+        + marker.len();
+    let nested = br#""id":"obj_1","#;
+    let mut body = plain[..at].to_vec();
+    body.extend_from_slice(nested);
+    body.extend_from_slice(&plain[at..]);
+    // As many bytes fewer of padding, before the closing `"}}`.
+    let tail = body.len() - 3;
+    body.drain(tail - nested.len()..tail);
+    body
 }
 
 /// A Twilio-like form body of exactly `size` bytes: a few parameters, the

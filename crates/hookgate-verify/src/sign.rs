@@ -196,7 +196,7 @@ impl Signer {
                     _ => Vec::new(),
                 };
                 if let Some(Material::HmacSha1(keyed)) = self.first_material() {
-                    let tag = crate::twilio::mac(keyed, url, &params);
+                    let tag = crate::twilio::mac(keyed, &crate::twilio::as_given(url), &params);
                     headers.insert(h::TWILIO_SIGNATURE, value(&base64(&tag)));
                 }
                 optional_id(&mut headers, h::TWILIO_IDEMPOTENCY_TOKEN, id)?;

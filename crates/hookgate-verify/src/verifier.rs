@@ -127,7 +127,7 @@ pub(crate) struct Inner {
     pub(crate) id_header: Option<HeaderName>,
     /// The body's top-level string field holding the delivery id, read after
     /// the signature matched when no header carries one.
-    body_id_field: Option<&'static str>,
+    body_id_field: Option<crate::json::BodyField>,
     /// Whether any key is an HMAC key, and whether any is an Ed25519 public
     /// key (a Standard Webhooks verifier may hold both during a migration).
     has_hmac: bool,
@@ -342,9 +342,11 @@ impl Check<'_> {
         let delivery_id = match header_id {
             Some(id) => Some(DeliveryId::new(id)),
             // An empty `"id":""` identifies nothing: absent, like an empty header.
-            None => match self.inner.body_id_field {
-                Some(field) => crate::json::top_level_string(self.body, field)
-                    .map_err(|_| VerifyErrorKind::DuplicateBodyField { field })?
+            None => match &self.inner.body_id_field {
+                Some(field) => crate::json::body_field_string(self.body, field)
+                    .map_err(|_| VerifyErrorKind::DuplicateBodyField {
+                        field: field.name(),
+                    })?
                     .filter(|id| !id.is_empty())
                     .map(|id| DeliveryId::new(&id)),
                 None => None,
@@ -563,15 +565,21 @@ impl Check<'_> {
             BodyHash::Absent if self.form_body() => twilio::form_params(self.body),
             BodyHash::Absent => Vec::new(),
         };
-        let urls = twilio::url_variants(url);
+        // The other spelling of the URL (port added or removed) is worked out
+        // only if the URL as given matches under no key.
+        let mut other = None;
         for key in &self.inner.keys {
             let Material::HmacSha1(keyed) = &key.material else {
                 continue;
             };
-            let matched = urls.iter().any(|url| {
-                let expected = twilio::mac(keyed, url, &params);
-                bool::from(expected.ct_eq(&tag))
-            });
+            let matches = |url: &twilio::UrlPieces<'_>| {
+                bool::from(twilio::mac(keyed, url, &params).ct_eq(&tag))
+            };
+            let matched = matches(&twilio::as_given(url))
+                || other
+                    .get_or_insert_with(|| twilio::other_spelling(url))
+                    .as_ref()
+                    .is_some_and(matches);
             if matched {
                 return self.verified(key.id.clone(), None, optional_id(id));
             }
@@ -1376,7 +1384,8 @@ impl VerifierBuilder {
                     // The interaction's snowflake id.
                     Scheme::Discord => Some("id"),
                     _ => self.id_from_body.then_some("id"),
-                },
+                }
+                .map(crate::json::BodyField::new),
             }),
         })
     }

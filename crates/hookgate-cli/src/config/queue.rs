@@ -15,7 +15,8 @@ use super::values::Whole;
 use crate::duration::HumanDuration;
 use crate::size::{ByteSize, FreeDisk};
 
-/// How durable the SQLite (or PostgreSQL) queue's acknowledged enqueue is.
+/// How durable an acknowledged enqueue is: set by the SQLite queue, checked
+/// against the server's settings by the Redis, NATS and PostgreSQL queues.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum DurabilityName {
@@ -25,6 +26,24 @@ pub(crate) enum DurabilityName {
     /// Survives a process crash, may lose the last commits on power loss.
     ProcessCrash,
 }
+
+impl From<DurabilityName> for hookgate_queue::Durability {
+    fn from(name: DurabilityName) -> Self {
+        match name {
+            DurabilityName::Fsync => hookgate_queue::Durability::Fsync,
+            DurabilityName::ProcessCrash => hookgate_queue::Durability::ProcessCrash,
+        }
+    }
+}
+
+/// The NATS queue's default `durability`: what a client can check of it.
+/// JetStream acknowledges a message once it is written to its files, which it
+/// `fsync`s every `sync_interval` (2 minutes by default), a setting clients
+/// cannot read; "fsync" is accepted with a warning saying what to check.
+pub(crate) const NATS_DEFAULT_DURABILITY: DurabilityName = DurabilityName::ProcessCrash;
+
+/// The most replicas a JetStream stream can have.
+const NATS_MAX_REPLICAS: u64 = 5;
 
 /// Which queue back-end to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +65,8 @@ pub(crate) enum QueueBackend {
         endpoint: Endpoint,
         /// The key prefix (the back-end's default when absent).
         prefix: Option<String>,
+        /// What the server's settings must guarantee, checked at start.
+        durability: DurabilityName,
     },
     /// NATS JetStream, shared by every receiver configured with the same
     /// server and stream.
@@ -54,6 +75,11 @@ pub(crate) enum QueueBackend {
         endpoint: Endpoint,
         /// The stream name (the back-end's default when absent).
         stream: Option<String>,
+        /// What the streams' settings must guarantee, checked at start.
+        durability: DurabilityName,
+        /// The replicas of the streams hookgate creates, and the fewest it
+        /// accepts in streams that exist.
+        replicas: usize,
     },
     /// PostgreSQL, shared by every receiver configured with the same
     /// database and schema.
@@ -140,6 +166,7 @@ struct RawQueueTable {
     postgres_env: Option<Spanned<String>>,
     prefix: Option<Spanned<String>>,
     stream: Option<Spanned<String>>,
+    replicas: Option<Spanned<Whole<u64>>>,
     schema: Option<Spanned<String>>,
     durability: Option<Spanned<DurabilityName>>,
     dedup_window: Option<HumanDuration>,
@@ -248,8 +275,16 @@ pub(super) fn check_queue(
     only(
         "durability",
         span_of(&table.durability),
-        &["sqlite", "postgres", "postgres_env"],
-        "sqlite and postgres queues",
+        &[
+            "sqlite",
+            "redis",
+            "redis_env",
+            "nats",
+            "nats_env",
+            "postgres",
+            "postgres_env",
+        ],
+        "durable queues (sqlite, redis, nats, postgres)",
     )?;
     only(
         "capacity",
@@ -257,8 +292,13 @@ pub(super) fn check_queue(
         &["sqlite", "memory"],
         "sqlite and memory queues",
     )?;
+    only(
+        "max_bytes",
+        span_of(&table.max_bytes),
+        &["sqlite", "nats", "nats_env"],
+        "sqlite and nats queues (Redis is bounded by its maxmemory)",
+    )?;
     for (key, at) in [
-        ("max_bytes", span_of(&table.max_bytes)),
         ("min_free_disk", span_of(&table.min_free_disk)),
         ("wal_limit", span_of(&table.wal_limit)),
     ] {
@@ -270,12 +310,24 @@ pub(super) fn check_queue(
         &["redis", "redis_env"],
         "redis queue",
     )?;
-    only(
-        "stream",
-        span_of(&table.stream),
-        &["nats", "nats_env"],
-        "nats queue",
-    )?;
+    for (key, at) in [
+        ("stream", span_of(&table.stream)),
+        ("replicas", span_of(&table.replicas)),
+    ] {
+        only(key, at, &["nats", "nats_env"], "nats queue")?;
+    }
+    if let Some(replicas) = &table.replicas
+        && !(1..=NATS_MAX_REPLICAS).contains(&replicas.get_ref().0)
+    {
+        return Err(ctx.at(
+            replicas.span(),
+            format!(
+                "queue: `replicas` must be from 1 to {NATS_MAX_REPLICAS} (a JetStream stream's replicas), not {}",
+                replicas.get_ref().0
+            ),
+        ));
+    }
+    let durability = table.durability.map(Spanned::into_inner);
     only(
         "schema",
         span_of(&table.schema),
@@ -308,18 +360,21 @@ pub(super) fn check_queue(
         "redis" | "redis_env" => QueueBackend::Redis {
             endpoint: endpoint(table.redis, table.redis_env)?,
             prefix: table.prefix.map(Spanned::into_inner),
+            durability: durability.unwrap_or_default(),
         },
         "nats" | "nats_env" => QueueBackend::Nats {
             endpoint: endpoint(table.nats, table.nats_env)?,
             stream: table.stream.map(Spanned::into_inner),
+            durability: durability.unwrap_or(NATS_DEFAULT_DURABILITY),
+            // At most 5, checked above.
+            replicas: table
+                .replicas
+                .map_or(1, |r| usize::try_from(r.into_inner().0).unwrap_or(1)),
         },
         "postgres" | "postgres_env" => QueueBackend::Postgres {
             endpoint: endpoint(table.postgres, table.postgres_env)?,
             schema: table.schema.map(Spanned::into_inner),
-            durability: table
-                .durability
-                .map(Spanned::into_inner)
-                .unwrap_or_default(),
+            durability: durability.unwrap_or_default(),
         },
         _ => {
             let path = table
@@ -330,10 +385,7 @@ pub(super) fn check_queue(
             }
             QueueBackend::Sqlite {
                 path: base.join(path),
-                durability: table
-                    .durability
-                    .map(Spanned::into_inner)
-                    .unwrap_or_default(),
+                durability: durability.unwrap_or_default(),
             }
         }
     };

@@ -191,6 +191,7 @@ fn distributed_queue_spellings() {
         QueueBackend::Redis {
             endpoint: Endpoint::Url("redis://127.0.0.1:6379".to_owned()),
             prefix: Some("{orders}".to_owned()),
+            durability: DurabilityName::Fsync,
         }
     );
     assert_eq!(redis.queue.dedup_window, Some(Duration::from_secs(7200)));
@@ -203,7 +204,37 @@ fn distributed_queue_spellings() {
         QueueBackend::Nats {
             endpoint: Endpoint::Url("nats://127.0.0.1:4222".to_owned()),
             stream: Some("ORDERS".to_owned()),
+            durability: DurabilityName::ProcessCrash,
+            replicas: 1,
         }
+    );
+    let replicated = parse(&format!(
+        "{MINIMAL}\n[queue]\nnats = \"nats://127.0.0.1:4222\"\nreplicas = 3\ndurability = \"fsync\"\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        replicated.queue.backend,
+        QueueBackend::Nats {
+            endpoint: Endpoint::Url("nats://127.0.0.1:4222".to_owned()),
+            stream: None,
+            durability: DurabilityName::Fsync,
+            replicas: 3,
+        }
+    );
+    let everysec = parse(&format!(
+        "{MINIMAL}\n[queue]\nredis = \"redis://h\"\ndurability = \"process-crash\"\n"
+    ))
+    .unwrap();
+    assert!(
+        matches!(
+            everysec.queue.backend,
+            QueueBackend::Redis {
+                durability: DurabilityName::ProcessCrash,
+                ..
+            }
+        ),
+        "{:?}",
+        everysec.queue.backend
     );
     let postgres = parse(&format!(
         "{MINIMAL}\n[queue]\npostgres_env = \"DATABASE_URL\"\nschema = \"webhooks\"\ndurability = \"process-crash\"\n"
@@ -230,7 +261,10 @@ fn distributed_queue_spellings() {
         }
     );
     let from_env = parse(&format!("{MINIMAL}\n[queue]\nredis_env = \"REDIS_URL\"\n")).unwrap();
-    let QueueBackend::Redis { endpoint, prefix } = &from_env.queue.backend else {
+    let QueueBackend::Redis {
+        endpoint, prefix, ..
+    } = &from_env.queue.backend
+    else {
         panic!("{:?}", from_env.queue.backend);
     };
     assert_eq!(prefix, &None);
@@ -252,8 +286,16 @@ fn distributed_queue_mistakes_name_the_key() {
             "not both `sqlite` and `redis_env`",
         ),
         (
-            "[queue]\nredis = \"redis://h\"\ndurability = \"fsync\"\n",
-            "`durability` applies to the sqlite and postgres queues only",
+            "[queue]\nmemory = true\ndurability = \"fsync\"\n",
+            "`durability` applies to the durable queues (sqlite, redis, nats, postgres) only",
+        ),
+        (
+            "[queue]\nredis = \"redis://h\"\nreplicas = 3\n",
+            "`replicas` applies to the nats queue only",
+        ),
+        (
+            "[queue]\nnats = \"nats://h\"\nreplicas = 7\n",
+            "`replicas` must be from 1 to 5",
         ),
         (
             "[queue]\nnats = \"nats://h\"\ncapacity = 10\n",
@@ -767,11 +809,16 @@ fn storage_budgets_of_the_sqlite_queue() {
         config.queue.min_free_disk,
         Some(crate::size::FreeDisk::Bytes(2_000_000_000))
     );
+    let nats = parse(&format!(
+        "{MINIMAL}\n[queue]\nnats = \"nats://h:4222\"\nmax_bytes = \"1GiB\"\n"
+    ))
+    .unwrap();
+    assert_eq!(nats.queue.max_bytes, Some(1 << 30));
 
     for (queue, expected) in [
         (
             "[queue]\nredis = \"redis://h\"\nmax_bytes = \"1GB\"\n",
-            "`max_bytes` applies to the sqlite queue only",
+            "`max_bytes` applies to the sqlite and nats queues (Redis is bounded by its maxmemory) only",
         ),
         (
             "[queue]\nqueue = 1\nmin_free_disk = \"5%\"\n",

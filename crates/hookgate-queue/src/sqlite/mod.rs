@@ -108,19 +108,7 @@ use held::{Held, HeldLeases};
 use store::{Finish, Live, storage};
 use upkeep::{Upkeep, WalPolicy};
 
-/// How durable an acknowledged enqueue is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Durability {
-    /// `PRAGMA synchronous = FULL`: each commit is `fsync`ed before callers are
-    /// answered. Survives a power loss or kernel crash.
-    #[default]
-    Fsync,
-    /// `PRAGMA synchronous = NORMAL`: commits reach the OS but are `fsync`ed
-    /// only at checkpoints. Survives a process crash (`kill -9`), may lose the
-    /// last commits on power loss.
-    ProcessCrash,
-}
+pub use crate::durability::Durability;
 
 /// The time after which a caller is told to retry when the writer is gone.
 const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
