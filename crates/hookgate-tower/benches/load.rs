@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefghijklmno`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghijklmnopq`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
@@ -48,7 +48,10 @@
 //!   of its own, and its reading is not the receiver's work): what the admin
 //!   listener costs the receiving path (`co`);
 //! - (p), on request only: (o) without a client on the stream: the ring,
-//!   counters and history alone (`cpo` puts the three side by side).
+//!   counters and history alone (`cpo` puts the three side by side);
+//! - (q), on request only: (c) in a file of 4 KiB pages (SQLite's default,
+//!   and the queue's before issue 18; (c) has 1 KiB pages): what the page
+//!   size costs the ACK path (`cq`).
 //!
 //! With `callgrind`, each server runs under `valgrind --tool=callgrind`
 //! (instrumented from its first request on) and the table adds the
@@ -359,7 +362,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghijklmnop";
+const SCENARIOS: &str = "abcdefghijklmnopq";
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn main() {
@@ -473,6 +476,15 @@ async fn plain_scenario(args: &ServeArgs) -> (&'static str, Router) {
             "(c) axum + WebhookLayer, SQLite queue (fsync)",
             layered(Arc::new(
                 hookgate_queue::SqliteQueue::open(dir.join("load.db")).expect("sqlite queue"),
+            )),
+        ),
+        'q' => (
+            "(q) = (c) in a file of 4 KiB pages",
+            layered(Arc::new(
+                hookgate_queue::SqliteQueue::builder(dir.join("load-4k.db"))
+                    .page_size(4096)
+                    .open()
+                    .expect("sqlite queue"),
             )),
         ),
         'k' => (
