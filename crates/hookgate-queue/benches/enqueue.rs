@@ -9,11 +9,17 @@
 //!
 //! Rows:
 //! - `sqlite fsync, group commit`: the default back-end (`Durability::Fsync`).
+//! - `sqlite fsync, 4 KiB pages`: the same in a file of 4 KiB pages
+//!   (SQLite's default, and the queue's before issue 18).
 //! - `sqlite fsync, 1 tx/enqueue`: the same with `max_batch(1)`.
 //! - `memory`: the in-memory back-end.
 //! - `append+fdatasync`: no database: 1 KiB appends to a file on the same
 //!   disk, `k` records per `fdatasync` for k = 1, 16, 64 (serial). This is the
 //!   physical limit; its latency column is the time of one write+fdatasync.
+//!
+//! `CPU µs/op`: the process's user and system time (every thread: producers,
+//! the writer, checkpoints) per enqueue, from `/proc/self/stat` (10 ms
+//! ticks; Linux only, else 0).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -27,7 +33,26 @@ use hookgate_queue::{Enqueue, MemoryQueue, NewDelivery, Queue, SqliteQueue};
 const PRODUCERS: [usize; 3] = [1, 16, 64];
 const BODY: usize = 1024;
 
+/// User and system CPU time of this process (all threads) so far.
+fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // The fields after the command name (which may hold spaces) in brackets:
+    // utime and stime, fields 14 and 15 of the line, in 1/100 s.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    Duration::from_millis(fields.iter().sum::<u64>() * 10)
+}
+
 struct Cell {
+    cpu: Duration,
     ops: u64,
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -47,6 +72,7 @@ impl Cell {
 
 async fn run_queue(queue: Arc<dyn Queue>, producers: usize, run_for: Duration) -> Cell {
     let next = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_time();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..producers {
@@ -70,6 +96,7 @@ async fn run_queue(queue: Arc<dyn Queue>, producers: usize, run_for: Duration) -
         latencies.extend(part.expect("producer"));
     }
     Cell {
+        cpu: cpu_time() - cpu,
         ops: latencies.len() as u64,
         elapsed: started.elapsed(),
         latencies,
@@ -84,6 +111,7 @@ fn run_fdatasync(dir: &Path, per_sync: usize, run_for: Duration) -> Cell {
         .expect("open");
     let record = vec![b'x'; BODY];
     let mut latencies = Vec::new();
+    let cpu = cpu_time();
     let started = Instant::now();
     while started.elapsed() < run_for {
         let t = Instant::now();
@@ -94,6 +122,7 @@ fn run_fdatasync(dir: &Path, per_sync: usize, run_for: Duration) -> Cell {
         latencies.push(t.elapsed());
     }
     Cell {
+        cpu: cpu_time() - cpu,
         ops: latencies.len() as u64 * per_sync as u64,
         elapsed: started.elapsed(),
         latencies,
@@ -102,10 +131,11 @@ fn run_fdatasync(dir: &Path, per_sync: usize, run_for: Duration) -> Cell {
 
 fn print_row(name: &str, producers: usize, cell: &mut Cell) {
     println!(
-        "| {name:<28} | {producers:>9} | {:>12.0} | {:>9.3} | {:>9.3} |",
+        "| {name:<28} | {producers:>9} | {:>12.0} | {:>9.3} | {:>9.3} | {:>9.1} |",
         cell.per_sec(),
         cell.percentile(0.50).as_secs_f64() * 1e3,
         cell.percentile(0.99).as_secs_f64() * 1e3,
+        cell.cpu.as_secs_f64() * 1e6 / cell.ops.max(1) as f64,
     );
 }
 
@@ -127,21 +157,27 @@ fn main() {
         .expect("runtime");
 
     println!(
-        "| {:<28} | producers | enqueues/s   | p50 ms    | p99 ms    |",
+        "| {:<28} | producers | enqueues/s   | p50 ms    | p99 ms    | CPU µs/op |",
         "back-end"
     );
     println!(
-        "|{:-<30}|{:-<11}|{:-<14}|{:-<11}|{:-<11}|",
-        "", "", "", "", ""
+        "|{:-<30}|{:-<11}|{:-<14}|{:-<11}|{:-<11}|{:-<11}|",
+        "", "", "", "", "", ""
     );
-    for (name, max_batch) in [
-        ("sqlite fsync, group commit", 1024),
-        ("sqlite fsync, 1 tx/enqueue", 1),
-    ] {
-        for producers in PRODUCERS {
-            let path = dir.path().join(format!("q-{max_batch}-{producers}.db"));
+    // The SQLite set-ups alternate at each producer count, so that a change
+    // in the machine's load hits them alike.
+    for producers in PRODUCERS {
+        for (name, max_batch, page_size) in [
+            ("sqlite fsync, group commit", 1024, 1024),
+            ("sqlite fsync, 4 KiB pages", 1024, 4096),
+            ("sqlite fsync, 1 tx/enqueue", 1, 1024),
+        ] {
+            let path = dir
+                .path()
+                .join(format!("q-{max_batch}-{page_size}-{producers}.db"));
             let queue = SqliteQueue::builder(path)
                 .max_batch(max_batch)
+                .page_size(page_size)
                 .open()
                 .expect("open");
             let mut cell = runtime.block_on(run_queue(Arc::new(queue), producers, run_for));

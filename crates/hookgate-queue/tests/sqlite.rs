@@ -269,6 +269,115 @@ async fn a_second_opener_can_leave_the_servers_leases_alone() {
     );
 }
 
+/// `hookgate serve` holds its leases in memory (exclusive open): its file
+/// never says `leased`, so an inspector beside it counts deliveries in
+/// flight as ready, while replays still touch dead letters only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exclusive_server_holds_its_leases_where_inspectors_do_not_see_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    let server = SqliteQueue::builder(&path).exclusive(true).open().unwrap();
+    for id in ["in-flight", "failed"] {
+        server.enqueue(delivery(id)).await.unwrap();
+    }
+    let mut held = None;
+    for leased in server
+        .lease(LeaseRequest::new(10, Duration::from_secs(3600)))
+        .await
+        .unwrap()
+    {
+        if leased.delivery.delivery_id == "failed" {
+            server
+                .dead_letter(leased.lease, "down".to_owned())
+                .await
+                .unwrap();
+        } else {
+            held = Some(leased);
+        }
+    }
+    let held = held.expect("leased");
+    let stats = server.stats().await.unwrap();
+    assert_eq!((stats.ready, stats.leased, stats.dead), (0, 1, 1));
+    assert_eq!(stats.oldest_ready_age, None, "the held one is not waiting");
+
+    let inspector = SqliteQueue::builder(&path)
+        .recover_leases_on_open(false)
+        .open()
+        .unwrap();
+    let stats = inspector.stats().await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.leased, stats.dead),
+        (1, 0, 1),
+        "the file does not know of the lease"
+    );
+    assert_eq!(inspector.replay(Replay::All).await.unwrap(), 1);
+    drop(inspector);
+
+    server
+        .ack(held.lease)
+        .await
+        .expect("the replay left it alone");
+    let again = server
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = again
+        .iter()
+        .map(|l| l.delivery.delivery_id.as_str())
+        .collect();
+    assert_eq!(ids, ["failed"], "only the replayed dead letter is due");
+    assert_eq!(again[0].delivery.attempt, 1, "replay resets the attempts");
+}
+
+/// A crash (here: the queue dropped while holding leases, then the lock
+/// released) ends leases held in memory; the attempt it cut short was
+/// never written, so the delivery comes back with the attempt number it
+/// had, while a retried attempt was written and counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_held_in_memory_end_with_the_process_and_settled_attempts_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("queue.db");
+    {
+        let server = SqliteQueue::builder(&path).exclusive(true).open().unwrap();
+        for id in ["a", "b"] {
+            server.enqueue(delivery(id)).await.unwrap();
+        }
+        for leased in server
+            .lease(LeaseRequest::new(10, Duration::from_secs(3600)))
+            .await
+            .unwrap()
+        {
+            if leased.delivery.delivery_id == "a" {
+                server
+                    .retry_at(leased.lease, SystemTime::now(), "refused".to_owned())
+                    .await
+                    .unwrap();
+            }
+        }
+        let leased = server
+            .lease(LeaseRequest::new(10, Duration::from_secs(3600)))
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 1, "only a, retried, is due: b is still held");
+        assert_eq!(leased[0].delivery.attempt, 2);
+    }
+    let server = SqliteQueue::builder(&path).exclusive(true).open().unwrap();
+    assert_eq!(server.stats().await.unwrap().ready, 2);
+    let mut attempts: Vec<(String, u32)> = server
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.delivery.delivery_id, l.delivery.attempt))
+        .collect();
+    attempts.sort();
+    assert_eq!(
+        attempts,
+        [("a".to_owned(), 2), ("b".to_owned(), 1)],
+        "a's retried attempt was written; the attempts cut short were not"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capacity_counts_what_another_process_replayed() {
     let dir = tempfile::tempdir().unwrap();

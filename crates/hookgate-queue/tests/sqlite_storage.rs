@@ -110,6 +110,64 @@ async fn the_wal_stays_under_its_bound_under_load_and_shrinks_when_it_stops() {
     );
 }
 
+/// A running worker pool keeps asking for leases when there is nothing to
+/// do (at its poll interval): commands that write nothing. The files are
+/// still tidied once nothing was written for a while, as `hookgate serve`
+/// needs (its workers never stop polling).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_truncated_after_the_load_while_workers_keep_polling() {
+    for exclusive in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let queue = Arc::new(
+            SqliteQueue::builder(&path)
+                .exclusive(exclusive)
+                .open()
+                .unwrap(),
+        );
+        let dyn_queue: Arc<dyn Queue> = queue.clone();
+        let handled = Arc::new(AtomicU64::new(0));
+        let counter = handled.clone();
+        let pool =
+            hookgate_queue::WorkerPool::builder(dyn_queue, move |_: hookgate_queue::Delivery| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                async { Ok::<(), hookgate_queue::HandlerError>(()) }
+            })
+            .poll_interval(Duration::from_millis(20))
+            .build();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let workers = tokio::spawn(async move {
+            pool.run(
+                async {
+                    let _ = stopped.await;
+                },
+                Duration::from_secs(5),
+            )
+            .await
+        });
+        for i in 0..200 {
+            queue
+                .enqueue(delivery(&format!("d{i}"), 1024))
+                .await
+                .unwrap();
+        }
+        assert!(
+            eventually(Duration::from_secs(30), || handled.load(Ordering::Relaxed)
+                == 200)
+            .await,
+            "every delivery handled"
+        );
+        let wal = wal_path(&path);
+        assert!(
+            eventually(Duration::from_secs(30), || file_len(&wal) == 0).await,
+            "exclusive {exclusive}: the WAL is truncated while the pool polls: still {} bytes",
+            file_len(&wal)
+        );
+        let _ = stop.send(());
+        workers.await.unwrap();
+    }
+}
+
 /// The bytes the remaining deliveries hold (bodies and headers).
 fn live_bytes(path: &Path) -> u64 {
     let conn = rusqlite::Connection::open(path).unwrap();

@@ -56,7 +56,14 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async move {
-        let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&db).expect("open queue"));
+        // As `hookgate serve` opens it: exclusive, leases held in memory
+        // (the HTTP crash test's child opens it as a library user would).
+        let queue: Arc<dyn Queue> = Arc::new(
+            SqliteQueue::builder(&db)
+                .exclusive(true)
+                .open()
+                .expect("open queue"),
+        );
         let log = Arc::new(
             OpenOptions::new()
                 .create(true)

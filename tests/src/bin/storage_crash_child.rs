@@ -49,6 +49,8 @@ fn main() {
             SqliteQueue::builder(&db)
                 .durability(Durability::Fsync)
                 .wal_limit(1 << 20)
+                // As `hookgate serve` opens it: leases held in memory.
+                .exclusive(true)
                 .open()
                 .expect("open queue"),
         );

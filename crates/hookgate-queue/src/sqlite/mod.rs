@@ -67,7 +67,12 @@
 //! their key stays in `seen` for the window.
 //!
 //! A queue file is served by one process at a time: on open, every lease in
-//! it is recovered (the process that held them is gone). A second process
+//! it is recovered (the process that held them is gone). A queue opened
+//! [`exclusive`](SqliteQueueBuilder::exclusive)ly (as `hookgate serve` opens
+//! it) does not write its leases at all: it holds them in memory, and a
+//! leased row stays `waiting` in the file until the delivery is
+//! acknowledged (deleted) or settled otherwise (written once). Other
+//! processes then see its deliveries in flight as ready. A second process
 //! that only inspects or repairs the file while the server runs (`hookgate
 //! queue stats`, `list`, `replay`) opens it with
 //! [`recover_leases_on_open(false)`](SqliteQueueBuilder::recover_leases_on_open),
@@ -77,6 +82,7 @@
 
 mod budget;
 mod codec;
+mod held;
 mod store;
 mod upkeep;
 
@@ -97,6 +103,7 @@ use crate::{
 };
 pub use budget::MinFreeDisk;
 use budget::{Budget, Limits, OutOfSpace};
+use held::{Held, HeldLeases};
 use store::{Finish, Live, storage};
 use upkeep::{Upkeep, WalPolicy};
 
@@ -107,6 +114,16 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How many expired dedup keys one batch deletes at most, so pruning a large
 /// backlog never stalls enqueues for long.
 const PRUNE_LIMIT: usize = 10_000;
+/// The default page size of a new queue file (see
+/// [`SqliteQueueBuilder::page_size`]). Every commit writes each page it
+/// touched whole, to the WAL and again at the checkpoint, and most of what
+/// a commit touches is not the deliveries' bytes but a page or two of each
+/// index, the dedup table (a random page per key), the free list and the
+/// header: 1 KiB pages write half as much per delivery as SQLite's default
+/// 4 KiB (BENCHMARKS.md, issue 18). A larger body spills into overflow
+/// pages, which it fills. 2 KiB would be worse than either: a delivery of
+/// 1 KiB or so then takes a page of its own.
+pub const DEFAULT_PAGE_SIZE: u32 = 1024;
 /// The default bound on the WAL file (see [`SqliteQueueBuilder::wal_limit`]).
 pub const DEFAULT_WAL_LIMIT: u64 = 64 << 20;
 /// The default WAL bytes between two background checkpoints (see
@@ -127,6 +144,7 @@ pub struct SqliteQueueBuilder {
     clock: Arc<dyn Clock>,
     recover_leases_on_open: bool,
     exclusive: bool,
+    page_size: u32,
     wal: WalPolicy,
 }
 
@@ -253,6 +271,18 @@ impl SqliteQueueBuilder {
     /// replays, with [`recover_leases_on_open`](Self::recover_leases_on_open)
     /// `false`) leave this off and keep working beside it.
     ///
+    /// An exclusive queue keeps its leases in memory instead of writing
+    /// them, which saves each delivery a durable write of its row (about a
+    /// third of the bytes it costs the disk): no other process can take its
+    /// deliveries, and a crash ends every lease anyway. What that changes:
+    ///
+    /// - A process that opens the file beside it (`hookgate queue stats`)
+    ///   counts its deliveries in flight as ready, not leased. Dead letters,
+    ///   and replays (which act on dead letters only), are as before.
+    /// - An attempt cut short by a crash is not counted: after a restart,
+    ///   the delivery is handed out again with the attempt number it had.
+    ///   Retries, dead letters and releases write the count as always.
+    ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
     /// use hookgate_queue::{QueueErrorKind, SqliteQueue};
@@ -271,6 +301,21 @@ impl SqliteQueueBuilder {
         self
     }
 
+    /// The page size of a file this creates (default [`DEFAULT_PAGE_SIZE`],
+    /// 1 KiB; a power of two from 512 to 65536, others are rounded down to
+    /// one). An existing file keeps the page size it was made with.
+    ///
+    /// Each commit writes every page it touched whole, to the WAL and again
+    /// at the checkpoint; most of those pages are index, dedup and
+    /// free-list pages touched for a few bytes, so small pages write less
+    /// per delivery. Larger pages suit bodies of many KiB read back often.
+    pub fn page_size(mut self, bytes: u32) -> Self {
+        let bytes = bytes.clamp(512, 65536);
+        // The largest power of two not above `bytes`.
+        self.page_size = 1 << (31 - bytes.leading_zeros());
+        self
+    }
+
     /// Opens (creating if needed) the queue file, recovers its leases (see
     /// [`recover_leases_on_open`](Self::recover_leases_on_open)) and starts
     /// the writer thread. Blocks while the file is opened.
@@ -283,6 +328,10 @@ impl SqliteQueueBuilder {
             None
         };
         let mut conn = Connection::open(&self.path).map_err(storage)?;
+        // Before the first table exists (a no-op on an existing file, which
+        // keeps its page size): see `PAGE_SIZE`.
+        conn.pragma_update(None, "page_size", self.page_size)
+            .map_err(storage)?;
         // Before the first table exists (a no-op on an existing file): freed
         // pages can then be given back to the file system.
         conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
@@ -314,7 +363,7 @@ impl SqliteQueueBuilder {
             let tx = conn.transaction().map_err(storage)?;
             let mut live = Live(0);
             // No process can still hold a lease taken before this open.
-            let recovered = store::recover(&tx, crate::clock::far_future(), now, &mut live)?;
+            let recovered = store::recover(&tx, crate::clock::far_future(), now, &mut live, None)?;
             tx.commit().map_err(storage)?;
             if recovered > 0 {
                 tracing::info!(recovered, path = %self.path.display(), "recovered leases of a previous process");
@@ -356,7 +405,11 @@ impl SqliteQueueBuilder {
             last_refused: Arc::default(),
         };
         let disk_full = Arc::new(OutOfSpace::default());
+        // See `held`: only a process holding the file's lock may keep its
+        // leases where no other process can see them.
+        let held = self.exclusive.then(Held::default);
         let writer = Writer {
+            leases: held.clone().map(HeldLeases::new),
             budget: Budget::new(limits.clone()),
             disk_full: Arc::clone(&disk_full),
             upkeep,
@@ -371,6 +424,8 @@ impl SqliteQueueBuilder {
             live,
             data_version,
             last_prune: None,
+            changes: 0,
+            changed_at: Instant::now(),
         };
         std::thread::Builder::new()
             .name("hookgate-queue-writer".to_owned())
@@ -387,6 +442,7 @@ impl SqliteQueueBuilder {
             ready,
             limits: Arc::new(limits),
             disk_full,
+            held,
             _owner: owner,
         })
     }
@@ -438,6 +494,8 @@ impl fmt::Debug for SqliteQueueBuilder {
             .field("max_batch", &self.max_batch)
             .field("clock", &self.clock)
             .field("recover_leases_on_open", &self.recover_leases_on_open)
+            .field("exclusive", &self.exclusive)
+            .field("page_size", &self.page_size)
             .field("wal_limit", &self.wal.limit)
             .field("checkpoint_after", &self.wal.checkpoint_after)
             .finish()
@@ -471,6 +529,8 @@ pub struct SqliteQueue {
     limits: Arc<Limits>,
     /// Set by the writer while writes fail for want of space.
     disk_full: Arc<OutOfSpace>,
+    /// The leases the writer holds in memory (exclusive queues only).
+    held: Option<Held>,
     /// The lock of [`SqliteQueueBuilder::exclusive`], released on drop.
     _owner: Option<std::fs::File>,
 }
@@ -496,6 +556,7 @@ impl SqliteQueue {
             clock: Arc::new(SystemClock),
             recover_leases_on_open: true,
             exclusive: false,
+            page_size: DEFAULT_PAGE_SIZE,
             wal: WalPolicy {
                 limit: DEFAULT_WAL_LIMIT,
                 checkpoint_after: DEFAULT_CHECKPOINT_AFTER,
@@ -642,8 +703,10 @@ impl Queue for SqliteQueue {
     fn stats(&self) -> BoxFuture<'_, Result<Stats, QueueError>> {
         let limits = Arc::clone(&self.limits);
         let disk_full = Arc::clone(&self.disk_full);
+        let held = self.held.clone();
         self.read(move |conn, now| {
-            let mut stats = store::stats(conn, now)?;
+            let held = held.map(|held| held.ids()).unwrap_or_default();
+            let mut stats = store::stats(conn, now, &held)?;
             let used = budget::used_bytes(conn).unwrap_or(0);
             let disk = budget::disk_space(&limits.path);
             let usage = crate::StorageUsage {
@@ -772,6 +835,9 @@ impl Answer {
 
 struct Writer {
     conn: Connection,
+    /// The leases held in memory instead of in the file (see `held`);
+    /// `None`: leases are written (a queue opened without the lock).
+    leases: Option<HeldLeases>,
     /// Checkpoints and vacuum between batches (see `upkeep`).
     upkeep: Upkeep,
     /// The most body and header bytes one batch carries (see `WalPolicy`).
@@ -793,6 +859,12 @@ struct Writer {
     /// changes when another connection (another process) commits.
     data_version: i64,
     last_prune: Option<SystemTime>,
+    /// The connection's `total_changes` after the last batch that changed
+    /// the file, and when that was: the files are tidied once nothing was
+    /// written for a while, even while commands that write nothing (the
+    /// leases of polling workers on an empty queue) keep coming.
+    changes: u64,
+    changed_at: Instant,
 }
 
 impl Writer {
@@ -839,10 +911,16 @@ impl Writer {
         loop {
             // Once tidy, the writer still wakes to prune dedup keys whose
             // window passed while no command came (then tidies again).
-            let wait = self
-                .upkeep
-                .idle_wait()
-                .unwrap_or(self.prune_interval.max(upkeep::IDLE_AFTER));
+            let wait = match self.upkeep.idle_wait() {
+                Some(quiet) => quiet.saturating_sub(self.changed_at.elapsed()),
+                None => self.prune_interval.max(upkeep::IDLE_AFTER),
+            };
+            if wait.is_zero() {
+                // Nothing written for a while, but commands keep coming:
+                // one bounded step of tidying before the next one.
+                self.idle();
+                continue;
+            }
             match self.inbox.recv_timeout(wait) {
                 Ok(command) => return Some(command),
                 Err(mpsc::RecvTimeoutError::Timeout) => self.idle(),
@@ -934,12 +1012,13 @@ impl Writer {
     /// outside the transaction each would commit on its own while its
     /// caller is told it failed.
     fn run_commands(
-        &self,
+        &mut self,
         commands: &mut impl Iterator<Item = Command>,
         now: SystemTime,
         dedup_cutoff: SystemTime,
     ) -> Result<(Vec<Answer>, u64), (Vec<Answer>, rusqlite::Error)> {
         let conn = &self.conn;
+        let mut leases = self.leases.as_mut();
         let mut live = self.live;
         let mut answers = Vec::with_capacity(commands.size_hint().0);
         for command in commands {
@@ -952,16 +1031,27 @@ impl Writer {
                 Command::Enqueue { .. } => self.budget.admit(live, command.payload_bytes() as u64),
                 _ => Ok(()),
             };
-            let (answer, ok) = execute(conn, command, now, dedup_cutoff, room, &mut delta);
+            let mark = leases.as_ref().map(|leases| leases.mark());
+            let context = Context {
+                now,
+                dedup_cutoff,
+                leases: leases.as_deref_mut(),
+            };
+            let (answer, ok) = execute(conn, command, context, room, &mut delta);
             let released = ok.then(|| sql(conn, "RELEASE command"));
             let (answer, kept) = kept(answer, released);
             answers.push(answer);
             if kept {
                 live = live.saturating_add_signed(delta.0);
-            } else if let Err(err) =
-                sql(conn, "ROLLBACK TO command").and_then(|()| sql(conn, "RELEASE command"))
-            {
-                return Err((answers, err));
+            } else {
+                if let (Some(leases), Some(mark)) = (leases.as_deref_mut(), mark) {
+                    leases.roll_back_to(mark);
+                }
+                if let Err(err) =
+                    sql(conn, "ROLLBACK TO command").and_then(|()| sql(conn, "RELEASE command"))
+                {
+                    return Err((answers, err));
+                }
             }
             if conn.is_autocommit() {
                 return Err((answers, rolled_back()));
@@ -1000,6 +1090,9 @@ impl Writer {
         match sql(&self.conn, "COMMIT") {
             Ok(()) => {
                 self.live = live;
+                if let Some(leases) = &mut self.leases {
+                    leases.committed();
+                }
                 if pruned > 0 {
                     tracing::debug!(pruned, "pruned expired dedup keys");
                 }
@@ -1008,8 +1101,15 @@ impl Writer {
                 if wakes {
                     self.ready.notify();
                 }
-                // Between batches: no caller waits on what this does.
-                self.upkeep.after_commit(&self.conn);
+                // Between batches: no caller waits on what this does. A
+                // batch that wrote nothing (leases held in memory, or none
+                // due) leaves the files as they were.
+                let changes = self.conn.total_changes();
+                if changes != self.changes {
+                    self.changes = changes;
+                    self.changed_at = Instant::now();
+                    self.upkeep.after_commit(&self.conn);
+                }
             }
             Err(err) => {
                 tracing::error!(error = %err, "sqlite queue commit failed");
@@ -1066,8 +1166,12 @@ impl Writer {
         }
     }
 
-    /// Rolls back the open transaction, if SQLite has not already.
-    fn roll_back(&self) {
+    /// Rolls back the open transaction, if SQLite has not already, and the
+    /// leases the batch took or ended in memory.
+    fn roll_back(&mut self) {
+        if let Some(leases) = &mut self.leases {
+            leases.roll_back_to(0);
+        }
         if self.conn.is_autocommit() {
             return;
         }
@@ -1129,33 +1233,52 @@ fn kept(answer: Answer, released: Option<rusqlite::Result<()>>) -> (Answer, bool
     }
 }
 
+/// What a command runs with besides the connection.
+struct Context<'a> {
+    now: SystemTime,
+    dedup_cutoff: SystemTime,
+    /// The leases held in memory, for an exclusive queue.
+    leases: Option<&'a mut HeldLeases>,
+}
+
 /// Runs one command; returns its answer and whether its changes should stay.
 fn execute(
     conn: &Connection,
     command: Command,
-    now: SystemTime,
-    dedup_cutoff: SystemTime,
+    context: Context<'_>,
     room: Result<(), (crate::StorageLimit, String)>,
     live: &mut Live,
 ) -> (Answer, bool) {
+    let Context {
+        now,
+        dedup_cutoff,
+        leases,
+    } = context;
     match command {
         Command::Enqueue { delivery, reply } => {
-            let result = store::enqueue(conn, &delivery, now, dedup_cutoff, room, live);
+            let held = leases.map(|leases| leases.held());
+            let result = store::enqueue(conn, &delivery, now, dedup_cutoff, room, live, held);
             let ok = result.is_ok();
             (Answer::Enqueue(reply, result), ok)
         }
         Command::Lease { request, reply } => {
-            let result = store::lease(conn, &request, now);
+            let result = match leases {
+                Some(leases) => held::lease(conn, &request, now, leases),
+                None => store::lease(conn, &request, now),
+            };
             let ok = result.is_ok();
             (Answer::Lease(reply, result), ok)
         }
         Command::Extend {
-            leases,
+            leases: ids,
             visibility,
             reply,
         } => {
             let until = crate::clock::later(now, visibility);
-            let result = store::extend(conn, &leases, until);
+            let result = match leases {
+                Some(leases) => Ok(held::extend(&ids, until, leases)),
+                None => store::extend(conn, &ids, until),
+            };
             let ok = result.is_ok();
             (Answer::Extend(reply, result), ok)
         }
@@ -1164,17 +1287,24 @@ fn execute(
             action,
             reply,
         } => {
-            let result = store::finish(conn, &lease, action, now, live);
+            let result = match leases {
+                Some(leases) => held::finish(conn, &lease, action, now, live, leases),
+                None => store::finish(conn, &lease, action, now, live),
+            };
             let ok = result.is_ok();
             (Answer::Unit(reply, result), ok)
         }
         Command::Recover { reply } => {
-            let result = store::recover(conn, now, now, live);
+            let result = match leases {
+                Some(leases) => held::recover(conn, now, live, leases),
+                None => store::recover(conn, now, now, live, None),
+            };
             let ok = result.is_ok();
             (Answer::Count(reply, result), ok)
         }
         Command::Replay { selection, reply } => {
-            let result = store::replay(conn, &selection, now, live);
+            let held = leases.map(|leases| leases.held());
+            let result = store::replay(conn, &selection, now, live, held);
             let ok = result.is_ok();
             (Answer::Count(reply, result), ok)
         }
@@ -1273,6 +1403,7 @@ mod tests {
         };
         let frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
         Writer {
+            leases: None,
             upkeep: Upkeep::new(&conn, policy, frames, checkpoint),
             max_batch_bytes: policy.max_batch_bytes(),
             conn,
@@ -1293,6 +1424,8 @@ mod tests {
             live: 0,
             data_version,
             last_prune: None,
+            changes: 0,
+            changed_at: Instant::now(),
         }
     }
 

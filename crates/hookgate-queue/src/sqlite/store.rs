@@ -1,12 +1,14 @@
 //! The SQL of every operation, run by the writer thread (and the reader for
 //! statistics and dead letters).
 
+use std::collections::HashSet;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::codec::{from_micros, micros};
+use super::held::Held;
 use crate::wire::{decode_headers, encode_headers};
 use crate::{
     DeadLetter, Delivery, EnqueueOutcome, LeaseId, LeaseRequest, Leased, NewDelivery, QueueError,
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS seen (
 CREATE INDEX IF NOT EXISTS seen_by_time ON seen (seen_at);
 ";
 
-const DELIVERY_COLUMNS: &str =
+pub(super) const DELIVERY_COLUMNS: &str =
     "id, source, delivery_id, received_at, headers, body, coalesce_key, attempts, last_error";
 
 pub(super) fn storage(err: rusqlite::Error) -> QueueError {
@@ -98,6 +100,7 @@ pub(super) fn enqueue(
     dedup_cutoff: SystemTime,
     room: Result<(), (StorageLimit, String)>,
     live: &mut Live,
+    held: Option<&Held>,
 ) -> Result<EnqueueOutcome, QueueError> {
     // The upsert only overwrites a row older than the window (not yet pruned),
     // so "no row changed" means a duplicate within the window.
@@ -145,7 +148,7 @@ pub(super) fn enqueue(
     .map_err(storage)?;
     live.0 += 1;
     // Without a coalescing key there is nothing to place (and no query to run).
-    if new.coalesce_key.is_none() || place_waiting(conn, conn.last_insert_rowid(), live)? {
+    if new.coalesce_key.is_none() || place_waiting(conn, conn.last_insert_rowid(), live, held)? {
         Ok(EnqueueOutcome::Enqueued)
     } else {
         Ok(EnqueueOutcome::Superseded)
@@ -153,8 +156,15 @@ pub(super) fn enqueue(
 }
 
 /// Keeps at most one waiting delivery per `(source, coalescing key)`: the one
-/// received last. Returns false when `id` itself was the one dropped.
-fn place_waiting(conn: &Connection, id: i64, live: &mut Live) -> Result<bool, QueueError> {
+/// received last. Returns false when `id` itself was the one dropped. A
+/// delivery whose lease is `held` in memory is in flight, not waiting, even
+/// though its row says `waiting`: it is never superseded.
+pub(super) fn place_waiting(
+    conn: &Connection,
+    id: i64,
+    live: &mut Live,
+    held: Option<&Held>,
+) -> Result<bool, QueueError> {
     let mine: Option<(String, Option<String>, i64)> = conn
         .prepare_cached("SELECT source, coalesce_key, received_at FROM deliveries WHERE id = ?1")
         .and_then(|mut stmt| {
@@ -179,6 +189,9 @@ fn place_waiting(conn: &Connection, id: i64, live: &mut Live) -> Result<bool, Qu
         .map_err(storage)?;
     let mut keep = true;
     for (other, other_received) in others {
+        if held.is_some_and(|held| held.holds(other)) {
+            continue;
+        }
         let victim = if other_received > received_at {
             keep = false;
             id
@@ -197,7 +210,7 @@ fn place_waiting(conn: &Connection, id: i64, live: &mut Live) -> Result<bool, Qu
     Ok(keep)
 }
 
-fn read_delivery(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Delivery)> {
+pub(super) fn read_delivery(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Delivery)> {
     let headers: Vec<u8> = row.get(4)?;
     let headers = decode_headers(&headers).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(
@@ -232,26 +245,14 @@ pub(super) fn lease(
     if request.max == 0 {
         return Ok(Vec::new());
     }
-    // Skipped sources are filtered by SQLite while it walks the due index,
-    // so a backlog of a source at its limit costs an index step per row,
-    // never decoding its headers and body inside the writer's transaction.
-    let skip = if request.skip_sources.is_empty() {
-        String::new()
-    } else {
-        let placeholders: Vec<String> = (0..request.skip_sources.len())
-            .map(|i| format!("?{}", i + 3))
-            .collect();
-        format!(" AND source NOT IN ({})", placeholders.join(", "))
-    };
-    let mut args: Vec<rusqlite::types::Value> = Vec::with_capacity(2 + request.skip_sources.len());
-    args.push(micros(now).into());
+    let (skip, mut args) = skip_clause(request, now);
     args.push(i64::try_from(request.max).unwrap_or(i64::MAX).into());
-    args.extend(request.skip_sources.iter().map(|s| s.clone().into()));
     let picked: Vec<(i64, Delivery)> = conn
         .prepare_cached(&format!(
             "SELECT {DELIVERY_COLUMNS} FROM deliveries
              WHERE state IN ('waiting', 'leased') AND due_at <= ?1{skip}
-             ORDER BY due_at LIMIT ?2"
+             ORDER BY due_at LIMIT ?{}",
+            args.len()
         ))
         .and_then(|mut stmt| {
             stmt.query_map(rusqlite::params_from_iter(args), read_delivery)?
@@ -280,8 +281,32 @@ pub(super) fn lease(
     Ok(leased)
 }
 
+/// The condition that leaves out `request.skip_sources`, and the arguments
+/// of a lease query: `?1` is `now`, the sources follow from `?2`.
+///
+/// Skipped sources are filtered by SQLite while it walks the due index, so a
+/// backlog of a source at its limit costs an index step per row, never
+/// decoding its headers and body inside the writer's transaction.
+pub(super) fn skip_clause(
+    request: &LeaseRequest,
+    now: SystemTime,
+) -> (String, Vec<rusqlite::types::Value>) {
+    let skip = if request.skip_sources.is_empty() {
+        String::new()
+    } else {
+        let placeholders: Vec<String> = (0..request.skip_sources.len())
+            .map(|i| format!("?{}", i + 2))
+            .collect();
+        format!(" AND source NOT IN ({})", placeholders.join(", "))
+    };
+    let mut args: Vec<rusqlite::types::Value> = Vec::with_capacity(2 + request.skip_sources.len());
+    args.push(micros(now).into());
+    args.extend(request.skip_sources.iter().map(|s| s.clone().into()));
+    (skip, args)
+}
+
 /// Splits a lease token into the row id and the lease token it names.
-fn parse_lease(lease: &LeaseId) -> Option<(i64, i64)> {
+pub(super) fn parse_lease(lease: &LeaseId) -> Option<(i64, i64)> {
     let (id, token) = lease.as_str().split_once('.')?;
     Some((id.parse().ok()?, token.parse().ok()?))
 }
@@ -389,7 +414,7 @@ pub(super) fn finish(
         .and_then(|mut stmt| stmt.execute(rusqlite::params_from_iter(args)))
         .map_err(storage)?;
     if becomes_waiting {
-        place_waiting(conn, id, live)?;
+        place_waiting(conn, id, live, None)?;
     }
     Ok(())
 }
@@ -401,6 +426,7 @@ pub(super) fn recover(
     cutoff: SystemTime,
     now: SystemTime,
     live: &mut Live,
+    held: Option<&Held>,
 ) -> Result<u64, QueueError> {
     let ids: Vec<i64> = conn
         .prepare_cached("SELECT id FROM deliveries WHERE state = 'leased' AND due_at <= ?1")
@@ -417,7 +443,7 @@ pub(super) fn recover(
         )
         .and_then(|mut stmt| stmt.execute(params![id, micros(now)]))
         .map_err(storage)?;
-        place_waiting(conn, id, live)?;
+        place_waiting(conn, id, live, held)?;
     }
     Ok(ids.len() as u64)
 }
@@ -427,6 +453,7 @@ pub(super) fn replay(
     selection: &Replay,
     now: SystemTime,
     live: &mut Live,
+    held: Option<&Held>,
 ) -> Result<u64, QueueError> {
     let ids: Vec<i64> = match selection {
         Replay::One(key) => conn
@@ -462,7 +489,7 @@ pub(super) fn replay(
         .and_then(|mut stmt| stmt.execute(params![id, micros(now)]))
         .map_err(storage)?;
         live.0 += 1;
-        place_waiting(conn, id, live)?;
+        place_waiting(conn, id, live, held)?;
     }
     Ok(ids.len() as u64)
 }
@@ -486,7 +513,16 @@ pub(super) fn prune_seen(
     .map_err(storage)
 }
 
-pub(super) fn stats(conn: &Connection, now: SystemTime) -> Result<Stats, QueueError> {
+/// Counts by state. `held` are the rows leased in memory by the process
+/// that serves the file (this one), whose rows say `waiting`.
+pub(super) fn stats(
+    conn: &Connection,
+    now: SystemTime,
+    held: &HashSet<i64>,
+) -> Result<Stats, QueueError> {
+    if !held.is_empty() {
+        return stats_beside(conn, now, held);
+    }
     let mut stats = Stats::default();
     let mut stmt = conn
         .prepare_cached(
@@ -510,6 +546,41 @@ pub(super) fn stats(conn: &Connection, now: SystemTime) -> Result<Stats, QueueEr
             _ => stats.dead += count,
         }
     }
+    Ok(stats)
+}
+
+/// [`stats`] with leases held in memory: each row is classed here, since
+/// SQLite cannot tell the held ones (at most the pool's concurrency and
+/// prefetch) from the waiting ones.
+fn stats_beside(
+    conn: &Connection,
+    now: SystemTime,
+    held: &HashSet<i64>,
+) -> Result<Stats, QueueError> {
+    let mut stats = Stats::default();
+    let mut oldest_ready: Option<i64> = None;
+    let mut stmt = conn
+        .prepare_cached("SELECT id, state, due_at <= ?1, received_at FROM deliveries")
+        .map_err(storage)?;
+    let mut rows = stmt.query([micros(now)]).map_err(storage)?;
+    while let Some(row) = rows.next().map_err(storage)? {
+        let id: i64 = row.get(0).map_err(storage)?;
+        let state: String = row.get(1).map_err(storage)?;
+        let due: bool = row.get(2).map_err(storage)?;
+        match (state.as_str(), due) {
+            ("waiting", _) if held.contains(&id) => stats.leased += 1,
+            ("waiting", true) => {
+                stats.ready += 1;
+                let received: i64 = row.get(3).map_err(storage)?;
+                oldest_ready = Some(oldest_ready.map_or(received, |o| o.min(received)));
+            }
+            ("waiting", false) => stats.scheduled += 1,
+            ("leased", _) => stats.leased += 1,
+            _ => stats.dead += 1,
+        }
+    }
+    stats.oldest_ready_age =
+        oldest_ready.map(|oldest| now.duration_since(from_micros(oldest)).unwrap_or_default());
     Ok(stats)
 }
 

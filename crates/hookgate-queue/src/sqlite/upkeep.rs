@@ -35,18 +35,19 @@ const CHECKPOINT_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 const CHECKPOINT_BUSY_TIMEOUT_NEAR_LIMIT: Duration = Duration::from_secs(2);
 /// The busy timeout of the writer's connection otherwise.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// The most pages one `incremental_vacuum` step moves (4 MiB of 4 KiB pages):
-/// a command that arrives meanwhile waits for one step at most.
-const VACUUM_STEP_PAGES: u64 = 1024;
-/// Under load, free pages are given back only once they are at least this
-/// many and half the file: new deliveries reuse free pages, so moving them
-/// while the queue is busy would mostly write pages twice.
-const BUSY_VACUUM_MIN_PAGES: u64 = 4096;
+/// The most bytes of pages one `incremental_vacuum` step moves: a command
+/// that arrives meanwhile waits for one step at most. (In bytes, as the
+/// other bounds here: files made before 1 KiB pages keep their 4 KiB.)
+const VACUUM_STEP_BYTES: u64 = 4 << 20;
+/// Under load, free pages are given back only once they take at least this
+/// many bytes and half the file: new deliveries reuse free pages, so moving
+/// them while the queue is busy would mostly write pages twice.
+const BUSY_VACUUM_MIN_BYTES: u64 = 16 << 20;
 /// How often, under load, the writer looks at the free-page count.
 const BUSY_VACUUM_CHECK: Duration = Duration::from_secs(1);
-/// When idle, free pages are given back once they are at least this many and
-/// an eighth of the file.
-const IDLE_VACUUM_MIN_PAGES: u64 = 16;
+/// When idle, free pages are given back once they take at least this many
+/// bytes and an eighth of the file.
+const IDLE_VACUUM_MIN_BYTES: u64 = 64 << 10;
 /// The size of a WAL frame's header, on top of the page it holds.
 const WAL_FRAME_HEADER: u64 = 24;
 /// With Durability::ProcessCrash, commits reach the disk only at checkpoints:
@@ -101,6 +102,7 @@ pub(super) fn track_wal_frames(conn: &mut Connection) -> rusqlite::Result<Arc<At
 /// What the writer does for the files between batches and when idle.
 pub(super) struct Upkeep {
     policy: WalPolicy,
+    page_size: u64,
     /// Bytes per WAL frame: the page size plus the frame header.
     frame_bytes: u64,
     wal_frames: Arc<AtomicU64>,
@@ -126,6 +128,7 @@ impl Upkeep {
         let now = Instant::now();
         Self {
             policy,
+            page_size,
             frame_bytes: page_size + WAL_FRAME_HEADER,
             wal_frames,
             checkpoint,
@@ -182,12 +185,17 @@ impl Upkeep {
         if self.vacuum_checked.elapsed() >= BUSY_VACUUM_CHECK {
             self.vacuum_checked = Instant::now();
             if let Some((free, pages)) = free_pages(conn)
-                && free >= BUSY_VACUUM_MIN_PAGES
+                && free >= self.pages(BUSY_VACUUM_MIN_BYTES)
                 && free * 2 >= pages
             {
-                vacuum_step(conn);
+                vacuum_step(conn, self.pages(VACUUM_STEP_BYTES));
             }
         }
+    }
+
+    /// How many of this file's pages make `bytes`.
+    fn pages(&self, bytes: u64) -> u64 {
+        (bytes / self.page_size.max(1)).max(1)
     }
 
     /// No command came for a while: does one bounded step of tidying (a
@@ -195,9 +203,9 @@ impl Upkeep {
     /// [`idle_wait`](Self::idle_wait) says there is more to do.
     pub(super) fn idle(&mut self, conn: &Connection) {
         if let Some((free, pages)) = free_pages(conn)
-            && free >= IDLE_VACUUM_MIN_PAGES
+            && free >= self.pages(IDLE_VACUUM_MIN_BYTES)
             && free * 8 >= pages
-            && vacuum_step(conn)
+            && vacuum_step(conn, self.pages(VACUUM_STEP_BYTES))
         {
             return;
         }
@@ -290,13 +298,13 @@ fn pragma_u64(conn: &Connection, pragma: &str) -> Option<u64> {
         .and_then(|n| u64::try_from(n).ok())
 }
 
-/// Gives up to [`VACUUM_STEP_PAGES`] free pages back to the file system (in
+/// Gives up to `step_pages` free pages back to the file system (in
 /// one transaction of its own; the file shrinks at the next checkpoint).
 /// Returns whether pages were freed. A file without incremental auto-vacuum
 /// (created before it, and not migrated) frees none.
-fn vacuum_step(conn: &Connection) -> bool {
+fn vacuum_step(conn: &Connection, step_pages: u64) -> bool {
     let before = pragma_u64(conn, "freelist_count").unwrap_or(0);
-    let step = format!("PRAGMA incremental_vacuum({VACUUM_STEP_PAGES})");
+    let step = format!("PRAGMA incremental_vacuum({step_pages})");
     // The pragma returns no rows; each page it frees is a step of the statement.
     match conn.prepare_cached(&step).and_then(|mut stmt| {
         let mut rows = stmt.query([])?;
