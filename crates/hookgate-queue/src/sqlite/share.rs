@@ -9,33 +9,23 @@
 //! fell to half its sustained rate at twice the sustainable intake.
 //!
 //! So once a lease came back full (more is waiting than the pool asked for:
-//! the workers are behind), each batch takes at most as many enqueues as it
-//! settles deliveries, and at least [`ENQUEUE_FLOOR`]. The enqueues left over
-//! wait, in arrival order, for the next batch, which follows at once. Their
-//! callers have no answer yet, so nothing acknowledged is delayed or lost,
-//! and their senders see the wait as latency (the back-pressure the capacity
-//! and age bounds turn into `503`). Every batch, not only those carrying the
-//! workers' commands: on 2 cores a pool starved of CPU by the HTTP side sends
-//! its acknowledgements a few at a time, and the batches between them took
-//! every enqueue (measured: the limit then hardly held). Slowing intake down
-//! also gives the pool back the CPU the HTTP side spent.
-//!
-//! Every batch takes every enqueue once a lease comes back short (the workers
-//! keep up), and when no full lease came for [`BEHIND_FOR`] (no pool, or a
-//! stopped one), so the intake-only maximum is unchanged.
+//! the workers are behind), a batch that carries the workers' commands takes
+//! at most as many enqueues as it settles deliveries, and at least
+//! [`ENQUEUE_FLOOR`]. The enqueues left over wait, in arrival order, for the
+//! next batch, which follows at once. Their callers have no answer yet, so
+//! nothing acknowledged is delayed or lost, and their senders see the wait as
+//! latency (the back-pressure the capacity and age bounds turn into `503`).
+//! A batch without workers' commands (no pool, or an idle one) takes every
+//! enqueue, so the intake-only maximum is unchanged, and so does every batch
+//! once a lease comes back short (the workers keep up).
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
 
 use super::Command;
 
 /// The fewest enqueues a batch takes while the workers are behind: intake
 /// slows down to processing's pace, never to a stop.
-pub(super) const ENQUEUE_FLOOR: usize = 8;
-
-/// How long a full lease counts as "the workers are behind": a pool that is
-/// behind leases again as soon as it has room, far more often than this.
-pub(super) const BEHIND_FOR: Duration = Duration::from_secs(1);
+pub(super) const ENQUEUE_FLOOR: usize = 16;
 
 /// Sorts the commands of a batch: enqueues wait here until a batch admits
 /// them, every other command goes into the batch at once.
@@ -43,8 +33,8 @@ pub(super) const BEHIND_FOR: Duration = Duration::from_secs(1);
 pub(super) struct IntakeShare {
     /// Enqueues not yet in a batch, oldest first.
     waiting: VecDeque<Command>,
-    /// When the last lease came back full, unless one came back short since.
-    full_lease_at: Option<Instant>,
+    /// Whether the last lease came back full.
+    workers_behind: bool,
 }
 
 impl IntakeShare {
@@ -70,10 +60,11 @@ impl IntakeShare {
             .iter()
             .filter(|command| matches!(command, Command::Finish { .. }))
             .count();
-        let behind = self
-            .full_lease_at
-            .is_some_and(|at| at.elapsed() < BEHIND_FOR);
-        let share = if behind {
+        let workers_here = settled > 0
+            || batch
+                .iter()
+                .any(|command| matches!(command, Command::Lease { .. }));
+        let share = if self.workers_behind && workers_here {
             settled.max(ENQUEUE_FLOOR)
         } else {
             usize::MAX
@@ -96,13 +87,13 @@ impl IntakeShare {
     /// Notes what a lease asked for and got: a full one means more waits
     /// than the workers take at once.
     pub(super) fn lease_answered(&mut self, asked: usize, got: usize) {
-        self.full_lease_at = (asked > 0 && got >= asked).then(Instant::now);
+        self.workers_behind = asked > 0 && got >= asked;
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::SystemTime;
+    use std::time::{Duration, SystemTime};
 
     use tokio::sync::oneshot;
 
@@ -204,22 +195,13 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_without_workers_commands_is_limited_too_while_they_are_behind() {
+    fn a_batch_without_workers_commands_takes_every_enqueue_even_while_they_are_behind() {
         let mut share = IntakeShare::default();
         share.lease_answered(32, 32);
         let mut batch = sorted(&mut share, (0..100).map(|i| enqueue(&i.to_string())));
         share.admit(&mut batch, 1024, usize::MAX);
-        assert_eq!(contents(&batch).0.len(), ENQUEUE_FLOOR);
-        assert_eq!(share.waiting(), 100 - ENQUEUE_FLOOR);
-    }
-
-    #[test]
-    fn a_full_lease_long_ago_limits_nothing() {
-        let mut share = IntakeShare::default();
-        share.full_lease_at = Instant::now().checked_sub(BEHIND_FOR);
-        let mut batch = sorted(&mut share, (0..100).map(|i| enqueue(&i.to_string())));
-        share.admit(&mut batch, 1024, usize::MAX);
         assert_eq!(contents(&batch).0.len(), 100);
+        assert_eq!(share.waiting(), 0);
     }
 
     #[test]
