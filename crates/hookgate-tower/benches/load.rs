@@ -1,7 +1,7 @@
 //! Load run for the receiving middleware (not part of CI).
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
-//! (SCENARIOS: letters among `abcdefghijklmno`, `abcd` by default; N rounds, default
+//! (SCENARIOS: letters among `abcdefghijklmnop`, `abcd` by default; N rounds, default
 //! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
@@ -44,7 +44,10 @@
 //! - (o), on request only: (c) observed by `hookgate-admin` (the ring of
 //!   recent deliveries with each body copied, the counters and history) with
 //!   one client following its event stream (`/api/events`, as `hookgate tail`
-//!   does): what the admin listener costs the receiving path (`co`).
+//!   does): what the admin listener costs the receiving path (`co`);
+//! - (p), on request only: (c) in a file of 4 KiB pages (SQLite's default,
+//!   and the queue's before issue 18; (c) has 1 KiB pages): what the page
+//!   size costs the ACK path (`cp`).
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table,
 //! and (on Linux) each server's CPU time per request: user + system time of
@@ -341,7 +344,7 @@ fn value_of(args: &[String], flag: &str) -> Option<String> {
     args.get(at + 1).cloned()
 }
 
-const SCENARIOS: &str = "abcdefghijklmno";
+const SCENARIOS: &str = "abcdefghijklmnop";
 const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn main() {
@@ -418,6 +421,15 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router) {
             "(c) axum + WebhookLayer, SQLite queue (fsync)",
             layered(Arc::new(
                 hookgate_queue::SqliteQueue::open(dir.join("load.db")).expect("sqlite queue"),
+            )),
+        ),
+        'p' => (
+            "(p) = (c) in a file of 4 KiB pages",
+            layered(Arc::new(
+                hookgate_queue::SqliteQueue::builder(dir.join("load-4k.db"))
+                    .page_size(4096)
+                    .open()
+                    .expect("sqlite queue"),
             )),
         ),
         'k' => (

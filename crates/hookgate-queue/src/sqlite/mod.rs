@@ -21,8 +21,9 @@
 //!
 //! The write-ahead log stays under [`SqliteQueueBuilder::wal_limit`] (64 MiB
 //! by default): a background thread copies it into the database file, the
-//! writer resets it between batches once it holds half the bound, and when
-//! no command has come for a second it is truncated to zero bytes. The
+//! writer resets it between batches once it holds half the bound, and once
+//! nothing was written for a second (polling workers write nothing) it is
+//! truncated to zero bytes. The
 //! database file gives back the pages of handled deliveries (acknowledged
 //! rows are deleted; their dedup keys stay for the window): new files use
 //! incremental auto-vacuum and the writer frees pages in bounded steps when
@@ -220,7 +221,7 @@ impl SqliteQueueBuilder {
     /// batches (a `RESTART` checkpoint), `journal_size_limit` cuts the file
     /// back to half the bound at the reset, and a batch carries at most an
     /// eighth of it in bodies, so at a sustainable rate the file stays under
-    /// the bound. When no command has come for a second, the WAL is
+    /// the bound. Once nothing was written for a second, the WAL is
     /// checkpointed and truncated to zero bytes.
     pub fn wal_limit(mut self, bytes: u64) -> Self {
         self.wal.limit = bytes.max(1 << 20);
@@ -928,10 +929,15 @@ impl Writer {
                 None => self.prune_interval.max(upkeep::IDLE_AFTER),
             };
             if wait.is_zero() {
-                // Nothing written for a while, but commands keep coming:
-                // one bounded step of tidying before the next one.
+                // Nothing written for a while (commands that write nothing
+                // may keep coming): one bounded step of tidying, then any
+                // command that came meanwhile, before the next step.
                 self.idle();
-                continue;
+                match self.inbox.try_recv() {
+                    Ok(command) => return Some(command),
+                    Err(mpsc::TryRecvError::Empty) => continue,
+                    Err(mpsc::TryRecvError::Disconnected) => return None,
+                }
             }
             match self.inbox.recv_timeout(wait) {
                 Ok(command) => return Some(command),
@@ -941,8 +947,8 @@ impl Writer {
         }
     }
 
-    /// No command came for a while: prunes expired dedup keys if that is
-    /// due, or else does one step of the files' upkeep.
+    /// Nothing was written for a while: prunes expired dedup keys if that
+    /// is due, or else does one step of the files' upkeep.
     fn idle(&mut self) {
         let now = self.clock.now();
         let dedup_cutoff = now

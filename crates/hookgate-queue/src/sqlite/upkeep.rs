@@ -14,7 +14,7 @@
 //! passes half its bound: that copies what is left, and the next commit
 //! starts the WAL over. `journal_size_limit` then cuts the file back.
 //!
-//! When no command has come for [`IDLE_AFTER`], the writer gives freed pages
+//! When nothing was written for [`IDLE_AFTER`], the writer gives freed pages
 //! back (`PRAGMA incremental_vacuum`, in bounded steps) and takes a
 //! `TRUNCATE` checkpoint, which applies the smaller size to the database
 //! file and leaves a WAL of zero bytes.
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-/// How long the writer waits without a command before it tidies up.
+/// How long after the last write the writer tidies up.
 pub(super) const IDLE_AFTER: Duration = Duration::from_secs(1);
 /// The longest the writer waits for readers and the background checkpoint
 /// when it takes a checkpoint itself: commands wait behind it.
@@ -147,8 +147,8 @@ impl Upkeep {
             .saturating_mul(self.frame_bytes)
     }
 
-    /// How long the writer may block waiting for a command before
-    /// [`idle`](Self::idle) has work: `None` once everything is tidy.
+    /// How long after the last write [`idle`](Self::idle) has work: `None`
+    /// once everything is tidy.
     pub(super) fn idle_wait(&self) -> Option<Duration> {
         (!self.tidy).then_some(IDLE_AFTER)
     }
@@ -198,7 +198,7 @@ impl Upkeep {
         (bytes / self.page_size.max(1)).max(1)
     }
 
-    /// No command came for a while: does one bounded step of tidying (a
+    /// Nothing was written for a while: does one bounded step of tidying (a
     /// vacuum step, or the final truncating checkpoint). Called again while
     /// [`idle_wait`](Self::idle_wait) says there is more to do.
     pub(super) fn idle(&mut self, conn: &Connection) {
