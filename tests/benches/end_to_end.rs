@@ -33,6 +33,10 @@
 //! sending and its peak, receipt-to-handler p50/p99 (deliveries handled
 //! while sending, or within 10 s after), and the time the backlog took to
 //! drain after sending stopped.
+//!
+//! With `HOOKGATE_BENCH_POOL_THREAD=1` the pool runs on a thread and runtime of
+//! its own instead of the server's runtime (to measure whether the HTTP side
+//! starves it of CPU).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
@@ -347,7 +351,7 @@ async fn with_workers(queue: Arc<dyn Queue>, rate: f64, seconds: f64, tag: &str)
     })
     .build();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let workers = tokio::spawn(async move {
+    let running = async move {
         pool.run(
             async move {
                 let _ = stopped.await;
@@ -355,7 +359,21 @@ async fn with_workers(queue: Arc<dyn Queue>, rate: f64, seconds: f64, tag: &str)
             Duration::from_secs(5),
         )
         .await
-    });
+    };
+    // HOOKGATE_BENCH_POOL_THREAD=1: the pool on a thread and runtime of its
+    // own, so the OS shares the CPU between it and the HTTP side's runtime,
+    // instead of the pool's tasks queueing behind the HTTP tasks.
+    let workers = if std::env::var_os("HOOKGATE_BENCH_POOL_THREAD").is_some_and(|v| v == "1") {
+        tokio::task::spawn_blocking(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("pool runtime")
+                .block_on(running)
+        })
+    } else {
+        tokio::spawn(running)
+    };
 
     // The backlog, once a second while sending.
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));

@@ -84,6 +84,7 @@
 mod budget;
 mod codec;
 mod held;
+mod share;
 mod store;
 mod upkeep;
 
@@ -105,6 +106,7 @@ use crate::{
 pub use budget::MinFreeDisk;
 use budget::{Budget, Limits, OutOfSpace};
 use held::{Held, HeldLeases};
+use share::IntakeShare;
 use store::{Finish, Live, storage};
 use upkeep::{Upkeep, WalPolicy};
 
@@ -418,6 +420,7 @@ impl SqliteQueueBuilder {
             ready: ready.clone(),
             conn,
             inbox,
+            share: IntakeShare::default(),
             clock: Arc::clone(&self.clock),
             dedup_window: self.dedup_window,
             prune_interval: self.prune_interval,
@@ -846,6 +849,9 @@ struct Writer {
     /// Wakes idle worker pools after a commit that made deliveries ready.
     ready: ReadySignal,
     inbox: mpsc::Receiver<Command>,
+    /// Enqueues waiting for a batch, and how many a batch takes while the
+    /// workers are behind (see `share`).
+    share: IntakeShare,
     clock: Arc<dyn Clock>,
     /// The capacity, the byte budget and the free-space floor.
     budget: Budget,
@@ -871,19 +877,25 @@ struct Writer {
 impl Writer {
     fn run(mut self) {
         let mut batch = Vec::with_capacity(self.max_batch);
-        // Blocks until a command arrives; ends when every queue handle is dropped.
-        while let Some(first) = self.next_command() {
-            let mut bytes = first.payload_bytes();
-            batch.push(first);
-            while batch.len() < self.max_batch && bytes < self.max_batch_bytes {
+        loop {
+            // Enqueues left over from the last batch go into this one without
+            // waiting for a new command. Otherwise blocks until a command
+            // arrives; ends when every queue handle is dropped (and nothing
+            // waits, so every caller is answered).
+            if self.share.waiting() == 0 {
+                let Some(first) = self.next_command() else {
+                    break;
+                };
+                self.share.sort(first, &mut batch);
+            }
+            while batch.len() + self.share.waiting() < self.max_batch {
                 match self.inbox.try_recv() {
-                    Ok(command) => {
-                        bytes += command.payload_bytes();
-                        batch.push(command);
-                    }
+                    Ok(command) => self.share.sort(command, &mut batch),
                     Err(_) => break,
                 }
             }
+            self.share
+                .admit(&mut batch, self.max_batch, self.max_batch_bytes);
             let size = batch.len();
             let span = tracing::trace_span!("sqlite_commit", size);
             let _entered = span.enter();
@@ -1025,6 +1037,7 @@ impl Writer {
     ) -> Result<(Vec<Answer>, u64), (Vec<Answer>, rusqlite::Error)> {
         let conn = &self.conn;
         let mut leases = self.leases.as_mut();
+        let share = &mut self.share;
         let mut live = self.live;
         let mut answers = Vec::with_capacity(commands.size_hint().0);
         for command in commands {
@@ -1043,7 +1056,14 @@ impl Writer {
                 dedup_cutoff,
                 leases: leases.as_deref_mut(),
             };
+            let asked = match &command {
+                Command::Lease { request, .. } => Some(request.max),
+                _ => None,
+            };
             let (answer, ok) = execute(conn, command, context, room, &mut delta);
+            if let (Some(asked), Answer::Lease(_, Ok(leased))) = (asked, &answer) {
+                share.lease_answered(asked, leased.len());
+            }
             let released = ok.then(|| sql(conn, "RELEASE command"));
             let (answer, kept) = kept(answer, released);
             answers.push(answer);
@@ -1415,6 +1435,7 @@ mod tests {
             conn,
             ready: ReadySignal::new(),
             inbox,
+            share: IntakeShare::default(),
             clock: Arc::new(crate::SystemClock),
             budget: Budget::new(Limits {
                 capacity: DEFAULT_CAPACITY,
