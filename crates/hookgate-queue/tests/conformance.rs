@@ -13,9 +13,9 @@ async fn memory_queue_conforms() {
     .await;
 }
 
+/// The contract on fresh SQLite files, opened `exclusive` or not.
 #[cfg(feature = "sqlite")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_queue_conforms() {
+async fn sqlite_conforms(exclusive: bool) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut n = 0;
     conformance::run_all(|clock| {
@@ -23,6 +23,7 @@ async fn sqlite_queue_conforms() {
         let path = dir.path().join(format!("queue-{n}.db"));
         async move {
             let queue = hookgate_queue::SqliteQueue::builder(path)
+                .exclusive(exclusive)
                 .clock(clock)
                 .open()
                 .expect("open");
@@ -32,24 +33,16 @@ async fn sqlite_queue_conforms() {
     .await;
 }
 
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_queue_conforms() {
+    sqlite_conforms(false).await;
+}
+
 /// `hookgate serve` opens its file exclusively, and then keeps leases in
 /// memory instead of writing them: the same contract must hold.
 #[cfg(feature = "sqlite")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exclusive_sqlite_queue_conforms() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut n = 0;
-    conformance::run_all(|clock| {
-        n += 1;
-        let path = dir.path().join(format!("queue-{n}.db"));
-        async move {
-            let queue = hookgate_queue::SqliteQueue::builder(path)
-                .exclusive(true)
-                .clock(clock)
-                .open()
-                .expect("open");
-            Arc::new(queue) as Arc<dyn Queue>
-        }
-    })
-    .await;
+    sqlite_conforms(true).await;
 }
