@@ -284,6 +284,9 @@ struct Inner {
 struct MemoryGuard {
     max_share: f64,
     last: std::sync::Mutex<Option<MemoryReading>>,
+    /// Set once Redis refused `INFO` (an ACL without it, a proxy): the guard
+    /// stands down for good rather than refuse every enqueue.
+    unreadable: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone, Copy)]
@@ -300,6 +303,7 @@ impl MemoryGuard {
         Self {
             max_share,
             last: std::sync::Mutex::new(None),
+            unreadable: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -489,22 +493,38 @@ impl RedisQueue {
     /// Refuses an enqueue while Redis is near its `maxmemory`, reading
     /// `INFO memory` when the last reading is a second old.
     async fn check_memory(&self) -> Result<(), QueueError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let guard = &self.inner.memory;
-        if guard.max_share >= 1.0 {
+        if guard.max_share >= 1.0 || guard.unreadable.load(Relaxed) {
             return Ok(());
         }
         let reading = match guard.fresh() {
             Some(reading) => reading,
             None => {
-                let info: String = self
+                let answer = self
                     .bounded(async {
                         let mut conn = self.inner.conn.clone();
                         redis::cmd("INFO")
                             .arg("memory")
-                            .query_async(&mut conn)
+                            .query_async::<String>(&mut conn)
                             .await
                     })
-                    .await?;
+                    .await;
+                let info = match answer {
+                    Ok(info) => info,
+                    // Redis answered, but not this command: say so once, and
+                    // leave the limit to Redis's own refusal at `maxmemory`.
+                    Err(err) if err.kind() == hookgate_queue::QueueErrorKind::Storage => {
+                        if !guard.unreadable.swap(true, Relaxed) {
+                            tracing::warn!(
+                                error = %err,
+                                "redis refused INFO memory: enqueues are not refused before Redis's maxmemory"
+                            );
+                        }
+                        return Ok(());
+                    }
+                    Err(err) => return Err(err),
+                };
                 match parse_memory_info(&info) {
                     Some((used, max)) => guard.set(used, max),
                     // A server that does not say (a proxy, a fork): Redis's

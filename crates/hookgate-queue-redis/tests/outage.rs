@@ -289,3 +289,33 @@ async fn near_maxmemory_enqueues_are_full() {
         EnqueueOutcome::Enqueued
     );
 }
+
+/// A Redis that refuses `INFO` (an ACL without it) does not make every
+/// enqueue fail: the guard stands down, Redis's own `maxmemory` remains.
+#[tokio::test]
+async fn a_redis_refusing_info_still_takes_deliveries() {
+    let Some(redis) = OwnRedis::start() else {
+        return;
+    };
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("-info")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let queue = RedisQueue::builder(redis.url())
+        .prefix("no-info")
+        .max_memory_use(0.5)
+        .build()
+        .unwrap();
+    for id in ["d-1", "d-2"] {
+        let delivery = NewDelivery::new("clarife", id, SystemTime::now(), &b"{}"[..]);
+        assert_eq!(
+            queue.enqueue(delivery).await.unwrap(),
+            EnqueueOutcome::Enqueued
+        );
+    }
+}
