@@ -30,12 +30,12 @@ fn config(queue: &str) -> String {
     )
 }
 
-/// Runs `hookgate serve` on `queue` and expects it to refuse to start:
-/// its output, once it has exited.
-async fn refused(dir: &Path, name: &str, queue: &str) -> Output {
+/// Starts `hookgate serve` on `queue` (its config written to
+/// `dir/<name>.toml`), output piped, killed on drop.
+fn spawn(dir: &Path, name: &str, queue: &str) -> tokio::process::Child {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, config(queue)).unwrap();
-    let child = tokio::process::Command::new(hookgate_bin())
+    tokio::process::Command::new(hookgate_bin())
         .args(["serve", "--config"])
         .arg(&path)
         .env("DURABILITY_SECRET", SECRET)
@@ -44,7 +44,13 @@ async fn refused(dir: &Path, name: &str, queue: &str) -> Output {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Runs `hookgate serve` on `queue` and expects it to refuse to start:
+/// its output, once it has exited.
+async fn refused(dir: &Path, name: &str, queue: &str) -> Output {
+    let child = spawn(dir, name, queue);
     let output = tokio::time::timeout(PATIENCE, child.wait_with_output())
         .await
         .unwrap_or_else(|_| panic!("hookgate serve ({name}) kept running"))
@@ -252,25 +258,14 @@ async fn nats_with_fsync_starts_with_a_warning_naming_sync_interval() {
     }
     let dir = tempfile::tempdir().unwrap();
     let streams = NatsStreams::new("fsync").await;
-    let path = dir.path().join("fsync.toml");
-    std::fs::write(
-        &path,
-        config(&format!(
+    let mut child = spawn(
+        dir.path(),
+        "fsync",
+        &format!(
             "nats = \"{NATS_URL}\"\nstream = \"{}\"\ndurability = \"fsync\"",
             streams.name
-        )),
-    )
-    .unwrap();
-    let mut child = tokio::process::Command::new(hookgate_bin())
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("DURABILITY_SECRET", SECRET)
-        .env("HOOKGATE_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        ),
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
     let first = tokio::time::timeout(PATIENCE, stdout.next_line())
