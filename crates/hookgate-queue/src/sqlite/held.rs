@@ -191,7 +191,7 @@ pub(super) fn lease(
         }
         // An expired lease of this process counted as an attempt.
         delivery.attempt = before.map_or(delivery.attempt, |held| held.attempt) + 1;
-        let token = i64::try_from(rand::random::<u64>() >> 1).unwrap_or(0);
+        let token = store::new_token();
         leases.set(
             id,
             Some(HeldLease {
@@ -200,11 +200,7 @@ pub(super) fn lease(
                 attempt: delivery.attempt,
             }),
         );
-        leased.push(Leased::new(
-            delivery,
-            LeaseId::new(format!("{id}.{token}")),
-            until,
-        ));
+        leased.push(Leased::new(delivery, store::lease_id(id, token), until));
     }
     Ok(leased)
 }

@@ -262,8 +262,7 @@ pub(super) fn lease(
     let until = crate::clock::later(now, request.visibility);
     let mut leased = Vec::with_capacity(picked.len());
     for (id, mut delivery) in picked {
-        // 63 random bits: a stale lease holder cannot guess the new token.
-        let token = i64::try_from(rand::random::<u64>() >> 1).unwrap_or(0);
+        let token = new_token();
         conn.prepare_cached(
             "UPDATE deliveries SET state = 'leased', due_at = ?2, lease_token = ?3,
                  attempts = attempts + 1
@@ -272,11 +271,7 @@ pub(super) fn lease(
         .and_then(|mut stmt| stmt.execute(params![id, micros(until), token]))
         .map_err(storage)?;
         delivery.attempt += 1;
-        leased.push(Leased::new(
-            delivery,
-            LeaseId::new(format!("{id}.{token}")),
-            until,
-        ));
+        leased.push(Leased::new(delivery, lease_id(id, token), until));
     }
     Ok(leased)
 }
@@ -303,6 +298,17 @@ pub(super) fn skip_clause(
     args.push(micros(now).into());
     args.extend(request.skip_sources.iter().map(|s| s.clone().into()));
     (skip, args)
+}
+
+/// A fresh lease token: 63 random bits, so a stale lease holder cannot
+/// guess the new one.
+pub(super) fn new_token() -> i64 {
+    i64::try_from(rand::random::<u64>() >> 1).unwrap_or(0)
+}
+
+/// The lease id handed to workers for row `id`, read back by [`parse_lease`].
+pub(super) fn lease_id(id: i64, token: i64) -> LeaseId {
+    LeaseId::new(format!("{id}.{token}"))
 }
 
 /// Splits a lease token into the row id and the lease token it names.
