@@ -54,9 +54,10 @@ fuzz_target!(|body: &[u8]| {
             .unwrap()
             .sign("", 1_700_000_000, body)
             .unwrap();
-        let outcome = Verifier::new(scheme, "fuzz")
-            .unwrap()
-            .verify_at(&headers, body, common::now());
+        let outcome =
+            Verifier::new(scheme, "fuzz")
+                .unwrap()
+                .verify_at(&headers, body, common::now());
         let Some(members) = &parsed else {
             // Not JSON: no payload type reads it; only no panic is asked.
             continue;
@@ -64,7 +65,9 @@ fuzz_target!(|body: &[u8]| {
         match named(members, "id") {
             (0 | 1, value) => {
                 let verified = outcome.expect("one id or none is accepted");
-                let wanted = value.and_then(serde_json::Value::as_str).filter(|id| !id.is_empty());
+                let wanted = value
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|id| !id.is_empty());
                 assert_eq!(verified.delivery_id(), wanted);
             }
             _ => assert_eq!(
@@ -82,7 +85,10 @@ fuzz_target!(|body: &[u8]| {
     match parsed.as_ref().map(|members| named(members, "token")) {
         Some((0 | 1, value)) => match value.and_then(serde_json::Value::as_str) {
             Some("fuzz-token") => assert!(outcome.is_ok()),
-            Some(_) => assert_eq!(outcome.unwrap_err().kind(), &VerifyErrorKind::BodyTokenMismatch),
+            Some(_) => assert_eq!(
+                outcome.unwrap_err().kind(),
+                &VerifyErrorKind::BodyTokenMismatch
+            ),
             None => assert_eq!(
                 outcome.unwrap_err().kind(),
                 &VerifyErrorKind::MissingBodyField { field: "token" }
@@ -92,6 +98,9 @@ fuzz_target!(|body: &[u8]| {
             outcome.unwrap_err().kind(),
             &VerifyErrorKind::DuplicateBodyField { field: "token" }
         ),
-        None => assert!(outcome.is_err(), "a body that is not one JSON object is refused"),
+        None => assert!(
+            outcome.is_err(),
+            "a body that is not one JSON object is refused"
+        ),
     }
 });

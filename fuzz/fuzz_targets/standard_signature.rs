@@ -12,8 +12,14 @@ mod common;
 fuzz_target!(|data: &[u8]| {
     let (values, body) = common::split(data, 3);
     for (scheme, names) in [
-        (Scheme::Standard, ["webhook-id", "webhook-timestamp", "webhook-signature"]),
-        (Scheme::Svix, ["svix-id", "svix-timestamp", "svix-signature"]),
+        (
+            Scheme::Standard,
+            ["webhook-id", "webhook-timestamp", "webhook-signature"],
+        ),
+        (
+            Scheme::Svix,
+            ["svix-id", "svix-timestamp", "svix-signature"],
+        ),
     ] {
         let verifier = Verifier::new(scheme, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         let headers = common::headers(&names, &values);

@@ -19,7 +19,11 @@ fuzz_target!(|data: &[u8]| {
         .and_then(|url| std::str::from_utf8(url).ok())
         .unwrap_or("https://hooks.example.com/hooks/twilio");
     let context = RequestContext::new().with_url(url);
-    assert!(twilio.verify_with_at(&headers, body, context, common::now()).is_err());
+    assert!(
+        twilio
+            .verify_with_at(&headers, body, context, common::now())
+            .is_err()
+    );
 
     let discord = Verifier::new(
         Scheme::Discord,

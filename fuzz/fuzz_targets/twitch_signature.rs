@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(twitch.verify_at(&headers, body, common::now()).is_err());
 
     for (scheme, names) in [
-        (Scheme::Zoom, &["x-zm-request-timestamp", "x-zm-signature"][..]),
+        (
+            Scheme::Zoom,
+            &["x-zm-request-timestamp", "x-zm-signature"][..],
+        ),
         (Scheme::Meta, &["x-hub-signature-256"][..]),
         (Scheme::Dropbox, &["x-dropbox-signature"][..]),
         (Scheme::Linear, &["linear-signature", "linear-delivery"][..]),

@@ -256,8 +256,23 @@ fn the_newer_senders_read_their_samples() {
             "application_command.cardsearch",
             serde_json::json!("786008729715212338"),
         ),
+        (
+            "dropbox",
+            &[],
+            "list_folder.changed",
+            serde_json::Value::Null,
+        ),
+        ("msgraph", &[], "message.created", serde_json::Value::Null),
+        (
+            "twilio",
+            &["I-Twilio-Idempotency-Token: AC3f8e2b-1"],
+            "message.received",
+            serde_json::json!("AC3f8e2b-1"),
+        ),
     ] {
-        let body = format!("{samples}{sender}.json");
+        // Twilio posts a form; the others JSON.
+        let extension = if sender == "twilio" { "form" } else { "json" };
+        let body = format!("{samples}{sender}.{extension}");
         let mut args = vec!["inspect", "--sender", sender, "--body", &body];
         for header in headers {
             args.extend(["-H", header]);
@@ -268,4 +283,62 @@ fn the_newer_senders_read_their_samples() {
         assert_eq!(line["known"], true, "{sender}");
         assert_eq!(line["id"], id, "{sender}");
     }
+}
+
+/// Twilio's form reads as its parameters, decoded; Microsoft Graph's
+/// `clientState` (the secret) is left out; neither refuses a shape it does
+/// not know.
+#[test]
+fn twilio_forms_and_graph_notifications_print_what_was_sent_but_secrets() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/twilio.form");
+    let line = json_line(&hookgate(
+        &["inspect", "--sender", "twilio", "--body", sample],
+        b"",
+    ));
+    assert_eq!(line["payload"]["format"], "form");
+    assert_eq!(line["payload"]["kind"], "message");
+    assert_eq!(line["payload"]["status"], "received");
+    assert_eq!(
+        line["payload"]["payload"]["Body"],
+        "Hello from Twilio! Ça va? 👋"
+    );
+    assert_eq!(line["payload"]["payload"]["From"], "+14155238886");
+
+    let call = b"CallSid=CA1&CallStatus=no-answer&AccountSid=AC1";
+    let line = json_line(&hookgate(&["inspect", "--sender", "twilio"], call));
+    assert_eq!(line["event"], "call.no-answer");
+    let unknown = b"Foo=bar";
+    let line = json_line(&hookgate(&["inspect", "--sender", "twilio"], unknown));
+    assert_eq!(line["event"], "webhook");
+    assert_eq!(line["known"], false);
+
+    let graph = concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/msgraph.json");
+    let out = hookgate(&["inspect", "--sender", "msgraph", "--body", graph], b"");
+    let line = json_line(&out);
+    assert_eq!(
+        line["payload"]["value"][0]["tenantId"],
+        "84bd8158-6d4d-4958-8b9f-9d6445542f95"
+    );
+    assert!(!text(&out.stdout).contains("SecretClientState"));
+    let lifecycle =
+        br#"{"value":[{"lifecycleEvent":"subscriptionRemoved","clientState":"s3cret"}]}"#;
+    let out = hookgate(&["inspect", "--sender", "msgraph"], lifecycle);
+    assert_eq!(json_line(&out)["event"], "lifecycle.subscription_removed");
+    assert!(!text(&out.stdout).contains("s3cret"));
+}
+
+/// A body that is neither JSON nor a form is refused on one line, its
+/// bytes not echoed.
+#[test]
+fn a_twilio_body_that_is_not_a_form_is_refused_on_one_line() {
+    let out = hookgate(
+        &["inspect", "--sender", "twilio"],
+        b"Body=\x1b[31mred\n\nx y",
+    );
+    let message = one_line_refusal(&out);
+    assert!(
+        message.contains("not a twilio payload (line 1, column 6)"),
+        "{message}"
+    );
+    assert!(!message.contains('\x1b'), "{message}");
 }

@@ -115,6 +115,9 @@ impl ParseError {
     /// Prefixes the path of a body error with `prefix` (for a nested value
     /// deserialized on its own).
     pub(crate) fn nested_in(mut self, prefix: &str) -> Self {
+        if prefix.is_empty() {
+            return self;
+        }
         if let ParseErrorKind::Body { path, .. } = &mut self.kind {
             *path = if path == "." {
                 prefix.to_owned()
@@ -177,9 +180,15 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 /// Whether the body field at `path` holds a secret the sender repeats there
-/// (Claravine's and Slack's `token`), whose value an error must never quote.
+/// (Claravine's and Slack's `token`, Microsoft Graph's `clientState`), whose
+/// value an error must never quote.
 fn holds_secret(sender: Sender, path: &str) -> bool {
-    matches!((sender, path), (Sender::Claravine | Sender::Slack, "token"))
+    match sender {
+        Sender::Claravine | Sender::Slack => path == "token",
+        // Each notification's `clientState` (`value[0].clientState`).
+        Sender::MsGraph => path.ends_with(".clientState") || path == "clientState",
+        _ => false,
+    }
 }
 
 /// Deserializes `body` as `T`, reporting the path and position of any error.
@@ -207,7 +216,7 @@ pub(crate) fn from_body<T: DeserializeOwned>(sender: Sender, body: &[u8]) -> Res
 }
 
 /// Deserializes an already parsed JSON value as `T`, errors naming the path
-/// below `prefix`.
+/// below `prefix` (`""` for the body itself).
 pub(crate) fn from_value<T: DeserializeOwned>(
     sender: Sender,
     value: &serde_json::Value,

@@ -6,14 +6,16 @@
 //!
 //! * [`Sender`] names a sender (`claravine`, `clarife`, `claimable`,
 //!   `standard`, `svix`, `stripe`, `github`, `slack`, `shopify`, `clarity`, `linear`,
-//!   `gitlab`, `paddle`, `zoom`, `twitch`, `meta`, `discord`);
+//!   `gitlab`, `paddle`, `zoom`, `twitch`, `meta`, `discord`, `dropbox`,
+//!   `msgraph`, `twilio`);
 //!   [`Sender::parse`] gives an [`AnyEvent`], [`Sender::event_name`] just the
 //!   name (cheap, for filtering before enqueueing).
 //! * Each sender has its own type ([`ClaravineEvent`], [`ClarifeEvent`],
 //!   [`ClaimableEvent`], [`StandardEvent`], [`StripeEvent`], [`GitHubEvent`],
 //!   [`SlackEvent`], [`ShopifyEvent`], [`ClarityEvent`], [`LinearEvent`], [`GitLabEvent`],
 //!   [`PaddleEvent`], [`ZoomEvent`], [`TwitchEvent`], [`MetaEvent`],
-//!   [`DiscordInteraction`]); senders whose catalogue is too large to
+//!   [`DiscordInteraction`], [`DropboxEvent`], [`GraphEvent`],
+//!   [`TwilioEvent`]); senders whose catalogue is too large to
 //!   model take the data type as a parameter (JSON by default). Each reads
 //!   itself from a delivery with [`FromDelivery`].
 //! * **Forward compatible**: an event name, operation or field a sender adds
@@ -107,14 +109,17 @@ pub use senders::claravine::{ClaravineEvent, ClaravineObject, ClaravineOperation
 pub use senders::clarife::{ClarifeData, ClarifeDocument, ClarifeEvent, ClarifeEventType};
 pub use senders::clarity::ClarityEvent;
 pub use senders::discord::DiscordInteraction;
+pub use senders::dropbox::DropboxEvent;
 pub use senders::github::GitHubEvent;
 pub use senders::gitlab::GitLabEvent;
 pub use senders::linear::LinearEvent;
 pub use senders::meta::MetaEvent;
+pub use senders::msgraph::{GraphEvent, GraphNotification};
 pub use senders::paddle::PaddleEvent;
 pub use senders::shopify::ShopifyEvent;
 pub use senders::slack::{SlackEvent, SlackInnerEvent};
 pub use senders::standard::StandardEvent;
 pub use senders::stripe::{StripeEvent, StripeEventData};
+pub use senders::twilio::{TwilioEvent, TwilioFormat};
 pub use senders::twitch::TwitchEvent;
 pub use senders::zoom::ZoomEvent;

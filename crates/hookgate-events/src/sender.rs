@@ -7,14 +7,14 @@ use http::HeaderMap;
 use serde::{Serialize, Serializer};
 
 use crate::senders::{
-    claimable, claravine, clarife, clarity, discord, github, gitlab, linear, meta, paddle, shopify,
-    slack, standard, stripe, twitch, zoom,
+    claimable, claravine, clarife, clarity, discord, dropbox, github, gitlab, linear, meta,
+    msgraph, paddle, shopify, slack, standard, stripe, twilio, twitch, zoom,
 };
 use crate::{
-    ClaimableEvent, ClaravineEvent, ClarifeEvent, ClarityEvent, DiscordInteraction, Event,
-    EventName, FromDelivery, GitHubEvent, GitLabEvent, JsonBody, LinearEvent, MetaEvent,
-    PaddleEvent, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent, TwitchEvent,
-    ZoomEvent,
+    ClaimableEvent, ClaravineEvent, ClarifeEvent, ClarityEvent, DiscordInteraction, DropboxEvent,
+    Event, EventName, FromDelivery, GitHubEvent, GitLabEvent, GraphEvent, JsonBody, LinearEvent,
+    MetaEvent, PaddleEvent, ParseError, ShopifyEvent, SlackEvent, StandardEvent, StripeEvent,
+    TwilioEvent, TwitchEvent, ZoomEvent,
 };
 
 /// A sender whose payloads this crate reads.
@@ -74,6 +74,14 @@ pub enum Sender {
     Meta,
     /// Discord interactions (`discord`): the interaction type.
     Discord,
+    /// Dropbox (`dropbox`): `list_folder.changed`.
+    Dropbox,
+    /// Microsoft Graph change notifications (`msgraph`): the resource kind
+    /// and `changeType`, or `lifecycle.<event>`.
+    MsGraph,
+    /// Twilio (`twilio`): forms (`message.<status>`, `call.<status>` ...)
+    /// and Event Streams JSON.
+    Twilio,
 }
 
 /// A sender name that is not one of [`Sender::ALL`]'s. Its message lists
@@ -94,7 +102,7 @@ impl UnknownSender {
 /// [`Sender::ALL`]). [`Sender::ALL`], [`Sender::as_str`], [`FromStr`] and
 /// [`UnknownSender`]'s message are all read from it, so a new sender is one
 /// row (and its parser).
-const NAMES: [(Sender, &str); 17] = [
+const NAMES: [(Sender, &str); 20] = [
     (Sender::Claravine, "claravine"),
     (Sender::Clarife, "clarife"),
     (Sender::Claimable, "claimable"),
@@ -112,6 +120,9 @@ const NAMES: [(Sender, &str); 17] = [
     (Sender::Twitch, "twitch"),
     (Sender::Meta, "meta"),
     (Sender::Discord, "discord"),
+    (Sender::Dropbox, "dropbox"),
+    (Sender::MsGraph, "msgraph"),
+    (Sender::Twilio, "twilio"),
 ];
 
 /// The names of a table, comma-separated.
@@ -176,6 +187,9 @@ impl Sender {
             Self::Twitch => AnyEvent::Twitch(TwitchEvent::from_delivery(headers, body)?),
             Self::Meta => AnyEvent::Meta(MetaEvent::from_delivery(headers, body)?),
             Self::Discord => AnyEvent::Discord(DiscordInteraction::from_delivery(headers, body)?),
+            Self::Dropbox => AnyEvent::Dropbox(DropboxEvent::from_delivery(headers, body)?),
+            Self::MsGraph => AnyEvent::MsGraph(GraphEvent::from_delivery(headers, body)?),
+            Self::Twilio => AnyEvent::Twilio(TwilioEvent::from_delivery(headers, body)?),
         })
     }
 
@@ -215,6 +229,9 @@ impl Sender {
             Self::Twitch => twitch::event_name(headers, body),
             Self::Meta => meta::event_name(body),
             Self::Discord => discord::event_name(body),
+            Self::Dropbox => dropbox::event_name(body),
+            Self::MsGraph => msgraph::event_name(body),
+            Self::Twilio => twilio::event_name(body),
         }
     }
 }
@@ -296,6 +313,12 @@ pub enum AnyEvent {
     Meta(MetaEvent),
     /// A Discord interaction.
     Discord(DiscordInteraction),
+    /// A Dropbox notification.
+    Dropbox(DropboxEvent),
+    /// A Microsoft Graph notification.
+    MsGraph(GraphEvent),
+    /// A Twilio request.
+    Twilio(TwilioEvent),
 }
 
 impl AnyEvent {
@@ -319,6 +342,9 @@ impl AnyEvent {
             Self::Twitch(_) => Sender::Twitch,
             Self::Meta(_) => Sender::Meta,
             Self::Discord(_) => Sender::Discord,
+            Self::Dropbox(_) => Sender::Dropbox,
+            Self::MsGraph(_) => Sender::MsGraph,
+            Self::Twilio(_) => Sender::Twilio,
         }
     }
 
@@ -340,6 +366,9 @@ impl AnyEvent {
             Self::Twitch(e) => e,
             Self::Meta(e) => e,
             Self::Discord(e) => e,
+            Self::Dropbox(e) => e,
+            Self::MsGraph(e) => e,
+            Self::Twilio(e) => e,
         }
     }
 }
@@ -488,6 +517,24 @@ mod tests {
                 r#"{"type": 3, "id": "1"}"#,
                 "message_component",
             ),
+            (
+                Sender::Dropbox,
+                none(),
+                r#"{"list_folder": {"accounts": ["dbid:1"]}}"#,
+                "list_folder.changed",
+            ),
+            (
+                Sender::MsGraph,
+                none(),
+                r#"{"value": [{"changeType": "deleted", "clientState": "client-secret"}]}"#,
+                "resource.deleted",
+            ),
+            (
+                Sender::Twilio,
+                none(),
+                "CallSid=CA1&CallStatus=completed&AccountSid=AC1",
+                "call.completed",
+            ),
         ]
     }
 
@@ -532,6 +579,13 @@ mod tests {
         linear.insert(
             "linear-delivery",
             "234d1a4e-b617-4388-90fe-adc3633d6b72".parse().unwrap(),
+        );
+        let mut twilio = HeaderMap::new();
+        twilio.insert(
+            "i-twilio-idempotency-token",
+            "AC3f8e2b1c4d5a69788796a5b4c3d2e1f0-3d4a9c1b"
+                .parse()
+                .unwrap(),
         );
         let none = HeaderMap::new;
         for (sender, headers, body, name, id) in [
@@ -583,6 +637,27 @@ mod tests {
                 include_str!("../../../samples/discord.json"),
                 "application_command.cardsearch",
                 Some("786008729715212338"),
+            ),
+            (
+                Sender::Dropbox,
+                none(),
+                include_str!("../../../samples/dropbox.json"),
+                "list_folder.changed",
+                None,
+            ),
+            (
+                Sender::MsGraph,
+                none(),
+                include_str!("../../../samples/msgraph.json"),
+                "message.created",
+                None,
+            ),
+            (
+                Sender::Twilio,
+                twilio,
+                include_str!("../../../samples/twilio.form"),
+                "message.received",
+                Some("AC3f8e2b1c4d5a69788796a5b4c3d2e1f0-3d4a9c1b"),
             ),
         ] {
             let event = sender.parse(&headers, body.as_bytes()).unwrap();

@@ -851,9 +851,12 @@ impl Reception {
             answer: None,
         };
 
-        let event_name = source
-            .sender
-            .and_then(|sender| sender.event_name_in(head.headers, &json).ok());
+        // A GET's payload is its query (a Twilio webhook set to GET sends
+        // its form there): that is what names it.
+        let event_name = source.sender.and_then(|sender| match &query_payload {
+            Some(query) => sender.event_name(head.headers, query).ok(),
+            None => sender.event_name_in(head.headers, &json).ok(),
+        });
         // An event whose name cannot be read is kept: dropping what we cannot
         // classify would lose data silently.
         if let (Some(filter), Some(name)) = (&source.filter, &event_name)
@@ -1335,6 +1338,68 @@ mod tests {
             first.headers[header::CONTENT_TYPE],
             "application/x-www-form-urlencoded"
         );
+    }
+
+    /// A Twilio webhook set to GET sends its parameters in the query (and
+    /// signs the URL with them): the query names the event, so an event
+    /// filter keeps an incoming SMS and drops a call.
+    #[tokio::test]
+    async fn a_get_delivery_is_named_by_its_query() {
+        use hookgate_events::{Event as _, EventFilter, Sender};
+
+        let queue = Arc::new(hookgate_queue::MemoryQueue::new());
+        let base = "https://hooks.example.com";
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            .source(
+                Source::builder(
+                    "twilio",
+                    "/hooks/twilio",
+                    Verifier::new(Scheme::Twilio, "auth-token").unwrap(),
+                )
+                .methods([Method::GET, Method::POST])
+                .public_url(base)
+                .sender(Sender::Twilio)
+                .filter(EventFilter::new(["message.*"]).unwrap())
+                .build()
+                .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let signer = Signer::new(Scheme::Twilio, "auth-token").unwrap();
+        for query in [
+            "CallSid=CA1&CallStatus=ringing&From=%2B14155238886",
+            "MessageSid=SM1&SmsStatus=received&Body=Hello+there",
+        ] {
+            let url = format!("{base}/hooks/twilio?{query}");
+            let context = hookgate_verify::RequestContext::new().with_url(&url);
+            let headers = signer.sign_with("", 0, b"", context).unwrap();
+            let head = RequestHead {
+                method: &Method::GET,
+                query: Some(query),
+                headers: &headers,
+                peer: None,
+            };
+            let reception = receiver.start("/hooks/twilio").unwrap();
+            reception.complete(head, Bytes::new()).await.unwrap();
+        }
+        let leased = queue
+            .lease(hookgate_queue::LeaseRequest::new(
+                10,
+                std::time::Duration::from_secs(1),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(leased.len(), 1, "the call is filtered out, the SMS kept");
+        let delivery = &leased[0].delivery;
+        assert_eq!(
+            delivery.body,
+            Bytes::from_static(b"MessageSid=SM1&SmsStatus=received&Body=Hello+there")
+        );
+        let event = Sender::Twilio
+            .parse(&delivery.headers, &delivery.body)
+            .unwrap();
+        assert_eq!(event.event_name(), "message.received");
     }
 
     /// A GitHub delivery captured and resent with a fresh `X-GitHub-Delivery`

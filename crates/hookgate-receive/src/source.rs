@@ -54,6 +54,9 @@ pub fn default_sender(scheme: Scheme) -> Option<Sender> {
         Scheme::Twitch => Some(Sender::Twitch),
         Scheme::Meta => Some(Sender::Meta),
         Scheme::Discord => Some(Sender::Discord),
+        Scheme::Dropbox => Some(Sender::Dropbox),
+        Scheme::MsGraph => Some(Sender::MsGraph),
+        Scheme::Twilio => Some(Sender::Twilio),
         _ => None,
     }
 }

@@ -34,6 +34,9 @@ fn sample(scheme: Scheme) -> Option<&'static str> {
         Scheme::Meta => include_str!("../../../../samples/meta.json"),
         Scheme::Dropbox => include_str!("../../../../samples/dropbox.json"),
         Scheme::GitLab => include_str!("../../../../samples/gitlab.json"),
+        Scheme::MsGraph => include_str!("../../../../samples/msgraph.json"),
+        // Twilio posts forms (`application/x-www-form-urlencoded`).
+        Scheme::Twilio => include_str!("../../../../samples/twilio.form"),
         _ => return None,
     })
 }
@@ -55,7 +58,9 @@ fn default_event(scheme: Scheme) -> &'static str {
     hookgate send --scheme stripe --secret whsec_test --url http://127.0.0.1:8080/hooks/stripe --body event.json\n\n\
     Without --body, the scheme's sample payload (samples/*.json, from the senders' docs) is sent with a\n\
     fresh id; --event renames its event (`type`, Claravine's event.operation, GitHub's X-GitHub-Event and\n\
-    `action`, Shopify's X-Shopify-Topic). Prints the status line, then the answer's body.\n\
+    `action`, Shopify's X-Shopify-Topic, Twilio's SMS status: message.delivered, Microsoft Graph's\n\
+    kind.changeType or lifecycle.<event>). Twilio's sample is a form, signed with the --url sent to.\n\
+    Prints the status line, then the answer's body.\n\
     Exit 0 on a 2xx, 1 on any other answer or when the receiver cannot be reached, 2 on usage errors.\n\n\
     --handshake sends the scheme's handshake (Slack url_verification, Zoom endpoint.url_validation,\n\
     Twitch webhook_callback_verification, Meta GET hub.challenge with --verify-token, Dropbox GET\n\
@@ -128,7 +133,7 @@ pub(crate) fn run(args: SendArgs) -> Result<(), Failure> {
         .map_err(Failure::usage)?;
     headers.insert(
         http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
+        HeaderValue::from_static(content_type(scheme, &body)),
     );
     event_headers(scheme, &event, &mut headers)?;
 
@@ -203,8 +208,23 @@ async fn request(
     Ok((status, answer))
 }
 
+/// The body's media type: JSON, except Twilio's forms (a Twilio body that
+/// opens a JSON object or array is Event Streams JSON).
+fn content_type(scheme: Scheme, body: &[u8]) -> &'static str {
+    let json = body
+        .iter()
+        .find(|byte| !byte.is_ascii_whitespace())
+        .is_some_and(|byte| matches!(byte, b'{' | b'['));
+    if scheme == Scheme::Twilio && !json {
+        "application/x-www-form-urlencoded"
+    } else {
+        "application/json"
+    }
+}
+
 /// The sample with a fresh id and time, the event asked for, and (for
-/// Claravine) the token in the body, as the sender would send it.
+/// Claravine and Microsoft Graph) the secret in the body, as the sender
+/// would send it.
 fn sample_body(
     scheme: Scheme,
     sample: &str,
@@ -213,6 +233,9 @@ fn sample_body(
     secret: &str,
     now: u64,
 ) -> Result<Vec<u8>, Failure> {
+    if scheme == Scheme::Twilio {
+        return twilio_form(sample, id, event);
+    }
     let mut value: Value = serde_json::from_str(sample)
         .map_err(|e| Failure::usage(format!("the {scheme} sample is not JSON: {e}")))?;
     let Some(object) = value.as_object_mut() else {
@@ -310,6 +333,7 @@ fn sample_body(
                 Value::from(now.saturating_mul(1000)),
             );
         }
+        Scheme::MsGraph => graph_notifications(object, event, secret)?,
         Scheme::GitLab if !event.is_empty() => {
             let (kind, action) = event.split_once('.').unwrap_or((event, ""));
             object.insert("object_kind".to_owned(), Value::from(kind));
@@ -331,6 +355,94 @@ fn sample_body(
         .map_err(|e| Failure::usage(format!("cannot write the body: {e}")))?;
     body.push(b'\n');
     Ok(body)
+}
+
+/// Twilio's sample SMS as a fresh message (its sids derived from the
+/// delivery id, so that `--id X` twice is one message), with the status
+/// `--event message.<status>` asks for (`message.received`, the sample's,
+/// is an incoming message; another status is a status callback).
+fn twilio_form(sample: &str, id: &str, event: &str) -> Result<Vec<u8>, Failure> {
+    let status = match event.split_once('.') {
+        _ if event.is_empty() => None,
+        Some(("message", status)) if !status.is_empty() && !status.contains('.') => Some(status),
+        _ => {
+            return Err(Failure::usage(format!(
+                "the twilio sample is an SMS: --event message.<status> (message.received, \
+                 message.delivered ...), not {event:?}; send other requests with --body"
+            )));
+        }
+    };
+    let sid = format!("SM{}", uuid_from(id).replace('-', ""));
+    let mut params: Vec<(String, String)> = url::form_urlencoded::parse(sample.trim().as_bytes())
+        .map(|(name, value)| {
+            let value = match name.as_ref() {
+                "MessageSid" | "SmsSid" | "SmsMessageSid" => sid.clone(),
+                "SmsStatus" => status.unwrap_or(value.as_ref()).to_owned(),
+                _ => value.into_owned(),
+            };
+            (name.into_owned(), value)
+        })
+        .collect();
+    // Status callbacks carry `MessageStatus` beside `SmsStatus`.
+    if let Some(status) = status.filter(|status| *status != "received") {
+        params.retain(|(name, _)| name != "MessageStatus");
+        params.push(("MessageStatus".to_owned(), status.to_owned()));
+    }
+    Ok(url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+        .into_bytes())
+}
+
+/// Microsoft Graph's sample: every notification carries the secret as its
+/// `clientState` (what the `msgraph` scheme checks), and `--event` names
+/// the change (`message.updated`: the `changeType` and the resource's
+/// `@odata.type`) or the lifecycle event (`lifecycle.missed`).
+fn graph_notifications(
+    object: &mut serde_json::Map<String, Value>,
+    event: &str,
+    secret: &str,
+) -> Result<(), Failure> {
+    let Some(Value::Array(items)) = object.get_mut("value") else {
+        return Err(Failure::usage("the msgraph sample has no `value` list"));
+    };
+    let named = if event.is_empty() {
+        None
+    } else {
+        Some(event.split_once('.').ok_or_else(|| {
+            Failure::usage(format!(
+                "msgraph events are named kind.changeType (message.updated) or lifecycle.<event> (lifecycle.missed), not {event:?}"
+            ))
+        })?)
+    };
+    for item in items.iter_mut().filter_map(Value::as_object_mut) {
+        item.insert("clientState".to_owned(), Value::from(secret));
+        match named {
+            None => {}
+            Some(("lifecycle", lifecycle)) => {
+                let mut camel = camel_case(lifecycle);
+                if let Some(first) = camel.get_mut(..1) {
+                    first.make_ascii_lowercase();
+                }
+                item.insert("lifecycleEvent".to_owned(), Value::from(camel));
+                for field in ["changeType", "resource", "resourceData"] {
+                    item.remove(field);
+                }
+            }
+            Some((kind, change)) => {
+                item.insert("changeType".to_owned(), Value::from(change));
+                if let Some(data) = item.get_mut("resourceData").and_then(Value::as_object_mut) {
+                    if kind == "resource" {
+                        data.remove("@odata.type");
+                    } else {
+                        let odata = format!("#Microsoft.Graph.{}", camel_case(kind));
+                        data.insert("@odata.type".to_owned(), Value::from(odata));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Headers that name the event, for the senders that name it in a header.
@@ -625,8 +737,24 @@ mod tests {
             ),
             (Scheme::GitLab, "merge_request.merge", Some(Sender::GitLab)),
             (Scheme::GitLab, "push", Some(Sender::GitLab)),
-            (Scheme::Dropbox, "", None),
+            (
+                Scheme::Dropbox,
+                "list_folder.changed",
+                Some(Sender::Dropbox),
+            ),
+            (Scheme::MsGraph, "message.created", Some(Sender::MsGraph)),
+            (Scheme::MsGraph, "event.deleted", Some(Sender::MsGraph)),
+            (Scheme::MsGraph, "resource.updated", Some(Sender::MsGraph)),
+            (
+                Scheme::MsGraph,
+                "lifecycle.reauthorization_required",
+                Some(Sender::MsGraph),
+            ),
+            (Scheme::Twilio, "message.received", Some(Sender::Twilio)),
+            (Scheme::Twilio, "message.delivered", Some(Sender::Twilio)),
         ];
+        let url = "https://hooks.example.com/hooks/twilio?source=test";
+        let context = hookgate_verify::RequestContext::new().with_url(url);
         for (scheme, event, sender) in cases {
             let secret = secret_for(scheme);
             let now = 1_774_699_200;
@@ -634,12 +762,17 @@ mod tests {
                 .unwrap_or_else(|f| panic!("{scheme}: {f:?}"));
             let mut headers = Signer::new(scheme, secret)
                 .unwrap()
-                .sign("msg_1", now, &body)
+                .sign_with("msg_1", now, &body, context)
                 .unwrap();
             event_headers(scheme, event, &mut headers).unwrap();
             let verifier = Verifier::new(scheme, secret).unwrap();
             verifier
-                .verify_at(&headers, &body, UNIX_EPOCH + Duration::from_secs(now))
+                .verify_with_at(
+                    &headers,
+                    &body,
+                    context,
+                    UNIX_EPOCH + Duration::from_secs(now),
+                )
                 .unwrap_or_else(|e| panic!("{scheme}: {e}"));
             if let Some(sender) = sender {
                 let name = sender
@@ -647,6 +780,47 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{scheme}: {e}"));
                 assert_eq!(name.as_str(), event, "{scheme}");
             }
+        }
+    }
+
+    #[test]
+    fn twilio_sends_a_fresh_form_and_refuses_events_its_sample_cannot_be() {
+        let sample = sample(Scheme::Twilio).unwrap();
+        let body = |id, event| sample_body(Scheme::Twilio, sample, id, event, "s", 1);
+        let first = body("a", "").unwrap();
+        assert_ne!(first, body("b", "").unwrap());
+        assert_eq!(
+            first,
+            body("a", "").unwrap(),
+            "the same --id is the same message"
+        );
+        assert_eq!(
+            content_type(Scheme::Twilio, &first),
+            "application/x-www-form-urlencoded"
+        );
+        assert_eq!(content_type(Scheme::Twilio, b" [{}]"), "application/json");
+        let params: Vec<(String, String)> =
+            url::form_urlencoded::parse(&first).into_owned().collect();
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("Body"), Some("Hello from Twilio! Ça va? 👋"));
+        let sid = get("MessageSid").unwrap();
+        assert!(sid.starts_with("SM") && sid.len() == 34, "{sid}");
+        assert_eq!(get("SmsSid"), Some(sid));
+        assert_eq!(get("MessageStatus"), None);
+        let delivered = body("a", "message.delivered").unwrap();
+        let delivered = String::from_utf8(delivered).unwrap();
+        assert!(delivered.contains("&SmsStatus=delivered&"), "{delivered}");
+        assert!(
+            delivered.ends_with("&MessageStatus=delivered"),
+            "{delivered}"
+        );
+        for event in ["call.completed", "message", "message.", "message.a.b"] {
+            assert!(body("a", event).is_err(), "{event}");
         }
     }
 

@@ -7,15 +7,18 @@ pub(crate) mod claravine;
 pub(crate) mod clarife;
 pub(crate) mod clarity;
 pub(crate) mod discord;
+pub(crate) mod dropbox;
 pub(crate) mod github;
 pub(crate) mod gitlab;
 pub(crate) mod linear;
 pub(crate) mod meta;
+pub(crate) mod msgraph;
 pub(crate) mod paddle;
 pub(crate) mod shopify;
 pub(crate) mod slack;
 pub(crate) mod standard;
 pub(crate) mod stripe;
+pub(crate) mod twilio;
 pub(crate) mod twitch;
 pub(crate) mod zoom;
 

@@ -66,19 +66,26 @@ pub(crate) fn schemes() -> impl Iterator<Item = Scheme> {
     })
 }
 
-/// [`body`] as `scheme` sends it, still `size` bytes: Linear's carries its
-/// signed `webhookTimestamp` (milliseconds) as its first member, Paddle's is
-/// laid out as Paddle sends it ([`paddle_body`]).
+/// [`body`] as `scheme` sends it, still `size` bytes: Linear's ends with its
+/// signed `webhookTimestamp` (milliseconds) and `webhookId`, after `data`, as
+/// Linear sends them (samples/linear.json), so the verifier walks the whole
+/// top level to reach it; Paddle's is laid out as Paddle sends it
+/// ([`paddle_body`]).
 pub(crate) fn body_for(scheme: Scheme, size: usize, unix: u64) -> Vec<u8> {
     if scheme == Scheme::Paddle {
         return paddle_body(size);
     }
     let mut body = body(size);
     if scheme == Scheme::Linear {
-        let member = format!(r#""webhookTimestamp":{},"#, unix * 1000);
-        body.splice(1..1, member.into_bytes());
-        // Shorten the padding so the size stays the same.
-        let tail = body.len() - 3;
+        let members = format!(
+            r#","webhookTimestamp":{},"webhookId":"000042e3-d123-4980-b49f-8e140eef9329""#,
+            unix * 1000
+        );
+        let end = body.len() - 1;
+        body.splice(end..end, members.into_bytes());
+        // Shorten the padding (before `"}`, `}` and the members) so the size
+        // stays the same.
+        let tail = size - 3;
         body.drain(tail - (body.len() - size)..tail);
     }
     body
