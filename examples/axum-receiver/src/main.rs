@@ -212,7 +212,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .layer(WebhookLayer::new(receiver.build()?));
 
     // Processing: typed events through a Router; deliveries of senders
-    // without typed events (the schemes hookgate-events has no sender for) are
+    // without typed events (`custom`, the one scheme hookgate-events has no sender for) are
     // handled on their own.
     let router = Router::new()
         .on("submission.completed", on_submission_completed)
