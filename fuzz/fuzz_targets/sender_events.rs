@@ -96,7 +96,10 @@ fuzz_target!(|data: &[u8]| {
                     .values()
                     .map(|v| v.as_array().map_or(1, Vec::len))
                     .sum();
-                assert_eq!(count, pairs.len(), "no parameter made up or lost");
+                // An exact repeat of a name and value is one parameter, as in
+                // Twilio's signature.
+                let distinct: std::collections::BTreeSet<_> = pairs.iter().collect();
+                assert_eq!(count, distinct.len(), "no parameter made up or lost");
             }
             AnyEvent::MsGraph(graph) => {
                 let serialized = serde_json::to_value(graph).expect("serializes");

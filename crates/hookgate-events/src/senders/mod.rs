@@ -89,14 +89,37 @@ pub(crate) fn snake_case(camel: &str) -> String {
 }
 
 /// `resource.action` from raw parts, each kept through
-/// [`EventName::new_lossy`](crate::EventName::new_lossy).
+/// [`EventName::new_lossy`](crate::EventName::new_lossy). The action is one
+/// segment: a dot a sender put in it is written `%2E`, so that it cannot
+/// move the split between [`resource`](crate::EventName::resource) and
+/// [`action`](crate::EventName::action) (`call.completed.x` would name the
+/// action `x` of the resource `call.completed`).
 pub(crate) fn joined(resource: &str, action: Option<&str>) -> crate::EventName {
     let resource = crate::EventName::new_lossy(resource);
     match action.filter(|a| !a.is_empty()) {
-        Some(action) => crate::EventName::join(
-            resource.as_str(),
-            crate::EventName::new_lossy(action).as_str(),
-        ),
+        Some(action) => {
+            let action = if action.contains('.') {
+                crate::EventName::new_lossy(&action.replace('.', "%2E"))
+            } else {
+                crate::EventName::new_lossy(action)
+            };
+            crate::EventName::join(resource.as_str(), action.as_str())
+        }
         None => resource,
+    }
+}
+
+#[cfg(test)]
+mod joined_tests {
+    use super::joined;
+
+    #[test]
+    fn a_dot_in_the_action_stays_in_the_action() {
+        let name = joined("call", Some("completed.x"));
+        assert_eq!(name, "call.completed%2Ex");
+        assert_eq!(name.resource(), "call");
+        assert_eq!(name.action(), Some("completed%2Ex"));
+        assert_eq!(joined("call", Some("completed")), "call.completed");
+        assert_eq!(joined("chat_message", None), "chat_message");
     }
 }

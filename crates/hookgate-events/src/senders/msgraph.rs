@@ -273,6 +273,12 @@ mod tests {
         let err = parse(bad).unwrap_err();
         assert!(!err.to_string().contains("hunter2"), "{err}");
         assert_eq!(err.path(), Some("value[0].changeType"), "{err}");
+        // An error inside the secret itself is reported without its text.
+        let broken = br#"{"value":[{"changeType":"updated","clientState":"hun\qter2"}]}"#;
+        let err = parse(broken).unwrap_err();
+        assert_eq!(err.path(), Some("value[0].clientState"), "{err}");
+        assert!(err.to_string().contains("not shown"), "{err}");
+        assert!(!err.to_string().contains("hun"), "{err}");
     }
 
     #[test]

@@ -27,10 +27,16 @@ const CLOUD_EVENT_PREFIX: &str = "com.twilio.";
 /// than white space is `{` or `[` is read as JSON, any other as a form: a
 /// form's names and values are percent-decoded (`+` is a space; bytes that
 /// are not UTF-8 become U+FFFD), in one pass over the body, and the payload
-/// is the JSON object of its parameters (a name sent more than once holds
-/// the array of its values, in order). A form holds no raw space, control
+/// is the JSON object of its parameters. A form holds no raw space, control
 /// or non-ASCII byte: a body with one is refused (it is not what Twilio
 /// sends).
+///
+/// Twilio's signature covers the parameters sorted, each exact repeat of a
+/// name and value counted once: their order and such repeats are not
+/// signed, so nothing read here depends on them. A name sent with several
+/// different values holds the array of those values, sorted (exact repeats
+/// once); a naming parameter (below) whose non-empty values disagree names
+/// nothing.
 ///
 /// The event name, for a form, is the first rule that applies:
 ///
@@ -149,8 +155,14 @@ fn form(body: &[u8]) -> Result<url::form_urlencoded::Parse<'_>, ParseError> {
             ParseErrorKind::Body {
                 path: ".".to_owned(),
                 message: format!(
-                    "neither JSON nor a form: byte {:#04x}, which a form-encoded body never holds unescaped",
-                    body[at]
+                    "neither JSON nor a form: byte {:#04x}, which a form-encoded body never holds unescaped{}",
+                    body[at],
+                    // What a file saved by an editor ends with.
+                    if body[at..] == *b"\n" || body[at..] == *b"\r\n" {
+                        " (a trailing newline: send the form without it)"
+                    } else {
+                        ""
+                    }
                 ),
                 position: Some((line, column)),
             },
@@ -178,23 +190,47 @@ const NAMED: [&str; 15] = [
     "AccountSid",
 ];
 
-/// The first value of each of the [`NAMED`] parameters of a form.
+/// The value of each of the [`NAMED`] parameters of a form, when its
+/// non-empty values agree: the order of a form's parameters is not signed,
+/// so "the first" of two different values is whichever a replayer puts
+/// first.
 #[derive(Debug, Default)]
-struct FormNames([Option<String>; NAMED.len()]);
+struct FormNames([Named; NAMED.len()]);
+
+/// What a form says of one of the [`NAMED`] parameters.
+#[derive(Debug, Default)]
+enum Named {
+    /// Absent, or only empty.
+    #[default]
+    Unseen,
+    /// One non-empty value, however often sent.
+    One(String),
+    /// Different non-empty values: it names nothing.
+    Disagree,
+}
 
 impl FormNames {
-    /// Keeps `value` when `name` is one of [`NAMED`] seen for the first time.
+    /// Notes `value` when `name` is one of [`NAMED`].
     fn see(&mut self, name: &str, value: &str) {
-        if let Some(at) = NAMED.iter().position(|named| *named == name)
-            && self.0[at].is_none()
-        {
-            self.0[at] = Some(value.to_owned());
+        if value.is_empty() {
+            return;
+        }
+        if let Some(at) = NAMED.iter().position(|named| *named == name) {
+            let seen = &mut self.0[at];
+            match seen {
+                Named::Unseen => *seen = Named::One(value.to_owned()),
+                Named::One(first) if first != value => *seen = Named::Disagree,
+                Named::One(_) | Named::Disagree => {}
+            }
         }
     }
 
     fn get(&self, name: &str) -> Option<&str> {
         let at = NAMED.iter().position(|named| *named == name)?;
-        self.0[at].as_deref().filter(|value| !value.is_empty())
+        match &self.0[at] {
+            Named::One(value) => Some(value),
+            Named::Unseen | Named::Disagree => None,
+        }
     }
 
     /// What the request is about, its status and its sid.
@@ -270,8 +306,11 @@ fn json_names(body: &Value) -> (Option<String>, Option<String>) {
     (kind, id)
 }
 
-/// The form's parameters as a JSON object: each name with its value, or
-/// the array of its values when it is sent more than once.
+/// The form's parameters as a JSON object, as they were signed: each name
+/// with its value, or, sent with different values, the array of them
+/// sorted; an exact repeat of a name and value counts once (Twilio's
+/// signature sorts the parameters and counts such a repeat once, so
+/// neither their order nor a repeat may change what is read).
 fn form_object(
     pairs: url::form_urlencoded::Parse<'_>,
     names: &mut FormNames,
@@ -284,11 +323,26 @@ fn form_object(
             None => {
                 object.insert(name.into_owned(), value);
             }
-            Some(Value::Array(values)) => values.push(value),
-            Some(first) => *first = Value::Array(vec![first.take(), value]),
+            Some(Value::Array(values)) => {
+                if let Err(at) = values.binary_search_by(|v| compare(v, &value)) {
+                    values.insert(at, value);
+                }
+            }
+            Some(first) if *first == value => {}
+            Some(first) => {
+                let mut values = vec![first.take(), value];
+                values.sort_by(compare);
+                *first = Value::Array(values);
+            }
         }
     }
     object
+}
+
+/// The order of a repeated parameter's values: as strings (every value of
+/// a form is one).
+fn compare(a: &Value, b: &Value) -> std::cmp::Ordering {
+    a.as_str().cmp(&b.as_str())
 }
 
 impl<D: DeserializeOwned> FromDelivery for TwilioEvent<D> {
@@ -412,8 +466,14 @@ mod tests {
                 b"EventType=onMessageAdded&ConversationSid=CH1&MessageSid=IM1",
                 "onMessageAdded",
             ),
-            // The first of a repeated parameter names the request.
-            (b"CallSid=CA1&CallStatus=busy&CallStatus=failed", "call.busy"),
+            // The order of parameters is not signed: a naming parameter
+            // whose values disagree names nothing, either way round.
+            (b"CallSid=CA1&CallStatus=busy&CallStatus=failed", "call"),
+            (b"CallSid=CA1&CallStatus=failed&CallStatus=busy", "call"),
+            // An empty value names nothing, and does not hide another.
+            (b"CallSid=&CallSid=CA1&CallStatus=busy", "call.busy"),
+            // An exact repeat is one value.
+            (b"CallSid=CA1&CallStatus=busy&CallStatus=busy", "call.busy"),
             // Names are compared decoded.
             (b"Call%53id=CA1&CallStatus=queued", "call.queued"),
         ];
@@ -444,11 +504,36 @@ mod tests {
     }
 
     #[test]
-    fn repeated_names_hold_every_value_in_order() {
-        let event = parse(b"A=1&B=x&A=2&A=3&C").unwrap();
+    fn repeated_names_hold_their_different_values_sorted() {
+        let event = parse(b"A=3&B=x&A=1&A=2&A=1&C&B=x").unwrap();
         assert_eq!(event.payload["A"], serde_json::json!(["1", "2", "3"]));
+        // An exact repeat counts once, as in the signature.
         assert_eq!(event.payload["B"], "x");
         assert_eq!(event.payload["C"], "");
+    }
+
+    /// What Twilio signs is the sorted set of parameters: a replayer who
+    /// reorders them or repeats one changes nothing that is read.
+    #[test]
+    fn reordered_or_repeated_parameters_read_the_same() {
+        let signed: [&[u8]; 4] = [
+            b"CallSid=CA1&CallStatus=busy&To=%2B1&To=%2B2",
+            b"To=%2B2&CallStatus=busy&To=%2B1&CallSid=CA1",
+            b"CallStatus=busy&CallSid=CA1&CallSid=CA1&To=%2B1&To=%2B2&To=%2B1",
+            b"To=%2B1&CallStatus=busy&CallStatus=busy&To=%2B2&CallSid=CA1",
+        ];
+        let first = parse(signed[0]).unwrap();
+        assert_eq!(first.event_name(), "call.busy");
+        assert_eq!(first.payload["To"], serde_json::json!(["+1", "+2"]));
+        for body in &signed[1..] {
+            assert_eq!(
+                parse(body).unwrap(),
+                first,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(named(body), "call.busy");
+        }
     }
 
     #[test]
@@ -476,6 +561,12 @@ mod tests {
         assert!(err.to_string().contains("(line 1, column 4)"), "{err}");
         let err = parse(b"A=1&B=2 3").unwrap_err();
         assert!(err.to_string().contains("(line 1, column 8)"), "{err}");
+        assert!(!err.to_string().contains("trailing newline"), "{err}");
+        // A form saved by an editor: refused, and told why.
+        for saved in [&b"CallSid=CA1\n"[..], b"CallSid=CA1\r\n"] {
+            let err = parse(saved).unwrap_err();
+            assert!(err.to_string().contains("a trailing newline"), "{err}");
+        }
     }
 
     #[test]

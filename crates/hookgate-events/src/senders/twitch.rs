@@ -59,7 +59,12 @@ impl<D> Event for TwitchEvent<D> {
 fn name(message_type: &str, subscription_type: Option<&str>) -> EventName {
     match (message_type, subscription_type) {
         ("notification", Some(kind)) => joined(kind, None),
-        ("revocation", kind) => joined("revocation", kind),
+        // The subscription type is itself dotted (`channel.follow`): it is
+        // the rest of the name, not one action segment.
+        ("revocation", Some(kind)) if !kind.is_empty() => {
+            joined(&format!("revocation.{kind}"), None)
+        }
+        ("revocation", _) => joined("revocation", None),
         (other, _) => joined(other, None),
     }
 }
