@@ -322,3 +322,77 @@ async fn sigterm_lets_the_delivery_in_progress_finish() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// A sink that holds each forward until released: tells `arrived` the
+/// delivery id, waits for `release`, then answers 200.
+#[derive(Clone)]
+struct HeldSink {
+    arrived: tokio::sync::mpsc::UnboundedSender<String>,
+    release: tokio::sync::watch::Receiver<bool>,
+}
+
+async fn held(
+    axum::extract::State(sink): axum::extract::State<HeldSink>,
+    headers: axum::http::HeaderMap,
+) -> axum::http::StatusCode {
+    let id = headers
+        .get("hookgate-delivery-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let _ = sink.arrived.send(id);
+    let mut release = sink.release.clone();
+    let _ = release.wait_for(|released| *released).await;
+    axum::http::StatusCode::OK
+}
+
+/// SIGTERM while the workers (on their own thread, the default) forward a
+/// delivery: the attempt finishes within `shutdown_timeout`, is recorded as
+/// done, and the process exits with success, leaving an empty queue.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_the_attempt_in_progress_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let (arrived_tx, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    let (release_tx, release) = tokio::sync::watch::channel(false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink_addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/github", axum::routing::post(held))
+        .with_state(HeldSink {
+            arrived: arrived_tx,
+            release,
+        });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (mut child, addr) = serve(dir.path(), "127.0.0.1:0", "", "", sink_addr).await;
+
+    assert_eq!(post(addr, 41, &[]).await.status(), 200);
+    let id = tokio::time::timeout(PATIENCE, arrived.recv())
+        .await
+        .expect("the delivery was never forwarded")
+        .unwrap();
+    assert_eq!(id, "d-41");
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Answered once the signal has arrived (the default shutdown_timeout
+    // is 10 s, the hold is much shorter).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    release_tx.send(true).unwrap();
+    let status = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .expect("hookgate serve did not stop")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+
+    let queue = hookgate_queue::SqliteQueue::open(dir.path().join("queue.db")).unwrap();
+    let stats = hookgate_queue::Queue::stats(&queue).await.unwrap();
+    assert_eq!(
+        (stats.ready, stats.leased, stats.scheduled, stats.dead),
+        (0, 0, 0, 0),
+        "the attempt was recorded as done, not handed back"
+    );
+}

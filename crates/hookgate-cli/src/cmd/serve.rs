@@ -3,10 +3,11 @@
 //! One axum server carries the webhook routes (hookgate-tower's
 //! `WebhookLayer` in queue mode: verify, enqueue durably, then 2xx), plus
 //! `/healthz` and `/metrics`; a worker pool from hookgate-queue runs each
-//! source's action on what was queued. SIGTERM or Ctrl-C stops accepting
-//! connections, lets requests in progress finish, and gives the workers
-//! `[workers] shutdown_timeout` to finish their attempts (unfinished ones are
-//! released, due again at the next start).
+//! source's action on what was queued, on a thread and runtime of its own
+//! (`[workers] threads`) so that intake cannot starve it. SIGTERM or Ctrl-C
+//! stops accepting connections, lets requests in progress finish, and gives
+//! the workers `[workers] shutdown_timeout` to finish their attempts
+//! (unfinished ones are released, due again at the next start).
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -259,6 +260,12 @@ async fn serve(
     }
     if let Some((admin, _)) = &admin {
         pool = pool.observer(admin.observer());
+    }
+    // On a thread and runtime of its own (`[workers] threads`, 1 by
+    // default): among the connections' tasks, a flood of requests would
+    // take the CPU from the workers and grow a backlog.
+    if config.workers.threads > 0 {
+        pool = pool.own_runtime(config.workers.threads);
     }
     let pool = pool.build();
     // The admin listener is not drained at shutdown: its event streams

@@ -186,6 +186,17 @@ fn max_backlog_age_applies_to_any_queue_and_is_more_than_zero() {
 }
 
 #[test]
+fn workers_run_on_a_thread_of_their_own_unless_told_otherwise() {
+    assert_eq!(parse(MINIMAL).unwrap().workers.threads, 1);
+    for threads in [0, 4] {
+        let config = parse(&format!("[workers]\nthreads = {threads}\n{MINIMAL}")).unwrap();
+        assert_eq!(config.workers.threads, threads);
+    }
+    let many = parse(&format!("[workers]\nthreads = 65\n{MINIMAL}")).unwrap_err();
+    assert!(many.to_string().contains("at most 64"), "{many}");
+}
+
+#[test]
 fn distributed_queue_spellings() {
     let redis = parse(&format!(
         "{MINIMAL}\n[queue]\nredis = \"redis://127.0.0.1:6379\"\nprefix = \"{{orders}}\"\ndedup_window = \"2h\"\n"

@@ -21,7 +21,13 @@ pub(crate) struct WorkersConfig {
     pub(crate) poll_interval: Duration,
     /// How long shutdown waits for attempts in progress.
     pub(crate) shutdown_timeout: Duration,
+    /// Threads of the worker pool's own runtime; 0 runs the pool on the
+    /// server's runtime.
+    pub(crate) threads: usize,
 }
+
+/// The most threads `[workers] threads` may ask for.
+const MAX_THREADS: usize = 64;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +36,7 @@ pub(super) struct RawWorkers {
     visibility_timeout: Option<HumanDuration>,
     poll_interval: Option<HumanDuration>,
     shutdown_timeout: Option<HumanDuration>,
+    threads: Option<Spanned<Whole<usize>>>,
 }
 
 pub(super) fn check_workers(ctx: &Ctx<'_>, raw: RawWorkers) -> Result<WorkersConfig, ConfigError> {
@@ -39,6 +46,14 @@ pub(super) fn check_workers(ctx: &Ctx<'_>, raw: RawWorkers) -> Result<WorkersCon
         return Err(ctx.at(
             concurrency.span(),
             "workers: `concurrency` must be at least 1",
+        ));
+    }
+    if let Some(threads) = &raw.threads
+        && threads.get_ref().0 > MAX_THREADS
+    {
+        return Err(ctx.at(
+            threads.span(),
+            format!("workers: `threads` must be at most {MAX_THREADS} (1, the default, suits most receivers; 0 runs the workers on the server's threads)"),
         ));
     }
     Ok(WorkersConfig {
@@ -52,5 +67,6 @@ pub(super) fn check_workers(ctx: &Ctx<'_>, raw: RawWorkers) -> Result<WorkersCon
         shutdown_timeout: raw
             .shutdown_timeout
             .map_or(Duration::from_secs(10), |d| d.0),
+        threads: raw.threads.map_or(1, |t| t.into_inner().0),
     })
 }

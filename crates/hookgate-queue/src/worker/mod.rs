@@ -101,6 +101,7 @@ pub struct WorkerPoolBuilder {
     stats_interval: Duration,
     retry: RetryPolicy,
     observer: Option<Arc<dyn Observer>>,
+    own_runtime: Option<usize>,
 }
 
 impl WorkerPoolBuilder {
@@ -225,6 +226,37 @@ impl WorkerPoolBuilder {
         self
     }
 
+    /// Makes [`run`](WorkerPool::run) drive the pool on a Tokio runtime of
+    /// its own, on `threads` threads of its own (at least 1; 1 is a
+    /// current-thread runtime on one thread named `hookgate-workers`),
+    /// instead of as tasks of the caller's runtime (the default).
+    ///
+    /// Beside an HTTP server on the same runtime, the pool's tasks wait in
+    /// the same run queues as every connection's: on a small machine under
+    /// heavy intake the workers get a small share of the CPU and a backlog
+    /// grows that nothing refuses. On threads of its own, the operating
+    /// system shares the CPU between the pool and the server's threads.
+    /// `hookgate serve` runs its pool this way.
+    ///
+    /// What stays the same: `run`'s future completes with the pool's report
+    /// once the pool stopped, after the same shutdown (stop leasing, give
+    /// running attempts the deadline, hand back the rest). Dropping `run`'s
+    /// future before then shuts the pool down the same way, on its thread,
+    /// instead of abandoning its attempts (whose leases would then expire).
+    /// A panic on the pool's thread is resumed by `run`. If the thread or
+    /// its runtime cannot be made, the pool runs on the caller's runtime,
+    /// with a warning.
+    ///
+    /// What the handler and the queue spawn while the pool runs lives on the
+    /// pool's runtime and ends with it. The queue's [wake-ups](Queue::wakeups)
+    /// are subscribed on the caller's runtime (a back-end's listener, like
+    /// PostgreSQL's, outlives the pool). [`process_ready`](WorkerPool::process_ready)
+    /// always runs on the caller's runtime.
+    pub fn own_runtime(mut self, threads: usize) -> Self {
+        self.own_runtime = Some(threads.max(1));
+        self
+    }
+
     /// Builds the pool.
     pub fn build(self) -> WorkerPool {
         // Innermost first: the timeout drops the user's future, inside the
@@ -256,6 +288,7 @@ impl WorkerPoolBuilder {
                 stats_interval: self.stats_interval,
                 retry: self.retry,
                 observer: self.observer,
+                own_runtime: self.own_runtime,
             }),
         }
     }
@@ -272,6 +305,7 @@ impl fmt::Debug for WorkerPoolBuilder {
             .field("visibility", &self.visibility)
             .field("heartbeat", &self.heartbeat)
             .field("retry", &self.retry)
+            .field("own_runtime", &self.own_runtime)
             .finish_non_exhaustive()
     }
 }
@@ -327,6 +361,8 @@ struct Inner {
     stats_interval: Duration,
     retry: RetryPolicy,
     observer: Option<Arc<dyn Observer>>,
+    /// `run` on a runtime of its own, with this many threads.
+    own_runtime: Option<usize>,
 }
 
 impl fmt::Debug for WorkerPool {
@@ -340,6 +376,7 @@ impl fmt::Debug for WorkerPool {
             .field("visibility", &self.inner.visibility)
             .field("heartbeat", &self.inner.heartbeat)
             .field("retry", &self.inner.retry)
+            .field("own_runtime", &self.inner.own_runtime)
             .finish_non_exhaustive()
     }
 }
@@ -381,6 +418,7 @@ impl WorkerPool {
             stats_interval: Duration::from_secs(10),
             retry: RetryPolicy::default(),
             observer: None,
+            own_runtime: None,
         }
     }
 
@@ -392,7 +430,12 @@ impl WorkerPool {
     /// leased are finished.
     pub async fn process_ready(&self) -> Result<WorkerReport, QueueError> {
         let (report, failed) = self
-            .drive(Mode::UntilIdle, std::future::pending(), Duration::ZERO)
+            .drive(
+                Mode::UntilIdle,
+                std::future::pending(),
+                Duration::ZERO,
+                None,
+            )
             .await;
         failed.map_or(Ok(report), Err)
     }
@@ -404,12 +447,104 @@ impl WorkerPool {
     /// Expired leases are recovered first. Queue errors while leasing are
     /// logged and retried after the poll interval: a worker outlives a
     /// database hiccup.
+    ///
+    /// With [`own_runtime`](WorkerPoolBuilder::own_runtime), the pool runs
+    /// on threads of its own and this future waits for it.
     pub async fn run(
         &self,
         shutdown: impl Future<Output = ()> + Send,
         deadline: Duration,
     ) -> WorkerReport {
-        self.drive(Mode::UntilShutdown, shutdown, deadline).await.0
+        match self.inner.own_runtime {
+            Some(threads) => self.run_on_own_runtime(threads, shutdown, deadline).await,
+            None => {
+                let wakeups = self.inner.queue.wakeups();
+                self.drive(Mode::UntilShutdown, shutdown, deadline, wakeups)
+                    .await
+                    .0
+            }
+        }
+    }
+
+    /// [`run`](Self::run) on a thread (and runtime) of the pool's own: the
+    /// caller's future only passes `shutdown` on and waits for the report.
+    async fn run_on_own_runtime(
+        &self,
+        threads: usize,
+        shutdown: impl Future<Output = ()> + Send,
+        deadline: Duration,
+    ) -> WorkerReport {
+        // Subscribed here: a back-end that starts a task for its wake-ups
+        // starts it on the caller's runtime, which outlives the pool's.
+        let wakeups = self.inner.queue.wakeups();
+        // Dropped (the caller's future dropped) or sent: either stops the pool.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<OwnRun>();
+        let pool = self.clone();
+        let span = tracing::Span::current();
+        let spawned = std::thread::Builder::new()
+            .name("hookgate-workers".to_owned())
+            .spawn(move || {
+                let runtime = match own_runtime(threads) {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        let _ = done_tx.send(OwnRun::NoRuntime(err));
+                        return;
+                    }
+                };
+                let stop = async move {
+                    let _ = stop_rx.await;
+                };
+                let driving = pool
+                    .drive(Mode::UntilShutdown, stop, deadline, wakeups)
+                    .instrument(span);
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    runtime.block_on(driving).0
+                }));
+                // The attempts are settled or handed back: what the handler
+                // or the queue left running (a blocking read) ends unwatched.
+                runtime.shutdown_background();
+                let _ = done_tx.send(OwnRun::Done(ran));
+            });
+        let mut shutdown = std::pin::pin!(shutdown);
+        if let Err(err) = spawned {
+            tracing::warn!(error = %err, "cannot start the worker pool's thread; running it on the caller's runtime");
+            let wakeups = self.inner.queue.wakeups();
+            return self
+                .drive(Mode::UntilShutdown, shutdown, deadline, wakeups)
+                .await
+                .0;
+        }
+        let mut stop_tx = Some(stop_tx);
+        let mut done_rx = done_rx;
+        let done = loop {
+            tokio::select! {
+                () = &mut shutdown, if stop_tx.is_some() => {
+                    if let Some(stop) = stop_tx.take() {
+                        let _ = stop.send(());
+                    }
+                }
+                done = &mut done_rx => break done,
+            }
+        };
+        match done {
+            Ok(OwnRun::Done(Ok(report))) => report,
+            Ok(OwnRun::Done(Err(panic))) => std::panic::resume_unwind(panic),
+            Ok(OwnRun::NoRuntime(err)) => {
+                tracing::warn!(error = %err, "cannot start the worker pool's runtime; running it on the caller's runtime");
+                if stop_tx.is_none() {
+                    // Shut down before it could start: nothing was leased.
+                    return WorkerReport::default();
+                }
+                let wakeups = self.inner.queue.wakeups();
+                self.drive(Mode::UntilShutdown, shutdown, deadline, wakeups)
+                    .await
+                    .0
+            }
+            // `catch_unwind` answers every way the thread can end after
+            // building its runtime, and a failed build answers too.
+            Err(_) => unreachable!("the worker pool's thread ended without an answer"),
+        }
     }
 
     /// The one scheduling loop: start an attempt for each prefetched
@@ -424,6 +559,9 @@ impl WorkerPool {
         mode: Mode,
         shutdown: impl Future<Output = ()> + Send,
         deadline: Duration,
+        // Subscribed by the caller before this first lease, so an enqueue
+        // that lands after any lease that found nothing wakes the loop.
+        mut wakeups: Option<crate::Wakeups>,
     ) -> (WorkerReport, Option<QueueError>) {
         let inner = &self.inner;
         if mode == Mode::UntilShutdown {
@@ -448,12 +586,6 @@ impl WorkerPool {
             tick
         });
         let mut shutdown = std::pin::pin!(shutdown);
-        // Subscribed before the first lease, so an enqueue that lands after
-        // any lease that found nothing wakes the loop below.
-        let mut wakeups = match mode {
-            Mode::UntilShutdown => inner.queue.wakeups(),
-            Mode::UntilIdle => None,
-        };
         let overall = inner.limits.overall;
         let slot_freed = Arc::clone(&attempts.slot_freed);
         let mut prefetched: VecDeque<Prefetched> = VecDeque::new();
@@ -568,6 +700,29 @@ impl WorkerPool {
             inner.publish_stats().await;
         }
         (report, failed)
+    }
+}
+
+/// How the pool's own thread ended.
+enum OwnRun {
+    /// Its runtime could not be built: nothing ran.
+    NoRuntime(std::io::Error),
+    /// The pool ran: its report, or its panic.
+    Done(std::thread::Result<WorkerReport>),
+}
+
+/// The runtime of a pool with [`WorkerPoolBuilder::own_runtime`].
+fn own_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("hookgate-workers")
+            .enable_all()
+            .build()
     }
 }
 

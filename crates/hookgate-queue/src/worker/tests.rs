@@ -853,3 +853,168 @@ async fn an_observer_is_told_each_settled_attempt() {
         ]
     );
 }
+
+/// The name of the thread of a pool with `own_runtime(1)`.
+const OWN_THREAD: &str = "hookgate-workers";
+
+/// On a runtime of its own, the pool handles deliveries on its own thread,
+/// and shutdown is the same: the attempt running when it comes finishes
+/// within the deadline, what is left is handed back, and `run` returns the
+/// report. (Real time: the pool's runtime has its own clock.)
+#[tokio::test]
+async fn on_its_own_runtime_the_pool_runs_on_its_thread_and_drains_at_shutdown() {
+    let queue = Arc::new(MemoryQueue::new());
+    for id in ["quick", "slow"] {
+        queue
+            .enqueue(NewDelivery::new("clarife", id, SystemTime::now(), "{}"))
+            .await
+            .expect("enqueue");
+    }
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let (release_tx, release) = tokio::sync::oneshot::channel::<()>();
+    let release = Arc::new(Mutex::new(Some(release)));
+    let pool = WorkerPool::builder(queue.clone(), move |d: Delivery| {
+        let thread = std::thread::current().name().map(str::to_owned);
+        started_tx
+            .send((d.delivery_id.clone(), thread))
+            .expect("test alive");
+        let release = (d.delivery_id == "slow").then(|| {
+            release
+                .lock()
+                .expect("release")
+                .take()
+                .expect("slow runs once")
+        });
+        async move {
+            if let Some(release) = release {
+                release.await.expect("released by the test");
+            }
+            Ok(())
+        }
+    })
+    .own_runtime(1)
+    .build();
+    let (stop_tx, stop) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(async move {
+        pool.run(
+            async move {
+                let _ = stop.await;
+            },
+            Duration::from_secs(3600),
+        )
+        .await
+    });
+    let patience = Duration::from_secs(60);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let (id, thread) = tokio::time::timeout(patience, started.recv())
+            .await
+            .expect("both started")
+            .expect("pool alive");
+        assert_eq!(
+            thread.as_deref(),
+            Some(OWN_THREAD),
+            "{id} ran on the pool's thread"
+        );
+        seen.push(id);
+    }
+    seen.sort();
+    assert_eq!(seen, ["quick", "slow"]);
+    assert_ne!(std::thread::current().name(), Some(OWN_THREAD));
+    // Shut down while "slow" runs, then let it finish: it is drained, not
+    // aborted (the deadline is an hour).
+    stop_tx.send(()).expect("pool running");
+    release_tx.send(()).expect("slow waiting");
+    let report = tokio::time::timeout(patience, run)
+        .await
+        .expect("run returned")
+        .expect("run did not panic");
+    assert_eq!((report.handled, report.released), (2, 0));
+    assert_eq!(stats(&queue).await.depth(), 0);
+}
+
+/// On a runtime of its own, an attempt still running at the deadline is
+/// aborted and handed back, as on the caller's runtime.
+#[tokio::test]
+async fn on_its_own_runtime_what_outlives_the_deadline_is_handed_back() {
+    let queue = Arc::new(MemoryQueue::new());
+    queue
+        .enqueue(NewDelivery::new(
+            "clarife",
+            "stuck",
+            SystemTime::now(),
+            "{}",
+        ))
+        .await
+        .expect("enqueue");
+    let started = Arc::new(tokio::sync::Notify::new());
+    let notify = started.clone();
+    let pool = WorkerPool::builder(queue.clone(), move |_d: Delivery| {
+        notify.notify_one();
+        std::future::pending::<Result<(), HandlerError>>()
+    })
+    .own_runtime(1)
+    .build();
+    let report = pool
+        .run(
+            async move { started.notified().await },
+            Duration::from_millis(50),
+        )
+        .await;
+    assert_eq!((report.handled, report.released), (0, 1));
+    let again = queue
+        .lease(LeaseRequest::new(10, Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].delivery.attempt, 1,
+        "a hand-back is not an attempt"
+    );
+}
+
+/// Dropping `run`'s future does not abandon a pool on a runtime of its own:
+/// it shuts down on its thread and hands back what was running.
+#[tokio::test]
+async fn dropping_run_shuts_a_pool_on_its_own_runtime_down() {
+    let queue = Arc::new(MemoryQueue::new());
+    queue
+        .enqueue(NewDelivery::new(
+            "clarife",
+            "stuck",
+            SystemTime::now(),
+            "{}",
+        ))
+        .await
+        .expect("enqueue");
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let pool = WorkerPool::builder(queue.clone(), move |_d: Delivery| {
+        started_tx.send(()).expect("test alive");
+        std::future::pending::<Result<(), HandlerError>>()
+    })
+    .own_runtime(2)
+    .build();
+    let run = tokio::spawn(async move {
+        pool.run(std::future::pending(), Duration::from_millis(50))
+            .await
+    });
+    let patience = Duration::from_secs(60);
+    tokio::time::timeout(patience, started.recv())
+        .await
+        .expect("started")
+        .expect("pool alive");
+    run.abort();
+    assert!(run.await.unwrap_err().is_cancelled());
+    // Handed back on the pool's thread, after its 50 ms deadline.
+    tokio::time::timeout(patience, async {
+        loop {
+            let stats = stats(&queue).await;
+            if (stats.ready, stats.leased) == (1, 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the running attempt was handed back");
+}
