@@ -18,14 +18,30 @@ pub const DEFAULT_BACKLOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// senders' patience is refused while the senders can still retry it,
 /// instead of being accepted and then handled too late.
 ///
-/// The age is [`Stats::oldest_ready_age`](crate::Stats::oldest_ready_age) (since receipt, of the oldest
-/// delivery due and not leased), read in the background at most once per
-/// [check interval](Self::check_interval), so an enqueue never waits for
-/// it. Enqueues are refused once two checks in a row found the backlog too
-/// old, and accepted again at the first check that finds it young enough:
-/// one delivery caught between its due time and its lease (a retry of a
-/// delivery received long ago) does not refuse anything. Duplicates are
-/// refused too while the gate is shut (the sender retries them later).
+/// The queue's [`Stats`](crate::Stats) are read in the background at most
+/// once per [check interval](Self::check_interval), so an enqueue never
+/// waits for them. The gate shuts *before* the bound is passed, since
+/// what it accepts until the next check still has to wait its turn:
+///
+/// - **The backlog's drain time.** From one check to the next, the
+///   deliveries that left the ready state (the ready count before, plus
+///   those enqueued since, minus the ready count now) give the rate at
+///   which the workers take them, and the enqueues offered give the
+///   arrival rate (both smoothed over checks). A delivery accepted now
+///   waits behind every ready one and behind what arrives until the gate
+///   can next shut (a check interval plus the time a check takes): when
+///   that wait reaches the bound, enqueues are refused. So the oldest
+///   waiting delivery stays under the bound under overload, instead of
+///   passing it by the time two checks take.
+/// - **The oldest ready delivery's age**
+///   ([`Stats::oldest_ready_age`](crate::Stats::oldest_ready_age), since
+///   receipt), plus the same delay, over the bound at two checks in a row:
+///   for workers that take nothing at all. One delivery caught between its
+///   due time and its lease (a retry of a delivery received long ago) does
+///   not refuse anything.
+///
+/// The gate opens at the first check at which neither holds. Duplicates
+/// are refused too while it is shut (the sender retries them later).
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -51,25 +67,97 @@ pub struct BacklogLimit<Q> {
 struct Gate {
     /// Enqueues are refused.
     shut: bool,
-    /// The last check found the backlog too old.
+    /// The last check found the oldest ready delivery too old.
     exceeded: bool,
     /// A check is running.
     checking: bool,
     /// When the last check started.
     checked_at: Option<Instant>,
+    /// Enqueues offered since the gate was made (refused ones too).
+    offered: u64,
+    /// Enqueues passed on to the queue since the gate was made.
+    forwarded: u64,
+    /// The previous check's reading, for the rates.
+    last: Option<Reading>,
+    /// Deliveries leaving the ready state per second, smoothed.
+    taken_per_sec: Option<f64>,
+    /// Enqueues offered per second, smoothed.
+    offered_per_sec: f64,
 }
 
+/// What one check read, and the gate's counters at that moment.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Reading {
+    /// When the check's stats were read.
+    at: Instant,
+    /// Ready deliveries.
+    ready: u64,
+    /// [`Gate::offered`] then.
+    offered: u64,
+    /// [`Gate::forwarded`] then.
+    forwarded: u64,
+}
+
+/// The weight of a new rate sample: rates over a few checks, not one (the
+/// workers lease in batches, so one short interval may see none taken).
+const RATE_WEIGHT: f64 = 0.3;
+
 impl Gate {
-    /// Takes in a check's finding: shut after two checks in a row over the
-    /// bound, open at the first under it. Returns the new state if it changed.
-    fn record(&mut self, oldest_ready_age: Option<Duration>, max_age: Duration) -> Option<bool> {
-        let exceeded = oldest_ready_age.is_some_and(|age| age > max_age);
-        let shut = exceeded && self.exceeded;
-        self.exceeded = exceeded;
+    /// Takes in a check's finding (`now`: a reading of the gate's counters
+    /// with the queue's ready count; `delay`: how long until the gate can
+    /// next shut, a check interval plus a check's time). Returns the new
+    /// state if it changed.
+    fn record(
+        &mut self,
+        oldest_ready_age: Option<Duration>,
+        now: Reading,
+        delay: Duration,
+        max_age: Duration,
+    ) -> Option<bool> {
+        if let Some(last) = self.last
+            && let Some(seconds) = now
+                .at
+                .checked_duration_since(last.at)
+                .map(|elapsed| elapsed.as_secs_f64())
+                .filter(|&seconds| seconds > 0.0)
+        {
+            // Ready before, plus enqueued since, minus ready now: taken by
+            // the workers (or expired or removed) in between.
+            let entered = now.forwarded.saturating_sub(last.forwarded);
+            let taken = (last.ready + entered).saturating_sub(now.ready);
+            let offered = now.offered.saturating_sub(last.offered);
+            let smooth = |old: f64, sample: f64| RATE_WEIGHT.mul_add(sample - old, old);
+            let taken_sample = taken as f64 / seconds;
+            self.taken_per_sec = Some(
+                self.taken_per_sec
+                    .map_or(taken_sample, |old| smooth(old, taken_sample)),
+            );
+            self.offered_per_sec = smooth(self.offered_per_sec, offered as f64 / seconds);
+        }
+        self.last = Some(now);
+
+        let too_old = oldest_ready_age.is_some_and(|age| age + delay > max_age);
+        let aged_out = too_old && self.exceeded;
+        self.exceeded = too_old;
+        let shut = aged_out || self.wait_reaches(now.ready, delay, max_age);
         (shut != self.shut).then(|| {
             self.shut = shut;
             shut
         })
+    }
+
+    /// Whether a delivery accepted now would wait `max_age` or more: behind
+    /// the `ready` ones and those offered until the gate can next shut, at
+    /// the rate the workers take them. Unknown (no rate yet, or workers
+    /// that took nothing: the age rule covers those) is no.
+    fn wait_reaches(&self, ready: u64, delay: Duration, max_age: Duration) -> bool {
+        let Some(rate) = self.taken_per_sec.filter(|&rate| rate > 0.0) else {
+            return false;
+        };
+        let ahead = self
+            .offered_per_sec
+            .mul_add(delay.as_secs_f64(), ready as f64);
+        ahead / rate + delay.as_secs_f64() >= max_age.as_secs_f64()
     }
 }
 
@@ -116,10 +204,12 @@ impl<Q: Queue> BacklogLimit<Q> {
         self.gate.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether enqueues are refused now; starts a check in the background
+    /// Whether enqueues are refused now (counting the enqueue as offered,
+    /// and as passed on when it is not); starts a check in the background
     /// when the last one is older than the check interval.
     fn shut(&self) -> bool {
         let mut gate = self.gate();
+        gate.offered += 1;
         let due = !gate.checking
             && gate
                 .checked_at
@@ -127,21 +217,37 @@ impl<Q: Queue> BacklogLimit<Q> {
         if due && let Ok(runtime) = tokio::runtime::Handle::try_current() {
             gate.checking = true;
             gate.checked_at = Some(Instant::now());
-            let (inner, shared, max_age) = (
+            let (inner, shared, max_age, interval) = (
                 Arc::clone(&self.inner),
                 Arc::clone(&self.gate),
                 self.max_age,
+                self.check_interval,
             );
             runtime.spawn(async move {
+                let started = Instant::now();
                 let stats = inner.stats().await;
+                let at = Instant::now();
                 let mut gate = shared.lock().unwrap_or_else(PoisonError::into_inner);
                 gate.checking = false;
+                let (offered, forwarded) = (gate.offered, gate.forwarded);
                 match stats {
-                    Ok(stats) => match gate.record(stats.oldest_ready_age, max_age) {
+                    Ok(stats) => match gate.record(
+                        stats.oldest_ready_age,
+                        Reading {
+                            at,
+                            ready: stats.ready,
+                            offered,
+                            forwarded,
+                        },
+                        interval + (at - started),
+                        max_age,
+                    ) {
                         Some(true) => tracing::warn!(
                             oldest_ready_age = ?stats.oldest_ready_age,
+                            ready = stats.ready,
+                            taken_per_sec = gate.taken_per_sec.map(|rate| rate.round()),
                             ?max_age,
-                            "backlog too old: refusing new deliveries"
+                            "backlog at its age bound: refusing new deliveries"
                         ),
                         Some(false) => {
                             tracing::info!("backlog within its age bound: accepting again");
@@ -153,6 +259,12 @@ impl<Q: Queue> BacklogLimit<Q> {
                     Err(err) => tracing::debug!(error = %err, "could not read the backlog's age"),
                 }
             });
+        }
+        if !gate.shut {
+            // Counted before the queue answers: a duplicate or a failed
+            // enqueue counts as entered, which only makes the drain time
+            // look longer by that one delivery.
+            gate.forwarded += 1;
         }
         gate.shut
     }
@@ -236,24 +348,124 @@ mod tests {
         until(&queue, &clock, false).await;
     }
 
+    /// A reading `ms` milliseconds after `base`.
+    fn reading(base: Instant, ms: u64, ready: u64, offered: u64, forwarded: u64) -> Reading {
+        Reading {
+            at: base + Duration::from_millis(ms),
+            ready,
+            offered,
+            forwarded,
+        }
+    }
+
     #[test]
     fn one_check_over_the_bound_refuses_nothing_two_in_a_row_do() {
         let max = Duration::from_secs(60);
+        let delay = Duration::from_secs(1);
         let (young, old) = (Some(Duration::from_secs(5)), Some(Duration::from_secs(61)));
+        // Workers that take nothing and nothing arriving: the age rule alone.
+        let base = Instant::now();
+        let idle = |ms| reading(base, ms, 1, 0, 0);
         let mut gate = Gate::default();
         assert_eq!(
-            gate.record(old, max),
+            gate.record(old, idle(0), delay, max),
             None,
             "a retry caught before its lease"
         );
-        assert_eq!(gate.record(young, max), None);
-        assert_eq!(gate.record(None, max), None);
-        assert_eq!(gate.record(old, max), None);
-        assert_eq!(gate.record(old, max), Some(true), "shut");
-        assert_eq!(gate.record(old, max), None, "still shut");
+        assert_eq!(gate.record(young, idle(1000), delay, max), None);
+        assert_eq!(gate.record(None, idle(2000), delay, max), None);
+        assert_eq!(gate.record(old, idle(3000), delay, max), None);
+        assert_eq!(gate.record(old, idle(4000), delay, max), Some(true), "shut");
+        assert_eq!(gate.record(old, idle(5000), delay, max), None, "still shut");
         assert!(gate.shut);
-        assert_eq!(gate.record(young, max), Some(false), "open at once");
-        assert_eq!(gate.record(old, max), None);
+        assert_eq!(
+            gate.record(young, idle(6000), delay, max),
+            Some(false),
+            "open at once"
+        );
+        assert_eq!(gate.record(old, idle(7000), delay, max), None);
+        assert!(!gate.shut);
+        // The age plus the delay until the next check is what counts: 59.5 s
+        // old, checked every second, is past a 60 s bound by the next check.
+        let almost = Some(Duration::from_millis(59_500));
+        assert_eq!(gate.record(almost, idle(8000), delay, max), Some(true));
+    }
+
+    #[test]
+    fn shuts_when_a_delivery_accepted_now_would_wait_past_the_bound() {
+        let max = Duration::from_secs(1);
+        let delay = Duration::from_millis(100);
+        let base = Instant::now();
+        let mut gate = Gate::default();
+        // Keeping up: 1,000/s offered and taken, nothing waits.
+        assert_eq!(
+            gate.record(None, reading(base, 0, 0, 0, 0), delay, max),
+            None
+        );
+        assert_eq!(
+            gate.record(None, reading(base, 100, 0, 100, 100), delay, max),
+            None
+        );
+        assert_eq!(gate.taken_per_sec, Some(1000.0));
+        // 2,000/s offered, 1,000/s taken: 100 more ready every 100 ms. No
+        // delivery is old yet, but a backlog of 800 at 1,000/s plus what
+        // arrives until the next check waits about a second.
+        let mut ready = 0;
+        let mut shut_at = None;
+        for step in 2..=12 {
+            ready += 100;
+            let (offered, forwarded) = (step * 200 - 100, step * 200 - 100);
+            let age = Some(Duration::from_millis(ready));
+            if gate.record(
+                age,
+                reading(base, step * 100, ready, offered, forwarded),
+                delay,
+                max,
+            ) == Some(true)
+            {
+                shut_at = Some(ready);
+                break;
+            }
+        }
+        let shut_at = shut_at.expect("the gate shut");
+        assert!(
+            (500..1000).contains(&shut_at),
+            "shut at a backlog of {shut_at}, before its oldest is a second old"
+        );
+        // Shut, the backlog drains at 1,000/s: it opens once what is ready
+        // (and what would arrive) can be taken within the bound.
+        // Still offered 2,000/s, none passed on.
+        let last = gate.last.expect("read");
+        let (mut at, mut offered, mut ready) = (1300, last.offered, shut_at);
+        let opened_at = loop {
+            assert!(ready > 0, "never opened while the backlog drained");
+            ready -= 100;
+            offered += 200;
+            at += 100;
+            let now = reading(base, at, ready, offered, last.forwarded);
+            if gate.record(None, now, delay, max) == Some(false) {
+                break ready;
+            }
+        };
+        assert!(!gate.shut);
+        assert!(opened_at < shut_at, "opened at {opened_at} of {shut_at}");
+    }
+
+    #[test]
+    fn workers_that_take_nothing_are_left_to_the_age_rule() {
+        let max = Duration::from_secs(60);
+        let delay = Duration::from_secs(1);
+        let base = Instant::now();
+        let mut gate = Gate::default();
+        // A slow handler holds every worker: nothing taken for a while, a
+        // few deliveries ready and young. No rate, no refusal.
+        for step in 0..10 {
+            let now = reading(base, step * 1000, 5, step, step.min(5));
+            assert_eq!(
+                gate.record(Some(Duration::from_secs(step)), now, delay, max),
+                None
+            );
+        }
         assert!(!gate.shut);
     }
 }
