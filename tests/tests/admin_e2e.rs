@@ -181,7 +181,12 @@ async fn sigterm_drains_the_admin_listener_too() {
     let sink = Sink::default();
     let mut serve = start(sink.start().await, "127.0.0.1:0", &[]).await;
     let mut tail = Command::new(hookgate_bin())
-        .args(["tail", "--json", "--admin", &format!("http://{}", serve.admin)])
+        .args([
+            "tail",
+            "--json",
+            "--admin",
+            &format!("http://{}", serve.admin),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

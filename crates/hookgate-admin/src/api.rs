@@ -14,11 +14,10 @@ use bytes::Bytes;
 use hookgate_queue::{DeliveryKey, QueueError, QueueErrorKind, Replay};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::{broadcast, watch};
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::watch;
 
 use crate::Admin;
-use crate::recorder::{Entry, Minute, StreamEvent};
+use crate::recorder::{Entry, Minute, StreamEvent, Subscription};
 use crate::time::{Rfc3339Writer, parse_rfc3339, rfc3339};
 use hookgate_queue::observe::EventKind;
 
@@ -280,6 +279,8 @@ pub(crate) struct EventsQuery {
 pub(crate) const GATHER: Duration = Duration::from_millis(20);
 /// The most bytes of events one write carries (the rest follow at once).
 const MAX_FRAME: usize = 64 * 1024;
+/// The most events taken from the log under one lock.
+const READ_BATCH: usize = 64;
 /// The least capacity a frame starts with.
 const MIN_FRAME: usize = 4 * 1024;
 /// A comment line goes out on a stream with nothing written for a whole
@@ -289,7 +290,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One subscriber's stream.
 struct Subscriber {
-    receiver: broadcast::Receiver<StreamEvent>,
+    subscription: Subscription,
+    /// The events of one read, written then dropped.
+    batch: Vec<StreamEvent>,
     source: Option<Arc<str>>,
     times: Rfc3339Writer,
     /// Raised by [`Admin::close_streams`](crate::Admin::close_streams).
@@ -325,23 +328,26 @@ impl Subscriber {
         out.extend_from_slice(format!("event: lagged\ndata: {missed}\n\n").as_bytes());
     }
 
-    /// Appends the events already waiting, up to [`MAX_FRAME`]; false when
-    /// the stream has ended.
-    fn drain(&mut self, out: &mut Vec<u8>) -> bool {
+    /// Appends the events already waiting, up to [`MAX_FRAME`].
+    fn drain(&mut self, out: &mut Vec<u8>) {
+        let mut batch = std::mem::take(&mut self.batch);
         while out.len() < MAX_FRAME {
-            match self.receiver.try_recv() {
-                Ok(told) => self.write(out, &told),
-                Err(TryRecvError::Lagged(missed)) => Self::write_lagged(out, missed),
-                Err(TryRecvError::Empty) => return true,
-                Err(TryRecvError::Closed) => return !out.is_empty(),
+            if let Some(missed) = self.subscription.read(&mut batch, READ_BATCH) {
+                Self::write_lagged(out, missed);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for told in batch.drain(..) {
+                self.write(out, &told);
             }
         }
-        true
+        self.batch = batch;
     }
 
     /// The next write: the events that gathered, or a keep-alive comment;
-    /// `None` once the recorder is gone or the streams are closed (after a
-    /// last frame with what had gathered).
+    /// `None` once the streams are closed (after a last frame with what
+    /// had gathered).
     async fn next_frame(&mut self) -> Option<Bytes> {
         if self.ended {
             return None;
@@ -351,9 +357,7 @@ impl Subscriber {
         let mut out = Vec::with_capacity(self.frame_hint);
         loop {
             // What is already there (the rest of a full frame) goes at once.
-            if !self.drain(&mut out) {
-                return None;
-            }
+            self.drain(&mut out);
             if *self.closed.borrow() {
                 // Closed: what gathered is the last frame.
                 self.ended = true;
@@ -371,14 +375,10 @@ impl Subscriber {
                     }
                     continue;
                 }
-                received = self.receiver.recv() => match received {
-                    Err(RecvError::Closed) => return None,
-                    Err(RecvError::Lagged(missed)) => Self::write_lagged(&mut out, missed),
-                    Ok(told) => self.write(&mut out, &told),
-                },
+                () = self.subscription.changed() => {}
             }
-            // While it sleeps the task is not waiting on the channel, so
-            // the request path's sends wake nobody.
+            // Events gather while it sleeps; meanwhile it waits for none, so
+            // the request path wakes nobody.
             tokio::select! {
                 () = tokio::time::sleep(GATHER) => {}
                 () = closing(&mut self.closed) => {}
@@ -403,7 +403,8 @@ pub(crate) async fn events(
     Query(query): Query<EventsQuery>,
 ) -> Response {
     let subscriber = Subscriber {
-        receiver: admin.inner.recorder.subscribe(),
+        subscription: admin.inner.recorder.subscribe(),
+        batch: Vec::new(),
         source: query.source.map(Arc::from),
         times: Rfc3339Writer::default(),
         closed: admin.inner.closed.subscribe(),

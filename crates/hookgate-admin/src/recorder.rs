@@ -3,20 +3,22 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use foldhash::SharedSeed;
+use foldhash::fast::SeedableRandomState;
 use hookgate_queue::observe::{DeliveryEvent, EventKind, Headers, Observer};
-use tokio::sync::broadcast;
+use tokio::sync::Notify;
 
 use crate::time::Rfc3339Writer;
 
 /// How many minutes of history the chart keeps.
 pub(crate) const HISTORY_MINUTES: usize = 60;
-/// Events a slow stream subscriber may fall behind by before it misses some.
+/// Events a slow stream subscriber may fall behind by before it misses some
+/// (and the most the stream's log keeps).
 /// The stream writes what gathered every few milliseconds
 /// ([`crate::api::GATHER`]): at 20,000 events a second that is a few hundred.
 const STREAM_BACKLOG: usize = 4096;
@@ -356,7 +358,7 @@ pub(crate) struct Minute {
 }
 
 /// The hasher of the id index, whose keys are already hashes (of the ids,
-/// by a keyed SipHash): it passes them through.
+/// by a randomly keyed foldhash): it passes them through.
 #[derive(Debug, Default)]
 struct Prehashed(u64);
 
@@ -383,11 +385,13 @@ struct SourceState {
     name: Arc<str>,
     counts: Counts,
     /// The hash of a delivery id to the seq of its newest entry, for the
-    /// worker's events. Ids are the senders': they are hashed once, by the
-    /// recorder's randomly keyed SipHash, so that no sender can aim at a
-    /// bucket. Two ids of one hash (one chance in 2^64 a pair) share a
-    /// key: the older one's entry then misses the worker's later events,
-    /// and the lookup compares the ids, so it never shows another's.
+    /// worker's events. Ids are the senders': they are hashed once, kept
+    /// with the entry for its eviction, by foldhash with a random key per
+    /// recorder, which a sender cannot see, so cannot aim ids at one bucket;
+    /// and the index holds at most the ring's N entries whatever it is sent.
+    /// Two ids of one hash (one chance in 2^64 a pair) share a key: the
+    /// older one's entry then misses the worker's later events, and the
+    /// lookup compares the ids, so it never shows another's.
     by_id: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
 }
 
@@ -399,25 +403,25 @@ struct State {
     /// (twice per request).
     sources: Vec<SourceState>,
     history: VecDeque<Minute>,
+    stream: StreamLog,
 }
 
 /// Records delivery events; see the crate docs.
 ///
 /// [`Observer::observe`] runs on the request path: for a decision it first
 /// copies what the ring keeps into one allocation (outside the lock), then
-/// under one short lock it counts and stores; for a stream subscriber it
-/// hands the stream a [`StreamEvent`] sharing that copy. Formatting (JSON,
-/// RFC 3339) is the stream task's work, done only when someone listens.
+/// under one short lock it counts and stores, and while someone follows the
+/// stream it logs a [`StreamEvent`] sharing that copy. Formatting (JSON, RFC
+/// 3339) is the stream task's work, done only when someone listens.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     state: Mutex<State>,
     capacity: usize,
     body_limit: usize,
-    /// Keys the id index's hash (a random key per recorder).
-    ids: RandomState,
-    /// Events by value, not in an `Arc`: a subscriber's copy costs a few
-    /// reference counts, less than an allocation per event.
-    stream: broadcast::Sender<StreamEvent>,
+    /// Hashes ids for the index, keyed at random per recorder.
+    ids: SeedableRandomState,
+    /// Wakes the stream's subscribers waiting for an event.
+    wake: Notify,
 }
 
 fn kind_index(kind: EventKind) -> usize {
@@ -448,11 +452,14 @@ impl Recorder {
                 ring: VecDeque::with_capacity(capacity.min(4096)),
                 sources,
                 history: VecDeque::with_capacity(HISTORY_MINUTES),
+                stream: StreamLog::default(),
             }),
             capacity: capacity.max(1),
             body_limit,
-            ids: RandomState::new(),
-            stream: broadcast::channel(STREAM_BACKLOG).0,
+            // A seed from the operating system's generator (by `rand`) on
+            // top of foldhash's process-wide random seed.
+            ids: SeedableRandomState::with_seed(rand::random(), SharedSeed::global_random()),
+            wake: Notify::new(),
         }
     }
 
@@ -461,9 +468,14 @@ impl Recorder {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new subscriber to the live stream.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
-        self.stream.subscribe()
+    /// A new subscriber to the live stream, from the next event on.
+    pub(crate) fn subscribe(self: &Arc<Self>) -> Subscription {
+        let mut state = self.lock();
+        state.stream.subscribers += 1;
+        Subscription {
+            recorder: Arc::clone(self),
+            next: state.stream.next,
+        }
     }
 
     /// The newest entries first, filtered.
@@ -521,14 +533,15 @@ impl Recorder {
         state.minute(SystemTime::now()).depth = Some(depth);
     }
 
-    /// Counts `event` and applies it to the ring.
-    fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> Recorded {
-        match event.kind {
+    /// Counts `event`, applies it to the ring and, while someone follows
+    /// the stream, logs it for them; true when a subscriber waits for it.
+    fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> bool {
+        let (mut state, recorded) = match event.kind {
             EventKind::Received => {
                 let mut state = self.lock();
                 let source = state.count(event);
                 state.minute(now).received += 1;
-                Recorded::new(source)
+                (state, Recorded::new(source))
             }
             kind if is_worker_kind(kind) => {
                 let id_hash = event.delivery_id.map(|id| self.ids.hash_one(id));
@@ -546,7 +559,7 @@ impl Recorder {
                     recorded.names = Some(Names::KeptId(kept, told));
                     recorded.error = error;
                 }
-                recorded
+                (state, recorded)
             }
             _ => {
                 // Copied and hashed before the lock is taken.
@@ -554,16 +567,22 @@ impl Recorder {
                 let id_hash = event.delivery_id.map(|id| self.ids.hash_one(id));
                 let mut state = self.lock();
                 let source = state.count(event);
-                let (seq, error) = self.push(&mut state, &source, event, kept.clone(), id_hash, now);
-                drop(state);
-                Recorded {
+                let (seq, error) =
+                    self.push(&mut state, &source, event, kept.clone(), id_hash, now);
+                let recorded = Recorded {
                     source,
                     seq: Some(seq),
                     names: Some(Names::Kept(kept)),
                     error,
-                }
+                };
+                (state, recorded)
             }
+        };
+        // Without a subscriber the stream event is not even built.
+        if state.stream.subscribers == 0 {
+            return false;
         }
+        state.stream.push(stream_event(event, recorded, now))
     }
 
     /// A new ring entry for a decision of the receiving side; returns its
@@ -610,31 +629,127 @@ impl Recorder {
         });
         (seq, error)
     }
+}
 
-    /// Hands an event to the live stream.
-    fn publish(&self, event: &DeliveryEvent<'_>, recorded: Recorded, at: SystemTime) {
-        // What the ring did not keep is copied now (`received`, or a
-        // worker's event for a delivery no longer in the ring).
-        let names = recorded.names.unwrap_or_else(|| Names::Told {
-            delivery_id: event.delivery_id.map(Arc::from),
-            event: event.event_name.map(Arc::from),
-        });
-        let told = StreamEvent {
-            seq: recorded.seq,
-            kind: event.kind,
-            source: recorded.source,
-            names,
-            outcome: event.outcome,
-            reason: event.reason,
-            status: event.status,
-            latency: event.latency,
-            attempt: event.attempt,
-            error: recorded.error.or_else(|| event.error.map(Arc::from)),
-            retry_at: event.retry_at,
-            at,
-        };
-        // Only fails when the last subscriber left meanwhile.
-        let _ = self.stream.send(told);
+/// The stream's event for `event`, sharing what the ring keeps.
+fn stream_event(event: &DeliveryEvent<'_>, recorded: Recorded, at: SystemTime) -> StreamEvent {
+    // What the ring did not keep is copied now (`received`, or a
+    // worker's event for a delivery no longer in the ring).
+    let names = recorded.names.unwrap_or_else(|| Names::Told {
+        delivery_id: event.delivery_id.map(Arc::from),
+        event: event.event_name.map(Arc::from),
+    });
+    StreamEvent {
+        seq: recorded.seq,
+        kind: event.kind,
+        source: recorded.source,
+        names,
+        outcome: event.outcome,
+        reason: event.reason,
+        status: event.status,
+        latency: event.latency,
+        attempt: event.attempt,
+        error: recorded.error.or_else(|| event.error.map(Arc::from)),
+        retry_at: event.retry_at,
+        at,
+    }
+}
+
+/// The events of the live stream not yet read by every subscriber: the
+/// last [`STREAM_BACKLOG`], kept only while someone follows the stream.
+///
+/// Kept under the recorder's lock, which the request path holds anyway:
+/// logging an event costs a push (no lock, channel or wake-up of its own),
+/// and a subscriber takes what gathered in batches (moved out when it is
+/// the only one, copied otherwise).
+#[derive(Debug, Default)]
+struct StreamLog {
+    events: VecDeque<StreamEvent>,
+    /// The number of the next event logged (the first one is 0).
+    next: u64,
+    subscribers: usize,
+    /// Whether a subscriber waits for the next event.
+    waiting: bool,
+}
+
+impl StreamLog {
+    /// Logs `told`; true when a subscriber waits for it.
+    fn push(&mut self, told: StreamEvent) -> bool {
+        if self.events.len() == STREAM_BACKLOG {
+            self.events.pop_front();
+        }
+        self.events.push_back(told);
+        self.next += 1;
+        std::mem::take(&mut self.waiting)
+    }
+
+    /// The number of the oldest event still logged.
+    fn first(&self) -> u64 {
+        self.next - self.events.len() as u64
+    }
+}
+
+/// One subscriber's place in the live stream.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    recorder: Arc<Recorder>,
+    /// The number of the next event to read.
+    next: u64,
+}
+
+impl Subscription {
+    /// Appends up to `max` of the events logged since the last call to
+    /// `into`; returns how many were missed first, if any (the subscriber
+    /// fell more than [`STREAM_BACKLOG`] behind).
+    pub(crate) fn read(&mut self, into: &mut Vec<StreamEvent>, max: usize) -> Option<u64> {
+        let mut state = self.recorder.lock();
+        let log = &mut state.stream;
+        let first = log.first();
+        let missed = (self.next < first).then(|| first - self.next);
+        self.next = self.next.max(first);
+        let from = usize::try_from(self.next - first)
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        let to = from.saturating_add(max).min(log.events.len());
+        if log.subscribers == 1 {
+            // The only reader: what it read already goes (left by a reader
+            // gone since), the rest moves out, neither copied nor dropped
+            // under the lock later. The numbering holds: the log keeps
+            // events from `next - len` on.
+            log.events.drain(..from);
+            into.extend(log.events.drain(..to - from));
+        } else {
+            into.extend(log.events.range(from..to).cloned());
+        }
+        self.next += (to - from) as u64;
+        missed
+    }
+
+    /// Completes once an event is logged that this subscriber has not read.
+    pub(crate) async fn changed(&self) {
+        let notified = self.recorder.wake.notified();
+        tokio::pin!(notified);
+        // Registered before the check: a wake-up after it is not missed.
+        notified.as_mut().enable();
+        {
+            let mut state = self.recorder.lock();
+            if state.stream.next > self.next {
+                return;
+            }
+            state.stream.waiting = true;
+        }
+        notified.await;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut state = self.recorder.lock();
+        state.stream.subscribers -= 1;
+        if state.stream.subscribers == 0 {
+            // Nobody follows: the log is not kept.
+            state.stream.events.clear();
+        }
     }
 }
 
@@ -695,7 +810,9 @@ impl State {
     fn entry(&self, seq: u64) -> Option<&Entry> {
         // Seqs increase along the ring: find it by its distance from the front.
         let first = self.ring.front()?.seq;
-        let entry = self.ring.get(usize::try_from(seq.checked_sub(first)?).ok()?)?;
+        let entry = self
+            .ring
+            .get(usize::try_from(seq.checked_sub(first)?).ok()?)?;
         (entry.seq == seq).then_some(entry)
     }
 
@@ -749,10 +866,8 @@ impl State {
 impl Observer for Recorder {
     fn observe(&self, event: &DeliveryEvent<'_>) {
         let now = SystemTime::now();
-        let recorded = self.record(event, now);
-        // Without a subscriber the stream event is not even built.
-        if self.stream.receiver_count() > 0 {
-            self.publish(event, recorded, now);
+        if self.record(event, now) {
+            self.wake.notify_waiters();
         }
     }
 }
@@ -865,7 +980,10 @@ mod tests {
         empty_body.body = Some(&nothing);
         empty_body.headers = None;
         let kept = Kept::new(&empty_body, 4);
-        assert_eq!((kept.delivery_id(), kept.body()), (Some(""), Some(&b""[..])));
+        assert_eq!(
+            (kept.delivery_id(), kept.body()),
+            (Some(""), Some(&b""[..]))
+        );
     }
 
     #[test]

@@ -37,7 +37,11 @@ impl Rfc3339Writer {
             return;
         };
         let (seconds, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
-        if self.second.as_ref().is_none_or(|(second, _)| *second != seconds) {
+        if self
+            .second
+            .as_ref()
+            .is_none_or(|(second, _)| *second != seconds)
+        {
             let whole = rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
             let Some(prefix) = whole.strip_suffix('Z') else {
                 out.extend_from_slice(rfc3339(at).as_bytes());

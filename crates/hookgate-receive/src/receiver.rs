@@ -1966,14 +1966,11 @@ mod tests {
                 event.outcome.or(event.reason).unwrap_or("-"),
                 event.status.map_or("-".to_owned(), |s| s.to_string()),
             );
-            self.0
-                .lock()
-                .unwrap()
-                .push((
-                    line,
-                    event.headers.map(|h| h.to_header_map()),
-                    event.body.cloned(),
-                ));
+            self.0.lock().unwrap().push((
+                line,
+                event.headers.map(|h| h.to_header_map()),
+                event.body.cloned(),
+            ));
         }
     }
 

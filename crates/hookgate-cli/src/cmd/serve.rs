@@ -268,7 +268,9 @@ async fn serve(
     // sees the last requests' events), then its own requests in progress
     // finish, within the same shutdown timeout.
     let admin_running = match admin {
-        Some((admin, addr)) => Some(start_admin(admin, addr, &config, stopped(stop_rx.clone())).await?),
+        Some((admin, addr)) => {
+            Some(start_admin(admin, addr, &config, stopped(stop_rx.clone())).await?)
+        }
         None => None,
     };
     let admin_addr = admin_running.as_ref().map(|running| running.addr);
