@@ -536,6 +536,8 @@ impl Recorder {
     /// Counts `event`, applies it to the ring and, while someone follows
     /// the stream, logs it for them; true when a subscriber waits for it.
     fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> bool {
+        // What leaves the ring is dropped (freed) once the lock is released.
+        let mut evicted = None;
         let (mut state, recorded) = match event.kind {
             EventKind::Received => {
                 let mut state = self.lock();
@@ -567,8 +569,9 @@ impl Recorder {
                 let id_hash = event.delivery_id.map(|id| self.ids.hash_one(id));
                 let mut state = self.lock();
                 let source = state.count(event);
-                let (seq, error) =
+                let (seq, error, old) =
                     self.push(&mut state, &source, event, kept.clone(), id_hash, now);
+                evicted = old;
                 let recorded = Recorded {
                     source,
                     seq: Some(seq),
@@ -580,13 +583,18 @@ impl Recorder {
         };
         // Without a subscriber the stream event is not even built.
         if state.stream.subscribers == 0 {
+            drop(state);
+            drop(evicted);
             return false;
         }
-        state.stream.push(stream_event(event, recorded, now))
+        let (wake, dropped) = state.stream.push(stream_event(event, recorded, now));
+        drop(state);
+        drop((evicted, dropped));
+        wake
     }
 
     /// A new ring entry for a decision of the receiving side; returns its
-    /// seq and its copy of the error.
+    /// seq, its copy of the error and the entry it evicted.
     fn push(
         &self,
         state: &mut State,
@@ -595,15 +603,19 @@ impl Recorder {
         kept: Kept,
         id_hash: Option<u64>,
         now: SystemTime,
-    ) -> (u64, Option<Arc<str>>) {
+    ) -> (u64, Option<Arc<str>>, Option<Entry>) {
         let seq = state.next_seq;
         state.next_seq += 1;
         let error = event.error.map(Arc::<str>::from);
         if let Some(hash) = id_hash {
             state.source_mut(source).by_id.insert(hash, seq);
         }
-        if state.ring.len() == self.capacity
-            && let Some(old) = state.ring.pop_front()
+        let evicted = if state.ring.len() == self.capacity {
+            state.ring.pop_front()
+        } else {
+            None
+        };
+        if let Some(old) = &evicted
             && let Some(hash) = old.id_hash
         {
             // Its hash was kept with it: nothing to hash again.
@@ -627,7 +639,7 @@ impl Recorder {
             updated_at: now,
             body_len: event.body.map_or(0, |body| body.len()),
         });
-        (seq, error)
+        (seq, error, evicted)
     }
 }
 
@@ -673,14 +685,17 @@ struct StreamLog {
 }
 
 impl StreamLog {
-    /// Logs `told`; true when a subscriber waits for it.
-    fn push(&mut self, told: StreamEvent) -> bool {
-        if self.events.len() == STREAM_BACKLOG {
-            self.events.pop_front();
-        }
+    /// Logs `told`; returns whether a subscriber waits for it, and the
+    /// event it pushed out of a full log (to drop after the lock).
+    fn push(&mut self, told: StreamEvent) -> (bool, Option<StreamEvent>) {
+        let dropped = if self.events.len() == STREAM_BACKLOG {
+            self.events.pop_front()
+        } else {
+            None
+        };
         self.events.push_back(told);
         self.next += 1;
-        std::mem::take(&mut self.waiting)
+        (std::mem::take(&mut self.waiting), dropped)
     }
 
     /// The number of the oldest event still logged.
