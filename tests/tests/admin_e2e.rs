@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use admin_common::{SECRET, Sink, config, eventually, next_line, start};
+use admin_common::{PATIENCE, SECRET, Sink, config, eventually, next_line, start};
 use hookgate_tests::hookgate_bin;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -167,6 +167,111 @@ async fn the_admin_api_stream_and_tail_follow_a_real_serve() {
     json_tail
         .until(|l| l.contains("\"d-3\"") && l.contains("\"processed\""))
         .await;
+}
+
+/// SIGTERM stops the admin listener with the main one, gracefully: an admin
+/// request in progress is answered, a `hookgate tail` sees its stream end
+/// (not break off) after the events it was following, and the process exits
+/// with success.
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_drains_the_admin_listener_too() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let sink = Sink::default();
+    let mut serve = start(sink.start().await, "127.0.0.1:0", &[]).await;
+    let mut tail = Command::new(hookgate_bin())
+        .args([
+            "tail",
+            "--json",
+            "--admin",
+            &format!("http://{}", serve.admin),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(tail.stdout.take().unwrap()).lines();
+    // The tail is connected once it shows an event: deliver until it has.
+    let mut warmups = 0;
+    loop {
+        warmups += 1;
+        assert!(warmups < 100, "hookgate tail never printed an event");
+        assert_eq!(serve.deliver(2000 + warmups, true).await, 200);
+        let wait = Duration::from_millis(300);
+        if let Ok(Ok(Some(_))) = tokio::time::timeout(wait, lines.next_line()).await {
+            break;
+        }
+    }
+
+    // An admin request in progress when the signal comes: its body half sent.
+    let page = reqwest::get(format!("http://{}/", serve.admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("name=\"csrf-token\" content=\"").unwrap() + 27;
+    let csrf = &page[start..start + 64];
+    let body = br#"{"source":"github","delivery_id":"no-such-letter"}"#;
+    let head = format!(
+        "POST /api/dead-letters/replay HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\n\
+         x-csrf-token: {csrf}\r\ncontent-length: {}\r\n\r\n",
+        serve.admin,
+        body.len()
+    );
+    let mut request = tokio::net::TcpStream::connect(serve.admin).await.unwrap();
+    request.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    request.write_all(first).await.unwrap();
+    // Once the listener has started reading it, the signal arrives mid-body.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid = serve.child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    request.write_all(rest).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(PATIENCE, request.read_to_end(&mut answer))
+        .await
+        .expect("the admin request in progress was never answered")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("no such dead letter"), "{answer}");
+
+    // The tail's stream ends cleanly: it says so and exits with success.
+    while next_line_or_end(&mut lines).await.is_some() {}
+    let status = tokio::time::timeout(PATIENCE, tail.wait())
+        .await
+        .expect("hookgate tail did not stop")
+        .unwrap();
+    let mut stderr = String::new();
+    tail.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert!(stderr.contains("closed the stream"), "{stderr}");
+    let status = tokio::time::timeout(PATIENCE, serve.child.wait())
+        .await
+        .expect("hookgate serve did not stop")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+/// The next line, or `None` at the end of the output.
+async fn next_line_or_end(lines: &mut Lines<BufReader<ChildStdout>>) -> Option<String> {
+    tokio::time::timeout(PATIENCE, lines.next_line())
+        .await
+        .expect("nothing and no end within the patience")
+        .unwrap()
 }
 
 #[tokio::test]

@@ -14,11 +14,10 @@ use bytes::Bytes;
 use hookgate_queue::{DeliveryKey, QueueError, QueueErrorKind, Replay};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::broadcast;
-use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::watch;
 
 use crate::Admin;
-use crate::recorder::{Entry, Minute, StreamEvent};
+use crate::recorder::{Entry, Minute, StreamEvent, Subscription};
 use crate::time::{Rfc3339Writer, parse_rfc3339, rfc3339};
 use hookgate_queue::observe::EventKind;
 
@@ -63,8 +62,8 @@ pub(crate) fn summary(entry: &Entry) -> Value {
     json!({
         "seq": entry.seq,
         "source": &*entry.source,
-        "delivery_id": entry.delivery_id.as_deref(),
-        "event": entry.event.as_deref(),
+        "delivery_id": entry.delivery_id(),
+        "event": entry.event(),
         "outcome": entry.outcome,
         "reason": entry.reason,
         "status": entry.status,
@@ -133,14 +132,14 @@ pub(crate) async fn delivery(
 pub(crate) fn detail(entry: &Entry, with_body: bool) -> Value {
     let mut value = summary(entry);
     value["headers"] = entry
-        .headers
+        .headers()
         .iter()
         .map(|(name, value)| json!([name, value]))
         .collect();
     if with_body {
-        let body = entry.body.as_deref().unwrap_or_default();
+        let body = entry.body().unwrap_or_default();
         let (text, encoding) = body_text(body);
-        value["body"] = json!(entry.body.as_ref().map(|_| text));
+        value["body"] = json!(entry.body().map(|_| text));
         value["body_encoding"] = json!(encoding);
         value["body_truncated"] = json!(body.len() < entry.body_len);
     }
@@ -280,14 +279,37 @@ pub(crate) struct EventsQuery {
 pub(crate) const GATHER: Duration = Duration::from_millis(20);
 /// The most bytes of events one write carries (the rest follow at once).
 const MAX_FRAME: usize = 64 * 1024;
-/// A comment line sent on a quiet stream, so proxies keep it open.
+/// The most events taken from the log under one lock.
+const READ_BATCH: usize = 64;
+/// The least capacity a frame starts with.
+const MIN_FRAME: usize = 4 * 1024;
+/// A comment line goes out on a stream with nothing written for a whole
+/// tick of this period (so never more than twice this long without a
+/// write), so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One subscriber's stream.
 struct Subscriber {
-    receiver: broadcast::Receiver<StreamEvent>,
+    subscription: Subscription,
+    /// The events of one read, written then dropped.
+    batch: Vec<StreamEvent>,
     source: Option<Arc<str>>,
     times: Rfc3339Writer,
+    /// Raised by [`Admin::close_streams`](crate::Admin::close_streams).
+    closed: watch::Receiver<bool>,
+    /// The last frame went out after the close: the stream ends.
+    ended: bool,
+    /// Ticks every [`KEEP_ALIVE`]: a comment goes out if nothing else did.
+    keep_alive: tokio::time::Interval,
+    /// Whether a frame went out since the last tick.
+    wrote: bool,
+    /// The capacity to start the next frame with.
+    frame_hint: usize,
+}
+
+/// Completes once the streams are closed (or the admin is gone).
+async fn closing(closed: &mut watch::Receiver<bool>) {
+    let _ = closed.wait_for(|closed| *closed).await;
 }
 
 impl Subscriber {
@@ -306,44 +328,69 @@ impl Subscriber {
         out.extend_from_slice(format!("event: lagged\ndata: {missed}\n\n").as_bytes());
     }
 
-    /// Appends the events already waiting, up to [`MAX_FRAME`]; false when
-    /// the stream has ended.
-    fn drain(&mut self, out: &mut Vec<u8>) -> bool {
+    /// Appends the events already waiting, up to [`MAX_FRAME`].
+    fn drain(&mut self, out: &mut Vec<u8>) {
+        let mut batch = std::mem::take(&mut self.batch);
         while out.len() < MAX_FRAME {
-            match self.receiver.try_recv() {
-                Ok(told) => self.write(out, &told),
-                Err(TryRecvError::Lagged(missed)) => Self::write_lagged(out, missed),
-                Err(TryRecvError::Empty) => return true,
-                Err(TryRecvError::Closed) => return !out.is_empty(),
+            if let Some(missed) = self.subscription.read(&mut batch, READ_BATCH) {
+                Self::write_lagged(out, missed);
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for told in batch.drain(..) {
+                self.write(out, &told);
             }
         }
-        true
+        self.batch = batch;
     }
 
     /// The next write: the events that gathered, or a keep-alive comment;
-    /// `None` once the recorder is gone.
+    /// `None` once the streams are closed (after a last frame with what
+    /// had gathered).
     async fn next_frame(&mut self) -> Option<Bytes> {
-        // Room for a full frame at once: no reallocation while writing it.
-        let mut out = Vec::with_capacity(MAX_FRAME + 1024);
-        let quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
+        if self.ended {
+            return None;
+        }
+        // Room for a frame like the last one at once, without reserving a
+        // full frame's worth for a few events.
+        let mut out = Vec::with_capacity(self.frame_hint);
         loop {
             // What is already there (the rest of a full frame) goes at once.
-            if !self.drain(&mut out) {
-                return None;
+            self.drain(&mut out);
+            if *self.closed.borrow() {
+                // Closed: what gathered is the last frame.
+                self.ended = true;
+                return (!out.is_empty()).then(|| self.frame(out));
             }
             if !out.is_empty() {
-                return Some(Bytes::from(out));
+                return Some(self.frame(out));
             }
-            match tokio::time::timeout_at(quiet_until, self.receiver.recv()).await {
-                Err(_quiet) => return Some(Bytes::from_static(b":\n\n")),
-                Ok(Err(RecvError::Closed)) => return None,
-                Ok(Err(RecvError::Lagged(missed))) => Self::write_lagged(&mut out, missed),
-                Ok(Ok(told)) => self.write(&mut out, &told),
+            tokio::select! {
+                () = closing(&mut self.closed) => continue,
+                // One timer for the stream's life, not one per frame.
+                _ = self.keep_alive.tick() => {
+                    if !std::mem::take(&mut self.wrote) {
+                        return Some(Bytes::from_static(b":\n\n"));
+                    }
+                    continue;
+                }
+                () = self.subscription.changed() => {}
             }
-            // While it sleeps the task is not waiting on the channel, so
-            // the request path's sends wake nobody.
-            tokio::time::sleep(GATHER).await;
+            // Events gather while it sleeps; meanwhile it waits for none, so
+            // the request path wakes nobody.
+            tokio::select! {
+                () = tokio::time::sleep(GATHER) => {}
+                () = closing(&mut self.closed) => {}
+            }
         }
+    }
+
+    /// `out` as a frame to write; notes its size for the next one.
+    fn frame(&mut self, out: Vec<u8>) -> Bytes {
+        self.wrote = true;
+        self.frame_hint = (out.len() + out.len() / 2).clamp(MIN_FRAME, MAX_FRAME + 1024);
+        Bytes::from(out)
     }
 }
 
@@ -356,9 +403,20 @@ pub(crate) async fn events(
     Query(query): Query<EventsQuery>,
 ) -> Response {
     let subscriber = Subscriber {
-        receiver: admin.inner.recorder.subscribe(),
+        subscription: admin.inner.recorder.subscribe(),
+        batch: Vec::new(),
         source: query.source.map(Arc::from),
         times: Rfc3339Writer::default(),
+        closed: admin.inner.closed.subscribe(),
+        ended: false,
+        keep_alive: {
+            let start = tokio::time::Instant::now() + KEEP_ALIVE;
+            let mut tick = tokio::time::interval_at(start, KEEP_ALIVE);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick
+        },
+        wrote: false,
+        frame_hint: MIN_FRAME,
     };
     let frames = futures_util::stream::unfold(subscriber, |mut subscriber| async move {
         let frame = subscriber.next_frame().await?;

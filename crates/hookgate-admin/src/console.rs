@@ -207,8 +207,8 @@ pub(crate) async fn page(State(admin): State<Admin>, Query(query): Query<PageQue
             at.get(11..23).unwrap_or(&at)
         );
         cell(&mut out, &entry.source);
-        cell(&mut out, entry.delivery_id.as_deref().unwrap_or(""));
-        cell(&mut out, entry.event.as_deref().unwrap_or(""));
+        cell(&mut out, entry.delivery_id().unwrap_or(""));
+        cell(&mut out, entry.event().unwrap_or(""));
         let _ = write!(out, "<td class=\"outcome\">{}</td>", entry.outcome);
         cell(&mut out, &optional(entry.status));
         cell(

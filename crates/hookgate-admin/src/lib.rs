@@ -23,6 +23,10 @@
 //! | `GET /api/events` | Server-Sent Events: `received`, `refused` (with the reason), `duplicate`, `queued`, `verified`, `skipped`, `processed`, `retry_scheduled`, `dead_lettered` (`?source=`), the events of up to 20 ms in one write |
 //! | `GET /openapi.json` | the API's OpenAPI 3.1 description |
 //!
+//! The event streams end only when told to ([`Admin::close_streams`]): a
+//! server shutting down gracefully calls it once it stops accepting
+//! connections, or its drain waits for the streams until its timeout.
+//!
 //! # Security
 //!
 //! - **Where it listens.** Off loopback, a bearer token is required: without
@@ -182,6 +186,7 @@ impl AdminBuilder {
                 recorder,
                 secrets: Secrets::new(self.token),
                 sources: self.sources,
+                closed: tokio::sync::watch::channel(false).0,
             }),
         })
     }
@@ -198,6 +203,8 @@ pub(crate) struct Shared {
     recorder: Arc<Recorder>,
     secrets: Secrets,
     sources: Vec<String>,
+    /// Raised once by [`Admin::close_streams`].
+    closed: tokio::sync::watch::Sender<bool>,
 }
 
 impl fmt::Debug for Admin {
@@ -271,6 +278,16 @@ impl Admin {
                 auth::gate,
             ))
             .with_state(self.clone())
+    }
+
+    /// Ends every live event stream (`/api/events`), for a graceful
+    /// shutdown of the admin listener: each client gets the events gathered
+    /// so far, then the end of the stream; a stream opened later ends at
+    /// once. An event stream never ends by itself, so a server draining its
+    /// connections (`with_graceful_shutdown`) waits for this. The API and the
+    /// console go on answering.
+    pub fn close_streams(&self) {
+        self.inner.closed.send_replace(true);
     }
 
     /// Samples the queue's depth every `period` for the console's chart;

@@ -2,37 +2,41 @@
 //! counters per source, an hour of per-minute history, and the live stream.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque, hash_map};
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
-use hookgate_queue::observe::{DeliveryEvent, EventKind, Observer};
-use serde::Serialize;
-use tokio::sync::broadcast;
+use foldhash::SharedSeed;
+use foldhash::fast::SeedableRandomState;
+use hookgate_queue::observe::{DeliveryEvent, EventKind, Headers, Observer};
+use tokio::sync::Notify;
 
-use crate::time::{Rfc3339, Rfc3339Writer};
+use crate::time::Rfc3339Writer;
 
 /// How many minutes of history the chart keeps.
 pub(crate) const HISTORY_MINUTES: usize = 60;
-/// Events a slow stream subscriber may fall behind by before it misses some.
+/// Events a slow stream subscriber may fall behind by before it misses some
+/// (and the most the stream's log keeps).
 /// The stream writes what gathered every few milliseconds
 /// ([`crate::api::GATHER`]): at 20,000 events a second that is a few hundred.
 const STREAM_BACKLOG: usize = 4096;
 
 /// One event as the stream and `hookgate tail` see it.
 ///
-/// Built on the request path, so it holds what it was told as is (shared
-/// strings, times as `SystemTime`): the JSON, times in RFC 3339 included, is
-/// written by the stream's own task, only for a subscriber.
+/// Built on the request path, so it holds what it was told as is (the
+/// ring's copy of the delivery, shared strings, times as `SystemTime`): the
+/// JSON, times in RFC 3339 included, is written by the stream's own task,
+/// only for a subscriber.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamEvent {
     /// The ring entry it belongs to, when it has one (not for `received`).
     pub(crate) seq: Option<u64>,
     pub(crate) kind: EventKind,
     pub(crate) source: Arc<str>,
-    pub(crate) delivery_id: Option<Arc<str>>,
-    pub(crate) event: Option<Arc<str>>,
+    /// Its delivery id and event name.
+    pub(crate) names: Names,
     pub(crate) outcome: Option<&'static str>,
     pub(crate) reason: Option<&'static str>,
     pub(crate) status: Option<u16>,
@@ -43,107 +47,158 @@ pub(crate) struct StreamEvent {
     pub(crate) at: SystemTime,
 }
 
+/// Where a stream event's delivery id and event name come from: the ring's
+/// copy when it has the delivery (no copy per event), else what was told.
+#[derive(Debug, Clone)]
+pub(crate) enum Names {
+    /// As told: `received` (neither yet), or a worker's event for a
+    /// delivery no longer in the ring.
+    Told {
+        delivery_id: Option<Arc<str>>,
+        event: Option<Arc<str>>,
+    },
+    /// The ring's: a decision of the receiving side.
+    Kept(Kept),
+    /// The id the ring keeps, the event name as told: a worker's event.
+    KeptId(Kept, Option<Arc<str>>),
+}
+
+impl Names {
+    pub(crate) fn delivery_id(&self) -> Option<&str> {
+        match self {
+            Self::Told { delivery_id, .. } => delivery_id.as_deref(),
+            Self::Kept(kept) | Self::KeptId(kept, _) => kept.delivery_id(),
+        }
+    }
+
+    pub(crate) fn event(&self) -> Option<&str> {
+        match self {
+            Self::Told { event, .. } | Self::KeptId(_, event) => event.as_deref(),
+            Self::Kept(kept) => kept.event(),
+        }
+    }
+}
+
 impl StreamEvent {
     /// Appends the event as one line of JSON to `out`, the fields in the
     /// order `openapi.json` lists them; `times` formats its times.
     ///
     /// Written by hand rather than through `Serialize`: the stream writes
-    /// two of these per delivery, and most of their strings are names
-    /// known to need no escaping. What a sender controls goes through
-    /// [`json_str`] all the same.
+    /// two of these per delivery, most of their strings are names known to
+    /// need no escaping, and an absent field is one constant `,"key":null`.
+    /// What a sender controls goes through [`json_str`] all the same.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>, times: &mut Rfc3339Writer) {
-        out.extend_from_slice(b"{\"seq\":");
-        json_number(out, self.seq);
-        out.extend_from_slice(b",\"kind\":");
-        json_name(out, Some(self.kind.as_str()));
-        out.extend_from_slice(b",\"source\":");
-        json_str(out, Some(&self.source));
-        out.extend_from_slice(b",\"delivery_id\":");
-        json_str(out, self.delivery_id.as_deref());
-        out.extend_from_slice(b",\"event\":");
-        json_str(out, self.event.as_deref());
-        out.extend_from_slice(b",\"outcome\":");
-        json_name(out, self.outcome);
-        out.extend_from_slice(b",\"reason\":");
-        json_name(out, self.reason);
-        out.extend_from_slice(b",\"status\":");
-        json_number(out, self.status);
-        out.extend_from_slice(b",\"latency_ms\":");
-        json_number(out, self.latency.map(|l| l.as_secs_f64() * 1000.0));
-        out.extend_from_slice(b",\"attempt\":");
-        json_number(out, self.attempt);
-        out.extend_from_slice(b",\"error\":");
-        json_str(out, self.error.as_deref());
-        out.extend_from_slice(b",\"retry_at\":");
-        let retry_at = self.retry_at.map(|at| times.format(at));
-        json_name(out, retry_at.as_ref().map(Rfc3339::as_bytes));
+        match self.seq {
+            Some(seq) => {
+                out.extend_from_slice(b"{\"seq\":");
+                json_int(out, seq);
+            }
+            None => out.extend_from_slice(b"{\"seq\":null"),
+        }
+        out.extend_from_slice(b",\"kind\":\"");
+        out.extend_from_slice(self.kind.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"source\":");
+        json_str(out, &self.source);
+        field_str(out, b",\"delivery_id\":", self.names.delivery_id());
+        field_str(out, b",\"event\":", self.names.event());
+        field_name(out, b",\"outcome\":", self.outcome);
+        field_name(out, b",\"reason\":", self.reason);
+        match self.status {
+            Some(status) => {
+                out.extend_from_slice(b",\"status\":");
+                json_int(out, status);
+            }
+            None => out.extend_from_slice(b",\"status\":null"),
+        }
+        match self.latency {
+            Some(latency) => {
+                out.extend_from_slice(b",\"latency_ms\":");
+                // As `serde_json` writes an `f64` (a NaN as `null`).
+                let _ = serde_json::to_writer(&mut *out, &(latency.as_secs_f64() * 1000.0));
+            }
+            None => out.extend_from_slice(b",\"latency_ms\":null"),
+        }
+        match self.attempt {
+            Some(attempt) => {
+                out.extend_from_slice(b",\"attempt\":");
+                json_int(out, attempt);
+            }
+            None => out.extend_from_slice(b",\"attempt\":null"),
+        }
+        field_str(out, b",\"error\":", self.error.as_deref());
+        match self.retry_at {
+            Some(at) => {
+                out.extend_from_slice(b",\"retry_at\":");
+                times.write_quoted(out, at);
+            }
+            None => out.extend_from_slice(b",\"retry_at\":null"),
+        }
         out.extend_from_slice(b",\"at\":");
-        json_name(out, Some(times.format(self.at).as_bytes()));
+        times.write_quoted(out, self.at);
         out.push(b'}');
     }
 }
 
-/// Appends `value` as a JSON string, or `null`, exactly as `serde_json`
-/// writes it: a string with nothing to escape is copied as it is.
-fn json_str(out: &mut Vec<u8>, value: Option<&str>) {
+/// Appends `key` and `value` as a JSON string, or `null`.
+fn field_str(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
+    out.extend_from_slice(key);
     match value {
+        Some(value) => json_str(out, value),
         None => out.extend_from_slice(b"null"),
-        Some(text) if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
-            out.push(b'"');
-            out.extend_from_slice(text.as_bytes());
-            out.push(b'"');
-        }
-        // Writing to a Vec cannot fail.
-        Some(text) => {
-            let _ = serde_json::to_writer(out, text);
-        }
     }
 }
 
-/// Appends `value`, one of our own names or times (ASCII letters, digits,
-/// `_`, `-`, `:`, `.`: nothing to escape), as a JSON string, or `null`.
-fn json_name(out: &mut Vec<u8>, value: Option<impl AsRef<[u8]>>) {
+/// Appends `key` and `value`, one of our own names (ASCII letters, digits
+/// and `_`: nothing to escape), as a JSON string, or `null`.
+fn field_name(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
+    out.extend_from_slice(key);
     match value {
-        None => out.extend_from_slice(b"null"),
         Some(name) => {
             out.push(b'"');
-            out.extend_from_slice(name.as_ref());
+            out.extend_from_slice(name.as_bytes());
             out.push(b'"');
         }
+        None => out.extend_from_slice(b"null"),
     }
 }
 
-/// Appends a number as `serde_json` writes it, or `null`.
-fn json_number<N: Serialize>(out: &mut Vec<u8>, value: Option<N>) {
-    // Writing a number to a Vec cannot fail (a NaN is written `null`).
-    let _ = serde_json::to_writer(out, &value);
+/// Appends `text` as a JSON string exactly as `serde_json` writes it: a
+/// string with nothing to escape is copied as it is.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(out, text);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
 }
 
-/// A delivery's headers as kept in the ring: `name: value` lines in one
-/// buffer (one allocation and copy, instead of two strings a header), the
+/// Appends an integer as `serde_json` writes it (with `itoa`, as it does).
+fn json_int(out: &mut Vec<u8>, value: impl itoa::Integer) {
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+}
+
+/// A delivery's headers as kept in the ring: `name: value` lines, the
 /// values as received and decoded only when read. Unambiguous: `http`
 /// refuses line breaks in names and values, and `:` in names.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct HeaderLines(Vec<u8>);
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct HeaderLines<'a>(&'a [u8]);
 
-impl HeaderLines {
-    fn new(headers: &http::HeaderMap) -> Self {
-        let len = headers
-            .iter()
-            .map(|(name, value)| name.as_str().len() + value.len() + 3)
-            .sum();
-        let mut lines = Vec::with_capacity(len);
-        for (name, value) in headers {
-            lines.extend_from_slice(name.as_str().as_bytes());
-            lines.extend_from_slice(b": ");
-            lines.extend_from_slice(value.as_bytes());
-            lines.push(b'\n');
+impl<'a> HeaderLines<'a> {
+    /// Appends `headers` as lines to `out`.
+    fn write(out: &mut Vec<u8>, headers: Headers<'_>) {
+        for (name, value) in headers.iter() {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.push(b'\n');
         }
-        Self(lines)
     }
 
     /// The headers' names and values (decoded lossily), in the order received.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + 'a {
         self.0.split(|b| *b == b'\n').filter_map(|line| {
             let colon = line.iter().position(|b| *b == b':')?;
             let value = line[colon + 1..].strip_prefix(b" ")?;
@@ -155,13 +210,109 @@ impl HeaderLines {
     }
 }
 
+thread_local! {
+    /// Where [`Kept::new`] assembles a copy before its one allocation.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The most a thread's scratch buffer keeps between copies.
+const SCRATCH_KEPT: usize = 256 * 1024;
+
+/// What the ring copies of a delivery, in one allocation: its id, event
+/// name, headers (as [`HeaderLines`]) and body (cut at the limit), shared
+/// by reference count with the stream's events and the API's answers.
+///
+/// A copy, not a share of what the receiver holds: the body and header
+/// values may be slices of the server's read buffer, which a kept slice
+/// would keep whole for as long as the ring keeps the delivery.
+#[derive(Clone)]
+pub(crate) struct Kept {
+    /// `id | event | header lines | body`.
+    bytes: Arc<[u8]>,
+    id_end: Option<usize>,
+    event_end: Option<usize>,
+    headers_end: usize,
+    has_body: bool,
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kept")
+            .field("delivery_id", &self.delivery_id())
+            .field("event", &self.event())
+            .field("bytes", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Kept {
+    fn new(event: &DeliveryEvent<'_>, body_limit: usize) -> Self {
+        SCRATCH.with_borrow_mut(|scratch| {
+            scratch.clear();
+            let end = |scratch: &mut Vec<u8>, part: Option<&[u8]>| {
+                part.map(|part| {
+                    scratch.extend_from_slice(part);
+                    scratch.len()
+                })
+            };
+            let id_end = end(scratch, event.delivery_id.map(str::as_bytes));
+            let event_end = end(scratch, event.event_name.map(str::as_bytes));
+            if let Some(headers) = event.headers {
+                HeaderLines::write(scratch, headers);
+            }
+            let headers_end = scratch.len();
+            let body = event.body.map(|body| &body[..body.len().min(body_limit)]);
+            end(scratch, body);
+            let kept = Self {
+                bytes: Arc::from(&scratch[..]),
+                id_end,
+                event_end,
+                headers_end,
+                has_body: body.is_some(),
+            };
+            if scratch.capacity() > SCRATCH_KEPT {
+                *scratch = Vec::new();
+            }
+            kept
+        })
+    }
+
+    fn text(&self, start: usize, end: Option<usize>) -> Option<&str> {
+        // Written from a `&str` between these bounds: valid UTF-8.
+        std::str::from_utf8(self.bytes.get(start..end?)?).ok()
+    }
+
+    pub(crate) fn delivery_id(&self) -> Option<&str> {
+        self.text(0, self.id_end)
+    }
+
+    pub(crate) fn event(&self) -> Option<&str> {
+        self.text(self.id_end.unwrap_or(0), self.event_end)
+    }
+
+    fn headers_start(&self) -> usize {
+        self.event_end.or(self.id_end).unwrap_or(0)
+    }
+
+    pub(crate) fn headers(&self) -> HeaderLines<'_> {
+        HeaderLines(&self.bytes[self.headers_start()..self.headers_end])
+    }
+
+    /// The body as kept (cut at the limit), when there was one.
+    pub(crate) fn body(&self) -> Option<&[u8]> {
+        self.has_body.then(|| &self.bytes[self.headers_end..])
+    }
+}
+
 /// A delivery in the ring.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
     pub(crate) seq: u64,
     pub(crate) source: Arc<str>,
-    pub(crate) delivery_id: Option<Arc<str>>,
-    pub(crate) event: Option<Arc<str>>,
+    /// Id, event name, headers (credentials removed by the receiver), body.
+    pub(crate) kept: Kept,
+    /// The id's hash, its key in the source's index.
+    id_hash: Option<u64>,
     /// The latest event's kind: `refused`, `queued`, `processed` ...
     pub(crate) outcome: &'static str,
     pub(crate) reason: Option<&'static str>,
@@ -171,10 +322,25 @@ pub(crate) struct Entry {
     pub(crate) last_error: Option<Arc<str>>,
     pub(crate) received_at: SystemTime,
     pub(crate) updated_at: SystemTime,
-    /// Header names and values, credentials removed (by the receiver).
-    pub(crate) headers: HeaderLines,
-    pub(crate) body: Option<Bytes>,
     pub(crate) body_len: usize,
+}
+
+impl Entry {
+    pub(crate) fn delivery_id(&self) -> Option<&str> {
+        self.kept.delivery_id()
+    }
+
+    pub(crate) fn event(&self) -> Option<&str> {
+        self.kept.event()
+    }
+
+    pub(crate) fn headers(&self) -> HeaderLines<'_> {
+        self.kept.headers()
+    }
+
+    pub(crate) fn body(&self) -> Option<&[u8]> {
+        self.kept.body()
+    }
 }
 
 /// Counts by event kind, in [`EventKind::ALL`]'s order.
@@ -191,14 +357,42 @@ pub(crate) struct Minute {
     pub(crate) depth: Option<u64>,
 }
 
+/// The hasher of the id index, whose keys are already hashes (of the ids,
+/// by a randomly keyed foldhash): it passes them through.
+#[derive(Debug, Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; anything else is folded in.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
 /// What the recorder keeps per source.
 #[derive(Debug)]
 struct SourceState {
     name: Arc<str>,
     counts: Counts,
-    /// Delivery id to the seq of its newest entry, for the worker's events
-    /// (looked up by `&str`: no allocation per lookup).
-    by_id: HashMap<Arc<str>, u64>,
+    /// The hash of a delivery id to the seq of its newest entry, for the
+    /// worker's events. Ids are the senders': they are hashed once, kept
+    /// with the entry for its eviction, by foldhash with a random key per
+    /// recorder, which a sender cannot see, so cannot aim ids at one bucket;
+    /// and the index holds at most the ring's N entries whatever it is sent.
+    /// Two ids of one hash (one chance in 2^64 a pair) share a key: the
+    /// older one's entry then misses the worker's later events, and the
+    /// lookup compares the ids, so it never shows another's.
+    by_id: HashMap<u64, u64, BuildHasherDefault<Prehashed>>,
 }
 
 #[derive(Debug)]
@@ -209,23 +403,25 @@ struct State {
     /// (twice per request).
     sources: Vec<SourceState>,
     history: VecDeque<Minute>,
+    stream: StreamLog,
 }
 
 /// Records delivery events; see the crate docs.
 ///
-/// [`Observer::observe`] runs on the request path: under one short lock it
-/// counts, and for a decision copies what the ring keeps (the body up to the
-/// limit, the headers as one string); for a stream subscriber it hands the
-/// stream a [`StreamEvent`] sharing those strings. Formatting (JSON, RFC 3339)
-/// is the stream task's work, done only when someone listens.
+/// [`Observer::observe`] runs on the request path: for a decision it first
+/// copies what the ring keeps into one allocation (outside the lock), then
+/// under one short lock it counts and stores, and while someone follows the
+/// stream it logs a [`StreamEvent`] sharing that copy. Formatting (JSON, RFC
+/// 3339) is the stream task's work, done only when someone listens.
 #[derive(Debug)]
 pub(crate) struct Recorder {
     state: Mutex<State>,
     capacity: usize,
     body_limit: usize,
-    /// Events by value, not in an `Arc`: a subscriber's copy costs a few
-    /// reference counts, less than an allocation per event.
-    stream: broadcast::Sender<StreamEvent>,
+    /// Hashes ids for the index, keyed at random per recorder.
+    ids: SeedableRandomState,
+    /// Wakes the stream's subscribers waiting for an event.
+    wake: Notify,
 }
 
 fn kind_index(kind: EventKind) -> usize {
@@ -239,13 +435,12 @@ fn minute_of(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() / 60
 }
 
-/// The strings of an event that the ring and the stream share.
-#[derive(Debug, Default)]
-struct Shared {
-    seq: Option<u64>,
-    delivery_id: Option<Arc<str>>,
-    event: Option<Arc<str>>,
-    error: Option<Arc<str>>,
+/// Whether the ring has the worker's `kind` applied to an entry.
+fn is_worker_kind(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Processed | EventKind::RetryScheduled | EventKind::DeadLettered
+    )
 }
 
 impl Recorder {
@@ -257,10 +452,14 @@ impl Recorder {
                 ring: VecDeque::with_capacity(capacity.min(4096)),
                 sources,
                 history: VecDeque::with_capacity(HISTORY_MINUTES),
+                stream: StreamLog::default(),
             }),
             capacity: capacity.max(1),
             body_limit,
-            stream: broadcast::channel(STREAM_BACKLOG).0,
+            // A seed from the operating system's generator (by `rand`) on
+            // top of foldhash's process-wide random seed.
+            ids: SeedableRandomState::with_seed(rand::random(), SharedSeed::global_random()),
+            wake: Notify::new(),
         }
     }
 
@@ -269,9 +468,14 @@ impl Recorder {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A new subscriber to the live stream.
-    pub(crate) fn subscribe(&self) -> broadcast::Receiver<StreamEvent> {
-        self.stream.subscribe()
+    /// A new subscriber to the live stream, from the next event on.
+    pub(crate) fn subscribe(self: &Arc<Self>) -> Subscription {
+        let mut state = self.lock();
+        state.stream.subscribers += 1;
+        Subscription {
+            recorder: Arc::clone(self),
+            next: state.stream.next,
+        }
     }
 
     /// The newest entries first, filtered.
@@ -295,13 +499,7 @@ impl Recorder {
 
     /// The entry `seq`, while it is in the ring.
     pub(crate) fn get(&self, seq: u64) -> Option<Entry> {
-        let state = self.lock();
-        // Seqs increase along the ring: find it by its distance from the front.
-        let first = state.ring.front()?.seq;
-        let entry = state
-            .ring
-            .get(usize::try_from(seq.checked_sub(first)?).ok()?)?;
-        (entry.seq == seq).then(|| entry.clone())
+        self.lock().entry(seq).cloned()
     }
 
     /// Counts per source, sorted by name.
@@ -335,63 +533,102 @@ impl Recorder {
         state.minute(SystemTime::now()).depth = Some(depth);
     }
 
-    /// Counts `event` and applies it to the ring; returns the source's name
-    /// and what the stream shares with the ring.
-    fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> (Arc<str>, Shared) {
-        let mut state = self.lock();
-        let by_source = state.source_mut(event.source);
-        by_source.counts[kind_index(event.kind)] += 1;
-        let source = Arc::clone(&by_source.name);
-        let shared = match event.kind {
+    /// Counts `event`, applies it to the ring and, while someone follows
+    /// the stream, logs it for them; true when a subscriber waits for it.
+    fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> bool {
+        // What leaves the ring is dropped (freed) once the lock is released.
+        let mut evicted = None;
+        let (mut state, recorded) = match event.kind {
             EventKind::Received => {
+                let mut state = self.lock();
+                let source = state.count(event);
                 state.minute(now).received += 1;
-                Shared::default()
+                (state, Recorded::new(source))
             }
-            EventKind::Processed | EventKind::RetryScheduled | EventKind::DeadLettered => {
-                if event.kind == EventKind::Processed {
+            kind if is_worker_kind(kind) => {
+                let id_hash = event.delivery_id.map(|id| self.ids.hash_one(id));
+                let mut state = self.lock();
+                let source = state.count(event);
+                if kind == EventKind::Processed {
                     state.minute(now).processed += 1;
                 }
-                state.update(event, now)
+                let mut recorded = Recorded::new(source);
+                if let Some((seq, kept, error)) = state.update(event, id_hash, now) {
+                    recorded.seq = Some(seq);
+                    // The event's name as the worker tells it (the stream
+                    // says what it was told).
+                    let told = event.event_name.map(Arc::from);
+                    recorded.names = Some(Names::KeptId(kept, told));
+                    recorded.error = error;
+                }
+                (state, recorded)
             }
-            _ => self.push(&mut state, &source, event, now),
+            _ => {
+                // Copied and hashed before the lock is taken.
+                let kept = Kept::new(event, self.body_limit);
+                let id_hash = event.delivery_id.map(|id| self.ids.hash_one(id));
+                let mut state = self.lock();
+                let source = state.count(event);
+                let (seq, error, old) =
+                    self.push(&mut state, &source, event, kept.clone(), id_hash, now);
+                evicted = old;
+                let recorded = Recorded {
+                    source,
+                    seq: Some(seq),
+                    names: Some(Names::Kept(kept)),
+                    error,
+                };
+                (state, recorded)
+            }
         };
-        (source, shared)
+        // Without a subscriber the stream event is not even built.
+        if state.stream.subscribers == 0 {
+            drop(state);
+            drop(evicted);
+            return false;
+        }
+        let (wake, dropped) = state.stream.push(stream_event(event, recorded, now));
+        drop(state);
+        drop((evicted, dropped));
+        wake
     }
 
-    /// A new ring entry for a decision of the receiving side.
+    /// A new ring entry for a decision of the receiving side; returns its
+    /// seq, its copy of the error and the entry it evicted.
     fn push(
         &self,
         state: &mut State,
         source: &Arc<str>,
         event: &DeliveryEvent<'_>,
+        kept: Kept,
+        id_hash: Option<u64>,
         now: SystemTime,
-    ) -> Shared {
+    ) -> (u64, Option<Arc<str>>, Option<Entry>) {
         let seq = state.next_seq;
         state.next_seq += 1;
-        let delivery_id = event.delivery_id.map(Arc::<str>::from);
-        let event_name = event.event_name.map(Arc::<str>::from);
         let error = event.error.map(Arc::<str>::from);
-        // A copy, not a share: the body may be a slice of the server's read
-        // buffer, which a kept slice would keep whole.
-        let body = event
-            .body
-            .map(|body| Bytes::copy_from_slice(&body[..body.len().min(self.body_limit)]));
-        if let Some(id) = &delivery_id {
-            state.source_mut(source).by_id.insert(Arc::clone(id), seq);
+        if let Some(hash) = id_hash {
+            state.source_mut(source).by_id.insert(hash, seq);
         }
-        if state.ring.len() == self.capacity
-            && let Some(old) = state.ring.pop_front()
-            && let Some(id) = old.delivery_id
-            && let hash_map::Entry::Occupied(newest) = state.source_mut(&old.source).by_id.entry(id)
-            && *newest.get() == old.seq
+        let evicted = if state.ring.len() == self.capacity {
+            state.ring.pop_front()
+        } else {
+            None
+        };
+        if let Some(old) = &evicted
+            && let Some(hash) = old.id_hash
         {
-            newest.remove();
+            // Its hash was kept with it: nothing to hash again.
+            let index = &mut state.source_mut(&old.source).by_id;
+            if index.get(&hash) == Some(&old.seq) {
+                index.remove(&hash);
+            }
         }
         state.ring.push_back(Entry {
             seq,
             source: Arc::clone(source),
-            delivery_id: delivery_id.clone(),
-            event: event_name.clone(),
+            kept,
+            id_hash,
             outcome: event.kind.as_str(),
             reason: event.reason,
             status: event.status,
@@ -400,41 +637,157 @@ impl Recorder {
             last_error: error.clone(),
             received_at: now,
             updated_at: now,
-            headers: event.headers.map(HeaderLines::new).unwrap_or_default(),
-            body_len: event.body.map_or(0, Bytes::len),
-            body,
+            body_len: event.body.map_or(0, |body| body.len()),
         });
-        Shared {
-            seq: Some(seq),
-            delivery_id,
-            event: event_name,
-            error,
-        }
+        (seq, error, evicted)
+    }
+}
+
+/// The stream's event for `event`, sharing what the ring keeps.
+fn stream_event(event: &DeliveryEvent<'_>, recorded: Recorded, at: SystemTime) -> StreamEvent {
+    // What the ring did not keep is copied now (`received`, or a
+    // worker's event for a delivery no longer in the ring).
+    let names = recorded.names.unwrap_or_else(|| Names::Told {
+        delivery_id: event.delivery_id.map(Arc::from),
+        event: event.event_name.map(Arc::from),
+    });
+    StreamEvent {
+        seq: recorded.seq,
+        kind: event.kind,
+        source: recorded.source,
+        names,
+        outcome: event.outcome,
+        reason: event.reason,
+        status: event.status,
+        latency: event.latency,
+        attempt: event.attempt,
+        error: recorded.error.or_else(|| event.error.map(Arc::from)),
+        retry_at: event.retry_at,
+        at,
+    }
+}
+
+/// The events of the live stream not yet read by every subscriber: the
+/// last [`STREAM_BACKLOG`], kept only while someone follows the stream.
+///
+/// Kept under the recorder's lock, which the request path holds anyway:
+/// logging an event costs a push (no lock, channel or wake-up of its own),
+/// and a subscriber takes what gathered in batches (moved out when it is
+/// the only one, copied otherwise).
+#[derive(Debug, Default)]
+struct StreamLog {
+    events: VecDeque<StreamEvent>,
+    /// The number of the next event logged (the first one is 0).
+    next: u64,
+    subscribers: usize,
+    /// Whether a subscriber waits for the next event.
+    waiting: bool,
+}
+
+impl StreamLog {
+    /// Logs `told`; returns whether a subscriber waits for it, and the
+    /// event it pushed out of a full log (to drop after the lock).
+    fn push(&mut self, told: StreamEvent) -> (bool, Option<StreamEvent>) {
+        let dropped = if self.events.len() == STREAM_BACKLOG {
+            self.events.pop_front()
+        } else {
+            None
+        };
+        self.events.push_back(told);
+        self.next += 1;
+        (std::mem::take(&mut self.waiting), dropped)
     }
 
-    /// Hands an event to the live stream.
-    fn publish(&self, event: &DeliveryEvent<'_>, source: Arc<str>, shared: Shared, at: SystemTime) {
-        // What the ring did not keep is copied now (a worker's event for a
-        // delivery no longer in the ring, or its name).
-        let told = StreamEvent {
-            seq: shared.seq,
-            kind: event.kind,
+    /// The number of the oldest event still logged.
+    fn first(&self) -> u64 {
+        self.next - self.events.len() as u64
+    }
+}
+
+/// One subscriber's place in the live stream.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    recorder: Arc<Recorder>,
+    /// The number of the next event to read.
+    next: u64,
+}
+
+impl Subscription {
+    /// Appends up to `max` of the events logged since the last call to
+    /// `into`; returns how many were missed first, if any (the subscriber
+    /// fell more than [`STREAM_BACKLOG`] behind).
+    pub(crate) fn read(&mut self, into: &mut Vec<StreamEvent>, max: usize) -> Option<u64> {
+        let mut state = self.recorder.lock();
+        let log = &mut state.stream;
+        let first = log.first();
+        let missed = (self.next < first).then(|| first - self.next);
+        self.next = self.next.max(first);
+        let from = usize::try_from(self.next - first)
+            .unwrap_or(usize::MAX)
+            .min(log.events.len());
+        let to = from.saturating_add(max).min(log.events.len());
+        if log.subscribers == 1 {
+            // The only reader: what it read already goes (left by a reader
+            // gone since), the rest moves out, neither copied nor dropped
+            // under the lock later. The numbering holds: the log keeps
+            // events from `next - len` on.
+            log.events.drain(..from);
+            into.extend(log.events.drain(..to - from));
+        } else {
+            into.extend(log.events.range(from..to).cloned());
+        }
+        self.next += (to - from) as u64;
+        missed
+    }
+
+    /// Completes once an event is logged that this subscriber has not read.
+    pub(crate) async fn changed(&self) {
+        let notified = self.recorder.wake.notified();
+        tokio::pin!(notified);
+        // Registered before the check: a wake-up after it is not missed.
+        notified.as_mut().enable();
+        {
+            let mut state = self.recorder.lock();
+            if state.stream.next > self.next {
+                return;
+            }
+            state.stream.waiting = true;
+        }
+        notified.await;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut state = self.recorder.lock();
+        state.stream.subscribers -= 1;
+        if state.stream.subscribers == 0 {
+            // Nobody follows: the log is not kept.
+            state.stream.events.clear();
+        }
+    }
+}
+
+/// What [`Recorder::record`] did with an event, for the stream.
+struct Recorded {
+    /// The source's name.
+    source: Arc<str>,
+    /// The ring entry, when the event has one.
+    seq: Option<u64>,
+    /// The ring's copy of the id and event name.
+    names: Option<Names>,
+    /// The ring's copy of the error.
+    error: Option<Arc<str>>,
+}
+
+impl Recorded {
+    fn new(source: Arc<str>) -> Self {
+        Self {
             source,
-            delivery_id: shared
-                .delivery_id
-                .or_else(|| event.delivery_id.map(Arc::from)),
-            event: shared.event.or_else(|| event.event_name.map(Arc::from)),
-            outcome: event.outcome,
-            reason: event.reason,
-            status: event.status,
-            latency: event.latency,
-            attempt: event.attempt,
-            error: shared.error.or_else(|| event.error.map(Arc::from)),
-            retry_at: event.retry_at,
-            at,
-        };
-        // Only fails when the last subscriber left meanwhile.
-        let _ = self.stream.send(told);
+            seq: None,
+            names: None,
+            error: None,
+        }
     }
 }
 
@@ -443,7 +796,7 @@ impl SourceState {
         Self {
             name: Arc::from(name),
             counts: Counts::default(),
-            by_id: HashMap::new(),
+            by_id: HashMap::default(),
         }
     }
 }
@@ -459,6 +812,23 @@ impl State {
             }
         };
         &mut self.sources[at]
+    }
+
+    /// Counts `event` for its source; returns the source's name.
+    fn count(&mut self, event: &DeliveryEvent<'_>) -> Arc<str> {
+        let source = self.source_mut(event.source);
+        source.counts[kind_index(event.kind)] += 1;
+        Arc::clone(&source.name)
+    }
+
+    /// The entry `seq`, while it is in the ring.
+    fn entry(&self, seq: u64) -> Option<&Entry> {
+        // Seqs increase along the ring: find it by its distance from the front.
+        let first = self.ring.front()?.seq;
+        let entry = self
+            .ring
+            .get(usize::try_from(seq.checked_sub(first)?).ok()?)?;
+        (entry.seq == seq).then_some(entry)
     }
 
     /// This minute's history, started when it is new; older than an hour is dropped.
@@ -481,23 +851,22 @@ impl State {
         self.history.back_mut().expect("just pushed")
     }
 
-    /// Applies a worker's event to the delivery's entry, if it is still in the ring.
-    fn update(&mut self, event: &DeliveryEvent<'_>, now: SystemTime) -> Shared {
-        let Some(seq) = event
-            .delivery_id
-            .and_then(|id| self.source_mut(event.source).by_id.get(id).copied())
-        else {
-            return Shared::default();
-        };
+    /// Applies a worker's event to the delivery's entry, if it is still in
+    /// the ring; returns the entry's seq and copy.
+    fn update(
+        &mut self,
+        event: &DeliveryEvent<'_>,
+        id_hash: Option<u64>,
+        now: SystemTime,
+    ) -> Option<(u64, Kept, Option<Arc<str>>)> {
+        let seq = *self.source_mut(event.source).by_id.get(&id_hash?)?;
         // Seqs increase along the ring: find it by its distance from the front.
-        let Some(entry) = self
-            .ring
-            .front()
-            .and_then(|first| usize::try_from(seq.checked_sub(first.seq)?).ok())
-            .and_then(|at| self.ring.get_mut(at))
-        else {
-            return Shared::default();
-        };
+        let at = usize::try_from(seq.checked_sub(self.ring.front()?.seq)?).ok()?;
+        let entry = self.ring.get_mut(at)?;
+        // The same hash may be another id's (see `SourceState::by_id`).
+        if entry.kept.delivery_id() != event.delivery_id {
+            return None;
+        }
         entry.outcome = event.kind.as_str();
         entry.attempts = entry.attempts.max(event.attempt.unwrap_or_default());
         let error = event.error.map(Arc::<str>::from);
@@ -505,29 +874,22 @@ impl State {
             entry.last_error = Some(Arc::clone(error));
         }
         entry.updated_at = now;
-        // The event's name as the worker tells it (the stream says what it was told).
-        Shared {
-            seq: Some(seq),
-            delivery_id: entry.delivery_id.clone(),
-            event: None,
-            error,
-        }
+        Some((seq, entry.kept.clone(), error))
     }
 }
 
 impl Observer for Recorder {
     fn observe(&self, event: &DeliveryEvent<'_>) {
         let now = SystemTime::now();
-        let (source, shared) = self.record(event, now);
-        // Without a subscriber the stream event is not even built.
-        if self.stream.receiver_count() > 0 {
-            self.publish(event, source, shared, now);
+        if self.record(event, now) {
+            self.wake.notify_waiters();
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
     use serde_json::{Value, json};
 
     use super::*;
@@ -535,7 +897,7 @@ mod tests {
     fn queued<'a>(id: &'a str, headers: &'a http::HeaderMap, body: &'a Bytes) -> DeliveryEvent<'a> {
         let mut event = DeliveryEvent::new(EventKind::Queued, "github");
         event.delivery_id = Some(id);
-        event.headers = Some(headers);
+        event.headers = Some(Headers::new(headers));
         event.body = Some(body);
         event
     }
@@ -548,8 +910,10 @@ mod tests {
             seq: Some(7),
             kind: EventKind::Refused,
             source: Arc::from("github"),
-            delivery_id: Some(Arc::from(hostile)),
-            event: None,
+            names: Names::Told {
+                delivery_id: Some(Arc::from(hostile)),
+                event: None,
+            },
             outcome: None,
             reason: Some("unauthenticated"),
             status: Some(401),
@@ -582,7 +946,7 @@ mod tests {
     }
 
     #[test]
-    fn header_lines_keep_names_and_values_in_order() {
+    fn a_kept_copy_holds_id_event_header_lines_and_the_cut_body() {
         let mut headers = http::HeaderMap::new();
         headers.insert("x-github-event", "issues".parse().unwrap());
         headers.append("x-multi", "one: two".parse().unwrap());
@@ -591,9 +955,18 @@ mod tests {
             "x-bytes",
             http::HeaderValue::from_bytes(b"caf\xe9").unwrap(),
         );
-        let lines = HeaderLines::new(&headers);
+        headers.insert("x-secret", "hidden".parse().unwrap());
+        let keep = |name: &http::HeaderName| name != "x-secret";
+        let body = Bytes::from_static(b"0123456789");
+        let mut event = queued("d-1", &headers, &body);
+        event.headers = Some(Headers::filtered(&headers, &keep));
+        event.event_name = Some("issues.opened");
+        let kept = Kept::new(&event, 4);
+        assert_eq!(kept.delivery_id(), Some("d-1"));
+        assert_eq!(kept.event(), Some("issues.opened"));
+        assert_eq!(kept.body(), Some(&b"0123"[..]), "cut at the limit");
         assert_eq!(
-            lines
+            kept.headers()
                 .iter()
                 .map(|(name, value)| (name.into_owned(), value.into_owned()))
                 .collect::<Vec<_>>(),
@@ -604,6 +977,27 @@ mod tests {
                 ("x-bytes", "caf\u{fffd}"),
             ]
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        );
+
+        // Nothing but an id, or nothing at all (a refusal).
+        let mut bare = DeliveryEvent::new(EventKind::Duplicate, "github");
+        bare.delivery_id = Some("d-2");
+        let kept = Kept::new(&bare, 4);
+        assert_eq!(
+            (kept.delivery_id(), kept.event(), kept.body()),
+            (Some("d-2"), None, None)
+        );
+        assert_eq!(kept.headers().iter().count(), 0);
+        let refused = Kept::new(&DeliveryEvent::new(EventKind::Refused, "github"), 4);
+        assert_eq!((refused.delivery_id(), refused.event()), (None, None));
+        let mut empty_body = queued("", &headers, &body);
+        let nothing = Bytes::new();
+        empty_body.body = Some(&nothing);
+        empty_body.headers = None;
+        let kept = Kept::new(&empty_body, 4);
+        assert_eq!(
+            (kept.delivery_id(), kept.body()),
+            (Some(""), Some(&b""[..]))
         );
     }
 
@@ -616,9 +1010,9 @@ mod tests {
             recorder.observe(&queued(id, &headers, &body));
         }
         let recent = recorder.recent(None, None, 10);
-        let ids: Vec<_> = recent.iter().map(|e| e.delivery_id.as_deref()).collect();
+        let ids: Vec<_> = recent.iter().map(Entry::delivery_id).collect();
         assert_eq!(ids, [Some("c"), Some("b")]);
-        assert_eq!(recent[0].body.as_deref(), Some(&b"0123"[..]), "cut");
+        assert_eq!(recent[0].body(), Some(&b"0123"[..]), "cut");
         assert_eq!(recent[0].body_len, 10);
 
         let mut processed = DeliveryEvent::new(EventKind::Processed, "github");
@@ -628,14 +1022,21 @@ mod tests {
             recorder.observe(&processed);
         }
         // "a" left the ring (and its index): only "b" changed.
-        let state = recorder.lock();
+        let mut state = recorder.lock();
         assert_eq!(state.sources[0].by_id.len(), 2);
-        assert!(!state.sources[0].by_id.contains_key("a"));
+        let hash_of = |id: &str| recorder.ids.hash_one(id);
+        assert!(!state.sources[0].by_id.contains_key(&hash_of("a")));
+        // Were another id's hash the same as "c"'s (seq 3), its events
+        // would not touch "c".
+        state.sources[0].by_id.insert(hash_of("z"), 3);
         drop(state);
+        processed.delivery_id = Some("z");
+        recorder.observe(&processed);
         let b = recorder.get(2).unwrap();
         assert_eq!((b.outcome, b.attempts), ("processed", 2));
         assert_eq!(recorder.get(3).unwrap().outcome, "queued");
+        // Counted all the same, in the ring or not.
         let counts = recorder.counts();
-        assert_eq!(counts[0].1[kind_index(EventKind::Processed)], 2);
+        assert_eq!(counts[0].1[kind_index(EventKind::Processed)], 3);
     }
 }

@@ -12,83 +12,54 @@ pub(crate) fn rfc3339(at: SystemTime) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
 }
 
-/// A time in RFC 3339 exactly as [`rfc3339`] writes it, held on the stack.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Rfc3339 {
-    text: [u8; Self::CAPACITY],
-    len: usize,
-}
-
-impl Rfc3339 {
-    /// `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`, and room for a year past 9999.
-    const CAPACITY: usize = 40;
-
-    fn from_text(text: &str) -> Self {
-        let mut out = Self {
-            text: [0; Self::CAPACITY],
-            len: 0,
-        };
-        out.push(text.as_bytes());
-        out
-    }
-
-    fn push(&mut self, bytes: &[u8]) {
-        // Never past the capacity: the callers write at most 30 bytes.
-        let end = (self.len + bytes.len()).min(Self::CAPACITY);
-        self.text[self.len..end].copy_from_slice(&bytes[..end - self.len]);
-        self.len = end;
-    }
-
-    /// The text, as bytes (ASCII).
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.text[..self.len]
-    }
-
-    /// The text.
-    #[cfg(test)]
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(self.as_bytes()).expect("ASCII")
-    }
-}
-
-/// Formats times as [`rfc3339`] does, without an allocation, reusing the
+/// Writes times as [`rfc3339`] does, without an allocation, reusing the
 /// date and time of day while they stay within one second: the live stream
 /// writes two times per delivery, mostly of the same second.
 #[derive(Debug, Default)]
 pub(crate) struct Rfc3339Writer {
     /// A second since the Unix epoch and its `YYYY-MM-DDTHH:MM:SS`.
-    second: Option<(u64, Rfc3339)>,
+    second: Option<(u64, String)>,
 }
 
 impl Rfc3339Writer {
-    /// `at` in RFC 3339, as [`rfc3339`] writes it.
-    pub(crate) fn format(&mut self, at: SystemTime) -> Rfc3339 {
+    /// Appends `at` in RFC 3339, as [`rfc3339`] writes it, in double
+    /// quotes (a JSON string: nothing in it to escape).
+    pub(crate) fn write_quoted(&mut self, out: &mut Vec<u8>, at: SystemTime) {
+        out.push(b'"');
+        self.write(out, at);
+        out.push(b'"');
+    }
+
+    /// Appends `at` in RFC 3339, as [`rfc3339`] writes it.
+    pub(crate) fn write(&mut self, out: &mut Vec<u8>, at: SystemTime) {
         let Ok(since_epoch) = at.duration_since(UNIX_EPOCH) else {
-            return Rfc3339::from_text(&rfc3339(at));
+            out.extend_from_slice(rfc3339(at).as_bytes());
+            return;
         };
         let (seconds, nanos) = (since_epoch.as_secs(), since_epoch.subsec_nanos());
-        let prefix = match self.second {
-            Some((second, prefix)) if second == seconds => prefix,
-            _ => {
-                let whole = rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
-                let Some(prefix) = whole.strip_suffix('Z') else {
-                    return Rfc3339::from_text(&rfc3339(at));
-                };
-                let prefix = Rfc3339::from_text(prefix);
-                self.second = Some((seconds, prefix));
-                prefix
-            }
-        };
-        let mut out = prefix;
+        if self
+            .second
+            .as_ref()
+            .is_none_or(|(second, _)| *second != seconds)
+        {
+            let whole = rfc3339(UNIX_EPOCH + Duration::from_secs(seconds));
+            let Some(prefix) = whole.strip_suffix('Z') else {
+                out.extend_from_slice(rfc3339(at).as_bytes());
+                return;
+            };
+            self.second = Some((seconds, prefix.to_owned()));
+        }
+        if let Some((_, prefix)) = &self.second {
+            out.extend_from_slice(prefix.as_bytes());
+        }
         if nanos != 0 {
             // Nine digits, trailing zeros left out (as the `time` crate does).
             let digits = format_nanos(nanos);
             let significant = 9 - digits.iter().rev().take_while(|d| **d == b'0').count();
-            out.push(b".");
-            out.push(&digits[..significant]);
+            out.push(b'.');
+            out.extend_from_slice(&digits[..significant]);
         }
-        out.push(b"Z");
-        out
+        out.push(b'Z');
     }
 }
 
@@ -137,12 +108,20 @@ mod tests {
                 UNIX_EPOCH,
                 UNIX_EPOCH - Duration::from_millis(1),
             ]);
+        let mut written = |at| {
+            let mut out = Vec::new();
+            writer.write(&mut out, at);
+            String::from_utf8(out).unwrap()
+        };
         for at in times {
-            assert_eq!(writer.format(at).as_str(), rfc3339(at), "{at:?}");
+            assert_eq!(written(at), rfc3339(at), "{at:?}");
         }
         assert_eq!(
-            writer.format(base + Duration::from_millis(123)).as_str(),
+            written(base + Duration::from_millis(123)),
             "2025-12-03T13:20:00.123Z"
         );
+        let mut quoted = Vec::new();
+        writer.write_quoted(&mut quoted, base);
+        assert_eq!(quoted, b"\"2025-12-03T13:20:00Z\"");
     }
 }

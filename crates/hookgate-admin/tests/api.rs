@@ -114,6 +114,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 struct Setup {
+    admin: Admin,
     receiver: Receiver,
     pool: WorkerPool,
     base: String,
@@ -161,6 +162,7 @@ async fn setup_with(queue: Arc<dyn Queue>, make: impl FnOnce(Arc<dyn Queue>) -> 
         .build()
         .unwrap();
     Setup {
+        admin,
         receiver,
         pool,
         base,
@@ -381,6 +383,39 @@ async fn the_stream_tells_each_event_as_documented() {
     check(&doc, &schema, &dead, "$").unwrap();
     assert_eq!(dead["error"], "unknown schema <b>");
     assert_eq!(dead["attempt"], 1);
+}
+
+/// A graceful shutdown closes the streams: each ends cleanly (not broken
+/// off) after the events that had gathered, and one opened later ends at once.
+#[tokio::test]
+async fn closed_streams_end_after_what_gathered() {
+    let s = setup().await;
+    let mut stream = s.get("/api/events").await;
+    let mut buffer = String::new();
+    s.deliver(r#"{"first":1}"#, true).await;
+    next_event(&mut stream, &mut buffer, "queued").await;
+    // Told before the close, not yet written: it is in the last frame.
+    s.deliver(r#"{"second":2}"#, true).await;
+    s.admin.close_streams();
+    let mut rest = buffer;
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+        .await
+        .expect("the stream ends within 10 s")
+        .expect("the stream ends cleanly, not broken off")
+    {
+        rest.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(rest.contains(r#""kind":"queued""#), "{rest}");
+
+    let later = s.get("/api/events").await;
+    assert_eq!(later.status(), 200);
+    let body = tokio::time::timeout(Duration::from_secs(10), later.bytes())
+        .await
+        .expect("a stream opened after the close ends at once")
+        .unwrap();
+    assert!(body.is_empty(), "{body:?}");
+    // The API goes on answering.
+    assert_eq!(s.get("/api/stats").await.status(), 200);
 }
 
 #[tokio::test]

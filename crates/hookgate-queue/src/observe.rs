@@ -254,7 +254,7 @@ pub struct DeliveryEvent<'a> {
     /// When a scheduled retry is due.
     pub retry_at: Option<std::time::SystemTime>,
     /// The headers as queued (credentials removed), for accepted deliveries.
-    pub headers: Option<&'a http::HeaderMap>,
+    pub headers: Option<Headers<'a>>,
     /// The body as queued, for accepted deliveries. It may be a slice of the
     /// server's read buffer: an observer that keeps it should copy it.
     pub body: Option<&'a bytes::Bytes>,
@@ -278,6 +278,88 @@ impl<'a> DeliveryEvent<'a> {
             headers: None,
             body: None,
         }
+    }
+}
+
+/// A delivery's headers as an [`Observer`] is shown them: a map, or only
+/// the headers of a map that a filter keeps, borrowed either way.
+///
+/// The receiver hands the queue a copy of the request's headers with the
+/// credentials (and connection headers) left out; it shows an observer the
+/// same headers as the request's map seen through the same filter, so that
+/// telling an observer copies nothing. The filter is the receiver's: an
+/// observer only ever reads what it lets through.
+///
+/// ```
+/// use hookgate_queue::observe::Headers;
+///
+/// let mut map = http::HeaderMap::new();
+/// map.insert("x-github-event", "issues".parse().unwrap());
+/// map.insert("authorization", "Bearer secret".parse().unwrap());
+/// let keep = |name: &http::HeaderName| *name != http::header::AUTHORIZATION;
+/// let headers = Headers::filtered(&map, &keep);
+/// let names: Vec<_> = headers.iter().map(|(name, _)| name.as_str()).collect();
+/// assert_eq!(names, ["x-github-event"]);
+/// assert!(headers.get("authorization").is_none());
+/// ```
+#[derive(Clone, Copy)]
+pub struct Headers<'a> {
+    map: &'a http::HeaderMap,
+    keep: Option<&'a (dyn Fn(&http::HeaderName) -> bool + Sync)>,
+}
+
+impl<'a> Headers<'a> {
+    /// Every header of `map`.
+    pub fn new(map: &'a http::HeaderMap) -> Self {
+        Self { map, keep: None }
+    }
+
+    /// The headers of `map` whose name `keep` accepts.
+    pub fn filtered(
+        map: &'a http::HeaderMap,
+        keep: &'a (dyn Fn(&http::HeaderName) -> bool + Sync),
+    ) -> Self {
+        Self {
+            map,
+            keep: Some(keep),
+        }
+    }
+
+    /// Names and values, in the map's order (a name with several values
+    /// once per value).
+    pub fn iter(&self) -> impl Iterator<Item = (&'a http::HeaderName, &'a http::HeaderValue)> + 'a {
+        let keep = self.keep;
+        self.map
+            .iter()
+            .filter(move |(name, _)| keep.is_none_or(|keep| keep(name)))
+    }
+
+    /// The first value of `name` (any case), when kept.
+    pub fn get(&self, name: &str) -> Option<&'a http::HeaderValue> {
+        self.iter()
+            .find(|(kept, _)| *kept == name)
+            .map(|(_, value)| value)
+    }
+
+    /// An owned copy (what the queue was given).
+    pub fn to_header_map(&self) -> http::HeaderMap {
+        let mut map = http::HeaderMap::with_capacity(self.map.len());
+        for (name, value) in self.iter() {
+            map.append(name.clone(), value.clone());
+        }
+        map
+    }
+}
+
+impl<'a> From<&'a http::HeaderMap> for Headers<'a> {
+    fn from(map: &'a http::HeaderMap) -> Self {
+        Self::new(map)
+    }
+}
+
+impl std::fmt::Debug for Headers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use hookgate_events::JsonBody;
-use hookgate_queue::observe::{DeliveryEvent, EventKind, Observer};
+use hookgate_queue::observe::{DeliveryEvent, EventKind, Headers, Observer};
 use hookgate_queue::{Enqueue, EnqueueOutcome, NewDelivery};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, header};
 use tokio::time::Instant;
@@ -500,22 +500,28 @@ impl VerifiedDelivery {
 fn kept_headers(headers: &HeaderMap, secret: Option<&HeaderName>) -> HeaderMap {
     let mut kept = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let dropped = *name == header::AUTHORIZATION
-            || *name == header::PROXY_AUTHORIZATION
-            || *name == header::COOKIE
-            || *name == hookgate_verify::headers::CLARITY_WEBHOOK_TOKEN
-            || Some(name) == secret
-            || *name == header::CONNECTION
-            || *name == header::TRANSFER_ENCODING
-            || *name == header::TE
-            || *name == header::UPGRADE
-            || *name == header::CONTENT_LENGTH
-            || name.as_str() == "keep-alive";
-        if !dropped {
+        if is_kept(name, secret) {
             kept.append(name.clone(), value.clone());
         }
     }
     kept
+}
+
+/// Whether a header is kept with the delivery: not a credential (the
+/// source's secret header among them) nor about the connection.
+fn is_kept(name: &HeaderName, secret: Option<&HeaderName>) -> bool {
+    let dropped = *name == header::AUTHORIZATION
+        || *name == header::PROXY_AUTHORIZATION
+        || *name == header::COOKIE
+        || *name == hookgate_verify::headers::CLARITY_WEBHOOK_TOKEN
+        || Some(name) == secret
+        || *name == header::CONNECTION
+        || *name == header::TRANSFER_ENCODING
+        || *name == header::TE
+        || *name == header::UPGRADE
+        || *name == header::CONTENT_LENGTH
+        || name.as_str() == "keep-alive";
+    !dropped
 }
 
 impl Reception {
@@ -877,6 +883,7 @@ impl Reception {
 
         let received_at = SystemTime::now();
         let mut headers = kept_headers(head.headers, source.secret_header.as_ref());
+        let form_payload = query_payload.is_some();
         let payload = match query_payload {
             Some(query) => {
                 headers.insert(
@@ -896,7 +903,7 @@ impl Reception {
                     &delivery_id,
                 );
                 event.event_name = event_name.as_ref().map(|name| name.as_str());
-                event.headers = Some(&headers);
+                event.headers = Some(Headers::new(&headers));
                 event.body = Some(&payload);
                 observer.observe(&event);
             }
@@ -928,12 +935,17 @@ impl Reception {
         };
         // Body and header values may be slices of the server's read buffer;
         // a queue that keeps them in memory copies them (`MemoryQueue` does).
-        // An observer is told about them after the enqueue: kept aside only
-        // when there is one.
-        let told = self
-            .observer
-            .as_ref()
-            .map(|_| (headers.clone(), payload.clone()));
+        // An observer is told about them after the enqueue, which consumes
+        // the copy: it is shown the request's own headers through the same
+        // filter (a GET's form payload, whose content type was set above,
+        // is the exception: its headers are kept aside), and the body's
+        // handle is kept aside, only when there is an observer.
+        let secret = source.secret_header.as_ref();
+        let keep = move |name: &HeaderName| is_kept(name, secret);
+        let told = self.observer.as_ref().map(|_| {
+            let aside = form_payload.then(|| headers.clone());
+            (aside, payload.clone())
+        });
         let new = NewDelivery::new(&*source.name, delivery_id.as_str(), received_at, payload)
             .with_headers(headers);
         let enqueued = tokio::time::timeout(source.ack_budget, queue.enqueue(new)).await;
@@ -968,10 +980,13 @@ impl Reception {
                 ));
             }
         };
-        if let (Some(observer), Some((headers, body))) = (&self.observer, &told) {
+        if let (Some(observer), Some((aside, body))) = (&self.observer, &told) {
             let mut event = self.accepted_event(kind, outcome, status, &delivery_id);
             event.event_name = event_name.as_ref().map(|name| name.as_str());
-            event.headers = Some(headers);
+            event.headers = Some(match aside {
+                Some(headers) => Headers::new(headers),
+                None => Headers::filtered(head.headers, &keep),
+            });
             event.body = Some(body);
             observer.observe(&event);
         }
@@ -2016,10 +2031,11 @@ mod tests {
                 event.outcome.or(event.reason).unwrap_or("-"),
                 event.status.map_or("-".to_owned(), |s| s.to_string()),
             );
-            self.0
-                .lock()
-                .unwrap()
-                .push((line, event.headers.cloned(), event.body.cloned()));
+            self.0.lock().unwrap().push((
+                line,
+                event.headers.map(|h| h.to_header_map()),
+                event.body.cloned(),
+            ));
         }
     }
 

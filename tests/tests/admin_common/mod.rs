@@ -51,7 +51,7 @@ impl Sink {
 
 /// A running `hookgate serve` (killed on drop), its addresses and its config file.
 pub struct Serve {
-    _child: Child,
+    pub child: Child,
     pub addr: SocketAddr,
     pub admin: SocketAddr,
     /// Its log, shown only when the test fails.
@@ -125,7 +125,7 @@ pub async fn start(sink: SocketAddr, admin_listen: &str, env: &[(&str, &str)]) -
         .unwrap();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Serve {
-        _child: child,
+        child,
         addr,
         admin,
         log,

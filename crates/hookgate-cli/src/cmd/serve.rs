@@ -5,9 +5,11 @@
 //! `/healthz` and `/metrics`; a worker pool from hookgate-queue runs each
 //! source's action on what was queued, on a thread and runtime of its own
 //! (`[workers] threads`) so that intake cannot starve it. SIGTERM or Ctrl-C
-//! stops accepting connections, lets requests in progress finish, and gives
-//! the workers `[workers] shutdown_timeout` to finish their attempts
-//! (unfinished ones are released, due again at the next start).
+//! stops accepting connections (on the admin listener too), lets requests in
+//! progress finish (the admin listener's event streams end once the main
+//! listener has drained), and gives the workers `[workers] shutdown_timeout`
+//! to finish their attempts (unfinished ones are released, due again at the
+//! next start).
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -268,13 +270,17 @@ async fn serve(
         pool = pool.own_runtime(config.workers.threads);
     }
     let pool = pool.build();
-    // The admin listener is not drained at shutdown: its event streams
-    // never end by themselves. It stops with the process.
-    let admin_tasks = match admin {
-        Some((admin, addr)) => Some(start_admin(admin, addr, &config).await?),
+    // The admin listener stops accepting with the main one; its event
+    // streams end once the main listener has drained (a `hookgate tail`
+    // sees the last requests' events), then its own requests in progress
+    // finish, within the same shutdown timeout.
+    let admin_running = match admin {
+        Some((admin, addr)) => {
+            Some(start_admin(admin, addr, &config, stopped(stop_rx.clone())).await?)
+        }
         None => None,
     };
-    let admin_addr = admin_tasks.as_ref().map(|(_, addr)| *addr);
+    let admin_addr = admin_running.as_ref().map(|running| running.addr);
     let workers = {
         let stop = stopped(stop_rx.clone());
         let deadline = config.workers.shutdown_timeout;
@@ -322,12 +328,13 @@ async fn serve(
         .header_read_timeout(config.server.header_timeout)
         .keep_alive(config.server.keep_alive)
         .max_connections(config.server.max_connections)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT)
         .serve(listener, app)
         .with_graceful_shutdown(stopped(stop_rx))
         .await;
     upkeep.abort();
-    for task in admin_tasks.into_iter().flat_map(|(tasks, _)| tasks) {
-        task.abort();
+    if let Some(running) = admin_running {
+        running.stop().await;
     }
     let report = workers
         .await
@@ -343,13 +350,38 @@ async fn serve(
     Ok(())
 }
 
-/// Binds the admin listener and starts serving it, and the sampler of the
-/// console's depth chart; returns both tasks and the address.
+/// How long each listener waits for its requests in progress at shutdown.
+const SHUTDOWN_TIMEOUT: Duration = hookgate_tower::server::DEFAULT_SHUTDOWN_TIMEOUT;
+
+/// The admin listener, serving.
+struct AdminRunning {
+    admin: Admin,
+    addr: SocketAddr,
+    serving: tokio::task::JoinHandle<()>,
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl AdminRunning {
+    /// Ends the event streams and waits for the listener's drain (it stopped
+    /// accepting at the signal; bounded by [`SHUTDOWN_TIMEOUT`] from then).
+    async fn stop(self) {
+        self.sampler.abort();
+        self.admin.close_streams();
+        if let Err(error) = self.serving.await {
+            tracing::warn!(%error, "admin listener: its task failed");
+        }
+        tracing::info!("admin listener stopped");
+    }
+}
+
+/// Binds the admin listener and starts serving it until `stop` (then
+/// draining), and the sampler of the console's depth chart.
 async fn start_admin(
     admin: Admin,
     addr: SocketAddr,
     config: &Config,
-) -> Result<([tokio::task::JoinHandle<()>; 2], SocketAddr), Failure> {
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<AdminRunning, Failure> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Failure::usage(format!("admin: cannot listen on {addr}: {e}")))?;
@@ -359,7 +391,9 @@ async fn start_admin(
     let server = Server::new()
         .header_read_timeout(config.server.header_timeout)
         .max_connections(64)
-        .serve(listener, admin.router());
+        .shutdown_timeout(SHUTDOWN_TIMEOUT)
+        .serve(listener, admin.router())
+        .with_graceful_shutdown(stop);
     let serving = tokio::spawn(server.into_future());
     let sampler = {
         let admin = admin.clone();
@@ -370,7 +404,12 @@ async fn start_admin(
         token = admin.requires_token(),
         "admin listener (API, event stream, console)"
     );
-    Ok(([serving, sampler], local))
+    Ok(AdminRunning {
+        admin,
+        addr: local,
+        serving,
+        sampler,
+    })
 }
 
 /// Completes once the stop flag is raised (or its sender is gone).
