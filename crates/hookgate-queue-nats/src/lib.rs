@@ -42,6 +42,12 @@
 //!   expired messages) and returns 0.
 //! - Skipped sources are handed back with `-NAK`: the message is redelivered
 //!   at once and the skip does not count as an attempt.
+//! - [`Stats::oldest_ready_age`] is the age of the first delivery the
+//!   consumer has not delivered yet, found in one request past the
+//!   consumer's position: deliveries handed back for redelivery (released,
+//!   expired leases, retries that are due) are counted, but their ages are
+//!   not looked at. `stats` reads the retries' side states from the
+//!   bucket, one request each (64 at a time).
 //! - Deduplication survives a NATS restart only for messages still in the
 //!   stream: the server rebuilds its duplicate window from stored messages,
 //!   and handled ones are gone (work-queue retention). Handlers are
@@ -1080,7 +1086,7 @@ impl NatsQueue {
     }
 
     async fn stats_now(&self) -> Result<Stats, QueueError> {
-        // Four independent reads, sent together: one round trip, not four.
+        // Four independent reads, sent together instead of one after another.
         let (info, dead_count, work, (scheduled, due_now)) = tokio::try_join!(
             async {
                 let mut consumer = self.inner.consumer.clone();
