@@ -959,9 +959,15 @@ impl NatsQueue {
             .await
             .map_err(unavailable)?;
         if done_with_state && held.state.is_some() {
+            // Removed from the bucket's stream altogether: a key-value purge
+            // leaves a marker per key, which `stats` (listing the keys) would
+            // read for every delivery ever retried or released.
+            let subject = format!("{}{}", self.inner.state.prefix, Self::state_key(sequence));
             self.inner
                 .state
-                .purge(Self::state_key(sequence))
+                .stream
+                .purge()
+                .filter(subject)
                 .await
                 .map_err(unavailable)?;
         }

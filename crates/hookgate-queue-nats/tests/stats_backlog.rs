@@ -162,3 +162,50 @@ async fn the_oldest_ready_age_while_workers_drain() {
     worker.await.expect("worker");
     common::delete_queue(&url, &stream).await;
 }
+
+/// A retried delivery, handled at last, leaves nothing in the state bucket
+/// (a purge marker per key would make every later `stats` read one more
+/// message for each delivery ever retried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handled_retry_leaves_nothing_in_the_state_bucket() {
+    let Some(url) = common::nats_url() else {
+        return;
+    };
+    let stream = common::unique_stream("stats_state");
+    let queue = connect(&url, &stream).await;
+    queue
+        .enqueue(NewDelivery::new("src", "r", SystemTime::now(), &b"{}"[..]))
+        .await
+        .expect("enqueue");
+    let lease = |queue: NatsQueue| async move {
+        for _ in 0..100 {
+            let leased = queue
+                .lease(LeaseRequest::new(1, Duration::from_secs(30)))
+                .await
+                .expect("lease");
+            if let Some(leased) = leased.into_iter().next() {
+                return leased;
+            }
+        }
+        panic!("the retry was never delivered again");
+    };
+    let first = lease(queue.clone()).await;
+    queue
+        .retry_at(first.lease, SystemTime::now(), "boom".to_owned())
+        .await
+        .expect("retry");
+    let second = lease(queue.clone()).await;
+    assert_eq!(second.delivery.attempt, 2);
+    queue.ack(second.lease).await.expect("ack");
+
+    let js = async_nats::jetstream::new(async_nats::connect(&url).await.expect("connect"));
+    let mut bucket = js
+        .get_stream(format!("KV_{stream}_STATE"))
+        .await
+        .expect("bucket stream");
+    let held = bucket.info().await.expect("info").state.messages;
+    assert_eq!(held, 0, "messages left in the state bucket");
+    let stats = queue.stats().await.expect("stats");
+    assert_eq!(stats.depth(), 0);
+    common::delete_queue(&url, &stream).await;
+}
