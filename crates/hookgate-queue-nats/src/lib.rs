@@ -42,6 +42,12 @@
 //!   expired messages) and returns 0.
 //! - Skipped sources are handed back with `-NAK`: the message is redelivered
 //!   at once and the skip does not count as an attempt.
+//! - [`Stats::oldest_ready_age`] is the age of the first delivery the
+//!   consumer has not delivered yet, found in one request past the
+//!   consumer's position: deliveries handed back for redelivery (released,
+//!   expired leases, retries that are due) are counted, but their ages are
+//!   not looked at. `stats` reads the retries' side states from the
+//!   bucket, one request each (64 at a time).
 //! - Deduplication survives a NATS restart only for messages still in the
 //!   stream: the server rebuilds its duplicate window from stored messages,
 //!   and handled ones are gone (work-queue retention). Handlers are
@@ -147,6 +153,8 @@ const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(1);
 const FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// The longest redelivery delay JetStream can be asked for.
 const MAX_NAK_DELAY: Duration = Duration::from_nanos(i64::MAX as u64);
+/// How many side states [`NatsQueue::stats`] reads at once.
+const STATE_READS_IN_FLIGHT: usize = 64;
 const ATTEMPTS_HEADER: &str = "Hookgate-Attempts";
 const DEAD_AT_HEADER: &str = "Hookgate-Dead-At";
 
@@ -951,9 +959,15 @@ impl NatsQueue {
             .await
             .map_err(unavailable)?;
         if done_with_state && held.state.is_some() {
+            // Removed from the bucket's stream altogether: a key-value purge
+            // leaves a marker per key, which `stats` (listing the keys) would
+            // read for every delivery ever retried or released.
+            let subject = format!("{}{}", self.inner.state.prefix, Self::state_key(sequence));
             self.inner
                 .state
-                .purge(Self::state_key(sequence))
+                .stream
+                .purge()
+                .filter(subject)
                 .await
                 .map_err(unavailable)?;
         }
@@ -1078,30 +1092,22 @@ impl NatsQueue {
     }
 
     async fn stats_now(&self) -> Result<Stats, QueueError> {
-        let mut consumer = self.inner.consumer.clone();
-        let info = consumer.info().await.map_err(unavailable)?.clone();
-        let mut dead = self.inner.dead.clone();
-        let dead_count = dead.info().await.map_err(unavailable)?.state.messages;
-        let mut work = self.inner.work.clone();
-        let work = work.info().await.map_err(unavailable)?.clone();
-
-        // Retries waiting for their time are pending acks to JetStream.
-        let now_ms = envelope::micros(SystemTime::now()) / 1000;
-        let (mut scheduled, mut due_now) = (0u64, 0u64);
-        let mut keys = self.inner.state.keys().await.map_err(unavailable)?;
-        while let Some(key) = keys.next().await {
-            let key = key.map_err(unavailable)?;
-            let Some(sequence) = key.strip_prefix("s.").and_then(|s| s.parse().ok()) else {
-                continue;
-            };
-            if let Some(due) = self.load_state(sequence).await?.and_then(|s| s.due) {
-                if due > now_ms {
-                    scheduled += 1;
-                } else {
-                    due_now += 1;
-                }
-            }
-        }
+        // Four independent reads, sent together instead of one after another.
+        let (info, dead_count, work, (scheduled, due_now)) = tokio::try_join!(
+            async {
+                let mut consumer = self.inner.consumer.clone();
+                Ok::<_, QueueError>(consumer.info().await.map_err(unavailable)?.clone())
+            },
+            async {
+                let mut dead = self.inner.dead.clone();
+                Ok(dead.info().await.map_err(unavailable)?.state.messages)
+            },
+            async {
+                let mut work = self.inner.work.clone();
+                Ok(work.info().await.map_err(unavailable)?.clone())
+            },
+            self.retries_waiting(),
+        )?;
 
         let mut stats = Stats::default();
         stats.ready = info.num_pending + due_now;
@@ -1131,25 +1137,62 @@ impl NatsQueue {
         Ok(stats)
     }
 
-    /// The received time of the first message not yet delivered (looking at
-    /// a few sequences past the consumer's position).
-    async fn first_waiting(&self, delivered: u64) -> Result<Option<SystemTime>, QueueError> {
-        for sequence in delivered + 1..delivered + 64 {
-            match self.inner.work.get_raw_message(sequence).await {
-                Ok(message) if message.subject.as_str() == self.inner.subjects.work => {
-                    return Ok(envelope::decode(message.payload).map(|e| e.delivery.received_at));
-                }
-                Ok(_) => {}
-                Err(err) => {
-                    use async_nats::jetstream::stream::LastRawMessageErrorKind as Kind;
-                    if matches!(err.kind(), Kind::NoMessageFound) {
-                        continue;
-                    }
-                    return Err(unavailable(err));
+    /// Retries waiting for their time, and those due (both pending acks to
+    /// JetStream), from the state bucket: one request per retried or
+    /// released delivery, [`STATE_READS_IN_FLIGHT`] at a time.
+    async fn retries_waiting(&self) -> Result<(u64, u64), QueueError> {
+        let mut sequences = Vec::new();
+        let mut keys = self.inner.state.keys().await.map_err(unavailable)?;
+        while let Some(key) = keys.next().await {
+            let key = key.map_err(unavailable)?;
+            if let Some(sequence) = key.strip_prefix("s.").and_then(|s| s.parse::<u64>().ok()) {
+                sequences.push(sequence);
+            }
+        }
+        let now_ms = envelope::micros(SystemTime::now()) / 1000;
+        let mut states = futures_util::stream::iter(sequences)
+            .map(|sequence| self.load_state(sequence))
+            .buffer_unordered(STATE_READS_IN_FLIGHT);
+        let (mut scheduled, mut due_now) = (0u64, 0u64);
+        while let Some(state) = states.next().await {
+            if let Some(due) = state?.and_then(|s| s.due) {
+                if due > now_ms {
+                    scheduled += 1;
+                } else {
+                    due_now += 1;
                 }
             }
         }
-        Ok(None)
+        Ok((scheduled, due_now))
+    }
+
+    /// The received time of the first delivery the consumer has not
+    /// delivered yet: the first message on the work subject from sequence
+    /// `delivered + 1` on, found by the server in one request whatever was
+    /// deleted before it (handled, or superseded by a newer version).
+    ///
+    /// Workers go on leasing and acknowledging between the consumer's
+    /// position being read and this request; messages acknowledged since
+    /// are gone from the stream (work-queue retention), so the answer is
+    /// the first one still stored: at worst one leased meanwhile, received
+    /// a moment before the oldest ready one. Deliveries handed back for
+    /// redelivery (released, expired leases) are not looked at.
+    async fn first_waiting(&self, delivered: u64) -> Result<Option<SystemTime>, QueueError> {
+        match self
+            .inner
+            .work
+            .get_first_raw_message_by_subject(&self.inner.subjects.work, delivered + 1)
+            .await
+        {
+            Ok(message) => Ok(envelope::decode(message.payload).map(|e| e.delivery.received_at)),
+            Err(err) => {
+                use async_nats::jetstream::stream::LastRawMessageErrorKind as Kind;
+                if matches!(err.kind(), Kind::NoMessageFound) {
+                    return Ok(None);
+                }
+                Err(unavailable(err))
+            }
+        }
     }
 
     async fn bounded<T>(
