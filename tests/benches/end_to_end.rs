@@ -488,8 +488,13 @@ impl Backend {
         self.made.push(id.clone());
         match self.name {
             "memory" => Arc::new(MemoryQueue::new()),
+            // As `hookgate serve` opens it: the file locked to this process,
+            // so leases are held in memory instead of written (issue 18).
             "sqlite" => Arc::new(
-                SqliteQueue::open(self.dir.path().join(format!("{phase}.db"))).expect("sqlite"),
+                SqliteQueue::builder(self.dir.path().join(format!("{phase}.db")))
+                    .exclusive(true)
+                    .open()
+                    .expect("sqlite"),
             ),
             "redis" => Arc::new(
                 RedisQueue::builder(REDIS_URL)
