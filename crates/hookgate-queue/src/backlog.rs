@@ -26,8 +26,10 @@ pub const DEFAULT_BACKLOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// - **The backlog's drain time.** From one check to the next, the
 ///   deliveries that left the ready state (the ready count before, plus
 ///   those enqueued since, minus the ready count now) give the rate at
-///   which the workers take them, and the enqueues offered give the
-///   arrival rate (both smoothed over checks). A delivery accepted now
+///   which the workers take them, learnt while they have a backlog (a
+///   trickle taken at once says nothing of what they could take; until
+///   they have been seen busy, this rule waits), and the enqueues offered
+///   give the arrival rate (both smoothed over checks). A delivery accepted now
 ///   waits behind every ready one and behind what arrives until the gate
 ///   can next shut (a check interval plus the time a check takes): when
 ///   that wait reaches the bound, enqueues are refused. So the oldest
@@ -128,10 +130,17 @@ impl Gate {
             let offered = now.offered.saturating_sub(last.offered);
             let smooth = |old: f64, sample: f64| RATE_WEIGHT.mul_add(sample - old, old);
             let taken_sample = taken as f64 / seconds;
-            self.taken_per_sec = Some(
-                self.taken_per_sec
-                    .map_or(taken_sample, |old| smooth(old, taken_sample)),
-            );
+            // Only workers that had a backlog all along show what they can
+            // take; otherwise they took what came (a trickle, or nothing
+            // while idle, or a burst not reached yet), which says only that
+            // they can take at least that: it may raise an estimate, never
+            // start one.
+            let saturated = last.ready > 0 && now.ready > 0;
+            self.taken_per_sec = match self.taken_per_sec {
+                Some(old) if saturated => Some(smooth(old, taken_sample)),
+                Some(old) => Some(old.max(taken_sample)),
+                None => saturated.then_some(taken_sample),
+            };
             self.offered_per_sec = smooth(self.offered_per_sec, offered as f64 / seconds);
         }
         self.last = Some(now);
@@ -406,7 +415,8 @@ mod tests {
             gate.record(None, reading(base, 100, 0, 100, 100), delay, max),
             None
         );
-        assert_eq!(gate.taken_per_sec, Some(1000.0));
+        // Never busy yet: what the workers can take is not known.
+        assert_eq!(gate.taken_per_sec, None);
         // 2,000/s offered, 1,000/s taken: 100 more ready every 100 ms. No
         // delivery is old yet, but a backlog of 800 at 1,000/s plus what
         // arrives until the next check waits about a second.
@@ -449,6 +459,35 @@ mod tests {
         };
         assert!(!gate.shut);
         assert!(opened_at < shut_at, "opened at {opened_at} of {shut_at}");
+    }
+
+    #[test]
+    fn a_burst_after_a_trickle_is_not_refused() {
+        let max = Duration::from_secs(10);
+        let delay = Duration::from_millis(100);
+        let base = Instant::now();
+        let mut gate = Gate::default();
+        // An hour of one delivery every 100 ms, taken at once: the workers
+        // are never seen busy.
+        let mut count = 0;
+        for step in 0..36_000 {
+            let now = reading(base, step * 100, 0, count, count);
+            assert_eq!(gate.record(None, now, delay, max), None);
+            count += 1;
+        }
+        assert_eq!(gate.taken_per_sec, None, "never seen busy: unknown");
+        // A burst of 600 lands just before a check, none taken yet: a rate
+        // learnt from the trickle (10/s) would predict a minute's wait.
+        count += 600;
+        let now = reading(base, 3_600_000, 600, count, count);
+        assert_eq!(gate.record(Some(Duration::ZERO), now, delay, max), None);
+        // The workers take 100 of it in the next 100 ms: 1,000/s, the
+        // other 500 wait half a second.
+        let now = reading(base, 3_600_100, 500, count, count);
+        let age = Some(Duration::from_millis(100));
+        assert_eq!(gate.record(age, now, delay, max), None);
+        assert!(!gate.shut);
+        assert_eq!(gate.taken_per_sec, Some(1000.0));
     }
 
     #[test]
