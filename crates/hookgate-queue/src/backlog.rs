@@ -171,8 +171,8 @@ impl Gate {
 }
 
 impl<Q: Queue> BacklogLimit<Q> {
-    /// Wraps `inner`, refusing enqueues while its oldest ready delivery is
-    /// older than `max_age`.
+    /// Wraps `inner`, refusing enqueues before a delivery would wait longer
+    /// than `max_age` for a worker (see the type's documentation).
     pub fn new(inner: Q, max_age: Duration) -> Self {
         Self {
             inner: Arc::new(inner),
