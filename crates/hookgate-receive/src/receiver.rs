@@ -498,13 +498,7 @@ impl VerifiedDelivery {
 /// token, Clarity's route token, and `secret`, the header that carries the
 /// source's own token whatever it is named) and hop-by-hop headers.
 fn kept_headers(headers: &HeaderMap, secret: Option<&HeaderName>) -> HeaderMap {
-    let mut kept = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        if is_kept(name, secret) {
-            kept.append(name.clone(), value.clone());
-        }
-    }
-    kept
+    Headers::filtered(headers, &|name| is_kept(name, secret)).to_header_map()
 }
 
 /// Whether a header is kept with the delivery: not a credential (the
