@@ -457,13 +457,20 @@ impl WorkerPool {
     ) -> WorkerReport {
         match self.inner.own_runtime {
             Some(threads) => self.run_on_own_runtime(threads, shutdown, deadline).await,
-            None => {
-                let wakeups = self.inner.queue.wakeups();
-                self.drive(Mode::UntilShutdown, shutdown, deadline, wakeups)
-                    .await
-                    .0
-            }
+            None => self.run_here(shutdown, deadline).await,
         }
+    }
+
+    /// [`run`](Self::run) as tasks of the caller's runtime.
+    async fn run_here(
+        &self,
+        shutdown: impl Future<Output = ()> + Send,
+        deadline: Duration,
+    ) -> WorkerReport {
+        let wakeups = self.inner.queue.wakeups();
+        self.drive(Mode::UntilShutdown, shutdown, deadline, wakeups)
+            .await
+            .0
     }
 
     /// [`run`](Self::run) on a thread (and runtime) of the pool's own: the
@@ -509,11 +516,7 @@ impl WorkerPool {
         let mut shutdown = std::pin::pin!(shutdown);
         if let Err(err) = spawned {
             tracing::warn!(error = %err, "cannot start the worker pool's thread; running it on the caller's runtime");
-            let wakeups = self.inner.queue.wakeups();
-            return self
-                .drive(Mode::UntilShutdown, shutdown, deadline, wakeups)
-                .await
-                .0;
+            return self.run_here(shutdown, deadline).await;
         }
         let mut stop_tx = Some(stop_tx);
         let mut done_rx = done_rx;
@@ -536,10 +539,7 @@ impl WorkerPool {
                     // Shut down before it could start: nothing was leased.
                     return WorkerReport::default();
                 }
-                let wakeups = self.inner.queue.wakeups();
-                self.drive(Mode::UntilShutdown, shutdown, deadline, wakeups)
-                    .await
-                    .0
+                self.run_here(shutdown, deadline).await
             }
             // `catch_unwind` answers every way the thread can end after
             // building its runtime, and a failed build answers too.
