@@ -103,13 +103,7 @@ impl StreamEvent {
         field_str(out, b",\"event\":", self.names.event());
         field_name(out, b",\"outcome\":", self.outcome);
         field_name(out, b",\"reason\":", self.reason);
-        match self.status {
-            Some(status) => {
-                out.extend_from_slice(b",\"status\":");
-                json_int(out, status);
-            }
-            None => out.extend_from_slice(b",\"status\":null"),
-        }
+        field_int(out, b",\"status\":", self.status);
         match self.latency {
             Some(latency) => {
                 out.extend_from_slice(b",\"latency_ms\":");
@@ -118,13 +112,7 @@ impl StreamEvent {
             }
             None => out.extend_from_slice(b",\"latency_ms\":null"),
         }
-        match self.attempt {
-            Some(attempt) => {
-                out.extend_from_slice(b",\"attempt\":");
-                json_int(out, attempt);
-            }
-            None => out.extend_from_slice(b",\"attempt\":null"),
-        }
+        field_int(out, b",\"attempt\":", self.attempt);
         field_str(out, b",\"error\":", self.error.as_deref());
         match self.retry_at {
             Some(at) => {
@@ -144,6 +132,15 @@ fn field_str(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
     out.extend_from_slice(key);
     match value {
         Some(value) => json_str(out, value),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends `key` and `value` as a JSON number, or `null`.
+fn field_int(out: &mut Vec<u8>, key: &[u8], value: Option<impl itoa::Integer>) {
+    out.extend_from_slice(key);
+    match value {
+        Some(value) => json_int(out, value),
         None => out.extend_from_slice(b"null"),
     }
 }
