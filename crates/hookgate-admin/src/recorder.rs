@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -194,6 +195,14 @@ impl<'a> HeaderLines<'a> {
         }
     }
 
+    /// The bytes [`HeaderLines::write`] appends for `headers`.
+    fn size(headers: Headers<'_>) -> usize {
+        headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 3)
+            .sum()
+    }
+
     /// The headers' names and values (decoded lossily), in the order received.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)> + 'a {
         self.0.split(|b| *b == b'\n').filter_map(|line| {
@@ -208,24 +217,33 @@ impl<'a> HeaderLines<'a> {
 }
 
 thread_local! {
-    /// Where [`Kept::new`] assembles a copy before its one allocation.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// A buffer of an entry that left the ring, for this thread's next copy.
+    ///
+    /// The ring evicts an entry for each one it takes in: its buffer, when
+    /// nothing shares it any more, is the next entry's, so a full ring
+    /// copies a delivery without allocating (a 1 KiB body and its headers
+    /// are above the allocator's small-size caches, and the evicted
+    /// buffer's free would often land on the other core's arena).
+    static SPARE: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The most a thread's scratch buffer keeps between copies.
-const SCRATCH_KEPT: usize = 256 * 1024;
+/// The largest buffer kept for reuse: a ring entry's body is cut at the
+/// body limit, so this holds the common sizes without keeping a rare giant.
+const SPARE_KEPT: usize = 64 * 1024;
 
-/// What the ring copies of a delivery, in one allocation: its id, event
-/// name, headers (as [`HeaderLines`]) and body (cut at the limit), shared
-/// by reference count with the stream's events and the API's answers.
+/// What the ring copies of a delivery, in one buffer: its id, event name,
+/// headers (as [`HeaderLines`]) and body (cut at the limit), shared by
+/// reference count with the stream's events and the API's answers.
 ///
 /// A copy, not a share of what the receiver holds: the body and header
 /// values may be slices of the server's read buffer, which a kept slice
 /// would keep whole for as long as the ring keeps the delivery.
 #[derive(Clone)]
-pub(crate) struct Kept {
+pub(crate) struct Kept(Arc<KeptBytes>);
+
+struct KeptBytes {
     /// `id | event | header lines | body`.
-    bytes: Arc<[u8]>,
+    bytes: Vec<u8>,
     id_end: Option<usize>,
     event_end: Option<usize>,
     headers_end: usize,
@@ -237,67 +255,92 @@ impl std::fmt::Debug for Kept {
         f.debug_struct("Kept")
             .field("delivery_id", &self.delivery_id())
             .field("event", &self.event())
-            .field("bytes", &self.bytes.len())
+            .field("bytes", &self.0.bytes.len())
             .finish_non_exhaustive()
     }
 }
 
 impl Kept {
+    /// Copies what the ring keeps of `event`, into this thread's spare
+    /// buffer when it has one.
     fn new(event: &DeliveryEvent<'_>, body_limit: usize) -> Self {
-        SCRATCH.with_borrow_mut(|scratch| {
-            scratch.clear();
-            let end = |scratch: &mut Vec<u8>, part: Option<&[u8]>| {
-                part.map(|part| {
-                    scratch.extend_from_slice(part);
-                    scratch.len()
-                })
-            };
-            let id_end = end(scratch, event.delivery_id.map(str::as_bytes));
-            let event_end = end(scratch, event.event_name.map(str::as_bytes));
-            if let Some(headers) = event.headers {
-                HeaderLines::write(scratch, headers);
-            }
-            let headers_end = scratch.len();
-            let body = event.body.map(|body| &body[..body.len().min(body_limit)]);
-            end(scratch, body);
-            let kept = Self {
-                bytes: Arc::from(&scratch[..]),
-                id_end,
-                event_end,
-                headers_end,
-                has_body: body.is_some(),
-            };
-            if scratch.capacity() > SCRATCH_KEPT {
-                *scratch = Vec::new();
-            }
-            kept
-        })
+        let body = event.body.map(|body| &body[..body.len().min(body_limit)]);
+        let len = |part: Option<&[u8]>| part.map_or(0, <[u8]>::len);
+        let size = len(event.delivery_id.map(str::as_bytes))
+            + len(event.event_name.map(str::as_bytes))
+            + event.headers.map_or(0, HeaderLines::size)
+            + len(body);
+        let mut bytes = SPARE.with_borrow_mut(std::mem::take);
+        bytes.clear();
+        // One allocation at most (none with a spare buffer large enough).
+        bytes.reserve_exact(size);
+        let end = |bytes: &mut Vec<u8>, part: Option<&[u8]>| {
+            part.map(|part| {
+                bytes.extend_from_slice(part);
+                bytes.len()
+            })
+        };
+        let id_end = end(&mut bytes, event.delivery_id.map(str::as_bytes));
+        let event_end = end(&mut bytes, event.event_name.map(str::as_bytes));
+        if let Some(headers) = event.headers {
+            HeaderLines::write(&mut bytes, headers);
+        }
+        let headers_end = bytes.len();
+        end(&mut bytes, body);
+        debug_assert_eq!(bytes.len(), size, "reserved what was written");
+        if bytes.capacity() > 2 * bytes.len() + 4096 {
+            // A small delivery in a large recycled buffer: the ring's
+            // memory follows what it keeps, not the largest it has seen.
+            bytes.shrink_to_fit();
+        }
+        Self(Arc::new(KeptBytes {
+            bytes,
+            id_end,
+            event_end,
+            headers_end,
+            has_body: body.is_some(),
+        }))
+    }
+
+    /// Gives this copy's buffer to the thread's next [`Kept::new`], when
+    /// nothing else holds the copy (else it is freed with its last holder).
+    fn recycle(self) {
+        let Ok(kept) = Arc::try_unwrap(self.0) else {
+            return;
+        };
+        if kept.bytes.capacity() <= SPARE_KEPT {
+            SPARE.with_borrow_mut(|spare| {
+                if spare.capacity() < kept.bytes.capacity() {
+                    *spare = kept.bytes;
+                }
+            });
+        }
     }
 
     fn text(&self, start: usize, end: Option<usize>) -> Option<&str> {
         // Written from a `&str` between these bounds: valid UTF-8.
-        std::str::from_utf8(self.bytes.get(start..end?)?).ok()
+        std::str::from_utf8(self.0.bytes.get(start..end?)?).ok()
     }
 
     pub(crate) fn delivery_id(&self) -> Option<&str> {
-        self.text(0, self.id_end)
+        self.text(0, self.0.id_end)
     }
 
     pub(crate) fn event(&self) -> Option<&str> {
-        self.text(self.id_end.unwrap_or(0), self.event_end)
+        self.text(self.0.id_end.unwrap_or(0), self.0.event_end)
     }
 
     fn headers_start(&self) -> usize {
-        self.event_end.or(self.id_end).unwrap_or(0)
+        self.0.event_end.or(self.0.id_end).unwrap_or(0)
     }
 
     pub(crate) fn headers(&self) -> HeaderLines<'_> {
-        HeaderLines(&self.bytes[self.headers_start()..self.headers_end])
+        HeaderLines(&self.0.bytes[self.headers_start()..self.0.headers_end])
     }
 
     /// The body as kept (cut at the limit), when there was one.
     pub(crate) fn body(&self) -> Option<&[u8]> {
-        self.has_body.then(|| &self.bytes[self.headers_end..])
+        self.0.has_body.then(|| &self.0.bytes[self.0.headers_end..])
     }
 }
 
@@ -419,6 +462,18 @@ pub(crate) struct Recorder {
     ids: SeedableRandomState,
     /// Wakes the stream's subscribers waiting for an event.
     wake: Notify,
+    /// `received` counts of the configured sources (in their order), kept
+    /// outside the lock: every request reports `received` before its
+    /// decision, and counting it is all the ring does with it while nobody
+    /// follows the stream, so a request takes the lock once, not twice.
+    received: Box<[(Arc<str>, AtomicU64)]>,
+    /// `received` events counted in `received` and not yet in the history's
+    /// minutes: added to the current minute under the lock, by the next
+    /// decision that starts a new minute or by a reader of the history.
+    unminuted: AtomicU64,
+    /// The stream's subscribers, as [`StreamLog::subscribers`] (which the
+    /// lock guards), readable without the lock.
+    followers: AtomicUsize,
 }
 
 fn kind_index(kind: EventKind) -> usize {
@@ -442,7 +497,11 @@ fn is_worker_kind(kind: EventKind) -> bool {
 
 impl Recorder {
     pub(crate) fn new(sources: &[String], capacity: usize, body_limit: usize) -> Self {
-        let sources = sources.iter().map(|name| SourceState::new(name)).collect();
+        let sources: Vec<SourceState> = sources.iter().map(|name| SourceState::new(name)).collect();
+        let received = sources
+            .iter()
+            .map(|source| (Arc::clone(&source.name), AtomicU64::new(0)))
+            .collect();
         Self {
             state: Mutex::new(State {
                 next_seq: 1,
@@ -457,6 +516,9 @@ impl Recorder {
             // top of foldhash's process-wide random seed.
             ids: SeedableRandomState::with_seed(rand::random(), SharedSeed::global_random()),
             wake: Notify::new(),
+            received,
+            unminuted: AtomicU64::new(0),
+            followers: AtomicUsize::new(0),
         }
     }
 
@@ -469,6 +531,8 @@ impl Recorder {
     pub(crate) fn subscribe(self: &Arc<Self>) -> Subscription {
         let mut state = self.lock();
         state.stream.subscribers += 1;
+        self.followers
+            .store(state.stream.subscribers, Ordering::Relaxed);
         Subscription {
             recorder: Arc::clone(self),
             next: state.stream.next,
@@ -505,7 +569,15 @@ impl Recorder {
         let mut counts: Vec<_> = state
             .sources
             .iter()
-            .map(|source| (Arc::clone(&source.name), source.counts))
+            .map(|source| {
+                let mut counts = source.counts;
+                if let Some((_, received)) =
+                    self.received.iter().find(|(name, _)| *name == source.name)
+                {
+                    counts[kind_index(EventKind::Received)] += received.load(Ordering::Relaxed);
+                }
+                (Arc::clone(&source.name), counts)
+            })
             .collect();
         counts.sort_by(|a, b| a.0.cmp(&b.0));
         counts
@@ -514,8 +586,11 @@ impl Recorder {
     /// The last hour, oldest first, a minute each (minutes with nothing are
     /// left out).
     pub(crate) fn history(&self) -> Vec<Minute> {
-        let now = minute_of(SystemTime::now());
-        let state = self.lock();
+        let now = SystemTime::now();
+        let mut state = self.lock();
+        let unminuted = self.unminuted.swap(0, Ordering::Relaxed);
+        self.minute(&mut state, now).received += unminuted;
+        let now = minute_of(now);
         state
             .history
             .iter()
@@ -527,27 +602,41 @@ impl Recorder {
     /// Notes the queue's depth in this minute's history.
     pub(crate) fn sample_depth(&self, depth: u64) {
         let mut state = self.lock();
-        state.minute(SystemTime::now()).depth = Some(depth);
+        self.minute(&mut state, SystemTime::now()).depth = Some(depth);
     }
 
     /// Counts `event`, applies it to the ring and, while someone follows
     /// the stream, logs it for them; true when a subscriber waits for it.
     fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> bool {
-        // What leaves the ring is dropped (freed) once the lock is released.
+        if event.kind == EventKind::Received && self.followers.load(Ordering::Relaxed) == 0 {
+            // Nobody follows the stream (one who starts now follows from
+            // the next event on): counted without the lock.
+            if let Some((_, received)) = self
+                .received
+                .iter()
+                .find(|(name, _)| **name == *event.source)
+            {
+                received.fetch_add(1, Ordering::Relaxed);
+                self.unminuted.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+        }
+        // What leaves the ring is given back for reuse once the lock is released.
         let mut evicted = None;
         let (mut state, recorded) = match event.kind {
             EventKind::Received => {
                 let mut state = self.lock();
                 let source = state.count(event);
-                state.minute(now).received += 1;
+                self.minute(&mut state, now).received += 1;
                 (state, Recorded::new(source))
             }
             kind if is_worker_kind(kind) => {
                 let id_hash = event.delivery_id.map(|id| self.ids.hash_one(id));
                 let mut state = self.lock();
                 let source = state.count(event);
+                let minute = self.minute(&mut state, now);
                 if kind == EventKind::Processed {
-                    state.minute(now).processed += 1;
+                    minute.processed += 1;
                 }
                 let mut recorded = Recorded::new(source);
                 if let Some((seq, kept, error)) = state.update(event, id_hash, now) {
@@ -566,6 +655,7 @@ impl Recorder {
                 let id_hash = event.delivery_id.map(|id| self.ids.hash_one(id));
                 let mut state = self.lock();
                 let source = state.count(event);
+                self.minute(&mut state, now);
                 let (seq, error, old) =
                     self.push(&mut state, &source, event, kept.clone(), id_hash, now);
                 evicted = old;
@@ -579,15 +669,37 @@ impl Recorder {
             }
         };
         // Without a subscriber the stream event is not even built.
-        if state.stream.subscribers == 0 {
+        let wake = if state.stream.subscribers == 0 {
             drop(state);
-            drop(evicted);
-            return false;
+            false
+        } else {
+            let (wake, dropped) = state.stream.push(stream_event(event, recorded, now));
+            drop(state);
+            drop(dropped);
+            wake
+        };
+        if let Some(evicted) = evicted {
+            evicted.kept.recycle();
         }
-        let (wake, dropped) = state.stream.push(stream_event(event, recorded, now));
-        drop(state);
-        drop((evicted, dropped));
         wake
+    }
+
+    /// This minute's history. When it is new, the `received` counted
+    /// outside the lock since the last decision are added to the minute
+    /// before (where they most likely happened).
+    fn minute<'s>(&self, state: &'s mut State, now: SystemTime) -> &'s mut Minute {
+        if state
+            .history
+            .back()
+            .is_none_or(|m| m.minute != minute_of(now))
+        {
+            let unminuted = self.unminuted.swap(0, Ordering::Relaxed);
+            match state.history.back_mut() {
+                Some(last) => last.received += unminuted,
+                None => state.minute(now).received += unminuted,
+            }
+        }
+        state.minute(now)
     }
 
     /// A new ring entry for a decision of the receiving side; returns its
@@ -758,6 +870,9 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let mut state = self.recorder.lock();
         state.stream.subscribers -= 1;
+        self.recorder
+            .followers
+            .store(state.stream.subscribers, Ordering::Relaxed);
         if state.stream.subscribers == 0 {
             // Nobody follows: the log is not kept.
             state.stream.events.clear();
@@ -1035,5 +1150,65 @@ mod tests {
         // Counted all the same, in the ring or not.
         let counts = recorder.counts();
         assert_eq!(counts[0].1[kind_index(EventKind::Processed)], 3);
+    }
+
+    #[test]
+    fn an_evicted_entrys_buffer_is_the_next_copy_unless_something_still_holds_it() {
+        let recorder = Recorder::new(&["github".to_owned()], 1, 64);
+        let headers = http::HeaderMap::new();
+        let body = Bytes::from_static(b"0123456789");
+        recorder.observe(&queued("a", &headers, &body));
+        let buffer_of = |seq| recorder.get(seq).unwrap().kept.0.bytes.as_ptr();
+        let first = buffer_of(1);
+        let capacity = recorder.get(1).unwrap().kept.0.bytes.capacity();
+        // "b" evicts "a", whose buffer is this thread's next copy: "c"'s.
+        recorder.observe(&queued("b", &headers, &body));
+        // Were "a"'s buffer freed instead, an allocation of its size now
+        // would most likely be given that very memory.
+        let decoy: Vec<u8> = Vec::with_capacity(capacity);
+        recorder.observe(&queued("c", &headers, &body));
+        assert_ne!(decoy.as_ptr(), first);
+        assert_eq!(buffer_of(3), first);
+
+        // An answer of the API still holds "c" when "d" evicts it: its
+        // buffer is not reused, and what the answer shows does not change.
+        let held = recorder.get(3).unwrap();
+        recorder.observe(&queued("d", &headers, &body));
+        let other = Bytes::from_static(b"xxxxxxxxxxxxxxxx");
+        recorder.observe(&queued("e", &headers, &other));
+        assert_ne!(buffer_of(5), held.kept.0.bytes.as_ptr());
+        assert_eq!(
+            (held.delivery_id(), held.body()),
+            (Some("c"), Some(&b"0123456789"[..]))
+        );
+        assert_eq!(
+            recorder.get(5).unwrap().body(),
+            Some(&b"xxxxxxxxxxxxxxxx"[..])
+        );
+    }
+
+    #[test]
+    fn received_is_counted_and_charted_whether_or_not_the_stream_is_followed() {
+        let recorder = Arc::new(Recorder::new(&["github".to_owned()], 4, 64));
+        let received = DeliveryEvent::new(EventKind::Received, "github");
+        let elsewhere = DeliveryEvent::new(EventKind::Received, "unconfigured");
+        recorder.observe(&received);
+        recorder.observe(&received);
+        recorder.observe(&elsewhere);
+        let followed = recorder.subscribe();
+        recorder.observe(&received);
+        drop(followed);
+        recorder.observe(&received);
+        let counts = recorder.counts();
+        let received_of = |name: &str| {
+            counts
+                .iter()
+                .find(|(source, _)| &**source == name)
+                .unwrap()
+                .1[kind_index(EventKind::Received)]
+        };
+        assert_eq!((received_of("github"), received_of("unconfigured")), (4, 1));
+        let history = recorder.history();
+        assert_eq!(history.iter().map(|m| m.received).sum::<u64>(), 5);
     }
 }
