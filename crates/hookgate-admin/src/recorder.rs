@@ -607,7 +607,7 @@ impl Recorder {
 
     /// Counts `event`, applies it to the ring and, while someone follows
     /// the stream, logs it for them; true when a subscriber waits for it.
-    fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> bool {
+    fn record(&self, event: &DeliveryEvent<'_>) -> bool {
         if event.kind == EventKind::Received && self.followers.load(Ordering::Relaxed) == 0 {
             // Nobody follows the stream (one who starts now follows from
             // the next event on): counted without the lock.
@@ -621,6 +621,7 @@ impl Recorder {
                 return false;
             }
         }
+        let now = SystemTime::now();
         // What leaves the ring is given back for reuse once the lock is released.
         let mut evicted = None;
         let (mut state, recorded) = match event.kind {
@@ -992,8 +993,7 @@ impl State {
 
 impl Observer for Recorder {
     fn observe(&self, event: &DeliveryEvent<'_>) {
-        let now = SystemTime::now();
-        if self.record(event, now) {
+        if self.record(event) {
             self.wake.notify_waiters();
         }
     }
