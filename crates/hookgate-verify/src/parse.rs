@@ -661,6 +661,26 @@ pub(crate) fn keyed_signatures<'a>(
     timestamp.ok_or_else(|| malformed(header, Malformed::MissingTimestamp))
 }
 
+/// The usual `key=value` list of `list`'s form, read straight from the
+/// header's bytes: exactly one timestamp then one signature (`ts=<digits>;
+/// h1=<64 hex>`, `t=<digits>,v1=<64 hex>`), answered as
+/// [`keyed_signatures`] would answer it: the timestamp as sent, its value,
+/// and the tag. Digits and hex digits are visible ASCII with nothing to
+/// trim, so the value needs neither [`header_text`]'s check (a byte at a
+/// time over some 80 bytes) nor the general walk; any other value (a
+/// rotation's second signature, an extra key, spaces) is `None` and takes
+/// that way.
+pub(crate) fn usual_keyed_list(value: &[u8], list: KeyedList) -> Option<(&[u8], u64, Tag)> {
+    let rest = value
+        .strip_prefix(list.timestamp.as_bytes())?
+        .strip_prefix(b"=")?;
+    let end = rest.iter().position(|&byte| byte == list.separator)?;
+    let (digits, rest) = rest.split_at(end);
+    let timestamp = parse_timestamp(digits)?;
+    let tag = decode_hex_tag(rest[1..].strip_prefix(list.signature.as_bytes())?)?;
+    Some((digits, timestamp, tag))
+}
+
 /// A single `<prefix><hex>` signature (GitHub `sha256=`, Slack `v0=`).
 pub(crate) fn prefixed_hex_signature(text: &str, prefix: &str) -> Signatures {
     let mut found = Signatures::default();
@@ -854,6 +874,43 @@ mod tests {
         // Commas are not Paddle's separator: one item, not key=value.
         let mut found = Signatures::default();
         assert!(keyed_signatures(&name(), &format!("ts=1,h1={hex}"), TS_H1, &mut found).is_err());
+    }
+
+    #[test]
+    fn the_usual_keyed_list_reads_as_the_general_walk_reads_it() {
+        let hex = "0f".repeat(32);
+        let tag = decode_hex_tag(&hex).unwrap();
+        for list in [TS_H1, T_V1] {
+            let ts = list.timestamp;
+            let (sep, sig) = (char::from(list.separator), list.signature);
+            let usual = format!("{ts}=1671552777{sep}{sig}{hex}");
+            assert_eq!(
+                usual_keyed_list(usual.as_bytes(), list),
+                Some((&b"1671552777"[..], 1_671_552_777, tag))
+            );
+            let mut found = Signatures::default();
+            let (text, parsed) = keyed_signatures(&name(), &usual, list, &mut found).unwrap();
+            assert_eq!((text, parsed), ("1671552777", 1_671_552_777));
+            assert_eq!(found.all().collect::<Vec<_>>(), [&tag]);
+            // Anything else is left to the general walk, which may accept it
+            // (a second signature, spaces, another key) or not.
+            for other in [
+                format!("{usual}{sep}{sig}{hex}"),
+                format!("{usual} "),
+                format!(" {usual}"),
+                format!("{ts}=1671552777 {sep}{sig}{hex}"),
+                format!("{sig}{hex}{sep}{ts}=1671552777"),
+                format!("{ts}={sep}{sig}{hex}"),
+                format!("{ts}=1a{sep}{sig}{hex}"),
+                format!("{ts}=1{sep}{sig}{}", hex.to_uppercase()),
+                format!("{ts}=1{sep}{sig}{hex}0"),
+                format!("{ts}=1{sep}x{sig}{hex}"),
+                format!("{ts}=1"),
+                format!("{ts}=99999999999999999999{sep}{sig}{hex}"),
+            ] {
+                assert_eq!(usual_keyed_list(other.as_bytes(), list), None, "{other}");
+            }
+        }
     }
 
     #[test]

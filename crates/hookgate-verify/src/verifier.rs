@@ -668,14 +668,24 @@ impl Check<'_> {
             h::CLARIFE_SIGNATURE
         };
         let [value] = parse::find_headers(self.headers, [&name]);
-        let mut signatures = Signatures::default();
-        let (ts_text, timestamp) =
-            parse::timestamped_signatures(&name, header_text(&name, value)?, &mut signatures)?;
+        let (ts_text, timestamp, signatures) =
+            match value.and_then(|value| parse::usual_keyed_list(value.as_bytes(), parse::T_V1)) {
+                Some((ts_text, timestamp, tag)) => (ts_text, timestamp, Signatures::of(tag)),
+                None => {
+                    let mut signatures = Signatures::default();
+                    let (ts_text, timestamp) = parse::timestamped_signatures(
+                        &name,
+                        header_text(&name, value)?,
+                        &mut signatures,
+                    )?;
+                    (ts_text.as_bytes(), timestamp, signatures)
+                }
+            };
         self.check_time(timestamp)?;
         let tags = signatures.tags(&name)?;
         let fields = Fields {
             id: b"",
-            timestamp: ts_text.as_bytes(),
+            timestamp: ts_text,
             body: self.body,
         };
         let key = self.match_hmac(fields, &tags, &name)?;
@@ -751,6 +761,16 @@ impl Check<'_> {
     /// Dropbox, Linear): the key that matched.
     fn body_hex(&self, name: &HeaderName, prefix: &str) -> Result<KeyId, VerifyErrorKind> {
         let [signature] = parse::find_headers(self.headers, [name]);
+        self.body_hex_value(name, signature, prefix)
+    }
+
+    /// [`Check::body_hex`] of a value already looked up.
+    fn body_hex_value(
+        &self,
+        name: &HeaderName,
+        signature: Option<&HeaderValue>,
+        prefix: &str,
+    ) -> Result<KeyId, VerifyErrorKind> {
         let signatures = match parse::after_prefix(signature, prefix.as_bytes())
             .and_then(parse::decode_hex_tag)
         {
@@ -763,17 +783,24 @@ impl Check<'_> {
     fn paddle(&self) -> Result<Verified, VerifyErrorKind> {
         let name = h::PADDLE_SIGNATURE;
         let [value] = parse::find_headers(self.headers, [&name]);
-        let mut signatures = Signatures::default();
-        let (ts_text, timestamp) = parse::keyed_signatures(
-            &name,
-            header_text(&name, value)?,
-            parse::TS_H1,
-            &mut signatures,
-        )?;
+        let (ts_text, timestamp, signatures) =
+            match value.and_then(|value| parse::usual_keyed_list(value.as_bytes(), parse::TS_H1)) {
+                Some((ts_text, timestamp, tag)) => (ts_text, timestamp, Signatures::of(tag)),
+                None => {
+                    let mut signatures = Signatures::default();
+                    let (ts_text, timestamp) = parse::keyed_signatures(
+                        &name,
+                        header_text(&name, value)?,
+                        parse::TS_H1,
+                        &mut signatures,
+                    )?;
+                    (ts_text.as_bytes(), timestamp, signatures)
+                }
+            };
         self.check_time(timestamp)?;
         let fields = Fields {
             id: b"",
-            timestamp: ts_text.as_bytes(),
+            timestamp: ts_text,
             body: self.body,
         };
         let key = self.match_hmac(fields, &signatures.tags(&name)?, &name)?;
@@ -784,12 +811,15 @@ impl Check<'_> {
     /// milliseconds, is inside it, so it is read (and checked, to the
     /// millisecond, as Linear's SDK does) once the signature matched.
     fn linear(&self) -> Result<Verified, VerifyErrorKind> {
-        let key = self.body_hex(&h::LINEAR_SIGNATURE, "")?;
+        let name = h::LINEAR_SIGNATURE;
+        // Both headers in one pass: a `get` hashes `linear-delivery` a byte
+        // at a time (see `parse::find_headers`).
+        let [signature, id] = parse::find_headers(self.headers, [&name, &h::LINEAR_DELIVERY]);
+        let key = self.body_hex_value(&name, signature, "")?;
         let millis = self.body_timestamp_millis("webhookTimestamp")?;
         let now = self.now.duration_since(UNIX_EPOCH).unwrap_or_default();
         self.check_age(Duration::from_millis(millis), now)?;
-        let id = optional_id(self.headers.get(h::LINEAR_DELIVERY));
-        self.verified(key, Some(millis / 1000), id)
+        self.verified(key, Some(millis / 1000), optional_id(id))
     }
 
     /// A whole number at the body's top-level `field`.
