@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq as _;
 use crate::error::{Malformed, VerifyErrorKind};
 use crate::headers as h;
 use crate::key::{Key, KeyId, Material, token_digest};
-use crate::parse::{self, Signatures, Tag, Tags, header_str, header_text, malformed};
+use crate::parse::{self, Signatures, Tags, header_str, header_text, malformed};
 use crate::signed::{Fields, Part, SignedContent};
 use crate::{ConfigError, Scheme, VerifyError};
 
@@ -553,17 +553,31 @@ impl Check<'_> {
     fn twilio(&self) -> Result<Verified, VerifyErrorKind> {
         use crate::twilio::{self, BodyHash};
         let name = h::TWILIO_SIGNATURE;
-        let [signature, id] =
-            parse::find_headers(self.headers, [&name, &h::TWILIO_IDEMPOTENCY_TOKEN]);
-        let text = header_text(&name, signature)?;
-        let tag = parse::decode_base64_sha1_tag(text)
-            .ok_or_else(|| malformed(&name, Malformed::InvalidSignature))?;
+        // One pass over the headers for the three (the idempotency token is
+        // often absent, so the pass walks them all anyway).
+        let [signature, id, content_type] = parse::find_headers(
+            self.headers,
+            [
+                &name,
+                &h::TWILIO_IDEMPOTENCY_TOKEN,
+                &http::header::CONTENT_TYPE,
+            ],
+        );
+        // A value that decodes is base64 with nothing to trim: no text check
+        // needed (see `parse::after_prefix`); any other takes the way that
+        // says what is wrong with it.
+        let tag = match signature.and_then(|value| parse::decode_base64_sha1_tag(value.as_bytes()))
+        {
+            Some(tag) => tag,
+            None => parse::decode_base64_sha1_tag(header_text(&name, signature)?)
+                .ok_or_else(|| malformed(&name, Malformed::InvalidSignature))?,
+        };
         let url = self.url.ok_or(VerifyErrorKind::UrlRequired)?;
         let params = match twilio::body_hash(url, self.body) {
-            BodyHash::Matches => Vec::new(),
+            BodyHash::Matches => twilio::Form::default(),
             BodyHash::Differs => return Err(VerifyErrorKind::SignatureMismatch { header: name }),
-            BodyHash::Absent if self.form_body() => twilio::form_params(self.body),
-            BodyHash::Absent => Vec::new(),
+            BodyHash::Absent if form_body(content_type) => twilio::form_params(self.body),
+            BodyHash::Absent => twilio::Form::default(),
         };
         // The other spelling of the URL (port added or removed) is worked out
         // only if the URL as given matches under no key.
@@ -572,9 +586,8 @@ impl Check<'_> {
             let Material::HmacSha1(keyed) = &key.material else {
                 continue;
             };
-            let matches = |url: &twilio::UrlPieces<'_>| {
-                bool::from(twilio::mac(keyed, url, &params).ct_eq(&tag))
-            };
+            let matches =
+                |url: &twilio::UrlPieces<'_>| tags_equal(&twilio::mac(keyed, url, &params), &tag);
             let matched = matches(&twilio::as_given(url))
                 || other
                     .get_or_insert_with(|| twilio::other_spelling(url))
@@ -585,17 +598,6 @@ impl Check<'_> {
             }
         }
         Err(VerifyErrorKind::SignatureMismatch { header: name })
-    }
-
-    /// Whether the body is form parameters: its `Content-Type` says so, or
-    /// it has none (as a replayed body on the command line).
-    fn form_body(&self) -> bool {
-        match self.headers.get(http::header::CONTENT_TYPE) {
-            None => true,
-            Some(value) => value.as_bytes().get(..33).is_some_and(|essence| {
-                essence.eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
-            }),
-        }
     }
 
     /// Microsoft Graph: every notification's `clientState` is a configured
@@ -979,6 +981,17 @@ impl Check<'_> {
     }
 }
 
+/// Whether a body is form parameters: its `Content-Type` says so, or it has
+/// none (as a replayed body on the command line).
+fn form_body(content_type: Option<&HeaderValue>) -> bool {
+    match content_type {
+        None => true,
+        Some(value) => value.as_bytes().get(..33).is_some_and(|essence| {
+            essence.eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+        }),
+    }
+}
+
 /// An optional id header: its trimmed text, or `None` when it is absent,
 /// blank or not text (the delivery is still verified, only without an id).
 fn optional_id(value: Option<&HeaderValue>) -> Option<&str> {
@@ -988,12 +1001,17 @@ fn optional_id(value: Option<&HeaderValue>) -> Option<&str> {
         .filter(|id| !id.is_empty())
 }
 
-/// Compares two tags in constant time: the XOR of every 8-byte word is folded
-/// into one word without branching, and only that word goes through `subtle`
-/// (one optimisation barrier instead of one per byte).
-fn tags_equal(a: &Tag, b: &Tag) -> bool {
+/// Compares two tags (HMAC-SHA256's 32 bytes, HMAC-SHA1's 20) in constant
+/// time: the XOR of every 8-byte word (and of the bytes after the last whole
+/// word) is folded into one word without branching, and only that word goes
+/// through `subtle` (one optimisation barrier instead of one per byte).
+fn tags_equal<const N: usize>(a: &[u8; N], b: &[u8; N]) -> bool {
     let mut diff = 0u64;
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+    let (words_a, words_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in words_a.remainder().iter().zip(words_b.remainder()) {
+        diff |= u64::from(x ^ y);
+    }
+    for (x, y) in words_a.zip(words_b) {
         let word = |bytes: &[u8]| u64::from_ne_bytes(bytes.try_into().unwrap_or_default());
         diff |= word(x) ^ word(y);
     }
