@@ -95,6 +95,18 @@ pub(crate) fn parse_timestamp(text: impl AsRef<[u8]>) -> Option<u64> {
     if digits.is_empty() || digits.len() > 20 {
         return None;
     }
+    if digits.len() < 20 {
+        // Nineteen digits or fewer fit in a `u64` whatever they are: no
+        // overflow checks (a Unix time in milliseconds has 13).
+        let mut value = 0u64;
+        let mut invalid = false;
+        for &byte in digits {
+            let digit = byte.wrapping_sub(b'0');
+            invalid |= digit > 9;
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit));
+        }
+        return (!invalid).then_some(value);
+    }
     digits.iter().try_fold(0u64, |value, &byte| {
         let digit = byte.wrapping_sub(b'0');
         if digit > 9 {
