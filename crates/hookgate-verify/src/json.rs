@@ -590,7 +590,7 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// such byte (a borrow can only flag bytes above a match), which is all
 /// `trailing_zeros` reads: masks of several bytes may be or-ed.
 #[inline(always)]
-fn equal(word: u64, byte: u8) -> u64 {
+pub(crate) fn equal(word: u64, byte: u8) -> u64 {
     let x = word ^ (ONES * u64::from(byte));
     x.wrapping_sub(ONES) & !x & HIGHS
 }

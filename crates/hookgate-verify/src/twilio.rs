@@ -56,7 +56,7 @@ pub(crate) fn body_hash(url: &str, body: &[u8]) -> BodyHash {
 
 /// The first value of query parameter `name` in `url`, undecoded.
 fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    let query = url.split_once('?')?.1;
+    let query = &url[memchr::memchr(b'?', url.as_bytes())? + 1..];
     // Most queries do not name it at all: one memmem search says so for less
     // than splitting the query (measured: 60-100 ns of Twilio's 1 µs). Only
     // the query is searched: a short one (the usual) is shorter than the
@@ -286,19 +286,7 @@ impl<'a> Form<'a> {
     pub(crate) fn read(&mut self, body: &'a [u8]) {
         let mut start = 0;
         while start <= body.len() {
-            let mut key = 0u64;
-            let mut plain_name = true;
-            let mut at = start;
-            while let Some(&byte) = body.get(at) {
-                if byte == b'=' || byte == b'&' {
-                    break;
-                }
-                plain_name &= !is_escape(&byte);
-                if at - start < 8 {
-                    key |= u64::from(byte) << (56 - 8 * (at - start));
-                }
-                at += 1;
-            }
+            let (at, plain_name, key) = scan_name(body, start);
             let (value_start, value_end, value_escape) = if body.get(at) == Some(&b'=') {
                 let rest = &body[at + 1..];
                 let (len, escape) = match memchr::memchr3(b'&', b'%', b'+', rest) {
@@ -327,6 +315,51 @@ impl<'a> Form<'a> {
         }
         self.sort_and_dedup();
     }
+}
+
+/// Where the name that starts at `body[start]` ends (at its `=` or `&`, or
+/// the body's end), whether it holds no escape, and its sort word (see
+/// [`Param`]): eight bytes at a time, since a byte-at-a-time walk over the
+/// names was a fifth of reading a form.
+fn scan_name(body: &[u8], start: usize) -> (usize, bool, u64) {
+    use crate::json::equal;
+
+    let mut at = start;
+    let mut plain = true;
+    let mut key = 0;
+    while let Some(chunk) = body.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let stops = equal(word, b'=') | equal(word, b'&');
+        let escapes = equal(word, b'%') | equal(word, b'+');
+        if at == start {
+            key = word.swap_bytes();
+        }
+        if stops != 0 {
+            // The lowest flag of each is exact (see `equal`): the name ends
+            // at the first stop, and holds an escape if one comes before.
+            let len = stops.trailing_zeros() as usize / 8;
+            plain &= escapes.trailing_zeros() > stops.trailing_zeros();
+            if at == start {
+                // Only the name's own bytes, zero-padded; `len` is below 8.
+                key &= !(u64::MAX >> (8 * len));
+            }
+            return (at + len, plain, key);
+        }
+        plain &= escapes == 0;
+        at += 8;
+    }
+    // The body's last few bytes.
+    while let Some(&byte) = body.get(at) {
+        if byte == b'=' || byte == b'&' {
+            break;
+        }
+        plain &= !is_escape(&byte);
+        if at - start < 8 {
+            key |= u64::from(byte) << (56 - 8 * (at - start));
+        }
+        at += 1;
+    }
+    (at, plain, key)
 }
 
 /// The decoded byte at the start of `text` (which starts with `+` or `%`)
@@ -541,13 +574,30 @@ mod tests {
             form in proptest::collection::vec(
                 proptest::sample::select(b"&=%+2Bb0aF f".to_vec()), 0..48),
         ) {
-            let key = key(b"12345").unwrap();
-            let url = "https://example.com/sms";
-            let mut expected = key.clone();
-            expected.update(&signed_content_by_decoding_first(url, &form));
-            let expected: Sha1Tag = expected.finalize().into_bytes().into();
-            proptest::prop_assert_eq!(mac(&key, &as_given(url), &form_params(&form)), expected);
+            the_mac_is_the_mac_of_the_decoded_sorted_content(&form)?;
         }
+
+        /// The same over longer names and values (separators rarer), whose
+        /// names span the eight-byte words they are scanned in.
+        #[test]
+        fn long_names_and_values_sign_as_decoded(
+            form in proptest::collection::vec(
+                proptest::sample::select(b"&=%+2Bb0aFfAaaBbbCcccDdddd".to_vec()), 0..160),
+        ) {
+            the_mac_is_the_mac_of_the_decoded_sorted_content(&form)?;
+        }
+    }
+
+    fn the_mac_is_the_mac_of_the_decoded_sorted_content(
+        form: &[u8],
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let key = key(b"12345").unwrap();
+        let url = "https://example.com/sms";
+        let mut expected = key.clone();
+        expected.update(&signed_content_by_decoding_first(url, form));
+        let expected: Sha1Tag = expected.finalize().into_bytes().into();
+        proptest::prop_assert_eq!(mac(&key, &as_given(url), &form_params(form)), expected);
+        Ok(())
     }
 
     #[test]
