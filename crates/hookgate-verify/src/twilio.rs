@@ -70,39 +70,58 @@ fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-/// One form parameter as the body spells it: name and value still
-/// percent-encoded. Decoding happens where the bytes are used (comparing
-/// names while sorting, feeding the HMAC), so reading a form allocates
-/// nothing per parameter.
+/// One form parameter as the body spells it: where its name and value
+/// (still percent-encoded) are in the body. Decoding happens where the
+/// bytes are used (comparing names while sorting, feeding the HMAC), so
+/// reading a form allocates nothing per parameter. Offsets rather than
+/// slices: a parameter of zeros is a valid (empty) one, so a [`Form`]'s
+/// inline parameters start as one block of zeroed memory (the stores of an
+/// empty slice's dangling pointer, field by field, showed in profiles).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Param<'a> {
-    name: &'a [u8],
-    value: &'a [u8],
+pub(crate) struct Param {
+    name_start: usize,
+    name_end: usize,
+    /// The value runs from after the name's `=` (when the pair has one,
+    /// that is when `value_end` is past the name) to here.
+    value_end: usize,
     /// The name's first eight bytes, big-endian, zero-padded: plain names
     /// (nearly all) mostly differ there, so sorting compares one word.
     key: u64,
-    /// Whether the name holds no escape (`%` or `+`), so that sorting can
-    /// compare it as it is.
-    plain_name: bool,
-    /// Where the value's first escape is, if it has one: found while the
-    /// form was read, so feeding a plain value (a long `Body`) to the HMAC
-    /// needs no second search.
-    value_escape: Option<usize>,
+    /// 1 when the name holds an escape (`%` or `+`), else 0: sorting
+    /// compares a plain name as it is. (Words only, no `bool` or `Option`:
+    /// a `Param` of zeros is then memory without padding, zeroed in bulk.)
+    escaped_name: usize,
+    /// 1 + where the value's first escape is, 0 when it has none: found
+    /// while the form was read, so feeding a plain value (a long `Body`) to
+    /// the HMAC needs no second search.
+    value_escape: usize,
 }
 
-impl Param<'_> {
+impl Param {
+    fn name<'a>(&self, body: &'a [u8]) -> &'a [u8] {
+        &body[self.name_start..self.name_end]
+    }
+
+    fn value<'a>(&self, body: &'a [u8]) -> &'a [u8] {
+        if self.value_end > self.name_end {
+            &body[self.name_end + 1..self.value_end]
+        } else {
+            &[]
+        }
+    }
+
     /// Twilio's order: by decoded name, then by decoded value.
-    fn decoded_cmp(&self, other: &Self) -> Ordering {
-        let names = if self.plain_name && other.plain_name {
+    fn decoded_cmp(&self, other: &Self, body: &[u8]) -> Ordering {
+        let names = if self.escaped_name | other.escaped_name == 0 {
             // Where the words differ, so do the names, at the same byte
             // (a zero of the padding is a name that ended: the shorter).
             self.key
                 .cmp(&other.key)
-                .then_with(|| self.name.cmp(other.name))
+                .then_with(|| self.name(body).cmp(other.name(body)))
         } else {
-            decoded(self.name).cmp(decoded(other.name))
+            decoded(self.name(body)).cmp(decoded(other.name(body)))
         };
-        names.then_with(|| decoded(self.value).cmp(decoded(other.value)))
+        names.then_with(|| decoded(self.value(body)).cmp(decoded(other.value(body))))
     }
 }
 
@@ -200,15 +219,18 @@ const INLINE_PARAMS: usize = 32;
 /// (1,032 bytes), on every request.
 #[derive(Debug)]
 pub(crate) struct Form<'a> {
-    inline: [Param<'a>; INLINE_PARAMS],
+    /// The body the parameters are read from.
+    body: &'a [u8],
+    inline: [Param; INLINE_PARAMS],
     len: usize,
     /// Every parameter instead, when there are more.
-    spilled: Vec<Param<'a>>,
+    spilled: Vec<Param>,
 }
 
 impl Default for Form<'_> {
     fn default() -> Self {
         Self {
+            body: &[],
             inline: [Param::default(); INLINE_PARAMS],
             len: 0,
             spilled: Vec::new(),
@@ -217,7 +239,7 @@ impl Default for Form<'_> {
 }
 
 impl<'a> Form<'a> {
-    fn push(&mut self, param: Param<'a>) {
+    fn push(&mut self, param: Param) {
         if self.spilled.is_empty() && self.len < INLINE_PARAMS {
             self.inline[self.len] = param;
             self.len += 1;
@@ -230,28 +252,33 @@ impl<'a> Form<'a> {
         self.spilled.push(param);
     }
 
-    /// The parameters, in the order they are signed once [`form_params`]
-    /// has sorted them.
-    pub(crate) fn params(&self) -> &[Param<'a>] {
-        if self.spilled.is_empty() {
+    /// The parameters, in the order they are signed once [`Form::read`]
+    /// has sorted them, each with its name and value.
+    pub(crate) fn params(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8], &Param)> {
+        let params = if self.spilled.is_empty() {
             &self.inline[..self.len]
         } else {
-            &self.spilled
-        }
+            &self.spilled[..]
+        };
+        let body = self.body;
+        params
+            .iter()
+            .map(move |param| (param.name(body), param.value(body), param))
     }
 
     /// Sorts the parameters and drops the repeated ones.
     fn sort_and_dedup(&mut self) {
+        let body = self.body;
         let params = if self.spilled.is_empty() {
             &mut self.inline[..self.len]
         } else {
             &mut self.spilled[..]
         };
-        params.sort_unstable_by(Param::decoded_cmp);
+        params.sort_unstable_by(|a, b| a.decoded_cmp(b, body));
         // `Vec::dedup_by`, on a slice: the first of equal neighbours stays.
         let mut kept = usize::from(!params.is_empty());
         for at in 1..params.len() {
-            if params[at].decoded_cmp(&params[kept - 1]) != Ordering::Equal {
+            if params[at].decoded_cmp(&params[kept - 1], body) != Ordering::Equal {
                 params[kept] = params[at];
                 kept += 1;
             }
@@ -275,19 +302,22 @@ pub(crate) fn form_params(body: &[u8]) -> Form<'_> {
 }
 
 impl<'a> Form<'a> {
-    /// Reads the parameters of `body` (after any already read), sorted and
-    /// deduplicated as [`form_params`] says.
+    /// Reads the parameters of `body`, sorted and deduplicated as
+    /// [`form_params`] says, in place of any read before.
     ///
-    /// Each name is walked a byte at a time (a few bytes: its end, its
-    /// escapes and its sort word at once); each value is searched by
-    /// memchr, 16 or 32 bytes at a time, for its end or first escape, so a
-    /// long `Body` without escapes is passed over once (walking it a byte at
-    /// a time cost about as much as its HMAC).
+    /// Each name is scanned eight bytes at a time (its end, its escapes and
+    /// its sort word at once); each value is searched by memchr, 16 or 32
+    /// bytes at a time, for its end or first escape, so a long `Body`
+    /// without escapes is passed over once (walking it a byte at a time cost
+    /// about as much as its HMAC).
     pub(crate) fn read(&mut self, body: &'a [u8]) {
+        self.body = body;
+        self.len = 0;
+        self.spilled.clear();
         let mut start = 0;
         while start <= body.len() {
             let (at, plain_name, key) = scan_name(body, start);
-            let (value_start, value_end, value_escape) = if body.get(at) == Some(&b'=') {
+            let (value_end, value_escape) = if body.get(at) == Some(&b'=') {
                 let rest = &body[at + 1..];
                 let (len, escape) = match memchr::memchr3(b'&', b'%', b'+', rest) {
                     Some(found) if rest[found] != b'&' => {
@@ -297,18 +327,19 @@ impl<'a> Form<'a> {
                     }
                     found => (found.unwrap_or(rest.len()), None),
                 };
-                (at + 1, at + 1 + len, escape)
+                (at + 1 + len, escape)
             } else {
-                (at, at, None)
+                (at, None)
             };
             // An empty pair (`&&`, a trailing `&`) is no parameter.
             if value_end > start {
                 self.push(Param {
-                    name: &body[start..at],
-                    value: &body[value_start..value_end],
+                    name_start: start,
+                    name_end: at,
+                    value_end,
                     key,
-                    plain_name,
-                    value_escape,
+                    escaped_name: usize::from(!plain_name),
+                    value_escape: value_escape.map_or(0, |at| at + 1),
                 });
             }
             start = value_end + 1;
@@ -443,17 +474,17 @@ pub(crate) fn mac(key: &HmacSha1, url: &UrlPieces<'_>, form: &Form<'_>) -> Sha1T
     for piece in url {
         batch.write(piece.as_bytes());
     }
-    for param in form.params() {
-        if param.plain_name {
-            batch.write(param.name);
+    for (name, value, param) in form.params() {
+        if param.escaped_name == 0 {
+            batch.write(name);
         } else {
-            batch.write_decoded(param.name);
+            batch.write_decoded(name);
         }
-        match param.value_escape {
-            None => batch.write(param.value),
+        match param.value_escape.checked_sub(1) {
+            None => batch.write(value),
             Some(at) => {
-                batch.write(&param.value[..at]);
-                batch.write_decoded(&param.value[at..]);
+                batch.write(&value[..at]);
+                batch.write_decoded(&value[at..]);
             }
         }
     }
@@ -477,8 +508,7 @@ mod tests {
         let text = |encoded| String::from_utf8(decoded(encoded).collect()).unwrap();
         let shown: Vec<(String, String)> = params
             .params()
-            .iter()
-            .map(|param| (text(param.name), text(param.value)))
+            .map(|(name, value, _)| (text(name), text(value)))
             .collect();
         let expected = [
             ("%zz", "5"),
@@ -493,8 +523,8 @@ mod tests {
             shown,
             expected.map(|(k, v)| (k.to_owned(), v.to_owned())).to_vec()
         );
-        assert!(form_params(b"").params().is_empty());
-        assert!(form_params(b"&&").params().is_empty());
+        assert_eq!(form_params(b"").params().count(), 0);
+        assert_eq!(form_params(b"&&").params().count(), 0);
     }
 
     #[test]
@@ -559,7 +589,7 @@ mod tests {
             let expected: Sha1Tag = expected.finalize().into_bytes().into();
             let form = form_params(body.as_bytes());
             assert_eq!(mac(&key, &as_given(url), &form), expected, "{count}");
-            let names: Vec<&[u8]> = form.params().iter().map(|param| param.name).collect();
+            let names: Vec<&[u8]> = form.params().map(|(name, _, _)| name).collect();
             assert!(names.is_sorted(), "{count}");
         }
     }
