@@ -193,7 +193,7 @@ impl Signer {
                 let url = context.url().ok_or(SignError::UrlRequired)?;
                 let params = match crate::twilio::body_hash(url, body) {
                     crate::twilio::BodyHash::Absent => crate::twilio::form_params(body),
-                    _ => Vec::new(),
+                    _ => crate::twilio::Form::default(),
                 };
                 if let Some(Material::HmacSha1(keyed)) = self.first_material() {
                     let tag = crate::twilio::mac(keyed, &crate::twilio::as_given(url), &params);
