@@ -47,6 +47,16 @@
 //! (`WorkerPoolBuilder::own_runtime(1)`, what `hookgate serve` does);
 //! `HOOKGATE_BENCH_POOL_THREAD=0` runs it among the server's tasks instead
 //! (the library's default), to compare the two.
+//!
+//! While the backlog bound refuses, the server refuses before reading the
+//! body; `HOOKGATE_BENCH_EARLY=0` refuses only at the enqueue (as before
+//! 2026-12-04 19:00), to compare. The CPU time of each group of threads
+//! while sending (server, pool, SQLite, generator) is printed on stderr.
+//!
+//! `HOOKGATE_BENCH_HTTP_NICE=N` runs the server's runtime threads (and the
+//! generator's, which stands for other machines) at nice N, while the pool
+//! and the SQLite writer stay at the bench's own priority: a scheduler share
+//! that favours processing only while the CPU is contended.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream as StdTcpStream};
@@ -87,6 +97,9 @@ struct Stamps {
     acked: Mutex<HashMap<String, Instant>>,
     started: Mutex<Vec<(String, Instant)>>,
     handled: AtomicU64,
+    /// Enqueues refused by the queue (the rest of the `503`s were refused
+    /// before the body was read).
+    refused_at_enqueue: AtomicU64,
 }
 
 impl Stamps {
@@ -125,12 +138,31 @@ impl Enqueue for Stamping {
         Box::pin(async move {
             let id = delivery.delivery_id.clone();
             let outcome = self.inner.enqueue(delivery).await;
-            if let Ok(EnqueueOutcome::Enqueued) = outcome {
-                let now = Instant::now();
-                self.stamps.0.acked.lock().expect("stamps").insert(id, now);
+            match &outcome {
+                Ok(EnqueueOutcome::Enqueued) => {
+                    let now = Instant::now();
+                    self.stamps.0.acked.lock().expect("stamps").insert(id, now);
+                }
+                Err(_) => {
+                    self.stamps
+                        .0
+                        .refused_at_enqueue
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(_) => {}
             }
             outcome
         })
+    }
+
+    fn refusal(&self, source: &str) -> Option<QueueError> {
+        // `HOOKGATE_BENCH_EARLY=0`: refused only at the enqueue, after the
+        // body was read and verified (as before the early refusal).
+        if EARLY_REFUSAL.load(Ordering::Relaxed) {
+            self.inner.refusal(source)
+        } else {
+            None
+        }
     }
 }
 
@@ -190,16 +222,33 @@ enum Load {
 }
 
 /// Runs the generator on a thread and runtime of its own for `seconds`.
-fn generate(addr: SocketAddr, load: Load, seconds: f64, tag: String) -> Sent {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("generator runtime")
-            .block_on(generate_on(addr, load, seconds, tag))
-    })
-    .join()
-    .expect("generator")
+///
+/// The thread starts at the call, which the bench makes from its main thread
+/// (inside `block_on`, not from a task), and takes the server's nice value
+/// (`HOOKGATE_BENCH_HTTP_NICE`): the senders stand for other machines, so
+/// the intake maximum must not move because the server's priority did.
+fn generate(
+    addr: SocketAddr,
+    load: Load,
+    seconds: f64,
+    tag: String,
+) -> impl Future<Output = Sent> + Send + 'static {
+    let thread = std::thread::Builder::new()
+        .name(GENERATOR_THREAD.to_owned())
+        .spawn(move || {
+            lower_priority();
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("generator runtime")
+                .block_on(generate_on(addr, load, seconds, tag))
+        })
+        .expect("generator thread");
+    async move {
+        tokio::task::spawn_blocking(move || thread.join().expect("generator"))
+            .await
+            .expect("generator")
+    }
 }
 
 async fn generate_on(addr: SocketAddr, load: Load, seconds: f64, tag: String) -> Sent {
@@ -291,6 +340,74 @@ async fn generate_on(addr: SocketAddr, load: Load, seconds: f64, tag: String) ->
     total
 }
 
+/// The generator's thread name.
+const GENERATOR_THREAD: &str = "e2e-generator";
+/// The thread name of the server's runtime (its workers and blocking threads).
+const SERVER_THREAD: &str = "e2e-server";
+
+/// CPU time (user + system) of this process's threads so far, by group: the
+/// server's runtime ([`SERVER_THREAD`], which also runs the stats sampler,
+/// the backlog checks and SQLite's reads), the pool's own thread, SQLite's writer
+/// and checkpointer, the generator, the rest. Read from `/proc/self/task`
+/// (Linux; empty elsewhere). Threads that ended are not counted: compare
+/// snapshots taken while the threads of interest run.
+fn thread_cpu() -> HashMap<&'static str, Duration> {
+    let mut groups = HashMap::new();
+    let tick = Duration::from_secs(1)
+        / u32::try_from(rustix::param::clock_ticks_per_second()).unwrap_or(100);
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return groups;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ...`: the name may hold spaces, so split at the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let comm = head.split_once('(').map_or("", |(_, comm)| comm);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime: fields 14 and 15 of the line, 12 and 13 after the name.
+        let ticks: u32 = fields
+            .get(11..13)
+            .map_or(0, |t| t.iter().filter_map(|v| v.parse::<u32>().ok()).sum());
+        // Thread names are cut to 15 bytes.
+        let group = if comm.starts_with(SERVER_THREAD) {
+            "server"
+        } else if comm.starts_with("hookgate-worker") {
+            "pool"
+        } else if comm.starts_with("hookgate-queue") {
+            "sqlite"
+        } else if comm.starts_with(GENERATOR_THREAD) {
+            "generator"
+        } else {
+            "other"
+        };
+        *groups.entry(group).or_default() += tick * ticks;
+    }
+    groups
+}
+
+/// The CPU each group used between two [`thread_cpu`] snapshots, in seconds.
+fn cpu_used(
+    before: &HashMap<&'static str, Duration>,
+    after: &HashMap<&'static str, Duration>,
+) -> Vec<(&'static str, f64)> {
+    ["server", "pool", "sqlite", "generator", "other"]
+        .into_iter()
+        .map(|group| {
+            let used = after.get(group).copied().unwrap_or_default()
+                - before
+                    .get(group)
+                    .copied()
+                    .unwrap_or_default()
+                    .min(after.get(group).copied().unwrap_or_default());
+            (group, used.as_secs_f64())
+        })
+        .collect()
+}
+
 /// One phase's figures.
 struct Row {
     offered: Option<f64>,
@@ -302,6 +419,10 @@ struct Row {
     drained_in: Option<Duration>,
     /// The oldest waiting delivery's age, the highest sampled while sending.
     oldest_peak: Option<Duration>,
+    /// CPU seconds by thread group while sending.
+    cpu: Vec<(&'static str, f64)>,
+    /// Of the refused, how many the queue refused at the enqueue.
+    refused_at_enqueue: u64,
 }
 
 impl Row {
@@ -328,6 +449,23 @@ impl Row {
             self.oldest_peak
                 .map_or_else(|| "-".to_owned(), |d| format!("{:.2} s", d.as_secs_f64())),
         );
+        if !self.cpu.is_empty() {
+            let answered = self.sent.ok + self.sent.refused + self.sent.failed;
+            let server = self.cpu.first().map_or(0.0, |(_, s)| *s);
+            let parts: Vec<String> = self
+                .cpu
+                .iter()
+                .map(|(group, secs)| format!("{group} {secs:.2} s"))
+                .collect();
+            eprintln!(
+                "cpu while sending, {backend} {phase}: {} ({:.1} µs of server per answered \
+                 request); of {} refused, {} at the enqueue",
+                parts.join(", "),
+                server * 1e6 / answered.max(1) as f64,
+                self.sent.refused,
+                self.refused_at_enqueue,
+            );
+        }
     }
 }
 
@@ -335,9 +473,7 @@ impl Row {
 async fn intake(queue: Arc<dyn Queue>, seconds: f64, tag: &str) -> Row {
     let addr = serve(queue).await;
     let tag = tag.to_owned();
-    let sent = tokio::task::spawn_blocking(move || generate(addr, Load::Closed, seconds, tag))
-        .await
-        .expect("generator");
+    let sent = generate(addr, Load::Closed, seconds, tag).await;
     Row {
         offered: None,
         sent,
@@ -347,6 +483,8 @@ async fn intake(queue: Arc<dyn Queue>, seconds: f64, tag: &str) -> Row {
         latencies: Vec::new(),
         drained_in: None,
         oldest_peak: None,
+        cpu: Vec::new(),
+        refused_at_enqueue: 0,
     }
 }
 
@@ -402,7 +540,7 @@ async fn with_workers(
     }
     let pool = pool.build();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let workers = tokio::spawn(async move {
+    let mut run = Box::pin(async move {
         pool.run(
             async move {
                 let _ = stopped.await;
@@ -411,6 +549,18 @@ async fn with_workers(
         )
         .await
     });
+    // Polled once here, on the main thread, before it moves to a task: the
+    // pool's own thread starts at that poll, and so does not inherit the
+    // nice value of the server's runtime threads.
+    std::future::poll_fn(|cx| {
+        assert!(
+            run.as_mut().poll(cx).is_pending(),
+            "the pool stopped at once"
+        );
+        std::task::Poll::Ready(())
+    })
+    .await;
+    let workers = tokio::spawn(run);
 
     // The backlog and the oldest waiting delivery's age, every 500 ms while sending.
     let sampling = Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -430,11 +580,12 @@ async fn with_workers(
     };
     let tag = tag.to_owned();
     let window = Duration::from_secs_f64(seconds);
-    let sending =
-        tokio::task::spawn_blocking(move || generate(addr, Load::Open { rate }, seconds, tag));
+    let cpu_before = thread_cpu();
+    let sending = tokio::spawn(generate(addr, Load::Open { rate }, seconds, tag));
     let started = Instant::now();
     tokio::time::sleep(window).await;
     let handled_in_window = stamps.handled.load(Ordering::Relaxed);
+    let cpu = cpu_used(&cpu_before, &thread_cpu());
     let sent = sending.await.expect("generator");
     let in_window = started.elapsed();
     sampling.store(false, Ordering::Relaxed);
@@ -462,6 +613,8 @@ async fn with_workers(
         latencies: stamps.latencies(),
         drained_in,
         oldest_peak: Some(oldest_peak),
+        cpu,
+        refused_at_enqueue: stamps.refused_at_enqueue.load(Ordering::Relaxed),
     }
 }
 
@@ -568,6 +721,25 @@ impl Backend {
     }
 }
 
+/// Whether the server may refuse before reading the body (the queue's
+/// [`Enqueue::refusal`]); `HOOKGATE_BENCH_EARLY=0` turns it off.
+static EARLY_REFUSAL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// `HOOKGATE_BENCH_HTTP_NICE`: the nice value of the server's threads and
+/// the generator's.
+static HTTP_NICE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// Sets the calling thread's nice value to [`HTTP_NICE`], if one was given
+/// (on Linux the nice value is the thread's, not the process's).
+fn lower_priority() {
+    let nice = HTTP_NICE.load(Ordering::Relaxed);
+    if nice > 0
+        && let Err(err) = rustix::process::setpriority_process(None, nice)
+    {
+        eprintln!("cannot lower the thread's priority: {err}");
+    }
+}
+
 fn arg<T: std::str::FromStr>(args: &[String], key: &str, default: T) -> T {
     args.iter()
         .find_map(|a| a.strip_prefix(&format!("{key}=")).map(str::to_owned))
@@ -614,7 +786,20 @@ fn main() {
             },
             |list| list.split(',').map(str::to_owned).collect(),
         );
+    // The server's threads at a lower priority, to see whether a scheduler
+    // share between intake and the pool keeps processing up on a small
+    // machine (the pool's, the SQLite writer's and the generator's threads
+    // start from the main thread, at its priority).
+    let http_nice: i32 = std::env::var("HOOKGATE_BENCH_HTTP_NICE")
+        .ok()
+        .and_then(|nice| nice.parse().ok())
+        .unwrap_or(0);
+    HTTP_NICE.store(http_nice, Ordering::Relaxed);
+    let early = std::env::var_os("HOOKGATE_BENCH_EARLY").is_none_or(|v| v != "0");
+    EARLY_REFUSAL.store(early, Ordering::Relaxed);
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .thread_name(SERVER_THREAD)
+        .on_thread_start(lower_priority)
         .enable_all()
         .build()
         .expect("runtime");
@@ -629,7 +814,8 @@ fn main() {
                 % 100_000
         );
         println!(
-            "pool: {}; overload's max_backlog_age: {}",
+            "pool: {}; server threads' nice: {http_nice}; refused before the body: {early}; \
+             overload's max_backlog_age: {}",
             if own_runtime {
                 "own thread and runtime"
             } else {

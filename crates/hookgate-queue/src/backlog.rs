@@ -2,6 +2,7 @@
 //! age of the oldest delivery waiting to be handled.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,11 @@ pub const DEFAULT_BACKLOG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// The gate opens at the first check at which neither holds. Duplicates
 /// are refused too while it is shut (the sender retries them later).
 ///
+/// While it is shut, [`Enqueue::refusal`] answers the refusal at once, so
+/// that receivers refuse before reading and verifying a body (what the HTTP
+/// side saves goes to the workers); while it is open, that question costs
+/// one atomic load.
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 /// use std::time::Duration;
@@ -62,6 +68,9 @@ pub struct BacklogLimit<Q> {
     retry_after: Duration,
     check_interval: Duration,
     gate: Arc<Mutex<Gate>>,
+    /// [`Gate::shut`], readable without the lock: the open gate's answer to
+    /// [`Enqueue::refusal`], asked of every request before its body is read.
+    shut: Arc<AtomicBool>,
 }
 
 /// What the checks found so far.
@@ -180,6 +189,7 @@ impl<Q: Queue> BacklogLimit<Q> {
             retry_after: DEFAULT_BACKLOG_RETRY_AFTER,
             check_interval: DEFAULT_BACKLOG_CHECK_INTERVAL,
             gate: Arc::default(),
+            shut: Arc::default(),
         }
     }
 
@@ -215,9 +225,14 @@ impl<Q: Queue> BacklogLimit<Q> {
 
     /// Whether enqueues are refused now (counting the enqueue as offered,
     /// and as passed on when it is not); starts a check in the background
-    /// when the last one is older than the check interval.
-    fn shut(&self) -> bool {
+    /// when the last one is older than the check interval. `ahead`: asked
+    /// before the enqueue ([`Enqueue::refusal`]): an open gate counts
+    /// nothing then, since the enqueue follows and is counted.
+    fn shut(&self, ahead: bool) -> bool {
         let mut gate = self.gate();
+        if ahead && !gate.shut {
+            return false;
+        }
         gate.offered += 1;
         let due = !gate.checking
             && gate
@@ -226,9 +241,10 @@ impl<Q: Queue> BacklogLimit<Q> {
         if due && let Ok(runtime) = tokio::runtime::Handle::try_current() {
             gate.checking = true;
             gate.checked_at = Some(Instant::now());
-            let (inner, shared, max_age, interval) = (
+            let (inner, shared, shut, max_age, interval) = (
                 Arc::clone(&self.inner),
                 Arc::clone(&self.gate),
+                Arc::clone(&self.shut),
                 self.max_age,
                 self.check_interval,
             );
@@ -240,29 +256,37 @@ impl<Q: Queue> BacklogLimit<Q> {
                 gate.checking = false;
                 let (offered, forwarded) = (gate.offered, gate.forwarded);
                 match stats {
-                    Ok(stats) => match gate.record(
-                        stats.oldest_ready_age,
-                        Reading {
-                            at,
-                            ready: stats.ready,
-                            offered,
-                            forwarded,
-                        },
-                        interval + (at - started),
-                        max_age,
-                    ) {
-                        Some(true) => tracing::warn!(
-                            oldest_ready_age = ?stats.oldest_ready_age,
-                            ready = stats.ready,
-                            taken_per_sec = gate.taken_per_sec.map(|rate| rate.round()),
-                            ?max_age,
-                            "backlog at its age bound: refusing new deliveries"
-                        ),
-                        Some(false) => {
-                            tracing::info!("backlog within its age bound: accepting again");
+                    Ok(stats) => {
+                        let change = gate.record(
+                            stats.oldest_ready_age,
+                            Reading {
+                                at,
+                                ready: stats.ready,
+                                offered,
+                                forwarded,
+                            },
+                            interval + (at - started),
+                            max_age,
+                        );
+                        if let Some(now_shut) = change {
+                            // Under the gate's lock, so that the flag follows
+                            // the gate in the order of its changes.
+                            shut.store(now_shut, Ordering::Relaxed);
                         }
-                        None => {}
-                    },
+                        match change {
+                            Some(true) => tracing::warn!(
+                                oldest_ready_age = ?stats.oldest_ready_age,
+                                ready = stats.ready,
+                                taken_per_sec = gate.taken_per_sec.map(|rate| rate.round()),
+                                ?max_age,
+                                "backlog at its age bound: refusing new deliveries"
+                            ),
+                            Some(false) => {
+                                tracing::info!("backlog within its age bound: accepting again");
+                            }
+                            None => {}
+                        }
+                    }
                     // Keep the last decision: a queue that cannot answer
                     // stats refuses enqueues by itself if it is down.
                     Err(err) => tracing::debug!(error = %err, "could not read the backlog's age"),
@@ -292,12 +316,23 @@ impl<Q: fmt::Debug> fmt::Debug for BacklogLimit<Q> {
 
 impl<Q: Queue> Enqueue for BacklogLimit<Q> {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
-        if self.shut() {
+        if self.shut(false) {
             metrics::counter!(crate::observe::BACKLOG_REFUSED, "source" => delivery.source)
                 .increment(1);
             return Box::pin(std::future::ready(Err(QueueError::full(self.retry_after))));
         }
         self.inner.enqueue(delivery)
+    }
+
+    fn refusal(&self, source: &str) -> Option<QueueError> {
+        // The lock only while shut: then this request is counted as offered
+        // (and may start the check that opens the gate again).
+        if !self.shut.load(Ordering::Relaxed) || !self.shut(true) {
+            return self.inner.refusal(source);
+        }
+        metrics::counter!(crate::observe::BACKLOG_REFUSED, "source" => source.to_owned())
+            .increment(1);
+        Some(QueueError::full(self.retry_after))
     }
 }
 
@@ -345,6 +380,10 @@ mod tests {
             .unwrap();
         clock.advance(Duration::from_secs(61));
         until(&queue, &clock, true).await;
+        // Shut: the refusal is known before an enqueue, with its hint.
+        let refusal = queue.refusal("src").expect("refused in advance");
+        assert_eq!(refusal.kind(), QueueErrorKind::Full);
+        assert_eq!(refusal.retry_after(), Some(Duration::from_secs(7)));
 
         // The workers catch up: everything ready is handled.
         let leased = queue
@@ -355,6 +394,7 @@ mod tests {
             queue.ack(leased.lease).await.unwrap();
         }
         until(&queue, &clock, false).await;
+        assert!(queue.refusal("src").is_none(), "open: the enqueue decides");
     }
 
     /// A reading `ms` milliseconds after `base`.

@@ -80,6 +80,10 @@ impl<Q: Enqueue> Enqueue for Coalescing<Q> {
         }
         self.inner.enqueue(delivery)
     }
+
+    fn refusal(&self, source: &str) -> Option<QueueError> {
+        self.inner.refusal(source)
+    }
 }
 
 impl<Q: Queue> Queue for Coalescing<Q> {

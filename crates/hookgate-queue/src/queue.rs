@@ -56,6 +56,24 @@ pub trait Enqueue: Send + Sync + fmt::Debug + 'static {
     /// [`MemoryQueue`](crate::MemoryQueue) does, or each delivery it holds
     /// pins a whole buffer.
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>>;
+
+    /// The error an enqueue of `source`'s delivery made now would fail with
+    /// before the delivery is looked at, if the queue knows it without any
+    /// I/O: a [`BacklogLimit`](crate::BacklogLimit) whose gate is shut
+    /// answers its [`Full`](crate::QueueErrorKind::Full) refusal. `None` (the
+    /// default) means nothing is known in advance: the enqueue decides.
+    ///
+    /// Receivers ask before they read and verify the body
+    /// (`hookgate-receive`'s `Reception::check_head`), so that refusing a
+    /// flood costs less than accepting it: under overload, what the HTTP
+    /// side spends on requests it refuses anyway is taken from the workers.
+    /// An answer of `Some` stands for a refused enqueue (a queue that counts
+    /// what is offered to it counts it); `None` counts nothing, since the
+    /// enqueue follows.
+    fn refusal(&self, source: &str) -> Option<QueueError> {
+        let _ = source;
+        None
+    }
 }
 
 /// A durable queue of verified deliveries.
@@ -175,6 +193,10 @@ pub trait Queue: Enqueue {
 impl<Q: Enqueue + ?Sized> Enqueue for Arc<Q> {
     fn enqueue(&self, delivery: NewDelivery) -> BoxFuture<'_, Result<EnqueueOutcome, QueueError>> {
         (**self).enqueue(delivery)
+    }
+
+    fn refusal(&self, source: &str) -> Option<QueueError> {
+        (**self).refusal(source)
     }
 }
 

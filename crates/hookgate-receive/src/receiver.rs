@@ -32,8 +32,9 @@ use crate::{ConfigError, Mode, Rejection, RejectionKind, ReplayGuard, RespondToR
 /// 1. [`Receiver::start`] routes by path (`None`: not a webhook route, pass it on);
 /// 2. [`Reception::check_head`] (or [`check_raw_head`](Reception::check_raw_head))
 ///    refuses a wrong method (405) or an announced `Content-Length` over the
-///    limit (413), and a source at its in-flight limit or over its rate (503
-///    with `Retry-After`), before a byte is read;
+///    limit (413), a delivery the queue refuses already (its backlog bound
+///    is reached: 503 with `Retry-After`), and a source at its in-flight
+///    limit or over its rate (503 with `Retry-After`), before a byte is read;
 /// 3. [`Reception::receive`] does the rest and says what to answer, as a
 ///    [`Decision`]: it reads the body ([`Reception::read_body`]: 413 past the
 ///    limit, 408 past [`Reception::read_deadline`]), then
@@ -533,17 +534,27 @@ impl Reception {
     /// Refuses a wrong method (405), an announced body over the limit (413)
     /// or a client outside the source's
     /// [allow-list](crate::SourceBuilder::allow_ips) (403; `peer` is the
-    /// socket's peer address, see [`RequestHead::peer`]), then admits the
-    /// request: a source at its
-    /// [`max_in_flight`](crate::SourceBuilder::max_in_flight) or over its
-    /// [`rate_limit`](crate::SourceBuilder::rate_limit) gets 503 with
-    /// `Retry-After`. All before a byte of the body is read. The admitted
-    /// request holds its in-flight place until this `Reception` is done
-    /// (answered, refused, or dropped).
+    /// socket's peer address, see [`RequestHead::peer`]), then a delivery
+    /// the queue would refuse anyway ([`Enqueue::refusal`]: a
+    /// [`BacklogLimit`](hookgate_queue::BacklogLimit) at its bound; 503 with
+    /// `Retry-After`, as the enqueue's refusal), then admits the request: a
+    /// source at its [`max_in_flight`](crate::SourceBuilder::max_in_flight)
+    /// or over its [`rate_limit`](crate::SourceBuilder::rate_limit) gets 503
+    /// with `Retry-After`. All before a byte of the body is read. The
+    /// admitted request holds its in-flight place until this `Reception` is
+    /// done (answered, refused, or dropped).
     ///
     /// The allow-list comes first so that a client it refuses never spends
     /// the source's rate or in-flight budget: a flood from outside the list
-    /// cannot crowd out the sender the list lets in.
+    /// cannot crowd out the sender the list lets in. The queue's refusal
+    /// comes before admission for the same reason: a request refused for the
+    /// backlog spends none of the source's rate.
+    ///
+    /// The queue is asked only for a queue-mode source without a
+    /// [handshake](crate::SourceBuilder::handshake) or an
+    /// [event filter](crate::SourceBuilder::filter): their handshakes and
+    /// filtered-out events are answered without the queue, which needs the
+    /// body, so they are refused at the enqueue as before.
     pub fn check_head(
         &mut self,
         method: &Method,
@@ -557,6 +568,9 @@ impl Reception {
         if !self.client_checked {
             self.check_client(peer, headers)?;
             self.client_checked = true;
+        }
+        if let Some(refused) = self.queue_refusal() {
+            return Err(refused);
         }
         if self.admitted.is_none() {
             let place = Admission::admit(&self.source, self.started)
@@ -712,7 +726,7 @@ impl Reception {
             observer.observe(&event);
         }
         self.span.in_scope(|| {
-            if rejection.kind().is_admission() {
+            if rejection.kind().is_admission() || rejection.is_quiet() {
                 // A flood is refused one request at a time: a line each would
                 // cost more than the refusal. The refused counter has them.
                 tracing::debug!(
@@ -737,6 +751,21 @@ impl Reception {
         }
         m::ack_latency(&self.source.name, outcome.as_str(), self.started.elapsed());
         self.span.in_scope(|| tracing::debug!("webhook accepted"));
+    }
+
+    /// The queue's refusal of this source's next delivery, if known before
+    /// the body is read (see [`check_head`](Self::check_head) for which
+    /// sources ask).
+    fn queue_refusal(&self) -> Option<Rejection> {
+        let source = &*self.source;
+        if source.mode != Mode::Queue || source.handshake.is_some() || source.filter.is_some() {
+            return None;
+        }
+        let error = self.queue.as_ref()?.refusal(&source.name)?;
+        // Refused at once, one request after another, for as long as the
+        // queue's bound holds: the queue says so once (`BacklogLimit` logs
+        // when it shuts and opens), so each refusal logs at debug only.
+        Some(Rejection::queue_refused(&error, source.retry_after).quiet())
     }
 
     /// Refuses a client that the source's allow-list does not admit (403),
@@ -957,11 +986,7 @@ impl Reception {
                 // The error's cause may name files or hosts: log it, and tell
                 // the sender only the kind.
                 tracing::warn!(%error, "queue refused a webhook delivery");
-                return Err(Rejection::unavailable(
-                    RejectionKind::QueueUnavailable,
-                    format!("the delivery could not be queued: {}", error.kind()),
-                    error.retry_after().unwrap_or(source.retry_after),
-                ));
+                return Err(Rejection::queue_refused(&error, source.retry_after));
             }
             Err(_elapsed) => {
                 return Err(Rejection::unavailable(
@@ -2086,5 +2111,108 @@ mod tests {
         assert_eq!(told_headers["x-trace"], "<script>");
         assert_eq!(body.as_deref(), Some(&b"{}"[..]));
         assert!(events[5].1.is_none(), "a refusal has no headers told");
+    }
+
+    /// A queue whose refusal is known in advance while `refusing`, and
+    /// which counts the enqueues that reach it.
+    #[derive(Debug, Default)]
+    struct Gated {
+        refusing: std::sync::atomic::AtomicBool,
+        enqueued: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Enqueue for Gated {
+        fn enqueue(
+            &self,
+            _: NewDelivery,
+        ) -> hookgate_queue::BoxFuture<'_, Result<EnqueueOutcome, hookgate_queue::QueueError>>
+        {
+            self.enqueued
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(std::future::ready(Ok(EnqueueOutcome::Enqueued)))
+        }
+
+        fn refusal(&self, _source: &str) -> Option<hookgate_queue::QueueError> {
+            self.refusing
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then(|| hookgate_queue::QueueError::full(std::time::Duration::from_secs(7)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_the_queue_knows_in_advance_comes_before_the_body_and_the_rate() {
+        let queue = Arc::new(Gated::default());
+        let filtered = Source::builder(
+            "filtered",
+            "/filtered",
+            Verifier::new(Scheme::Clarity, "route-token").unwrap(),
+        )
+        .sender(hookgate_events::Sender::Clarife)
+        .filter(hookgate_events::EventFilter::new(["document.*"]).unwrap())
+        .build()
+        .unwrap();
+        let receiver = Receiver::builder()
+            .queue(queue.clone())
+            // One request an hour: a refusal that spent it would leave none.
+            .source(limited("a", "/a", 8, "1/h"))
+            .source(filtered)
+            .source(source("inline", "/inline", Mode::Inline))
+            .build()
+            .unwrap();
+        let headers = token_headers();
+        let check = |path: &str| {
+            let mut reception = receiver.start(path).unwrap();
+            reception
+                .check_head(&Method::POST, &headers, None)
+                .map(|()| reception)
+                .map_err(|refused| receiver.start(path).unwrap().refuse(refused))
+        };
+        queue
+            .refusing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..3 {
+            let refused = check("/a").unwrap_err();
+            assert_eq!(refused.kind(), RejectionKind::QueueUnavailable);
+            assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+            // The queue's hint, not the source's default.
+            assert_eq!(refused.retry_after_header().unwrap(), "7");
+            assert_eq!(
+                refused.body_text(),
+                "the delivery could not be queued: queue is full"
+            );
+        }
+        // Sources that answer some requests without the queue (a filter, a
+        // handshake) and inline sources are left to the enqueue.
+        assert!(check("/filtered").is_ok());
+        assert!(check("/inline").is_ok());
+        assert_eq!(
+            queue.enqueued.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "nothing reached the queue"
+        );
+
+        // The refusals spent none of the source's rate: its one request of
+        // the hour is admitted and queued once the queue takes deliveries.
+        queue
+            .refusing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let reception = check("/a").unwrap();
+        let head = RequestHead {
+            method: &Method::POST,
+            query: None,
+            headers: &headers,
+            peer: None,
+        };
+        let accepted = reception
+            .complete(head, Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        assert_eq!(accepted.outcome(), Outcome::Queued);
+        assert_eq!(queue.enqueued.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            check("/a").unwrap_err().kind(),
+            RejectionKind::RateLimited,
+            "the rate is spent by the admitted request"
+        );
     }
 }

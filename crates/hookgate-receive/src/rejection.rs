@@ -160,6 +160,8 @@ pub struct Rejection {
     retry_after: Option<Duration>,
     allow: Vec<Method>,
     missing_fields: Vec<String>,
+    /// One of a flood refused one request at a time (logged at debug).
+    quiet: bool,
 }
 
 impl Rejection {
@@ -172,6 +174,7 @@ impl Rejection {
             retry_after: None,
             allow: Vec::new(),
             missing_fields: Vec::new(),
+            quiet: false,
         }
     }
 
@@ -262,6 +265,28 @@ impl Rejection {
                 wait,
             ),
         }
+    }
+
+    /// The 503 of a delivery the queue refused (`error`'s cause may name
+    /// files or hosts: the sender is told only its kind); `retry_after` is
+    /// the source's, for an error without a hint.
+    pub(crate) fn queue_refused(error: &hookgate_queue::QueueError, retry_after: Duration) -> Self {
+        Self::unavailable(
+            RejectionKind::QueueUnavailable,
+            format!("the delivery could not be queued: {}", error.kind()),
+            error.retry_after().unwrap_or(retry_after),
+        )
+    }
+
+    /// Marks one of a flood of refusals, logged at debug instead of info.
+    pub(crate) fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// Whether this is one of a flood of refusals (see [`quiet`](Self::quiet)).
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     pub(crate) fn unavailable(kind: RejectionKind, detail: String, retry_after: Duration) -> Self {

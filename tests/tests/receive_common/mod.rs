@@ -199,6 +199,23 @@ pub async fn raw(addr: SocketAddr, head: &str, parts: Vec<(Duration, Vec<u8>)>) 
         .unwrap_or_else(|| panic!("no complete response: {:?}", String::from_utf8_lossy(&buf)))
 }
 
+/// Reads one response from `stream`, a connection kept open for more;
+/// `None` when the server closed it first. (One request at a time: nothing
+/// is read past the response.)
+pub async fn read_answer(stream: &mut TcpStream) -> Option<Answer> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if let Some(answer) = parse_response(&buf) {
+            return Some(answer);
+        }
+    }
+}
+
 fn parse_response(buf: &[u8]) -> Option<Answer> {
     let text = std::str::from_utf8(buf).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
