@@ -49,6 +49,8 @@
 //!   listener costs the receiving path (`co`);
 //! - (p), on request only: (o) without a client on the stream: the ring,
 //!   counters and history alone (`cpo` puts the three side by side);
+//!   `HOOKGATE_BENCH_RECENT=N` sets the size of their ring (default the
+//!   admin's 1,000), to tell what its memory costs from what its work does;
 //! - (q), on request only: (c) in a file of 4 KiB pages (SQLite's default,
 //!   and the queue's before issue 18; (c) has 1 KiB pages): what the page
 //!   size costs the ACK path (`cq`).
@@ -415,8 +417,15 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router, Option<Router>) {
                 hookgate_queue::SqliteQueue::open(dir.join(format!("load-admin-{letter}.db")))
                     .expect("sqlite queue"),
             );
+            // HOOKGATE_BENCH_RECENT: the ring's size (default the admin's),
+            // to see what its memory costs beside what its work costs.
+            let recent = std::env::var("HOOKGATE_BENCH_RECENT")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(hookgate_admin::DEFAULT_RECENT);
             let admin = hookgate_admin::Admin::builder(Arc::clone(&queue))
                 .sources(["github"])
+                .recent(recent)
                 .build()
                 .expect("admin");
             let app = layered_observed(queue, admin.observer());
