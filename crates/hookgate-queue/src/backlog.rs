@@ -226,14 +226,19 @@ impl<Q: Queue> BacklogLimit<Q> {
     /// Whether enqueues are refused now (counting the enqueue as offered,
     /// and as passed on when it is not); starts a check in the background
     /// when the last one is older than the check interval. `ahead`: asked
-    /// before the enqueue ([`Enqueue::refusal`]): an open gate counts
-    /// nothing then, since the enqueue follows and is counted.
+    /// before the enqueue ([`Enqueue::refusal`]), so before the request was
+    /// verified: it counts nothing. An open gate's enqueue follows and is
+    /// counted; and were a shut gate's unverified refusals counted, anyone
+    /// could hold the gate shut for the senders by sending unsigned requests
+    /// (the offered rate keeps it shut while the workers catch up).
     fn shut(&self, ahead: bool) -> bool {
         let mut gate = self.gate();
         if ahead && !gate.shut {
             return false;
         }
-        gate.offered += 1;
+        if !ahead {
+            gate.offered += 1;
+        }
         let due = !gate.checking
             && gate
                 .checked_at
@@ -325,8 +330,9 @@ impl<Q: Queue> Enqueue for BacklogLimit<Q> {
     }
 
     fn refusal(&self, source: &str) -> Option<QueueError> {
-        // The lock only while shut: then this request is counted as offered
-        // (and may start the check that opens the gate again).
+        // The lock only while shut: then this request may start the check
+        // that opens the gate again (it is not counted as offered: it was
+        // not verified).
         if !self.shut.load(Ordering::Relaxed) || !self.shut(true) {
             return self.inner.refusal(source);
         }
@@ -381,7 +387,17 @@ mod tests {
         clock.advance(Duration::from_secs(61));
         until(&queue, &clock, true).await;
         // Shut: the refusal is known before an enqueue, with its hint.
+        let offered = queue.gate().offered;
         let refusal = queue.refusal("src").expect("refused in advance");
+        for _ in 0..100 {
+            assert!(queue.refusal("src").is_some());
+        }
+        // Unverified: a flood of them must not hold the gate shut.
+        assert_eq!(
+            queue.gate().offered,
+            offered,
+            "refusals ahead are not offered"
+        );
         assert_eq!(refusal.kind(), QueueErrorKind::Full);
         assert_eq!(refusal.retry_after(), Some(Duration::from_secs(7)));
 
