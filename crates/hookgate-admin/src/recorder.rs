@@ -479,9 +479,14 @@ pub(crate) struct Recorder {
     /// follows the stream, so a request takes the lock once, not twice.
     received: Box<[(Arc<str>, AtomicU64)]>,
     /// `received` events counted in `received` and not yet in the history's
-    /// minutes: added to the current minute under the lock, by the next
-    /// decision that starts a new minute or by a reader of the history.
+    /// minutes, all of them in [`Recorder::current_minute`]: added to it
+    /// under the lock when the next minute starts or the history is read.
     unminuted: AtomicU64,
+    /// The history's newest minute (minutes since the epoch; `u64::MAX`
+    /// before the first): a `received` outside it takes the lock, which
+    /// starts its minute, so what `unminuted` holds belongs to this one
+    /// however sparse the deliveries.
+    current_minute: AtomicU64,
     /// The stream's subscribers, as [`StreamLog::subscribers`] (which the
     /// lock guards), readable without the lock.
     followers: AtomicUsize,
@@ -529,6 +534,7 @@ impl Recorder {
             wake: Notify::new(),
             received,
             unminuted: AtomicU64::new(0),
+            current_minute: AtomicU64::new(u64::MAX),
             followers: AtomicUsize::new(0),
         }
     }
@@ -597,11 +603,12 @@ impl Recorder {
     /// The last hour, oldest first, a minute each (minutes with nothing are
     /// left out).
     pub(crate) fn history(&self) -> Vec<Minute> {
-        let now = SystemTime::now();
+        let now = minute_of(SystemTime::now());
         let mut state = self.lock();
         let unminuted = self.unminuted.swap(0, Ordering::Relaxed);
-        self.minute(&mut state, now).received += unminuted;
-        let now = minute_of(now);
+        if let Some(last) = state.history.back_mut() {
+            last.received += unminuted;
+        }
         state
             .history
             .iter()
@@ -618,10 +625,14 @@ impl Recorder {
 
     /// Counts `event`, applies it to the ring and, while someone follows
     /// the stream, logs it for them; true when a subscriber waits for it.
-    fn record(&self, event: &DeliveryEvent<'_>) -> bool {
-        if event.kind == EventKind::Received && self.followers.load(Ordering::Relaxed) == 0 {
+    fn record(&self, event: &DeliveryEvent<'_>, now: SystemTime) -> bool {
+        if event.kind == EventKind::Received
+            && self.followers.load(Ordering::Relaxed) == 0
+            && self.current_minute.load(Ordering::Relaxed) == minute_of(now)
+        {
             // Nobody follows the stream (one who starts now follows from
-            // the next event on): counted without the lock.
+            // the next event on), and this minute has begun in the
+            // history: counted without the lock.
             if let Some((_, received)) = self
                 .received
                 .iter()
@@ -632,7 +643,6 @@ impl Recorder {
                 return false;
             }
         }
-        let now = SystemTime::now();
         // What leaves the ring is given back for reuse once the lock is released.
         let mut evicted = None;
         let (mut state, recorded) = match event.kind {
@@ -697,19 +707,18 @@ impl Recorder {
     }
 
     /// This minute's history. When it is new, the `received` counted
-    /// outside the lock since the last decision are added to the minute
-    /// before (where they most likely happened).
+    /// outside the lock go to the minute before (they were counted while it
+    /// was the newest), and the new one becomes the one they count in.
     fn minute<'s>(&self, state: &'s mut State, now: SystemTime) -> &'s mut Minute {
-        if state
-            .history
-            .back()
-            .is_none_or(|m| m.minute != minute_of(now))
-        {
+        let current = minute_of(now);
+        if state.history.back().is_none_or(|m| m.minute != current) {
             let unminuted = self.unminuted.swap(0, Ordering::Relaxed);
-            match state.history.back_mut() {
-                Some(last) => last.received += unminuted,
-                None => state.minute(now).received += unminuted,
+            if let Some(last) = state.history.back_mut() {
+                last.received += unminuted;
             }
+            let minute = state.minute(now);
+            self.current_minute.store(minute.minute, Ordering::Relaxed);
+            return minute;
         }
         state.minute(now)
     }
@@ -1004,7 +1013,7 @@ impl State {
 
 impl Observer for Recorder {
     fn observe(&self, event: &DeliveryEvent<'_>) {
-        if self.record(event) {
+        if self.record(event, SystemTime::now()) {
             self.wake.notify_waiters();
         }
     }
@@ -1224,5 +1233,31 @@ mod tests {
         assert_eq!((received_of("github"), received_of("unconfigured")), (4, 1));
         let history = recorder.history();
         assert_eq!(history.iter().map(|m| m.received).sum::<u64>(), 5);
+    }
+
+    #[test]
+    fn sparse_deliveries_are_charted_in_the_minute_they_arrived() {
+        let recorder = Recorder::new(&["github".to_owned()], 4, 64);
+        let headers = http::HeaderMap::new();
+        let body = Bytes::from_static(b"{}");
+        let received = DeliveryEvent::new(EventKind::Received, "github");
+        // Minutes ago, so the history's hour holds both: one delivery at the
+        // start of a minute, two in a minute three minutes later.
+        let now = minute_of(SystemTime::now());
+        let first = UNIX_EPOCH + Duration::from_secs((now - 10) * 60 + 1);
+        let later = first + Duration::from_secs(3 * 60);
+        recorder.record(&received, first);
+        recorder.record(&queued("a", &headers, &body), first);
+        for (id, at) in [("b", later), ("c", later + Duration::from_secs(1))] {
+            recorder.record(&received, at);
+            recorder.record(&queued(id, &headers, &body), at);
+        }
+        let charted: Vec<_> = recorder
+            .history()
+            .iter()
+            .map(|m| (m.minute, m.received))
+            .collect();
+        assert_eq!(charted, [(now - 10, 1), (now - 7, 2)]);
+        assert_eq!(recorder.counts()[0].1[kind_index(EventKind::Received)], 3);
     }
 }
