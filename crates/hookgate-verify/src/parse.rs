@@ -613,16 +613,6 @@ pub(crate) fn decode_hex_signature(text: impl AsRef<[u8]>) -> Option<Ed25519Sign
     Some(signature)
 }
 
-/// Parses a `t=…,v1=…` header (clarife, Stripe), adding its `v1=` signatures
-/// to `signatures`, and answers its timestamp: see [`keyed_signatures`].
-pub(crate) fn timestamped_signatures<'a>(
-    header: &HeaderName,
-    text: &'a str,
-    signatures: &mut Signatures,
-) -> Result<(&'a str, u64), VerifyErrorKind> {
-    keyed_signatures(header, text, T_V1, signatures)
-}
-
 /// Parses a `key=value` list written as `list` says (clarife and Stripe's
 /// `t=…,v1=…`, Paddle's `ts=…;h1=…`), adding its signatures to `signatures`,
 /// and answers its timestamp: the value exactly as sent (Stripe and Paddle
@@ -743,7 +733,7 @@ mod tests {
 
     fn timestamped(text: &str) -> Result<Timestamped, VerifyErrorKind> {
         let mut signatures = Signatures::default();
-        let (_, timestamp) = timestamped_signatures(&name(), text, &mut signatures)?;
+        let (_, timestamp) = keyed_signatures(&name(), text, T_V1, &mut signatures)?;
         Ok(Timestamped {
             timestamp,
             signatures,
@@ -1198,7 +1188,7 @@ mod tests {
                 error = Some(Malformed::MissingTimestamp);
             }
             let mut found = Signatures::default();
-            match timestamped_signatures(&name(), &text, &mut found) {
+            match keyed_signatures(&name(), &text, T_V1, &mut found) {
                 Ok(parsed) => {
                     proptest::prop_assert_eq!(error, None, "{:?}", text);
                     proptest::prop_assert_eq!(Some(parsed), expected_timestamp);
