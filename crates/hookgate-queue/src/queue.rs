@@ -67,9 +67,10 @@ pub trait Enqueue: Send + Sync + fmt::Debug + 'static {
     /// (`hookgate-receive`'s `Reception::check_head`), so that refusing a
     /// flood costs less than accepting it: under overload, what the HTTP
     /// side spends on requests it refuses anyway is taken from the workers.
-    /// An answer of `Some` stands for a refused enqueue (a queue that counts
-    /// what is offered to it counts it); `None` counts nothing, since the
-    /// enqueue follows.
+    /// The request has not been verified when it is asked, so neither
+    /// answer should count as an offered delivery (`BacklogLimit` counts
+    /// neither: unsigned requests must not move its rates); on `None` the
+    /// enqueue follows and is counted then.
     fn refusal(&self, source: &str) -> Option<QueueError> {
         let _ = source;
         None
