@@ -68,7 +68,11 @@
 //! its process over every request it answered, warm-up included. On a
 //! machine shared with other work, requests/s moves with the neighbours'
 //! load by 10% from run to run; CPU per request moves much less, so compare
-//! servers by it when the machine is busy.
+//! servers by it when the machine is busy. A second table gives each
+//! scenario's CPU per request relative to the first's round by round (the
+//! median and range over the rounds): a round disturbed by other work is one
+//! outlier there, where the totals take it in whole; many short rounds
+//! (`1 rounds=40`) make that median the steadiest figure of the run.
 //! Both count only the requests answered 200 (the work the scenario exists
 //! for: a fast 503 is not throughput); the others, any other status or a
 //! failed request, are counted in their own column.
@@ -612,6 +616,47 @@ fn callgrind_instructions(out: &std::path::Path) -> Option<u64> {
     })
 }
 
+/// Each scenario's CPU time per request relative to the first's, round by
+/// round (the two measured a few seconds apart, under the same load): the
+/// median and the range over the rounds. Rounds of a few seconds are only
+/// some hundred clock ticks of CPU, so a figure moves by about 1% per tick.
+fn print_round_ratios(servers: &[Server], round_cpu: &[Vec<f64>]) {
+    let Some(first) = round_cpu.first() else {
+        return;
+    };
+    if servers.len() < 2 || first.len() < 2 {
+        return;
+    }
+    println!(
+        "\n| scenario | CPU/request relative to the first, round by round: median | min | max |"
+    );
+    println!("|---|---:|---:|---:|");
+    for (server, rounds) in servers.iter().zip(round_cpu).skip(1) {
+        let mut ratios: Vec<f64> = rounds
+            .iter()
+            .zip(first)
+            .filter(|(_, base)| **base > 0.0)
+            .map(|(cpu, base)| cpu / base - 1.0)
+            .collect();
+        if ratios.is_empty() {
+            continue;
+        }
+        ratios.sort_by(f64::total_cmp);
+        let median = if ratios.len() % 2 == 1 {
+            ratios[ratios.len() / 2]
+        } else {
+            (ratios[ratios.len() / 2 - 1] + ratios[ratios.len() / 2]) / 2.0
+        };
+        println!(
+            "| ({}) | {:+.1}% | {:+.1}% | {:+.1}% |",
+            server.letter,
+            median * 100.0,
+            ratios[0] * 100.0,
+            ratios[ratios.len() - 1] * 100.0
+        );
+    }
+}
+
 /// User + system CPU time of process `pid` so far, from `/proc/PID/stat`
 /// (Linux; `None` elsewhere). Clock ticks are USER_HZ, 100 on every Linux
 /// architecture Rust supports.
@@ -731,11 +776,22 @@ async fn generate_load(args: Vec<String>) {
     // Requests sent to each server, warm-up included (the rounds run one at a
     // time, so the shared counter's progress during a round is that server's).
     let mut sent = vec![0u64; servers.len()];
+    // Each round's CPU time per request, per server: a round disturbed by
+    // the machine's other work shows as one outlier, where the run's total
+    // takes it in whole.
+    let mut round_cpu: Vec<Vec<f64>> = servers.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (i, server) in servers.iter().enumerate() {
             let before = counter.load(Ordering::Relaxed);
+            let cpu_before = cpu_time(server.child.id());
             load(server.addr, connections, seconds, &counter, &mut samples[i]).await;
-            sent[i] += counter.load(Ordering::Relaxed) - before;
+            let answered = counter.load(Ordering::Relaxed) - before;
+            sent[i] += answered;
+            if let (Some(start), Some(end)) = (cpu_before, cpu_time(server.child.id()))
+                && answered > 0
+            {
+                round_cpu[i].push(end.saturating_sub(start).as_secs_f64() / answered as f64);
+            }
         }
     }
     let cpu_per_request: Vec<Option<Duration>> = servers
@@ -775,6 +831,7 @@ async fn generate_load(args: Vec<String>) {
         );
         rows.push((server.letter, f.rps, *cpu));
     }
+    print_round_ratios(&servers, &round_cpu);
     // Callgrind writes its counts as each server exits.
     let callgrind_outs: Vec<_> = servers.iter().map(|s| s.callgrind_out.clone()).collect();
     drop(servers);
