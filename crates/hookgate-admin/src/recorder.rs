@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::{Bytes, BytesMut};
 use foldhash::SharedSeed;
 use foldhash::fast::SeedableRandomState;
 use hookgate_queue::observe::{DeliveryEvent, EventKind, Headers, Observer};
@@ -186,12 +187,12 @@ pub(crate) struct HeaderLines<'a>(&'a [u8]);
 
 impl<'a> HeaderLines<'a> {
     /// Appends `headers` as lines to `out`.
-    fn write(out: &mut Vec<u8>, headers: Headers<'_>) {
+    fn write(out: &mut BytesMut, headers: Headers<'_>) {
         for (name, value) in headers.iter() {
             out.extend_from_slice(name.as_str().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
-            out.push(b'\n');
+            out.extend_from_slice(b"\n");
         }
     }
 
@@ -217,38 +218,38 @@ impl<'a> HeaderLines<'a> {
 }
 
 thread_local! {
-    /// The copy of an entry that left the ring, for this thread's next copy.
+    /// This thread's arena for the ring's copies: each copy is appended to
+    /// its current chunk and split off it (a [`Bytes`] sharing the chunk).
     ///
-    /// The ring evicts an entry for each one it takes in: its copy (the
-    /// shared handle and its buffer), when nothing shares it any more, is
-    /// the next entry's, so a full ring copies a delivery without
-    /// allocating. Measured under load, the allocations it saves cost more
-    /// than their share: a 1 KiB body and its headers are above the
-    /// allocator's small-size caches, and an evicted copy is mostly freed
-    /// by another thread than the one that allocated it, which fills that
-    /// thread's arena with chunks it must sort through (consolidate) at its
-    /// next large allocation (the server's read buffers).
-    static SPARE: RefCell<Option<Arc<KeptBytes>>> = const { RefCell::new(None) };
+    /// Measured under load, copying a delivery into a buffer of its own
+    /// cost the receiving path several times its instructions: the buffer
+    /// (freshly allocated, or recycled from the entry the ring evicted) had
+    /// last been written a ring's worth of deliveries before, or by the
+    /// other core, so every cache line of the copy missed. Appended to a
+    /// chunk, the copies of one thread are written one after the other, a
+    /// pattern the processor's prefetcher follows. A chunk is freed when its
+    /// last copy has left the ring, the stream's log and the API's answers.
+    static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
-/// The largest buffer kept for reuse: a ring entry's body is cut at the
-/// body limit, so this holds the common sizes without keeping a rare giant.
-const SPARE_KEPT: usize = 64 * 1024;
+/// The size of an arena chunk: some forty 1 KiB deliveries with their
+/// headers. A copy larger than a chunk gets an allocation of its own size.
+const ARENA_CHUNK: usize = 64 * 1024;
 
-/// What the ring copies of a delivery, in one buffer: its id, event name,
-/// headers (as [`HeaderLines`]) and body (cut at the limit), shared by
-/// reference count with the stream's events and the API's answers.
+/// What the ring copies of a delivery, in one piece of this thread's
+/// arena: its id, event name, headers (as [`HeaderLines`]) and body (cut at
+/// the limit), shared by reference count with the stream's events and the
+/// API's answers.
 ///
 /// A copy, not a share of what the receiver holds: the body and header
 /// values may be slices of the server's read buffer, which a kept slice
-/// would keep whole for as long as the ring keeps the delivery.
+/// would keep whole for as long as the ring keeps the delivery (measured:
+/// the server then allocates a new read buffer for nearly every request,
+/// which cost more than the copy).
 #[derive(Clone)]
-pub(crate) struct Kept(Arc<KeptBytes>);
-
-#[derive(Clone, Default)]
-struct KeptBytes {
+pub(crate) struct Kept {
     /// `id | event | header lines | body`.
-    bytes: Vec<u8>,
+    bytes: Bytes,
     id_end: Option<usize>,
     event_end: Option<usize>,
     headers_end: usize,
@@ -260,14 +261,13 @@ impl std::fmt::Debug for Kept {
         f.debug_struct("Kept")
             .field("delivery_id", &self.delivery_id())
             .field("event", &self.event())
-            .field("bytes", &self.0.bytes.len())
+            .field("bytes", &self.bytes.len())
             .finish_non_exhaustive()
     }
 }
 
 impl Kept {
-    /// Copies what the ring keeps of `event`, into this thread's spare
-    /// buffer when it has one.
+    /// Copies what the ring keeps of `event` into this thread's arena.
     fn new(event: &DeliveryEvent<'_>, body_limit: usize) -> Self {
         let body = event.body.map(|body| &body[..body.len().min(body_limit)]);
         let len = |part: Option<&[u8]>| part.map_or(0, <[u8]>::len);
@@ -275,83 +275,62 @@ impl Kept {
             + len(event.event_name.map(str::as_bytes))
             + event.headers.map_or(0, HeaderLines::size)
             + len(body);
-        let mut shared = SPARE.with_borrow_mut(Option::take).unwrap_or_default();
-        // Recycled only when no one else held it: nothing is cloned here.
-        let kept = Arc::make_mut(&mut shared);
-        let bytes = &mut kept.bytes;
-        bytes.clear();
-        // One allocation at most (none with a spare buffer large enough).
-        bytes.reserve_exact(size);
-        let end = |bytes: &mut Vec<u8>, part: Option<&[u8]>| {
-            part.map(|part| {
-                bytes.extend_from_slice(part);
-                bytes.len()
-            })
-        };
-        let id_end = end(bytes, event.delivery_id.map(str::as_bytes));
-        let event_end = end(bytes, event.event_name.map(str::as_bytes));
-        if let Some(headers) = event.headers {
-            HeaderLines::write(bytes, headers);
-        }
-        let headers_end = bytes.len();
-        end(bytes, body);
-        debug_assert_eq!(bytes.len(), size, "reserved what was written");
-        if bytes.capacity() > 2 * bytes.len() + 4096 {
-            // A small delivery in a large recycled buffer: the ring's
-            // memory follows what it keeps, not the largest it has seen.
-            bytes.shrink_to_fit();
-        }
-        kept.id_end = id_end;
-        kept.event_end = event_end;
-        kept.headers_end = headers_end;
-        kept.has_body = body.is_some();
-        Self(shared)
-    }
-
-    /// Gives this copy's buffer to the thread's next [`Kept::new`], when
-    /// nothing else holds the copy (else it is freed with its last holder).
-    fn recycle(self) {
-        let mut shared = self.0;
-        let Some(kept) = Arc::get_mut(&mut shared) else {
-            return;
-        };
-        let capacity = kept.bytes.capacity();
-        if capacity <= SPARE_KEPT {
-            SPARE.with_borrow_mut(|spare| {
-                if spare
-                    .as_ref()
-                    .is_none_or(|spare| spare.bytes.capacity() < capacity)
-                {
-                    *spare = Some(shared);
-                }
-            });
-        }
+        ARENA.with_borrow_mut(|arena| {
+            debug_assert!(arena.is_empty(), "every copy is split off");
+            if arena.capacity() < size {
+                // A new chunk: the current one is full, and the ring still
+                // holds copies in it. Only a copy larger than a chunk gets
+                // an allocation of its own size.
+                arena.reserve(size.max(ARENA_CHUNK));
+            }
+            let end = |arena: &mut BytesMut, part: Option<&[u8]>| {
+                part.map(|part| {
+                    arena.extend_from_slice(part);
+                    arena.len()
+                })
+            };
+            let id_end = end(arena, event.delivery_id.map(str::as_bytes));
+            let event_end = end(arena, event.event_name.map(str::as_bytes));
+            if let Some(headers) = event.headers {
+                HeaderLines::write(arena, headers);
+            }
+            let headers_end = arena.len();
+            end(arena, body);
+            debug_assert_eq!(arena.len(), size, "reserved what was written");
+            Self {
+                bytes: arena.split().freeze(),
+                id_end,
+                event_end,
+                headers_end,
+                has_body: body.is_some(),
+            }
+        })
     }
 
     fn text(&self, start: usize, end: Option<usize>) -> Option<&str> {
         // Written from a `&str` between these bounds: valid UTF-8.
-        std::str::from_utf8(self.0.bytes.get(start..end?)?).ok()
+        std::str::from_utf8(self.bytes.get(start..end?)?).ok()
     }
 
     pub(crate) fn delivery_id(&self) -> Option<&str> {
-        self.text(0, self.0.id_end)
+        self.text(0, self.id_end)
     }
 
     pub(crate) fn event(&self) -> Option<&str> {
-        self.text(self.0.id_end.unwrap_or(0), self.0.event_end)
+        self.text(self.id_end.unwrap_or(0), self.event_end)
     }
 
     fn headers_start(&self) -> usize {
-        self.0.event_end.or(self.0.id_end).unwrap_or(0)
+        self.event_end.or(self.id_end).unwrap_or(0)
     }
 
     pub(crate) fn headers(&self) -> HeaderLines<'_> {
-        HeaderLines(&self.0.bytes[self.headers_start()..self.0.headers_end])
+        HeaderLines(&self.bytes[self.headers_start()..self.headers_end])
     }
 
     /// The body as kept (cut at the limit), when there was one.
     pub(crate) fn body(&self) -> Option<&[u8]> {
-        self.0.has_body.then(|| &self.0.bytes[self.0.headers_end..])
+        self.has_body.then(|| &self.bytes[self.headers_end..])
     }
 }
 
@@ -643,7 +622,7 @@ impl Recorder {
                 return false;
             }
         }
-        // What leaves the ring is given back for reuse once the lock is released.
+        // What leaves the ring is dropped once the lock is released.
         let mut evicted = None;
         let (mut state, recorded) = match event.kind {
             EventKind::Received => {
@@ -700,9 +679,8 @@ impl Recorder {
             drop(dropped);
             wake
         };
-        if let Some(evicted) = evicted {
-            evicted.kept.recycle();
-        }
+        // Its copy (perhaps its chunk's last) is freed here, not under the lock.
+        drop(evicted);
         wake
     }
 
@@ -1173,41 +1151,48 @@ mod tests {
     }
 
     #[test]
-    fn an_evicted_entrys_buffer_is_the_next_copy_unless_something_still_holds_it() {
-        let recorder = Recorder::new(&["github".to_owned()], 1, 64);
-        let headers = http::HeaderMap::new();
-        let body = Bytes::from_static(b"0123456789");
-        recorder.observe(&queued("a", &headers, &body));
-        let buffer_of = |seq| recorder.get(seq).unwrap().kept.0.bytes.as_ptr();
-        let handle_of = |seq| Arc::as_ptr(&recorder.get(seq).unwrap().kept.0);
-        let (first, first_handle) = (buffer_of(1), handle_of(1));
-        let capacity = recorder.get(1).unwrap().kept.0.bytes.capacity();
-        // "b" evicts "a", whose buffer is this thread's next copy: "c"'s.
-        recorder.observe(&queued("b", &headers, &body));
-        // Were "a"'s buffer freed instead, an allocation of its size now
-        // would most likely be given that very memory.
-        let decoy: Vec<u8> = Vec::with_capacity(capacity);
-        let decoy_handle = Arc::new(KeptBytes::default());
-        recorder.observe(&queued("c", &headers, &body));
-        assert_ne!(decoy.as_ptr(), first);
-        assert_eq!((buffer_of(3), handle_of(3)), (first, first_handle));
-        assert_ne!(Arc::as_ptr(&decoy_handle), first_handle);
+    fn copies_follow_each_other_in_a_chunk_and_outlive_the_ring_while_held() {
+        // The arena is per thread: a thread of its own starts with none.
+        std::thread::spawn(|| {
+            let recorder = Recorder::new(&["github".to_owned()], 1, ARENA_CHUNK * 2);
+            let headers = http::HeaderMap::new();
+            let body = Bytes::from_static(b"0123456789");
+            let start_of = |seq| recorder.get(seq).unwrap().kept.bytes.as_ptr() as usize;
+            recorder.observe(&queued("a", &headers, &body));
+            let a = start_of(1);
+            recorder.observe(&queued("b", &headers, &body));
+            // "b" right after "a" (its id and body, 11 bytes): one chunk.
+            assert_eq!(start_of(2), a + 11);
 
-        // An answer of the API still holds "c" when "d" evicts it: its
-        // buffer is not reused, and what the answer shows does not change.
-        let held = recorder.get(3).unwrap();
-        recorder.observe(&queued("d", &headers, &body));
-        let other = Bytes::from_static(b"xxxxxxxxxxxxxxxx");
-        recorder.observe(&queued("e", &headers, &other));
-        assert_ne!(buffer_of(5), held.kept.0.bytes.as_ptr());
-        assert_eq!(
-            (held.delivery_id(), held.body()),
-            (Some("c"), Some(&b"0123456789"[..]))
-        );
-        assert_eq!(
-            recorder.get(5).unwrap().body(),
-            Some(&b"xxxxxxxxxxxxxxxx"[..])
-        );
+            // An answer of the API holds "b" while the ring moves on, over
+            // the rest of its chunk and into the next.
+            let held = recorder.get(2).unwrap();
+            let half = Bytes::from(vec![b'x'; ARENA_CHUNK / 2]);
+            recorder.observe(&queued("c", &headers, &half));
+            assert_eq!(start_of(3), a + 22, "still the first chunk");
+            recorder.observe(&queued("d", &headers, &half));
+            let d = start_of(4);
+            assert!(
+                d >= a + ARENA_CHUNK || d + ARENA_CHUNK / 2 <= a,
+                "the next chunk"
+            );
+            assert_eq!(
+                (held.delivery_id(), held.body()),
+                (Some("b"), Some(&b"0123456789"[..]))
+            );
+
+            // A copy larger than a chunk, whole, and the small ones after it.
+            let large = Bytes::from(vec![b'y'; ARENA_CHUNK + 1]);
+            recorder.observe(&queued("e", &headers, &large));
+            assert_eq!(recorder.get(5).unwrap().body(), Some(&large[..]));
+            recorder.observe(&queued("f", &headers, &body));
+            let f = start_of(6);
+            recorder.observe(&queued("g", &headers, &body));
+            assert_eq!(start_of(7), f + 11);
+            assert_eq!(recorder.get(7).unwrap().body(), Some(&b"0123456789"[..]));
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
