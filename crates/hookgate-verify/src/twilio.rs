@@ -191,6 +191,13 @@ impl Batch {
     /// Bytes as they are.
     fn write(&mut self, bytes: &[u8]) {
         let room = Self::SIZE - self.len;
+        if bytes.is_empty() {
+            // No `memcpy` call for nothing (the URL's unused pieces, a value
+            // that starts with an escape): glibc's AVX-512 one took several
+            // ns over zero bytes on the benches' AMD machine (skipping the
+            // five of a Twilio verification saved 20-25 ns of its 900).
+            return;
+        }
         if bytes.len() <= room {
             self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
             self.len += bytes.len();
