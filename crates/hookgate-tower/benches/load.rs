@@ -2,7 +2,8 @@
 //!
 //! Run with: `cargo bench -p hookgate-tower --bench load -- [SECONDS] [rounds=N] [SCENARIOS]`
 //! (SCENARIOS: letters among `abcdefghijklmnopq`, `abcd` by default; N rounds, default
-//! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn).
+//! 3, of SECONDS, default 2, per scenario, visiting the scenarios in turn, each
+//! round from the next one on).
 //!
 //! One server per scenario on 127.0.0.1, each in a process of its own (this
 //! binary re-run with `--serve LETTER`), visited in turn by the load
@@ -47,8 +48,9 @@
 //!   does, from the load generator's process: a `hookgate tail` is a process
 //!   of its own, and its reading is not the receiver's work): what the admin
 //!   listener costs the receiving path (`co`);
-//! - (p), on request only: (o) without a client on the stream: the ring,
-//!   counters and history alone (`cpo` puts the three side by side);
+//! - (p), on request only: (o) without a client on the stream (its admin
+//!   listener served all the same): the ring, counters and history alone
+//!   (`cpo` puts the three side by side);
 //!   `HOOKGATE_BENCH_RECENT=N` sets the size of their ring (default the
 //!   admin's 1,000), to tell what its memory costs from what its work does;
 //! - (q), on request only: (c) in a file of 4 KiB pages (SQLite's default,
@@ -398,9 +400,17 @@ async fn serve_scenario(args: ServeArgs) {
         'k' | 'l' => serve_hardened(app).await,
         _ => serve(app).await,
     };
-    // The admin listener, when the scenario has one whose stream is followed.
+    // The admin listener, when the scenario has one; its address is told
+    // to the load generator only when it follows its stream.
     let admin = match admin {
-        Some(router) => serve(router).await.to_string(),
+        Some(AdminListener { router, followed }) => {
+            let addr = serve(router).await;
+            if followed {
+                addr.to_string()
+            } else {
+                "-".to_owned()
+            }
+        }
         None => "-".to_owned(),
     };
     println!("{addr} {admin} {name}");
@@ -411,9 +421,15 @@ async fn serve_scenario(args: ServeArgs) {
     std::process::exit(0);
 }
 
-/// The scenario's name and app, and the admin router whose event stream the
-/// load generator follows, if any.
-async fn scenario(args: &ServeArgs) -> (&'static str, Router, Option<Router>) {
+/// A scenario's admin listener.
+struct AdminListener {
+    router: Router,
+    /// Whether the load generator follows its event stream.
+    followed: bool,
+}
+
+/// The scenario's name and app, and its admin listener, if any.
+async fn scenario(args: &ServeArgs) -> (&'static str, Router, Option<AdminListener>) {
     let ServeArgs { letter, dir, .. } = args;
     match letter {
         'o' | 'p' => {
@@ -433,15 +449,20 @@ async fn scenario(args: &ServeArgs) -> (&'static str, Router, Option<Router>) {
                 .build()
                 .expect("admin");
             let app = layered_observed(queue, admin.observer());
-            if *letter == 'o' {
-                (
-                    "(o) = (c) with the admin ring and a client on its event stream",
-                    app,
-                    Some(admin.router()),
-                )
+            let followed = *letter == 'o';
+            let name = if followed {
+                "(o) = (c) with the admin listener and a client on its event stream"
             } else {
-                ("(p) = (c) with the admin ring, no stream client", app, None)
-            }
+                "(p) = (c) with the admin listener, no stream client"
+            };
+            (
+                name,
+                app,
+                Some(AdminListener {
+                    router: admin.router(),
+                    followed,
+                }),
+            )
         }
         _ => {
             let (name, app) = plain_scenario(args).await;
@@ -780,8 +801,11 @@ async fn generate_load(args: Vec<String>) {
     // the machine's other work shows as one outlier, where the run's total
     // takes it in whole.
     let mut round_cpu: Vec<Vec<f64>> = servers.iter().map(|_| Vec::new()).collect();
-    for _ in 0..rounds {
-        for (i, server) in servers.iter().enumerate() {
+    for round in 0..rounds {
+        // Each round starts one scenario further on, so that none is always
+        // the one measured first (or right after a given other).
+        for i in (0..servers.len()).map(|k| (k + round) % servers.len()) {
+            let server = &servers[i];
             let before = counter.load(Ordering::Relaxed);
             let cpu_before = cpu_time(server.child.id());
             load(server.addr, connections, seconds, &counter, &mut samples[i]).await;
