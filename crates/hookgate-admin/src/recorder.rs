@@ -227,14 +227,25 @@ thread_local! {
     /// last been written a ring's worth of deliveries before, or by the
     /// other core, so every cache line of the copy missed. Appended to a
     /// chunk, the copies of one thread are written one after the other, a
-    /// pattern the processor's prefetcher follows. A chunk is freed when its
-    /// last copy has left the ring, the stream's log and the API's answers.
+    /// pattern the processor's prefetcher follows.
+    ///
+    /// A chunk is freed once the thread has moved on to another and the
+    /// ring, the stream's log and the API's answers hold none of its copies;
+    /// the current one is reused from its start when nothing holds its
+    /// copies any more. So the ring's memory is its deliveries' plus up to a
+    /// chunk per thread that records (the runtime's workers, in practice),
+    /// and the unused end of a chunk that the next copy did not fit.
     static ARENA: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
 /// The size of an arena chunk: some forty 1 KiB deliveries with their
-/// headers. A copy larger than a chunk gets an allocation of its own size.
+/// headers.
 const ARENA_CHUNK: usize = 64 * 1024;
+
+/// Copies larger than this get an allocation of their own size, outside
+/// the arena: a chunk holds several, and a large body (up to the ring's
+/// body limit) neither wastes most of a chunk nor makes one larger.
+const ARENA_LARGEST: usize = ARENA_CHUNK / 4;
 
 /// What the ring copies of a delivery, in one piece of this thread's
 /// arena: its id, event name, headers (as [`HeaderLines`]) and body (cut at
@@ -275,36 +286,52 @@ impl Kept {
             + len(event.event_name.map(str::as_bytes))
             + event.headers.map_or(0, HeaderLines::size)
             + len(body);
+        if size > ARENA_LARGEST {
+            return Self::write(&mut BytesMut::with_capacity(size), event, body, size);
+        }
         ARENA.with_borrow_mut(|arena| {
-            debug_assert!(arena.is_empty(), "every copy is split off");
-            if arena.capacity() < size {
-                // A new chunk: the current one is full, and the ring still
-                // holds copies in it. Only a copy larger than a chunk gets
-                // an allocation of its own size.
-                arena.reserve(size.max(ARENA_CHUNK));
+            // Empty after every copy; cleared all the same, so that what is
+            // written next starts at offset 0 whatever happened before.
+            arena.clear();
+            if arena.capacity() < size && !arena.try_reclaim(ARENA_CHUNK) {
+                // The chunk is full and the ring still holds copies in it
+                // (else it was reclaimed, from its start): a new one.
+                *arena = BytesMut::with_capacity(ARENA_CHUNK);
             }
-            let end = |arena: &mut BytesMut, part: Option<&[u8]>| {
-                part.map(|part| {
-                    arena.extend_from_slice(part);
-                    arena.len()
-                })
-            };
-            let id_end = end(arena, event.delivery_id.map(str::as_bytes));
-            let event_end = end(arena, event.event_name.map(str::as_bytes));
-            if let Some(headers) = event.headers {
-                HeaderLines::write(arena, headers);
-            }
-            let headers_end = arena.len();
-            end(arena, body);
-            debug_assert_eq!(arena.len(), size, "reserved what was written");
-            Self {
-                bytes: arena.split().freeze(),
-                id_end,
-                event_end,
-                headers_end,
-                has_body: body.is_some(),
-            }
+            Self::write(arena, event, body, size)
         })
+    }
+
+    /// Writes what the ring keeps into `out` (empty, with room for `size`
+    /// bytes) and splits it off.
+    fn write(
+        out: &mut BytesMut,
+        event: &DeliveryEvent<'_>,
+        body: Option<&[u8]>,
+        size: usize,
+    ) -> Self {
+        let end = |out: &mut BytesMut, part: Option<&[u8]>| {
+            part.map(|part| {
+                out.extend_from_slice(part);
+                out.len()
+            })
+        };
+        let id_end = end(out, event.delivery_id.map(str::as_bytes));
+        let event_end = end(out, event.event_name.map(str::as_bytes));
+        if let Some(headers) = event.headers {
+            HeaderLines::write(out, headers);
+        }
+        let headers_end = out.len();
+        end(out, body);
+        let bytes = out.split().freeze();
+        debug_assert_eq!(bytes.len(), size, "sized what was written");
+        Self {
+            bytes,
+            id_end,
+            event_end,
+            headers_end,
+            has_body: body.is_some(),
+        }
     }
 
     fn text(&self, start: usize, end: Option<usize>) -> Option<&str> {
@@ -439,7 +466,7 @@ struct State {
 /// Records delivery events; see the crate docs.
 ///
 /// [`Observer::observe`] runs on the request path: for a decision it first
-/// copies what the ring keeps into one allocation (outside the lock), then
+/// copies what the ring keeps into this thread's arena (outside the lock), then
 /// under one short lock it counts and stores, and while someone follows the
 /// stream it logs a [`StreamEvent`] sharing that copy. Formatting (JSON, RFC
 /// 3339) is the stream task's work, done only when someone listens.
@@ -1151,45 +1178,56 @@ mod tests {
     }
 
     #[test]
-    fn copies_follow_each_other_in_a_chunk_and_outlive_the_ring_while_held() {
+    fn copies_follow_each_other_in_a_chunk_that_is_reused_once_nothing_holds_it() {
         // The arena is per thread: a thread of its own starts with none.
         std::thread::spawn(|| {
-            let recorder = Recorder::new(&["github".to_owned()], 1, ARENA_CHUNK * 2);
+            let recorder = Recorder::new(&["github".to_owned()], 1, ARENA_CHUNK);
             let headers = http::HeaderMap::new();
-            let body = Bytes::from_static(b"0123456789");
-            let start_of = |seq| recorder.get(seq).unwrap().kept.bytes.as_ptr() as usize;
-            recorder.observe(&queued("a", &headers, &body));
-            let a = start_of(1);
-            recorder.observe(&queued("b", &headers, &body));
+            let small = Bytes::from_static(b"0123456789");
+            // Four of these (and their one-byte ids) fill most of a chunk.
+            let quarter = Bytes::from(vec![b'x'; ARENA_LARGEST - 1]);
+            let mut seq = 0;
+            let mut observe = |id: &str, body: &Bytes| {
+                recorder.observe(&queued(id, &headers, body));
+                seq += 1;
+                let entry = recorder.get(seq).unwrap();
+                assert_eq!(
+                    (entry.delivery_id(), entry.body()),
+                    (Some(id), Some(&body[..]))
+                );
+                (entry.kept.bytes.as_ptr() as usize, entry)
+            };
+            let (a, _) = observe("a", &small);
+            let (b, held) = observe("b", &small);
             // "b" right after "a" (its id and body, 11 bytes): one chunk.
-            assert_eq!(start_of(2), a + 11);
+            assert_eq!(b, a + 11);
 
             // An answer of the API holds "b" while the ring moves on, over
-            // the rest of its chunk and into the next.
-            let held = recorder.get(2).unwrap();
-            let half = Bytes::from(vec![b'x'; ARENA_CHUNK / 2]);
-            recorder.observe(&queued("c", &headers, &half));
-            assert_eq!(start_of(3), a + 22, "still the first chunk");
-            recorder.observe(&queued("d", &headers, &half));
-            let d = start_of(4);
+            // the rest of its chunk ("c" to "e") and into the next ("f").
+            let (c, _) = observe("c", &quarter);
+            assert_eq!(c, b + 11);
+            observe("d", &quarter);
+            observe("e", &quarter);
+            let (f, _) = observe("f", &quarter);
             assert!(
-                d >= a + ARENA_CHUNK || d + ARENA_CHUNK / 2 <= a,
-                "the next chunk"
+                f >= a + ARENA_CHUNK || f + ARENA_LARGEST <= a,
+                "a new chunk"
             );
             assert_eq!(
                 (held.delivery_id(), held.body()),
-                (Some("b"), Some(&b"0123456789"[..]))
+                (Some("b"), Some(&small[..]))
             );
-
-            // A copy larger than a chunk, whole, and the small ones after it.
-            let large = Bytes::from(vec![b'y'; ARENA_CHUNK + 1]);
-            recorder.observe(&queued("e", &headers, &large));
-            assert_eq!(recorder.get(5).unwrap().body(), Some(&large[..]));
-            recorder.observe(&queued("f", &headers, &body));
-            let f = start_of(6);
-            recorder.observe(&queued("g", &headers, &body));
-            assert_eq!(start_of(7), f + 11);
-            assert_eq!(recorder.get(7).unwrap().body(), Some(&b"0123456789"[..]));
+            // "f" to "i" fill that chunk exactly.
+            for id in ["g", "h", "i"] {
+                observe(id, &quarter);
+            }
+            // A copy over the largest goes outside the arena; the ring then
+            // holds nothing of the full chunk, which the next copy reuses
+            // from its start (it would follow "l", had "l" gone into the
+            // arena).
+            observe("l", &Bytes::from(vec![b'y'; ARENA_LARGEST + 1]));
+            let (m, _) = observe("m", &quarter);
+            assert_eq!(m, f, "the chunk reused in place");
         })
         .join()
         .unwrap();

@@ -67,17 +67,18 @@
 //!
 //! Prints requests/s and p50/p99 latency side by side, as a Markdown table,
 //! and (on Linux) each server's CPU time per request: user + system time of
-//! its process over every request it answered, warm-up included. On a
-//! machine shared with other work, requests/s moves with the neighbours'
-//! load by 10% from run to run; CPU per request moves much less, so compare
-//! servers by it when the machine is busy. A second table gives each
-//! scenario's CPU per request relative to the first's round by round (the
-//! median and range over the rounds): a round disturbed by other work is one
-//! outlier there, where the totals take it in whole; many short rounds
-//! (`1 rounds=40`) make that median the steadiest figure of the run.
-//! Both count only the requests answered 200 (the work the scenario exists
-//! for: a fast 503 is not throughput); the others, any other status or a
-//! failed request, are counted in their own column.
+//! its process over every request it was sent, warm-up included. Requests/s
+//! and latency count only the requests answered 200 (the work the scenario
+//! exists for: a fast 503 is not throughput); the others, any other status
+//! or a failed request, are counted in their own column (CPU per request is
+//! comparable only between scenarios whose column says 0). On a machine
+//! shared with other work, requests/s moves with the neighbours' load by
+//! 10% from run to run; CPU per request moves much less, so compare servers
+//! by it when the machine is busy. A second table gives each scenario's CPU
+//! per request relative to the first's round by round (the median and range
+//! over the rounds): a round disturbed by other work is one outlier there,
+//! where the totals take it in whole; many short rounds (`1 rounds=40`) make
+//! that median the steadiest figure of the run.
 
 use std::future::IntoFuture as _;
 use std::net::SocketAddr;
@@ -641,7 +642,7 @@ fn callgrind_instructions(out: &std::path::Path) -> Option<u64> {
 /// round (the two measured a few seconds apart, under the same load): the
 /// median and the range over the rounds. Rounds of a few seconds are only
 /// some hundred clock ticks of CPU, so a figure moves by about 1% per tick.
-fn print_round_ratios(servers: &[Server], round_cpu: &[Vec<f64>]) {
+fn print_round_ratios(servers: &[Server], round_cpu: &[Vec<Option<f64>>]) {
     let Some(first) = round_cpu.first() else {
         return;
     };
@@ -653,11 +654,11 @@ fn print_round_ratios(servers: &[Server], round_cpu: &[Vec<f64>]) {
     );
     println!("|---|---:|---:|---:|");
     for (server, rounds) in servers.iter().zip(round_cpu).skip(1) {
+        // Round by round: a round missing on either side is left out.
         let mut ratios: Vec<f64> = rounds
             .iter()
             .zip(first)
-            .filter(|(_, base)| **base > 0.0)
-            .map(|(cpu, base)| cpu / base - 1.0)
+            .filter_map(|(cpu, base)| Some((*cpu)? / (*base).filter(|base| *base > 0.0)? - 1.0))
             .collect();
         if ratios.is_empty() {
             continue;
@@ -800,22 +801,25 @@ async fn generate_load(args: Vec<String>) {
     // Each round's CPU time per request, per server: a round disturbed by
     // the machine's other work shows as one outlier, where the run's total
     // takes it in whole.
-    let mut round_cpu: Vec<Vec<f64>> = servers.iter().map(|_| Vec::new()).collect();
+    // (`None` for a round whose figure could not be read.)
+    let mut round_cpu: Vec<Vec<Option<f64>>> = servers.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
         // Each round starts one scenario further on, so that none is always
-        // the one measured first (or right after a given other).
+        // the one measured first.
         for i in (0..servers.len()).map(|k| (k + round) % servers.len()) {
             let server = &servers[i];
             let before = counter.load(Ordering::Relaxed);
             let cpu_before = cpu_time(server.child.id());
             load(server.addr, connections, seconds, &counter, &mut samples[i]).await;
-            let answered = counter.load(Ordering::Relaxed) - before;
-            sent[i] += answered;
-            if let (Some(start), Some(end)) = (cpu_before, cpu_time(server.child.id()))
-                && answered > 0
-            {
-                round_cpu[i].push(end.saturating_sub(start).as_secs_f64() / answered as f64);
-            }
+            let sent_now = counter.load(Ordering::Relaxed) - before;
+            sent[i] += sent_now;
+            let used = match (cpu_before, cpu_time(server.child.id())) {
+                (Some(start), Some(end)) if sent_now > 0 => {
+                    Some(end.saturating_sub(start).as_secs_f64() / sent_now as f64)
+                }
+                _ => None,
+            };
+            round_cpu[i].push(used);
         }
     }
     let cpu_per_request: Vec<Option<Duration>> = servers
