@@ -669,6 +669,7 @@ pub(crate) fn keyed_signatures<'a>(
 /// time over some 80 bytes) nor the general walk; any other value (a
 /// rotation's second signature, an extra key, spaces) is `None` and takes
 /// that way.
+#[inline(always)]
 pub(crate) fn usual_keyed_list(value: &[u8], list: KeyedList) -> Option<(&[u8], u64, Tag)> {
     let rest = value
         .strip_prefix(list.timestamp.as_bytes())?

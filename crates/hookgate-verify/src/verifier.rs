@@ -681,7 +681,11 @@ impl Check<'_> {
     /// A header listing a timestamp and HMACs over it and the body, as
     /// `list` spells them (clarife's and Stripe's `t=…,v1=…`, Paddle's
     /// `ts=…;h1=…`): the usual form (one timestamp, one tag) read straight
-    /// from its bytes, any other through the general parser.
+    /// from its bytes, any other through the general parser. Inlined into
+    /// each scheme's method so that `list`'s keys are constants there: the
+    /// prefix checks then compare a few bytes in place instead of calling
+    /// `memcmp` (some 50 instructions a delivery).
+    #[inline(always)]
     fn keyed_list(
         &self,
         name: HeaderName,
