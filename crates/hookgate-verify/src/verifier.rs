@@ -347,8 +347,8 @@ impl Check<'_> {
                     .map_err(|_| VerifyErrorKind::DuplicateBodyField {
                         field: field.name(),
                     })?
-                    .filter(|id| !id.is_empty())
-                    .map(|id| DeliveryId::new(&id)),
+                    .filter(|id| !id.as_bytes().is_empty())
+                    .map(|id| DeliveryId::of_field(&id)),
                 None => None,
             },
         };
@@ -681,7 +681,11 @@ impl Check<'_> {
     /// A header listing a timestamp and HMACs over it and the body, as
     /// `list` spells them (clarife's and Stripe's `t=…,v1=…`, Paddle's
     /// `ts=…;h1=…`): the usual form (one timestamp, one tag) read straight
-    /// from its bytes, any other through the general parser.
+    /// from its bytes, any other through the general parser. Inlined into
+    /// each scheme's method so that `list`'s keys are constants there: the
+    /// prefix checks then compare a few bytes in place instead of calling
+    /// `memcmp` (some 50 instructions a delivery).
+    #[inline(always)]
     fn keyed_list(
         &self,
         name: HeaderName,
@@ -1038,14 +1042,30 @@ enum DeliveryId {
 impl DeliveryId {
     fn new(id: &str) -> Self {
         match u8::try_from(id.len()) {
-            Ok(len) if id.len() <= INLINE_ID => {
-                // Zeros past `len`, so equal ids are equal arrays.
-                let mut bytes = [0; INLINE_ID];
-                bytes[..id.len()].copy_from_slice(id.as_bytes());
-                Self::Inline { len, bytes }
-            }
+            Ok(len) if id.len() <= INLINE_ID => Self::inline(len, id.as_bytes()),
             _ => Self::Heap(id.into()),
         }
+    }
+
+    /// An id read from the body, kept without validating its bytes again
+    /// when they are ASCII.
+    fn of_field(id: &crate::json::FieldText<'_>) -> Self {
+        match id {
+            crate::json::FieldText::Ascii(bytes) => match u8::try_from(bytes.len()) {
+                Ok(len) if bytes.len() <= INLINE_ID => Self::inline(len, bytes),
+                // Long ids are rare; `from_utf8` of ASCII cannot fail.
+                _ => Self::new(std::str::from_utf8(bytes).unwrap_or_default()),
+            },
+            crate::json::FieldText::Text(text) => Self::new(text),
+        }
+    }
+
+    /// `id` (`len` bytes of UTF-8, at most [`INLINE_ID`]) kept inline.
+    fn inline(len: u8, id: &[u8]) -> Self {
+        // Zeros past `len`, so equal ids are equal arrays.
+        let mut bytes = [0; INLINE_ID];
+        bytes[..id.len()].copy_from_slice(id);
+        Self::Inline { len, bytes }
     }
 
     fn as_str(&self) -> &str {
