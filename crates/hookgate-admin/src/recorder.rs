@@ -66,17 +66,22 @@ pub(crate) enum Names {
 }
 
 impl Names {
-    pub(crate) fn delivery_id(&self) -> Option<&str> {
+    /// The delivery id's bytes (UTF-8), for the stream's JSON: the ring's
+    /// copy is not validated as UTF-8 again (it was copied from a `str`).
+    fn delivery_id_bytes(&self) -> Option<&[u8]> {
         match self {
-            Self::Told { delivery_id, .. } => delivery_id.as_deref(),
-            Self::Kept(kept) | Self::KeptId(kept, _) => kept.delivery_id(),
+            Self::Told { delivery_id, .. } => delivery_id.as_deref().map(str::as_bytes),
+            Self::Kept(kept) | Self::KeptId(kept, _) => kept.part(0, kept.id_end),
         }
     }
 
-    pub(crate) fn event(&self) -> Option<&str> {
+    /// The event name's bytes, as [`Names::delivery_id_bytes`].
+    fn event_bytes(&self) -> Option<&[u8]> {
         match self {
-            Self::Told { event, .. } | Self::KeptId(_, event) => event.as_deref(),
-            Self::Kept(kept) => kept.event(),
+            Self::Told { event, .. } | Self::KeptId(_, event) => {
+                event.as_deref().map(str::as_bytes)
+            }
+            Self::Kept(kept) => kept.part(kept.id_end.unwrap_or(0), kept.event_end),
         }
     }
 }
@@ -100,9 +105,9 @@ impl StreamEvent {
         out.extend_from_slice(b",\"kind\":\"");
         out.extend_from_slice(self.kind.as_str().as_bytes());
         out.extend_from_slice(b"\",\"source\":");
-        json_str(out, &self.source);
-        field_str(out, b",\"delivery_id\":", self.names.delivery_id());
-        field_str(out, b",\"event\":", self.names.event());
+        json_str(out, self.source.as_bytes());
+        field_str(out, b",\"delivery_id\":", self.names.delivery_id_bytes());
+        field_str(out, b",\"event\":", self.names.event_bytes());
         field_name(out, b",\"outcome\":", self.outcome);
         field_name(out, b",\"reason\":", self.reason);
         field_int(out, b",\"status\":", self.status);
@@ -115,7 +120,11 @@ impl StreamEvent {
             None => out.extend_from_slice(b",\"latency_ms\":null"),
         }
         field_int(out, b",\"attempt\":", self.attempt);
-        field_str(out, b",\"error\":", self.error.as_deref());
+        field_str(
+            out,
+            b",\"error\":",
+            self.error.as_deref().map(str::as_bytes),
+        );
         match self.retry_at {
             Some(at) => {
                 out.extend_from_slice(b",\"retry_at\":");
@@ -129,8 +138,8 @@ impl StreamEvent {
     }
 }
 
-/// Appends `key` and `value` as a JSON string, or `null`.
-fn field_str(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
+/// Appends `key` and `value` (UTF-8) as a JSON string, or `null`.
+fn field_str(out: &mut Vec<u8>, key: &[u8], value: Option<&[u8]>) {
     out.extend_from_slice(key);
     match value {
         Some(value) => json_str(out, value),
@@ -161,17 +170,44 @@ fn field_name(out: &mut Vec<u8>, key: &[u8], value: Option<&str>) {
     }
 }
 
-/// Appends `text` as a JSON string exactly as `serde_json` writes it: a
-/// string with nothing to escape is copied as it is.
-fn json_str(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(out, text);
+/// Appends `text` (UTF-8: the bytes of a `str`) as a JSON string exactly as
+/// `serde_json` writes it: a string with nothing to escape is copied as it
+/// is.
+fn json_str(out: &mut Vec<u8>, text: &[u8]) {
+    if needs_escape(text) {
+        // Writing to a Vec cannot fail; the lossy decoding never replaces
+        // anything in what came from a `str`.
+        let _ = serde_json::to_writer(out, &String::from_utf8_lossy(text));
     } else {
         out.push(b'"');
-        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(text);
         out.push(b'"');
     }
+}
+
+/// Whether `text` holds a byte that a JSON string escapes: a control
+/// character, `"` or `\\`. Eight bytes at a time (ids and names are a
+/// few dozen bytes, and two of them go into every event of the stream).
+fn needs_escape(text: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Some byte of `word` is below `n` (n <= 0x80): its subtraction
+    // borrows into a high bit that was clear (exact as a yes or no).
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0;
+    let mut words = text.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_ne_bytes(<[u8; 8]>::try_from(word).unwrap_or_default());
+        if below(word, 0x20)
+            || below(word ^ (ONES * u64::from(b'"')), 1)
+            || below(word ^ (ONES * u64::from(b'\\')), 1)
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// Appends an integer as `serde_json` writes it (with `itoa`, as it does).
@@ -334,9 +370,14 @@ impl Kept {
         }
     }
 
+    /// The bytes between `start` and `end`, when the part is there.
+    fn part(&self, start: usize, end: Option<usize>) -> Option<&[u8]> {
+        self.bytes.get(start..end?)
+    }
+
     fn text(&self, start: usize, end: Option<usize>) -> Option<&str> {
         // Written from a `&str` between these bounds: valid UTF-8.
-        std::str::from_utf8(self.bytes.get(start..end?)?).ok()
+        std::str::from_utf8(self.part(start, end)?).ok()
     }
 
     pub(crate) fn delivery_id(&self) -> Option<&str> {
@@ -1080,6 +1121,24 @@ mod tests {
             "\"delivery_id\":{}",
             serde_json::to_string(hostile).unwrap()
         )));
+    }
+
+    #[test]
+    fn needs_escape_says_what_a_byte_at_a_time_says() {
+        let naive = |text: &[u8]| text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+        // Every byte value at every place of strings of 1 to 19 bytes (in
+        // and across the words, and in the remainder).
+        for len in 1..20 {
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut text = vec![b'a'; len];
+                    text[at] = byte;
+                    assert_eq!(needs_escape(&text), naive(&text), "{text:?}");
+                }
+            }
+        }
+        assert!(!needs_escape(b""));
+        assert!(!needs_escape("évènement.créé~\x7f".as_bytes()));
     }
 
     #[test]

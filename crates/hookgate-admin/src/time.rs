@@ -52,14 +52,18 @@ impl Rfc3339Writer {
         if let Some((_, prefix)) = &self.second {
             out.extend_from_slice(prefix.as_bytes());
         }
+        // The fraction and the `Z` in one write.
+        let mut tail = [b'.'; 11];
+        let mut len = 0;
         if nanos != 0 {
             // Nine digits, trailing zeros left out (as the `time` crate does).
             let digits = format_nanos(nanos);
             let significant = 9 - digits.iter().rev().take_while(|d| **d == b'0').count();
-            out.push(b'.');
-            out.extend_from_slice(&digits[..significant]);
+            tail[1..=significant].copy_from_slice(&digits[..significant]);
+            len = 1 + significant;
         }
-        out.push(b'Z');
+        tail[len] = b'Z';
+        out.extend_from_slice(&tail[..=len]);
     }
 }
 
