@@ -186,7 +186,7 @@ fn json_str(out: &mut Vec<u8>, text: &[u8]) {
 }
 
 /// Whether `text` holds a byte that a JSON string escapes: a control
-/// character, `"` or `\\`. Eight bytes at a time (ids and names are a
+/// character, `"` or `\`. Eight bytes at a time (ids and names are a
 /// few dozen bytes, and two of them go into every event of the stream).
 fn needs_escape(text: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([1; 8]);
