@@ -216,9 +216,14 @@ async fn two_receivers_one_killed(kind: &str, queue: &str) {
         DELIVERIES,
         "after dedup, every delivery handled"
     );
+    // In flight at the kill: A's running handlers (at most its concurrency)
+    // and the attempts whose outcome it was still recording with the queue
+    // (the pool frees a handler's slot before that round trip, so a slow
+    // acknowledgement, NATS's double ack under load, adds up to about
+    // another concurrency's worth). Anything beyond is not in-flight work.
     assert!(
-        twice <= CONCURRENCY,
-        "only deliveries in flight at the kill (at most A's concurrency) run twice"
+        twice <= 2 * CONCURRENCY,
+        "only deliveries in flight at the kill (handlers running or outcomes being recorded) run twice"
     );
 }
 
