@@ -71,7 +71,7 @@ impl Names {
     fn delivery_id_bytes(&self) -> Option<&[u8]> {
         match self {
             Self::Told { delivery_id, .. } => delivery_id.as_deref().map(str::as_bytes),
-            Self::Kept(kept) | Self::KeptId(kept, _) => kept.part(0, kept.id_end),
+            Self::Kept(kept) | Self::KeptId(kept, _) => kept.delivery_id_bytes(),
         }
     }
 
@@ -81,7 +81,7 @@ impl Names {
             Self::Told { event, .. } | Self::KeptId(_, event) => {
                 event.as_deref().map(str::as_bytes)
             }
-            Self::Kept(kept) => kept.part(kept.id_end.unwrap_or(0), kept.event_end),
+            Self::Kept(kept) => kept.event_bytes(),
         }
     }
 }
@@ -370,22 +370,23 @@ impl Kept {
         }
     }
 
-    /// The bytes between `start` and `end`, when the part is there.
-    fn part(&self, start: usize, end: Option<usize>) -> Option<&[u8]> {
-        self.bytes.get(start..end?)
+    /// The delivery id's bytes: UTF-8, copied from a `str`, so the stream
+    /// writes them without validating them again.
+    fn delivery_id_bytes(&self) -> Option<&[u8]> {
+        self.bytes.get(..self.id_end?)
     }
 
-    fn text(&self, start: usize, end: Option<usize>) -> Option<&str> {
-        // Written from a `&str` between these bounds: valid UTF-8.
-        std::str::from_utf8(self.part(start, end)?).ok()
+    /// The event name's bytes, as [`Kept::delivery_id_bytes`].
+    fn event_bytes(&self) -> Option<&[u8]> {
+        self.bytes.get(self.id_end.unwrap_or(0)..self.event_end?)
     }
 
     pub(crate) fn delivery_id(&self) -> Option<&str> {
-        self.text(0, self.id_end)
+        std::str::from_utf8(self.delivery_id_bytes()?).ok()
     }
 
     pub(crate) fn event(&self) -> Option<&str> {
-        self.text(self.id_end.unwrap_or(0), self.event_end)
+        std::str::from_utf8(self.event_bytes()?).ok()
     }
 
     fn headers_start(&self) -> usize {
