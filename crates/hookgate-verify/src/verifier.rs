@@ -128,6 +128,10 @@ pub(crate) struct Inner {
     /// The body's top-level string field holding the delivery id, read after
     /// the signature matched when no header carries one.
     body_id_field: Option<crate::json::BodyField>,
+    /// The body's top-level member holding the signed timestamp (Linear's
+    /// `webhookTimestamp`).
+    #[cfg(feature = "json")]
+    body_timestamp_field: Option<crate::json::TopLevelKey>,
     /// Whether any key is an HMAC key, and whether any is an Ed25519 public
     /// key (a Standard Webhooks verifier may hold both during a migration).
     has_hmac: bool,
@@ -818,18 +822,23 @@ impl Check<'_> {
         // at a time (see `parse::find_headers`).
         let [signature, id] = parse::find_headers(self.headers, [&name, &h::LINEAR_DELIVERY]);
         let key = self.body_hex_value(&name, signature, "")?;
-        let millis = self.body_timestamp_millis("webhookTimestamp")?;
+        let millis = self.body_timestamp_millis()?;
         let now = self.now.duration_since(UNIX_EPOCH).unwrap_or_default();
         self.check_age(Duration::from_millis(millis), now)?;
         self.verified(key, Some(millis / 1000), optional_id(id))
     }
 
-    /// A whole number at the body's top-level `field`.
+    /// The whole number at the body's top-level timestamp member.
     #[cfg(feature = "json")]
-    fn body_timestamp_millis(&self, field: &'static str) -> Result<u64, VerifyErrorKind> {
+    fn body_timestamp_millis(&self) -> Result<u64, VerifyErrorKind> {
         use crate::json::Unreadable;
 
-        match crate::json::unique_top_level_value(self.body, field) {
+        let Some(key) = &self.inner.body_timestamp_field else {
+            // Only Linear's verifiers check this, and every one has the key.
+            return Err(VerifyErrorKind::BodyNotJson);
+        };
+        let field = key.name();
+        match crate::json::unique_top_level_value(self.body, key) {
             Ok(Some(range)) => parse::parse_timestamp(&self.body[range])
                 .ok_or(VerifyErrorKind::InvalidBodyField { field }),
             Ok(None) => Err(VerifyErrorKind::MissingBodyField { field }),
@@ -840,7 +849,7 @@ impl Check<'_> {
 
     #[cfg(not(feature = "json"))]
     #[expect(clippy::unused_self, reason = "the same signature as with `json`")]
-    fn body_timestamp_millis(&self, _field: &'static str) -> Result<u64, VerifyErrorKind> {
+    fn body_timestamp_millis(&self) -> Result<u64, VerifyErrorKind> {
         // `VerifierBuilder::build` refuses Linear without the `json` feature.
         Err(VerifyErrorKind::BodyNotJson)
     }
@@ -1450,6 +1459,9 @@ impl VerifierBuilder {
                     _ => self.id_from_body.then_some("id"),
                 }
                 .map(crate::json::BodyField::new),
+                #[cfg(feature = "json")]
+                body_timestamp_field: (self.scheme == Scheme::Linear)
+                    .then(|| crate::json::TopLevelKey::new("webhookTimestamp")),
             }),
         })
     }
