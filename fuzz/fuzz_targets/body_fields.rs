@@ -1,5 +1,5 @@
 //! Fields read from the JSON body (clarife's and Stripe's `id`, Claravine's
-//! `token`) are read as serde_json reads them, and a body naming one twice at
+//! `token`, Linear's `webhookTimestamp`) are read as serde_json reads them, and a body naming one twice at
 //! its top level is refused: for every body serde_json takes as one object,
 //! verification either reads the value every JSON reader agrees on or
 //! answers `DuplicateBodyField`.
@@ -73,6 +73,44 @@ fuzz_target!(|body: &[u8]| {
             _ => assert_eq!(
                 outcome.unwrap_err().kind(),
                 &VerifyErrorKind::DuplicateBodyField { field: "id" }
+            ),
+        }
+    }
+
+    // Linear: `webhookTimestamp`, found by search where that proves it, else
+    // walked. Verified at the time it names, so a whole number of
+    // milliseconds is accepted with its second.
+    let signer = Signer::new(Scheme::Linear, "fuzz").unwrap();
+    let headers = signer.sign("", 0, body).unwrap();
+    let linear = Verifier::new(Scheme::Linear, "fuzz").unwrap();
+    if let Some(members) = &parsed {
+        const FIELD: &str = "webhookTimestamp";
+        match named(members, FIELD) {
+            (0, _) => assert_eq!(
+                linear
+                    .verify_at(&headers, body, common::now())
+                    .unwrap_err()
+                    .kind(),
+                &VerifyErrorKind::MissingBodyField { field: FIELD }
+            ),
+            (1, Some(value)) => match value.as_u64() {
+                // A float (`1e3`, `5.0`) or a negative number is not a
+                // timestamp to verification, nor to serde_json's `as_u64`.
+                Some(millis) => {
+                    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis);
+                    let verified = linear
+                        .verify_at(&headers, body, at)
+                        .expect("accepted at its time");
+                    assert_eq!(verified.timestamp(), Some(millis / 1000));
+                }
+                _ => assert!(linear.verify_at(&headers, body, common::now()).is_err()),
+            },
+            _ => assert_eq!(
+                linear
+                    .verify_at(&headers, body, common::now())
+                    .unwrap_err()
+                    .kind(),
+                &VerifyErrorKind::DuplicateBodyField { field: FIELD }
             ),
         }
     }
