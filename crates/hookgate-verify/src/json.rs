@@ -284,6 +284,11 @@ impl TopLevelKey {
     ///   followed by at least its own `}` and its parent's.
     /// - No key after it spells the name: that walk compares every key, and
     ///   leaves a second one to the walk, which refuses it.
+    ///
+    /// On a body that is not JSON the two may differ (a missing `:` before
+    /// the key is read past here, refused by the walk); neither validates
+    /// JSON (the walk takes any run of bytes for a number), and the handler's
+    /// parser refuses such a body whichever read it.
     fn find_quickly(&self, body: &[u8]) -> Option<std::ops::Range<usize>> {
         let at = self.quoted.find(body)?;
         let before = &body[..at];
