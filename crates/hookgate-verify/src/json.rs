@@ -331,27 +331,23 @@ impl TopLevelKey {
         let start = scan.pos;
         scan.skip_value()?;
         let value = start..scan.pos;
-        loop {
-            scan.skip_whitespace();
-            match scan.next()? {
-                b',' => {
-                    scan.skip_whitespace();
-                    let (key, escaped) = scan.string()?;
+        scan.skip_whitespace();
+        match scan.next()? {
+            b',' => {
+                scan.skip_whitespace();
+                scan.members_from_key(|scan, key, escaped| {
                     if is_key(key, escaped, self.name) {
-                        return None;
+                        return Err(Stop::Duplicate);
                     }
-                    scan.skip_whitespace();
-                    scan.expect(b':')?;
-                    scan.skip_whitespace();
-                    scan.skip_value()?;
-                }
-                b'}' => {
-                    scan.skip_whitespace();
-                    return (scan.pos == body.len()).then_some(value);
-                }
-                _ => return None,
+                    scan.skip_value().ok_or(Stop::NotUnderstood)
+                })
+                .ok()?;
             }
+            b'}' => {}
+            _ => return None,
         }
+        scan.skip_whitespace();
+        (scan.pos == body.len()).then_some(value)
     }
 }
 
@@ -708,7 +704,7 @@ impl<'a> Scanner<'a> {
     /// and the scanner at the key's value, which `member` must consume.
     fn members(
         &mut self,
-        mut member: impl FnMut(&mut Self, &'a [u8], bool) -> Result<(), Stop>,
+        member: impl FnMut(&mut Self, &'a [u8], bool) -> Result<(), Stop>,
     ) -> Result<(), Stop> {
         const NOT: Stop = Stop::NotUnderstood;
         self.skip_whitespace();
@@ -717,6 +713,16 @@ impl<'a> Scanner<'a> {
         if self.peek().ok_or(NOT)? == b'}' {
             return Ok(());
         }
+        self.members_from_key(member)
+    }
+
+    /// [`Scanner::members`] from the key the bytes are at to the object's
+    /// closing `}`.
+    fn members_from_key(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &'a [u8], bool) -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
+        const NOT: Stop = Stop::NotUnderstood;
         loop {
             let (key, escaped) = self.string().ok_or(NOT)?;
             self.skip_whitespace();
