@@ -159,7 +159,9 @@ pub enum VerifyErrorKind {
     },
     /// The scheme reads the JSON body but it is not a JSON object.
     BodyNotJson,
-    /// The JSON body lacks the string field the scheme needs.
+    /// The JSON body lacks the field the scheme needs (Linear's
+    /// `webhookTimestamp`), or has a field read as a string (Claravine's
+    /// `token`) as another type.
     MissingBodyField {
         /// The field.
         field: &'static str,
@@ -249,7 +251,10 @@ impl fmt::Display for VerifyErrorKind {
             }
             VerifyErrorKind::BodyNotJson => f.write_str("body is not a JSON object"),
             VerifyErrorKind::MissingBodyField { field } => {
-                write!(f, "body has no string field {field:?}")
+                write!(
+                    f,
+                    "body has no field {field:?} of the type the scheme reads"
+                )
             }
             VerifyErrorKind::BodyTokenMismatch => {
                 f.write_str("body token does not match the authorization header")
